@@ -1,0 +1,66 @@
+"""Pieces the CLI commands share: consoles, value parsers, data-source options."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from rich.console import Console
+
+from bench.errors import ConfigError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
+
+
+def parse_subjects(text: str | None) -> list[int] | None:
+    """Parse ``"1-32"``, ``"1,3,5-8"`` into sorted subject numbers (None stays None)."""
+    if text is None or text.strip().lower() in ("", "all"):
+        return None
+    out: set[int] = set()
+    for part in text.split(","):
+        m = _RANGE.match(part)
+        if not m:
+            raise ConfigError(f"--subjects {text!r}: expected numbers and ranges like '1-32' or '1,3,5-8'")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if lo < 1 or hi > 32 or lo > hi:
+            raise ConfigError(f"--subjects {text!r}: subjects are numbered 1-32")
+        out.update(range(lo, hi + 1))
+    return sorted(out)
+
+
+def parse_overrides(items: list[str] | None, option: str) -> dict:
+    """Parse repeated ``key=value`` options; values are JSON when they parse, else strings."""
+    out: dict = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{option} {item!r}: expected key=value")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except ValueError:
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def read_config_file(path: Path | None) -> dict:
+    """Read a TOML or JSON config file into a dict (missing or bad file: one-line error)."""
+    if path is None:
+        return {}
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from None
+    try:
+        if str(path).endswith(".json"):
+            return json.loads(text)
+        import tomllib
+
+        return tomllib.loads(text)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{path}: not valid {'JSON' if str(path).endswith('.json') else 'TOML'} ({exc})"
+        ) from None

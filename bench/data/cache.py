@@ -1,0 +1,268 @@
+"""Feature cache: brain-map features computed once per (input file content, feature config).
+
+Layout under the cache root (``$DEAP_BENCH_CACHE`` or ``~/.cache/deap-bench``)::
+
+    digests.json                      path/size/mtime -> sha256 memo (so a hit never re-reads 3 GB)
+    features/<cfg16>-<file16>/        one entry per subject file and feature config
+        features.npy                  (trials, windows, 2, bands, 32) float32, loaded memory-mapped
+        ratings.npy                   (trials, 4) float64
+        meta.json                     written last: config, file digest, subject, synthetic flag, ...
+
+An entry is written into a temporary folder and renamed into place in one step, so a crash or Ctrl-C
+never leaves an entry that looks complete. The key holds the sha256 of the file's bytes, so a changed
+file or a changed config is a miss, never stale data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bench.data.features import FEATURE_CODE_VERSION, FeatureConfig, extract_features
+from bench.data.inputs import InputSpec, ModelInputs, build_inputs
+from bench.data.reader import read_subject
+from bench.data.source import DataSource
+from bench.errors import DataError
+
+CACHE_ENV = "DEAP_BENCH_CACHE"
+
+
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """The cache folder: the argument, else ``$DEAP_BENCH_CACHE``, else ``~/.cache/deap-bench``."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "deap-bench"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a text file so that readers see the old or the new content, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_digest(path: Path, root: Path) -> str:
+    """sha256 of a file's bytes, memoised by (path, size, mtime, inode) in ``root/digests.json``."""
+    path = path.resolve()
+    st = path.stat()
+    stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+    index_path = root / "digests.json"
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError):
+        index = {}
+    hit = index.get(str(path))
+    if hit and hit.get("stamp") == stamp:
+        return hit["sha256"]
+    digest = _sha256_file(path)
+    index[str(path)] = {"stamp": stamp, "sha256": digest}
+    with contextlib.suppress(OSError):  # a read-only cache still works, it only re-hashes next time
+        atomic_write_text(index_path, json.dumps(index, indent=0, sort_keys=True))
+    return digest
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """Features of several subjects under one config, as arrays the dataset layer slices.
+
+    Attributes
+    ----------
+    features : array, shape (S, T, W, 2, B, 32), float32
+        Subjects x trials x windows x (DE, PSD) x bands x EEG channels.
+    ratings : array, shape (S, T, 4)
+        Valence, arousal, dominance, liking per trial.
+    subjects : array, shape (S,)
+        DEAP subject numbers.
+    """
+
+    features: np.ndarray
+    ratings: np.ndarray
+    subjects: np.ndarray
+    config: FeatureConfig
+    synthetic: bool
+    file_digests: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """Data fingerprint: hash of the feature config and every input file's content hash."""
+        payload = json.dumps(
+            {"config": self.config.fingerprint(), "files": {str(k): v for k, v in self.file_digests.items()}},
+            sort_keys=True,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    @property
+    def kind(self) -> str:
+        return "synthetic" if self.synthetic else "deap"
+
+    def inputs(self, spec: InputSpec, *, threshold: float = 5.0, high_if: str = "gt") -> ModelInputs:
+        """Model inputs per ``spec`` (see :func:`bench.data.inputs.build_inputs`)."""
+        return build_inputs(
+            self.features, self.ratings, self.subjects, spec, threshold=threshold, high_if=high_if
+        )
+
+    def select(self, subjects: Iterable[int]) -> FeatureSet:
+        """The same set restricted to some subjects (in the given order)."""
+        wanted = list(subjects)
+        pos = {int(s): i for i, s in enumerate(self.subjects)}
+        missing = [s for s in wanted if s not in pos]
+        if missing:
+            raise DataError(f"subject(s) {', '.join(map(str, missing))} not in this data set")
+        idx = [pos[s] for s in wanted]
+        return FeatureSet(
+            features=self.features[idx],
+            ratings=self.ratings[idx],
+            subjects=self.subjects[idx],
+            config=self.config,
+            synthetic=self.synthetic,
+            file_digests={s: self.file_digests[s] for s in wanted},
+        )
+
+
+def _entry_name(config: FeatureConfig, digest: str) -> str:
+    return f"{config.fingerprint()[:16]}-{digest[:16]}"
+
+
+def _load_entry(entry: Path) -> tuple[np.ndarray, np.ndarray, dict] | None:
+    """Load a complete entry (memory-mapped) or return None if absent or unreadable."""
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        feats = np.load(entry / "features.npy", mmap_mode="r")
+        ratings = np.load(entry / "ratings.npy")
+    except (OSError, ValueError):
+        return None
+    if tuple(feats.shape) != tuple(meta.get("shape", ())):
+        return None
+    return feats, ratings, meta
+
+
+def _compute_entry(
+    path: Path, subject: int, config: FeatureConfig, digest: str, dest: Path, synthetic: bool
+) -> None:
+    """Compute one subject's features into a temporary folder, then rename it to ``dest``."""
+    rec = read_subject(path)
+    if rec.subject != subject:
+        raise DataError(f"{path}: subject number mismatch ({rec.subject} != {subject})")
+    t0 = time.perf_counter()
+    feats = extract_features(rec.eeg, config, sfreq=rec.sfreq)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
+    try:
+        np.save(tmp / "features.npy", feats)
+        np.save(tmp / "ratings.npy", rec.ratings)
+        meta = {
+            "subject": subject,
+            "source_file": str(path.resolve()),
+            "sha256": digest,
+            "synthetic": synthetic,
+            "config": config.to_dict(),
+            "config_fingerprint": config.fingerprint(),
+            "feature_code_version": FEATURE_CODE_VERSION,
+            "shape": list(feats.shape),
+            "seconds": round(time.perf_counter() - t0, 3),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        try:
+            os.rename(tmp, dest)
+        except OSError:
+            if not (dest / "meta.json").is_file():  # not a concurrent writer's complete entry
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def prepare_features(
+    source: DataSource,
+    config: FeatureConfig | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    force: bool = False,
+    progress: Callable[[int, int, bool], None] | None = None,
+) -> FeatureSet:
+    """Features of every subject in ``source``: loaded from the cache, computed once on a miss.
+
+    Subjects are processed one at a time (memory stays at one subject's recording).
+    ``progress(done, total, hit)`` is called after each subject.
+    """
+    config = config or FeatureConfig()
+    root = cache_root(cache_dir)
+    feats, ratings, digests = [], [], {}
+    total = len(source.files)
+    for i, (subject, path) in enumerate(sorted(source.files.items()), start=1):
+        digest = file_digest(path, root)
+        entry = root / "features" / _entry_name(config, digest)
+        loaded = None if force else _load_entry(entry)
+        hit = loaded is not None
+        if not hit:
+            if force and entry.exists():
+                shutil.rmtree(entry)
+            _compute_entry(path, subject, config, digest, entry, source.synthetic)
+            loaded = _load_entry(entry)
+            if loaded is None:
+                raise DataError(f"{entry}: cache entry unreadable right after writing it")
+        f, r, _meta = loaded
+        feats.append(f)
+        ratings.append(r)
+        digests[subject] = digest
+        if progress is not None:
+            progress(i, total, hit)
+    shapes = {f.shape for f in feats}
+    if len(shapes) != 1:
+        raise DataError(
+            f"{source.root}: subjects differ in trials/windows {sorted(shapes)}; cannot pool them"
+        )
+    return FeatureSet(
+        features=np.stack(feats) if len(feats) > 1 else np.asarray(feats[0])[None],
+        ratings=np.stack(ratings),
+        subjects=np.array(sorted(source.files), dtype=np.int64),
+        config=config,
+        synthetic=source.synthetic,
+        file_digests=digests,
+    )
+
+
+def list_cached(cache_dir: str | Path | None = None) -> list[dict]:
+    """Metadata of every complete cache entry (plus its size on disk in bytes)."""
+    root = cache_root(cache_dir) / "features"
+    out = []
+    if not root.is_dir():
+        return out
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith(".") or not (entry / "meta.json").is_file():
+            continue
+        try:
+            meta = json.loads((entry / "meta.json").read_text())
+        except (OSError, ValueError):
+            continue
+        meta["entry"] = entry.name
+        meta["bytes"] = sum(p.stat().st_size for p in entry.iterdir())
+        out.append(meta)
+    return out

@@ -1,0 +1,156 @@
+"""Model input contracts: what a model consumes, and building that tensor from brain-map features.
+
+A model declares an :class:`InputSpec`; :func:`build_inputs` turns the cached per-channel features
+into exactly that array, so a new model needs no data code.
+
+Layouts
+-------
+``grid``, ``time_slices == 1``
+    ``x``: (N, K*B, H, W): one sample per 0.5 s window; maps ordered feature-major
+    (DE theta, DE alpha, DE beta, DE gamma, PSD theta, ... when ``features=("de", "psd")``).
+``grid``, ``time_slices == T > 1``
+    ``x``: (N, T, K*B, H, W): one sample per block of T consecutive, non-overlapping windows of one
+    trial (4D-CRNN segments, MT-CNN multi-input). Windows left over at the end of a trial are dropped.
+``channels``
+    ``x``: (N, T, 32, K*B): per-channel features over T consecutive windows (sequence models).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.data.channels import GRIDS, grid_shape, to_grid
+
+FEATURE_KINDS: tuple[str, ...] = ("de", "psd")
+"""Feature kinds stored in the cache, in this order on the feature axis."""
+
+TASKS: tuple[str, ...] = ("valence", "arousal")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model consumes. Hashable and serialisable (plain values only)."""
+
+    layout: str = "grid"
+    """``"grid"`` (brain maps on an electrode grid) or ``"channels"`` (per-channel feature vectors)."""
+    features: tuple[str, ...] = ("de", "psd")
+    """Feature kinds, a non-empty subset of ``("de", "psd")`` in that order."""
+    grid: str = "8x9"
+    """Electrode grid for ``layout="grid"``: ``"8x9"`` or ``"9x9"``."""
+    time_slices: int = 1
+    """Consecutive 0.5 s windows per sample."""
+
+    def __post_init__(self) -> None:
+        if self.layout not in ("grid", "channels"):
+            raise ValueError(f"layout={self.layout!r} is not allowed; allowed: 'grid', 'channels'")
+        if not self.features or any(f not in FEATURE_KINDS for f in self.features):
+            raise ValueError(f"features={self.features!r} must be a non-empty subset of {FEATURE_KINDS}")
+        if tuple(sorted(self.features, key=FEATURE_KINDS.index)) != tuple(self.features) or len(
+            set(self.features)
+        ) != len(self.features):
+            raise ValueError(f"features={self.features!r} must be unique and in the order {FEATURE_KINDS}")
+        if self.grid not in GRIDS:
+            raise ValueError(f"grid={self.grid!r} is not known; allowed: {', '.join(GRIDS)}")
+        if int(self.time_slices) < 1:
+            raise ValueError(f"time_slices={self.time_slices!r} must be >= 1")
+
+    def n_maps(self, n_bands: int = 4) -> int:
+        """Number of feature maps (K*B) per window."""
+        return len(self.features) * n_bands
+
+    def sample_shape(self, n_bands: int = 4, n_channels: int = 32) -> tuple[int, ...]:
+        """Shape of one sample (without the batch axis)."""
+        c = self.n_maps(n_bands)
+        t = self.time_slices
+        if self.layout == "channels":
+            return (t, n_channels, c)
+        h, w = grid_shape(self.grid)
+        return (c, h, w) if t == 1 else (t, c, h, w)
+
+    def describe(self) -> str:
+        """Short human description, e.g. ``'DE+PSD, 4 bands, 8x9 grid, 6 x 0.5 s'``."""
+        feats = "+".join(f.upper() for f in self.features)
+        where = f"{self.grid} grid" if self.layout == "grid" else "per channel"
+        return f"{feats}, {where}, {self.time_slices} x 0.5 s"
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """Samples for one model: the input array plus the labels and groups protocols need.
+
+    All arrays share the first axis (N samples). ``labels`` holds binary classes (0 low, 1 high) per
+    task in the order of ``TASKS``; ``subject`` is the DEAP subject number (1-32), ``trial`` the trial
+    index within the subject (0-39), ``segment`` the sample index within the trial.
+    """
+
+    x: np.ndarray
+    labels: np.ndarray
+    ratings: np.ndarray
+    subject: np.ndarray
+    trial: np.ndarray
+    segment: np.ndarray
+    spec: InputSpec
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+def build_inputs(
+    features: np.ndarray,
+    ratings: np.ndarray,
+    subjects: np.ndarray,
+    spec: InputSpec,
+    *,
+    threshold: float = 5.0,
+    high_if: str = "gt",
+) -> ModelInputs:
+    """Build a model's input from per-channel features.
+
+    Parameters
+    ----------
+    features : array, shape (S, T, W, K, B, 32)
+        Subjects x trials x windows x feature kinds (``FEATURE_KINDS``) x bands x EEG channels.
+    ratings : array, shape (S, T, 2)
+        Valence and arousal self-ratings (1-9) per trial.
+    subjects : array, shape (S,)
+        DEAP subject numbers.
+    spec : InputSpec
+        What the model consumes.
+    threshold, high_if : float, {"gt", "ge"}
+        A rating is "high" (class 1) if ``rating > threshold`` (``"gt"``, the MT-CNN/4D-CRNN authors'
+        rule) or ``rating >= threshold`` (``"ge"``, TorchEEG's rule).
+    """
+    if features.ndim != 6 or features.shape[3] != len(FEATURE_KINDS) or features.shape[-1] != 32:
+        raise ValueError(f"features must have shape (S, T, W, 2, B, 32), got {features.shape}")
+    if high_if not in ("gt", "ge"):
+        raise ValueError(f"high_if={high_if!r} is not allowed; allowed: 'gt', 'ge'")
+    n_s, n_t, n_w, _, n_b, n_c = features.shape
+    ts = spec.time_slices
+    n_seg = n_w // ts
+    if n_seg == 0:
+        raise ValueError(f"time_slices={ts} is longer than the {n_w} windows of a trial")
+    kinds = [FEATURE_KINDS.index(f) for f in spec.features]
+    x = features[:, :, : n_seg * ts][:, :, :, kinds]  # (S, T, W', K', B, C)
+    x = x.reshape(n_s * n_t * n_seg, ts, len(kinds) * n_b, n_c)
+    if spec.layout == "grid":
+        x = to_grid(np.ascontiguousarray(x, dtype=np.float32), spec.grid)  # (N, ts, KB, H, W)
+        if ts == 1:
+            x = x[:, 0]
+    else:
+        x = np.ascontiguousarray(x.transpose(0, 1, 3, 2), dtype=np.float32)  # (N, ts, C, KB)
+    r = np.broadcast_to(ratings[:, :, None, :2], (n_s, n_t, n_seg, 2)).reshape(-1, 2).astype(np.float32)
+    labels = (r > threshold) if high_if == "gt" else (r >= threshold)
+    subj = np.broadcast_to(np.asarray(subjects)[:, None, None], (n_s, n_t, n_seg)).reshape(-1)
+    trial = np.broadcast_to(np.arange(n_t)[None, :, None], (n_s, n_t, n_seg)).reshape(-1)
+    seg = np.broadcast_to(np.arange(n_seg)[None, None, :], (n_s, n_t, n_seg)).reshape(-1)
+    return ModelInputs(
+        x=x,
+        labels=labels.astype(np.int64),
+        ratings=r,
+        subject=subj.astype(np.int64),
+        trial=trial.astype(np.int64),
+        segment=seg.astype(np.int64),
+        spec=spec,
+    )
