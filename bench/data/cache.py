@@ -222,7 +222,7 @@ def prepare_features(
         loaded = None if force else _load_entry(entry)
         hit = loaded is not None
         if not hit:
-            if force and entry.exists():
+            if entry.exists():  # forced, or left incomplete/unreadable by an older writer
                 shutil.rmtree(entry)
             _compute_entry(path, subject, config, digest, entry, source.synthetic)
             loaded = _load_entry(entry)

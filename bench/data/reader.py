@@ -37,6 +37,7 @@ def _safe_globals() -> dict[tuple[str, str], object]:
     import copyreg
 
     from numpy._core import multiarray as ma  # numpy >= 2
+    from numpy._core import numeric
 
     table: dict[tuple[str, str], object] = {
         ("numpy", "ndarray"): np.ndarray,
@@ -48,6 +49,8 @@ def _safe_globals() -> dict[tuple[str, str], object]:
     for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
         table[(mod, "_reconstruct")] = ma._reconstruct
         table[(mod, "scalar")] = ma.scalar
+    for mod in ("numpy.core.numeric", "numpy._core.numeric"):  # pickle protocol 5 buffers
+        table[(mod, "_frombuffer")] = numeric._frombuffer
     for mod in ("__builtin__", "builtins"):
         for name, obj in (("object", object), ("dict", dict), ("list", list), ("tuple", tuple)):
             table[(mod, name)] = obj

@@ -1,0 +1,45 @@
+"""Shared fixtures: an isolated cache per test session and tiny DEAP-format folders."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own feature cache and MLflow store; nothing touches ~/.cache."""
+    root = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("DEAP_BENCH_CACHE", str(root))
+    monkeypatch.delenv("DEAP_DIR", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    yield root
+
+
+def write_deap_file(path: Path, data: np.ndarray, labels: np.ndarray, protocol: int = 2) -> Path:
+    """Write one subject file the way DEAP's data_preprocessed_python does (a pickled dict)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        pickle.dump({"data": data, "labels": labels}, f, protocol=protocol)
+    return path
+
+
+def random_subject(n_trials: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian EEG of DEAP's shape (n_trials, 40, 8064) and ratings on 1-9."""
+    rng = np.random.default_rng(seed)
+    data = rng.normal(0.0, 10.0, size=(n_trials, 40, 8064))
+    labels = rng.uniform(1.0, 9.0, size=(n_trials, 4))
+    return data, labels
+
+
+@pytest.fixture
+def tiny_deap(tmp_path) -> Path:
+    """A DEAP-like folder with two subjects (s01, s02) of three trials each."""
+    folder = tmp_path / "deap" / "data_preprocessed_python"
+    for s in (1, 2):
+        data, labels = random_subject(3, seed=s)
+        write_deap_file(folder / f"s{s:02d}.dat", data, labels)
+    return tmp_path / "deap"
