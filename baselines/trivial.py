@@ -1,0 +1,133 @@
+"""Chance baselines: every results table shows what the label distribution alone gives.
+
+Both look only at the training fold's labels (:meth:`fit_labels`), accept inputs of any shape and have
+no trainable parameters (``trainable=False`` in the registry: the trainer calls ``fit_labels`` instead
+of optimising).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import torch
+from torch import nn
+
+from bench.data.inputs import TASKS, InputSpec
+from bench.registry import register_model
+from mtcnn.model import check_tasks
+
+_COMMON_NOTES = (
+    "Fitted on the training fold's labels only (fit_labels); inputs are ignored, any shape is accepted.",
+    "Reported accuracies: none (chance level depends on the class balance of each fold).",
+)
+
+
+class _LabelPrior(nn.Module):
+    """Shared part: per-task class prior from the training labels, stored as a buffer."""
+
+    def __init__(self, tasks: Iterable[str] = TASKS, input_spec: InputSpec | None = None) -> None:
+        super().__init__()
+        self.tasks = check_tasks(tasks)
+        self.input_spec = input_spec or InputSpec()
+        self.register_buffer("prior", torch.full((len(self.tasks), 2), 0.5))
+        # a buffer, so a saved and reloaded baseline stays fitted
+        self.register_buffer("fitted", torch.tensor(False))
+
+    def fit_labels(self, labels: Mapping[str, torch.Tensor]) -> None:
+        """Store the class frequencies of the training labels.
+
+        Parameters
+        ----------
+        labels : dict of task -> tensor of 0/1 ints
+            Training-fold labels for (at least) every task the model was built with.
+        """
+        for i, t in enumerate(self.tasks):
+            if t not in labels:
+                raise ValueError(f"fit_labels: no labels for task {t!r}")
+            y = torch.as_tensor(labels[t]).reshape(-1).long()
+            if y.numel() == 0 or bool(((y != 0) & (y != 1)).any()):
+                raise ValueError(f"fit_labels: labels for {t!r} must be a non-empty set of 0/1 values")
+            counts = torch.bincount(y, minlength=2).to(self.prior)
+            self.prior[i] = counts / counts.sum()
+        self.fitted.fill_(True)
+
+    def _check_fitted(self) -> None:
+        if not bool(self.fitted):
+            raise RuntimeError(f"{type(self).__name__}: call fit_labels(training labels) before predicting")
+
+
+@register_model(
+    "majority",
+    full_name="Majority class (training fold)",
+    citation="trivial baseline",
+    doi=None,
+    input_spec=InputSpec(),
+    multitask=True,
+    reported={"valence": None, "arousal": None},
+    fidelity="exact",
+    notes=(
+        *_COMMON_NOTES,
+        "Logits are the log training prior, so the predicted class is always the majority class; a "
+        "50/50 tie predicts class 0 (low).",
+    ),
+    defaults={},
+    trainable=False,
+)
+class MajorityClass(_LabelPrior):
+    """Always predicts each task's training-majority class (logits = log class prior, so
+    probability-based metrics see the calibrated prior)."""
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        self._check_fitted()
+        n = x.shape[0]
+        logp = torch.log(self.prior.clamp_min(1e-12))
+        return {t: logp[i].expand(n, 2).to(x.device) for i, t in enumerate(self.tasks)}
+
+
+@register_model(
+    "prior",
+    full_name="Random guess from the training class prior",
+    citation="trivial baseline",
+    doi=None,
+    input_spec=InputSpec(),
+    multitask=True,
+    reported={"valence": None, "arousal": None},
+    fidelity="exact",
+    notes=(
+        *_COMMON_NOTES,
+        "Each prediction is drawn from Bernoulli(training share of class 1) with a torch.Generator seeded "
+        "by `seed` at fit_labels time: the same seed and call sequence gives the same predictions.",
+        "Logits are one-hot (1 for the drawn class, 0 for the other).",
+    ),
+    defaults={"seed": 0},
+    trainable=False,
+)
+class PriorSampler(_LabelPrior):
+    """Predicts a class drawn from the training prior, per sample and task (seeded, reproducible).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the private generator, reset by every :meth:`fit_labels`.
+    """
+
+    def __init__(
+        self, tasks: Iterable[str] = TASKS, input_spec: InputSpec | None = None, *, seed: int = 0
+    ) -> None:
+        super().__init__(tasks, input_spec)
+        self.seed = int(seed)
+        self._generator = torch.Generator().manual_seed(self.seed)
+
+    def fit_labels(self, labels: Mapping[str, torch.Tensor]) -> None:
+        super().fit_labels(labels)
+        self._generator = torch.Generator().manual_seed(self.seed)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        self._check_fitted()
+        n = x.shape[0]
+        out = {}
+        for i, t in enumerate(self.tasks):
+            p_high = self.prior[i, 1].detach().cpu().float()
+            draw = (torch.rand(n, generator=self._generator) < p_high).long()
+            out[t] = nn.functional.one_hot(draw, 2).to(device=x.device, dtype=torch.float32)
+        return out
