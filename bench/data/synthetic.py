@@ -1,0 +1,237 @@
+"""Synthetic DEAP: files in DEAP's exact format with documented, planted effects.
+
+DEAP cannot be downloaded here, so the harness ships this generator as its embedded default. It
+writes ``sXX.dat`` pickles of ``{"data": (trials, 40, 8064) float64, "labels": (trials, 4)}`` that the
+reader cannot tell from the real ones, plus a ``SYNTHETIC.json`` marker that labels everything computed
+from them as synthetic.
+
+The signal model (all in the frequency domain, vectorised over trials and channels)
+-------------------------------------------------------------------------------------
+Each EEG channel is Gaussian noise shaped by an amplitude spectrum ``bg(f) * G[band(f)]``:
+
+* ``bg(f)``: a 1/f power background with an alpha peak at 10 Hz, attenuated outside 4-45 Hz (DEAP's
+  preprocessing band-passed 4-45 Hz); about 15 uV RMS.
+* ``G`` is a product of log-normal gains per (channel, band), each a named source of variation:
+
+  ``subject``      per subject and (channel, band), sd ``subject_variability`` - inter-subject spread.
+  ``state``        per trial, present in the 3 s baseline *and* the trial, sd ``state_sd``: what
+                   baseline removal is for.
+  ``fingerprint``  per trial, in the 60 s trial only, sd ``fingerprint_sd``: a trial identity shared
+                   by all of its windows, so a segment-level split (windows of one trial in train and
+                   test) lets a model memorise trials and inflates accuracy, as on real DEAP.
+  ``effect``       ``exp(effect_size * sum_k coef_k * z_k)`` with ``z = (rating - 5) / 4`` for valence
+                   and arousal; the coefficients are :data:`PLANTED_EFFECTS`, each scaled per subject
+                   by a log-normal factor (sd 0.3) so subjects differ in how strongly they show them.
+
+Ratings are continuous on 1-9 (rounded to 0.01) with a per-subject bias, giving roughly 55-60% "high"
+trials per task as on DEAP. The peripheral channels 32-39 carry plausible, label-free signals.
+Subject ``s`` is generated from ``SeedSequence([seed, s])``: a subject's data does not depend on how
+many subjects are written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.data.channels import EEG_CHANNELS, SFREQ
+from bench.data.reader import BASELINE_SAMPLES, N_SAMPLES
+from bench.errors import ConfigError, DataError
+
+GENERATOR_VERSION = 1
+"""Bump when the files a config produces change (part of the embedded default's cache key)."""
+
+BANDS: tuple[tuple[str, float, float], ...] = (
+    ("theta", 4.0, 8.0),
+    ("alpha", 8.0, 14.0),
+    ("beta", 14.0, 30.0),
+    ("gamma", 30.0, 45.0),
+)
+
+_LEFT_FRONTAL = ("Fp1", "AF3", "F3", "F7", "FC5")
+_RIGHT_FRONTAL = ("Fp2", "AF4", "F4", "F8", "FC6")
+_TEMPORAL = ("T7", "T8")
+_POSTERIOR = ("P3", "P4", "Pz", "P7", "P8", "PO3", "PO4", "O1", "O2", "Oz")
+
+PLANTED_EFFECTS: tuple[tuple[str, str, tuple[str, ...], float], ...] = (
+    # (rating, band, channels, log-amplitude coefficient per unit z = (rating - 5) / 4)
+    ("valence", "alpha", _LEFT_FRONTAL, -0.35),  # frontal alpha asymmetry: high valence, less left alpha
+    ("valence", "alpha", _RIGHT_FRONTAL, +0.35),  # ... and more right frontal alpha
+    ("valence", "gamma", _TEMPORAL, +0.30),  # temporal gamma rises with valence
+    ("arousal", "beta", EEG_CHANNELS, +0.20),  # beta power rises with arousal everywhere
+    ("arousal", "gamma", EEG_CHANNELS, +0.20),  # ... and gamma
+    ("arousal", "alpha", _POSTERIOR, -0.35),  # posterior alpha falls with arousal
+)
+"""The planted rating -> band-amplitude effects (documented; tests assert them)."""
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """What to generate. Every field is recorded in ``SYNTHETIC.json`` and the cache key."""
+
+    n_subjects: int = 32
+    n_trials: int = 40
+    seed: int = 0
+    effect_size: float = 1.0
+    """Scale of :data:`PLANTED_EFFECTS` (0: ratings carry no information)."""
+    subject_variability: float = 0.3
+    state_sd: float = 0.3
+    fingerprint_sd: float = 0.3
+    high_fraction: float = 0.58
+    """Target share of ratings above 5 (DEAP: roughly 0.55-0.60)."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= int(self.n_subjects) <= 32:
+            raise ConfigError(f"n_subjects={self.n_subjects!r} must be in 1..32")
+        if not 1 <= int(self.n_trials) <= 40:
+            raise ConfigError(f"n_trials={self.n_trials!r} must be in 1..40")
+        for name in ("effect_size", "subject_variability", "state_sd", "fingerprint_sd"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"{name}={getattr(self, name)!r} must be >= 0")
+        if not 0.05 <= self.high_fraction <= 0.95:
+            raise ConfigError(f"high_fraction={self.high_fraction!r} must be in 0.05..0.95")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+FAST = SyntheticConfig(n_subjects=4, n_trials=16, seed=0)
+"""A small preset for tests and quick looks."""
+
+MARKER = "SYNTHETIC.json"
+
+
+def _effect_matrix() -> np.ndarray:
+    """Coefficients as an array (2 ratings, 32 channels, 4 bands)."""
+    coef = np.zeros((2, len(EEG_CHANNELS), len(BANDS)))
+    ch = {c: i for i, c in enumerate(EEG_CHANNELS)}
+    bands = [b[0] for b in BANDS]
+    for rating, band, chans, value in PLANTED_EFFECTS:
+        coef[("valence", "arousal").index(rating), [ch[c] for c in chans], bands.index(band)] += value
+    return coef
+
+
+def _band_index(freqs: np.ndarray) -> np.ndarray:
+    """Band of each frequency bin (0..3), or 4 for bins outside every band."""
+    idx = np.full(freqs.shape, len(BANDS), dtype=np.int64)
+    for i, (_, lo, hi) in enumerate(BANDS):
+        idx[(freqs >= lo) & (freqs < hi)] = i
+    return idx
+
+
+def _background(freqs: np.ndarray) -> np.ndarray:
+    """Amplitude spectrum: 1/f power, an alpha peak, attenuation outside DEAP's 4-45 Hz pass band."""
+    f = np.maximum(freqs, 1.0)
+    amp = f**-0.5 * (1.0 + 1.5 * np.exp(-0.5 * ((freqs - 10.0) / 1.5) ** 2))
+    amp *= np.where((freqs >= 4.0) & (freqs <= 45.0), 1.0, 0.05)
+    return amp
+
+
+def _shaped_noise(rng: np.random.Generator, gains: np.ndarray, n: int) -> np.ndarray:
+    """Gaussian noise (trials, channels, n) with amplitude spectrum background x band gains."""
+    freqs = np.fft.rfftfreq(n, d=1.0 / SFREQ)
+    band = _band_index(freqs)
+    gains = np.concatenate([gains, np.ones((*gains.shape[:2], 1))], axis=-1)  # out-of-band gain 1
+    spec = np.fft.rfft(rng.standard_normal((*gains.shape[:2], n)), axis=-1)
+    spec *= _background(freqs) * gains[..., band]
+    x = np.fft.irfft(spec, n=n, axis=-1)
+    return x * (15.0 / np.sqrt(np.mean(_background(freqs) ** 2) * 2.0))  # ~15 uV RMS at unit gain
+
+
+def _ratings(rng: np.random.Generator, n_trials: int, high_fraction: float) -> np.ndarray:
+    """(trials, 4) continuous ratings on 1-9: valence, arousal, dominance, liking."""
+    from scipy.stats import norm
+
+    sd = 2.0
+    mean = 5.0 + sd * norm.ppf(high_fraction) + rng.normal(0.0, 0.5)  # per-subject bias
+    va = rng.multivariate_normal([mean, mean], [[sd**2, 0.2 * sd**2], [0.2 * sd**2, sd**2]], n_trials)
+    dom = 0.5 * va[:, 0] + 0.5 * rng.normal(5.0, sd, n_trials)
+    lik = 0.7 * va[:, 0] + 0.3 * rng.normal(5.5, sd, n_trials)
+    return np.round(np.clip(np.column_stack([va, dom, lik]), 1.0, 9.0), 2)
+
+
+def _peripheral(rng: np.random.Generator, n_trials: int) -> np.ndarray:
+    """(trials, 8, 8064): EOG, EMG, GSR, respiration, plethysmograph, temperature; no planted effect."""
+    t = np.arange(N_SAMPLES) / SFREQ
+    out = np.empty((n_trials, 8, N_SAMPLES))
+    out[:, 0:2] = rng.normal(0.0, 40.0, (n_trials, 2, N_SAMPLES))  # hEOG, vEOG
+    out[:, 2:4] = rng.normal(0.0, 5.0, (n_trials, 2, N_SAMPLES))  # zEMG, tEMG
+    walk = np.cumsum(rng.normal(0.0, 2.0, (n_trials, N_SAMPLES)), axis=-1)
+    out[:, 4] = rng.uniform(1000.0, 5000.0, (n_trials, 1)) + walk  # GSR
+    resp_f, heart_f = rng.uniform(0.2, 0.35, (n_trials, 1)), rng.uniform(1.0, 1.5, (n_trials, 1))
+    out[:, 5] = 500.0 * np.sin(2 * np.pi * resp_f * t)  # respiration
+    out[:, 6] = 2000.0 * np.sin(2 * np.pi * heart_f * t) ** 8  # plethysmograph pulses
+    out[:, 7] = rng.uniform(28.0, 34.0, (n_trials, 1)) + 0.001 * t  # temperature
+    return out
+
+
+def generate_subject(config: SyntheticConfig, subject: int) -> dict[str, np.ndarray]:
+    """One subject's ``{"data": (trials, 40, 8064), "labels": (trials, 4)}``, deterministic."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(config.seed), int(subject)]))
+    n_t, n_c, n_b = int(config.n_trials), len(EEG_CHANNELS), len(BANDS)
+    labels = _ratings(rng, n_t, config.high_fraction)
+    z = (labels[:, :2] - 5.0) / 4.0  # (trials, 2)
+    subject_gain = rng.normal(0.0, config.subject_variability, (1, n_c, n_b))
+    effect_scale = np.exp(rng.normal(0.0, 0.3, (2, 1, 1)))  # how strongly this subject shows each effect
+    effect = config.effect_size * np.einsum("tk,kcb->tcb", z, effect_scale * _effect_matrix())
+    state = rng.normal(0.0, config.state_sd, (n_t, n_c, n_b))
+    fingerprint = rng.normal(0.0, config.fingerprint_sd, (n_t, n_c, n_b))
+    base = _shaped_noise(rng, np.exp(subject_gain + state), BASELINE_SAMPLES)
+    trial = _shaped_noise(
+        rng, np.exp(subject_gain + state + fingerprint + effect), N_SAMPLES - BASELINE_SAMPLES
+    )
+    data = np.concatenate([np.concatenate([base, trial], axis=-1), _peripheral(rng, n_t)], axis=1)
+    return {"data": data.astype(np.float64), "labels": labels}
+
+
+def _atomic_pickle(obj: object, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(obj, f, protocol=2)  # DEAP's files are Python 2 pickles
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_synthetic_deap(folder: str | Path, config: SyntheticConfig | None = None) -> list[Path]:
+    """Write ``s01.dat ... sNN.dat`` and ``SYNTHETIC.json`` into ``folder``; returns the subject files.
+
+    Each file is written atomically; the marker is written last, so a folder without it is incomplete.
+    A folder that already holds DEAP files without the marker (a real DEAP copy) is refused.
+    """
+    config = config or SyntheticConfig()
+    folder = Path(folder)
+    marker = folder / MARKER
+    if folder.is_dir() and any(folder.glob("s[0-9][0-9].dat")) and not marker.is_file():
+        raise DataError(f"{folder}: holds DEAP files that are not synthetic; refusing to overwrite them")
+    folder.mkdir(parents=True, exist_ok=True)
+    marker.unlink(missing_ok=True)
+    for stale in folder.glob("s[0-9][0-9].dat"):  # an earlier synthetic set may have had more subjects
+        if int(stale.name[1:3]) > int(config.n_subjects):
+            stale.unlink()
+    files = []
+    for s in range(1, int(config.n_subjects) + 1):
+        path = folder / f"s{s:02d}.dat"
+        _atomic_pickle(generate_subject(config, s), path)
+        files.append(path)
+    info = {
+        "generator_version": GENERATOR_VERSION,
+        "config": config.to_dict(),
+        "planted_effects": [
+            {"rating": r, "band": b, "channels": list(c), "log_amplitude_per_z": v}
+            for r, b, c, v in PLANTED_EFFECTS
+        ],
+        "note": "Synthetic data from deap-bench; not DEAP. Results computed from it are synthetic.",
+    }
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=1))
+    os.replace(tmp, marker)
+    return files
