@@ -1,0 +1,113 @@
+"""The one protocol registry: populations x split units, as plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.errors import ConfigError
+
+POPULATIONS = ("per-subject", "pooled")
+SPLIT_UNITS = ("segment", "trial", "subject")
+LEAKY_SPLITS = ("segment",)
+
+LEAKAGE_NOTE = (
+    "split 'segment' assigns 0.5 s windows to folds at random, so windows of one one-minute trial "
+    "(near-duplicates) land in both train and test and accuracy is inflated; use --split trial for a "
+    "leakage-free estimate."
+)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How data is pooled and split.
+
+    Attributes
+    ----------
+    name : str
+        Registry name used on the command line.
+    population : {"per-subject", "pooled"}
+        ``per-subject``: one model per subject, folds inside that subject's data; ``pooled``: all
+        subjects in one data set, folds over the pool.
+    splits : tuple of {"segment", "trial", "subject"}
+        Allowed split units; ``default_split`` is used when none is given.
+    finetune : bool
+        Pretrain on the pooled training part, then fine-tune one copy per subject on that subject's
+        training part (the MT-CNN authors' second stage).
+    """
+
+    name: str
+    population: str
+    splits: tuple[str, ...]
+    default_split: str
+    description: str
+    finetune: bool = False
+
+    def __post_init__(self) -> None:
+        if self.population not in POPULATIONS:
+            raise ValueError(f"population={self.population!r}; allowed: {POPULATIONS}")
+        if not self.splits or any(s not in SPLIT_UNITS for s in self.splits):
+            raise ValueError(f"splits={self.splits!r} must be a non-empty subset of {SPLIT_UNITS}")
+        if self.default_split not in self.splits:
+            raise ValueError(f"default_split={self.default_split!r} is not in splits {self.splits}")
+
+
+_REGISTRY: dict[str, Protocol] = {}
+
+
+def register_protocol(protocol: Protocol) -> Protocol:
+    """Add a protocol; a duplicate name is a programmer error."""
+    if protocol.name in _REGISTRY:
+        raise ValueError(f"protocol {protocol.name!r} is already registered")
+    _REGISTRY[protocol.name] = protocol
+    return protocol
+
+
+def get_protocol(name: str) -> Protocol:
+    """A registered protocol; an unknown name is a one-line :class:`ConfigError`."""
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown protocol {name!r}; known: {', '.join(_REGISTRY)}") from None
+
+
+def list_protocols() -> list[Protocol]:
+    return list(_REGISTRY.values())
+
+
+register_protocol(
+    Protocol(
+        "subject-specific",
+        "per-subject",
+        ("trial", "segment"),
+        "trial",
+        "one model per subject, folds within the subject (the paper's '64 separate models')",
+    )
+)
+register_protocol(
+    Protocol(
+        "whole-set",
+        "pooled",
+        ("trial", "segment"),
+        "trial",
+        "all subjects pooled, folds over the pool (the paper's '2 models')",
+    )
+)
+register_protocol(
+    Protocol(
+        "cross-subject",
+        "pooled",
+        ("subject",),
+        "subject",
+        "folds by subject: test subjects are never seen in training (--folds = #subjects: LOSO)",
+    )
+)
+register_protocol(
+    Protocol(
+        "whole-set-finetune",
+        "pooled",
+        ("trial", "segment"),
+        "trial",
+        "pretrain on the pooled training part, then fine-tune per subject (the MT-CNN authors' code)",
+        finetune=True,
+    )
+)
