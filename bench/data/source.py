@@ -56,10 +56,10 @@ def open_deap(root: str | Path, subjects: Iterable[int] | None = None) -> DataSo
 
 
 def default_synthetic_config():
-    """The embedded default: small enough that the README's main command runs in minutes on 2 cores."""
+    """The embedded default (4 subjects x 40 trials): the README's main command runs in minutes on 2 cores."""
     from bench.data.synthetic import SyntheticConfig
 
-    return SyntheticConfig(n_subjects=8, n_trials=40, seed=0)
+    return SyntheticConfig(n_subjects=4, n_trials=40, seed=0)
 
 
 def synthetic_source(

@@ -1,0 +1,249 @@
+"""``bench run`` and ``bench ui``: run one tracked experiment; open the MLflow UI on the same store."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bench.cli.common import console, err_console, parse_overrides, parse_subjects, read_config_file
+from bench.cli.data import DEAP_HELP
+from bench.errors import ConfigError
+
+QUICK_EPOCHS = 3
+"""Epoch cap when the embedded synthetic default runs without --epochs (keeps the README command short)."""
+
+
+def _csv(text: str | None, what: str, allowed: tuple[str, ...]) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    items = tuple(t.strip().lower() for t in text.split(",") if t.strip())
+    bad = [t for t in items if t not in allowed]
+    if not items or bad:
+        raise ConfigError(f"{what} {text!r}: allowed values are {', '.join(allowed)} (comma-separated)")
+    return items
+
+
+def _weights(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        w = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        w = ()
+    if len(w) != 2 or any(not math.isfinite(v) or v < 0 for v in w) or sum(w) <= 0:
+        raise ConfigError(f"--loss-weights {text!r}: expected two non-negative numbers 'w_valence,w_arousal'")
+    return w
+
+
+def build_config(file_cfg: dict, **cli) -> dict:
+    """Merge a config file (TOML/JSON: top-level run keys, [train], [features], [model]) with CLI values."""
+    d = {k: v for k, v in file_cfg.items() if k not in ("train", "features", "model")}
+    train = dict(file_cfg.get("train", {}))
+    d["feature_config"] = dict(file_cfg.get("features", {}))
+    d["model_options"] = dict(file_cfg.get("model", {}))
+    for k, v in cli.pop("train").items():
+        if v is not None:
+            train[k] = v
+    d["feature_config"].update(cli.pop("feature_config"))
+    d["model_options"].update(cli.pop("model_options"))
+    for k, v in cli.items():
+        if v is not None:
+            d[k] = v
+    d["train"] = train
+    return d
+
+
+class RichReporter:
+    """Draws folds and epochs with live validation metrics."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.units = progress.add_task("units", total=1)
+        self.epochs = None
+
+    def note(self, message: str) -> None:
+        err_console.print(message, markup=False)
+
+    def plan(self, n_units: int, n_done: int) -> None:
+        self.progress.update(self.units, total=n_units, description="units")
+        if n_done:
+            err_console.print(f"Resuming: {n_done} of {n_units} units already finished in MLflow.")
+
+    def unit_start(self, unit, max_epochs: int) -> None:
+        if self.epochs is not None:
+            self.progress.remove_task(self.epochs)
+        self.epochs = self.progress.add_task(f"{unit.key} epochs", total=max_epochs)
+
+    def epoch(self, unit, row: dict) -> None:
+        accs = " ".join(
+            f"{k.removeprefix('val_acc_')[:3]} {v:.3f}" for k, v in row.items() if k.startswith("val_acc")
+        )
+        desc = f"{unit.key} val loss {row['val_loss']:.3f} acc {accs}"
+        if "subject" not in row:
+            self.progress.update(self.epochs, completed=row["epoch"], description=desc)
+
+    def unit_end(self, result) -> None:
+        self.progress.advance(self.units)
+
+
+def results_table(res) -> Table:
+    """Per-unit and mean +- std test metrics."""
+    cfg = res.config
+    data = f"{res.data_kind.upper()} data {res.data_fingerprint}"
+    title = f"{cfg.model} | {cfg.protocol} | split {res.split} | {data}" + (" | LEAKY" if res.leaky else "")
+    table = Table(title=title)
+    table.add_column("unit")
+    for t in cfg.tasks:
+        for m in ("acc", "balanced_acc", "auc"):
+            table.add_column(f"{t[:3]} {m.replace('balanced_acc', 'bal acc')}", justify="right")
+    table.add_column("epochs", justify="right")
+    table.add_column("time s", justify="right")
+    by_key: dict[tuple, dict] = {}
+    for u in res.units:
+        key = (u.unit.subject or 0, u.unit.fold)
+        row = by_key.setdefault(key, {"name": u.unit.key.removesuffix("-valence").removesuffix("-arousal")})
+        row.update(u.metrics)
+        row["epochs"] = max(row.get("epochs", 0), u.metrics.get("epochs_run", 0))
+        row["time"] = row.get("time", 0) + u.metrics.get("fit_seconds", 0)
+        row["reused"] = row.get("reused", False) or u.reused
+    for _, row in sorted(by_key.items()):
+        cells = [row["name"] + (" (resumed)" if row["reused"] else "")]
+        for t in cfg.tasks:
+            for m in ("acc", "balanced_acc", "auc"):
+                v = row.get(f"test_{m}_{t}")
+                cells.append("-" if v is None or not math.isfinite(v) else f"{100 * v:.1f}")
+        cells += [f"{row['epochs']:.0f}", f"{row['time']:.0f}"]
+        table.add_row(*cells)
+    s = res.summary
+    cells = ["mean ± std" + (" (per subject)" if res.per_subject else "")]
+    for t in cfg.tasks:
+        for m in ("acc", "balanced_acc", "auc"):
+            mu, sd = s.get(f"{m}_{t}_mean"), s.get(f"{m}_{t}_std")
+            cells.append("-" if mu is None or not math.isfinite(mu) else f"{100 * mu:.1f} ± {100 * sd:.1f}")
+    table.add_row(*cells, "", "", style="bold")
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        model: str = typer.Option("mtcnn", "--model", "-m", help="Registered model (see `bench models`)"),
+        protocol: str = typer.Option(
+            "whole-set",
+            "--protocol",
+            "-p",
+            help="subject-specific | whole-set | cross-subject | whole-set-finetune",
+        ),  # fmt: skip
+        split: str | None = typer.Option(None, "--split", help="trial (default) | segment (leaky) | subject"),
+        folds: int | None = typer.Option(
+            None, "--folds", help="Outer folds (default 5; cross-subject 32 = LOSO)"
+        ),
+        subjects: str | None = typer.Option(None, "--subjects", help="Subjects, e.g. '1-32' or '1,3,5-8'"),
+        epochs: int | None = typer.Option(
+            None, "--epochs", min=1, help="Max epochs (early stopping may end sooner)"
+        ),
+        deap: Path | None = typer.Option(None, "--deap", help=DEAP_HELP),
+        synthetic: bool = typer.Option(False, "--synthetic", help="Use the embedded synthetic DEAP"),
+        config: Path | None = typer.Option(None, "--config", help="TOML/JSON config file"),
+        seed: int | None = typer.Option(None, "--seed", help="Random seed (folds, init, batches)"),
+        device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda"),
+        precision: str | None = typer.Option(None, "--precision", help="fp32 | bf16 (autocast)"),
+        tasks: str | None = typer.Option(None, "--tasks", help="valence,arousal (default both)"),
+        features: str | None = typer.Option(None, "--features", help="de,psd | de | psd (ablation)"),
+        single_task: bool = typer.Option(False, "--single-task", help="Two single-task models (ablation)"),
+        no_dropout: bool = typer.Option(False, "--no-dropout", help="Dropout 0 (ablation)"),
+        no_batch_norm: bool = typer.Option(False, "--no-batch-norm", help="No batch norm (ablation)"),
+        no_lr_decay: bool = typer.Option(False, "--no-lr-decay", help="No ReduceLROnPlateau (ablation)"),
+        no_balance: bool = typer.Option(False, "--no-balance", help="No class balancing (ablation)"),
+        loss_weights: str | None = typer.Option(
+            None, "--loss-weights", help="w_valence,w_arousal (default 1,1)"
+        ),
+        lr: float | None = typer.Option(None, "--lr", help="Learning rate (default 1e-3)"),
+        batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Batch size (default 64)"),
+        audit: str | None = typer.Option(None, "--audit", help="select-on-test: reproduce the authors' leak"),
+        tracking_uri: str | None = typer.Option(
+            None, "--tracking-uri", help="MLflow store (default ./mlflow.db)"
+        ),
+        threads: int | None = typer.Option(None, "--threads", min=1, help="torch.set_num_threads"),
+        model_opt: list[str] | None = typer.Option(
+            None, "-M", "--model-option", help="Model option key=value"
+        ),
+        feature: list[str] | None = typer.Option(None, "-F", "--feature", help="Feature option key=value"),
+        force: bool = typer.Option(False, "--force", help="Start a new run instead of resuming"),
+    ) -> None:
+        """Train and test a model under a protocol; tracked in MLflow, resumable."""
+        from bench.config import RunConfig
+        from bench.runner import prepare, run_experiment
+        from bench.tracking import resolve_tracking_uri
+
+        if deap is not None and synthetic:
+            raise ConfigError("--deap and --synthetic exclude each other")
+        file_cfg = read_config_file(config)
+        train = {
+            "max_epochs": epochs, "precision": precision, "lr": lr, "batch_size": batch_size,
+            "loss_weights": _weights(loss_weights),
+            "dropout": 0.0 if no_dropout else None, "batch_norm": False if no_batch_norm else None,
+            "lr_decay": False if no_lr_decay else None, "balance": False if no_balance else None,
+        }  # fmt: skip
+        sub = parse_subjects(subjects)
+        d = build_config(
+            file_cfg, train=train, feature_config=parse_overrides(feature, "-F/--feature"),
+            model_options=parse_overrides(model_opt, "-M/--model-option"),
+            model=model, protocol=protocol, split=split, n_folds=folds, seed=seed, device=device,
+            subjects=tuple(sub) if sub else None, tasks=_csv(tasks, "--tasks", ("valence", "arousal")),
+            features=_csv(features, "--features", ("de", "psd")), single_task=single_task or None,
+            audit=_csv(audit, "--audit", ("select-on-test",)), num_threads=threads,
+        )  # fmt: skip
+        embedded = deap is None and not os.environ.get("DEAP_DIR")
+        if embedded and d["train"].get("max_epochs") is None:
+            d["train"]["max_epochs"] = QUICK_EPOCHS
+            err_console.print(
+                f"Embedded synthetic default: at most {QUICK_EPOCHS} epochs (--epochs N for more; "
+                "`bench data synth DIR --subjects 32` then `--deap DIR` for a full-size synthetic DEAP)."
+            )
+        cfg = RunConfig.from_dict(d)
+        from bench.data.source import default_synthetic_config
+
+        prepared = prepare(
+            cfg, deap=deap, synthetic=default_synthetic_config() if synthetic else None,
+            echo=lambda m: err_console.print(m, markup=False),
+        )  # fmt: skip
+        if prepared.leaky:
+            from protocols import LEAKAGE_NOTE
+
+            why = LEAKAGE_NOTE if prepared.split == "segment" else ""
+            if "select-on-test" in cfg.audit:
+                why += " select-on-test: the test fold drives early stopping and LR decay (audit only)."
+            err_console.print(f"LEAKY run (tagged leaky, kept off leaderboards): {why.strip()}", markup=False)
+        err_console.print(f"Tracking to {resolve_tracking_uri(tracking_uri)}", markup=False)
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err_console, transient=True, disable=not sys.stderr.isatty(),
+        ) as bar:  # fmt: skip
+            res = run_experiment(
+                cfg, tracking_uri=tracking_uri, force=force, reporter=RichReporter(bar), prepared=prepared
+            )
+        console.print(results_table(res))
+        console.print(f"MLflow parent run {res.parent_run_id}; open it with `bench ui`.")
+
+    @app.command("ui")
+    def ui(
+        tracking_uri: str | None = typer.Option(
+            None, "--tracking-uri", help="MLflow store (default ./mlflow.db)"
+        ),
+        port: int = typer.Option(5000, "--port", help="Port on 127.0.0.1"),
+    ) -> None:
+        """Open the MLflow UI on the harness's tracking store (127.0.0.1 only)."""
+        from bench.tracking import resolve_tracking_uri
+
+        uri = resolve_tracking_uri(tracking_uri)
+        cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
+               "--port", str(port)]  # fmt: skip
+        err_console.print(f"MLflow UI on http://127.0.0.1:{port} for {uri} (Ctrl-C to stop)", markup=False)
+        os.execv(sys.executable, cmd)

@@ -1,0 +1,59 @@
+"""Small matplotlib figures logged as run artifacts (learning curves, confusion matrices)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_learning_curve(history: list[dict], out: Path, title: str = "") -> Path:
+    """Train/validation loss and validation accuracy per epoch."""
+    plt = _plt()
+    rows = [r for r in history if r.get("stage") != "finetune"]
+    ep = [r["epoch"] for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3))
+    a.plot(ep, [r["train_loss"] for r in rows], label="train")
+    a.plot(ep, [r["val_loss"] for r in rows], label="validation")
+    a.set_xlabel("epoch")
+    a.set_ylabel("loss")
+    a.legend()
+    for k in sorted(k for k in rows[0] if k.startswith("val_acc_")) if rows else []:
+        b.plot(ep, [r[k] for r in rows], label=k.removeprefix("val_acc_"))
+    b.set_xlabel("epoch")
+    b.set_ylabel("validation accuracy")
+    b.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return out
+
+
+def plot_confusions(cms: dict[str, np.ndarray], out: Path, title: str = "") -> Path:
+    """One confusion matrix (rows true, columns predicted; low/high) per task."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(cms), figsize=(3.2 * len(cms), 3), squeeze=False)
+    for ax, (task, cm) in zip(axes[0], cms.items(), strict=True):
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center")
+        ax.set_xticks([0, 1], ["low", "high"])
+        ax.set_yticks([0, 1], ["low", "high"])
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(task)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return out

@@ -1,0 +1,226 @@
+"""Fitting and evaluating one model on index-sliced, in-memory tensors.
+
+The data stays as one tensor (on the GPU when training there); batches are index slices, never
+per-item ``__getitem__`` calls. Early stopping and the learning-rate schedule watch the validation
+part only; the test part is not seen here at all: :func:`evaluate` runs once on the final model.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, roc_auc_score
+
+from bench.config import TrainConfig
+
+TASK_INDEX = {"valence": 0, "arousal": 1}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"``: CUDA when present, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        from bench.errors import ConfigError
+
+        raise ConfigError("device='cuda' requested but no CUDA device is available")
+    return torch.device(device)
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast when asked for (CPU AMX or CUDA); fp32 otherwise."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@dataclass
+class Standardiser:
+    """Element-wise standardisation with statistics of the training part only."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    @classmethod
+    def fit(cls, x: torch.Tensor) -> Standardiser:
+        mean = x.mean(dim=0)
+        std = x.std(dim=0)
+        std = torch.where(std > 1e-8, std, torch.ones_like(std))  # empty grid cells stay 0
+        return cls(mean, std)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def class_weights(y: torch.Tensor) -> torch.Tensor:
+    """sklearn's 'balanced' weights n / (2 * count) for a binary label vector."""
+    counts = torch.bincount(y, minlength=2).double()
+    w = y.numel() / (2.0 * counts.clamp(min=1))
+    return w.float()
+
+
+@dataclass
+class FitResult:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    epochs_run: int = 0
+    fit_seconds: float = 0.0
+    stopped_early: bool = False
+
+
+def _loss(
+    out: dict[str, torch.Tensor],
+    y: torch.Tensor,
+    tasks: tuple[str, ...],
+    weights: dict[str, float],
+    cw: dict[str, torch.Tensor | None],
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    parts = {t: F.cross_entropy(out[t].float(), y[:, TASK_INDEX[t]], weight=cw[t]) for t in tasks}
+    return sum(weights[t] * parts[t] for t in tasks), parts
+
+
+def fit(
+    model: torch.nn.Module,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_val: torch.Tensor,
+    y_val: torch.Tensor,
+    *,
+    tasks: tuple[str, ...],
+    config: TrainConfig,
+    max_epochs: int,
+    seed: int,
+    device: torch.device,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> FitResult:
+    """Train ``model`` on (x_train, y_train); early stopping and LR decay on (x_val, y_val) only.
+
+    ``y`` are (N, 2) int64 labels (valence, arousal). Returns the history; ``model`` ends with the
+    weights of its best validation epoch.
+    """
+    t0 = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model.to(device)
+    weights = {"valence": config.loss_weights[0], "arousal": config.loss_weights[1]}
+    cw = {t: class_weights(y_train[:, TASK_INDEX[t]]).to(device) if config.balance else None for t in tasks}
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    sched = (
+        torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.lr_factor, patience=config.lr_patience)
+        if config.lr_decay
+        else None
+    )
+    x_train, y_train = x_train.to(device), y_train.to(device)
+    n = x_train.shape[0]
+    bs = int(config.batch_size)
+    result = FitResult()
+    best_loss, best_state, bad_epochs = math.inf, None, 0
+    aux = getattr(model, "auxiliary_loss", None)
+    for epoch in range(1, max_epochs + 1):
+        model.train()
+        perm = torch.randperm(n, generator=gen).to(device)
+        total, count = 0.0, 0
+        correct = dict.fromkeys(tasks, 0)
+        for start in range(0, n, bs):
+            idx = perm[start : start + bs]
+            if idx.numel() < 2 and n > 1:  # BatchNorm cannot train on a single sample
+                continue
+            xb, yb = x_train[idx], y_train[idx]
+            with autocast(device, config.precision):
+                out = model(xb)
+            loss, _ = _loss(out, yb, tasks, weights, cw)
+            if aux is not None:
+                loss = loss + aux()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * idx.numel()
+            count += idx.numel()
+            for t in tasks:
+                correct[t] += int((out[t].argmax(1) == yb[:, TASK_INDEX[t]]).sum())
+        val = _evaluate_loss(model, x_val, y_val, tasks, weights, cw, bs, device, config.precision)
+        row = {
+            "epoch": epoch,
+            "train_loss": total / max(count, 1),
+            "val_loss": val["loss"],
+            "lr": opt.param_groups[0]["lr"],
+            **{f"train_acc_{t}": correct[t] / max(count, 1) for t in tasks},
+            **{f"val_acc_{t}": val[f"acc_{t}"] for t in tasks},
+        }
+        result.history.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
+        if sched is not None:
+            sched.step(val["loss"])
+        if val["loss"] < best_loss - 1e-6:
+            best_loss, bad_epochs, result.best_epoch = val["loss"], 0, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad_epochs += 1
+        result.epochs_run = epoch
+        if config.early_stopping and bad_epochs >= config.early_stopping:
+            result.stopped_early = True
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    result.fit_seconds = time.perf_counter() - t0
+    return result
+
+
+@torch.no_grad()
+def predict_proba(
+    model: torch.nn.Module, x: torch.Tensor, *, batch_size: int, device: torch.device, precision: str = "fp32"
+) -> dict[str, np.ndarray]:
+    """Class-1 ("high") probabilities per task, in eval mode."""
+    model.eval()
+    model.to(device)
+    chunks: dict[str, list[torch.Tensor]] = {}
+    for start in range(0, x.shape[0], max(batch_size, 256)):
+        xb = x[start : start + max(batch_size, 256)].to(device)
+        with autocast(device, precision):
+            out = model(xb)
+        for t, logits in out.items():
+            chunks.setdefault(t, []).append(torch.softmax(logits.float(), dim=1)[:, 1].cpu())
+    return {t: torch.cat(v).numpy() for t, v in chunks.items()}
+
+
+@torch.no_grad()
+def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision) -> dict:
+    model.eval()
+    n = x.shape[0]
+    total = 0.0
+    correct = dict.fromkeys(tasks, 0)
+    for start in range(0, n, max(bs, 256)):
+        xb = x[start : start + max(bs, 256)].to(device)
+        yb = y[start : start + max(bs, 256)].to(device)
+        with autocast(device, precision):
+            out = model(xb)
+        loss, _ = _loss(out, yb, tasks, weights, cw)
+        total += float(loss) * xb.shape[0]
+        for t in tasks:
+            correct[t] += int((out[t].argmax(1) == yb[:, TASK_INDEX[t]]).sum())
+    return {"loss": total / max(n, 1), **{f"acc_{t}": correct[t] / max(n, 1) for t in tasks}}
+
+
+def classification_metrics(y_true: np.ndarray, p_high: np.ndarray) -> dict[str, float]:
+    """Accuracy, balanced accuracy, macro-F1 and ROC-AUC of one binary task (AUC NaN if one class)."""
+    y_pred = (p_high >= 0.5).astype(int)
+    out = {
+        "acc": float((y_pred == y_true).mean()),
+        "balanced_acc": float(balanced_accuracy_score(y_true, y_pred)),
+        "f1_macro": float(f1_score(y_true, y_pred, average="macro", labels=[0, 1], zero_division=0)),
+        "auc": float(roc_auc_score(y_true, p_high)) if len(np.unique(y_true)) == 2 else float("nan"),
+    }
+    return out
+
+
+def confusion(y_true: np.ndarray, p_high: np.ndarray) -> np.ndarray:
+    return confusion_matrix(y_true, (p_high >= 0.5).astype(int), labels=[0, 1])
