@@ -183,14 +183,13 @@ def test_mtcnn_and_4dcrnn_use_keras_padding():
 
 
 def test_faithful_keras_batch_norm_settings():
-    bns = [m for m in create_model("mtcnn").modules() if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d)]
-    assert all(b.eps == 1e-3 and b.momentum == 0.01 for b in bns)
-    bns = [
-        m
-        for m in create_model("mtcnn", faithful_keras=False).modules()
-        if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d)
-    ]
-    assert all(b.eps == 1e-5 and b.momentum == 0.1 for b in bns)
+    def bns(**kw):
+        return [
+            m for m in create_model("mtcnn", **kw).modules() if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d)
+        ]
+
+    assert all(b.eps == 1e-3 and b.momentum == 0.01 for b in bns(faithful_keras=True))
+    assert all(b.eps == 1e-5 and b.momentum == 0.1 for b in bns())  # the default: PyTorch's (see notes)
 
 
 # ---------------------------------------------------------------- learning
