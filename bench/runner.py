@@ -391,11 +391,13 @@ def run_experiment(
     force: bool = False,
     reporter: Reporter | None = None,
     prepared: Prepared | None = None,
+    extra_tags: dict | None = None,
 ) -> ExperimentResult:
     """Run (or resume) one experiment and track it in MLflow.
 
     Re-running the same config on the same data resumes: finished units are reused, the rest run.
-    ``force=True`` starts a new parent run. Ctrl-C or an error marks the unit and parent
+    ``force=True`` starts a new parent run. ``extra_tags`` are added to a newly created parent run's tags
+    (e.g. ``bench.tuned_from`` for tuned loss weights). Ctrl-C or an error marks the unit and parent
     KILLED/FAILED (never FINISHED), so no table counts them.
     """
     reporter = reporter or Reporter()
@@ -417,7 +419,12 @@ def run_experiment(
             cl.update_run(parent_id, status="RUNNING")
     else:
         run_name = f"{cfg.model}|{cfg.protocol}|{p.split}" + ("|audit" if cfg.audit else "")
-        parent_id = cl.create_run(exp, run_name=run_name, tags={**tags, f"{TAG}role": "parent"}).info.run_id
+        parent_tags = {
+            **tags,
+            **{str(k): str(v) for k, v in (extra_tags or {}).items()},
+            f"{TAG}role": "parent",
+        }
+        parent_id = cl.create_run(exp, run_name=run_name, tags=parent_tags).info.run_id
         params = flatten(cfg.to_dict())
         params.update({"split_resolved": p.split, "max_epochs_resolved": str(p.max_epochs),
                        "model_hparams": json.dumps(p.hparams, sort_keys=True, default=str)})  # fmt: skip

@@ -29,9 +29,23 @@ def _csv(text: str | None, what: str, allowed: tuple[str, ...]) -> tuple[str, ..
     return items
 
 
-def _weights(text: str | None) -> tuple[float, float] | None:
+def _tuned(text: str | None, storage: str | None):
+    """``tuned:STUDY`` -> the study's best trial (bench.tuning.TunedWeights); anything else -> None."""
+    if text is None or not text.strip().lower().startswith("tuned:"):
+        if storage is not None:
+            raise ConfigError("--storage only applies with --loss-weights tuned:STUDY")
+        return None
+    from bench.tuning import best_weights
+
+    return best_weights(text.strip()[len("tuned:") :].strip(), storage)
+
+
+def _weights(text: str | None, storage: str | None = None) -> tuple[float, float] | None:
     if text is None:
         return None
+    tuned = _tuned(text, storage)
+    if tuned is not None:
+        return tuned.weights
     try:
         w = tuple(float(v) for v in text.split(","))
     except ValueError:
@@ -162,7 +176,10 @@ def register(app: typer.Typer) -> None:
         no_lr_decay: bool = typer.Option(False, "--no-lr-decay", help="No ReduceLROnPlateau (ablation)"),
         no_balance: bool = typer.Option(False, "--no-balance", help="No class balancing (ablation)"),
         loss_weights: str | None = typer.Option(
-            None, "--loss-weights", help="w_valence,w_arousal (default 1,1)"
+            None, "--loss-weights", help="w_valence,w_arousal (default 1,1), or tuned:STUDY (bench tune)"
+        ),
+        storage: str | None = typer.Option(
+            None, "--storage", help="Optuna storage of tuned:STUDY (default sqlite:///./optuna.db)"
         ),
         lr: float | None = typer.Option(None, "--lr", help="Learning rate (default 1e-3)"),
         batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Batch size (default 64)"),
@@ -185,9 +202,15 @@ def register(app: typer.Typer) -> None:
         if deap is not None and synthetic:
             raise ConfigError("--deap and --synthetic exclude each other")
         file_cfg = read_config_file(config)
+        tuned = _tuned(loss_weights, storage)
+        if tuned is not None:
+            err_console.print(
+                f"Loss weights from study {tuned.study!r} (trial {tuned.trial}): {tuned.weights[0]:g},"
+                f"{tuned.weights[1]:g}", markup=False,
+            )  # fmt: skip
         train = {
             "max_epochs": epochs, "precision": precision, "lr": lr, "batch_size": batch_size,
-            "loss_weights": _weights(loss_weights),
+            "loss_weights": tuned.weights if tuned is not None else _weights(loss_weights),
             "dropout": 0.0 if no_dropout else None, "batch_norm": False if no_batch_norm else None,
             "lr_decay": False if no_lr_decay else None, "balance": False if no_balance else None,
         }  # fmt: skip
@@ -227,7 +250,12 @@ def register(app: typer.Typer) -> None:
             console=err_console, transient=True, disable=not sys.stderr.isatty(),
         ) as bar:  # fmt: skip
             res = run_experiment(
-                cfg, tracking_uri=tracking_uri, force=force, reporter=RichReporter(bar), prepared=prepared
+                cfg,
+                tracking_uri=tracking_uri,
+                force=force,
+                reporter=RichReporter(bar),
+                prepared=prepared,
+                extra_tags=tuned.tags() if tuned is not None else None,
             )
         console.print(results_table(res))
         console.print(f"MLflow parent run {res.parent_run_id}; open it with `bench ui`.")
