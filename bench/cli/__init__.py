@@ -30,6 +30,12 @@ def _register() -> None:
     except ImportError:  # pragma: no cover - during bootstrap of the runner
         return
     run.register(app)
+    from bench.cli import tune
+
+    tune.register(app)
+    from bench.cli import tables
+
+    tables.register(app)
 
 
 _register()
