@@ -40,6 +40,8 @@ class TrainConfig:
     batch_norm: bool = True
     precision: str = "fp32"
     """``"bf16"``: bfloat16 autocast (CPU with AMX, or CUDA); parity: scripts/bench_training.py."""
+    adam_eps: float | None = None
+    """Adam epsilon; None takes the model's default (MT-CNN, 4D-CRNN: Keras' 1e-7), else torch's 1e-8."""
     finetune_lr_divisor: float | None = None
     """whole-set-finetune: fine-tune lr = lr / divisor (None: the authors' 8 multi-task, 4 single-task)."""
 
@@ -66,6 +68,8 @@ class TrainConfig:
             )
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout={self.dropout!r} must be in [0, 1)")
+        if self.adam_eps is not None and not self.adam_eps > 0:
+            raise ConfigError(f"adam_eps={self.adam_eps!r} must be > 0")
         if self.precision not in PRECISIONS:
             raise ConfigError(
                 f"precision={self.precision!r} is not allowed; allowed: {', '.join(PRECISIONS)}"

@@ -112,7 +112,7 @@ def fit(
     model.to(device)
     weights = {"valence": config.loss_weights[0], "arousal": config.loss_weights[1]}
     cw = {t: class_weights(y_train[:, TASK_INDEX[t]]).to(device) if config.balance else None for t in tasks}
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, eps=config.adam_eps or 1e-8)
     sched = (
         torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.lr_factor, patience=config.lr_patience)
         if config.lr_decay
@@ -194,20 +194,22 @@ def predict_proba(
 
 @torch.no_grad()
 def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision) -> dict:
+    """Loss and accuracy over the whole set at once (class-weighted means are not batch-decomposable)."""
     model.eval()
     n = x.shape[0]
-    total = 0.0
-    correct = dict.fromkeys(tasks, 0)
+    chunks: dict[str, list[torch.Tensor]] = {t: [] for t in tasks}
     for start in range(0, n, max(bs, 256)):
-        xb = x[start : start + max(bs, 256)].to(device)
-        yb = y[start : start + max(bs, 256)].to(device)
         with autocast(device, precision):
-            out = model(xb)
-        loss, _ = _loss(out, yb, tasks, weights, cw)
-        total += float(loss) * xb.shape[0]
+            out = model(x[start : start + max(bs, 256)].to(device))
         for t in tasks:
-            correct[t] += int((out[t].argmax(1) == yb[:, TASK_INDEX[t]]).sum())
-    return {"loss": total / max(n, 1), **{f"acc_{t}": correct[t] / max(n, 1) for t in tasks}}
+            chunks[t].append(out[t].float())
+    if n == 0:
+        return {"loss": float("nan"), **{f"acc_{t}": float("nan") for t in tasks}}
+    out = {t: torch.cat(v) for t, v in chunks.items()}
+    y = y.to(device)
+    loss, _ = _loss(out, y, tasks, weights, cw)
+    accs = {f"acc_{t}": float((out[t].argmax(1) == y[:, TASK_INDEX[t]]).float().mean()) for t in tasks}
+    return {"loss": float(loss), **accs}
 
 
 def classification_metrics(y_true: np.ndarray, p_high: np.ndarray) -> dict[str, float]:

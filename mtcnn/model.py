@@ -113,12 +113,12 @@ _MTCNN_NOTES = (
     "Keras 'same' padding for the even 4x4 kernels reproduced exactly: pad 1 top/left, 2 bottom/right "
     "(SameConv2d).",
     "BN placed after ReLU and, in block 4, after max-pooling, as in the authors' layer order.",
-    "faithful_keras=False (default, ours): PyTorch's BN (eps 1e-5, momentum 0.1) and init. faithful_keras=True "
-    "reproduces Keras' BN eps 1e-3 / momentum 0.99 (PyTorch 0.01), glorot-uniform weights and zero biases, "
-    "what the reported numbers were trained with. Not the default because running statistics that move 1% "
-    "per batch lag far behind in short trainings: on the embedded synthetic set (4 subjects, 1 fold, 3 "
-    "epochs) eval-mode validation accuracy for arousal stayed at 41% (one class) with Keras momentum and "
-    "reached 74% with PyTorch's; the authors' ~1,700 batches per epoch hide the lag.",
+    "faithful_keras=False (default, ours): PyTorch's BN (eps 1e-5, momentum 0.1) and init. "
+    "faithful_keras=True reproduces Keras' BN eps 1e-3 / momentum 0.99 (PyTorch 0.01), glorot-uniform "
+    "weights and zero biases, what the reported numbers were trained with. Not the default: running "
+    "statistics that move 1% per batch lag far behind in short trainings. On the embedded synthetic set "
+    "(4 subjects, 1 fold, 3 epochs) eval-mode validation accuracy for arousal stayed at 41% (one class) "
+    "with Keras' momentum and reached 74% with PyTorch's; the authors' ~1,700 batches per epoch hide it.",
     "Flatten order is PyTorch's (C, H, W) rather than Keras' (H, W, C): same function class, only matters "
     "when porting Keras weights.",
     "Pre-flatten map is 64x4x4 = 1024 (authors' code); the paper's figure shows 4x5.",

@@ -41,22 +41,37 @@ def _register() -> None:
 _register()
 
 
+def _classes(name: str) -> tuple[type, ...]:
+    """An exception class from click and from the copy of click that newer typer versions vendor."""
+    found = [getattr(click.exceptions, name, None), getattr(typer, name, None)]
+    try:
+        from typer._click import exceptions as vendored
+
+        found.append(getattr(vendored, name, None))
+    except ImportError:  # typer that uses click itself
+        pass
+    return tuple({c for c in found if isinstance(c, type)})
+
+
+_EXIT, _USAGE, _ABORT = _classes("Exit"), _classes("ClickException"), _classes("Abort")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors are one line on stderr and a non-zero exit, never a traceback."""
     try:
-        app(args=argv, prog_name="bench", standalone_mode=False)
+        rv = app(args=argv, prog_name="bench", standalone_mode=False)
     except BenchError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.ClickException as exc:
+    except _EXIT as exc:
+        return int(getattr(exc, "exit_code", getattr(exc, "code", 1)) or 0)
+    except _USAGE as exc:
         err_console.print(f"error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True)
         return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (*_ABORT, KeyboardInterrupt):
         err_console.print("interrupted", markup=False)
         return 130
-    return 0
+    return rv if isinstance(rv, int) else 0  # standalone_mode=False returns an Exit's code
 
 
 if __name__ == "__main__":  # pragma: no cover
