@@ -716,6 +716,15 @@ def _comparison_text(r: pd.Series) -> str:
     return text
 
 
+def _cell_fields(c: Cell | None) -> dict:
+    """The tidy numbers of one cell (NaN and status 'not run' for a missing one)."""
+    if c is None:
+        return {"status": NOT_RUN, "mean": math.nan, "std": math.nan, "ci_low": math.nan,
+                "ci_high": math.nan, "n": 0}  # fmt: skip
+    s = c.summary
+    return {"status": "ok", "mean": c.mean, "std": s.std, "ci_low": s.ci_low, "ci_high": s.ci_high, "n": s.n}
+
+
 def _diff(a: Cell | None, b: Cell | None) -> float:
     return a.mean - b.mean if a is not None and b is not None else math.nan
 
@@ -748,12 +757,7 @@ def protocols_tables(store: Store, split: str = "trial") -> list[Table]:
                         "protocol": pr,
                         "split": split,
                         "task": task,
-                        "status": "ok" if c else NOT_RUN,
-                        "mean": c.mean if c else math.nan,
-                        "std": c.summary.std if c else math.nan,
-                        "ci_low": c.summary.ci_low if c else math.nan,
-                        "ci_high": c.summary.ci_high if c else math.nan,
-                        "n": c.summary.n if c else 0,
+                        **_cell_fields(c),
                         "diff_whole_minus_subject": d,
                         "ratio": math.nan,
                     }
@@ -806,12 +810,7 @@ def protocols_tables(store: Store, split: str = "trial") -> list[Table]:
                             "protocol": pr,
                             "split": sp,
                             "task": task,
-                            "status": "ok" if c else NOT_RUN,
-                            "mean": c.mean if c else math.nan,
-                            "std": c.summary.std if c else math.nan,
-                            "ci_low": c.summary.ci_low if c else math.nan,
-                            "ci_high": c.summary.ci_high if c else math.nan,
-                            "n": c.summary.n if c else 0,
+                            **_cell_fields(c),
                             "diff_segment_minus_trial": d,
                             "ratio": q,
                         }
