@@ -218,7 +218,7 @@ def prepare_features(
     total = len(source.files)
     for i, (subject, path) in enumerate(sorted(source.files.items()), start=1):
         digest = file_digest(path, root)
-        entry = root / "features" / _entry_name(config, digest)
+        entry = entry_path(config, digest, root)
         loaded = None if force else _load_entry(entry)
         hit = loaded is not None
         if not hit:
@@ -234,19 +234,54 @@ def prepare_features(
         digests[subject] = digest
         if progress is not None:
             progress(i, total, hit)
+    return _assemble(feats, ratings, digests, config, source.synthetic, source.root)
+
+
+def _assemble(feats: list, ratings: list, digests: dict[int, str], config: FeatureConfig,
+              synthetic: bool, where: object) -> FeatureSet:  # fmt: skip
+    """Stack per-subject entries (in ``digests`` order) into one FeatureSet."""
     shapes = {f.shape for f in feats}
     if len(shapes) != 1:
-        raise DataError(
-            f"{source.root}: subjects differ in trials/windows {sorted(shapes)}; cannot pool them"
-        )
+        raise DataError(f"{where}: subjects differ in trials/windows {sorted(shapes)}; cannot pool them")
     return FeatureSet(
         features=np.stack(feats) if len(feats) > 1 else np.asarray(feats[0])[None],
         ratings=np.stack(ratings),
-        subjects=np.array(sorted(source.files), dtype=np.int64),
+        subjects=np.array(list(digests), dtype=np.int64),
         config=config,
-        synthetic=source.synthetic,
-        file_digests=digests,
+        synthetic=synthetic,
+        file_digests=dict(digests),
     )
+
+
+def entry_path(config: FeatureConfig, digest: str, cache_dir: str | Path | None = None) -> Path:
+    """The cache entry of one subject file (by content hash) under one feature config."""
+    return cache_root(cache_dir) / "features" / _entry_name(config, digest)
+
+
+def load_cached(
+    config: FeatureConfig,
+    file_digests: dict[int, str],
+    *,
+    synthetic: bool,
+    cache_dir: str | Path | None = None,
+) -> FeatureSet:
+    """Features already in the cache, found by each input file's content hash.
+
+    Needs no input files: this is how process-pool and cluster workers get the features the main
+    process prepared (the cache on a shared path). A missing entry is a one-line DataError.
+    """
+    feats, ratings = [], []
+    for subject, digest in file_digests.items():
+        entry = entry_path(config, digest, cache_dir)
+        loaded = _load_entry(entry)
+        if loaded is None:
+            raise DataError(
+                f"{entry}: feature cache entry of subject {subject} not found; on a cluster put the cache "
+                f"(${CACHE_ENV}) on a path every machine shares"
+            )
+        feats.append(loaded[0])
+        ratings.append(loaded[1])
+    return _assemble(feats, ratings, dict(file_digests), config, synthetic, cache_root(cache_dir))
 
 
 def list_cached(cache_dir: str | Path | None = None) -> list[dict]:
