@@ -9,6 +9,7 @@ FINISHED only when every unit is, so tables never count partial runs.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import tempfile
@@ -29,7 +30,16 @@ from bench.data.inputs import ModelInputs
 from bench.data.source import resolve_source
 from bench.errors import ConfigError
 from bench.registry import create_model, get_model_info, resolve_input_spec
-from bench.tracking import TAG, child_runs, client, code_version, experiment_id, find_parent, flatten
+from bench.tracking import (
+    TAG,
+    child_runs,
+    client,
+    code_version,
+    experiment_id,
+    find_parent,
+    flatten,
+    resolve_tracking_uri,
+)
 from bench.trainer import (
     TASK_INDEX,
     Standardiser,
@@ -147,13 +157,14 @@ def prepare(
         raise ConfigError(f"split {split!r} is not allowed for protocol {cfg.protocol!r}; allowed: {allowed}")
     if cfg.single_task and not info.multitask:
         raise ConfigError(f"model {cfg.model!r} is single-task already; --single-task changes nothing")
+    hp = model_hparams(cfg)  # bad model options fail before any data is read
+    spec = resolve_input_spec(cfg.model, features=cfg.features, **hp)
+    feature_config = FeatureConfig.from_dict(cfg.feature_config)
     if features is None:
         source = resolve_source(deap, subjects=cfg.subjects, synthetic=synthetic, echo=echo)
-        features = prepare_features(source, FeatureConfig.from_dict(cfg.feature_config))
+        features = prepare_features(source, feature_config)
     elif cfg.subjects is not None:
         features = features.select(cfg.subjects)
-    hp = model_hparams(cfg)
-    spec = resolve_input_spec(cfg.model, features=cfg.features, **hp)
     inputs = features.inputs(spec, threshold=cfg.threshold, high_if=cfg.high_if)
     select_on_test = "select-on-test" in cfg.audit
     folds = make_folds(
@@ -174,6 +185,10 @@ def prepare(
             suffix = "" if len(groups) == 1 and (info.multitask and not cfg.single_task) else f"-{g[0]}"
             units.append((Unit(fold.key + suffix, fold.index, fold.subject, g), fold))
     max_epochs = int(cfg.train.max_epochs or info.defaults.get("max_epochs", 200))
+    adam_eps = cfg.train.adam_eps or info.defaults.get("adam_eps", 1e-8)
+    # The run key, params and resume all see the resolved values: `--split trial` and the default
+    # split are the same run.
+    cfg = replace(cfg, split=split, train=replace(cfg.train, max_epochs=max_epochs, adam_eps=adam_eps))
     leaky = split == "segment" or select_on_test
     return Prepared(cfg, split, features, inputs, folds, units, hp, max_epochs, proto.finetune, leaky)
 
@@ -251,8 +266,6 @@ def run_unit(
             m = {
                 k: getattr(fold, k)[p.inputs.subject[getattr(fold, k)] == s] for k in ("train", "val", "test")
             }
-            import copy
-
             _, pr, h = _fit_predict(
                 p, unit, x, y, m["train"], m["val"], m["test"], device, reporter,
                 model=copy.deepcopy(model), lr=cfg.train.lr / div, seed=seed + int(s),
@@ -295,13 +308,17 @@ def run_unit(
 
 # -------------------------------------------------------------------------------------- summaries
 def summarise(results: list[UnitResult], tasks: tuple[str, ...], per_subject: bool) -> dict[str, float]:
-    """Mean and std of test metrics; per-subject protocols average per subject first."""
+    """Mean and std of test metrics; per-subject protocols average per subject first.
+
+    A metric missing from a unit counts as NaN: MLflow keeps no non-finite values, so a reused unit's
+    undefined AUC (one class in its test fold) comes back missing rather than NaN.
+    """
     rows = []
     for r in results:
         for t in tasks:
             if f"test_acc_{t}" in r.metrics:
                 rows.append({"subject": r.unit.subject, "fold": r.unit.fold, "task": t,
-                             **{m: r.metrics[f"test_{m}_{t}"] for m in METRICS}})  # fmt: skip
+                             **{m: r.metrics.get(f"test_{m}_{t}", np.nan) for m in METRICS}})  # fmt: skip
     out: dict[str, float] = {}
     if not rows:
         return out
@@ -382,6 +399,47 @@ def _reuse(run, unit: Unit) -> UnitResult:
     return UnitResult(unit, dict(run.data.metrics), run_id=run.info.run_id, reused=True)
 
 
+def unit_tags(tags: dict[str, str], unit: Unit, parent_id: str) -> dict[str, str]:
+    """Tags of a unit's child run: the parent's tags plus the unit's identity."""
+    return {**tags, f"{TAG}role": "unit", f"{TAG}unit": unit.key, f"{TAG}fold": str(unit.fold),
+            f"{TAG}subject": str(unit.subject or ""), f"{TAG}tasks": ",".join(unit.tasks),
+            "mlflow.parentRunId": parent_id}  # fmt: skip
+
+
+def track_unit(
+    cl,
+    p: Prepared,
+    unit: Unit,
+    fold,
+    device: torch.device,
+    reporter: Reporter,
+    experiment: str,
+    parent_id: str,
+    tags: dict[str, str],
+) -> UnitResult:
+    """Run one unit inside its own child run; the child is FINISHED only if the unit completed.
+
+    Every executor calls this (in-process, in a pool worker or on a Dask worker), so a unit is tracked
+    the same way wherever it runs. An error or Ctrl-C leaves the child FAILED/KILLED, a dead process
+    leaves it RUNNING: never FINISHED, so resume runs the unit again.
+    """
+    cid = cl.create_run(experiment, run_name=unit.key, tags=unit_tags(tags, unit, parent_id)).info.run_id
+    try:
+        res = run_unit(p, unit, fold, device, reporter)
+        _log_history(cl, cid, res.history)
+        _log_metrics(cl, cid, res.metrics)
+        _log_unit_artifacts(cl, cid, res)
+    except KeyboardInterrupt:
+        cl.set_terminated(cid, status="KILLED")
+        raise
+    except BaseException:
+        cl.set_terminated(cid, status="FAILED")
+        raise
+    cl.set_terminated(cid, status="FINISHED")
+    res.run_id = cid
+    return res
+
+
 def run_experiment(
     cfg: RunConfig,
     *,
@@ -392,22 +450,37 @@ def run_experiment(
     reporter: Reporter | None = None,
     prepared: Prepared | None = None,
     extra_tags: dict | None = None,
+    executor=None,
+    cache_dir: str | Path | None = None,
 ) -> ExperimentResult:
     """Run (or resume) one experiment and track it in MLflow.
 
     Re-running the same config on the same data resumes: finished units are reused, the rest run.
-    ``force=True`` starts a new parent run. ``extra_tags`` are added to a newly created parent run's tags
+    ``force=True`` starts a new parent run. ``extra_tags`` are added to the parent run's tags
     (e.g. ``bench.tuned_from`` for tuned loss weights). Ctrl-C or an error marks the unit and parent
     KILLED/FAILED (never FINISHED), so no table counts them.
+
+    ``executor`` runs the units that are not finished yet: ``None`` or ``bench.executors.LocalExecutor``
+    in this process (the default), ``PoolExecutor`` in local worker processes, ``DaskExecutor`` on a
+    Dask cluster. The parent run, resume and the summary stay in this process whatever the executor.
+    Workers read the features from the feature cache (``cache_dir``, default ``$DEAP_BENCH_CACHE``):
+    pass the folder the features were prepared in if it is not the default.
     """
     reporter = reporter or Reporter()
+    if prepared is not None:
+        cfg = prepared.config  # the resolved config the folds and units were built from
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     device = resolve_device(cfg.device)
     p = prepared or prepare(cfg, deap=deap, synthetic=synthetic, echo=reporter.note)
+    from bench.executors import LocalExecutor, UnitContext
+
+    executor = executor or LocalExecutor()
+    executor.check(p, cache_dir)  # e.g. workers need the features in the cache: fail before tracking
     cl = client(tracking_uri)
     exp = experiment_id(cl, p.features.kind)
     tags = _tags(p)
+    extra = {str(k): str(v) for k, v in (extra_tags or {}).items()}
     parent = None if force else find_parent(cl, exp, p.run_key)
     done: dict[str, object] = {}
     if parent is not None:
@@ -415,15 +488,13 @@ def run_experiment(
             if run.info.status == "FINISHED":
                 done.setdefault(run.data.tags.get(f"{TAG}unit"), run)
         parent_id = parent.info.run_id
+        for k, v in extra.items():
+            cl.set_tag(parent_id, k, v)
         if parent.info.status != "RUNNING":
             cl.update_run(parent_id, status="RUNNING")
     else:
         run_name = f"{cfg.model}|{cfg.protocol}|{p.split}" + ("|audit" if cfg.audit else "")
-        parent_tags = {
-            **tags,
-            **{str(k): str(v) for k, v in (extra_tags or {}).items()},
-            f"{TAG}role": "parent",
-        }
+        parent_tags = {**tags, **extra, f"{TAG}role": "parent"}
         parent_id = cl.create_run(exp, run_name=run_name, tags=parent_tags).info.run_id
         params = flatten(cfg.to_dict())
         params.update({"split_resolved": p.split, "max_epochs_resolved": str(p.max_epochs),
@@ -443,38 +514,28 @@ def run_experiment(
             )
             cl.log_artifacts(parent_id, str(d))
     reporter.plan(len(p.units), sum(u.key in done for u, _ in p.units))
-    results: list[UnitResult] = []
+    by_key: dict[str, UnitResult] = {}
+    todo = []
+    for unit, fold in p.units:
+        if unit.key in done:
+            res = _reuse(done[unit.key], unit)
+            reporter.unit_end(res)
+            by_key[unit.key] = res
+        else:
+            todo.append((unit, fold))
+    ctx = UnitContext(
+        prepared=p, client=cl, experiment_id=exp, parent_run_id=parent_id, tags=tags, device=device,
+        reporter=reporter, tracking_uri=resolve_tracking_uri(tracking_uri), cache_dir=cache_dir,
+    )  # fmt: skip
     status = "FAILED"
     try:
-        for unit, fold in p.units:
-            if unit.key in done:
-                res = _reuse(done[unit.key], unit)
-                reporter.unit_end(res)
-                results.append(res)
-                continue
-            child = cl.create_run(
-                exp,
-                run_name=unit.key,
-                tags={**tags, f"{TAG}role": "unit", f"{TAG}unit": unit.key, f"{TAG}fold": str(unit.fold),
-                      f"{TAG}subject": str(unit.subject or ""), f"{TAG}tasks": ",".join(unit.tasks),
-                      "mlflow.parentRunId": parent_id},
-            )  # fmt: skip
-            cid = child.info.run_id
-            try:
-                res = run_unit(p, unit, fold, device, reporter)
-                _log_history(cl, cid, res.history)
-                _log_metrics(cl, cid, res.metrics)
-                _log_unit_artifacts(cl, cid, res)
-            except KeyboardInterrupt:
-                cl.set_terminated(cid, status="KILLED")
-                raise
-            except BaseException:
-                cl.set_terminated(cid, status="FAILED")
-                raise
-            cl.set_terminated(cid, status="FINISHED")
-            res.run_id = cid
+        for res in executor.run(todo, ctx):
             reporter.unit_end(res)
-            results.append(res)
+            by_key[res.unit.key] = res
+        missing = [u.key for u, _ in p.units if u.key not in by_key]
+        if missing:  # an executor that lost a unit must not let the parent finish
+            raise RuntimeError(f"executor returned no result for unit(s) {', '.join(missing)}")
+        results = [by_key[u.key] for u, _ in p.units]
         per_subject = get_protocol(cfg.protocol).population == "per-subject"
         summary = summarise(results, cfg.tasks, per_subject)
         _log_metrics(cl, parent_id, summary)

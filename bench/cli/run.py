@@ -193,6 +193,15 @@ def register(app: typer.Typer) -> None:
         ),
         feature: list[str] | None = typer.Option(None, "-F", "--feature", help="Feature option key=value"),
         force: bool = typer.Option(False, "--force", help="Start a new run instead of resuming"),
+        executor: str | None = typer.Option(
+            None, "--executor", help="local (default) | pool (--workers N) | dask (--scheduler)"
+        ),
+        workers: int | None = typer.Option(
+            None, "--workers", help="Worker processes of the pool (N > 1 implies --executor pool)"
+        ),
+        scheduler: str | None = typer.Option(
+            None, "--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (--executor dask)"
+        ),
     ) -> None:
         """Train and test a model under a protocol; tracked in MLflow, resumable."""
         from bench.config import RunConfig
@@ -201,6 +210,9 @@ def register(app: typer.Typer) -> None:
 
         if deap is not None and synthetic:
             raise ConfigError("--deap and --synthetic exclude each other")
+        from bench.executors import make_executor
+
+        runner_executor = make_executor(executor, workers=workers, scheduler=scheduler)
         file_cfg = read_config_file(config)
         tuned = _tuned(loss_weights, storage)
         if tuned is not None:
@@ -256,6 +268,7 @@ def register(app: typer.Typer) -> None:
                 reporter=RichReporter(bar),
                 prepared=prepared,
                 extra_tags=tuned.tags() if tuned is not None else None,
+                executor=runner_executor,
             )
         console.print(results_table(res))
         console.print(f"MLflow parent run {res.parent_run_id}; open it with `bench ui`.")

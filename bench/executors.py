@@ -1,0 +1,391 @@
+"""Executors: where the units of a run are computed - in this process, a local process pool, or Dask.
+
+The runner keeps the parent run, resume and the summary in the main process and hands the units that
+are not finished yet to an executor. The local executor runs them in-process (the default). The pool
+and Dask executors send each unit as a small serialisable :class:`UnitTask` to a worker, which rebuilds
+the prepared run from the feature cache (the features are computed once, in the main process, before
+any worker starts), runs the unit inside its own child run (:func:`bench.runner.track_unit`, the same
+code the local executor uses) and returns the unit's result.
+
+A unit whose worker dies leaves its child run RUNNING, a unit that fails leaves it FAILED: never
+FINISHED, so no partial result is counted and the next run of the same command runs it again. When a
+remote executor has ended, child runs still RUNNING under the parent are marked FAILED (nothing of ours
+runs them any more). The parent is FINISHED only when every unit is.
+
+Numbers do not depend on the executor: a unit's seed depends only on the run seed and the unit key. On
+CPU they do depend on torch's thread count (float reductions are split differently), so the pool and Dask
+executors give the local executor's numbers exactly when every process uses the same thread count
+(``RunConfig.num_threads`` / ``bench run --threads N``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from bench.errors import BenchError, ConfigError, DataError
+
+EXECUTORS = ("local", "pool", "dask")
+
+
+class UnitsFailed(BenchError):
+    """Some units failed or lost their worker; finished units are kept, the parent run is FAILED."""
+
+
+# ----------------------------------------------------------------------------------- what travels
+@dataclass(frozen=True)
+class UnitTask:
+    """Everything a worker needs to run one unit: plain values only (pickles in a few kB).
+
+    ``data`` locates the features in the feature cache by content (see :func:`data_reference`), so a
+    worker needs the cache but not the DEAP folder.
+    """
+
+    config: dict
+    data: dict
+    unit_key: str
+    run_key: str
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    tags: dict[str, str]
+    num_threads: int | None = None
+
+
+def data_reference(features, cache_dir: str | Path | None = None) -> dict:
+    """Where a worker finds ``features``: the cache folder, feature config and each file's sha256.
+
+    Raises ConfigError if a subject's entry is not in that cache (features passed in memory, or
+    prepared under another cache folder: pass ``cache_dir``).
+    """
+    from bench.data.cache import cache_root, entry_path
+
+    root = cache_root(cache_dir).resolve()
+    missing = [
+        int(s)
+        for s, digest in features.file_digests.items()
+        if not (entry_path(features.config, digest, root) / "meta.json").is_file()
+    ]
+    if missing or not features.file_digests:
+        raise ConfigError(
+            f"features of subject(s) {', '.join(map(str, missing)) or 'all'} are not in the feature cache "
+            f"{root}; workers read features from the cache: pass cache_dir (or set $DEAP_BENCH_CACHE) to "
+            "the folder they were prepared in"
+        )
+    return {
+        "cache_dir": str(root),
+        "feature_config": features.config.to_dict(),
+        "subjects": [int(s) for s in features.subjects],
+        "file_digests": {str(int(s)): d for s, d in features.file_digests.items()},
+        "synthetic": bool(features.synthetic),
+        "fingerprint": features.fingerprint,
+    }
+
+
+def load_features(data: dict):
+    """The FeatureSet that :func:`data_reference` describes, read (memory-mapped) from the cache."""
+    from bench.data.cache import load_cached
+    from bench.data.features import FeatureConfig
+
+    fs = load_cached(
+        FeatureConfig.from_dict(data["feature_config"]),
+        {int(s): data["file_digests"][str(s)] for s in data["subjects"]},
+        synthetic=bool(data["synthetic"]),
+        cache_dir=data["cache_dir"],
+    )
+    if fs.fingerprint != data["fingerprint"]:
+        raise DataError(f"{data['cache_dir']}: cached features do not match the run's data fingerprint")
+    return fs
+
+
+# --------------------------------------------------------------------------------- worker side
+_WORKER: dict = {"run_key": None, "prepared": None, "clients": {}}
+"""Per worker process: the last rebuilt Prepared (units of one run share it) and one client per URI."""
+
+
+def _init_worker(num_threads: int) -> None:
+    torch.set_num_threads(max(1, int(num_threads)))
+
+
+def _worker_prepared(task: UnitTask):
+    from bench.config import RunConfig
+    from bench.runner import prepare
+
+    if _WORKER["run_key"] != task.run_key:
+        _WORKER["prepared"] = None  # free the previous run's arrays first
+        p = prepare(RunConfig.from_dict(task.config), features=load_features(task.data))
+        if p.run_key != task.run_key:
+            raise RuntimeError(f"worker rebuilt run {p.run_key}, expected {task.run_key}")
+        _WORKER["run_key"], _WORKER["prepared"] = task.run_key, p
+    return _WORKER["prepared"]
+
+
+def run_task(task: UnitTask):
+    """Run one unit on a worker: rebuild the prepared run, track the unit as a child run, return it.
+
+    Returns the :class:`bench.runner.UnitResult` (metrics, history, predictions, child run id).
+    """
+    from bench import runner
+    from bench.tracking import client
+    from bench.trainer import resolve_device
+
+    if task.num_threads:
+        torch.set_num_threads(int(task.num_threads))
+    p = _worker_prepared(task)
+    unit, fold = next((u, f) for u, f in p.units if u.key == task.unit_key)
+    cl = _WORKER["clients"].get(task.tracking_uri)
+    if cl is None:
+        cl = _WORKER["clients"][task.tracking_uri] = client(task.tracking_uri)
+    device = resolve_device(p.config.device)
+    return runner.track_unit(
+        cl, p, unit, fold, device, runner.Reporter(), task.experiment_id, task.parent_run_id, task.tags
+    )
+
+
+# ---------------------------------------------------------------------------------- main side
+@dataclass
+class UnitContext:
+    """What the runner hands an executor: the prepared run and its tracking, in the main process."""
+
+    prepared: object
+    client: object
+    experiment_id: str
+    parent_run_id: str
+    tags: dict[str, str]
+    device: torch.device
+    reporter: object
+    tracking_uri: str
+    cache_dir: str | Path | None = None
+    _data: dict | None = field(default=None, repr=False)
+
+    def track(self, unit, fold):
+        """Run and track one unit in this process."""
+        from bench.runner import track_unit
+
+        return track_unit(
+            self.client, self.prepared, unit, fold, self.device, self.reporter,
+            self.experiment_id, self.parent_run_id, self.tags,
+        )  # fmt: skip
+
+    def task(self, unit, num_threads: int | None = None) -> UnitTask:
+        """The serialisable task of one unit."""
+        if self._data is None:
+            self._data = data_reference(self.prepared.features, self.cache_dir)
+        return UnitTask(
+            config=self.prepared.config.to_dict(), data=self._data, unit_key=unit.key,
+            run_key=self.prepared.run_key, tracking_uri=self.tracking_uri, experiment_id=self.experiment_id,
+            parent_run_id=self.parent_run_id, tags=dict(self.tags), num_threads=num_threads,
+        )  # fmt: skip
+
+    def fail_orphans(self) -> None:
+        """Mark child runs still RUNNING under the parent FAILED (their worker is gone)."""
+        from bench.tracking import child_runs
+
+        for run in child_runs(self.client, self.experiment_id, self.parent_run_id):
+            if run.info.status == "RUNNING":
+                self.client.set_terminated(run.info.run_id, status="FAILED")
+
+
+def _failure(failures: list[tuple[str, BaseException]], total: int) -> UnitsFailed:
+    """One line: how many units failed, each distinct error once with the units it hit."""
+    by_error: dict[str, list[str]] = {}
+    for key, exc in failures:
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        by_error.setdefault(f"{type(exc).__name__}: {text}".rstrip(": "), []).append(key)
+    parts = [
+        f"{err} ({', '.join(keys[:4])}{', ...' if len(keys) > 4 else ''})" for err, keys in by_error.items()
+    ]
+    return UnitsFailed(
+        f"{len(failures)} of {total} units failed: {'; '.join(parts[:3])}; finished units are kept in "
+        "MLflow: run the same command again to resume"
+    )
+
+
+class LocalExecutor:
+    """Runs units one after the other in this process (progress per epoch; errors propagate at once)."""
+
+    name = "local"
+
+    def check(self, prepared, cache_dir=None) -> None:
+        """Nothing to check: units run on the prepared data in this process."""
+
+    def run(self, todo: Sequence, ctx: UnitContext) -> Iterator:
+        for unit, fold in todo:
+            yield ctx.track(unit, fold)
+
+
+class PoolExecutor:
+    """A pool of ``workers`` local processes (forkserver); each uses ``cpu_count // workers`` torch threads.
+
+    ``RunConfig.num_threads`` overrides the per-worker thread count. A failing unit does not stop the
+    others; the failures are reported together at the end (:class:`UnitsFailed`). A worker that dies
+    breaks the pool: its units and those not started yet are reported failed.
+    ``task_fn`` replaces :func:`run_task` (a picklable wrapper around it; for tests and instrumentation).
+    """
+
+    name = "pool"
+
+    def __init__(self, workers: int, *, task_fn: Callable | None = None) -> None:
+        if int(workers) < 1:
+            raise ConfigError(f"workers={workers!r} must be >= 1")
+        self.workers = int(workers)
+        self.task_fn = task_fn
+
+    def check(self, prepared, cache_dir=None) -> None:
+        """Workers read the features from the cache: raise ConfigError if they are not there."""
+        data_reference(prepared.features, cache_dir)
+
+    def threads_per_worker(self) -> int:
+        return max(1, (os.cpu_count() or 1) // self.workers)
+
+    def run(self, todo: Sequence, ctx: UnitContext) -> Iterator:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        if not todo:
+            return
+        threads = ctx.prepared.config.num_threads or self.threads_per_worker()
+        tasks = [ctx.task(unit, threads) for unit, _ in todo]
+        fn = self.task_fn or run_task
+        failures: list[tuple[str, BaseException]] = []
+        # forkserver: workers fork from a clean server process that imported the runner once (no
+        # threads, no MLflow connections inherited from this process; later pools start in ~0.1 s)
+        ctx_mp = multiprocessing.get_context("forkserver")
+        ctx_mp.set_forkserver_preload(["bench.runner", "bench.executors"])
+        pool = ProcessPoolExecutor(
+            max_workers=min(self.workers, len(tasks)), mp_context=ctx_mp,
+            initializer=_init_worker, initargs=(threads,),
+        )  # fmt: skip
+        try:
+            futures = {pool.submit(fn, t): t.unit_key for t in tasks}
+            for fut in as_completed(futures):
+                try:
+                    res = fut.result()
+                except Exception as exc:  # the unit's child run is FAILED (or RUNNING if its worker died)
+                    failures.append((futures[fut], exc))
+                    continue
+                yield res
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            ctx.fail_orphans()
+        if failures:
+            raise _failure(failures, len(tasks))
+
+
+def dask_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("distributed") is not None
+
+
+class DaskExecutor:
+    """Units as tasks on a Dask distributed cluster at ``scheduler`` (an address or a ``Client``).
+
+    Each unit is submitted with ``retries`` (default 1): a unit that raises is tried once more; a unit
+    whose worker dies is rescheduled by the scheduler (``distributed.scheduler.allowed-failures``). Workers
+    need this package, the feature cache (shared path) and the tracking store (an MLflow server, or a
+    sqlite file on a shared path for one machine). ``RunConfig.num_threads`` sets torch's threads per unit;
+    else the worker's own (Dask's nanny starts workers with ``OMP_NUM_THREADS=1``).
+    """
+
+    name = "dask"
+
+    def __init__(
+        self, scheduler, *, retries: int = 1, task_fn: Callable | None = None, connect_timeout: str = "30s"
+    ) -> None:
+        self.scheduler = scheduler
+        self.connect_timeout = connect_timeout
+        self.retries = int(retries)
+        self.task_fn = task_fn
+        self._client = None
+
+    def check(self, prepared, cache_dir=None) -> None:
+        """Features in the cache and the scheduler reachable, else ConfigError (before any tracking)."""
+        data_reference(prepared.features, cache_dir)
+        self._connect()
+
+    def _connect(self):
+        from distributed import Client
+
+        if isinstance(self.scheduler, Client):
+            return self.scheduler
+        if self._client is None:
+            try:
+                self._client = Client(self.scheduler, timeout=self.connect_timeout)
+            except (OSError, TimeoutError) as exc:
+                raise ConfigError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc}") from exc
+        return self._client
+
+    def run(self, todo: Sequence, ctx: UnitContext) -> Iterator:
+        from distributed import Client, as_completed
+
+        own = not isinstance(self.scheduler, Client)
+        if not todo:
+            if own and self._client is not None:
+                self._client.close()
+                self._client = None
+            return
+        tasks = [ctx.task(unit, ctx.prepared.config.num_threads) for unit, _ in todo]
+        dask_client = self._connect()
+        fn = self.task_fn or run_task
+        failures: list[tuple[str, BaseException]] = []
+        futures = []
+        try:
+            tag = uuid.uuid4().hex[:8]
+            for t in tasks:
+                futures.append(
+                    dask_client.submit(
+                        fn, t, key=f"bench-unit-{t.unit_key}-{tag}", retries=self.retries, pure=False
+                    )
+                )
+            keys = {f.key: t.unit_key for f, t in zip(futures, tasks, strict=True)}
+            for fut in as_completed(futures):
+                try:
+                    res = fut.result()
+                except Exception as exc:
+                    failures.append((keys[fut.key], exc))
+                    continue
+                yield res
+        finally:
+            for fut in futures:
+                if not fut.done():
+                    fut.cancel()
+            if own:
+                dask_client.close()
+                self._client = None
+            ctx.fail_orphans()
+        if failures:
+            raise _failure(failures, len(tasks))
+
+
+def make_executor(kind: str | None = None, *, workers: int | None = None, scheduler: str | None = None):
+    """An executor from command-line values; ``kind=None`` is ``pool`` if ``workers > 1``, else local."""
+    if workers is not None and int(workers) < 1:
+        raise ConfigError(f"--workers {workers}: must be >= 1")
+    if kind is None:
+        kind = "dask" if scheduler else ("pool" if workers and workers > 1 else "local")
+    kind = kind.strip().lower()
+    if kind not in EXECUTORS:
+        raise ConfigError(f"--executor {kind!r} is not allowed; allowed: {', '.join(EXECUTORS)}")
+    if scheduler is not None and kind != "dask":
+        raise ConfigError("--scheduler only applies with --executor dask")
+    if kind == "local":
+        if workers and workers > 1:
+            raise ConfigError("--workers > 1 needs --executor pool (local runs units in this process)")
+        return LocalExecutor()
+    if kind == "pool":
+        return PoolExecutor(workers or os.cpu_count() or 1)
+    if workers is not None:
+        raise ConfigError("--workers applies to --executor pool; a Dask cluster is sized where it starts")
+    if not scheduler:
+        raise ConfigError("--executor dask needs --scheduler tcp://HOST:PORT (the Dask scheduler's address)")
+    if "://" not in scheduler or scheduler.endswith("://"):
+        raise ConfigError(f"--scheduler {scheduler!r}: expected an address like tcp://HOST:8786")
+    if not dask_available():
+        raise ConfigError("--executor dask needs Dask distributed: install deap-bench[dask]")
+    return DaskExecutor(scheduler)
