@@ -7,7 +7,11 @@
 2. Parity: the same whole-set run (``--folds``, ``--epochs``) with fp32 and with bf16 autocast, same
    seed and folds: mean test accuracy per task and wall time of each.
 
-    python scripts/bench_training.py [--epochs 2] [--folds 3] [--skip-parity]
+3. ``--full-size DIR`` (a DEAP-size folder, e.g. from ``bench data synth DIR --subjects 32``): one
+   epoch of the first unit of whole-set and of subject-specific (5 folds, trial split), timed, and the
+   wall time of the full 5-fold runs extrapolated per epoch (every unit of a protocol is the same size).
+
+    python scripts/bench_training.py [--epochs 2] [--folds 3] [--skip-parity] [--full-size DIR]
 """
 
 from __future__ import annotations
@@ -15,15 +19,16 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from bench.config import RunConfig, TrainConfig
 from bench.data.cache import prepare_features
-from bench.data.source import synthetic_source
+from bench.data.source import open_deap, synthetic_source
 from bench.registry import create_model
-from bench.runner import prepare, run_experiment
+from bench.runner import prepare, run_experiment, run_unit
 from bench.trainer import Standardiser, fit
 
 
@@ -53,13 +58,41 @@ def harness_loop(x, y, xv, yv, epochs: int, batch: int, precision: str = "fp32")
     return epochs * len(x) / res.fit_seconds
 
 
+def full_size(folder: Path) -> None:
+    """Time one epoch of one unit per protocol on DEAP-size data; extrapolate to the 5-fold run."""
+    fs = prepare_features(open_deap(folder))
+    print(
+        f"{len(fs.subjects)} subjects, {fs.features.shape[1]} trials; MT-CNN fp32, 1 epoch of the first unit"
+    )
+    print(
+        "| protocol | units | training windows per unit | s per unit-epoch | h per epoch of the whole run |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    for protocol in ("whole-set", "subject-specific"):
+        cfg = RunConfig(model="mtcnn", protocol=protocol, train=TrainConfig(max_epochs=1, early_stopping=0))
+        p = prepare(cfg, features=fs)
+        unit, fold = p.units[0]
+        t0 = time.perf_counter()
+        run_unit(p, unit, fold, torch.device("cpu"))
+        dt = time.perf_counter() - t0
+        print(
+            f"| {protocol} | {len(p.units)} | {len(fold.train)} | {dt:.0f} | {dt * len(p.units) / 3600:.2f} |"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--skip-parity", action="store_true")
+    ap.add_argument(
+        "--full-size", type=Path, default=None, help="DEAP-size folder for the wall-time estimate"
+    )
     args = ap.parse_args()
+    if args.full_size is not None:
+        full_size(args.full_size)
+        return
     fs = prepare_features(synthetic_source())
     cfg = RunConfig(model="mtcnn", protocol="whole-set", n_folds=args.folds,
                     train=TrainConfig(max_epochs=args.epochs))  # fmt: skip

@@ -15,7 +15,7 @@ from bench.cli.common import console, err_console, parse_overrides, parse_subjec
 from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
 
-QUICK_EPOCHS = 3
+QUICK_EPOCHS = 2
 """Epoch cap when the embedded synthetic default runs without --epochs (keeps the README command short)."""
 
 
