@@ -14,10 +14,9 @@ import shutil
 import time
 from pathlib import Path
 
-from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
-
 from bench.data.cache import prepare_features
 from bench.data.source import open_deap
+from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
 
 
 def main() -> None:
