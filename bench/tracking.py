@@ -81,15 +81,20 @@ def flatten(d: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def find_parent(cl, exp_id: str, run_key: str):
-    """The newest parent run for a run key, or None."""
+def newest_run(cl, exp_id: str, tags: dict[str, str]):
+    """The most recently started run whose tags have these values, or None."""
     runs = cl.search_runs(
         [exp_id],
-        filter_string=f"tags.`{TAG}run_key` = '{run_key}' and tags.`{TAG}role` = 'parent'",
+        filter_string=" and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items()),
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )
     return runs[0] if runs else None
+
+
+def find_parent(cl, exp_id: str, run_key: str):
+    """The newest parent run for a run key, or None."""
+    return newest_run(cl, exp_id, {f"{TAG}run_key": run_key, f"{TAG}role": "parent"})
 
 
 def child_runs(cl, exp_id: str, parent_id: str) -> list:

@@ -76,7 +76,7 @@ from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.registry import create_model, get_model_info
 from bench.runner import Prepared, Reporter, Unit, _fit_predict, _labels_tensor, model_hparams, prepare
-from bench.tracking import TAG, client, code_version, experiment_id, resolve_tracking_uri
+from bench.tracking import TAG, client, code_version, experiment_id, newest_run, resolve_tracking_uri
 from bench.trainer import TASK_INDEX, Standardiser, class_weights, predict_proba, resolve_device
 
 SPACES = ("weights", "weights+lr+dropout")
@@ -469,13 +469,7 @@ def _open_study(url: str, name: str, key: dict, seed: int, pruner, p: Prepared, 
 
 
 def _find_study_run(cl, exp: str, name: str):
-    runs = cl.search_runs(
-        [exp],
-        filter_string=f"tags.`{TAG}study` = '{name}' and tags.`{TAG}role` = 'study'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    return runs[0] if runs else None
+    return newest_run(cl, exp, {f"{TAG}study": name, f"{TAG}role": "study"})
 
 
 def _study_parent(cl, exp: str, name: str, url: str, p: Prepared, key: dict) -> str:
