@@ -29,6 +29,7 @@ from bench.data.features import FeatureConfig
 from bench.data.inputs import ModelInputs
 from bench.data.source import resolve_source
 from bench.errors import ConfigError
+from bench.identity import folds_fingerprint, identity_tags, resolve_config
 from bench.registry import create_model, get_model_info, resolve_input_spec
 from bench.tracking import (
     TAG,
@@ -116,6 +117,8 @@ class Prepared:
     max_epochs: int
     finetune: bool
     leaky: bool
+    folds_fingerprint: str
+    """Hash of the test folds (:func:`bench.identity.folds_fingerprint`): paired tests need equal ones."""
 
     @property
     def run_key(self) -> str:
@@ -149,12 +152,12 @@ def prepare(
     echo: Callable[[str], None] | None = None,
 ) -> Prepared:
     """Resolve data, model input, folds and units (no training, no tracking)."""
+    # The run key, params and resume all see the resolved values: `--split trial` and the default
+    # split are the same run.
+    cfg = resolve_config(cfg)
     info = get_model_info(cfg.model)
     proto = get_protocol(cfg.protocol)
-    split = cfg.split or proto.default_split
-    if split not in proto.splits:
-        allowed = ", ".join(proto.splits)
-        raise ConfigError(f"split {split!r} is not allowed for protocol {cfg.protocol!r}; allowed: {allowed}")
+    split = cfg.split
     if cfg.single_task and not info.multitask:
         raise ConfigError(f"model {cfg.model!r} is single-task already; --single-task changes nothing")
     hp = model_hparams(cfg)  # bad model options fail before any data is read
@@ -184,13 +187,10 @@ def prepare(
         for g in groups:
             suffix = "" if len(groups) == 1 and (info.multitask and not cfg.single_task) else f"-{g[0]}"
             units.append((Unit(fold.key + suffix, fold.index, fold.subject, g), fold))
-    max_epochs = int(cfg.train.max_epochs or info.defaults.get("max_epochs", 200))
-    adam_eps = cfg.train.adam_eps or info.defaults.get("adam_eps", 1e-8)
-    # The run key, params and resume all see the resolved values: `--split trial` and the default
-    # split are the same run.
-    cfg = replace(cfg, split=split, train=replace(cfg.train, max_epochs=max_epochs, adam_eps=adam_eps))
     leaky = split == "segment" or select_on_test
-    return Prepared(cfg, split, features, inputs, folds, units, hp, max_epochs, proto.finetune, leaky)
+    fp = folds_fingerprint(folds, inputs.subject, inputs.trial, inputs.segment, inputs.labels, split)
+    epochs = int(cfg.train.max_epochs)
+    return Prepared(cfg, split, features, inputs, folds, units, hp, epochs, proto.finetune, leaky, fp)
 
 
 # ---------------------------------------------------------------------------------------- one unit
@@ -351,6 +351,7 @@ def _tags(p: Prepared) -> dict[str, str]:
         f"{TAG}code_version": code_version(),
         f"{TAG}package_version": __version__,
         f"{TAG}n_subjects": str(len(p.features.subjects)),
+        **identity_tags(cfg, p.folds_fingerprint, prefix=TAG),
     }
 
 

@@ -3,8 +3,10 @@
 Everything here works on plain sequences of numbers (accuracies in [0, 1]) so a notebook user can call
 it on anything; :mod:`bench.tables` decides what is paired with what.
 
-* :func:`describe` - mean, sample std and the t-based 95% confidence interval of the mean.
-* :func:`wilcoxon_paired` - Wilcoxon signed-rank test across subjects (``scipy.stats.wilcoxon``).
+* :func:`describe` - mean, sample std and the t-based 95% confidence interval of the mean; for
+  k-fold cross-validation scores, the interval with the Nadeau & Bengio corrected variance.
+* :func:`wilcoxon_paired` - Wilcoxon signed-rank test across subjects (``scipy.stats.wilcoxon``);
+  :func:`wilcoxon_min_p` - the smallest p-value it can reach with n pairs (0.0625 one-sided for 4).
 * :func:`corrected_ttest` - corrected resampled t-test across cross-validation folds (Nadeau & Bengio
   2003): the variance of the fold differences is inflated by ``1/k + n_test/n_train`` because the
   training sets of k-fold cross-validation overlap, which the plain paired t-test ignores.
@@ -36,13 +38,20 @@ class Summary:
     ci_low: float
     ci_high: float
     n: int
+    corrected: bool = False
+    """True: the interval uses the corrected resampled variance of k-fold scores."""
 
 
-def describe(values: Sequence[float], confidence: float = 0.95) -> Summary:
+def describe(
+    values: Sequence[float], confidence: float = 0.95, test_train_ratio: float | None = None
+) -> Summary:
     """Mean, std (ddof 1) and the Student-t confidence interval of the mean; NaNs are dropped.
 
-    With one value the std and the interval are NaN (there is no spread to estimate); with none,
-    everything is NaN and ``n`` is 0.
+    ``test_train_ratio`` (n_test / n_train of the folds) marks the values as k-fold cross-validation
+    scores, whose training sets overlap: the interval then uses the corrected variance of Nadeau &
+    Bengio (2003), ``(1/k + n_test/n_train) * s^2`` instead of ``s^2 / k`` (wider, and consistent with
+    :func:`corrected_ttest`). With one value the std and the interval are NaN (there is no spread to
+    estimate); with none, everything is NaN and ``n`` is 0.
     """
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
@@ -53,8 +62,9 @@ def describe(values: Sequence[float], confidence: float = 0.95) -> Summary:
     if n == 1:
         return Summary(mean, math.nan, math.nan, math.nan, 1)
     std = float(x.std(ddof=1))
-    half = float(_st.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
-    return Summary(mean, std, mean - half, mean + half, n)
+    factor = 1.0 / n if test_train_ratio is None else 1.0 / n + float(test_train_ratio)
+    half = float(_st.t.ppf(0.5 + confidence / 2, n - 1)) * std * math.sqrt(factor)
+    return Summary(mean, std, mean - half, mean + half, n, test_train_ratio is not None)
 
 
 def _pairs(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +93,17 @@ def wilcoxon_paired(a: Sequence[float], b: Sequence[float], alternative: str = "
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return float(_st.wilcoxon(x, y, alternative=alternative).pvalue)
+
+
+def wilcoxon_min_p(n: int, alternative: str = "two-sided") -> float:
+    """The smallest p-value the exact Wilcoxon signed-rank test can give with ``n`` pairs.
+
+    All n differences of one sign: one-sided ``1 / 2**n``, two-sided ``2 / 2**n``. With n = 4 subjects
+    that is 0.0625 one-sided, so no result can be significant at 0.05 whatever its size.
+    """
+    if n <= 0:
+        return math.nan
+    return min(1.0, (1.0 if alternative != "two-sided" else 2.0) / 2.0**n)
 
 
 def corrected_ttest(
@@ -142,7 +163,8 @@ def binomial_chance(n: int, alpha: float = ALPHA, p: float = 0.5) -> float:
     """Adjusted chance level (Combrisson & Jerbi 2015): ``binom.ppf(1 - alpha, n, p) / n``.
 
     An accuracy at or below it on ``n`` independent test samples is not significantly above chance.
-    (EEG windows of one trial are not independent, so this is optimistic for window-level tests.)
+    EEG windows of one trial are not independent: pass the number of independent test units (trials,
+    or subjects when folds are by subject), not of windows.
     """
     if n <= 0:
         return math.nan

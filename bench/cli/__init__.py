@@ -10,35 +10,28 @@ import typer
 from bench.cli.common import err_console
 from bench.errors import BenchError
 
-app = typer.Typer(
-    name="bench",
-    help="deap-bench: benchmark EEG emotion-recognition models on DEAP (or its synthetic stand-in).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+
+def build_app() -> typer.Typer:
+    """The command tree; built per call, so tables and models registered at run time appear in it."""
+    from bench.cli import data, models, run, tables, tune
+
+    root = typer.Typer(
+        name="bench",
+        help="deap-bench: benchmark EEG emotion-recognition models on DEAP (or its synthetic stand-in).",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    root.add_typer(data.app, name="data")
+    models.register(root)
+    run.register(root)
+    tune.register(root)
+    tables.register(root)
+    return root
 
 
-def _register() -> None:
-    from bench.cli import data, models
-
-    app.add_typer(data.app, name="data")
-    models.register(app)
-    try:
-        from bench.cli import run
-    except ImportError:  # pragma: no cover - during bootstrap of the runner
-        return
-    run.register(app)
-    from bench.cli import tune
-
-    tune.register(app)
-    from bench.cli import tables
-
-    tables.register(app)
-
-
-_register()
+app = build_app()
 
 
 def _classes(name: str) -> tuple[type, ...]:
@@ -59,7 +52,7 @@ _EXIT, _USAGE, _ABORT = _classes("Exit"), _classes("ClickException"), _classes("
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors are one line on stderr and a non-zero exit, never a traceback."""
     try:
-        rv = app(args=argv, prog_name="bench", standalone_mode=False)
+        rv = build_app()(args=argv, prog_name="bench", standalone_mode=False)
     except BenchError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2

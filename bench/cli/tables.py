@@ -1,10 +1,13 @@
-"""``bench table NAME`` (comparison, protocols, leakage, ablation, leaderboard) and ``bench ablate``."""
+"""``bench table NAME`` (one command per registered table), ``bench runs`` and ``bench ablate``."""
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -25,21 +28,95 @@ class _TableGroup(TyperGroup):
         return super().resolve_command(ctx, args)
 
 
-app = typer.Typer(
-    cls=_TableGroup,
-    help="Result tables from the MLflow store: comparison, protocols, leakage, ablation, leaderboard.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+def _shared() -> list[inspect.Parameter]:
+    """The options every table takes, declared once."""
+    kw = inspect.Parameter.KEYWORD_ONLY
+    opts: list[tuple[str, Any, Any]] = [
+        (
+            "data",
+            str | None,
+            typer.Option(
+                None, "--data", help="synthetic | deap (default: synthetic if it has runs, else deap)"
+            ),
+        ),
+        (
+            "tracking_uri",
+            str | None,
+            typer.Option(None, "--tracking-uri", help="MLflow store (default ./mlflow.db)"),
+        ),
+        (
+            "fingerprint",
+            str | None,
+            typer.Option(None, "--fingerprint", help="Data fingerprint to show (default: the newest run's)"),
+        ),
+        (
+            "where",
+            list[str] | None,
+            typer.Option(
+                None,
+                "--where",
+                help="Only runs whose config has this value, e.g. train.max_epochs=200 (repeatable)",
+            ),
+        ),
+        ("metric", str, typer.Option("acc", "--metric", help="acc | trial-acc | balanced-acc | f1 | auc")),
+        (
+            "fmt",
+            str | None,
+            typer.Option(
+                None, "--format", "-f", help="md | latex | csv | html: to --output, or to stdout without it"
+            ),
+        ),
+        ("output", Path | None, typer.Option(None, "--output", "-o", help="File to write (needs --format)")),
+        (
+            "plot",
+            Path | None,
+            typer.Option(
+                None,
+                "--plot",
+                help="Bar chart with 95% CI error bars (.png or .svg; comparison and protocols)",
+            ),
+        ),
+    ]
+    return [inspect.Parameter(n, kw, default=d, annotation=a) for n, a, d in opts]
 
-_DATA = typer.Option(None, "--data", help="synthetic | deap (default: synthetic if it has runs, else deap)")
-_URI = typer.Option(None, "--tracking-uri", help="MLflow store (default ./mlflow.db)")
-_FMT = typer.Option(None, "--format", "-f", help="md | latex | csv | html (needs --output)")
-_OUT = typer.Option(None, "--output", "-o", help="File to write in --format")
-_PLOT = typer.Option(None, "--plot", help="Bar chart with 95% CI error bars (.png or .svg)")
-_FP = typer.Option(None, "--fingerprint", help="Data fingerprint to show (default: the newest run's)")
+
+def _command(spec) -> Any:
+    """A typer command for one registered table: the shared options plus the table's own."""
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = _shared()
+    for o in spec.options:
+        kind = bool if isinstance(o.default, bool) else type(o.default) if o.default is not None else str
+        params.append(
+            inspect.Parameter(
+                o.name, kw, default=typer.Option(o.default, o.flag, help=o.help), annotation=kind
+            )
+        )
+
+    def command(**kwargs: Any) -> None:
+        emit(spec.name, **kwargs)
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__doc__ = spec.help
+    command.__name__ = spec.name
+    return command
+
+
+def table_app() -> typer.Typer:
+    """The ``bench table`` group, built from the table registry at call time."""
+    from bench.results import list_tables
+
+    app = typer.Typer(
+        cls=_TableGroup,
+        help="Result tables from the MLflow store: " + ", ".join(t.name for t in list_tables()) + ".",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    for spec in list_tables():
+        app.command(spec.name)(_command(spec))
+    return app
 
 
 def show(renderables: list) -> None:
@@ -55,149 +132,111 @@ def emit(
     *,
     data: str | None,
     tracking_uri: str | None,
+    fingerprint: str | None,
+    where: list[str] | None,
+    metric: str,
     fmt: str | None,
     output: Path | None,
-    plot_path: Path | None,
-    fingerprint: str | None = None,
-    **options,
+    plot: Path | None,
+    **options: Any,
 ) -> None:
-    """Build a table from the store, print it, and write the requested file and plot."""
-    from bench import tables as T
+    """Build a table from the store, then print it, write it, or print it in a format to stdout."""
+    from bench import results as R
+    from bench.results.cells import check_metric
+    from bench.results.plots import plot as draw
 
-    if fmt is not None and fmt not in T.FORMATS:
-        raise ConfigError(f"--format {fmt!r} is not known; allowed: {', '.join(T.FORMATS)}")
-    if (fmt is None) != (output is None):
-        raise ConfigError("--format and --output go together (e.g. --format md --output table.md)")
-    if plot_path is not None and name not in ("comparison", "protocols"):
-        raise ConfigError(f"--plot is available for the comparison and protocols tables, not {name!r}")
-    if plot_path is not None and plot_path.suffix.lower() not in (".png", ".svg"):
-        raise ConfigError(f"--plot {plot_path}: the file must end in .png or .svg")
-    store = T.load_store(tracking_uri, data=data, fingerprint=fingerprint)
-    built = T.build(name, store, **options)
-    show(T.to_rich(built))
-    if fmt is not None:
-        path = T.write(built, fmt, output)
-        err_console.print(f"Wrote {path}", markup=False)
-    if plot_path is not None:
-        path = T.plot(built, plot_path)
-        err_console.print(f"Wrote {path}", markup=False)
+    spec = R.get_table(name)
+    check_metric(metric)
+    if fmt is not None and fmt not in R.FORMATS:
+        raise ConfigError(f"--format {fmt!r} is not known; allowed: {', '.join(R.FORMATS)}")
+    if output is not None and fmt is None:
+        raise ConfigError("--output needs --format (e.g. --format md --output table.md)")
+    if plot is not None and not spec.plot:
+        plottable = ", ".join(t.name for t in R.list_tables() if t.plot)
+        raise ConfigError(f"--plot is available for the {plottable} tables, not {name!r}")
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+        raise ConfigError(f"--plot {plot}: the file must end in .png or .svg")
+    store = R.load_store(tracking_uri, data=data, fingerprint=fingerprint, where=where)
+    built = R.build(name, store, metric=metric, **options)
+    if fmt is not None and output is None:
+        sys.stdout.write(R.render(built, fmt))
+    else:
+        show(R.to_rich(built))
+    if output is not None:
+        err_console.print(f"Wrote {R.write(built, fmt, output)}", markup=False)
+    if plot is not None:
+        err_console.print(f"Wrote {draw(built, plot)}", markup=False)
 
 
-@app.command("comparison")
-def comparison(
-    data: str | None = _DATA,
-    tracking_uri: str | None = _URI,
-    fmt: str | None = _FMT,
-    output: Path | None = _OUT,
-    plot: Path | None = _PLOT,
-    fingerprint: str | None = _FP,
-) -> None:
-    """Models x protocols/splits: accuracy mean ± std, 95% CI, n, p vs MT-CNN, chance, paper-reported."""
-    emit(
-        "comparison",
-        data=data,
-        tracking_uri=tracking_uri,
-        fmt=fmt,
-        output=output,
-        plot_path=plot,
-        fingerprint=fingerprint,
+def runs_table(store) -> Any:
+    """Rich table of the finished parents: cell, scale, settings that differ from the default, run id."""
+    from rich.table import Table
+
+    t = Table(title=f"Finished runs | {store.label}")
+    for col in (
+        "run",
+        "shown",
+        "model",
+        "protocol/split",
+        "audit",
+        "variant",
+        "folds",
+        "seed",
+        "epochs",
+        "subjects",
+        "other settings",
+        "code",
+    ):
+        t.add_column(
+            col, overflow="fold", no_wrap=col in ("run", "model"), min_width=8 if col == "run" else None
+        )
+    shown = set(store.parents["run_id"])
+    for _, r in store.runs.iterrows():
+        rest = {k: v for k, v in r["settings"].items() if k not in r["scale"]}
+        subs = r["subjects"]
+        t.add_row(
+            r["run_id"][:8],
+            "*" if r["run_id"] in shown else "",
+            r["model"],
+            f"{r['protocol']}/{r['split']}",
+            "" if r["audit"] == "none" else r["audit"],
+            r["variant"] + (" (tuned)" if r["tuned"] else ""),
+            str(r["n_folds"]),
+            str(r["seed"]),
+            str(r["epochs"]),
+            "all" if not subs else f"{len(subs)}: {min(subs)}-{max(subs)}",
+            ", ".join(f"{k}={json.dumps(v)}" for k, v in rest.items()),
+            r["code_version"],
+        )
+    t.caption = (
+        "shown *: the run the tables use for its cell (the newest); pick others with --where KEY=VALUE"
     )
-
-
-@app.command("protocols")
-def protocols(
-    data: str | None = _DATA,
-    tracking_uri: str | None = _URI,
-    fmt: str | None = _FMT,
-    output: Path | None = _OUT,
-    plot: Path | None = _PLOT,
-    fingerprint: str | None = _FP,
-    split: str = typer.Option("trial", "--split", help="Split of the protocol comparison"),
-) -> None:
-    """Subject-specific vs whole-set per model (with the paper's row); segment vs trial leakage inflation."""
-    emit(
-        "protocols",
-        data=data,
-        tracking_uri=tracking_uri,
-        fmt=fmt,
-        output=output,
-        plot_path=plot,
-        fingerprint=fingerprint,
-        split=split,
-    )
-
-
-@app.command("leakage")
-def leakage(
-    data: str | None = _DATA,
-    tracking_uri: str | None = _URI,
-    fmt: str | None = _FMT,
-    output: Path | None = _OUT,
-    plot: Path | None = _PLOT,
-    fingerprint: str | None = _FP,
-) -> None:
-    """Trial split vs segment split vs segment + select-on-test audit, and each leak's inflation."""
-    emit(
-        "leakage",
-        data=data,
-        tracking_uri=tracking_uri,
-        fmt=fmt,
-        output=output,
-        plot_path=plot,
-        fingerprint=fingerprint,
-    )
-
-
-@app.command("ablation")
-def ablation(
-    data: str | None = _DATA,
-    tracking_uri: str | None = _URI,
-    fmt: str | None = _FMT,
-    output: Path | None = _OUT,
-    plot: Path | None = _PLOT,
-    fingerprint: str | None = _FP,
-    model: str = typer.Option("mtcnn", "--model", "-m", help="Ablated model"),
-    protocol: str = typer.Option("whole-set", "--protocol", "-p", help="Protocol"),
-    split: str = typer.Option("trial", "--split", help="Split"),
-) -> None:
-    """Each ablation variant vs the full model, with the paper's values beside."""
-    emit(
-        "ablation",
-        data=data,
-        tracking_uri=tracking_uri,
-        fmt=fmt,
-        output=output,
-        plot_path=plot,
-        fingerprint=fingerprint,
-        model=model,
-        protocol=protocol,
-        split=split,
-    )
-
-
-@app.command("leaderboard")
-def leaderboard(
-    data: str | None = _DATA,
-    tracking_uri: str | None = _URI,
-    fmt: str | None = _FMT,
-    output: Path | None = _OUT,
-    plot: Path | None = _PLOT,
-    fingerprint: str | None = _FP,
-) -> None:
-    """One ranked table per protocol and split of every finished, leak-free run."""
-    emit(
-        "leaderboard",
-        data=data,
-        tracking_uri=tracking_uri,
-        fmt=fmt,
-        output=output,
-        plot_path=plot,
-        fingerprint=fingerprint,
-    )
+    return t
 
 
 def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="table")
+    root.add_typer(table_app(), name="table")
+
+    @root.command("runs")
+    def runs(
+        data: str | None = typer.Option(None, "--data", help="synthetic | deap"),
+        tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store"),
+        fingerprint: str | None = typer.Option(None, "--fingerprint", help="Data fingerprint"),
+        where: list[str] | None = typer.Option(None, "--where", help="key=value filter (repeatable)"),
+        model: str | None = typer.Option(None, "--model", "-m", help="Only this model"),
+    ) -> None:
+        """List the finished runs the tables choose from, with the settings that set them apart."""
+        from bench.results import load_store
+
+        store = load_store(
+            tracking_uri,
+            data=data,
+            fingerprint=fingerprint,
+            where=[*(where or []), *([f"model={model}"] if model else [])],
+        )
+        console.print(runs_table(store))
+        for n in store.notes:
+            err_console.print(n, markup=False)
 
     @root.command("ablate")
     def ablate(
@@ -215,13 +254,16 @@ def register(root: typer.Typer) -> None:
         synthetic: bool = typer.Option(False, "--synthetic", help="Use the embedded synthetic DEAP"),
         device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda"),
         threads: int | None = typer.Option(None, "--threads", min=1, help="torch.set_num_threads"),
-        tracking_uri: str | None = _URI,
+        tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store"),
     ) -> None:
         """Run the ablation grid (full, only DE, only PSD, single-task, no dropout/BN/LR decay/balancing).
 
         Finished variants are reused (each run resumes by its run key); the ablation table follows.
         """
-        from bench import tables as T
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from bench import results as R
+        from bench.ablation import VARIANTS, ablation_configs, check_variants
         from bench.cli.run import QUICK_EPOCHS, RichReporter
         from bench.config import RunConfig, TrainConfig
         from bench.data.source import default_synthetic_config
@@ -229,14 +271,10 @@ def register(root: typer.Typer) -> None:
 
         if deap is not None and synthetic:
             raise ConfigError("--deap and --synthetic exclude each other")
-        grid = T.VARIANTS
+        grid = VARIANTS
         if variants is not None:
-            grid = tuple(v.strip() for v in variants.split(",") if v.strip())
-            bad = [v for v in grid if v not in T.VARIANTS]
-            if not grid or bad:
-                raise ConfigError(f"--variants {variants!r}: allowed values are {', '.join(T.VARIANTS)}")
-        embedded = deap is None and not os.environ.get("DEAP_DIR")
-        if embedded and epochs is None:
+            grid = check_variants(v.strip() for v in variants.split(",") if v.strip())
+        if deap is None and not os.environ.get("DEAP_DIR") and epochs is None:
             epochs = QUICK_EPOCHS
             err_console.print(
                 f"Embedded synthetic default: at most {QUICK_EPOCHS} epochs (--epochs N for more)."
@@ -253,10 +291,8 @@ def register(root: typer.Typer) -> None:
             device=device or "auto",
             num_threads=threads,
         )
-        features = None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        for name, cfg in T.ablation_configs(base, grid):
+        features, p = None, None
+        for name, cfg in ablation_configs(base, grid):
             try:
                 p = prepare(
                     cfg,
@@ -280,8 +316,13 @@ def register(root: typer.Typer) -> None:
                 disable=not sys.stderr.isatty(),
             ) as bar:
                 run_experiment(cfg, tracking_uri=tracking_uri, reporter=RichReporter(bar), prepared=p)
-        if features is None:
+        if features is None or p is None:
             raise ConfigError(f"no ablation variant applies to model {model!r}")
-        store = T.load_store(tracking_uri, data=features.kind, fingerprint=features.fingerprint)
-        split_used = split or p.split
-        show(T.to_rich([T.ablation_table(store, model=model, protocol=protocol, split=split_used)]))
+        scale = [
+            f"n_folds={p.config.n_folds}",
+            f"seed={p.config.seed}",
+            f"train.max_epochs={p.config.train.max_epochs}",
+            "subjects=" + json.dumps(list(p.config.subjects) if p.config.subjects else None),
+        ]
+        store = R.load_store(tracking_uri, data=features.kind, fingerprint=features.fingerprint, where=scale)
+        show(R.to_rich(R.build("ablation", store, model=model, protocol=protocol, split=p.split)))

@@ -1,0 +1,73 @@
+"""The ablation catalogue: the paper's one-at-a-time switches, as changes to a run configuration.
+
+An input to runs (``bench ablate``, and the names :mod:`bench.identity` gives a run's variant), not a
+result: the tables only read the variant tag each run was given when it started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from bench.config import RunConfig
+from bench.errors import ConfigError
+
+VARIANTS: tuple[str, ...] = (
+    "full",
+    "only-de",
+    "only-psd",
+    "single-task",
+    "no-lr-decay",
+    "no-batch-norm",
+    "no-dropout",
+    "no-balance",
+)
+"""The ablation grid, in the order the paper's chart lists it (balancing last: not in the paper)."""
+
+ABLATION_CHANGES: dict[str, dict] = {
+    "full": {},
+    "only-de": {"features": ("de",)},
+    "only-psd": {"features": ("psd",)},
+    "single-task": {"single_task": True},
+    "no-lr-decay": {"train.lr_decay": False},
+    "no-batch-norm": {"train.batch_norm": False},
+    "no-dropout": {"train.dropout": 0.0},
+    "no-balance": {"train.balance": False},
+}
+"""RunConfig changes of each ablation variant (``train.x`` is a TrainConfig field)."""
+
+VARIANT_FLAGS: dict[str, str] = {
+    "full": "",
+    "only-de": "--features de",
+    "only-psd": "--features psd",
+    "single-task": "--single-task",
+    "no-lr-decay": "--no-lr-decay",
+    "no-batch-norm": "--no-batch-norm",
+    "no-dropout": "--no-dropout",
+    "no-balance": "--no-balance",
+}
+"""The ``bench run`` flags that make each variant."""
+
+
+def check_variants(names: Iterable[str]) -> tuple[str, ...]:
+    """The names as a tuple; an unknown one is a one-line :class:`ConfigError`."""
+    names = tuple(names)
+    bad = [v for v in names if v not in ABLATION_CHANGES]
+    if not names or bad:
+        shown = ", ".join(map(repr, bad)) or "none"
+        raise ConfigError(f"ablation variant {shown} is not known; allowed: {', '.join(VARIANTS)}")
+    return names
+
+
+def ablation_configs(base: RunConfig, variants: Iterable[str] = VARIANTS) -> list[tuple[str, RunConfig]]:
+    """``(variant, RunConfig)`` for each ablation variant of ``base``."""
+    out = []
+    for v in check_variants(variants):
+        changes = ABLATION_CHANGES[v]
+        top = {k: val for k, val in changes.items() if not k.startswith("train.")}
+        train = {k.removeprefix("train."): val for k, val in changes.items() if k.startswith("train.")}
+        cfg = replace(base, **top)
+        if train:
+            cfg = cfg.with_train(**train)
+        out.append((v, cfg))
+    return out

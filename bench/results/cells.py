@@ -1,0 +1,209 @@
+"""Statistics of one table cell (one run x task x metric) and of pairs of cells.
+
+* A cell is the mean, std (ddof 1) and 95% CI of a metric over folds (pooled protocols; CI with the
+  Nadeau & Bengio corrected variance, as k-fold training sets overlap) or over subjects (per-subject
+  protocols: each subject's folds averaged first; plain t CI, subjects are independent).
+* Two runs are paired only when their folds fingerprints agree (same test units with the same labels in
+  the same folds): the corrected resampled t-test over folds for pooled protocols, the Wilcoxon
+  signed-rank test over subjects for per-subject ones. Otherwise the p cell reads ``n/a (other folds)``.
+* Chance without a trivial-baseline run on the same folds: the binomial adjusted chance level
+  (Combrisson & Jerbi 2015) over the run's independent test units - trials for window-level models
+  split by trial, subjects when folds are by subject - never over windows.
+* A design that cannot reach significance (exact Wilcoxon with few subjects: the smallest p exceeds
+  alpha; a binomial level of 100 %) is reported as such, not as "not above chance".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bench import stats
+from bench.errors import ConfigError
+from bench.results.store import Store
+
+METRICS: dict[str, str] = {
+    "acc": "acc",
+    "trial-acc": "trial_acc",
+    "balanced-acc": "balanced_acc",
+    "f1": "f1_macro",
+    "auc": "auc",
+}
+"""``--metric`` name -> unit metric column."""
+METRIC_LABELS: dict[str, str] = {
+    "acc": "window accuracy",
+    "trial-acc": "trial accuracy (window probabilities averaged per trial)",
+    "balanced-acc": "window balanced accuracy",
+    "f1": "window macro-F1",
+    "auc": "window ROC-AUC",
+}
+METRIC_COLUMNS: dict[str, str] = {
+    "acc": "accuracy",
+    "trial-acc": "trial accuracy",
+    "balanced-acc": "balanced accuracy",
+    "f1": "macro-F1",
+    "auc": "AUC",
+}
+"""Column header of a cell value in tables with one value column."""
+CHANCE_METRICS = ("acc", "trial-acc", "balanced-acc")
+"""Metrics a binomial chance level applies to (proportions of correct decisions)."""
+OTHER_FOLDS = "n/a (other folds)"
+
+
+def check_metric(metric: str) -> str:
+    if metric not in METRICS:
+        raise ConfigError(f"--metric {metric!r} is not known; allowed: {', '.join(METRICS)}")
+    return metric
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Statistics of one (parent run, task, metric)."""
+
+    run_id: str
+    task: str
+    metric: str
+    summary: stats.Summary
+    over: str
+    """``"folds"`` or ``"subjects"``."""
+    n_independent: int
+    """Independent test units over all folds (trials, or subjects for folds by subject)."""
+    independent_unit: str
+
+    @property
+    def mean(self) -> float:
+        return self.summary.mean
+
+
+def _units(store: Store, run_id: str, task: str) -> pd.DataFrame:
+    u = store.units
+    return u[(u["parent_id"] == run_id) & (u["task"] == task)]
+
+
+def independent_units(parent: pd.Series, u: pd.DataFrame) -> tuple[int, str]:
+    """How many independent test units a run tested (each tested once over its folds), and their name."""
+    if parent["split"] == "subject":
+        col, name = "n_test_subjects", "subjects"
+    elif parent["split"] == "segment":
+        col, name = "n_test", "windows"
+    else:
+        col, name = "n_test_trials", "trials"
+    n = u.drop_duplicates("base")[col].sum() if col in u else math.nan
+    return (int(n) if math.isfinite(n) else 0), name
+
+
+def cell(store: Store, parent: pd.Series | None, task: str, metric: str = "acc") -> Cell | None:
+    """Mean/std/CI of a parent's test metric for a task, or None when it was not run."""
+    if parent is None:
+        return None
+    col = METRICS[check_metric(metric)]
+    u = _units(store, parent["run_id"], task)
+    if u.empty:
+        return None
+    if parent["per_subject"]:
+        summary = stats.describe(u.groupby("subject")[col].mean().sort_index().to_numpy())
+        over = "subjects"
+    else:
+        u = u.sort_values("base")
+        ratio = float(np.nanmean(u["n_test"] / u["n_train"])) if len(u) > 1 else None
+        summary = stats.describe(u[col].to_numpy(), test_train_ratio=ratio)
+        over = "folds"
+    n, name = independent_units(parent, _units(store, parent["run_id"], task))
+    return Cell(parent["run_id"], task, metric, summary, over, n, name)
+
+
+def paired_test(
+    store: Store,
+    a: pd.Series,
+    b: pd.Series,
+    task: str,
+    metric: str = "acc",
+    alternative: str = "two-sided",
+) -> dict:
+    """Paired comparison of two runs on one task.
+
+    Returns ``{"p", "test", "n", "min_p", "why"}``: ``test`` is ``"t"`` (corrected resampled t-test over
+    shared folds, pooled protocols) or ``"W"`` (Wilcoxon over subjects, per-subject protocols);
+    ``min_p`` the smallest p the design can reach; ``why`` says why there is no test (e.g. other folds).
+    """
+    out = {"p": math.nan, "test": "", "n": 0, "min_p": math.nan, "why": ""}
+    if not a["folds_fp"] or a["folds_fp"] != b["folds_fp"]:
+        return {**out, "why": OTHER_FOLDS}
+    col = METRICS[check_metric(metric)]
+    ua, ub = _units(store, a["run_id"], task), _units(store, b["run_id"], task)
+    if a["per_subject"]:
+        sa, sb = ua.groupby("subject")[col].mean(), ub.groupby("subject")[col].mean()
+        shared = sorted(set(sa.index) & set(sb.index))
+        if not shared:
+            return {**out, "why": "no shared subjects"}
+        p = stats.wilcoxon_paired(
+            sa.loc[shared].to_numpy(), sb.loc[shared].to_numpy(), alternative=alternative
+        )
+        return {
+            "p": p,
+            "test": "W",
+            "n": len(shared),
+            "min_p": stats.wilcoxon_min_p(len(shared), alternative),
+            "why": "",
+        }
+    ua, ub = ua.set_index("base"), ub.set_index("base")
+    shared = sorted(set(ua.index) & set(ub.index))
+    if len(shared) < 2:
+        return {**out, "why": "fewer than 2 shared folds"}
+    ratio = (ua.loc[shared, "n_test"] + ub.loc[shared, "n_test"]) / (
+        ua.loc[shared, "n_train"] + ub.loc[shared, "n_train"]
+    )
+    _, p = stats.corrected_ttest(
+        ua.loc[shared, col].to_numpy(),
+        ub.loc[shared, col].to_numpy(),
+        n_train=np.ones(len(shared)),
+        n_test=ratio.to_numpy(),
+        alternative=alternative,
+    )
+    return {"p": p, "test": "t", "n": len(shared), "min_p": 0.0, "why": ""}
+
+
+def binomial_chance(c: Cell) -> float:
+    """The adjusted chance level over the cell's independent test units (NaN where it does not apply)."""
+    if c.metric not in CHANCE_METRICS or c.independent_unit == "windows" or c.n_independent <= 0:
+        return math.nan
+    return stats.binomial_chance(c.n_independent)
+
+
+def cell_fields(c: Cell | None) -> dict:
+    """The tidy numbers of one cell (NaN and status 'not run' for a missing one, never zeros)."""
+    if c is None:
+        return {
+            "status": "not run",
+            "run_id": "",
+            "over": "",
+            "mean": math.nan,
+            "std": math.nan,
+            "ci_low": math.nan,
+            "ci_high": math.nan,
+            "ci": "",
+            "n": 0,
+        }
+    s = c.summary
+    return {
+        "status": "ok",
+        "run_id": c.run_id,
+        "over": c.over,
+        "mean": c.mean,
+        "std": s.std,
+        "ci_low": s.ci_low,
+        "ci_high": s.ci_high,
+        "ci": "corrected t" if s.corrected else "t",
+        "n": s.n,
+    }
+
+
+def diff(a: Cell | None, b: Cell | None) -> float:
+    return a.mean - b.mean if a is not None and b is not None else math.nan
+
+
+def ratio(a: Cell | None, b: Cell | None) -> float:
+    return a.mean / b.mean if a is not None and b is not None and b.mean else math.nan

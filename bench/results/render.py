@@ -1,0 +1,185 @@
+"""Tables as text: rich renderables for the terminal, and Markdown, LaTeX, CSV (tidy numbers), HTML."""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from bench.errors import ConfigError
+from bench.results.table import DASH, NOT_RUN, Table
+
+FORMATS: tuple[str, ...] = ("md", "latex", "csv", "html")
+
+
+def _footer(tables: Sequence[Table]) -> tuple[list[str], list[str]]:
+    notes = list(dict.fromkeys(n for t in tables for n in t.notes))
+    commands = list(dict.fromkeys(c for t in tables for c in t.commands))
+    return notes, commands
+
+
+def to_rich(tables: Sequence[Table]) -> list:
+    """Rich renderables (tables, then notes and the commands that fill missing cells)."""
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    out = []
+    for t in tables:
+        rt = RichTable(title=t.title, show_lines=False)
+        for col in t.frame.columns:
+            text = col in _TEXT_COLS
+            rt.add_column(str(col), justify="left" if text else "right", overflow="fold", no_wrap=text)
+        for row in t.frame.itertuples(index=False):
+            cells = [str(v) for v in row]
+            rt.add_row(
+                *cells,
+                style="dim"
+                if NOT_RUN in cells[1:] and all(c in (NOT_RUN, DASH, "") for c in cells[1:])
+                else None,
+            )
+        out.append(rt)
+    notes, commands = _footer(tables)
+    for n in notes:
+        out.append(Text(n, style="dim"))
+    if commands:
+        out.append(Text("Missing cells (not run): fill them with", style="bold"))
+        out += [Text("  " + c, no_wrap=True, overflow="ignore") for c in commands]
+    return out
+
+
+_TEXT_COLS = ("model", "variant", "protocol", "rank", "task")
+
+
+def _md_cell(v) -> str:
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(tables: Sequence[Table]) -> str:
+    parts = []
+    for t in tables:
+        cols = [str(c) for c in t.frame.columns]
+        lines = [
+            f"### {t.title}",
+            "",
+            "| " + " | ".join(map(_md_cell, cols)) + " |",
+            "|" + "|".join("---" if c in _TEXT_COLS else "---:" for c in cols) + "|",
+        ]
+        for row in t.frame.itertuples(index=False):
+            lines.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
+        parts.append("\n".join(lines))
+    notes, commands = _footer(tables)
+    tail = [f"- {n}" for n in notes]
+    if commands:
+        tail += ["", "Missing cells (not run): fill them with", "", "```", *commands, "```"]
+    return "\n\n".join(parts) + "\n\n" + "\n".join(tail) + "\n"
+
+
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "Δ": r"$\Delta$",
+    "−": "--",
+    "°": r"$^\circ$",
+    "†": r"$^\dagger$",
+    "‡": r"$^\ddagger$",
+    "§": r"\S{}",
+    "—": "---",
+    "<": r"$<$",
+    ">": r"$>$",
+}
+
+
+def _tex(v) -> str:
+    return "".join(_LATEX.get(ch, ch) for ch in str(v))
+
+
+def to_latex(tables: Sequence[Table]) -> str:
+    parts = []
+    for t in tables:
+        cols = [str(c) for c in t.frame.columns]
+        spec = "".join("l" if c in _TEXT_COLS else "r" for c in cols)
+        lines = [
+            r"\begin{table}[ht]",
+            r"\centering",
+            r"\scriptsize",
+            f"\\caption{{{_tex(t.title)}}}",
+            f"\\begin{{tabular}}{{{spec}}}",
+            r"\hline",
+            " & ".join(_tex(c) for c in cols) + r" \\",
+            r"\hline",
+        ]
+        for row in t.frame.itertuples(index=False):
+            lines.append(" & ".join(_tex(v) for v in row) + r" \\")
+        lines += [r"\hline", r"\end{tabular}", r"\end{table}"]
+        parts.append("\n".join(lines))
+    notes, commands = _footer(tables)
+    tail = [r"\begin{itemize}\scriptsize"] + [f"\\item {_tex(n)}" for n in notes]
+    tail += [f"\\item \\texttt{{{_tex(c)}}}" for c in commands] + [r"\end{itemize}"]
+    return "\n\n".join(parts) + "\n\n" + "\n".join(tail) + "\n"
+
+
+def to_html(tables: Sequence[Table]) -> str:
+    esc = html.escape
+    parts = ['<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>deap-bench</title></head><body>']
+    for t in tables:
+        parts.append(f"<h2>{esc(t.title)}</h2>")
+        parts.append("<table>")
+        parts.append("<tr>" + "".join(f"<th>{esc(str(c))}</th>" for c in t.frame.columns) + "</tr>")
+        for row in t.frame.itertuples(index=False):
+            parts.append("<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in row) + "</tr>")
+        parts.append("</table>")
+    notes, commands = _footer(tables)
+    parts.append("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
+    if commands:
+        parts.append(
+            "<p>Missing cells (not run): fill them with</p><pre>" + esc("\n".join(commands)) + "</pre>"
+        )
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def to_csv(tables: Sequence[Table]) -> str:
+    """The tidy numbers behind the tables (one CSV; a ``table`` column names the source table)."""
+    frames = []
+    for t in tables:
+        d = t.data.copy()
+        d.insert(0, "table", t.name)
+        frames.append(d)
+    df = pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
+    df = df.astype({c: object for c in df.columns if df[c].dtype == bool})
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, float_format="%.6g", lineterminator="\n")
+    return buf.getvalue()
+
+
+WRITERS = {"md": to_markdown, "latex": to_latex, "csv": to_csv, "html": to_html}
+
+
+def render(tables: Sequence[Table], fmt: str) -> str:
+    """The tables as text in one of :data:`FORMATS`."""
+    if fmt not in WRITERS:
+        raise ConfigError(f"--format {fmt!r} is not known; allowed: {', '.join(FORMATS)}")
+    return WRITERS[fmt](tables)
+
+
+def write(tables: Sequence[Table], fmt: str, path: str | Path) -> Path:
+    path = Path(path)
+    text = render(tables, fmt)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return path

@@ -1,0 +1,324 @@
+"""Reading finished runs from MLflow into DataFrames, and choosing one run per table cell.
+
+What counts: FINISHED parent runs (tag ``bench.role = parent``) and their FINISHED unit runs, of one
+data kind (synthetic and DEAP live in different experiments) and one data fingerprint. A cell is
+``(model, protocol, split, audit, variant)``, all read from the tags the runner wrote when the run
+started (:mod:`bench.identity`); nothing is re-derived here. When several finished runs compete for a
+cell (same recipe, other scale: epochs, folds, seed, subjects, precision) the newest is shown and the
+tables say so; ``--where key=value`` picks among them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.errors import ConfigError
+from bench.tracking import EXPERIMENTS, TAG
+
+TASKS: tuple[str, ...] = ("valence", "arousal")
+UNIT_METRICS: tuple[str, ...] = ("acc", "trial_acc", "balanced_acc", "trial_balanced_acc", "f1_macro", "auc")
+"""Test metrics each unit logs per task (``test_{metric}_{task}``)."""
+CELL_KEY: tuple[str, ...] = ("model", "protocol", "split", "audit", "variant")
+
+
+@dataclass
+class Store:
+    """The finished runs of one data kind and one data fingerprint.
+
+    ``runs``: every finished parent that passed ``where`` (one row each, newest first). ``parents``: the
+    run shown per cell (the newest of ``runs``). ``units``: one row per (parent, unit, task) with the
+    unit's test metrics and sizes, for the parents in ``runs``.
+    """
+
+    data_kind: str
+    fingerprint: str
+    tracking_uri: str | None
+    runs: pd.DataFrame
+    parents: pd.DataFrame
+    units: pd.DataFrame
+    other_fingerprints: tuple[str, ...] = ()
+    where: tuple[str, ...] = ()
+    untagged: int = 0
+    """Finished parents made before runs carried their cell identity (not shown)."""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.data_kind.upper()} data {self.fingerprint}"
+
+    def rivals(self, parent: pd.Series) -> pd.DataFrame:
+        """Other finished runs of the same cell whose scale differs from the shown one."""
+        r = self.runs
+        same = (r[list(CELL_KEY)] == parent[list(CELL_KEY)].to_numpy()).all(axis=1)
+        return r[same & (r["run_id"] != parent["run_id"]) & (r["scale_sig"] != parent["scale_sig"])]
+
+
+def _json(value: str | None, default: Any = None) -> Any:
+    if value is None:
+        return default
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _search_all(cl, exp_id: str, filter_string: str) -> list:
+    out, token = [], None
+    while True:
+        page = cl.search_runs([exp_id], filter_string=filter_string, max_results=5000, page_token=token)
+        out.extend(page)
+        token = page.token
+        if not token:
+            return out
+
+
+def _nested_params(params: dict[str, str]) -> dict:
+    """Flat MLflow params (``train.lr``) -> a nested dict of JSON values, for ``--where`` look-ups."""
+    out: dict = {}
+    for key, raw in params.items():
+        node = out
+        *path, last = key.split(".")
+        for part in path:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[last] = _json(raw)
+    return out
+
+
+def lookup(settings: dict, key: str) -> tuple[bool, Any]:
+    """``(found, value)`` of a dotted key in a nested settings dict."""
+    node: Any = settings
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def parse_where(items: Sequence[str] | None) -> list[tuple[str, Any]]:
+    """``["train.max_epochs=200"]`` -> ``[("train.max_epochs", 200)]`` (values JSON where they parse)."""
+    out = []
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ConfigError(f"--where {item!r}: expected key=value, e.g. --where train.max_epochs=200")
+        out.append((key, _json(value.strip(), value.strip())))
+    return out
+
+
+def _matches(row: dict, key: str, want: Any) -> bool | None:
+    """Whether a run has ``key == want``; None when the run has no such setting or tag."""
+    found, value = lookup(row["config"], key)
+    if not found:
+        found, value = key.removeprefix(TAG) in row["tags"], row["tags"].get(key.removeprefix(TAG))
+        value = _json(value, value)
+    if not found:
+        return None
+    if isinstance(value, float) and isinstance(want, int | float):
+        return math.isclose(value, float(want))
+    if isinstance(value, list) and isinstance(want, str):  # --where subjects=1,2 or features=de
+        return [str(v) for v in value] == [w.strip() for w in want.split(",")]
+    return value == want or str(value) == str(want)
+
+
+def _parent_row(run) -> dict:
+    t, p = run.data.tags, run.data.params
+    scale = _json(t.get(f"{TAG}scale"), {}) or {}
+    from protocols import get_protocol
+
+    protocol = t.get(f"{TAG}protocol", "?")
+    try:
+        per_subject = get_protocol(protocol).population == "per-subject"
+    except ConfigError:
+        per_subject = False
+    settings = _json(t.get(f"{TAG}settings"), {}) or {}
+    return {
+        "run_id": run.info.run_id,
+        "model": t.get(f"{TAG}model", "?"),
+        "protocol": protocol,
+        "split": t.get(f"{TAG}split", "?"),
+        "audit": t.get(f"{TAG}audit", "none") or "none",
+        "variant": t.get(f"{TAG}variant"),
+        "leaky": t.get(f"{TAG}leaky", "false") == "true",
+        "fingerprint": t.get(f"{TAG}data_fingerprint", "?"),
+        "data_kind": t.get(f"{TAG}data_kind", "?"),
+        "code_version": t.get(f"{TAG}code_version", "?"),
+        "folds_fp": t.get(f"{TAG}folds_fingerprint", ""),
+        "settings": settings,
+        "scale": scale,
+        "scale_sig": json.dumps({k: v for k, v in settings.items() if k in scale}, sort_keys=True),
+        "tuned": t.get(f"{TAG}tuned_from", ""),
+        "n_subjects": int(t.get(f"{TAG}n_subjects", "0") or 0),
+        "n_folds": int(scale.get("n_folds") or 0),
+        "seed": int(scale.get("seed") or 0),
+        "subjects": scale.get("subjects"),
+        "epochs": scale.get("train.max_epochs"),
+        "start_time": int(run.info.start_time or 0),
+        "per_subject": per_subject,
+        "config": _nested_params(p),
+        "tags": {k.removeprefix(TAG): v for k, v in t.items() if k.startswith(TAG)},
+    }
+
+
+def _unit_rows(run) -> list[dict]:
+    t, m = run.data.tags, run.data.metrics
+    key = t.get(f"{TAG}unit", run.info.run_name or "")
+    subj = t.get(f"{TAG}subject", "")
+    tasks = [x for x in t.get(f"{TAG}tasks", ",".join(TASKS)).split(",") if x]
+    rows = []
+    for task in tasks:
+        if f"test_acc_{task}" not in m:
+            continue
+        row = {
+            "parent_id": t.get("mlflow.parentRunId"),
+            "unit": key,
+            "base": key.removesuffix("-valence").removesuffix("-arousal"),
+            "fold": int(t.get(f"{TAG}fold", "0") or 0),
+            "subject": int(subj) if subj.strip().isdigit() else None,
+            "task": task,
+        }
+        row.update({k: float(m.get(f"test_{k}_{task}", math.nan)) for k in UNIT_METRICS})
+        for k in ("n_train", "n_test", "n_test_trials", "n_test_subjects"):
+            row[k] = float(m.get(k, math.nan))
+        rows.append(row)
+    return rows
+
+
+def _experiment(cl, kind: str) -> str | None:
+    """The experiment id of a data kind when it holds a finished parent run, else None."""
+    exp = cl.get_experiment_by_name(EXPERIMENTS[kind])
+    if exp is None:
+        return None
+    runs = cl.search_runs(
+        [exp.experiment_id],
+        filter_string=f"tags.`{TAG}role` = 'parent' and attributes.status = 'FINISHED'",
+        max_results=1,
+    )
+    return exp.experiment_id if runs else None
+
+
+_FINISHED_PARENTS = f"tags.`{TAG}role` = 'parent' and attributes.status = 'FINISHED'"
+_UNIT_COLS = [
+    "parent_id",
+    "unit",
+    "base",
+    "fold",
+    "subject",
+    "task",
+    *UNIT_METRICS,
+    "n_train",
+    "n_test",
+    "n_test_trials",
+    "n_test_subjects",
+]
+
+
+def load_store(
+    tracking_uri: str | None = None,
+    data: str | None = None,
+    fingerprint: str | None = None,
+    where: Sequence[str] | None = None,
+) -> Store:
+    """Read the finished runs of one data kind (default: synthetic if it has runs, else deap).
+
+    ``fingerprint`` picks one data set (default: the one of the newest finished parent run);
+    ``where`` (``["train.max_epochs=200", ...]``) keeps the runs whose config (or ``bench.`` tag) has
+    those values. Raises :class:`ConfigError` for an unknown data kind, an empty store, or a ``where``
+    key no run has.
+    """
+    from bench.tracking import client, resolve_tracking_uri
+
+    if data is not None and data not in EXPERIMENTS:
+        raise ConfigError(f"--data {data!r} is not known; allowed: {', '.join(EXPERIMENTS)}")
+    conditions = parse_where(where)
+    uri = resolve_tracking_uri(tracking_uri)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise ConfigError(f"no MLflow store at {uri}; run `bench run ...` first (or pass --tracking-uri)")
+    cl = client(tracking_uri)
+    if data is None:
+        data = next((k for k in EXPERIMENTS if _experiment(cl, k)), None)
+        if data is None:
+            raise ConfigError(f"no finished runs in {uri}; run `bench run ...` first")
+    exp_id = _experiment(cl, data)
+    if exp_id is None:
+        raise ConfigError(f"no finished {data} runs in {uri} (experiment {EXPERIMENTS[data]!r})")
+    rows = [_parent_row(r) for r in _search_all(cl, exp_id, _FINISHED_PARENTS)]
+    runs = pd.DataFrame(rows).sort_values(["start_time", "run_id"], ascending=[False, False], kind="stable")
+    fps = list(dict.fromkeys(runs["fingerprint"]))
+    if fingerprint is None:
+        fingerprint = fps[0]
+    elif fingerprint not in fps:
+        raise ConfigError(f"no finished {data} runs on data {fingerprint!r}; known: {', '.join(fps)}")
+    runs = runs[runs["fingerprint"] == fingerprint]
+    untagged = int(runs["variant"].isna().sum())
+    runs = runs[runs["variant"].notna()]
+    for key, want in conditions:
+        hits = [_matches(r, key, want) for r in runs.to_dict("records")]
+        if all(h is None for h in hits) and len(hits):
+            raise ConfigError(
+                f"--where {key}: no run has this setting; settings look like train.max_epochs, n_folds, "
+                "seed, subjects, threshold, model_options.NAME, feature_config.NAME, variant, code_version"
+            )
+        runs = runs[[h is True for h in hits]]
+    if conditions and runs.empty:
+        raise ConfigError(
+            f"--where {' '.join(where or ())}: no finished {data} run on data {fingerprint} matches"
+        )
+    runs = runs.reset_index(drop=True)
+    parents = runs.drop_duplicates(list(CELL_KEY), keep="first").reset_index(drop=True)
+    ids = set(runs["run_id"])
+    urows, seen = [], set()
+    units = _search_all(cl, exp_id, f"tags.`{TAG}role` = 'unit' and attributes.status = 'FINISHED'")
+    units.sort(key=lambda r: (-(r.info.start_time or 0), r.info.run_id))
+    for run in units:
+        pid = run.data.tags.get("mlflow.parentRunId")
+        ukey = (pid, run.data.tags.get(f"{TAG}unit"))
+        if pid in ids and ukey not in seen:
+            seen.add(ukey)
+            urows += _unit_rows(run)
+    udf = pd.DataFrame(urows, columns=_UNIT_COLS).sort_values(["parent_id", "task", "unit"], kind="stable")
+    notes = []
+    if untagged:
+        notes.append(
+            f"{untagged} finished run(s) on this data predate cell-identity tags and are not shown; "
+            "re-run them (bench run ... --force) to include them."
+        )
+    return Store(
+        data_kind=data,
+        fingerprint=fingerprint,
+        tracking_uri=tracking_uri,
+        runs=runs,
+        parents=parents,
+        units=udf.reset_index(drop=True),
+        other_fingerprints=tuple(f for f in fps if f != fingerprint),
+        where=tuple(where or ()),
+        untagged=untagged,
+        notes=notes,
+    )
+
+
+def find_parent(
+    store: Store, model: str, protocol: str, split: str, *, audit: str = "none", variant: str = "full"
+) -> pd.Series | None:
+    """The run shown in one table cell, or None when it was not run."""
+    p = store.parents
+    if p.empty:
+        return None
+    hit = p[
+        (p["model"] == model)
+        & (p["protocol"] == protocol)
+        & (p["split"] == split)
+        & (p["audit"] == audit)
+        & (p["variant"] == variant)
+    ]
+    return None if hit.empty else hit.iloc[0]

@@ -1,0 +1,346 @@
+"""The table registry, the :class:`Table` every builder returns, and what the builders share.
+
+A new table is one module with one decorated function::
+
+    @register_table("mine", help="...", options=(TableOption("model", "--model", "mtcnn", "Model"),))
+    def mine(store: Store, metric: str, model: str) -> list[Table]: ...
+
+``bench table mine`` then exists, with the shared options (data, store, ``--where``, ``--metric``,
+formats) and its own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from bench.ablation import VARIANT_FLAGS
+from bench.errors import ConfigError
+from bench.results.cells import METRIC_LABELS, Cell
+from bench.results.store import Store
+
+NOT_RUN = "not run"
+DASH = "—"
+REFERENCE_MODEL = "mtcnn"
+TRIVIAL: tuple[str, ...] = ("majority", "prior")
+TASKS: tuple[str, ...] = ("valence", "arousal")
+DIFFERS = "†"
+TUNED = "‡"
+UNTESTABLE = "§"
+BELOW_CHANCE = "°"
+
+
+@dataclass
+class Table:
+    """One built table: ``frame`` holds the printed cells, ``data`` the tidy numbers behind them."""
+
+    name: str
+    title: str
+    frame: pd.DataFrame
+    data: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TableOption:
+    """An option of one table (the CLI turns it into ``--flag``); ``default`` False/True makes a switch."""
+
+    name: str
+    flag: str
+    default: Any
+    help: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    build: Callable[..., list[Table]]
+    help: str
+    options: tuple[TableOption, ...] = ()
+    plot: bool = False
+    """True: ``--plot`` draws it (bar chart with CI)."""
+
+
+_TABLES: dict[str, TableSpec] = {}
+
+
+def register_table(
+    name: str, *, help: str, options: Iterable[TableOption] = (), plot: bool = False
+) -> Callable[[Callable[..., list[Table]]], Callable[..., list[Table]]]:
+    """Register ``build(store, metric, **options) -> list[Table]`` as table ``name``."""
+
+    def decorator(build: Callable[..., list[Table]]) -> Callable[..., list[Table]]:
+        if name in _TABLES:
+            raise ValueError(f"table {name!r} is already registered")
+        _TABLES[name] = TableSpec(name, build, help, tuple(options), plot)
+        return build
+
+    return decorator
+
+
+def unregister_table(name: str) -> None:
+    """Remove a registration (tests, notebooks)."""
+    _TABLES.pop(name, None)
+
+
+def list_tables() -> list[TableSpec]:
+    from bench.results import load_builtin
+
+    load_builtin()
+    return list(_TABLES.values())
+
+
+def get_table(name: str) -> TableSpec:
+    from bench.results import load_builtin
+
+    load_builtin()
+    if name not in _TABLES:
+        raise ConfigError(f"unknown table {name!r}; known: {', '.join(_TABLES)}")
+    return _TABLES[name]
+
+
+def build(name: str, store: Store, metric: str = "acc", **options: Any) -> list[Table]:
+    """Build a registered table; options not given take the table's defaults."""
+    spec = get_table(name)
+    known = {o.name: o.default for o in spec.options}
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(f"table {name!r} has no option {', '.join(unknown)}; allowed: {', '.join(known)}")
+    kwargs = {**known, **{k: v for k, v in options.items() if v is not None}}
+    return spec.build(store, metric, **kwargs)
+
+
+# ------------------------------------------------------------------------------------- formatting
+def pct(x: float | None, digits: int = 1) -> str:
+    if x is None or not math.isfinite(x):
+        return DASH
+    return f"{100 * x:.{digits}f}"
+
+
+def signed(x: float | None, digits: int = 1, scale: float = 100.0) -> str:
+    if x is None or not math.isfinite(x):
+        return DASH
+    v = round(scale * x, digits)
+    return f"{'+' if v > 0 else '−' if v < 0 else '±'}{abs(v):.{digits}f}"
+
+
+def pval(p: float) -> str:
+    if not math.isfinite(p):
+        return ""
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
+def short(c: Cell | None, marker: str = "") -> str:
+    """``mean ± std (n=k)`` of a cell, with its marker; ``not run`` for a missing one."""
+    if c is None:
+        return NOT_RUN
+    s = c.summary
+    text = pct(s.mean) + ("" if not math.isfinite(s.std) else f" ± {pct(s.std)}") + f" (n={s.n})"
+    return text + (f" {marker}" if marker else "")
+
+
+def metric_note(metric: str) -> str:
+    return f"metric: {METRIC_LABELS[metric]}, % (--metric acc|trial-acc|balanced-acc|f1|auc)."
+
+
+def title(store: Store, what: str, metric: str = "acc") -> str:
+    shown = "" if metric == "acc" else f" | {metric}"
+    return f"{what}{shown} | {store.label}"
+
+
+def data_notes(store: Store) -> list[str]:
+    notes = []
+    if store.data_kind == "synthetic":
+        notes.append("SYNTHETIC data: numbers test the harness, they say nothing about DEAP.")
+    if store.where:
+        notes.append("runs picked with --where " + " --where ".join(store.where) + ".")
+    if store.other_fingerprints:
+        notes.append(
+            "other data sets in this store (pick with --fingerprint): " + ", ".join(store.other_fingerprints)
+        )
+    return [*notes, *store.notes]
+
+
+def model_names() -> list[str]:
+    from bench.registry import list_models
+
+    return [m.name for m in list_models()]
+
+
+def ordered_models(store: Store, all_models: bool) -> list[str]:
+    names = model_names()
+    seen = set(store.parents["model"]) if not store.parents.empty else set()
+    return [m for m in names if all_models or m in seen] + sorted(seen - set(names))
+
+
+def protocol_names() -> list[str]:
+    from protocols import list_protocols
+
+    return [p.name for p in list_protocols()]
+
+
+def protocols_with(*splits: str) -> list[str]:
+    """Registered protocols offering every one of ``splits`` (registry order)."""
+    from protocols import list_protocols
+
+    return [p.name for p in list_protocols() if all(s in p.splits for s in splits)]
+
+
+def groups(store: Store, leaky: bool | None) -> list[tuple[str, str]]:
+    """(protocol, split) pairs with runs, in registry order."""
+    from protocols.registry import SPLIT_UNITS
+
+    p = store.parents
+    if p.empty:
+        return []
+    if leaky is not None:
+        p = p[p["leaky"] == leaky]
+    order = {name: i for i, name in enumerate(protocol_names())}
+    pairs = {(r.protocol, r.split) for r in p.itertuples()}
+    return sorted(
+        pairs,
+        key=lambda g: (order.get(g[0], 99), g[0], SPLIT_UNITS.index(g[1]) if g[1] in SPLIT_UNITS else 99),
+    )
+
+
+def reported(model: str) -> dict:
+    from bench.registry import get_model_info
+
+    try:
+        return get_model_info(model).reported
+    except ConfigError:
+        return {}
+
+
+# ------------------------------------------------------------------------------ fill-in commands
+def _subjects_arg(subjects: Sequence[int] | None) -> str | None:
+    if not subjects:
+        return None
+    subs = sorted(int(s) for s in subjects)
+    parts, start, prev = [], subs[0], subs[0]
+    for s in [*subs[1:], None]:
+        if s is not None and s == prev + 1:
+            prev = s
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if s is not None:
+            start = prev = s
+    return ",".join(parts)
+
+
+def run_command(
+    store: Store,
+    model: str,
+    protocol: str,
+    split: str,
+    *,
+    variant: str = "full",
+    audit: str = "none",
+    ref: pd.Series | None = None,
+) -> str:
+    """The ``bench run`` command that fills a missing cell, at the scale of ``ref`` (a shown run)."""
+    parts = ["bench run", f"--model {model}", f"--protocol {protocol}", f"--split {split}"]
+    for v in variant.split("+"):
+        if VARIANT_FLAGS.get(v):
+            parts.append(VARIANT_FLAGS[v])
+        elif v == "paper-recipe":
+            parts.append("--recipe paper")
+    if audit != "none":
+        parts.append(f"--audit {audit}")
+    if ref is None and not store.parents.empty:
+        ref = store.parents.iloc[0]
+    if ref is not None:
+        if ref["n_folds"] and (protocol != "cross-subject" or ref["protocol"] == protocol):
+            parts.append(f"--folds {ref['n_folds']}")
+        if ref["seed"]:
+            parts.append(f"--seed {ref['seed']}")
+        subs = _subjects_arg(ref["subjects"])
+        if subs:
+            parts.append(f"--subjects {subs}")
+        if "train.max_epochs" in ref["settings"]:
+            parts.append(f"--epochs {ref['settings']['train.max_epochs']}")
+    parts.append("--synthetic" if store.data_kind == "synthetic" else '--deap "$DEAP_DIR"')
+    if store.tracking_uri:
+        parts.append(f"--tracking-uri {store.tracking_uri}")
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------------- consistency
+def cell_label(parent: pd.Series) -> str:
+    label = f"{parent['model']} {parent['protocol']}/{parent['split']}"
+    if parent["audit"] != "none":
+        label += f" {parent['audit']}"
+    return label + ("" if parent["variant"] == "full" else f" [{parent['variant']}]")
+
+
+def _scale_text(parent: pd.Series, keys: Iterable[str]) -> str:
+    return ", ".join(f"{k}={json.dumps(parent['scale'].get(k))}" for k in keys)
+
+
+def _ref_text(sig: dict, keys: Iterable[str]) -> str:
+    return ", ".join(f"{k}={json.dumps(sig[k])}" if k in sig else f"{k}=model default" for k in keys)
+
+
+@dataclass
+class Consistency:
+    """Markers (per run id) and footnotes saying where the runs of one table differ in settings."""
+
+    markers: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def mark(self, parent: pd.Series | None) -> str:
+        if parent is None:
+            return ""
+        return self.markers.get(parent["run_id"], "")
+
+
+def consistency(store: Store, shown: Iterable[pd.Series | None]) -> Consistency:
+    """Flag the shown runs whose scale differs from the table's most common one, runs that have
+    finished rivals of another scale in their own cell, and runs with tuned loss weights."""
+    shown = [p for p in shown if p is not None]
+    shown = list({p["run_id"]: p for p in shown}.values())
+    out = Consistency()
+    if not shown:
+        return out
+    common = Counter(p["scale_sig"] for p in shown).most_common(1)[0][0]
+    ref = json.loads(common)
+    for p in shown:
+        marks = []
+        sig = json.loads(p["scale_sig"])
+        if p["scale_sig"] != common:
+            keys = sorted(k for k in set(sig) | set(ref) if sig.get(k, None) != ref.get(k, None))
+            out.notes.append(
+                f"{DIFFERS} {cell_label(p)}: {_scale_text(p, keys)}; the other cells: {_ref_text(ref, keys)}."
+            )
+            marks.append(DIFFERS)
+        rivals = store.rivals(p)
+        if not rivals.empty:
+            alts, diff_keys = [], set()
+            for _, r in rivals.drop_duplicates("scale_sig").iterrows():
+                rsig = json.loads(r["scale_sig"])
+                keys = sorted(k for k in set(sig) | set(rsig) if sig.get(k) != rsig.get(k))
+                diff_keys.update(keys)
+                alts.append(f"{_scale_text(r, keys)} (run {r['run_id'][:8]})")
+            out.notes.append(
+                f"{DIFFERS} {cell_label(p)}: shows the newest run ({_scale_text(p, sorted(diff_keys))}); "
+                "also finished: " + "; ".join(alts) + ". Pick one with --where KEY=VALUE; `bench runs` "
+                "lists them."
+            )
+            if DIFFERS not in marks:
+                marks.append(DIFFERS)
+        if p["tuned"]:
+            marks.append(TUNED)
+        out.markers[p["run_id"]] = "".join(marks)
+    if any(p["tuned"] for p in shown):
+        out.notes.append(
+            f"{TUNED} loss weights tuned by `bench tune` on the validation part of fold 1, which is test "
+            "data of the other folds: optimistic."
+        )
+    return out
