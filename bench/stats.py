@@ -1,7 +1,7 @@
 """Statistics for the result tables: spread, paired tests between models, multiple-test correction, chance.
 
 Everything here works on plain sequences of numbers (accuracies in [0, 1]) so a notebook user can call
-it on anything; :mod:`bench.tables` decides what is paired with what.
+it on anything; :mod:`bench.results` decides what is paired with what.
 
 * :func:`describe` - mean, sample std and the t-based 95% confidence interval of the mean; for
   k-fold cross-validation scores, the interval with the Nadeau & Bengio corrected variance.
