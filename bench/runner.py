@@ -47,6 +47,7 @@ from bench.trainer import (
     confusion,
     fit,
     predict_proba,
+    predicted_class,
     resolve_device,
 )
 from protocols import fold_assignment, get_protocol, make_folds
@@ -292,7 +293,7 @@ def run_unit(
         for k, v in classification_metrics(y_true, probs[t]).items():
             metrics[f"test_{k}_{t}"] = v
         if unit.subject is None:  # pooled protocols: per-subject accuracy, for per-subject statistics
-            hit = (probs[t] >= 0.5).astype(int) == y_true
+            hit = predicted_class(probs[t]) == y_true
             for s, acc in pd.Series(hit).groupby(pred["subject"].to_numpy()).mean().items():
                 metrics[f"test_acc_{t}_s{int(s):02d}"] = float(acc)
     metrics["fit_seconds"] = time.perf_counter() - t0
