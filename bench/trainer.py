@@ -15,6 +15,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, roc_auc_score
@@ -248,6 +249,29 @@ def classification_metrics(y_true: np.ndarray, p_high: np.ndarray) -> dict[str, 
         "auc": float(roc_auc_score(y_true, p_high)) if len(np.unique(y_true)) == 2 else float("nan"),
     }
     return out
+
+
+def trial_metrics(
+    subject: np.ndarray, trial: np.ndarray, y_true: np.ndarray, p_high: np.ndarray
+) -> dict[str, float]:
+    """Accuracy and balanced accuracy over trials, the independent unit (windows of a trial are not).
+
+    Soft vote: the window probabilities of each (subject, trial) pair are averaged and
+    :func:`predicted_class` is applied to the mean (a mean of exactly 0.5 is "low"). The vote covers the
+    windows given here, i.e. those of the trial in this test part: with the segment split a trial's
+    windows are spread over folds and each fold votes with its share. All windows of a trial must carry
+    the same label.
+    """
+    df = pd.DataFrame(
+        {"subject": subject, "trial": trial, "y": y_true, "p": np.asarray(p_high, dtype=np.float64)}
+    )
+    g = df.groupby(["subject", "trial"], sort=False).agg(
+        y=("y", "first"), n_labels=("y", "nunique"), p=("p", "mean")
+    )
+    if (g["n_labels"] > 1).any():
+        raise ValueError("trial_metrics: windows of one trial carry different labels")
+    m = classification_metrics(g["y"].to_numpy(), g["p"].to_numpy())
+    return {"trial_acc": m["acc"], "trial_balanced_acc": m["balanced_acc"]}
 
 
 def confusion(y_true: np.ndarray, p_high: np.ndarray) -> np.ndarray:
