@@ -68,7 +68,8 @@ class _LabelPrior(nn.Module):
     notes=(
         *_COMMON_NOTES,
         "Logits are the log training prior, so the predicted class is always the majority class; a "
-        "50/50 tie predicts class 0 (low).",
+        "50/50 training split predicts low (class 0) on validation and test alike (the harness's one "
+        "rule, bench.trainer.predicted_class: high only when p_high > 0.5).",
     ),
     defaults={},
     trainable=False,

@@ -48,11 +48,13 @@ from bench.trainer import (
     confusion,
     fit,
     predict_proba,
+    predicted_class,
     resolve_device,
+    trial_metrics,
 )
 from protocols import fold_assignment, get_protocol, make_folds
 
-METRICS = ("acc", "balanced_acc", "f1_macro", "auc")
+METRICS = ("acc", "balanced_acc", "f1_macro", "auc", "trial_acc", "trial_balanced_acc")
 
 
 @dataclass(frozen=True)
@@ -291,8 +293,12 @@ def run_unit(
         pred[f"p_{t}"] = probs[t]
         for k, v in classification_metrics(y_true, probs[t]).items():
             metrics[f"test_{k}_{t}"] = v
+        # trials are the independent unit: soft vote over the trial's windows in THIS test part (with
+        # the segment split, only the share of the trial's windows that fell into this fold)
+        for k, v in trial_metrics(inp.subject[test], inp.trial[test], y_true, probs[t]).items():
+            metrics[f"test_{k}_{t}"] = v
         if unit.subject is None:  # pooled protocols: per-subject accuracy, for per-subject statistics
-            hit = (probs[t] >= 0.5).astype(int) == y_true
+            hit = predicted_class(probs[t]) == y_true
             for s, acc in pd.Series(hit).groupby(pred["subject"].to_numpy()).mean().items():
                 metrics[f"test_acc_{t}_s{int(s):02d}"] = float(acc)
     metrics["fit_seconds"] = time.perf_counter() - t0
@@ -303,6 +309,9 @@ def run_unit(
     metrics["n_train"], metrics["n_val"], metrics["n_test"] = map(
         float, (len(fold.train), len(fold.val), len(test))
     )
+    # independent units behind the test metrics, for chance levels downstream
+    metrics["n_test_trials"] = float(len(pred[["subject", "trial"]].drop_duplicates()))
+    metrics["n_test_subjects"] = float(pred["subject"].nunique())
     return UnitResult(unit, metrics, history, pred)
 
 
@@ -311,7 +320,8 @@ def summarise(results: list[UnitResult], tasks: tuple[str, ...], per_subject: bo
     """Mean and std of test metrics; per-subject protocols average per subject first.
 
     A metric missing from a unit counts as NaN: MLflow keeps no non-finite values, so a reused unit's
-    undefined AUC (one class in its test fold) comes back missing rather than NaN.
+    undefined AUC (one class in its test fold) comes back missing rather than NaN, and a unit reused from
+    a run older than the trial-level metrics has no ``test_trial_*``; means and stds skip them.
     """
     rows = []
     for r in results:

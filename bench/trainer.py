@@ -15,6 +15,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, roc_auc_score
@@ -40,6 +41,28 @@ def autocast(device: torch.device, precision: str):
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return nullcontext()
+
+
+def predicted_class(p_high: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """The one decision rule: class 1 ("high") only when ``p_high > 0.5``; an exact tie is class 0 ("low").
+
+    The tie goes to class 0 as ``argmax`` over two equal logits does, so the majority baseline on a
+    50/50 training split predicts "low" everywhere. Every predicted class (training and validation
+    accuracy, test metrics, confusion matrices, per-subject accuracies, trial votes) goes through this
+    function, so validation and test can never disagree on a tie. Returns int64 of the input's kind.
+    """
+    if isinstance(p_high, torch.Tensor):
+        return (p_high > 0.5).long()
+    return (np.asarray(p_high) > 0.5).astype(np.int64)
+
+
+def high_probability(logits: torch.Tensor) -> torch.Tensor:
+    """Class-1 ("high") probability from (N, 2) logits, in fp32 (the input of :func:`predicted_class`).
+
+    Validation and test both take this path, so the same logits give the same class in both (argmax
+    on the logits could say "high" where the rounded probability is exactly 0.5).
+    """
+    return torch.softmax(logits.float(), dim=1)[:, 1]
 
 
 @dataclass
@@ -145,7 +168,8 @@ def fit(
             total += float(loss.detach()) * idx.numel()
             count += idx.numel()
             for t in tasks:
-                correct[t] += int((out[t].argmax(1) == yb[:, TASK_INDEX[t]]).sum())
+                hit = predicted_class(high_probability(out[t].detach())) == yb[:, TASK_INDEX[t]]
+                correct[t] += int(hit.sum())
         val = _evaluate_loss(model, x_val, y_val, tasks, weights, cw, bs, device, config.precision)
         row = {
             "epoch": epoch,
@@ -188,7 +212,7 @@ def predict_proba(
         with autocast(device, precision):
             out = model(xb)
         for t, logits in out.items():
-            chunks.setdefault(t, []).append(torch.softmax(logits.float(), dim=1)[:, 1].cpu())
+            chunks.setdefault(t, []).append(high_probability(logits).cpu())
     return {t: torch.cat(v).numpy() for t, v in chunks.items()}
 
 
@@ -208,13 +232,16 @@ def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision) -> di
     out = {t: torch.cat(v) for t, v in chunks.items()}
     y = y.to(device)
     loss, _ = _loss(out, y, tasks, weights, cw)
-    accs = {f"acc_{t}": float((out[t].argmax(1) == y[:, TASK_INDEX[t]]).float().mean()) for t in tasks}
+    accs = {
+        f"acc_{t}": float((predicted_class(high_probability(out[t])) == y[:, TASK_INDEX[t]]).float().mean())
+        for t in tasks
+    }
     return {"loss": float(loss), **accs}
 
 
 def classification_metrics(y_true: np.ndarray, p_high: np.ndarray) -> dict[str, float]:
     """Accuracy, balanced accuracy, macro-F1 and ROC-AUC of one binary task (AUC NaN if one class)."""
-    y_pred = (p_high >= 0.5).astype(int)
+    y_pred = predicted_class(p_high)
     out = {
         "acc": float((y_pred == y_true).mean()),
         "balanced_acc": float(balanced_accuracy_score(y_true, y_pred)),
@@ -224,5 +251,29 @@ def classification_metrics(y_true: np.ndarray, p_high: np.ndarray) -> dict[str, 
     return out
 
 
+def trial_metrics(
+    subject: np.ndarray, trial: np.ndarray, y_true: np.ndarray, p_high: np.ndarray
+) -> dict[str, float]:
+    """Accuracy and balanced accuracy over trials, the independent unit (windows of a trial are not).
+
+    Soft vote: the window probabilities of each (subject, trial) pair are averaged and
+    :func:`predicted_class` is applied to the mean (a mean of exactly 0.5 is "low"). The vote covers the
+    windows given here, i.e. those of the trial in this test part: with the segment split a trial's
+    windows are spread over folds and each fold votes with its share. All windows of a trial must carry
+    the same label.
+    """
+    df = pd.DataFrame(
+        {"subject": subject, "trial": trial, "y": y_true, "p": np.asarray(p_high, dtype=np.float64)}
+    )
+    g = df.groupby(["subject", "trial"], sort=False).agg(
+        y=("y", "first"), n_labels=("y", "nunique"), p=("p", "mean")
+    )
+    if (g["n_labels"] > 1).any():
+        raise ValueError("trial_metrics: windows of one trial carry different labels")
+    m = classification_metrics(g["y"].to_numpy(), g["p"].to_numpy())
+    return {"trial_acc": m["acc"], "trial_balanced_acc": m["balanced_acc"]}
+
+
 def confusion(y_true: np.ndarray, p_high: np.ndarray) -> np.ndarray:
-    return confusion_matrix(y_true, (p_high >= 0.5).astype(int), labels=[0, 1])
+    """2x2 confusion matrix (rows true, columns predicted low/high) under :func:`predicted_class`."""
+    return confusion_matrix(y_true, predicted_class(p_high), labels=[0, 1])

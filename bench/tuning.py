@@ -77,7 +77,14 @@ from bench.errors import ConfigError
 from bench.registry import create_model, get_model_info
 from bench.runner import Prepared, Reporter, Unit, _fit_predict, _labels_tensor, model_hparams, prepare
 from bench.tracking import TAG, client, code_version, experiment_id, newest_run, resolve_tracking_uri
-from bench.trainer import TASK_INDEX, Standardiser, class_weights, predict_proba, resolve_device
+from bench.trainer import (
+    TASK_INDEX,
+    Standardiser,
+    class_weights,
+    predict_proba,
+    predicted_class,
+    resolve_device,
+)
 
 SPACES = ("weights", "weights+lr+dropout")
 OBJECTIVES = ("val-loss", "val-bacc")
@@ -204,7 +211,7 @@ def val_scores(
         nll = -np.where(y == 1, np.log(p1), np.log1p(-p1))
         w = np.ones_like(nll) if cw[t] is None else np.asarray(cw[t], dtype=np.float64)[y]
         lt = float((w * nll).sum() / max(w.sum(), 1e-12))
-        pred = (p >= 0.5).astype(np.int64)
+        pred = predicted_class(p)
         recalls = [float((pred[y == c] == c).mean()) for c in (0, 1) if (y == c).any()]
         b = float(np.mean(recalls)) if recalls else float("nan")
         out[f"val_ref_loss_{t}"], out[f"val_bacc_{t}"] = lt, b

@@ -15,7 +15,7 @@ from bench.data.cache import prepare_features
 from bench.data.source import open_deap
 from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
 from bench.tracking import TAG, child_runs, client, experiment_id
-from bench.trainer import Standardiser
+from bench.trainer import Standardiser, predicted_class, trial_metrics
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +82,50 @@ def test_tracking_contents(features, uri, tmp_path):
     pred = pd.read_csv(cl.download_artifacts(child.info.run_id, "predictions.csv", str(tmp_path)))
     fold = int(child.data.tags[f"{TAG}fold"])
     assert len(pred) == len(res.units[fold - 1].predictions) == child.data.metrics["n_test"]
-    acc = ((pred["p_valence"] >= 0.5).astype(int) == pred["y_valence"]).mean()
+    acc = (predicted_class(pred["p_valence"].to_numpy()) == pred["y_valence"]).mean()
     assert acc == pytest.approx(child.data.metrics["test_acc_valence"])
+
+
+def test_units_log_trial_level_metrics(features, uri, tmp_path):
+    """Every unit logs the soft-vote trial metrics and its numbers of independent test units; the
+    parent logs their mean and std."""
+    res = _run(_cfg(split="segment"), features, uri)  # segment: a trial's windows spread over folds
+    cl, exp, parents = _parents(uri)
+    parent = parents[0]
+    folds = pd.read_csv(cl.download_artifacts(parent.info.run_id, "folds.csv.gz", str(tmp_path)))
+    children = child_runs(cl, exp, parent.info.run_id)
+    assert len(children) == 2
+    for child in children:
+        m, fold = child.data.metrics, int(child.data.tags[f"{TAG}fold"])
+        tested = folds[folds[f"fold{fold}"].str.startswith("test")]
+        assert m["n_test_trials"] == len(tested[["subject", "trial"]].drop_duplicates())
+        assert m["n_test_subjects"] == tested["subject"].nunique() == 3
+        pred = pd.read_csv(
+            cl.download_artifacts(child.info.run_id, "predictions.csv", str(tmp_path / str(fold)))
+        )
+        for t in ("valence", "arousal"):
+            want = trial_metrics(pred["subject"], pred["trial"], pred[f"y_{t}"], pred[f"p_{t}"])
+            assert m[f"test_trial_acc_{t}"] == pytest.approx(want["trial_acc"])
+            assert m[f"test_trial_balanced_acc_{t}"] == pytest.approx(want["trial_balanced_acc"])
+    for t in ("valence", "arousal"):
+        mean = np.mean([u.metrics[f"test_trial_acc_{t}"] for u in res.units])
+        assert parent.data.metrics[f"trial_acc_{t}_mean"] == pytest.approx(mean)
+        assert f"trial_balanced_acc_{t}_std" in parent.data.metrics
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # nanmean / nanstd of missing values
+def test_summary_tolerates_units_without_trial_metrics():
+    """Units reused from runs older than the trial-level metrics lack them: NaN, skipped in the mean."""
+    old = {"test_acc_valence": 0.6, "test_balanced_acc_valence": 0.5}
+    new = {"test_acc_valence": 0.8, "test_balanced_acc_valence": 0.7, "test_trial_acc_valence": 0.9,
+           "test_trial_balanced_acc_valence": 0.75}  # fmt: skip
+    units = [
+        runner.UnitResult(runner.Unit(f"fold{i}", i, None, ("valence",)), m) for i, m in ((1, old), (2, new))
+    ]
+    s = runner.summarise(units, ("valence",), per_subject=False)
+    assert s["acc_valence_mean"] == pytest.approx(0.7) and s["trial_acc_valence_mean"] == pytest.approx(0.9)
+    s = runner.summarise(units[:1], ("valence",), per_subject=False)  # all missing: NaN, not logged
+    assert np.isnan(s["trial_acc_valence_mean"]) and s["acc_valence_mean"] == pytest.approx(0.6)
 
 
 def test_resume_after_interrupt_reuses_finished_units(features, uri, monkeypatch):
@@ -177,7 +219,7 @@ def test_majority_baseline_scores_the_majority_rate(features, uri):
     for (_, fold), u in zip(p.units, res.units, strict=True):
         y = p.inputs.labels
         for t, col in (("valence", 0), ("arousal", 1)):
-            majority = int(y[fold.train, col].mean() >= 0.5)
+            majority = int(y[fold.train, col].mean() > 0.5)  # a 50/50 tie predicts low
             assert u.metrics[f"test_acc_{t}"] == pytest.approx((y[fold.test, col] == majority).mean())
 
 
@@ -194,4 +236,9 @@ def test_majority_baseline_scores_the_majority_rate(features, uri):
 def test_protocol_and_ablation_variants_run(features, uri, kw, n_units):
     res = _run(_cfg(**kw), features, uri)
     assert len(res.units) == n_units
-    assert all(0 <= res.summary[f"acc_{t}_mean"] <= 1 for t in ("valence", "arousal"))
+    assert all(
+        0 <= res.summary[f"{m}_{t}_mean"] <= 1 for t in ("valence", "arousal") for m in ("acc", "trial_acc")
+    )
+    for u in res.units:  # whole-set-finetune rebuilds the test part per subject: counted from the final one
+        pairs = u.predictions[["subject", "trial"]].drop_duplicates()
+        assert u.metrics["n_test_trials"] == len(pairs) and u.metrics["n_test"] == len(u.predictions)

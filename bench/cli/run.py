@@ -106,16 +106,26 @@ class RichReporter:
         self.progress.advance(self.units)
 
 
+TABLE_METRICS = (("acc", "acc"), ("trial_acc", "trial acc"), ("balanced_acc", "bal acc"), ("auc", "AUC"))
+"""(metric, header) per task in ``bench run``'s table: window accuracy, trial vote, balanced accuracy, AUC."""
+
+
 def results_table(res) -> Table:
-    """Per-unit and mean +- std test metrics."""
+    """Per-unit and mean +- std TEST metrics; headers start with the task initial (caption spells it out)."""
     cfg = res.config
     data = f"{res.data_kind.upper()} data {res.data_fingerprint}"
     title = f"{cfg.model} | {cfg.protocol} | split {res.split} | {data}" + (" | LEAKY" if res.leaky else "")
-    table = Table(title=title)
+    caption = (
+        "In % on the test parts. "
+        + ", ".join(f"{t[0].upper()} = {t}" for t in cfg.tasks)
+        + ". acc, bal acc, AUC: per window; trial acc: window probabilities averaged per trial "
+        "(high only if the mean > 0.5)."
+    )
+    table = Table(title=f"TEST metrics: {title}", caption=caption)
     table.add_column("unit")
     for t in cfg.tasks:
-        for m in ("acc", "balanced_acc", "auc"):
-            table.add_column(f"{t[:3]} {m.replace('balanced_acc', 'bal acc')}", justify="right")
+        for _, header in TABLE_METRICS:
+            table.add_column(f"{t[0].upper()} {header}", justify="right")
     table.add_column("epochs", justify="right")
     table.add_column("time s", justify="right")
     by_key: dict[tuple, dict] = {}
@@ -129,7 +139,7 @@ def results_table(res) -> Table:
     for _, row in sorted(by_key.items()):
         cells = [row["name"] + (" (resumed)" if row["reused"] else "")]
         for t in cfg.tasks:
-            for m in ("acc", "balanced_acc", "auc"):
+            for m, _ in TABLE_METRICS:
                 v = row.get(f"test_{m}_{t}")
                 cells.append("-" if v is None or not math.isfinite(v) else f"{100 * v:.1f}")
         cells += [f"{row['epochs']:.0f}", f"{row['time']:.0f}"]
@@ -137,7 +147,7 @@ def results_table(res) -> Table:
     s = res.summary
     cells = ["mean ± std" + (" (per subject)" if res.per_subject else "")]
     for t in cfg.tasks:
-        for m in ("acc", "balanced_acc", "auc"):
+        for m, _ in TABLE_METRICS:
             mu, sd = s.get(f"{m}_{t}_mean"), s.get(f"{m}_{t}_std")
             cells.append("-" if mu is None or not math.isfinite(mu) else f"{100 * mu:.1f} ± {100 * sd:.1f}")
     table.add_row(*cells, "", "", style="bold")
