@@ -29,6 +29,7 @@ from bench.data.features import FeatureConfig
 from bench.data.inputs import ModelInputs
 from bench.data.source import resolve_source
 from bench.errors import ConfigError
+from bench.recipes import apply_recipe
 from bench.registry import create_model, get_model_info, resolve_input_spec
 from bench.tracking import (
     TAG,
@@ -150,6 +151,7 @@ def prepare(
 ) -> Prepared:
     """Resolve data, model input, folds and units (no training, no tracking)."""
     info = get_model_info(cfg.model)
+    cfg = apply_recipe(cfg, info)  # --recipe paper: the model's own training set-up, before the run key
     proto = get_protocol(cfg.protocol)
     split = cfg.split or proto.default_split
     if split not in proto.splits:
@@ -473,6 +475,7 @@ def run_experiment(
         torch.set_num_threads(int(cfg.num_threads))
     device = resolve_device(cfg.device)
     p = prepared or prepare(cfg, deap=deap, synthetic=synthetic, echo=reporter.note)
+    cfg = p.config  # resolved (split, epochs, recipe): what the params and tables must see
     from bench.executors import LocalExecutor, UnitContext
 
     executor = executor or LocalExecutor()
