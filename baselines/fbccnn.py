@@ -10,7 +10,7 @@ from torch import nn
 
 from bench.data.channels import grid_shape
 from bench.data.inputs import TASKS, InputSpec
-from bench.registry import register_model
+from bench.registry import PAPER_RECIPE_NOT_STATED, register_model
 from mtcnn.model import check_input, check_tasks, make_batch_norm
 
 CONV_CHANNELS: tuple[int, ...] = (12, 32, 64, 128, 256, 128, 32)
@@ -44,16 +44,10 @@ _NOTES = (
     },
     fidelity="approximate",
     notes=_NOTES,
-    defaults={
-        "optimizer": "adam",
-        "lr": 1e-3,
-        "batch_size": 64,
-        "max_epochs": 100,
-        "lr_schedule": None,
-        "early_stopping_patience": 16,
-        "class_weights": "balanced",
-    },
+    defaults={"max_epochs": 100},
     trainable=True,
+    paper_recipe={},
+    paper_recipe_note=PAPER_RECIPE_NOT_STATED,
 )
 class FBCCNN(nn.Module):
     """FBCCNN: seven 3x3 conv + ReLU + BN layers on 9x9 PSD maps, flatten (32x9x9 = 2592), dense 512,

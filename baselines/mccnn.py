@@ -17,7 +17,7 @@ from torch import nn
 
 from bench.data.channels import grid_shape
 from bench.data.inputs import TASKS, InputSpec
-from bench.registry import register_model
+from bench.registry import PAPER_RECIPE_NOT_STATED, register_model
 from mtcnn.model import SameConv2d, check_input, check_tasks, dropout_layer, make_batch_norm
 
 _NOTES = (
@@ -76,17 +76,10 @@ class _Column(nn.Module):
     reported={"valence": 90.01, "arousal": 90.65},
     fidelity="approximate",
     notes=_NOTES,
-    defaults={
-        "optimizer": "adam",
-        "lr": 1e-3,
-        "batch_size": 64,
-        "max_epochs": 100,
-        "dropout": 0.3,
-        "lr_schedule": None,
-        "early_stopping_patience": 16,
-        "class_weights": "balanced",
-    },
+    defaults={"dropout": 0.3, "max_epochs": 100},
     trainable=True,
+    paper_recipe={},
+    paper_recipe_note=PAPER_RECIPE_NOT_STATED,
 )
 class MultiColumnCNN(nn.Module):
     """Multi-column CNN: CNN columns with different kernel sizes, decisions fused by learned weights.

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.data.inputs import TASKS, InputSpec
-from bench.registry import register_model
+from bench.registry import PAPER_RECIPE_NOT_STATED, register_model
 from mtcnn.model import check_input, check_tasks, dropout_layer
 
 _NOTES = (
@@ -50,17 +50,10 @@ _NOTES = (
     reported={"valence": 81.10, "arousal": 74.38},
     fidelity="approximate",
     notes=_NOTES,
-    defaults={
-        "optimizer": "adam",
-        "lr": 1e-3,
-        "batch_size": 64,
-        "max_epochs": 100,
-        "dropout": 0.2,
-        "lr_schedule": None,
-        "early_stopping_patience": 16,
-        "class_weights": "balanced",
-    },
+    defaults={"dropout": 0.2, "max_epochs": 100},
     trainable=True,
+    paper_recipe={},
+    paper_recipe_note=PAPER_RECIPE_NOT_STATED,
 )
 class SAELSTM(nn.Module):
     """SAE unmixing of each window's channel vector per band, then an LSTM over the window sequence.

@@ -12,13 +12,18 @@ PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
 STANDARDISE = ("train", "none")
 AUDITS = ("select-on-test",)
+RECIPES = ("harness", "paper")
+"""``harness``: one training recipe for every model (TrainConfig's defaults); ``paper``: the model's own
+training set-up where its paper gives one (the registry's ``paper_recipe``, applied by bench.recipes)."""
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How one model is fitted. Defaults are the MT-CNN paper's (Rudakov et al. 2021).
+    """How one model is fitted. Defaults are the harness recipe, applied to every model: the MT-CNN
+    authors' set-up (Rudakov et al. 2021) with a validation part carved out of the training data.
 
-    ``max_epochs=None`` takes the model's own default; ``dropout=None`` likewise.
+    ``max_epochs=None`` takes the model's own default; ``dropout=None`` likewise. ``RunConfig.recipe =
+    "paper"`` replaces some fields by the model's own paper recipe (see bench.recipes).
     """
 
     lr: float = 1e-3
@@ -30,6 +35,9 @@ class TrainConfig:
     """ReduceLROnPlateau on validation loss."""
     lr_factor: float = 0.5
     lr_patience: int = 5
+    restore_best: bool = True
+    """Restore the weights of the best validation epoch; False evaluates the last epoch, as the 4D-CRNN
+    authors did (no selection on validation data at all when early stopping and LR decay are off too)."""
     loss_weights: tuple[float, float] = (1.0, 1.0)
     """(w_valence, w_arousal): L = w_v * L_v + w_a * L_a."""
     balance: bool = True
@@ -96,6 +104,9 @@ class RunConfig:
     threshold: float = 5.0
     high_if: str = "gt"
     audit: tuple[str, ...] = ()
+    recipe: str = "harness"
+    """Training recipe (RECIPES): ``"paper"`` applies the model's paper recipe in bench.runner.prepare,
+    and resolves back to ``"harness"`` when that recipe has no overrides (then it is the same run)."""
     model_options: dict = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
     feature_config: dict = field(default_factory=dict)
@@ -103,6 +114,9 @@ class RunConfig:
     num_threads: int | None = None
 
     NON_KEY = ("device", "num_threads")
+    KEY_OMIT_IF_DEFAULT = {"recipe": "harness", "train.restore_best": True}
+    """Fields added after runs were tracked: left out of the run key at their default value, so the
+    run keys (and resume) of runs tracked before them stay the same."""
 
     def __post_init__(self) -> None:
         if int(self.n_folds) < 2:
@@ -115,6 +129,8 @@ class RunConfig:
         bad = [a for a in self.audit if a not in AUDITS]
         if bad:
             raise ConfigError(f"audit {bad[0]!r} is not known; allowed: {', '.join(AUDITS)}")
+        if self.recipe not in RECIPES:
+            raise ConfigError(f"recipe={self.recipe!r} is not allowed; allowed: {', '.join(RECIPES)}")
         if self.device not in DEVICES:
             raise ConfigError(f"device={self.device!r} is not allowed; allowed: {', '.join(DEVICES)}")
         if self.subjects is not None:
@@ -130,6 +146,11 @@ class RunConfig:
         d = self.to_dict()
         for k in self.NON_KEY:
             d.pop(k)
+        for path, default in self.KEY_OMIT_IF_DEFAULT.items():
+            section, _, name = path.rpartition(".")
+            holder = d[section] if section else d
+            if holder.get(name) == default:
+                del holder[name]
         return d
 
     def fingerprint(self) -> str:

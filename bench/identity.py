@@ -5,8 +5,8 @@ re-derive any of it: the runner stores these as tags (:func:`identity_tags`) and
 
 * **settings**: every setting that decides the numbers, flat (``train.lr``, ``model_options.n_inputs``,
   ``feature_config.window_s``), of the resolved config.
-* **deviations**: the settings that differ from the model's default recipe (same model, protocol,
-  split, audit and recipe, nothing else given).
+* **deviations**: the settings that differ from the model's default run (same model, protocol, split,
+  audit and recipe, nothing else given).
 * **scale** (:data:`SCALE_KEYS`): folds, seed, subjects, epoch cap and precision. Runs that differ only in
   scale compete for the same table cell; the tables say so when they do.
 * **variant**: the other deviations, named after the ablation switches (``no-dropout``, ``only-de``),
@@ -31,6 +31,7 @@ from bench.config import RunConfig
 from bench.data.features import FeatureConfig
 from bench.data.inputs import FEATURE_KINDS
 from bench.errors import ConfigError
+from bench.recipes import apply_recipe, with_model_defaults
 from bench.registry import get_model_info
 from protocols import get_protocol
 
@@ -43,9 +44,10 @@ SCALE_KEYS: tuple[str, ...] = ("n_folds", "seed", "subjects", "train.max_epochs"
 def resolve_config(cfg: RunConfig) -> RunConfig:
     """The config with every "model default" filled in, so equal runs get equal run keys.
 
-    Split: the protocol's default; features equal to the model's default input: ``None``; max epochs
-    and Adam epsilon: the model's defaults. An unknown model or protocol, or a split the protocol does
-    not offer, is a one-line :class:`ConfigError`.
+    Recipe: ``--recipe paper`` applied (:func:`bench.recipes.apply_recipe`); split: the protocol's
+    default; features equal to the model's default input: ``None``; max epochs and Adam epsilon: the
+    model's defaults. Idempotent. An unknown model or protocol, or a split the protocol does not offer,
+    is a one-line :class:`ConfigError`.
     """
     info = get_model_info(cfg.model)
     proto = get_protocol(cfg.protocol)
@@ -60,12 +62,8 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
         )
         if features == tuple(info.input_spec.features):
             features = None
-    train = replace(
-        cfg.train,
-        max_epochs=int(cfg.train.max_epochs or info.defaults.get("max_epochs", 200)),
-        adam_eps=cfg.train.adam_eps or info.defaults.get("adam_eps", 1e-8),
-    )
-    return replace(cfg, split=split, features=features, train=train)
+    cfg = apply_recipe(cfg, info)
+    return replace(cfg, split=split, features=features, train=with_model_defaults(cfg.train, info))
 
 
 def _plain(value: Any) -> Any:
@@ -102,9 +100,8 @@ def settings(cfg: RunConfig) -> dict[str, Any]:
 
 def default_config(cfg: RunConfig) -> RunConfig:
     """The model's default recipe for the same cell: model, protocol, split, audit (and recipe)."""
-    extra = {"recipe": cfg.recipe} if hasattr(cfg, "recipe") else {}
     return resolve_config(
-        RunConfig(model=cfg.model, protocol=cfg.protocol, split=cfg.split, audit=cfg.audit, **extra)
+        RunConfig(model=cfg.model, protocol=cfg.protocol, split=cfg.split, audit=cfg.audit, recipe=cfg.recipe)
     )
 
 
@@ -118,12 +115,11 @@ def deviations(cfg: RunConfig) -> dict[str, Any]:
     }
 
 
-def variant_name(dev: dict[str, Any]) -> str:
-    """The variant a set of deviations makes (scale deviations never count); ``"full"`` for none."""
+def variant_name(dev: dict[str, Any], recipe: str = "harness") -> str:
+    """The variant a set of deviations from the ``recipe``'s default makes (scale deviations never
+    count); ``"full"`` for none under the harness recipe, ``"paper-recipe"`` under the paper's."""
     rest = {k: v for k, v in dev.items() if k not in SCALE_KEYS}
-    parts = []
-    if rest.get("recipe", "harness") != "harness":
-        parts.append(f"{rest.pop('recipe')}-recipe")
+    parts = [] if recipe == "harness" else [f"{recipe}-recipe"]
     for name in VARIANTS:
         changes = {k: _plain(v) for k, v in ABLATION_CHANGES[name].items()}
         if changes and all(k in rest and rest[k] == v for k, v in changes.items()):
@@ -168,7 +164,7 @@ def identity_tags(cfg: RunConfig, folds_fp: str, prefix: str = "bench.") -> dict
     dev = deviations(cfg)
     flat = settings(cfg)
     return {
-        f"{prefix}variant": variant_name(dev),
+        f"{prefix}variant": variant_name(dev, cfg.recipe),
         f"{prefix}settings": json.dumps(dev, sort_keys=True, separators=(",", ":")),
         f"{prefix}scale": json.dumps({k: flat.get(k) for k in SCALE_KEYS}, separators=(",", ":")),
         f"{prefix}folds_fingerprint": folds_fp,

@@ -16,6 +16,7 @@ from rich.text import Text
 from torch import nn
 
 from bench.data.inputs import TASKS
+from bench.recipes import describe_train, recipe_train
 from bench.registry import ModelInfo, count_parameters, create_model, get_model_info, list_models
 
 
@@ -59,7 +60,31 @@ def models_table() -> Table:
             _fmt_acc(info.reported.get("arousal")),
             Text(info.fidelity, style=fid_style),
         )
-    table.caption = "parameters 'x 2': the paper trains one model per task; accuracies as reported on DEAP"
+    table.caption = (
+        "parameters 'x 2': the paper trains one model per task; accuracies as reported on DEAP; all models "
+        "train under the harness recipe (`bench models NAME` compares it with the paper's, --recipe paper)"
+    )
+    return table
+
+
+def recipes_table(info: ModelInfo) -> Table:
+    """The harness recipe (what a default run applies) beside the paper recipe (``--recipe paper``).
+
+    Both columns come from TrainConfig, the model's defaults and its paper recipe; paper values that
+    differ from the harness are highlighted.
+    """
+    harness = describe_train(recipe_train(info, "harness"))
+    paper = describe_train(recipe_train(info, "paper"))
+    table = Table(title="training recipes")
+    table.add_column("setting", style="bold")
+    table.add_column("harness (applied)")
+    table.add_column("paper (--recipe paper)")
+    for setting, value in harness.items():
+        other = paper[setting]
+        table.add_row(setting, value, Text(other, style="yellow" if other != value else ""))
+    if info.paper_recipe_note:
+        table.caption = f"paper recipe: {info.paper_recipe_note}"
+        table.caption_justify = "left"
     return table
 
 
@@ -105,7 +130,8 @@ def layer_summary(model: nn.Module, sample_shape: tuple[int, ...]) -> list[tuple
 
 
 def model_details(name: str) -> Group:
-    """Metadata, notes, defaults and a per-layer summary of one model (unknown name: ConfigError)."""
+    """Metadata, notes, defaults, training recipes and a per-layer summary of one model (unknown name:
+    ConfigError)."""
     info = get_model_info(name)
     tasks = TASKS if info.multitask else TASKS[:1]
     model = create_model(name, tasks=tasks)
@@ -127,7 +153,7 @@ def model_details(name: str) -> Group:
     options = ", ".join(info.model_params) or "none"
     meta.add_row("model options", options)
     if info.defaults:
-        meta.add_row("defaults", "\n".join(f"{k} = {v}" for k, v in info.defaults.items()))
+        meta.add_row("defaults (applied)", "\n".join(f"{k} = {v}" for k, v in info.defaults.items()))
     if hasattr(model, "auxiliary_loss"):
         meta.add_row("auxiliary loss", "yes (auxiliary_loss() is added to the task loss)")
 
@@ -141,6 +167,7 @@ def model_details(name: str) -> Group:
         Panel(notes or Text("none"), title="notes (choices and sources)", expand=False),
     ]
     if info.trainable:
+        parts.append(recipes_table(info))
         layers = Table(title="layers (forward-hook pass, batch axis omitted)")
         layers.add_column("module")
         layers.add_column("type")

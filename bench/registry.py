@@ -16,11 +16,12 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from torch import nn
 
+from bench.config import TrainConfig
 from bench.data.inputs import FEATURE_KINDS, TASKS, InputSpec
 from bench.errors import ConfigError
 
@@ -30,6 +31,15 @@ are ours (listed in the notes)."""
 
 BUILTIN_PACKAGES: tuple[str, ...] = ("mtcnn", "baselines")
 """Packages whose import registers the built-in models."""
+
+PAPER_RECIPE_NOT_STATED = (
+    "Not stated in the paper (as far as we could recover it); the harness recipe is used."
+)
+"""``paper_recipe_note`` of a model whose paper leaves its training set-up open (empty paper recipe)."""
+
+TRAIN_DEFAULTS: tuple[str, ...] = ("max_epochs", "adam_eps")
+"""TrainConfig fields a model's ``defaults`` may set: bench.runner.prepare reads them when the run
+config leaves them None. Every other training setting is the harness recipe's or the paper recipe's."""
 
 
 @dataclass(frozen=True)
@@ -53,13 +63,19 @@ class ModelInfo:
     notes: tuple[str, ...]
     """Every choice the paper leaves open, with its source."""
     defaults: dict
-    """Default hyper-parameters: training ones (lr, batch_size, ...) and model ones (dropout, ...)."""
+    """What the harness applies by default: model keyword arguments (dropout, ...) plus the
+    TRAIN_DEFAULTS (max_epochs, adam_eps). Nothing documentation-only: that is ``paper_recipe_note``."""
     trainable: bool
     """False for the trivial baselines (they only look at the training labels)."""
     factory: Callable[..., nn.Module]
     spec_params: Mapping[str, str] = field(default_factory=dict)
     """Hyper-parameters that change the input spec: ``{hparam: InputSpec field}``, e.g.
     ``{"n_inputs": "time_slices"}`` for the multi-input MT-CNN."""
+    paper_recipe: Mapping[str, Any] = field(default_factory=dict)
+    """TrainConfig field overrides that reproduce the paper's own training set-up (``--recipe paper``),
+    as far as it has no test leak; empty where the paper is silent or its set-up is the harness recipe."""
+    paper_recipe_note: str = ""
+    """Where the paper recipe comes from and what it cannot reproduce (shown by ``bench models NAME``)."""
 
     @property
     def model_params(self) -> tuple[str, ...]:
@@ -103,7 +119,8 @@ def register_model(name: str, **metadata: Any) -> Callable:
     **metadata
         The :class:`ModelInfo` fields except ``name`` and ``factory``. Required: ``full_name``,
         ``citation``, ``input_spec``, ``reported``, ``fidelity``. Defaults: ``doi=None``,
-        ``multitask=False``, ``notes=()``, ``defaults={}``, ``trainable=True``, ``spec_params={}``.
+        ``multitask=False``, ``notes=()``, ``defaults={}``, ``trainable=True``, ``spec_params={}``,
+        ``paper_recipe={}``, ``paper_recipe_note=""``.
 
     Raises
     ------
@@ -123,6 +140,7 @@ def register_model(name: str, **metadata: Any) -> Callable:
         raise ValueError(f"fidelity={metadata['fidelity']!r} is not allowed; allowed: {FIDELITIES}")
     if not isinstance(metadata["input_spec"], InputSpec):
         raise ValueError(f"register_model({name!r}): input_spec must be an InputSpec")
+    _check_paper_recipe(name, metadata.get("paper_recipe", {}))
 
     def decorator(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
@@ -141,7 +159,15 @@ def register_model(name: str, **metadata: Any) -> Callable:
             trainable=bool(metadata.get("trainable", True)),
             factory=factory,
             spec_params=dict(metadata.get("spec_params", {})),
+            paper_recipe=dict(metadata.get("paper_recipe", {})),
+            paper_recipe_note=str(metadata.get("paper_recipe_note", "")),
         )
+        not_applied = sorted(set(info.defaults) - set(info.model_params) - set(TRAIN_DEFAULTS))
+        if not_applied:
+            raise ValueError(
+                f"register_model({name!r}): defaults {', '.join(not_applied)} are neither model options "
+                f"nor {', '.join(TRAIN_DEFAULTS)}; paper-only settings belong in paper_recipe(_note)"
+            )
         for hp, spec_field in info.spec_params.items():
             if spec_field not in InputSpec.__dataclass_fields__:
                 raise ValueError(
@@ -151,6 +177,20 @@ def register_model(name: str, **metadata: Any) -> Callable:
         return factory
 
     return decorator
+
+
+def _check_paper_recipe(name: str, recipe: Mapping[str, Any]) -> None:
+    """A paper recipe must name TrainConfig fields with allowed values (a programmer error otherwise)."""
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(recipe) - known)
+    if unknown:
+        raise ValueError(
+            f"register_model({name!r}): paper_recipe keys {', '.join(unknown)} are not TrainConfig fields"
+        )
+    try:
+        TrainConfig(**recipe)
+    except ConfigError as err:
+        raise ValueError(f"register_model({name!r}): paper_recipe: {err}") from None
 
 
 def unregister_model(name: str) -> None:

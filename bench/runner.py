@@ -155,7 +155,7 @@ def prepare(
 ) -> Prepared:
     """Resolve data, model input, folds and units (no training, no tracking)."""
     # The run key, params and resume all see the resolved values: `--split trial` and the default
-    # split are the same run.
+    # split are the same run; `--recipe paper` is the model's own training set-up.
     cfg = resolve_config(cfg)
     info = get_model_info(cfg.model)
     proto = get_protocol(cfg.protocol)
@@ -484,6 +484,7 @@ def run_experiment(
         torch.set_num_threads(int(cfg.num_threads))
     device = resolve_device(cfg.device)
     p = prepared or prepare(cfg, deap=deap, synthetic=synthetic, echo=reporter.note)
+    cfg = p.config  # resolved (split, epochs, recipe): what the params and tables must see
     from bench.executors import LocalExecutor, UnitContext
 
     executor = executor or LocalExecutor()

@@ -94,6 +94,7 @@ def class_weights(y: torch.Tensor) -> torch.Tensor:
 class FitResult:
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
+    """Epoch of the lowest validation loss (the weights returned unless ``restore_best=False``)."""
     epochs_run: int = 0
     fit_seconds: float = 0.0
     stopped_early: bool = False
@@ -127,7 +128,7 @@ def fit(
     """Train ``model`` on (x_train, y_train); early stopping and LR decay on (x_val, y_val) only.
 
     ``y`` are (N, 2) int64 labels (valence, arousal). Returns the history; ``model`` ends with the
-    weights of its best validation epoch.
+    weights of its best validation epoch, or of its last epoch with ``config.restore_best=False``.
     """
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
@@ -186,14 +187,15 @@ def fit(
             sched.step(val["loss"])
         if val["loss"] < best_loss - 1e-6:
             best_loss, bad_epochs, result.best_epoch = val["loss"], 0, epoch
-            best_state = copy.deepcopy(model.state_dict())
+            if config.restore_best:
+                best_state = copy.deepcopy(model.state_dict())
         else:
             bad_epochs += 1
         result.epochs_run = epoch
         if config.early_stopping and bad_epochs >= config.early_stopping:
             result.stopped_early = True
             break
-    if best_state is not None:
+    if config.restore_best and best_state is not None:
         model.load_state_dict(best_state)
     result.fit_seconds = time.perf_counter() - t0
     return result

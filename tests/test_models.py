@@ -421,7 +421,7 @@ def test_metadata_complete():
     }
     assert "82.40" in get_model_info("fbccnn").reported["note"]
     model_kw, train_kw = get_model_info("mtcnn").split_hparams(get_model_info("mtcnn").defaults)
-    assert model_kw == {"dropout": 0.2} and train_kw["lr"] == 1e-3
+    assert model_kw == {"dropout": 0.2} and train_kw == {"max_epochs": 200, "adam_eps": 1e-7}
 
 
 def test_models_view_renders():

@@ -194,6 +194,9 @@ def register(app: typer.Typer) -> None:
         lr: float | None = typer.Option(None, "--lr", help="Learning rate (default 1e-3)"),
         batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Batch size (default 64)"),
         audit: str | None = typer.Option(None, "--audit", help="select-on-test: reproduce the authors' leak"),
+        recipe: str | None = typer.Option(
+            None, "--recipe", help="harness (default: one recipe for all) | paper (bench models NAME)"
+        ),
         tracking_uri: str | None = typer.Option(
             None, "--tracking-uri", help="MLflow store (default ./mlflow.db)"
         ),
@@ -243,7 +246,7 @@ def register(app: typer.Typer) -> None:
             model=model, protocol=protocol, split=split, n_folds=folds, seed=seed, device=device,
             subjects=tuple(sub) if sub else None, tasks=_csv(tasks, "--tasks", ("valence", "arousal")),
             features=_csv(features, "--features", ("de", "psd")), single_task=single_task or None,
-            audit=_csv(audit, "--audit", ("select-on-test",)), num_threads=threads,
+            audit=_csv(audit, "--audit", ("select-on-test",)), num_threads=threads, recipe=recipe,
         )  # fmt: skip
         embedded = deap is None and not os.environ.get("DEAP_DIR")
         if embedded and d["train"].get("max_epochs") is None:
@@ -259,6 +262,11 @@ def register(app: typer.Typer) -> None:
             cfg, deap=deap, synthetic=default_synthetic_config() if synthetic else None,
             echo=lambda m: err_console.print(m, markup=False),
         )  # fmt: skip
+        if prepared.config.recipe != cfg.recipe:
+            err_console.print(
+                f"The paper recipe of {cfg.model} is the harness recipe: same run as without --recipe paper.",
+                markup=False,
+            )
         if prepared.leaky:
             from protocols import LEAKAGE_NOTE
 
