@@ -148,7 +148,8 @@ def test_comparison_values_and_order(store, store_env):
     n_train = _unit_metric(uri, res["mtcnn"].parent_run_id, "n_train")
     ratio = np.mean([n_test[k] / n_train[k] for k in n_test])
     half = st.t.ppf(0.975, 1) * accs.std(ddof=1) * math.sqrt(1 / 2 + ratio)
-    assert row["ci_high"].iloc[0] == pytest.approx(accs.mean() + half)
+    assert row["ci_high"].iloc[0] == pytest.approx(min(1.0, accs.mean() + half))  # clipped to [0, 1]
+    assert row["ci_low"].iloc[0] == pytest.approx(max(0.0, accs.mean() - half))
     assert row["ci"].iloc[0] == "corrected t"
     # per-subject protocol: average per subject (over its folds), then across subjects; plain t CI
     ss = d[(d.model == "majority") & (d.protocol == "subject-specific") & (d.task == "arousal")].iloc[0]

@@ -169,48 +169,27 @@ def emit(
 
 
 def runs_table(store) -> Any:
-    """Rich table of the finished parents: cell, scale, settings that differ from the default, run id."""
+    """Rich table of the finished parents: run id, cell, scale, other settings that set it apart."""
     from rich.table import Table
 
     t = Table(title=f"Finished runs | {store.label}")
-    for col in (
-        "run",
-        "shown",
-        "model",
-        "protocol/split",
-        "audit",
-        "variant",
-        "folds",
-        "seed",
-        "epochs",
-        "subjects",
-        "other settings",
-        "code",
-    ):
-        t.add_column(
-            col, overflow="fold", no_wrap=col in ("run", "model"), min_width=8 if col == "run" else None
-        )
+    t.add_column("run", no_wrap=True)
+    t.add_column("model", no_wrap=True)
+    t.add_column("cell")
+    t.add_column("scale")
+    t.add_column("other settings")
     shown = set(store.parents["run_id"])
     for _, r in store.runs.iterrows():
         rest = {k: v for k, v in r["settings"].items() if k not in r["scale"]}
         subs = r["subjects"]
-        t.add_row(
-            r["run_id"][:8],
-            "*" if r["run_id"] in shown else "",
-            r["model"],
-            f"{r['protocol']}/{r['split']}",
-            "" if r["audit"] == "none" else r["audit"],
-            r["variant"] + (" (tuned)" if r["tuned"] else ""),
-            str(r["n_folds"]),
-            str(r["seed"]),
-            str(r["epochs"]),
-            "all" if not subs else f"{len(subs)}: {min(subs)}-{max(subs)}",
-            ", ".join(f"{k}={json.dumps(v)}" for k, v in rest.items()),
-            r["code_version"],
+        cell = f"{r['protocol']}/{r['split']}" + ("" if r["audit"] == "none" else f" {r['audit']}")
+        cell += f" {r['variant']}" + (" (tuned)" if r["tuned"] else "")
+        scale = f"{r['n_folds']} folds, seed {r['seed']}, {r['epochs']} epochs, " + (
+            "all subjects" if not subs else f"subjects {min(subs)}-{max(subs)} ({len(subs)})"
         )
-    t.caption = (
-        "shown *: the run the tables use for its cell (the newest); pick others with --where KEY=VALUE"
-    )
+        t.add_row(r["run_id"][:8] + (" *" if r["run_id"] in shown else ""), r["model"], cell, scale,
+                  ", ".join(f"{k}={json.dumps(v)}" for k, v in rest.items()))  # fmt: skip
+    t.caption = "*: the run the tables show for its cell (the newest); pick another with --where KEY=VALUE"
     return t
 
 

@@ -173,6 +173,11 @@ def binomial_chance(c: Cell) -> float:
     return stats.binomial_chance(c.n_independent)
 
 
+def _clip(x: float) -> float:
+    """A CI bound within the metric's range [0, 1] (the t interval is symmetric and ignores it)."""
+    return min(1.0, max(0.0, x)) if math.isfinite(x) else math.nan
+
+
 def cell_fields(c: Cell | None) -> dict:
     """The tidy numbers of one cell (NaN and status 'not run' for a missing one, never zeros)."""
     if c is None:
@@ -194,8 +199,8 @@ def cell_fields(c: Cell | None) -> dict:
         "over": c.over,
         "mean": c.mean,
         "std": s.std,
-        "ci_low": s.ci_low,
-        "ci_high": s.ci_high,
+        "ci_low": _clip(s.ci_low),
+        "ci_high": _clip(s.ci_high),
         "ci": "corrected t" if s.corrected else "t",
         "n": s.n,
     }

@@ -170,8 +170,9 @@ def comparison_table(store: Store, metric: str = "acc") -> list[Table]:
         frame_rows.append(out)
     notes = [
         metric_note(metric),
-        "cells: mean ± std [95% CI] (n folds: CI with the corrected resampled variance, Nadeau & Bengio "
-        "2003; or n subjects for per-subject protocols, each subject's folds averaged first: t CI).",
+        "cells: mean ± std [95% CI, clipped to 0-100] (n folds: CI with the corrected resampled variance, "
+        "Nadeau & Bengio 2003; or n subjects for per-subject protocols, each subject's folds averaged "
+        "first: t CI).",
         "p: paired test vs MT-CNN, Holm-corrected within a protocol/split (t: corrected resampled t-test "
         f"over shared folds; W: Wilcoxon signed-rank over subjects); only between runs on the same folds, "
         f"else '{OTHER_FOLDS}'.",
