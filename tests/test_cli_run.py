@@ -63,7 +63,7 @@ def test_run_prints_a_labelled_table_and_resumes(deap_dir, tmp_path, capsys):
             "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]  # fmt: skip
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "majority | whole-set | split trial | SYNTHETIC data" in out
+    assert "majority | whole-set | split trial | variant full | SYNTHETIC data" in out
     assert "fold1" in out and "fold2" in out and "mean ± std" in out
     assert "TEST metrics" in out and "V = valence" in out and "A = arousal" in out
     for header in ("V acc", "V trial acc", "V bal acc", "V AUC", "A acc", "A trial acc"):

@@ -114,7 +114,11 @@ def results_table(res) -> Table:
     """Per-unit and mean +- std TEST metrics; headers start with the task initial (caption spells it out)."""
     cfg = res.config
     data = f"{res.data_kind.upper()} data {res.data_fingerprint}"
-    title = f"{cfg.model} | {cfg.protocol} | split {res.split} | {data}" + (" | LEAKY" if res.leaky else "")
+    from bench.identity import deviations, variant_name
+
+    variant = variant_name(deviations(cfg), cfg.recipe)
+    title = f"{cfg.model} | {cfg.protocol} | split {res.split} | variant {variant} | {data}"
+    title += " | LEAKY" if res.leaky else ""
     caption = (
         "In % on the test parts. "
         + ", ".join(f"{t[0].upper()} = {t}" for t in cfg.tasks)
