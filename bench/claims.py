@@ -2,10 +2,11 @@
 execution per unit.
 
 Parent
-    Find-or-create by run key happens under the store's file lock (:func:`bench.tracking.store_lock`)
-    for a local SQLite store. A remote server cannot be locked: every process that created a parent
-    searches again after a short settle delay, the oldest RUNNING parent of the run key (smallest
-    start time, then run id) wins, and the others delete theirs and attach to the winner.
+    Find-or-create by run key (and of a study's run, for ``bench tune``) happens under the store's
+    file lock (:func:`bench.tracking.store_lock`) for a local SQLite store. A remote server cannot be
+    locked: every process that created a parent searches again after a short settle delay, the
+    oldest RUNNING parent of the run key (smallest start time, then run id) wins, and the others
+    delete theirs and attach to the winner.
 
 Units
     A unit is claimed before it trains: its child run is created RUNNING with the tags
@@ -37,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from bench.tracking import TAG, find_parent, store_lock
+from bench.tracking import TAG, newest_run, store_lock
 
 PID_TAG, HOST_TAG, BEAT_TAG = f"{TAG}claim_pid", f"{TAG}claim_host", f"{TAG}heartbeat"
 HOST = socket.gethostname()
@@ -108,12 +109,14 @@ def _discard(cl, run_id: str) -> None:
     cl.delete_run(run_id)
 
 
-def _settle(cl, mine: str, search: Callable[[], list]):
-    """Oldest-wins among RUNNING runs (remote stores): the winner, after withdrawing ``mine`` if it lost."""
+def _settle(cl, mine: str, search: Callable[[], list], live: Callable[[object], bool] = is_live):
+    """Oldest-wins among RUNNING ``live`` runs (remote stores): the winner if ``mine`` lost (then withdrawn).
+
+    Waits :data:`SETTLE_S` first, so that a rival created at the same moment is visible.
+    """
     time.sleep(SETTLE_S)
-    rivals = [r for r in search() if r.info.status == "RUNNING"]
-    ours = [r for r in rivals if r.info.run_id == mine]
-    winner = _oldest([r for r in rivals if r.info.run_id != mine and is_live(r)] + ours) if ours else None
+    rivals = [r for r in search() if r.info.status == "RUNNING" and (r.info.run_id == mine or live(r))]
+    winner = _oldest(rivals) if rivals else None
     if winner is None or winner.info.run_id == mine:
         return None
     _discard(cl, mine)
@@ -121,31 +124,25 @@ def _settle(cl, mine: str, search: Callable[[], list]):
 
 
 # ------------------------------------------------------------------------------------------ parent
-def find_or_create_parent(cl, exp_id: str, run_key: str, create: Callable[[], str], *, force: bool = False):
-    """``(parent run, None)`` if one exists for the run key, else ``(None, id)`` of the one ``create`` made.
+def find_or_create_run(
+    cl, exp_id: str, key: dict[str, str], create: Callable[[], str], *, force: bool = False
+):
+    """``(run, None)``: the newest run with the ``key`` tags; else ``(None, id)`` of the run ``create`` made.
 
-    ``force`` always creates (a deliberate second parent). See the module docstring for the rules.
+    For the parent of a run key (``bench.run_key``, ``bench.role=parent``) and a study's run. ``force``
+    always creates (a deliberate second parent). See the module docstring for the rules.
     """
     with store_lock(cl.tracking_uri) as locked:
-        parent = None if force else find_parent(cl, exp_id, run_key)
-        if parent is not None:
-            return parent, None
+        found = None if force else newest_run(cl, exp_id, key)
+        if found is not None:
+            return found, None
         mine = create()
     if locked or force:
         return None, mine
-
-    def search() -> list:
-        flt = f"tags.`{TAG}run_key` = '{run_key}' and tags.`{TAG}role` = 'parent'"
-        return list(cl.search_runs([exp_id], filter_string=flt, max_results=1000))
-
-    # a parent is not a claim (no heartbeat): every RUNNING parent of the run key competes
-    time.sleep(SETTLE_S)
-    rivals = [r for r in search() if r.info.status == "RUNNING"]
-    winner = _oldest(rivals) if rivals else None
-    if winner is None or winner.info.run_id == mine:
-        return None, mine
-    _discard(cl, mine)
-    return winner, None
+    flt = " and ".join(f"tags.`{k}` = '{v}'" for k, v in key.items())
+    # a parent is not a claim (no heartbeat): every RUNNING run with the key competes
+    winner = _settle(cl, mine, lambda: cl.search_runs([exp_id], flt, max_results=1000), live=lambda r: True)
+    return (winner, None) if winner is not None else (None, mine)
 
 
 # -------------------------------------------------------------------------------------------- units

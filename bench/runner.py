@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from bench import __version__
-from bench.claims import claim_unit, find_or_create_parent, heartbeat
+from bench.claims import claim_unit, find_or_create_run, heartbeat
 from bench.config import RunConfig
 from bench.data.cache import FeatureSet, prepare_features
 from bench.data.features import FeatureConfig
@@ -537,8 +537,9 @@ def run_experiment(
     tags = _tags(p)
     extra = {str(k): str(v) for k, v in (extra_tags or {}).items()}
     # one parent per run key, also when several commands start at once (bench.claims)
-    parent, parent_id = find_or_create_parent(
-        cl, exp, p.run_key, lambda: _new_parent(cl, exp, p, tags, extra), force=force
+    key = {f"{TAG}run_key": p.run_key, f"{TAG}role": "parent"}
+    parent, parent_id = find_or_create_run(
+        cl, exp, key, lambda: _new_parent(cl, exp, p, tags, extra), force=force
     )
     done: dict[str, object] = {}
     if parent is not None:

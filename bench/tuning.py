@@ -85,7 +85,6 @@ from bench.tracking import (
     code_version,
     experiment_id,
     init_once,
-    newest_run,
     resolve_tracking_uri,
     sqlite_path,
     store_lock,
@@ -506,19 +505,13 @@ def _open_study(url: str, name: str, key: dict, seed: int, pruner, p: Prepared, 
     return study, session
 
 
-def _find_study_run(cl, exp: str, name: str):
-    return newest_run(cl, exp, {f"{TAG}study": name, f"{TAG}role": "study"})
-
-
 def _study_parent(cl, exp: str, name: str, url: str, p: Prepared, key: dict) -> str:
+    """The study's MLflow run: found, or created once even when tuners start together (bench.claims)."""
     from mlflow.entities import Param
 
+    from bench.claims import find_or_create_run
     from bench.runner import _tags
 
-    run = _find_study_run(cl, exp, name)
-    if run is not None:
-        cl.update_run(run.info.run_id, status="RUNNING")
-        return run.info.run_id
     tags = {
         **_tags(p),
         f"{TAG}role": "study",
@@ -526,7 +519,13 @@ def _study_parent(cl, exp: str, name: str, url: str, p: Prepared, key: dict) -> 
         f"{TAG}storage": redact(url),
         f"{TAG}code_version": code_version(),
     }
-    run_id = cl.create_run(exp, run_name=f"study {name}", tags=tags).info.run_id
+    ident = {f"{TAG}study": name, f"{TAG}role": "study"}
+    run, run_id = find_or_create_run(
+        cl, exp, ident, lambda: cl.create_run(exp, run_name=f"study {name}", tags=tags).info.run_id
+    )
+    if run is not None:
+        cl.update_run(run.info.run_id, status="RUNNING")
+        return run.info.run_id
     params = {**{f"study.{k}": str(v) for k, v in key.items()}, "model": p.config.model,
               "protocol": p.config.protocol, "split": p.split, "max_epochs": str(p.max_epochs),
               "n_folds": str(p.config.n_folds), "seed": str(p.config.seed),

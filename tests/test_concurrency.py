@@ -274,7 +274,7 @@ def test_remote_parent_race_keeps_the_oldest(tmp_path, monkeypatch):
         made.append(cl.create_run(exp, tags=tags).info.run_id)
         return made[-1]
 
-    winner, mine = claims.find_or_create_parent(_Remote(cl), exp, "k1", create)
+    winner, mine = claims.find_or_create_run(_Remote(cl), exp, tags, create)
     assert mine is None and winner.info.run_id == made[0]
     assert cl.get_run(made[1]).info.lifecycle_stage == "deleted"
 
