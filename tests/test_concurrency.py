@@ -113,6 +113,53 @@ def _dead_pid() -> int:
 
 
 # ---------------------------------------------------------------------------------- process faults
+OPEN_STORES = (
+    "import sys, time\n"
+    "from pathlib import Path\n"
+    "import mlflow, optuna\n"
+    "from bench.tracking import client, experiment_id, init_once\n"
+    "Path(sys.argv[1] + '.ready').touch()\n"
+    "while not Path(sys.argv[2]).exists():\n"
+    "    time.sleep(0.01)\n"
+    "experiment_id(client(sys.argv[3]), 'synthetic')\n"
+    "init_once(sys.argv[4], 'Optuna storage', lambda: optuna.storages.RDBStorage(sys.argv[4]))\n"
+)
+
+
+@pytest.mark.timeout(300)
+def test_three_processes_create_the_stores_at_once(tmp_path):
+    """The store set-up alone (no torch import): MLflow tables and experiment, Optuna tables."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    mlflow_uri, optuna_url = f"sqlite:///{tmp_path / 'mlflow.db'}", f"sqlite:///{tmp_path / 'optuna.db'}"
+    procs = []
+    try:
+        for i in range(3):
+            args = [str(tmp_path / f"p{i}"), str(tmp_path / "go"), mlflow_uri, optuna_url]
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", OPEN_STORES, *args], env=env, stderr=subprocess.PIPE, text=True
+                )
+            )
+        deadline = time.monotonic() + 120
+        while not all((tmp_path / f"p{i}.ready").exists() for i in range(3)):
+            assert all(p.poll() is None for p in procs) and time.monotonic() < deadline
+            time.sleep(0.05)
+        (tmp_path / "go").touch()
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err[-3000:]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    cl = client(mlflow_uri)
+    assert [e.name for e in cl.search_experiments() if e.name.startswith("deap-bench")] == [
+        "deap-bench-synthetic"
+    ]
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_three_commands_started_together_on_a_fresh_folder(data_dir, cache_dir, tmp_path):
     cmds = [_run_args(data_dir, "--seed", str(s)) for s in range(3)]
