@@ -9,8 +9,13 @@ code the local executor uses) and returns the unit's result.
 
 A unit whose worker dies leaves its child run RUNNING, a unit that fails leaves it FAILED: never
 FINISHED, so no partial result is counted and the next run of the same command runs it again. When a
-remote executor has ended, child runs still RUNNING under the parent are marked FAILED (nothing of ours
-runs them any more). The parent is FINISHED only when every unit is.
+remote executor has ended, child runs still RUNNING under the parent whose claim is stale are marked
+FAILED (nothing runs them any more). The parent is FINISHED only when every unit is.
+
+Every executor claims a unit before training it (:mod:`bench.claims`, in :func:`bench.runner.track_unit`),
+so two commands on the same parent never train a unit twice. The local executor skips units another
+command holds and comes back to them at the end; pool and Dask workers wait for such a unit in their
+slot and then reuse its result.
 
 Numbers do not depend on the executor: a unit's seed depends only on the run seed and the unit key. On
 CPU they do depend on torch's thread count (float reductions are split differently), so the pool and Dask
@@ -163,13 +168,13 @@ class UnitContext:
     cache_dir: str | Path | None = None
     _data: dict | None = field(default=None, repr=False)
 
-    def track(self, unit, fold):
-        """Run and track one unit in this process."""
+    def track(self, unit, fold, *, wait: bool = True):
+        """Claim, run and track one unit in this process (None: claimed elsewhere and ``wait`` is False)."""
         from bench.runner import track_unit
 
         return track_unit(
             self.client, self.prepared, unit, fold, self.device, self.reporter,
-            self.experiment_id, self.parent_run_id, self.tags,
+            self.experiment_id, self.parent_run_id, self.tags, wait=wait,
         )  # fmt: skip
 
     def task(self, unit, num_threads: int | None = None) -> UnitTask:
@@ -183,11 +188,15 @@ class UnitContext:
         )  # fmt: skip
 
     def fail_orphans(self) -> None:
-        """Mark child runs still RUNNING under the parent FAILED (their worker is gone)."""
+        """Mark child runs still RUNNING under the parent FAILED if their claim is stale (worker gone).
+
+        A live claim belongs to another command working on the same parent: it is left alone.
+        """
+        from bench.claims import is_live
         from bench.tracking import child_runs
 
         for run in child_runs(self.client, self.experiment_id, self.parent_run_id):
-            if run.info.status == "RUNNING":
+            if run.info.status == "RUNNING" and not is_live(run):
                 self.client.set_terminated(run.info.run_id, status="FAILED")
 
 
@@ -215,7 +224,15 @@ class LocalExecutor:
         """Nothing to check: units run on the prepared data in this process."""
 
     def run(self, todo: Sequence, ctx: UnitContext) -> Iterator:
+        """Units claimed by another command go last (then wait for them): their result is reused."""
+        deferred = []
         for unit, fold in todo:
+            res = ctx.track(unit, fold, wait=False)
+            if res is None:
+                deferred.append((unit, fold))
+            else:
+                yield res
+        for unit, fold in deferred:
             yield ctx.track(unit, fold)
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from bench import __version__
+from bench.claims import claim_unit, find_or_create_run, heartbeat
 from bench.config import RunConfig
 from bench.data.cache import FeatureSet, prepare_features
 from bench.data.features import FeatureConfig
@@ -37,7 +38,6 @@ from bench.tracking import (
     client,
     code_version,
     experiment_id,
-    find_parent,
     flatten,
     resolve_tracking_uri,
 )
@@ -427,19 +427,35 @@ def track_unit(
     experiment: str,
     parent_id: str,
     tags: dict[str, str],
-) -> UnitResult:
-    """Run one unit inside its own child run; the child is FINISHED only if the unit completed.
+    *,
+    wait: bool = True,
+) -> UnitResult | None:
+    """Claim one unit, then run it inside its own child run; the child is FINISHED only if it completed.
 
     Every executor calls this (in-process, in a pool worker or on a Dask worker), so a unit is tracked
-    the same way wherever it runs. An error or Ctrl-C leaves the child FAILED/KILLED, a dead process
-    leaves it RUNNING: never FINISHED, so resume runs the unit again.
+    and claimed (:mod:`bench.claims`) the same way wherever it runs. If another process finished the
+    unit meanwhile, its result is reused; if another process is running it, this waits for it, or
+    returns None at once when ``wait`` is False. An error or Ctrl-C leaves the child FAILED/KILLED, a
+    dead process leaves it RUNNING with a claim that goes stale: never FINISHED, so resume (or a
+    concurrent command) runs the unit again.
     """
-    cid = cl.create_run(experiment, run_name=unit.key, tags=unit_tags(tags, unit, parent_id)).info.run_id
+
+    def create(claim: dict[str, str]) -> str:
+        run_tags = {**unit_tags(tags, unit, parent_id), **claim}
+        return cl.create_run(experiment, run_name=unit.key, tags=run_tags).info.run_id
+
+    claim = claim_unit(cl, experiment, parent_id, unit.key, create, wait=wait)
+    if claim is None:
+        return None
+    if claim.finished is not None:
+        return _reuse(claim.finished, unit)
+    cid = claim.run_id
     try:
-        res = run_unit(p, unit, fold, device, reporter)
-        _log_history(cl, cid, res.history)
-        _log_metrics(cl, cid, res.metrics)
-        _log_unit_artifacts(cl, cid, res)
+        with heartbeat(cl, cid):
+            res = run_unit(p, unit, fold, device, reporter)
+            _log_history(cl, cid, res.history)
+            _log_metrics(cl, cid, res.metrics)
+            _log_unit_artifacts(cl, cid, res)
     except KeyboardInterrupt:
         cl.set_terminated(cid, status="KILLED")
         raise
@@ -449,6 +465,33 @@ def track_unit(
     cl.set_terminated(cid, status="FINISHED")
     res.run_id = cid
     return res
+
+
+def _new_parent(cl, exp: str, p: Prepared, tags: dict[str, str], extra: dict[str, str]) -> str:
+    """Create a parent run (bare: params and artifacts follow once it is known to be the one)."""
+    cfg = p.config
+    run_name = f"{cfg.model}|{cfg.protocol}|{p.split}" + ("|audit" if cfg.audit else "")
+    return cl.create_run(exp, run_name=run_name, tags={**tags, **extra, f"{TAG}role": "parent"}).info.run_id
+
+
+def _log_parent(cl, parent_id: str, p: Prepared) -> None:
+    """The new parent's params (config, resolved split/epochs, model hparams) and artifacts."""
+    cfg = p.config
+    params = flatten(cfg.to_dict())
+    params.update({"split_resolved": p.split, "max_epochs_resolved": str(p.max_epochs),
+                   "model_hparams": json.dumps(p.hparams, sort_keys=True, default=str)})  # fmt: skip
+    from mlflow.entities import Param
+
+    items = [Param(k, v[:6000]) for k, v in sorted(params.items())]
+    for start in range(0, len(items), 90):
+        cl.log_batch(parent_id, params=items[start : start + 90])
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
+        (d / "feature_config.json").write_text(json.dumps(p.features.config.to_dict(), indent=2))
+        inp = p.inputs
+        fold_assignment(p.folds, inp.subject, inp.trial, inp.segment).to_csv(d / "folds.csv.gz", index=False)
+        cl.log_artifacts(parent_id, str(d))
 
 
 def run_experiment(
@@ -493,7 +536,11 @@ def run_experiment(
     exp = experiment_id(cl, p.features.kind)
     tags = _tags(p)
     extra = {str(k): str(v) for k, v in (extra_tags or {}).items()}
-    parent = None if force else find_parent(cl, exp, p.run_key)
+    # one parent per run key, also when several commands start at once (bench.claims)
+    key = {f"{TAG}run_key": p.run_key, f"{TAG}role": "parent"}
+    parent, parent_id = find_or_create_run(
+        cl, exp, key, lambda: _new_parent(cl, exp, p, tags, extra), force=force
+    )
     done: dict[str, object] = {}
     if parent is not None:
         for run in child_runs(cl, exp, parent.info.run_id):
@@ -505,26 +552,7 @@ def run_experiment(
         if parent.info.status != "RUNNING":
             cl.update_run(parent_id, status="RUNNING")
     else:
-        run_name = f"{cfg.model}|{cfg.protocol}|{p.split}" + ("|audit" if cfg.audit else "")
-        parent_tags = {**tags, **extra, f"{TAG}role": "parent"}
-        parent_id = cl.create_run(exp, run_name=run_name, tags=parent_tags).info.run_id
-        params = flatten(cfg.to_dict())
-        params.update({"split_resolved": p.split, "max_epochs_resolved": str(p.max_epochs),
-                       "model_hparams": json.dumps(p.hparams, sort_keys=True, default=str)})  # fmt: skip
-        from mlflow.entities import Param
-
-        items = [Param(k, v[:6000]) for k, v in sorted(params.items())]
-        for start in range(0, len(items), 90):
-            cl.log_batch(parent_id, params=items[start : start + 90])
-        with tempfile.TemporaryDirectory() as tmp:
-            d = Path(tmp)
-            (d / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
-            (d / "feature_config.json").write_text(json.dumps(p.features.config.to_dict(), indent=2))
-            inp = p.inputs
-            fold_assignment(p.folds, inp.subject, inp.trial, inp.segment).to_csv(
-                d / "folds.csv.gz", index=False
-            )
-            cl.log_artifacts(parent_id, str(d))
+        _log_parent(cl, parent_id, p)
     reporter.plan(len(p.units), sum(u.key in done for u, _ in p.units))
     by_key: dict[str, UnitResult] = {}
     todo = []
@@ -556,7 +584,9 @@ def run_experiment(
         status = "KILLED"
         raise
     finally:
-        cl.set_terminated(parent_id, status=status)
+        # a command that shares the parent may have finished it: a complete parent stays FINISHED
+        if status == "FINISHED" or cl.get_run(parent_id).info.status != "FINISHED":
+            cl.set_terminated(parent_id, status=status)
     return ExperimentResult(
         config=cfg, split=p.split, data_kind=p.features.kind, data_fingerprint=p.features.fingerprint,
         leaky=p.leaky, parent_run_id=parent_id, units=results, summary=summary, per_subject=per_subject,

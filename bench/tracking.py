@@ -8,13 +8,17 @@ active run), so the same code logs from a process pool or a cluster worker.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import sqlite3
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bench import __version__
+from bench.errors import ConfigError
 
 TAG = "bench."
 EXPERIMENTS = {"synthetic": "deap-bench-synthetic", "deap": "deap-bench-deap"}
@@ -29,24 +33,123 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
     return f"sqlite:///{Path.cwd() / 'mlflow.db'}"
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL (MLflow or SQLAlchemy), None for anything else."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :].split("?", 1)[0]
+        return None if path in ("", ":memory:") else Path(path)
+    return None
+
+
+@contextlib.contextmanager
+def store_lock(url: str, timeout: float = 600.0) -> Iterator[bool]:
+    """Hold ``<db>.lock`` next to a SQLite store (yields True); other stores get no lock (yields False).
+
+    SQLite stores are files on one machine, so a file lock serialises whatever must not interleave
+    between processes: creating tables and migrations, creating an experiment, find-or-create of a
+    parent run, claiming a unit. A remote store cannot be locked this way; callers fall back to a
+    deterministic claim (the oldest run wins).
+    """
+    path = sqlite_path(url)
+    if path is None:
+        yield False
+        return
+    from filelock import FileLock, Timeout
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(f"{path}.lock", is_singleton=True)  # re-entrant within a thread, blocks other threads
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise ConfigError(
+            f"{path}.lock: held by another process for over {timeout:.0f} s; if no bench process is "
+            "running, delete the lock file and run again"
+        ) from None
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
+def check_sqlite_file(path: Path, what: str) -> None:
+    """Refuse a file that is not a SQLite database, or one left half-migrated (call under the lock).
+
+    Such a store fails every later command with a long traceback; the one line says which file and
+    what to do instead.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as fh:
+        header = fh.read(16)
+    if header != b"SQLite format 3\x00":
+        raise ConfigError(f"{path}: not a SQLite database, so no {what}; move it aside and run again")
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+        try:
+            query = "SELECT name FROM sqlite_master WHERE name GLOB '_alembic_tmp_*'"
+            tmp = [r[0] for r in con.execute(query)]
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(f"{path}: unreadable {what} ({exc}); move it aside and run again") from None
+    if tmp:
+        raise ConfigError(
+            f"{path}: {what} left half-migrated by an interrupted schema upgrade (table {tmp[0]}); "
+            "move it aside and run again (or restore a backup)"
+        )
+
+
+_READY: set[str] = set()
+"""Store URLs this process has created or upgraded already: later opens need no lock."""
+
+
+def init_once(url: str, what: str, open_store: Callable[[], object]):
+    """``open_store()`` - under the store's lock the first time this process opens a SQLite ``url``.
+
+    Opening a store creates its tables or runs its migrations when needed (MLflow and Optuna both do
+    this on first touch); two processes doing it at once corrupt it. Once a process has opened a
+    store, every table exists and later opens create nothing, so they need no lock. A store that
+    cannot be opened is a one-line ConfigError naming the file.
+    """
+    path = sqlite_path(url)
+    if path is None or url in _READY:
+        return open_store()
+    with store_lock(url):
+        check_sqlite_file(path, what)
+        try:
+            store = open_store()
+        except Exception as exc:  # noqa: BLE001 - a broken store: one line, not MLflow's traceback
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise ConfigError(f"{path}: cannot open the {what} ({first}); move it aside, run again") from None
+    _READY.add(url)
+    return store
+
+
 def client(uri: str | None = None):
+    """An MLflow client; a local SQLite store is created or upgraded under its file lock."""
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=resolve_tracking_uri(uri))
+    uri = resolve_tracking_uri(uri)
+    # MlflowClient() opens the store at once: tables, migrations and the default experiment
+    return init_once(uri, "MLflow store", lambda: MlflowClient(tracking_uri=uri))
 
 
 def experiment_id(cl, kind: str) -> str:
-    """The experiment for a data kind ("synthetic" or "deap"), created on first use."""
+    """The experiment for a data kind ("synthetic" or "deap"), created on first use (under the lock)."""
     name = EXPERIMENTS[kind]
     exp = cl.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
     from mlflow.exceptions import MlflowException
 
-    try:
-        return cl.create_experiment(name, tags={f"{TAG}data_kind": kind})
-    except MlflowException:  # created concurrently by another process
-        return cl.get_experiment_by_name(name).experiment_id
+    with store_lock(cl.tracking_uri):
+        exp = cl.get_experiment_by_name(name)
+        if exp is not None:
+            return exp.experiment_id
+        try:
+            return cl.create_experiment(name, tags={f"{TAG}data_kind": kind})
+        except MlflowException:  # created concurrently on a remote server
+            return cl.get_experiment_by_name(name).experiment_id
 
 
 @functools.lru_cache(maxsize=1)

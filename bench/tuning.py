@@ -45,8 +45,11 @@ URL (PostgreSQL/MySQL for several machines). The study is created (``load_if_exi
 process; re-running the same command adds ``n_trials`` more trials to it. A study remembers its
 config, data and search space and refuses to resume with different ones. ``n_jobs > 1`` starts that
 many worker *processes* (spawn), each running ``study.optimize`` on the same storage with
-``torch.set_num_threads(max(1, cores // n_jobs))``; worker ``i`` samples with TPE seed
-``seed + 10007 * n_existing_trials + i`` (a resumed study does not repeat its first proposals).
+``torch.set_num_threads(max(1, cores // n_jobs))``; worker ``i`` of the study's ``session``-th command
+samples with TPE seed ``seed + 10007 * n_existing_trials + i + 1000003 * session`` and constant liar (a
+resumed study does not repeat its first proposals; several ``bench tune`` commands on one storage, at
+once or one after the other, never share a seed). A SQLite storage is created, and the study opened,
+under the file lock ``<db>.lock``, so commands started together on a fresh storage all succeed.
 
 Tracking
 --------
@@ -76,7 +79,16 @@ from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.registry import create_model, get_model_info
 from bench.runner import Prepared, Reporter, Unit, _fit_predict, _labels_tensor, model_hparams, prepare
-from bench.tracking import TAG, client, code_version, experiment_id, newest_run, resolve_tracking_uri
+from bench.tracking import (
+    TAG,
+    client,
+    code_version,
+    experiment_id,
+    init_once,
+    resolve_tracking_uri,
+    sqlite_path,
+    store_lock,
+)
 from bench.trainer import (
     TASK_INDEX,
     Standardiser,
@@ -126,25 +138,24 @@ def redact(url: str) -> str:
         return url
 
 
-def _sqlite_path(url: str) -> Path | None:
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///") :]
-        return None if path in ("", ":memory:") else Path(path)
-    return None
-
-
 def open_storage(url: str, *, must_exist: bool = False):
-    """An Optuna RDB storage; sqlite waits up to 60 s for a lock (several worker processes)."""
+    """An Optuna RDB storage; sqlite waits up to 60 s for a lock (several worker processes).
+
+    A SQLite storage is created (tables, alembic version) under ``<db>.lock`` the first time this
+    process opens it (:func:`bench.tracking.init_once`), so commands started together cannot collide.
+    """
     import optuna
 
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     if must_exist and path is not None and not path.exists():
         raise ConfigError(f"no Optuna storage at {path}; run `bench tune` first or pass --storage URL")
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        return init_once(url, "Optuna storage", lambda: optuna.storages.RDBStorage(url, engine_kwargs=kwargs))
+    except ConfigError:
+        raise
     except Exception as exc:  # noqa: BLE001 - bad URL, driver missing, server down: one line
         raise ConfigError(f"cannot open Optuna storage {redact(url)}: {exc}") from None
 
@@ -404,10 +415,18 @@ def _study_key(p: Prepared, space: str, objective: str, tune_folds: int) -> dict
     }
 
 
-def _sampler(seed: int, n_existing: int, worker: int = 0):
+def _sampler(seed: int, n_existing: int, worker: int = 0, session: int = 0):
+    """TPE for one worker of one session; no two processes on a study share a seed.
+
+    The seed mixes the run seed, the trials already in the study (a resumed study does not repeat its
+    first proposals), the worker index and the session's number in the study (:func:`_open_study`:
+    two commands started together see the same trials but get different sessions). ``constant_liar``
+    lets TPE see trials still RUNNING in other workers, so parallel workers spread out.
+    """
     import optuna
 
-    return optuna.samplers.TPESampler(seed=int(seed) + 10007 * int(n_existing) + int(worker))
+    mixed = int(seed) + 10007 * int(n_existing) + int(worker) + 1_000_003 * int(session)
+    return optuna.samplers.TPESampler(seed=mixed % 2**32, constant_liar=True)
 
 
 def default_pruner():
@@ -447,47 +466,52 @@ def default_study_name(cfg: RunConfig, space: str = "weights") -> str:
 
 
 def _open_study(url: str, name: str, key: dict, seed: int, pruner, p: Prepared, space: str):
+    """Create or load the study; returns ``(study, session)``, this command's session number in it.
+
+    On a SQLite storage this runs under the storage's lock, so commands started together create the
+    study once, enqueue the baseline trial once and reserve distinct session numbers (sampler seeds).
+    Other storages cannot be locked: the session number also mixes in the process id there.
+    """
     import optuna
 
     storage = open_storage(url)
-    study = optuna.create_study(
-        study_name=name, storage=storage, direction="minimize", load_if_exists=True,
-        sampler=_sampler(seed, 0), pruner=pruner,
-    )  # fmt: skip
-    old = study.user_attrs.get("bench_key")
-    if old is None:
-        study.set_user_attr("bench_key", key)
-        study.set_user_attr("config", json.loads(json.dumps(p.config.to_dict(), default=str)))
-        study.set_user_attr("data_kind", p.features.kind)
-        study.set_user_attr("max_epochs", p.max_epochs)
-    elif old != key:
-        diff = ", ".join(k for k in key if old.get(k) != key[k])
-        raise ConfigError(
-            f"study {name!r} in {redact(url)} was created with a different {diff}; "
-            "use another --study name (or the original settings) to resume"
-        )
-    if not study.trials:  # the paper's setting first: the baseline is always among the trials
-        first = {"log2_ratio": 0.0}
-        if space == "weights+lr+dropout":
-            first["lr"] = float(min(max(p.config.train.lr, LR_RANGE[0]), LR_RANGE[1]))
-            first["dropout"] = float(min(max(p.hparams.get("dropout", 0.2), 0.0), DROPOUT_RANGE[1]))
-        study.enqueue_trial(first)
-    return study
-
-
-def _find_study_run(cl, exp: str, name: str):
-    return newest_run(cl, exp, {f"{TAG}study": name, f"{TAG}role": "study"})
+    with store_lock(url) as locked:
+        study = optuna.create_study(
+            study_name=name, storage=storage, direction="minimize", load_if_exists=True,
+            sampler=_sampler(seed, 0), pruner=pruner,
+        )  # fmt: skip
+        old = study.user_attrs.get("bench_key")
+        if old is None:
+            study.set_user_attr("bench_key", key)
+            study.set_user_attr("config", json.loads(json.dumps(p.config.to_dict(), default=str)))
+            study.set_user_attr("data_kind", p.features.kind)
+            study.set_user_attr("max_epochs", p.max_epochs)
+        elif old != key:
+            diff = ", ".join(k for k in key if old.get(k) != key[k])
+            raise ConfigError(
+                f"study {name!r} in {redact(url)} was created with a different {diff}; "
+                "use another --study name (or the original settings) to resume"
+            )
+        session = int(study.user_attrs.get("bench_sessions", 0))
+        study.set_user_attr("bench_sessions", session + 1)
+        if not locked:
+            session = session * 65537 + os.getpid()
+        if not study.trials:  # the paper's setting first: the baseline is always among the trials
+            first = {"log2_ratio": 0.0}
+            if space == "weights+lr+dropout":
+                first["lr"] = float(min(max(p.config.train.lr, LR_RANGE[0]), LR_RANGE[1]))
+                first["dropout"] = float(min(max(p.hparams.get("dropout", 0.2), 0.0), DROPOUT_RANGE[1]))
+            study.enqueue_trial(first, skip_if_exists=True)
+    return study, session
 
 
 def _study_parent(cl, exp: str, name: str, url: str, p: Prepared, key: dict) -> str:
+    """The study's MLflow run: found, or created once even when tuners start together (bench.claims)."""
     from mlflow.entities import Param
 
+    from bench.claims import find_or_create_run
     from bench.runner import _tags
 
-    run = _find_study_run(cl, exp, name)
-    if run is not None:
-        cl.update_run(run.info.run_id, status="RUNNING")
-        return run.info.run_id
     tags = {
         **_tags(p),
         f"{TAG}role": "study",
@@ -495,7 +519,13 @@ def _study_parent(cl, exp: str, name: str, url: str, p: Prepared, key: dict) -> 
         f"{TAG}storage": redact(url),
         f"{TAG}code_version": code_version(),
     }
-    run_id = cl.create_run(exp, run_name=f"study {name}", tags=tags).info.run_id
+    ident = {f"{TAG}study": name, f"{TAG}role": "study"}
+    run, run_id = find_or_create_run(
+        cl, exp, ident, lambda: cl.create_run(exp, run_name=f"study {name}", tags=tags).info.run_id
+    )
+    if run is not None:
+        cl.update_run(run.info.run_id, status="RUNNING")
+        return run.info.run_id
     params = {**{f"study.{k}": str(v) for k, v in key.items()}, "model": p.config.model,
               "protocol": p.config.protocol, "split": p.split, "max_epochs": str(p.max_epochs),
               "n_folds": str(p.config.n_folds), "seed": str(p.config.seed),
@@ -558,7 +588,8 @@ def _worker(payload: dict) -> None:
     s: _Settings = payload["settings"]
     study = optuna.load_study(
         study_name=s.study, storage=open_storage(s.storage),
-        sampler=_sampler(cfg.seed, payload["n_existing"], payload["index"]), pruner=payload["pruner"],
+        sampler=_sampler(cfg.seed, payload["n_existing"], payload["index"], payload["session"]),
+        pruner=payload["pruner"],
     )  # fmt: skip
     objective = Objective(p, s, resolve_device(cfg.device))
     # Ctrl-C: the trial in flight is marked FAIL by Optuna; finished ones stay
@@ -740,9 +771,9 @@ def run_study(
     name = study_name or default_study_name(cfg, space)
     pruner = pruner if pruner is not None else default_pruner()
     key = _study_key(p, space, objective, tune_folds)
-    study = _open_study(url, name, key, cfg.seed, pruner, p, space)
+    study, session = _open_study(url, name, key, cfg.seed, pruner, p, space)
     n_existing = sum(t.state != optuna.trial.TrialState.WAITING for t in study.trials)
-    study.sampler = _sampler(cfg.seed, n_existing)
+    study.sampler = _sampler(cfg.seed, n_existing, session=session)
     uri = resolve_tracking_uri(tracking_uri)
     cl = client(uri)
     exp = experiment_id(cl, p.features.kind)
@@ -769,7 +800,8 @@ def run_study(
                 "synthetic": synthetic,
                 # workers reload the feature cache from DEAP_DIR/synthetic, else get the features pickled
                 "features": None if reload else p.features,
-                "settings": settings, "n_existing": n_existing, "pruner": pruner, "timeout": timeout,
+                "settings": settings, "n_existing": n_existing, "session": session, "pruner": pruner,
+                "timeout": timeout,
                 "verbosity": optuna.logging.get_verbosity(),
             }  # fmt: skip
             interrupted = _run_processes(payload, int(n_jobs), int(n_trials), study, reporter)
