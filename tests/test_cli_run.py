@@ -33,7 +33,7 @@ def _wide_console(monkeypatch):
         (["--precision", "fp8"], "precision='fp8' is not allowed"),
         (["--audit", "peek"], "--audit 'peek'"),
         (["--recipe", "bogus"], "recipe='bogus' is not allowed; allowed: harness, paper"),
-        (["--folds", "1"], "n_folds=1 must be >= 2"),
+        (["--folds", "1"], "n_folds=1: expected an integer >= 2"),
         (["--deap", "/nonexistent/deap"], "/nonexistent/deap: DEAP folder not found"),
         (["--deap", "/tmp", "--synthetic"], "--deap and --synthetic exclude each other"),
         (["--model", "majority", "--no-dropout"], "has no dropout to set"),

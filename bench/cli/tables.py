@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 from bench.cli.common import console, err_console, parse_subjects
 from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
+from bench.tracking import check_tracking_uri
 
 
 class _TableGroup(TyperGroup):
@@ -156,7 +157,7 @@ def emit(
         raise ConfigError(f"--plot is available for the {plottable} tables, not {name!r}")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         raise ConfigError(f"--plot {plot}: the file must end in .png or .svg")
-    store = R.load_store(tracking_uri, data=data, fingerprint=fingerprint, where=where)
+    store = R.load_store(check_tracking_uri(tracking_uri), data=data, fingerprint=fingerprint, where=where)
     built = R.build(name, store, metric=metric, **options)
     if fmt is not None and output is None:
         sys.stdout.write(R.render(built, fmt))
@@ -229,7 +230,7 @@ def register(root: typer.Typer) -> None:
         from bench.results import load_store
 
         store = load_store(
-            tracking_uri,
+            check_tracking_uri(tracking_uri),
             data=data,
             fingerprint=fingerprint,
             where=[*(where or []), *([f"model={model}"] if model else [])],
@@ -268,9 +269,11 @@ def register(root: typer.Typer) -> None:
         from bench.config import RunConfig, TrainConfig
         from bench.data.source import default_synthetic_config
         from bench.runner import prepare, run_experiment
+        from bench.trainer import resolve_device
 
         if deap is not None and synthetic:
             raise ConfigError("--deap and --synthetic exclude each other")
+        tracking_uri = check_tracking_uri(tracking_uri)
         grid = VARIANTS
         if variants is not None:
             grid = check_variants(v.strip() for v in variants.split(",") if v.strip())
@@ -291,6 +294,7 @@ def register(root: typer.Typer) -> None:
             device=device or "auto",
             num_threads=threads,
         )
+        resolve_device(base.device)  # --device cuda without CUDA: refused before any data is prepared
         features, p = None, None
         for name, cfg in ablation_configs(base, grid):
             try:
