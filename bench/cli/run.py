@@ -6,6 +6,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -56,6 +57,13 @@ def _weights(text: str | None, storage: str | None = None) -> tuple[float, float
     if len(w) != 2 or any(not math.isfinite(v) or v < 0 for v in w) or sum(w) <= 0:
         raise ConfigError(f"--loss-weights {text!r}: expected two non-negative numbers 'w_valence,w_arousal'")
     return w
+
+
+def _interrupted(message: str) -> NoReturn:
+    """Ctrl-C: one line saying what was kept, exit 130. (typer turns a bare KeyboardInterrupt into a
+    silent exit 130, and runs and statuses are already right, so only the words are added here.)"""
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(130)
 
 
 def build_config(file_cfg: dict, **cli) -> dict:
@@ -295,10 +303,10 @@ def register(app: typer.Typer) -> None:
                 echo=lambda m: err_console.print(m, markup=False),
             )  # fmt: skip
         except KeyboardInterrupt:
-            raise KeyboardInterrupt(
+            _interrupted(
                 "interrupted while preparing data: nothing was tracked in MLflow (finished feature cache "
                 "entries are kept); run the same command again to go on"
-            ) from None
+            )
         if quick:  # said after prepare(), so a value it refuses stays the only line printed
             err_console.print(
                 f"Embedded synthetic default: at most {QUICK_EPOCHS} epochs (--epochs N for more; "
@@ -333,7 +341,7 @@ def register(app: typer.Typer) -> None:
                     executor=runner_executor,
                 )
             except KeyboardInterrupt:
-                raise KeyboardInterrupt(reporter.interrupted()) from None
+                _interrupted(reporter.interrupted())
         console.print(results_table(res))
         console.print(f"MLflow parent run {res.parent_run_id}; open it with `bench ui`.")
 
