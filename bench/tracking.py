@@ -135,7 +135,7 @@ def check_tracking_uri(uri: str | None = None) -> str:
     if len(scheme) <= 1:  # a plain path (or a Windows drive letter): MLflow's file store
         return uri
     try:
-        check_option("--tracking-uri scheme", scheme, TRACKING_SCHEMES)
+        check_option("scheme", scheme, TRACKING_SCHEMES)
     except ConfigError as exc:
         raise ConfigError(f"tracking URI {uri!r}: {exc}") from None
     if scheme == "sqlite":

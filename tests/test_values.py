@@ -250,7 +250,7 @@ BAD = [
     ([], '[features]\nbands = "nope"\n', "features.bands='nope' is not allowed; allowed: authors, paper"),
     (["-M", "unknown=1"], None, "model 'mtcnn' has no option 'unknown'"),
     (["-M", "dropout=abc"], None, "model.dropout='abc': expected a number"),
-    (["--tracking-uri", "garbage://x"], None, "tracking URI 'garbage://x': --tracking-uri scheme='garbage'"),
+    (["--tracking-uri", "garbage://x"], None, "tracking URI 'garbage://x': scheme='garbage'"),
     (["--subjects", "3"], None, "missing subject file(s) "),
 ]
 
@@ -332,3 +332,28 @@ def test_ctrl_c_says_what_was_kept(deap_dir, tmp_path, capsys, monkeypatch):
     assert not any(line == "interrupted" for line in err)
     statuses = sorted(r.info.status for r in _runs(uri))
     assert statuses == ["FINISHED", "KILLED"]
+
+
+def test_answering_tracking_server_passes_the_check():
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from bench.tracking import check_tracking_uri
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200 if self.path == "/health" else 404)
+            self.end_headers()
+            self.wfile.write(b"OK")
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_address[1]}"
+        assert check_tracking_uri(uri) == uri
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -12,6 +12,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from bench.checks import check_option
 from bench.cli.common import console, err_console, parse_subjects
 from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
@@ -148,8 +149,8 @@ def emit(
 
     spec = R.get_table(name)
     check_metric(metric)
-    if fmt is not None and fmt not in R.FORMATS:
-        raise ConfigError(f"--format {fmt!r} is not known; allowed: {', '.join(R.FORMATS)}")
+    if fmt is not None:
+        check_option("--format", fmt, R.FORMATS)
     if output is not None and fmt is None:
         raise ConfigError("--output needs --format (e.g. --format md --output table.md)")
     if plot is not None and not spec.plot:
