@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from bench.checks import check_number, check_option, check_type
 from bench.errors import ConfigError
 
 PRECISIONS = ("fp32", "bf16")
@@ -54,34 +55,36 @@ class TrainConfig:
     """whole-set-finetune: fine-tune lr = lr / divisor (None: the authors' 8 multi-task, 4 single-task)."""
 
     def __post_init__(self) -> None:
-        if not self.lr > 0:
-            raise ConfigError(f"lr={self.lr!r} must be > 0")
-        if int(self.batch_size) < 1:
-            raise ConfigError(f"batch_size={self.batch_size!r} must be >= 1")
-        if self.max_epochs is not None and int(self.max_epochs) < 1:
-            raise ConfigError(f"max_epochs={self.max_epochs!r} must be >= 1")
-        if self.early_stopping < 0 or self.lr_patience < 0:
-            raise ConfigError("early_stopping and lr_patience must be >= 0")
-        if not 0 < self.lr_factor < 1:
-            raise ConfigError(f"lr_factor={self.lr_factor!r} must be in (0, 1)")
-        w = tuple(float(v) for v in self.loss_weights)
-        if len(w) != 2 or min(w) < 0 or sum(w) <= 0:
-            raise ConfigError(
-                f"loss_weights={self.loss_weights!r} must be two non-negative numbers, not both 0"
-            )
-        object.__setattr__(self, "loss_weights", w)
-        if self.standardise not in STANDARDISE:
-            raise ConfigError(
-                f"standardise={self.standardise!r} is not allowed; allowed: {', '.join(STANDARDISE)}"
-            )
-        if self.dropout is not None and not 0 <= self.dropout < 1:
-            raise ConfigError(f"dropout={self.dropout!r} must be in [0, 1)")
-        if self.adam_eps is not None and not self.adam_eps > 0:
-            raise ConfigError(f"adam_eps={self.adam_eps!r} must be > 0")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(
-                f"precision={self.precision!r} is not allowed; allowed: {', '.join(PRECISIONS)}"
-            )
+        # Checked here, where every config (CLI, file, recipe, tuner) is built: a bad value fails
+        # before any data is read or any run is tracked, as one line naming the key.
+        check_number("train.lr", self.lr, low=0, low_open=True)
+        check_number("train.batch_size", self.batch_size, integer=True, low=1)
+        check_number("train.max_epochs", self.max_epochs, integer=True, low=1, none_ok=True)
+        check_number("train.early_stopping", self.early_stopping, integer=True, low=0)
+        check_number("train.lr_patience", self.lr_patience, integer=True, low=0)
+        check_number("train.lr_factor", self.lr_factor, low=0, high=1, low_open=True, high_open=True)
+        for name in ("lr_decay", "restore_best", "balance", "batch_norm"):
+            check_type(f"train.{name}", getattr(self, name), bool, "true or false")
+        what = "two non-negative numbers (w_valence, w_arousal), not both 0"
+        w = check_type("train.loss_weights", self.loss_weights, (list, tuple), what)
+        if len(w) != 2 or not all(_is_weight(v) for v in w) or sum(w) <= 0:
+            raise ConfigError(f"train.loss_weights={self.loss_weights!r}: expected {what}")
+        object.__setattr__(self, "loss_weights", tuple(float(v) for v in w))
+        check_option("train.standardise", self.standardise, STANDARDISE)
+        check_number("train.dropout", self.dropout, low=0, high=1, high_open=True, none_ok=True)
+        check_number("train.adam_eps", self.adam_eps, low=0, low_open=True, none_ok=True)
+        check_number(
+            "train.finetune_lr_divisor", self.finetune_lr_divisor, low=0, low_open=True, none_ok=True
+        )
+        check_option("train.precision", self.precision, PRECISIONS)
+
+
+def _is_weight(v: object) -> bool:
+    try:
+        check_number("weight", v, low=0)
+    except ConfigError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -119,21 +122,36 @@ class RunConfig:
     run keys (and resume) of runs tracked before them stay the same."""
 
     def __post_init__(self) -> None:
-        if int(self.n_folds) < 2:
-            raise ConfigError(f"n_folds={self.n_folds!r} must be >= 2")
-        if not self.tasks or any(t not in ("valence", "arousal") for t in self.tasks):
-            raise ConfigError(f"tasks={self.tasks!r} must be a non-empty subset of valence, arousal")
-        object.__setattr__(self, "tasks", tuple(t for t in ("valence", "arousal") if t in self.tasks))
-        if self.high_if not in ("gt", "ge"):
-            raise ConfigError(f"high_if={self.high_if!r} is not allowed; allowed: gt, ge")
-        bad = [a for a in self.audit if a not in AUDITS]
-        if bad:
-            raise ConfigError(f"audit {bad[0]!r} is not known; allowed: {', '.join(AUDITS)}")
-        if self.recipe not in RECIPES:
-            raise ConfigError(f"recipe={self.recipe!r} is not allowed; allowed: {', '.join(RECIPES)}")
-        if self.device not in DEVICES:
-            raise ConfigError(f"device={self.device!r} is not allowed; allowed: {', '.join(DEVICES)}")
+        for name in ("model", "protocol"):
+            check_type(name, getattr(self, name), str, "a name")
+        check_type("split", self.split, (str, None), "a split name or none")
+        check_number("n_folds", self.n_folds, integer=True, low=2)
+        check_number("val_fraction", self.val_fraction, low=0, high=1, low_open=True, high_open=True)
+        check_number("seed", self.seed, integer=True, low=0)
+        tasks = check_type("tasks", self.tasks, (list, tuple), "a non-empty list of valence, arousal")
+        if not tasks:
+            raise ConfigError(f"tasks={self.tasks!r}: expected a non-empty list of valence, arousal")
+        for t in tasks:
+            check_option("tasks", t, ("valence", "arousal"))
+        object.__setattr__(self, "tasks", tuple(t for t in ("valence", "arousal") if t in tasks))
+        if check_type("features", self.features, (list, tuple, None), "a list of de, psd") is not None:
+            object.__setattr__(self, "features", tuple(self.features))
+        check_type("single_task", self.single_task, bool, "true or false")
+        check_number("threshold", self.threshold, low=1, high=9)
+        check_option("high_if", self.high_if, ("gt", "ge"))
+        for a in check_type("audit", self.audit, (list, tuple), f"a list of {', '.join(AUDITS)}"):
+            check_option("audit", a, AUDITS)
+        object.__setattr__(self, "audit", tuple(self.audit))
+        check_option("recipe", self.recipe, RECIPES)
+        check_type("model_options", self.model_options, dict, "a table of model options")
+        check_type("feature_config", self.feature_config, dict, "a table of feature options")
+        check_type("train", self.train, TrainConfig, "a table of train options")
+        check_option("device", self.device, DEVICES)
+        check_number("num_threads", self.num_threads, integer=True, low=1, none_ok=True)
         if self.subjects is not None:
+            what = "a list of subject numbers 1-32"
+            for s in check_type("subjects", self.subjects, (list, tuple), what):
+                check_number("subjects", s, integer=True, low=1, high=32)
             object.__setattr__(self, "subjects", tuple(sorted(int(s) for s in self.subjects)))
 
     def to_dict(self) -> dict:
@@ -162,12 +180,11 @@ class RunConfig:
     def from_dict(cls, d: dict) -> RunConfig:
         d = dict(d)
         train = d.pop("train", {}) or {}
+        check_type("train", train, (dict, TrainConfig), "a table of train options")
         if isinstance(train, dict):
             unknown = set(train) - {f.name for f in fields(TrainConfig)}
             if unknown:
                 raise ConfigError(f"unknown train option(s): {', '.join(sorted(unknown))}")
-            if "loss_weights" in train:
-                train["loss_weights"] = tuple(train["loss_weights"])
             train = TrainConfig(**train)
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
@@ -175,7 +192,7 @@ class RunConfig:
             raise ConfigError(f"unknown run option(s): {', '.join(sorted(unknown))}")
         for k in ("subjects", "tasks", "features", "audit"):
             if d.get(k) is not None:
-                d[k] = tuple(d[k])
+                d[k] = tuple(check_type(k, d[k], (list, tuple), "a list"))
         return cls(train=train, **d)
 
     def with_train(self, **changes) -> RunConfig:

@@ -21,6 +21,7 @@ from typing import Any
 
 from torch import nn
 
+from bench.checks import check_type
 from bench.config import TrainConfig
 from bench.data.inputs import FEATURE_KINDS, TASKS, InputSpec
 from bench.errors import ConfigError
@@ -273,6 +274,20 @@ def resolve_input_spec(
         raise ConfigError(f"model {name!r}: {err}") from None
 
 
+def _check_hparam_types(factory: Callable[..., nn.Module], hparams: dict[str, Any]) -> None:
+    """Model options (``-M``, ``[model]``) must have their factory default's type (bool, int, number):
+    a wrong type is one line naming the option, not an error from deep inside a layer."""
+    params = inspect.signature(factory).parameters
+    for key, value in hparams.items():
+        default = params[key].default if key in params else None
+        if value is None or default is None or default is inspect.Parameter.empty:
+            continue
+        for kind, what in ((bool, "true or false"), (int, "an integer"), (float, "a number")):
+            if isinstance(default, kind):
+                check_type(f"model.{key}", value, kind, what)
+                break
+
+
 def create_model(
     name: str,
     *,
@@ -303,6 +318,7 @@ def create_model(
             f"model {name!r} has no option {', '.join(map(repr, unknown))}; "
             f"allowed: {', '.join(allowed) or 'none'}"
         )
+    _check_hparam_types(info.factory, hparams)
     spec = resolve_input_spec(name, features=features, **hparams)
     try:
         return info.factory(tasks=tasks, input_spec=spec, **hparams)

@@ -163,6 +163,12 @@ def prepare(
     if cfg.single_task and not info.multitask:
         raise ConfigError(f"model {cfg.model!r} is single-task already; --single-task changes nothing")
     hp = model_hparams(cfg)  # bad model options fail before any data is read
+    try:  # build once (cheap): values the factory refuses fail here too, not in a tracked unit
+        create_model(
+            cfg.model, tasks=cfg.tasks if info.multitask else cfg.tasks[:1], features=cfg.features, **hp
+        )
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ConfigError(f"model {cfg.model!r} options {hp}: {exc}") from None
     spec = resolve_input_spec(cfg.model, features=cfg.features, **hp)
     feature_config = FeatureConfig.from_dict(cfg.feature_config)
     if features is None:

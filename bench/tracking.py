@@ -209,3 +209,56 @@ def child_runs(cl, exp_id: str, parent_id: str) -> list:
             max_results=50000,
         )
     )
+
+
+TRACKING_SCHEMES = ("sqlite", "file", "http", "https", "postgresql", "mysql", "mssql", "databricks",
+                    "databricks-uc", "uc")  # fmt: skip
+"""Stores MLflow can open (SQLAlchemy dialects may add a driver: ``postgresql+psycopg2``)."""
+SERVER_TIMEOUT_S = 5.0
+"""How long a tracking server may take to answer the up-front check."""
+
+
+def check_tracking_uri(uri: str | None = None) -> str:
+    """The resolved tracking URI, checked before any work: a known scheme, an existing folder for a
+    SQLite file, and for http(s) a server that answers within :data:`SERVER_TIMEOUT_S`.
+
+    Without this an unknown scheme is a long MLflow traceback, and an http URI with nothing behind it
+    retries for minutes after the data was prepared. Problems are one-line ConfigErrors naming the URI.
+    """
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from bench.checks import check_option
+    from bench.errors import ConfigError
+
+    uri = resolve_tracking_uri(uri)
+    parsed = urllib.parse.urlparse(uri)
+    scheme = parsed.scheme.split("+", 1)[0].lower()
+    if len(scheme) <= 1:  # a plain path (or a Windows drive letter): MLflow's file store
+        return uri
+    try:
+        check_option("scheme", scheme, TRACKING_SCHEMES)
+    except ConfigError as exc:
+        raise ConfigError(f"tracking URI {uri!r}: {exc}") from None
+    if scheme == "sqlite":
+        db = uri.split(":///", 1)[1] if ":///" in uri else ""
+        if db and db != ":memory:" and not Path(db).expanduser().parent.is_dir():
+            raise ConfigError(f"tracking URI {uri!r}: folder {Path(db).parent} does not exist")
+    if scheme in ("http", "https"):
+        url = uri.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(url, timeout=SERVER_TIMEOUT_S):
+                pass
+        except urllib.error.HTTPError as exc:
+            if exc.code >= 500:
+                raise ConfigError(
+                    f"tracking URI {uri!r}: the server answered {exc.code} {exc.reason}"
+                ) from None
+            # 401/403/404: a server is there (auth or a proxy path); MLflow reports the rest
+        except (urllib.error.URLError, OSError) as exc:
+            why = getattr(exc, "reason", exc)
+            raise ConfigError(
+                f"tracking URI {uri!r}: no tracking server answered within {SERVER_TIMEOUT_S:g} s ({why})"
+            ) from None
+    return uri

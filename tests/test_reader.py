@@ -143,7 +143,9 @@ def test_missing_files_and_folders(tmp_path, tiny_deap):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no DEAP subject files"):
         find_subject_files(tmp_path / "empty")
-    with pytest.raises(DataError, match=r"missing subject file\(s\) for subject\(s\) 3, 4"):
+    with pytest.raises(
+        DataError, match=r"missing subject file\(s\) .*s03\.dat, .*s04\.dat \(subject\(s\) 3, 4\)"
+    ):
         find_subject_files(tiny_deap, [1, 3, 4])
     files = find_subject_files(tiny_deap)
     assert list(files) == [1, 2]

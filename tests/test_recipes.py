@@ -53,7 +53,7 @@ def features(deap_dir, tmp_path_factory):
     "extra, message",
     [
         ({"paper_recipe": {"early_stopping_patience": 0}}, "early_stopping_patience are not TrainConfig"),
-        ({"paper_recipe": {"lr": -1.0}}, "paper_recipe: lr=-1.0 must be > 0"),
+        ({"paper_recipe": {"lr": -1.0}}, "paper_recipe: train.lr=-1.0: expected a number > 0"),
         ({"defaults": {"lr_schedule": None}}, "defaults lr_schedule are neither model options"),
     ],
 )

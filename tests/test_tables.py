@@ -453,7 +453,7 @@ def test_cli_formats_deterministic(store_env, tmp_path, capsys):
     ("args", "message"),
     [
         (["table", "nope"], "unknown table 'nope'"),
-        (["table", "comparison", "--format", "xls", "--output", "x.xls"], "--format 'xls' is not known"),
+        (["table", "comparison", "--format", "xls", "--output", "x.xls"], "--format='xls' is not allowed"),
         (["table", "comparison", "--output", "x.md"], "--output needs --format"),
         (["table", "comparison", "--data", "mars"], "--data 'mars' is not known"),
         (["table", "comparison", "--metric", "kappa"], "--metric 'kappa' is not known"),

@@ -61,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     except _USAGE as exc:
         err_console.print(f"error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True)
         return exc.exit_code
-    except (*_ABORT, KeyboardInterrupt):
-        err_console.print("interrupted", markup=False)
+    except (*_ABORT, KeyboardInterrupt) as exc:
+        # A command may re-raise KeyboardInterrupt with a line saying what was kept (see `bench run`).
+        text = str(exc) if isinstance(exc, KeyboardInterrupt) else ""
+        err_console.print(text or "interrupted", markup=False, highlight=False, soft_wrap=True)
         return 130
     return rv if isinstance(rv, int) else 0  # standalone_mode=False returns an Exit's code
 

@@ -6,11 +6,13 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.checks import check_option, check_type
 from bench.cli.common import console, err_console, parse_overrides, parse_subjects, read_config_file
 from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
@@ -20,12 +22,14 @@ QUICK_EPOCHS = 2
 
 
 def _csv(text: str | None, what: str, allowed: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Comma-separated values, each one of ``allowed``."""
     if text is None:
         return None
     items = tuple(t.strip().lower() for t in text.split(",") if t.strip())
-    bad = [t for t in items if t not in allowed]
-    if not items or bad:
-        raise ConfigError(f"{what} {text!r}: allowed values are {', '.join(allowed)} (comma-separated)")
+    if not items:
+        check_option(what, text, allowed)
+    for item in items:
+        check_option(what, item, allowed)
     return items
 
 
@@ -55,12 +59,31 @@ def _weights(text: str | None, storage: str | None = None) -> tuple[float, float
     return w
 
 
+def _interrupted(message: str) -> NoReturn:
+    """Ctrl-C: one line saying what was kept, exit 130. (typer turns a bare KeyboardInterrupt into a
+    silent exit 130, and runs and statuses are already right, so only the words are added here.)"""
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(130)
+
+
 def build_config(file_cfg: dict, **cli) -> dict:
-    """Merge a config file (TOML/JSON: top-level run keys, [train], [features], [model]) with CLI values."""
-    d = {k: v for k, v in file_cfg.items() if k not in ("train", "features", "model")}
+    """Merge a config file (TOML/JSON: top-level run keys, [train], [features], [model]) with CLI values.
+
+    ``model = "mtcnn"`` at top level is the model name, like every other top-level run key; a
+    ``[model]`` table holds the model's options (``-M``). CLI values override the file.
+    """
+    file_cfg = dict(file_cfg)
+    model = file_cfg.pop("model", None)
+    if isinstance(model, dict):
+        file_cfg["model_options"] = model
+    elif model is not None:
+        file_cfg["model"] = check_type("model", model, str, "a model name or a [model] table of options")
+    for key, what in (("train", "[train]"), ("features", "[features]"), ("model_options", "[model]")):
+        check_type(key, file_cfg.get(key, {}), dict, f"a {what} table")
+    d = {k: v for k, v in file_cfg.items() if k not in ("train", "features", "model_options")}
     train = dict(file_cfg.get("train", {}))
     d["feature_config"] = dict(file_cfg.get("features", {}))
-    d["model_options"] = dict(file_cfg.get("model", {}))
+    d["model_options"] = dict(file_cfg.get("model_options", {}))
     for k, v in cli.pop("train").items():
         if v is not None:
             train[k] = v
@@ -74,17 +97,20 @@ def build_config(file_cfg: dict, **cli) -> dict:
 
 
 class RichReporter:
-    """Draws folds and epochs with live validation metrics."""
+    """Draws folds and epochs with live validation metrics; counts units for the Ctrl-C message."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.units = progress.add_task("units", total=1)
         self.epochs = None
+        self.n_units: int | None = None
+        self.n_finished = 0
 
     def note(self, message: str) -> None:
         err_console.print(message, markup=False)
 
     def plan(self, n_units: int, n_done: int) -> None:
+        self.n_units = n_units
         self.progress.update(self.units, total=n_units, description="units")
         if n_done:
             err_console.print(f"Resuming: {n_done} of {n_units} units already finished in MLflow.")
@@ -103,7 +129,17 @@ class RichReporter:
             self.progress.update(self.epochs, completed=row["epoch"], description=desc)
 
     def unit_end(self, result) -> None:
+        self.n_finished += 1
         self.progress.advance(self.units)
+
+    def interrupted(self) -> str:
+        """What Ctrl-C leaves behind, in one line (finished units are FINISHED runs; resume reuses them)."""
+        if self.n_units is None:
+            return "interrupted before training started: nothing was tracked in MLflow"
+        return (
+            f"interrupted: {self.n_finished} of {self.n_units} units finished and kept in MLflow; "
+            "run the same command again to resume"
+        )
 
 
 TABLE_METRICS = (("acc", "acc"), ("trial_acc", "trial acc"), ("balanced_acc", "bal acc"), ("auc", "AUC"))
@@ -161,12 +197,14 @@ def results_table(res) -> Table:
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
-        model: str = typer.Option("mtcnn", "--model", "-m", help="Registered model (see `bench models`)"),
-        protocol: str = typer.Option(
-            "whole-set",
+        model: str | None = typer.Option(
+            None, "--model", "-m", help="Registered model (see `bench models`; default mtcnn)"
+        ),
+        protocol: str | None = typer.Option(
+            None,
             "--protocol",
             "-p",
-            help="subject-specific | whole-set | cross-subject | whole-set-finetune",
+            help="subject-specific | whole-set (default) | cross-subject | whole-set-finetune",
         ),  # fmt: skip
         split: str | None = typer.Option(None, "--split", help="trial (default) | segment (leaky) | subject"),
         folds: int | None = typer.Option(
@@ -223,7 +261,8 @@ def register(app: typer.Typer) -> None:
         """Train and test a model under a protocol; tracked in MLflow, resumable."""
         from bench.config import RunConfig
         from bench.runner import prepare, run_experiment
-        from bench.tracking import resolve_tracking_uri
+        from bench.tracking import check_tracking_uri
+        from bench.trainer import resolve_device
 
         if deap is not None and synthetic:
             raise ConfigError("--deap and --synthetic exclude each other")
@@ -252,20 +291,31 @@ def register(app: typer.Typer) -> None:
             features=_csv(features, "--features", ("de", "psd")), single_task=single_task or None,
             audit=_csv(audit, "--audit", ("select-on-test",)), num_threads=threads, recipe=recipe,
         )  # fmt: skip
+        # Every value is checked before any output or work: types, the device, the tracking store.
+        resolve_device(RunConfig.from_dict(d).device)  # --device cuda without CUDA: refused here
+        uri = check_tracking_uri(tracking_uri)  # an unknown scheme or a silent server: refused up front
         embedded = deap is None and not os.environ.get("DEAP_DIR")
-        if embedded and d["train"].get("max_epochs") is None:
+        quick = embedded and d["train"].get("max_epochs") is None
+        if quick:
             d["train"]["max_epochs"] = QUICK_EPOCHS
+        cfg = RunConfig.from_dict(d)
+        from bench.data.source import default_synthetic_config
+
+        try:
+            prepared = prepare(
+                cfg, deap=deap, synthetic=default_synthetic_config() if synthetic else None,
+                echo=lambda m: err_console.print(m, markup=False),
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            _interrupted(
+                "interrupted while preparing data: nothing was tracked in MLflow (finished feature cache "
+                "entries are kept); run the same command again to go on"
+            )
+        if quick:  # said after prepare(), so a value it refuses stays the only line printed
             err_console.print(
                 f"Embedded synthetic default: at most {QUICK_EPOCHS} epochs (--epochs N for more; "
                 "`bench data synth DIR --subjects 32` then `--deap DIR` for a full-size synthetic DEAP)."
             )
-        cfg = RunConfig.from_dict(d)
-        from bench.data.source import default_synthetic_config
-
-        prepared = prepare(
-            cfg, deap=deap, synthetic=default_synthetic_config() if synthetic else None,
-            echo=lambda m: err_console.print(m, markup=False),
-        )  # fmt: skip
         if prepared.config.recipe != cfg.recipe:
             err_console.print(
                 f"The paper recipe of {cfg.model} is the harness recipe: same run as without --recipe paper.",
@@ -278,20 +328,24 @@ def register(app: typer.Typer) -> None:
             if "select-on-test" in cfg.audit:
                 why += " select-on-test: the test fold drives early stopping and LR decay (audit only)."
             err_console.print(f"LEAKY run (tagged leaky, kept off leaderboards): {why.strip()}", markup=False)
-        err_console.print(f"Tracking to {resolve_tracking_uri(tracking_uri)}", markup=False)
+        err_console.print(f"Tracking to {uri}", markup=False)
         with Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=err_console, transient=True, disable=not sys.stderr.isatty(),
         ) as bar:  # fmt: skip
-            res = run_experiment(
-                cfg,
-                tracking_uri=tracking_uri,
-                force=force,
-                reporter=RichReporter(bar),
-                prepared=prepared,
-                extra_tags=tuned.tags() if tuned is not None else None,
-                executor=runner_executor,
-            )
+            reporter = RichReporter(bar)
+            try:
+                res = run_experiment(
+                    cfg,
+                    tracking_uri=uri,
+                    force=force,
+                    reporter=reporter,
+                    prepared=prepared,
+                    extra_tags=tuned.tags() if tuned is not None else None,
+                    executor=runner_executor,
+                )
+            except KeyboardInterrupt:
+                _interrupted(reporter.interrupted())
         console.print(results_table(res))
         console.print(f"MLflow parent run {res.parent_run_id}; open it with `bench ui`.")
 
@@ -303,9 +357,9 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(5000, "--port", help="Port on 127.0.0.1"),
     ) -> None:
         """Open the MLflow UI on the harness's tracking store (127.0.0.1 only)."""
-        from bench.tracking import resolve_tracking_uri
+        from bench.tracking import check_tracking_uri
 
-        uri = resolve_tracking_uri(tracking_uri)
+        uri = check_tracking_uri(tracking_uri)
         cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
                "--port", str(port)]  # fmt: skip
         err_console.print(f"MLflow UI on http://127.0.0.1:{port} for {uri} (Ctrl-C to stop)", markup=False)

@@ -12,9 +12,11 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from bench.checks import check_option
 from bench.cli.common import console, err_console, parse_subjects
 from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
+from bench.tracking import check_tracking_uri
 
 
 class _TableGroup(TyperGroup):
@@ -147,8 +149,8 @@ def emit(
 
     spec = R.get_table(name)
     check_metric(metric)
-    if fmt is not None and fmt not in R.FORMATS:
-        raise ConfigError(f"--format {fmt!r} is not known; allowed: {', '.join(R.FORMATS)}")
+    if fmt is not None:
+        check_option("--format", fmt, R.FORMATS)
     if output is not None and fmt is None:
         raise ConfigError("--output needs --format (e.g. --format md --output table.md)")
     if plot is not None and not spec.plot:
@@ -156,7 +158,7 @@ def emit(
         raise ConfigError(f"--plot is available for the {plottable} tables, not {name!r}")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         raise ConfigError(f"--plot {plot}: the file must end in .png or .svg")
-    store = R.load_store(tracking_uri, data=data, fingerprint=fingerprint, where=where)
+    store = R.load_store(check_tracking_uri(tracking_uri), data=data, fingerprint=fingerprint, where=where)
     built = R.build(name, store, metric=metric, **options)
     if fmt is not None and output is None:
         sys.stdout.write(R.render(built, fmt))
@@ -208,7 +210,7 @@ def register(root: typer.Typer) -> None:
         from bench.results import load_store
 
         store = load_store(
-            tracking_uri,
+            check_tracking_uri(tracking_uri),
             data=data,
             fingerprint=fingerprint,
             where=[*(where or []), *([f"model={model}"] if model else [])],
@@ -247,9 +249,11 @@ def register(root: typer.Typer) -> None:
         from bench.config import RunConfig, TrainConfig
         from bench.data.source import default_synthetic_config
         from bench.runner import prepare, run_experiment
+        from bench.trainer import resolve_device
 
         if deap is not None and synthetic:
             raise ConfigError("--deap and --synthetic exclude each other")
+        tracking_uri = check_tracking_uri(tracking_uri)
         grid = VARIANTS
         if variants is not None:
             grid = check_variants(v.strip() for v in variants.split(",") if v.strip())
@@ -270,6 +274,7 @@ def register(root: typer.Typer) -> None:
             device=device or "auto",
             num_threads=threads,
         )
+        resolve_device(base.device)  # --device cuda without CUDA: refused before any data is prepared
         features, p = None, None
         for name, cfg in ablation_configs(base, grid):
             try:

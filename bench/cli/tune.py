@@ -81,8 +81,12 @@ def trials_table(res, limit: int = 10) -> Table:
 def register(app: typer.Typer) -> None:
     @app.command("tune")
     def tune(
-        model: str = typer.Option("mtcnn", "--model", "-m", help="Registered multi-task model"),
-        protocol: str = typer.Option("whole-set", "--protocol", "-p", help="Protocol whose folds are used"),
+        model: str | None = typer.Option(
+            None, "--model", "-m", help="Registered multi-task model (default mtcnn)"
+        ),
+        protocol: str | None = typer.Option(
+            None, "--protocol", "-p", help="Protocol whose folds are used (default whole-set)"
+        ),
         split: str | None = typer.Option(None, "--split", help="trial (default) | segment (leaky) | subject"),
         trials: int = typer.Option(20, "--trials", "-n", help="Trials to add to the study"),
         storage: str | None = typer.Option(
@@ -118,7 +122,8 @@ def register(app: typer.Typer) -> None:
         from bench.cli.run import QUICK_EPOCHS, build_config
         from bench.config import RunConfig
         from bench.data.source import default_synthetic_config
-        from bench.tracking import resolve_tracking_uri
+        from bench.tracking import check_tracking_uri, resolve_tracking_uri
+        from bench.trainer import resolve_device
         from bench.tuning import (
             _validate,
             check_tunable,
@@ -139,7 +144,10 @@ def register(app: typer.Typer) -> None:
             model=model, protocol=protocol, split=split, n_folds=folds, seed=seed, device=device,
             subjects=tuple(sub) if sub else None,
         )  # fmt: skip
-        check_tunable(RunConfig.from_dict(d))  # user errors first, before any output
+        checked = RunConfig.from_dict(d)
+        check_tunable(checked)  # user errors first, before any output
+        resolve_device(checked.device)
+        tracking_uri = check_tracking_uri(tracking_uri)
         embedded = deap is None and not os.environ.get("DEAP_DIR")
         if embedded and d["train"].get("max_epochs") is None:
             d["train"]["max_epochs"] = QUICK_EPOCHS

@@ -6,11 +6,18 @@ Layout under the cache root (``$DEAP_BENCH_CACHE`` or ``~/.cache/deap-bench``)::
     features/<cfg16>-<file16>/        one entry per subject file and feature config
         features.npy                  (trials, windows, 2, bands, 32) float32, loaded memory-mapped
         ratings.npy                   (trials, 4) float64
-        meta.json                     written last: config, file digest, subject, synthetic flag, ...
+        meta.json                     written last: config, file digest, subject, synthetic flag, checksums
 
 An entry is written into a temporary folder and renamed into place in one step, so a crash or Ctrl-C
 never leaves an entry that looks complete. The key holds the sha256 of the file's bytes, so a changed
 file or a changed config is a miss, never stale data.
+
+Entries are verified on every load, because a cache on disk can rot or be edited behind our back and a
+corrupt entry must never become a run's numbers: meta.json holds the sha256 of each ``.npy`` file, and
+the arrays are checked as the reader checks a subject file (finite features, ratings within 1-9,
+expected shapes). An entry that fails (or predates the checksums) is a miss: it is recomputed and
+replaced, with one warning line naming it. Temporary folders left by a killed writer are removed when
+the cache is next opened, once they are older than :data:`STALE_TMP_SECONDS`.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -30,11 +38,16 @@ import numpy as np
 
 from bench.data.features import FEATURE_CODE_VERSION, FeatureConfig, extract_features
 from bench.data.inputs import InputSpec, ModelInputs, build_inputs
-from bench.data.reader import read_subject
+from bench.data.reader import first_non_finite, read_subject, validate_ratings
 from bench.data.source import DataSource
 from bench.errors import DataError
 
 CACHE_ENV = "DEAP_BENCH_CACHE"
+STALE_TMP_SECONDS = 6 * 3600
+"""Age after which a ``.<name>.*.tmp`` left by a killed writer is removed (no live writer takes hours
+for one subject)."""
+ARRAYS = ("features.npy", "ratings.npy")
+"""The files of an entry whose sha256 meta.json records."""
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
@@ -58,18 +71,29 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
+def checksum(path: Path) -> str:
+    """sha256 of a file's bytes: cached arrays (recorded in, and checked against, meta.json)."""
     with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+_sha256_file = checksum
+"""The same hash for input (subject) files; a separate name so tests can tell the two uses apart."""
 
 
 def file_digest(path: Path, root: Path) -> str:
-    """sha256 of a file's bytes, memoised by (path, size, mtime, inode) in ``root/digests.json``."""
+    """sha256 of a file's bytes, memoised by (path, size, mtime, inode) in ``root/digests.json``.
+
+    A file that cannot be opened for reading (permissions, a folder) is a one-line DataError naming it,
+    before any hashing.
+    """
     path = path.resolve()
-    st = path.stat()
+    try:
+        st = path.stat()
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
     index_path = root / "digests.json"
     try:
@@ -148,17 +172,102 @@ def _entry_name(config: FeatureConfig, digest: str) -> str:
     return f"{config.fingerprint()[:16]}-{digest[:16]}"
 
 
-def _load_entry(entry: Path) -> tuple[np.ndarray, np.ndarray, dict] | None:
-    """Load a complete entry (memory-mapped) or return None if absent or unreadable."""
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _verified(entry: Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Load an entry and check it (checksums, shapes, values); any problem is a DataError saying which."""
     try:
         meta = json.loads((entry / "meta.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"meta.json unreadable ({exc})") from None
+    sums = meta.get("checksums") if isinstance(meta, dict) else None
+    if not isinstance(sums, dict):
+        raise DataError("no checksums (written by an older version)")
+    for name in ARRAYS:
+        try:
+            if checksum(entry / name) != sums.get(name):
+                raise DataError(f"{name} does not match its checksum")
+        except OSError as exc:
+            raise DataError(f"{name} unreadable ({exc.strerror or exc})") from None
+    try:
         feats = np.load(entry / "features.npy", mmap_mode="r")
         ratings = np.load(entry / "ratings.npy")
-    except (OSError, ValueError):
-        return None
-    if tuple(feats.shape) != tuple(meta.get("shape", ())):
-        return None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"arrays unreadable ({exc})") from None
+    if feats.dtype != np.float32 or feats.ndim != 5 or list(feats.shape) != meta.get("shape"):
+        raise DataError(f"features.npy is {feats.dtype} {feats.shape}, expected float32 {meta.get('shape')}")
+    bad = first_non_finite(feats)
+    if bad is not None:
+        raise DataError(f"features.npy holds a non-finite value at {bad}")
+    ratings = validate_ratings(ratings, "ratings.npy")
+    if ratings.shape[0] != feats.shape[0]:
+        raise DataError(f"ratings.npy has {ratings.shape[0]} trials, features.npy {feats.shape[0]}")
     return feats, ratings, meta
+
+
+def _load_entry(
+    entry: Path, warn: Callable[[str], None] | None = None
+) -> tuple[np.ndarray, np.ndarray, dict] | None:
+    """A verified entry (features memory-mapped), or None if absent or invalid (then one warning line)."""
+    if not entry.is_dir():
+        return None
+    try:
+        return _verified(entry)
+    except DataError as exc:
+        (warn or _warn)(f"warning: feature cache entry {entry} is invalid ({exc}); not using it")
+        return None
+
+
+def remove_stale_tmp(root: Path, max_age_s: float = STALE_TMP_SECONDS) -> list[Path]:
+    """Remove ``.<name>.*.tmp`` files and folders older than ``max_age_s`` left by killed writers.
+
+    Younger ones may belong to a writer at work (another process) and are kept.
+    """
+    removed = []
+    now = time.time()
+    for folder in (root, root / "features"):
+        try:
+            items = list(folder.iterdir())
+        except OSError:
+            continue
+        for p in items:
+            if not (p.name.startswith(".") and p.name.endswith(".tmp")):
+                continue
+            try:
+                if now - p.lstat().st_mtime < max_age_s:
+                    continue
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+            except OSError:  # removed concurrently, or not ours to remove: leave it
+                continue
+            removed.append(p)
+    return removed
+
+
+def _install(tmp: Path, dest: Path) -> None:
+    """Rename a complete entry folder into place, replacing an invalid one with the shortest gap.
+
+    POSIX cannot swap two folders in one step, so the old entry is first renamed aside (into a
+    ``.tmp`` name that the stale sweep removes if we die here), then the new one is renamed in.
+    """
+    aside = None
+    if dest.exists():
+        aside = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
+        with contextlib.suppress(FileNotFoundError):  # removed concurrently
+            os.rename(dest, aside / "old")
+    try:
+        os.rename(tmp, dest)
+    except OSError:
+        if not (dest / "meta.json").is_file():  # not a concurrent writer's complete entry
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
 
 
 def _compute_entry(
@@ -176,6 +285,7 @@ def _compute_entry(
         np.save(tmp / "features.npy", feats)
         np.save(tmp / "ratings.npy", rec.ratings)
         meta = {
+            "checksums": {name: checksum(tmp / name) for name in ARRAYS},
             "subject": subject,
             "source_file": str(path.resolve()),
             "sha256": digest,
@@ -188,12 +298,7 @@ def _compute_entry(
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        try:
-            os.rename(tmp, dest)
-        except OSError:
-            if not (dest / "meta.json").is_file():  # not a concurrent writer's complete entry
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
+        _install(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -206,28 +311,26 @@ def prepare_features(
     cache_dir: str | Path | None = None,
     force: bool = False,
     progress: Callable[[int, int, bool], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> FeatureSet:
     """Features of every subject in ``source``: loaded from the cache, computed once on a miss.
 
     Subjects are processed one at a time (memory stays at one subject's recording).
-    ``progress(done, total, hit)`` is called after each subject.
+    ``progress(done, total, hit)`` is called after each subject. An invalid entry is recomputed and
+    ``warn`` (default: print on stderr) gets one line naming it.
     """
     config = config or FeatureConfig()
     root = cache_root(cache_dir)
+    remove_stale_tmp(root)
     feats, ratings, digests = [], [], {}
     total = len(source.files)
     for i, (subject, path) in enumerate(sorted(source.files.items()), start=1):
         digest = file_digest(path, root)
         entry = entry_path(config, digest, root)
-        loaded = None if force else _load_entry(entry)
+        loaded = None if force else _load_entry(entry, warn)
         hit = loaded is not None
-        if not hit:
-            if entry.exists():  # forced, or left incomplete/unreadable by an older writer
-                shutil.rmtree(entry)
-            _compute_entry(path, subject, config, digest, entry, source.synthetic)
-            loaded = _load_entry(entry)
-            if loaded is None:
-                raise DataError(f"{entry}: cache entry unreadable right after writing it")
+        if not hit:  # absent, forced, invalid, or left incomplete by an older writer: replaced
+            loaded = _recompute(path, subject, config, digest, entry, source.synthetic, warn)
         f, r, _meta = loaded
         feats.append(f)
         ratings.append(r)
@@ -235,6 +338,16 @@ def prepare_features(
         if progress is not None:
             progress(i, total, hit)
     return _assemble(feats, ratings, digests, config, source.synthetic, source.root)
+
+
+def _recompute(path: Path, subject: int, config: FeatureConfig, digest: str, entry: Path, synthetic: bool,
+               warn: Callable[[str], None] | None) -> tuple[np.ndarray, np.ndarray, dict]:  # fmt: skip
+    """Compute an entry (replacing what is there) and hand back the verified result."""
+    _compute_entry(path, subject, config, digest, entry, synthetic)
+    loaded = _load_entry(entry, warn)
+    if loaded is None:
+        raise DataError(f"{entry}: cache entry invalid right after writing it")
+    return loaded
 
 
 def _assemble(feats: list, ratings: list, digests: dict[int, str], config: FeatureConfig,
@@ -264,16 +377,24 @@ def load_cached(
     *,
     synthetic: bool,
     cache_dir: str | Path | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> FeatureSet:
     """Features already in the cache, found by each input file's content hash.
 
     Needs no input files: this is how process-pool and cluster workers get the features the main
-    process prepared (the cache on a shared path). A missing entry is a one-line DataError.
+    process prepared (the cache on a shared path). A missing entry is a one-line DataError. An invalid
+    entry is recomputed from the source file its meta.json names when that file is still there with the
+    same content; otherwise it is a one-line DataError too.
     """
+    root = cache_root(cache_dir)
+    remove_stale_tmp(root)
     feats, ratings = [], []
     for subject, digest in file_digests.items():
-        entry = entry_path(config, digest, cache_dir)
-        loaded = _load_entry(entry)
+        entry = entry_path(config, digest, root)
+        loaded = _load_entry(entry, warn)
+        source = _source_file(entry, digest, root) if loaded is None and entry.is_dir() else None
+        if source is not None:
+            loaded = _recompute(source, subject, config, digest, entry, synthetic, warn)
         if loaded is None:
             raise DataError(
                 f"{entry}: feature cache entry of subject {subject} not found; on a cluster put the cache "
@@ -282,6 +403,15 @@ def load_cached(
         feats.append(loaded[0])
         ratings.append(loaded[1])
     return _assemble(feats, ratings, dict(file_digests), config, synthetic, cache_root(cache_dir))
+
+
+def _source_file(entry: Path, digest: str, root: Path) -> Path | None:
+    """The subject file an entry was computed from, if it still exists with the same content."""
+    try:
+        path = Path(json.loads((entry / "meta.json").read_text())["source_file"])
+        return path if file_digest(path, root) == digest else None
+    except (OSError, ValueError, KeyError, TypeError, DataError):
+        return None
 
 
 def list_cached(cache_dir: str | Path | None = None) -> list[dict]:

@@ -28,6 +28,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 
+from bench.checks import check_number, check_option, check_type
 from bench.errors import ConfigError
 
 FEATURE_CODE_VERSION = 1
@@ -53,6 +54,7 @@ BAND_PRESETS = {"authors": AUTHORS_BANDS, "paper": PAPER_BANDS}
 PSD_METHODS = ("energy", "welch")
 BASELINE_MODES = ("subtract", "none")
 NORMALISE_MODES = ("window-zscore", "none")
+SEGMENT_MODES = ("separate", "joint")
 
 
 @dataclass(frozen=True)
@@ -104,29 +106,34 @@ class FeatureConfig:
     _validated: bool = field(default=True, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        bands = tuple((str(n), float(lo), float(hi)) for n, lo, hi in self.bands)
-        object.__setattr__(self, "bands", bands)
+        # Checked when built (CLI -F, [features] table, library calls): a wrong type is one line naming
+        # the key, never a TypeError deep inside the filters.
+        what = "a list of [name, low Hz, high Hz] bands, or a preset: " + ", ".join(BAND_PRESETS)
+        bands = check_type("features.bands", self.bands, (list, tuple), what)
         if not bands:
-            raise ConfigError("bands: at least one band is required")
-        for name, lo, hi in bands:
-            if not 0 < lo < hi:
-                raise ConfigError(f"bands: band {name!r} has edges {lo}-{hi} Hz; need 0 < low < high")
-        for value, allowed, what in (
-            (self.psd, PSD_METHODS, "psd"),
-            (self.baseline, BASELINE_MODES, "baseline"),
-            (self.normalise, NORMALISE_MODES, "normalise"),
-            (self.filter_segments, ("separate", "joint"), "filter_segments"),
-        ):
-            if value not in allowed:
-                raise ConfigError(f"{what}={value!r} is not allowed; allowed: {', '.join(allowed)}")
-        if not 1 <= int(self.filter_order) <= 10:
-            raise ConfigError(f"filter_order={self.filter_order!r} must be in 1..10")
-        if self.window_s <= 0 or (self.step_s is not None and self.step_s <= 0):
-            raise ConfigError("window_s and step_s must be positive")
-        if self.baseline_s < 0:
-            raise ConfigError(f"baseline_s={self.baseline_s!r} must be >= 0")
-        if self.de_ddof not in (0, 1):
-            raise ConfigError(f"de_ddof={self.de_ddof!r} must be 0 or 1")
+            raise ConfigError(f"features.bands={self.bands!r}: expected {what}")
+        for band in bands:
+            check_type("features.bands", band, (list, tuple), what)
+            if len(band) != 3:
+                raise ConfigError(f"features.bands={band!r}: expected {what}")
+            check_type("features.bands", band[0], str, "a band name")
+            check_number("features.bands", band[1], low=0, low_open=True)
+            check_number("features.bands", band[2], low=0, low_open=True)
+            if not band[1] < band[2]:
+                raise ConfigError(f"features.bands: band {band[0]!r} has edges {band[1]}-{band[2]} Hz; "
+                                  "need 0 < low < high")  # fmt: skip
+        object.__setattr__(self, "bands", tuple((n, float(lo), float(hi)) for n, lo, hi in bands))
+        check_option("features.psd", self.psd, PSD_METHODS)
+        check_option("features.baseline", self.baseline, BASELINE_MODES)
+        check_option("features.normalise", self.normalise, NORMALISE_MODES)
+        check_option("features.filter_segments", self.filter_segments, SEGMENT_MODES)
+        check_number("features.filter_order", self.filter_order, integer=True, low=1, high=10)
+        check_type("features.zero_phase", self.zero_phase, bool, "true or false")
+        check_type("features.log_psd", self.log_psd, bool, "true or false")
+        check_number("features.window_s", self.window_s, low=0, low_open=True)
+        check_number("features.step_s", self.step_s, low=0, low_open=True, none_ok=True)
+        check_number("features.baseline_s", self.baseline_s, low=0)
+        check_option("features.de_ddof", self.de_ddof, (0, 1))
 
     @property
     def band_names(self) -> tuple[str, ...]:
@@ -145,10 +152,8 @@ class FeatureConfig:
         if "bands" in d:
             bands = d["bands"]
             if isinstance(bands, str):
-                if bands not in BAND_PRESETS:
-                    raise ConfigError(f"bands={bands!r} is not a preset; presets: {', '.join(BAND_PRESETS)}")
-                bands = BAND_PRESETS[bands]
-            d["bands"] = tuple(tuple(b) for b in bands)
+                bands = BAND_PRESETS[check_option("features.bands", bands, BAND_PRESETS)]
+            d["bands"] = bands
         unknown = set(d) - {f for f in cls.__dataclass_fields__ if not f.startswith("_")}
         if unknown:
             raise ConfigError(f"unknown feature option(s): {', '.join(sorted(unknown))}")

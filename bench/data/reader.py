@@ -129,6 +129,32 @@ def subject_number(path: Path) -> int:
     return int(m.group(1))
 
 
+def first_non_finite(values: np.ndarray) -> tuple[int, ...] | None:
+    """Index of the first NaN/inf in ``values``, or None (a cheap all-finite check first)."""
+    if np.isfinite(values).all():
+        return None
+    return tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
+
+
+def validate_ratings(labels: np.ndarray, where: object) -> np.ndarray:
+    """Ratings as float64 (trials, 4), all numbers within 1-9, or a one-line DataError naming ``where``.
+
+    Used on read and again when the feature cache hands ratings back, so both refuse the same values.
+    """
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iuf":  # ints, unsigned, floats
+        got = labels.dtype if isinstance(labels, np.ndarray) else type(labels).__name__
+        raise DataError(f"{where}: ratings ('labels') must be numbers, got {got}")
+    if labels.ndim != 2 or labels.shape[1] != len(RATING_NAMES):
+        raise DataError(f"{where}: ratings have shape {labels.shape}, expected (trials, {len(RATING_NAMES)})")
+    labels = labels.astype(np.float64)
+    if not np.isfinite(labels).all() or labels.min() < 1 or labels.max() > 9:
+        bad = np.argwhere(~np.isfinite(labels) | (labels < 1) | (labels > 9))[0]
+        raise DataError(
+            f"{where}: rating {RATING_NAMES[bad[1]]} of trial {bad[0]} is {labels[tuple(bad)]}, outside 1-9"
+        )
+    return labels
+
+
 def validate_arrays(data: object, labels: object, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Check a DEAP subject's arrays; return (data, labels) as float arrays or raise DataError."""
     if not isinstance(data, np.ndarray) or not isinstance(labels, np.ndarray):
@@ -139,20 +165,15 @@ def validate_arrays(data: object, labels: object, path: Path) -> tuple[np.ndarra
         )
     if labels.shape != (data.shape[0], len(RATING_NAMES)):
         raise DataError(f"{path}: 'labels' has shape {labels.shape}, expected ({data.shape[0]}, 4)")
-    if not np.issubdtype(data.dtype, np.floating) or not np.issubdtype(labels.dtype, np.number):
+    if not np.issubdtype(data.dtype, np.floating):
         raise DataError(f"{path}: 'data' must be floating point, got {data.dtype}")
     eeg = data[:, : len(EEG_CHANNELS)]
-    if not np.isfinite(eeg).all():
-        bad = np.argwhere(~np.isfinite(eeg))[0]
+    bad = first_non_finite(eeg)
+    if bad is not None:
         raise DataError(
             f"{path}: non-finite EEG value at trial {bad[0]}, channel {EEG_CHANNELS[bad[1]]}, sample {bad[2]}"
         )
-    labels = labels.astype(np.float64)
-    if not np.isfinite(labels).all() or labels.min() < 1 or labels.max() > 9:
-        bad = np.argwhere(~np.isfinite(labels) | (labels < 1) | (labels > 9))[0]
-        raise DataError(
-            f"{path}: rating {RATING_NAMES[bad[1]]} of trial {bad[0]} is {labels[tuple(bad)]}, outside 1-9"
-        )
+    labels = validate_ratings(labels, path)
     return eeg, labels
 
 
@@ -201,5 +222,7 @@ def find_subject_files(root: str | Path, subjects: Iterable[int] | None = None) 
     wanted = sorted(set(subjects))
     missing = [s for s in wanted if s not in found]
     if missing:
-        raise DataError(f"{root}: missing subject file(s) for subject(s) {', '.join(map(str, missing))}")
+        first = next(iter(found.values()))  # name the files where the others are, as the others are named
+        names = ", ".join(str(first.with_name(f"s{s:02d}{first.suffix}")) for s in missing)
+        raise DataError(f"missing subject file(s) {names} (subject(s) {', '.join(map(str, missing))})")
     return {s: found[s] for s in wanted}
