@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from bench.ablation import ABLATION_CHANGES, VARIANTS
+from bench.checks import check_option
 from bench.config import RunConfig
 from bench.data.features import FeatureConfig
 from bench.data.inputs import FEATURE_KINDS
-from bench.errors import ConfigError
 from bench.recipes import apply_recipe, with_model_defaults
 from bench.registry import get_model_info
 from protocols import get_protocol
@@ -52,9 +52,7 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
     info = get_model_info(cfg.model)
     proto = get_protocol(cfg.protocol)
     split = cfg.split or proto.default_split
-    if split not in proto.splits:
-        allowed = ", ".join(proto.splits)
-        raise ConfigError(f"split {split!r} is not allowed for protocol {cfg.protocol!r}; allowed: {allowed}")
+    check_option(f"split (protocol {cfg.protocol})", split, proto.splits)
     features = cfg.features
     if features is not None:
         features = tuple(f for f in FEATURE_KINDS if f in features) + tuple(

@@ -26,7 +26,10 @@ def _wide_console(monkeypatch):
     [
         (["--model", "nope"], "unknown model 'nope'"),
         (["--protocol", "nope"], "unknown protocol 'nope'"),
-        (["--split", "subject"], "split 'subject' is not allowed for protocol 'whole-set'"),
+        (
+            ["--split", "subject"],
+            "split (protocol whole-set)='subject' is not allowed; allowed: trial, segment",
+        ),
         (["--subjects", "0-40"], "subjects are numbered 1-32"),
         (["--loss-weights", "a,b"], "--loss-weights 'a,b'"),
         (["--tasks", "joy"], "--tasks='joy' is not allowed; allowed: valence, arousal"),

@@ -455,8 +455,8 @@ def test_cli_formats_deterministic(store_env, tmp_path, capsys):
         (["table", "nope"], "unknown table 'nope'"),
         (["table", "comparison", "--format", "xls", "--output", "x.xls"], "--format='xls' is not allowed"),
         (["table", "comparison", "--output", "x.md"], "--output needs --format"),
-        (["table", "comparison", "--data", "mars"], "--data 'mars' is not known"),
-        (["table", "comparison", "--metric", "kappa"], "--metric 'kappa' is not known"),
+        (["table", "comparison", "--data", "mars"], "--data='mars' is not allowed; allowed: synthetic, deap"),
+        (["table", "comparison", "--metric", "kappa"], "--metric='kappa' is not allowed"),
         (["table", "leakage", "--plot", "x.png"], "--plot is available for the comparison, protocols tables"),
     ],
 )

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bench import stats
-from bench.errors import ConfigError
+from bench.checks import check_option
 from bench.results.store import Store
 
 METRICS: dict[str, str] = {
@@ -54,9 +54,7 @@ OTHER_FOLDS = "n/a (other folds)"
 
 
 def check_metric(metric: str) -> str:
-    if metric not in METRICS:
-        raise ConfigError(f"--metric {metric!r} is not known; allowed: {', '.join(METRICS)}")
-    return metric
+    return check_option("--metric", metric, METRICS)
 
 
 @dataclass(frozen=True)

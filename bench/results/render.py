@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.checks import check_option
 from bench.errors import ConfigError
 from bench.results.table import DASH, NOT_RUN, Table
 
@@ -170,7 +171,7 @@ WRITERS = {"md": to_markdown, "latex": to_latex, "csv": to_csv, "html": to_html}
 def render(tables: Sequence[Table], fmt: str) -> str:
     """The tables as text in one of :data:`FORMATS`."""
     if fmt not in WRITERS:
-        raise ConfigError(f"--format {fmt!r} is not known; allowed: {', '.join(FORMATS)}")
+        check_option("--format", fmt, FORMATS)
     return WRITERS[fmt](tables)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.checks import check_option
 from bench.errors import ConfigError
 from bench.tracking import EXPERIMENTS, TAG
 
@@ -238,8 +239,8 @@ def load_store(
     """
     from bench.tracking import client, resolve_tracking_uri
 
-    if data is not None and data not in EXPERIMENTS:
-        raise ConfigError(f"--data {data!r} is not known; allowed: {', '.join(EXPERIMENTS)}")
+    if data is not None:
+        check_option("--data", data, EXPERIMENTS)
     conditions = parse_where(where)
     uri = resolve_tracking_uri(tracking_uri)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
