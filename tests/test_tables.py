@@ -315,7 +315,7 @@ def test_leaderboard_excludes_leaky_and_tuned(store, store_env):
     means = ws.data["mean"].to_list()
     assert means == sorted(means, reverse=True)
     assert list(ws.frame["rank"]) == [str(i) for i in range(1, len(ws.frame) + 1)]
-    assert {"folds", "data", "code"} <= set(ws.frame.columns)
+    assert {"folds", "subjects", "code"} <= set(ws.frame.columns)  # the data set is in the title
     assert "SYNTHETIC" in ws.title
     withtuned = R.build("leaderboard", store, include_tuned=True)
     ws = next(t for t in withtuned if "whole-set | split trial" in t.title)

@@ -99,7 +99,6 @@ def leaderboard_tables(store: Store, metric: str = "acc", include_tuned: bool = 
                     "mean": pct(r["mean"]),
                     "folds": str(r["n_folds"]),
                     "subjects": str(r["n_subjects"]),
-                    "data": f"{r['data_kind']} {r['fingerprint']}",
                     "code": r["code_version"],
                 }
             )
