@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from bench.checks import check_option
 from bench.errors import BenchError, ConfigError, DataError
 
 EXECUTORS = ("local", "pool", "dask")
@@ -387,8 +388,7 @@ def make_executor(kind: str | None = None, *, workers: int | None = None, schedu
     if kind is None:
         kind = "dask" if scheduler else ("pool" if workers and workers > 1 else "local")
     kind = kind.strip().lower()
-    if kind not in EXECUTORS:
-        raise ConfigError(f"--executor {kind!r} is not allowed; allowed: {', '.join(EXECUTORS)}")
+    check_option("--executor", kind, EXECUTORS)
     if scheduler is not None and kind != "dask":
         raise ConfigError("--scheduler only applies with --executor dask")
     if kind == "local":

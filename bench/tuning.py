@@ -75,6 +75,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.checks import check_option
 from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.registry import create_model, get_model_info
@@ -449,10 +450,8 @@ def check_tunable(cfg: RunConfig) -> None:
 def _validate(n_trials: int, space: str, objective: str, tune_folds: int, n_jobs: int, timeout) -> None:
     if int(n_trials) < 1:
         raise ConfigError(f"--trials {n_trials!r} must be >= 1")
-    if space not in SPACES:
-        raise ConfigError(f"--space {space!r} is not known; allowed: {', '.join(SPACES)}")
-    if objective not in OBJECTIVES:
-        raise ConfigError(f"--objective {objective!r} is not known; allowed: {', '.join(OBJECTIVES)}")
+    check_option("--space", space, SPACES)
+    check_option("--objective", objective, OBJECTIVES)
     if int(tune_folds) < 1:
         raise ConfigError(f"--tune-folds {tune_folds!r} must be >= 1")
     if int(n_jobs) < 1:

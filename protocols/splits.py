@@ -20,6 +20,7 @@ from sklearn.model_selection import (
     StratifiedKFold,
 )
 
+from bench.checks import check_option
 from bench.errors import ConfigError
 from protocols.registry import get_protocol
 
@@ -129,10 +130,7 @@ def make_folds(
     """
     proto = get_protocol(protocol)
     unit = split or proto.default_split
-    if unit not in proto.splits:
-        raise ConfigError(
-            f"split {unit!r} is not allowed for {protocol!r}; allowed: {', '.join(proto.splits)}"
-        )
+    check_option(f"split (protocol {protocol})", unit, proto.splits)
     if int(n_folds) < 2:
         raise ConfigError(f"n_folds={n_folds!r} must be >= 2")
     if not 0 < val_fraction < 1:

@@ -297,7 +297,7 @@ def test_mlflow_server_receives_a_dask_run(features, cache_dir, majority_referen
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--executor", "spark"], "--executor 'spark' is not allowed; allowed: local, pool, dask"),
+        (["--executor", "spark"], "--executor='spark' is not allowed; allowed: local, pool, dask"),
         (["--executor", "dask"], "--executor dask needs --scheduler tcp://HOST:PORT"),
         (["--scheduler", "tcp://127.0.0.1:1", "--executor", "pool"], "--scheduler only applies with"),
         (["--workers", "0"], "--workers 0: must be >= 1"),

@@ -106,7 +106,7 @@ def test_fold_assignment_records_every_role():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"split": "subject"}, "not allowed for 'whole-set'"),
+        ({"split": "subject"}, "='subject' is not allowed; allowed: trial, segment"),
         ({"n_folds": 1}, "must be >= 2"),
         ({"n_folds": 50}, "cannot make 50 folds from 40 trial"),
         ({"val_fraction": 1.5}, "val_fraction"),

@@ -232,7 +232,7 @@ def test_two_processes_share_one_sqlite_storage(data, stores):
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["tune", "--space", "bogus"], "--space 'bogus'"),
+        (["tune", "--space", "bogus"], "--space='bogus' is not allowed"),
         (["tune", "--trials", "0"], "--trials 0"),
         (["tune", "--model", "nope"], "unknown model 'nope'"),
         (["tune", "--model", "majority"], "multi-task"),
