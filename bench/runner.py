@@ -40,6 +40,7 @@ from bench.tracking import (
     experiment_id,
     flatten,
     resolve_tracking_uri,
+    store_lock,
 )
 from bench.trainer import (
     TASK_INDEX,
@@ -584,7 +585,8 @@ def run_experiment(
         results = [by_key[u.key] for u, _ in p.units]
         per_subject = get_protocol(cfg.protocol).population == "per-subject"
         summary = summarise(results, cfg.tasks, per_subject)
-        _log_metrics(cl, parent_id, summary)
+        with store_lock(resolve_tracking_uri(tracking_uri)):  # two commands sharing a parent end together
+            _log_metrics(cl, parent_id, summary)
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"

@@ -676,9 +676,13 @@ def _finish_parent(cl, parent_id: str, study, best: TunedWeights | None, seed: i
         ms.update({"best_value": best.value, "best_w_valence": best.weights[0],
                    "best_w_arousal": best.weights[1], "best_trial": best.trial,
                    **{f"best_{k}": v for k, v in best.params.items()}})  # fmt: skip
-        for k, v in {"best_trial": str(best.trial), "best_weights": f"{best.weights[0]},{best.weights[1]}",
-                     "best_params": json.dumps(best.params, sort_keys=True)}.items():  # fmt: skip
-            cl.set_tag(parent_id, f"{TAG}{k}", v)
+        # tuners sharing the study run finish at the same moment: MLflow's set_tag (select, then insert)
+        # is not atomic on SQLite, so the tags are written under the store's lock
+        tags = {"best_trial": str(best.trial), "best_weights": f"{best.weights[0]},{best.weights[1]}",
+                "best_params": json.dumps(best.params, sort_keys=True)}  # fmt: skip
+        with store_lock(cl.tracking_uri):
+            for k, v in tags.items():
+                cl.set_tag(parent_id, f"{TAG}{k}", v)
     cl.log_batch(parent_id, metrics=[Metric(k, float(v), now, step) for k, v in ms.items()])
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
