@@ -15,7 +15,7 @@ from mtcnn.model import SameConv2d, check_input, check_tasks, keras_init_
 
 _NOTES = (
     "Layer list, T = 6 slices of 0.5 s, DE-only input with baseline removal and training settings from "
-    "the authors' public code (specs/models.md).",
+    "the authors' public code.",
     "Keras 'same' padding for the even 4x4 kernels reproduced exactly (pad 1 top/left, 2 bottom/right).",
     "PyTorch's LSTM has two bias vectors: 1,532,418 parameters here vs 1,531,906 in Keras (one bias).",
     "faithful_keras=True (default, ours): glorot-uniform kernels, orthogonal recurrent kernels, zero "
@@ -60,7 +60,7 @@ class CRNN4D(nn.Module):
 
     CNN (shared over the T slices): conv 64@5x5 'same' ReLU, conv 128@4x4 'same' ReLU, conv 256@4x4
     'same' ReLU, conv 64@1x1 ReLU, max-pool 2x2 -> 64x4x4, flatten 1024, dense 512 ReLU. The last LSTM
-    state feeds the heads. Source: the authors' public code (specs/models.md).
+    state feeds the heads. Source: the authors' public code.
 
     Parameters
     ----------

@@ -17,7 +17,7 @@ CONV_CHANNELS: tuple[int, ...] = (12, 32, 64, 128, 256, 128, 32)
 """Output channels of the seven 3x3 convolutions."""
 
 _NOTES = (
-    "Layer list as in a public reimplementation (specs/models.md): seven 3x3 convs (padding 1) with "
+    "Layer list as in a public reimplementation: seven 3x3 convs (padding 1) with "
     "ReLU + BN, channels 12-32-64-128-256-128-32, no pooling, no dropout; dense 512, 128, 2.",
     "BN placed after ReLU, following the 'ReLU + BN' order of that layer list.",
     "Window length, split and optimiser of the paper are not recovered: the harness uses 0.5 s windows "

@@ -4,7 +4,7 @@ an LSTM classifies sequences of band-power features.
 What the paper's abstract fixes (doi 10.3389/fnbot.2019.00037, open access): a linear EEG mixing
 model solved by a stacked autoencoder (SAE) that decomposes source signals from the 32 recorded
 channels, and an "emotion timing model" - an LSTM-RNN over sequences of EEG features (frequency-band
-power of the decoded sources, specs/models.md) - that uses the context of the sequence; DEAP: 81.10%
+power of the decoded sources) - that uses the context of the sequence; DEAP: 81.10%
 valence, 74.38% arousal. The method section's layer sizes and frame length could not be retrieved from
 the stored copies available to us: those are our choices, listed in ``_NOTES``.
 """

@@ -109,7 +109,7 @@ def check_input(x: torch.Tensor, expected: tuple[int, ...], model: str) -> None:
 
 _MTCNN_NOTES = (
     "Layers, widths, kernels, dropout 0.2, optimiser and schedule from the authors' public Keras code "
-    "(specs/models.md).",
+    "(its public repository).",
     "Keras 'same' padding for the even 4x4 kernels reproduced exactly: pad 1 top/left, 2 bottom/right "
     "(SameConv2d).",
     "BN placed after ReLU and, in block 4, after max-pooling, as in the authors' layer order.",
@@ -156,7 +156,7 @@ _MTCNN_NOTES = (
 class MTCNN(nn.Module):
     """MT-CNN: shared conv trunk on 8x9 brain maps, one 2-way head per task.
 
-    Layers (authors' Keras code, specs/models.md): conv 64@5x5 'same' -> ReLU -> BN -> dropout;
+    Layers (authors' Keras code): conv 64@5x5 'same' -> ReLU -> BN -> dropout;
     conv 128@4x4 'same' -> ReLU -> BN -> dropout; conv 256@4x4 'same' -> ReLU -> BN -> dropout;
     conv 64@1x1 -> ReLU -> max-pool 2x2/2 -> BN -> dropout; flatten (1024); dense 512 -> ReLU -> BN ->
     dropout; dense 2 per task. Shapes: Cx8x9 -> 64x8x9 -> 128x8x9 -> 256x8x9 -> 64x8x9 -> 64x4x4.

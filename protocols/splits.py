@@ -1,6 +1,6 @@
 """Folds and validation parts from group ids and labels, with sklearn's splitters.
 
-Rules (see ``shared/specs/protocols.md``): the outer split keeps its unit together (a trial's windows,
+Rules (README, Protocols and splits): the outer split keeps its unit together (a trial's windows,
 or a subject's data, never straddle train and test unless the unit is ``segment``); the validation part
 that drives early stopping and LR decay is carved out of the training part with the *same* unit; the
 test part is never used for validation, except under the explicit ``select_on_test`` audit.

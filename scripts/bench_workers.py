@@ -8,8 +8,8 @@ timed on 1 thread, to separate process-level scaling from torch's intra-op threa
 
 Calibration, in the same run, before and after the grids: one fixed single-thread CPU-bound torch job
 run twice one after the other vs twice at once in two processes. On a shared 2-vCPU machine two
-processes at once need not run twice as fast (specs/performance.md measured ~1.24x); the workers'
-speed-up is only meaningful against that ceiling. Prints a markdown table.
+processes at once need not run twice as fast (an earlier calibration here measured ~1.24x); the
+workers' speed-up is only meaningful against that ceiling. Prints a markdown table.
 
     python scripts/bench_workers.py [--subjects 4] [--trials 40] [--epochs 1] [--folds 2] [--workers 1,2]
 """

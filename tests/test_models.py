@@ -123,7 +123,7 @@ def test_wrong_input_shape_is_a_clear_error():
 
 
 def hand_count_mtcnn(n_maps: int = 8, n_tasks: int = 2, bn: bool = True) -> int:
-    """Independent count of the authors' layer list (specs/models.md), written out per layer."""
+    """Independent count of the authors' layer list (README, Models), written out per layer."""
     conv = lambda k, cin, cout: k * k * cin * cout + cout  # noqa: E731
     dense = lambda cin, cout: cin * cout + cout  # noqa: E731
     total = conv(5, n_maps, 64) + conv(4, 64, 128) + conv(4, 128, 256) + conv(1, 256, 64)
