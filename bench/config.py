@@ -108,7 +108,7 @@ class RunConfig:
     high_if: str = "gt"
     audit: tuple[str, ...] = ()
     recipe: str = "harness"
-    """Training recipe (RECIPES): ``"paper"`` applies the model's paper recipe in bench.runner.prepare,
+    """Training recipe (RECIPES): ``"paper"`` applies the model's paper recipe in bench.plan.prepare,
     and resolves back to ``"harness"`` when that recipe has no overrides (then it is the same run)."""
     model_options: dict = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)

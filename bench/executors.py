@@ -4,15 +4,16 @@ The runner keeps the parent run, resume and the summary in the main process and 
 are not finished yet to an executor. The local executor runs them in-process (the default). The pool
 and Dask executors send each unit as a small serialisable :class:`UnitTask` to a worker, which rebuilds
 the prepared run from the feature cache (the features are computed once, in the main process, before
-any worker starts), runs the unit inside its own child run (:func:`bench.runner.track_unit`, the same
-code the local executor uses) and returns the unit's result.
+any worker starts), runs the unit inside its own child run (:func:`bench.unit.track_unit`, the same
+code the local executor uses) and returns the unit's result. Executors need the plan and unit layers
+only (:mod:`bench.plan`, :mod:`bench.unit`); they never import the runner, which imports them.
 
 A unit whose worker dies leaves its child run RUNNING, a unit that fails leaves it FAILED: never
 FINISHED, so no partial result is counted and the next run of the same command runs it again. When a
 remote executor has ended, child runs still RUNNING under the parent whose claim is stale are marked
 FAILED (nothing runs them any more). The parent is FINISHED only when every unit is.
 
-Every executor claims a unit before training it (:mod:`bench.claims`, in :func:`bench.runner.track_unit`),
+Every executor claims a unit before training it (:mod:`bench.claims`, in :func:`bench.unit.track_unit`),
 so two commands on the same parent never train a unit twice. The local executor skips units another
 command holds and comes back to them at the end; pool and Dask workers wait for such a unit in their
 slot and then reuse its result.
@@ -35,6 +36,9 @@ import torch
 
 from bench.checks import check_option
 from bench.errors import BenchError, ConfigError, DataError
+from bench.plan import prepare
+from bench.progress import Reporter
+from bench.unit import track_unit
 
 EXECUTORS = ("local", "pool", "dask")
 
@@ -120,7 +124,6 @@ def _init_worker(num_threads: int) -> None:
 
 def _worker_prepared(task: UnitTask):
     from bench.config import RunConfig
-    from bench.runner import prepare
 
     if _WORKER["run_key"] != task.run_key:
         _WORKER["prepared"] = None  # free the previous run's arrays first
@@ -134,9 +137,8 @@ def _worker_prepared(task: UnitTask):
 def run_task(task: UnitTask):
     """Run one unit on a worker: rebuild the prepared run, track the unit as a child run, return it.
 
-    Returns the :class:`bench.runner.UnitResult` (metrics, history, predictions, child run id).
+    Returns the :class:`bench.unit.UnitResult` (metrics, history, predictions, child run id).
     """
-    from bench import runner
     from bench.tracking import client
     from bench.trainer import resolve_device
 
@@ -148,8 +150,8 @@ def run_task(task: UnitTask):
     if cl is None:
         cl = _WORKER["clients"][task.tracking_uri] = client(task.tracking_uri)
     device = resolve_device(p.config.device)
-    return runner.track_unit(
-        cl, p, unit, fold, device, runner.Reporter(), task.experiment_id, task.parent_run_id, task.tags
+    return track_unit(
+        cl, p, unit, fold, device, Reporter(), task.experiment_id, task.parent_run_id, task.tags
     )
 
 
@@ -171,8 +173,6 @@ class UnitContext:
 
     def track(self, unit, fold, *, wait: bool = True):
         """Claim, run and track one unit in this process (None: claimed elsewhere and ``wait`` is False)."""
-        from bench.runner import track_unit
-
         return track_unit(
             self.client, self.prepared, unit, fold, self.device, self.reporter,
             self.experiment_id, self.parent_run_id, self.tags, wait=wait,
@@ -271,10 +271,10 @@ class PoolExecutor:
         tasks = [ctx.task(unit, threads) for unit, _ in todo]
         fn = self.task_fn or run_task
         failures: list[tuple[str, BaseException]] = []
-        # forkserver: workers fork from a clean server process that imported the runner once (no
+        # forkserver: workers fork from a clean server process that imported the unit code once (no
         # threads, no MLflow connections inherited from this process; later pools start in ~0.1 s)
         ctx_mp = multiprocessing.get_context("forkserver")
-        ctx_mp.set_forkserver_preload(["bench.runner", "bench.executors"])
+        ctx_mp.set_forkserver_preload(["bench.plan", "bench.unit", "bench.executors"])
         pool = ProcessPoolExecutor(
             max_workers=min(self.workers, len(tasks)), mp_context=ctx_mp,
             initializer=_init_worker, initargs=(threads,),

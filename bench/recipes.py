@@ -17,9 +17,9 @@ from bench.registry import ModelInfo
 OPTIMIZER = "Adam"
 """The only optimiser bench.trainer.fit uses (every recipe so far is Adam)."""
 DEFAULT_MAX_EPOCHS = 200
-"""Epoch cap when neither the run config nor the model's defaults set one (as bench.runner.prepare)."""
+"""Epoch cap when neither the run config nor the model's defaults set one (as bench.plan.prepare)."""
 TORCH_ADAM_EPS = 1e-8
-"""Adam epsilon when neither the run config nor the model's defaults set one (as bench.runner.prepare)."""
+"""Adam epsilon when neither the run config nor the model's defaults set one (as bench.plan.prepare)."""
 
 
 def apply_recipe(cfg: RunConfig, info: ModelInfo) -> RunConfig:

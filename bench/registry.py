@@ -39,7 +39,7 @@ PAPER_RECIPE_NOT_STATED = (
 """``paper_recipe_note`` of a model whose paper leaves its training set-up open (empty paper recipe)."""
 
 TRAIN_DEFAULTS: tuple[str, ...] = ("max_epochs", "adam_eps")
-"""TrainConfig fields a model's ``defaults`` may set: bench.runner.prepare reads them when the run
+"""TrainConfig fields a model's ``defaults`` may set: bench.plan.prepare reads them when the run
 config leaves them None. Every other training setting is the harness recipe's or the paper recipe's."""
 
 

@@ -1,21 +1,28 @@
-"""The experiment runner: config -> data -> folds -> units of work -> fitted models -> MLflow.
+"""The experiment runner: one whole run, from a plan to a tracked, summarised result in MLflow.
 
-A run is one (model, protocol, split, config) on one data set. It is cut into independent,
-serialisable units (one per fold, per subject-fold for subject-specific, per task for single-task
-models). Each finished unit is a FINISHED child run in MLflow; re-running the same command finds the
-parent by its run key (config hash + data fingerprint) and skips finished units. The parent is marked
-FINISHED only when every unit is, so tables never count partial runs.
+The last of three layers, and data flows one way through them:
+
+- :mod:`bench.plan`: config -> data -> folds -> units of work (:func:`prepare`, :class:`Prepared`).
+- :mod:`bench.unit`: fit, predict and track one unit as a child run (:func:`track_unit`); the executors
+  (:mod:`bench.executors`) run units through it, in this process or on workers.
+- :mod:`bench.runner` (this module): the parent run (:func:`run_tags`, found or created by run key), resume,
+  handing the unfinished units to an executor, and the summary (:func:`run_experiment`, :func:`summarise`).
+
+This module imports the other three; none of them imports it, so there is no import circle. The names of
+the plan and unit layers are re-exported here (``from bench.runner import prepare, run_unit`` keeps
+working).
+
+A run is one (model, protocol, split, config) on one data set. Each finished unit is a FINISHED child run
+in MLflow; re-running the same command finds the parent by its run key (config hash + data fingerprint)
+and skips finished units. The parent is marked FINISHED only when every unit is, so tables never count
+partial runs.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +30,12 @@ import pandas as pd
 import torch
 
 from bench import __version__
-from bench.claims import claim_unit, find_or_create_run, heartbeat
+from bench.claims import find_or_create_run
 from bench.config import RunConfig
-from bench.data.cache import FeatureSet, prepare_features
-from bench.data.features import FeatureConfig
-from bench.data.inputs import ModelInputs
-from bench.data.source import resolve_source
-from bench.errors import ConfigError
-from bench.identity import folds_fingerprint, identity_tags, resolve_config
-from bench.registry import create_model, get_model_info, resolve_input_spec
+from bench.executors import LocalExecutor, UnitContext
+from bench.identity import identity_tags
+from bench.plan import Prepared, Unit, model_hparams, prepare
+from bench.progress import Reporter
 from bench.tracking import (
     TAG,
     child_runs,
@@ -42,44 +46,45 @@ from bench.tracking import (
     resolve_tracking_uri,
     store_lock,
 )
-from bench.trainer import (
-    TASK_INDEX,
-    Standardiser,
-    classification_metrics,
-    confusion,
-    fit,
-    predict_proba,
-    predicted_class,
-    resolve_device,
-    trial_metrics,
+from bench.trainer import resolve_device
+from bench.unit import (
+    UnitResult,
+    fit_predict,
+    labels_tensor,
+    log_history,
+    log_metrics,
+    log_unit_artifacts,
+    reuse,
+    run_unit,
+    track_unit,
+    unit_tags,
 )
-from protocols import fold_assignment, get_protocol, make_folds
+from protocols import fold_assignment, get_protocol
+
+__all__ = [
+    "METRICS",
+    "ExperimentResult",
+    "Prepared",
+    "Reporter",
+    "Unit",
+    "UnitResult",
+    "fit_predict",
+    "labels_tensor",
+    "log_history",
+    "log_metrics",
+    "log_unit_artifacts",
+    "model_hparams",
+    "prepare",
+    "reuse",
+    "run_experiment",
+    "run_tags",
+    "run_unit",
+    "summarise",
+    "track_unit",
+    "unit_tags",
+]
 
 METRICS = ("acc", "balanced_acc", "f1_macro", "auc", "trial_acc", "trial_balanced_acc")
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One independent piece of work: a fold (of a subject) for one group of tasks."""
-
-    key: str
-    fold: int
-    subject: int | None
-    tasks: tuple[str, ...]
-
-    def seed(self, base: int) -> int:
-        """A seed that depends only on the run seed and the unit, not on execution order."""
-        return int(hashlib.sha256(f"{base}:{self.key}".encode()).hexdigest()[:8], 16) % (2**31 - 1)
-
-
-@dataclass
-class UnitResult:
-    unit: Unit
-    metrics: dict[str, float]
-    history: list[dict] = field(default_factory=list)
-    predictions: pd.DataFrame | None = None
-    run_id: str | None = None
-    reused: bool = False
 
 
 @dataclass
@@ -93,233 +98,6 @@ class ExperimentResult:
     units: list[UnitResult]
     summary: dict[str, float]
     per_subject: bool
-
-
-class Reporter:
-    """Progress callbacks; the CLI draws them with rich, library users may subclass or ignore."""
-
-    def note(self, message: str) -> None: ...
-    def plan(self, n_units: int, n_done: int) -> None: ...
-    def unit_start(self, unit: Unit, max_epochs: int) -> None: ...
-    def epoch(self, unit: Unit, row: dict) -> None: ...
-    def unit_end(self, result: UnitResult) -> None: ...
-
-
-# --------------------------------------------------------------------------------------------- setup
-@dataclass
-class Prepared:
-    """Everything resolved before training: data, inputs, folds, units."""
-
-    config: RunConfig
-    split: str
-    features: FeatureSet
-    inputs: ModelInputs
-    folds: list
-    units: list[tuple[Unit, object]]
-    hparams: dict
-    max_epochs: int
-    finetune: bool
-    leaky: bool
-    folds_fingerprint: str
-    """Hash of the test folds (:func:`bench.identity.folds_fingerprint`): paired tests need equal ones."""
-
-    @property
-    def run_key(self) -> str:
-        payload = f"{self.config.fingerprint()}:{self.features.fingerprint}"
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def model_hparams(cfg: RunConfig) -> dict:
-    """Model keyword arguments: model defaults < config model_options < dropout / batch-norm switches."""
-    info = get_model_info(cfg.model)
-    allowed = set(info.model_params)
-    hp = {k: v for k, v in info.defaults.items() if k in allowed}
-    hp.update(cfg.model_options)
-    if cfg.train.dropout is not None:
-        if "dropout" not in allowed:
-            raise ConfigError(f"model {cfg.model!r} has no dropout to set")
-        hp["dropout"] = cfg.train.dropout
-    if not cfg.train.batch_norm:
-        if "batch_norm" not in allowed:
-            raise ConfigError(f"model {cfg.model!r} has no batch norm to switch off")
-        hp["batch_norm"] = False
-    return hp
-
-
-def prepare(
-    cfg: RunConfig,
-    *,
-    deap: str | Path | None = None,
-    synthetic=None,
-    features: FeatureSet | None = None,
-    echo: Callable[[str], None] | None = None,
-) -> Prepared:
-    """Resolve data, model input, folds and units (no training, no tracking)."""
-    # The run key, params and resume all see the resolved values: `--split trial` and the default
-    # split are the same run; `--recipe paper` is the model's own training set-up.
-    cfg = resolve_config(cfg)
-    info = get_model_info(cfg.model)
-    proto = get_protocol(cfg.protocol)
-    split = cfg.split
-    if cfg.single_task and not info.multitask:
-        raise ConfigError(f"model {cfg.model!r} is single-task already; --single-task changes nothing")
-    hp = model_hparams(cfg)  # bad model options fail before any data is read
-    try:  # build once (cheap): values the factory refuses fail here too, not in a tracked unit
-        create_model(
-            cfg.model, tasks=cfg.tasks if info.multitask else cfg.tasks[:1], features=cfg.features, **hp
-        )
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise ConfigError(f"model {cfg.model!r} options {hp}: {exc}") from None
-    spec = resolve_input_spec(cfg.model, features=cfg.features, **hp)
-    feature_config = FeatureConfig.from_dict(cfg.feature_config)
-    if features is None:
-        source = resolve_source(deap, subjects=cfg.subjects, synthetic=synthetic, echo=echo)
-        features = prepare_features(source, feature_config)
-    elif cfg.subjects is not None:
-        features = features.select(cfg.subjects)
-    inputs = features.inputs(spec, threshold=cfg.threshold, high_if=cfg.high_if)
-    select_on_test = "select-on-test" in cfg.audit
-    folds = make_folds(
-        cfg.protocol,
-        inputs.subject,
-        inputs.trial,
-        inputs.labels,
-        split=split,
-        n_folds=cfg.n_folds,
-        val_fraction=cfg.val_fraction,
-        seed=cfg.seed,
-        select_on_test=select_on_test,
-    )
-    groups = [cfg.tasks] if info.multitask and not cfg.single_task else [(t,) for t in cfg.tasks]
-    units = []
-    for fold in folds:
-        for g in groups:
-            suffix = "" if len(groups) == 1 and (info.multitask and not cfg.single_task) else f"-{g[0]}"
-            units.append((Unit(fold.key + suffix, fold.index, fold.subject, g), fold))
-    leaky = split == "segment" or select_on_test
-    fp = folds_fingerprint(folds, inputs.subject, inputs.trial, inputs.segment, inputs.labels, split)
-    epochs = int(cfg.train.max_epochs)
-    return Prepared(cfg, split, features, inputs, folds, units, hp, epochs, proto.finetune, leaky, fp)
-
-
-# ---------------------------------------------------------------------------------------- one unit
-def _labels_tensor(inputs: ModelInputs) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(inputs.labels))
-
-
-def _fit_predict(
-    p: Prepared,
-    unit: Unit,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    train: np.ndarray,
-    val: np.ndarray,
-    test: np.ndarray,
-    device: torch.device,
-    reporter: Reporter,
-    *,
-    model: torch.nn.Module | None = None,
-    lr: float | None = None,
-    seed: int,
-) -> tuple[torch.nn.Module, dict[str, np.ndarray], list[dict]]:
-    """Fit (or fine-tune ``model``) on train/val, then predict the test indices once."""
-    cfg = p.config
-    info = get_model_info(cfg.model)
-    torch.manual_seed(seed)
-    if model is None:
-        model = create_model(cfg.model, tasks=unit.tasks, features=cfg.features, **p.hparams)
-    tr = torch.from_numpy(train)
-    history: list[dict] = []
-    if cfg.train.standardise == "train":
-        std = Standardiser.fit(x[tr])
-        xt, xv, xs = std(x[tr]), std(x[torch.from_numpy(val)]), std(x[torch.from_numpy(test)])
-    else:
-        xt, xv, xs = x[tr], x[torch.from_numpy(val)], x[torch.from_numpy(test)]
-    yt, yv = y[tr], y[torch.from_numpy(val)]
-    if info.trainable:
-        tcfg = cfg.train if lr is None else replace(cfg.train, lr=lr)
-        res = fit(
-            model, xt, yt, xv, yv,
-            tasks=unit.tasks, config=tcfg, max_epochs=p.max_epochs, seed=seed, device=device,
-            on_epoch=lambda row: reporter.epoch(unit, row),
-        )  # fmt: skip
-        history = [dict(r, fit_seconds=res.fit_seconds, best_epoch=res.best_epoch) for r in res.history]
-    else:
-        model.fit_labels({t: yt[:, TASK_INDEX[t]] for t in unit.tasks})
-    probs = predict_proba(
-        model, xs, batch_size=cfg.train.batch_size, device=device, precision=cfg.train.precision
-    )
-    return model, probs, history
-
-
-def run_unit(
-    p: Prepared, unit: Unit, fold, device: torch.device, reporter: Reporter | None = None
-) -> UnitResult:
-    """Train and test one unit; returns metrics, per-epoch history and per-sample predictions."""
-    reporter = reporter or Reporter()
-    cfg = p.config
-    x = torch.from_numpy(np.ascontiguousarray(p.inputs.x))
-    y = _labels_tensor(p.inputs)
-    seed = unit.seed(cfg.seed)
-    t0 = time.perf_counter()
-    reporter.unit_start(unit, p.max_epochs)
-    model, probs, history = _fit_predict(
-        p, unit, x, y, fold.train, fold.val, fold.test, device, reporter, seed=seed
-    )
-    test = fold.test
-    if p.finetune:
-        # whole-set-finetune: the pooled model is the starting point of one fine-tuned model per subject
-        div = cfg.train.finetune_lr_divisor or (8.0 if len(unit.tasks) > 1 else 4.0)
-        parts, idx_parts = [], []
-        for s in np.unique(p.inputs.subject[fold.test]):
-            m = {
-                k: getattr(fold, k)[p.inputs.subject[getattr(fold, k)] == s] for k in ("train", "val", "test")
-            }
-            _, pr, h = _fit_predict(
-                p, unit, x, y, m["train"], m["val"], m["test"], device, reporter,
-                model=copy.deepcopy(model), lr=cfg.train.lr / div, seed=seed + int(s),
-            )  # fmt: skip
-            history += [dict(r, subject=int(s), stage="finetune") for r in h]
-            parts.append(pr)
-            idx_parts.append(m["test"])
-        test = np.concatenate(idx_parts)
-        probs = {t: np.concatenate([pr[t] for pr in parts]) for t in unit.tasks}
-    inp = p.inputs
-    pred = pd.DataFrame(
-        {
-            "subject": inp.subject[test],
-            "trial": inp.trial[test],
-            "segment": inp.segment[test],
-            "fold": unit.fold,
-        }
-    )
-    metrics: dict[str, float] = {}
-    for t in unit.tasks:
-        y_true = inp.labels[test, TASK_INDEX[t]]
-        pred[f"y_{t}"] = y_true
-        pred[f"p_{t}"] = probs[t]
-        for k, v in classification_metrics(y_true, probs[t]).items():
-            metrics[f"test_{k}_{t}"] = v
-        # trials are the independent unit: soft vote over the trial's windows in THIS test part (with
-        # the segment split, only the share of the trial's windows that fell into this fold)
-        for k, v in trial_metrics(inp.subject[test], inp.trial[test], y_true, probs[t]).items():
-            metrics[f"test_{k}_{t}"] = v
-        if unit.subject is None:  # pooled protocols: per-subject accuracy, for per-subject statistics
-            hit = predicted_class(probs[t]) == y_true
-            for s, acc in pd.Series(hit).groupby(pred["subject"].to_numpy()).mean().items():
-                metrics[f"test_acc_{t}_s{int(s):02d}"] = float(acc)
-    metrics["fit_seconds"] = time.perf_counter() - t0
-    metrics["epochs_run"] = float(max((r["epoch"] for r in history), default=0))
-    metrics["best_epoch"] = (
-        float(history[-1]["best_epoch"]) if history and "best_epoch" in history[-1] else 0.0
-    )
-    metrics["n_train"], metrics["n_val"], metrics["n_test"] = map(
-        float, (len(fold.train), len(fold.val), len(test))
-    )
-    # independent units behind the test metrics, for chance levels downstream
-    metrics["n_test_trials"] = float(len(pred[["subject", "trial"]].drop_duplicates()))
-    metrics["n_test_subjects"] = float(pred["subject"].nunique())
-    return UnitResult(unit, metrics, history, pred)
 
 
 # -------------------------------------------------------------------------------------- summaries
@@ -352,7 +130,8 @@ def summarise(results: list[UnitResult], tasks: tuple[str, ...], per_subject: bo
 
 
 # -------------------------------------------------------------------------------------- tracking
-def _tags(p: Prepared) -> dict[str, str]:
+def run_tags(p: Prepared) -> dict[str, str]:
+    """Tags of a run's parent (and, in :mod:`bench.tuning`, its study and trials): what the run is."""
     cfg = p.config
     return {
         f"{TAG}model": cfg.model,
@@ -370,108 +149,6 @@ def _tags(p: Prepared) -> dict[str, str]:
         f"{TAG}n_subjects": str(len(p.features.subjects)),
         **identity_tags(cfg, p.folds_fingerprint, prefix=TAG),
     }
-
-
-def _log_unit_artifacts(cl, run_id: str, res: UnitResult) -> None:
-    from bench.plots import plot_confusions, plot_learning_curve
-
-    with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        res.predictions.to_csv(d / "predictions.csv", index=False)
-        if res.history:
-            pd.DataFrame(res.history).to_csv(d / "history.csv", index=False)
-            plot_learning_curve(res.history, d / "learning_curve.png", title=res.unit.key)
-        cms = {t: confusion(res.predictions[f"y_{t}"].to_numpy(), res.predictions[f"p_{t}"].to_numpy())
-               for t in res.unit.tasks}  # fmt: skip
-        plot_confusions(cms, d / "confusion.png", title=res.unit.key)
-        cl.log_artifacts(run_id, str(d))
-
-
-def _log_history(cl, run_id: str, history: list[dict]) -> None:
-    from mlflow.entities import Metric
-
-    now = int(time.time() * 1000)
-    ms = []
-    for i, row in enumerate(history, start=1):
-        for k, v in row.items():
-            if k in ("epoch", "subject", "stage", "fit_seconds", "best_epoch") or not isinstance(
-                v, int | float
-            ):
-                continue
-            name = k if row.get("stage") != "finetune" else f"finetune_s{row['subject']:02d}_{k}"
-            ms.append(Metric(name, float(v), now, int(row.get("epoch", i))))
-    for start in range(0, len(ms), 900):
-        cl.log_batch(run_id, metrics=ms[start : start + 900])
-
-
-def _log_metrics(cl, run_id: str, metrics: dict[str, float]) -> None:
-    from mlflow.entities import Metric
-
-    now = int(time.time() * 1000)
-    ms = [Metric(k, float(v), now, 0) for k, v in metrics.items() if np.isfinite(v)]
-    for start in range(0, len(ms), 900):
-        cl.log_batch(run_id, metrics=ms[start : start + 900])
-
-
-def _reuse(run, unit: Unit) -> UnitResult:
-    return UnitResult(unit, dict(run.data.metrics), run_id=run.info.run_id, reused=True)
-
-
-def unit_tags(tags: dict[str, str], unit: Unit, parent_id: str) -> dict[str, str]:
-    """Tags of a unit's child run: the parent's tags plus the unit's identity."""
-    return {**tags, f"{TAG}role": "unit", f"{TAG}unit": unit.key, f"{TAG}fold": str(unit.fold),
-            f"{TAG}subject": str(unit.subject or ""), f"{TAG}tasks": ",".join(unit.tasks),
-            "mlflow.parentRunId": parent_id}  # fmt: skip
-
-
-def track_unit(
-    cl,
-    p: Prepared,
-    unit: Unit,
-    fold,
-    device: torch.device,
-    reporter: Reporter,
-    experiment: str,
-    parent_id: str,
-    tags: dict[str, str],
-    *,
-    wait: bool = True,
-) -> UnitResult | None:
-    """Claim one unit, then run it inside its own child run; the child is FINISHED only if it completed.
-
-    Every executor calls this (in-process, in a pool worker or on a Dask worker), so a unit is tracked
-    and claimed (:mod:`bench.claims`) the same way wherever it runs. If another process finished the
-    unit meanwhile, its result is reused; if another process is running it, this waits for it, or
-    returns None at once when ``wait`` is False. An error or Ctrl-C leaves the child FAILED/KILLED, a
-    dead process leaves it RUNNING with a claim that goes stale: never FINISHED, so resume (or a
-    concurrent command) runs the unit again.
-    """
-
-    def create(claim: dict[str, str]) -> str:
-        run_tags = {**unit_tags(tags, unit, parent_id), **claim}
-        return cl.create_run(experiment, run_name=unit.key, tags=run_tags).info.run_id
-
-    claim = claim_unit(cl, experiment, parent_id, unit.key, create, wait=wait)
-    if claim is None:
-        return None
-    if claim.finished is not None:
-        return _reuse(claim.finished, unit)
-    cid = claim.run_id
-    try:
-        with heartbeat(cl, cid):
-            res = run_unit(p, unit, fold, device, reporter)
-            _log_history(cl, cid, res.history)
-            _log_metrics(cl, cid, res.metrics)
-            _log_unit_artifacts(cl, cid, res)
-    except KeyboardInterrupt:
-        cl.set_terminated(cid, status="KILLED")
-        raise
-    except BaseException:
-        cl.set_terminated(cid, status="FAILED")
-        raise
-    cl.set_terminated(cid, status="FINISHED")
-    res.run_id = cid
-    return res
 
 
 def _new_parent(cl, exp: str, p: Prepared, tags: dict[str, str], extra: dict[str, str]) -> str:
@@ -535,13 +212,11 @@ def run_experiment(
     device = resolve_device(cfg.device)
     p = prepared or prepare(cfg, deap=deap, synthetic=synthetic, echo=reporter.note)
     cfg = p.config  # resolved (split, epochs, recipe): what the params and tables must see
-    from bench.executors import LocalExecutor, UnitContext
-
     executor = executor or LocalExecutor()
     executor.check(p, cache_dir)  # e.g. workers need the features in the cache: fail before tracking
     cl = client(tracking_uri)
     exp = experiment_id(cl, p.features.kind)
-    tags = _tags(p)
+    tags = run_tags(p)
     extra = {str(k): str(v) for k, v in (extra_tags or {}).items()}
     # one parent per run key, also when several commands start at once (bench.claims)
     key = {f"{TAG}run_key": p.run_key, f"{TAG}role": "parent"}
@@ -565,7 +240,7 @@ def run_experiment(
     todo = []
     for unit, fold in p.units:
         if unit.key in done:
-            res = _reuse(done[unit.key], unit)
+            res = reuse(done[unit.key], unit)
             reporter.unit_end(res)
             by_key[unit.key] = res
         else:
@@ -586,7 +261,7 @@ def run_experiment(
         per_subject = get_protocol(cfg.protocol).population == "per-subject"
         summary = summarise(results, cfg.tasks, per_subject)
         with store_lock(resolve_tracking_uri(tracking_uri)):  # two commands sharing a parent end together
-            _log_metrics(cl, parent_id, summary)
+            log_metrics(cl, parent_id, summary)
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"

@@ -78,8 +78,10 @@ import torch
 from bench.checks import check_option
 from bench.config import RunConfig
 from bench.errors import ConfigError
+from bench.plan import Prepared, Unit, model_hparams, prepare
+from bench.progress import Reporter
 from bench.registry import create_model, get_model_info
-from bench.runner import Prepared, Reporter, Unit, _fit_predict, _labels_tensor, model_hparams, prepare
+from bench.runner import run_tags
 from bench.tracking import (
     TAG,
     client,
@@ -98,6 +100,7 @@ from bench.trainer import (
     predicted_class,
     resolve_device,
 )
+from bench.unit import fit_predict, labels_tensor
 
 SPACES = ("weights", "weights+lr+dropout")
 OBJECTIVES = ("val-loss", "val-bacc")
@@ -263,7 +266,7 @@ def score_fold(p: Prepared, unit: Unit, fold, device: torch.device, objective: s
     cfg = p.config
     train, val = np.asarray(fold.train), np.asarray(fold.val)
     x = torch.from_numpy(np.ascontiguousarray(p.inputs.x))
-    y = _labels_tensor(p.inputs)
+    y = labels_tensor(p.inputs)
     y_val = np.asarray(p.inputs.labels)[val]
     cw = {
         t: (class_weights(y[torch.from_numpy(train), TASK_INDEX[t]]).numpy() if cfg.train.balance else None)
@@ -288,7 +291,7 @@ def score_fold(p: Prepared, unit: Unit, fold, device: torch.device, objective: s
             on_epoch(full)
 
     # the validation indices stand in for the test indices: the test fold is not passed at all
-    _, probs, _ = _fit_predict(
+    _, probs, _ = fit_predict(
         p, unit, x, y, train, val, val, device, _EpochHook(hook), model=model, seed=seed
     )
     return _score(val_scores(y_val, probs, cw), objective), history
@@ -332,13 +335,11 @@ class Objective:
         import optuna
         from mlflow.entities import Metric, Param
 
-        from bench.runner import _tags
-
         s, p = self.s, self.p
         cfg_t, params = suggest(trial, s.space, p.config)
         pt = replace(p, config=cfg_t, hparams=model_hparams(cfg_t))
         tags = {
-            **_tags(pt),
+            **run_tags(pt),
             f"{TAG}role": "trial",
             f"{TAG}study": s.study,
             f"{TAG}trial_number": str(trial.number),
@@ -509,10 +510,9 @@ def _study_parent(cl, exp: str, name: str, url: str, p: Prepared, key: dict) -> 
     from mlflow.entities import Param
 
     from bench.claims import find_or_create_run
-    from bench.runner import _tags
 
     tags = {
-        **_tags(p),
+        **run_tags(p),
         f"{TAG}role": "study",
         f"{TAG}study": name,
         f"{TAG}storage": redact(url),

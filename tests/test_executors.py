@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import bench.runner as runner
+import bench.unit
 from bench.cli import main
 from bench.config import RunConfig, TrainConfig
 from bench.data.cache import prepare_features
@@ -177,7 +178,7 @@ class _DieOnce:
         def die(*args, **kwargs):
             os._exit(1)
 
-        runner.run_unit = die  # only in this worker process, which is about to end
+        bench.unit.run_unit = die  # only in this worker process, which is about to end (track_unit calls it)
         return run_task(task)
 
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import bench.runner as runner
+import bench.unit
 from bench.config import RunConfig, TrainConfig
 from bench.data.cache import prepare_features
 from bench.data.source import open_deap
@@ -130,7 +131,7 @@ def test_summary_tolerates_units_without_trial_metrics():
 
 def test_resume_after_interrupt_reuses_finished_units(features, uri, monkeypatch):
     cfg = _cfg(model="majority")
-    real = runner.run_unit
+    real = bench.unit.run_unit
     calls = []
 
     def flaky(p, unit, fold, device, reporter=None):
@@ -139,7 +140,7 @@ def test_resume_after_interrupt_reuses_finished_units(features, uri, monkeypatch
             raise KeyboardInterrupt
         return real(p, unit, fold, device, reporter)
 
-    monkeypatch.setattr(runner, "run_unit", flaky)
+    monkeypatch.setattr(bench.unit, "run_unit", flaky)  # track_unit calls it
     with pytest.raises(KeyboardInterrupt):
         _run(cfg, features, uri)
     cl, exp, parents = _parents(uri)
@@ -178,7 +179,7 @@ def test_test_fold_is_touched_once_and_normalisation_uses_train_only(features, m
     p = runner.prepare(cfg, features=features)
     x = torch.from_numpy(p.inputs.x)
     seen = {"fit": [], "std": [], "predict": []}
-    real_fit, real_std, real_predict = runner.fit, Standardiser.fit.__func__, runner.predict_proba
+    real_fit, real_std, real_predict = bench.unit.fit, Standardiser.fit.__func__, bench.unit.predict_proba
 
     def spy_fit(model, xt, yt, xv, yv, **kw):
         seen["fit"].append((xt.shape[0], xv.shape[0]))
@@ -192,9 +193,9 @@ def test_test_fold_is_touched_once_and_normalisation_uses_train_only(features, m
         seen["predict"].append(xs.shape[0])
         return real_predict(model, xs, **kw)
 
-    monkeypatch.setattr(runner, "fit", spy_fit)
+    monkeypatch.setattr(bench.unit, "fit", spy_fit)
     monkeypatch.setattr(Standardiser, "fit", classmethod(spy_std))
-    monkeypatch.setattr(runner, "predict_proba", spy_predict)
+    monkeypatch.setattr(bench.unit, "predict_proba", spy_predict)
     for unit, fold in p.units:
         assert not np.intersect1d(fold.val, fold.test).size
         seen["std"].clear()

@@ -16,8 +16,8 @@ import optuna
 import pytest
 import torch
 
-import bench.runner
 import bench.tuning
+import bench.unit
 from bench.cli import main
 from bench.config import RunConfig
 from bench.data.cache import prepare_features
@@ -148,7 +148,7 @@ def test_no_test_fold_is_used(data, stores, monkeypatch):
     x[fold.test] = np.nan
     p = replace(p, inputs=replace(p.inputs, x=x))
     seen = {"fit": [], "predict": []}
-    real_fit, real_predict = bench.runner.fit, bench.tuning.predict_proba
+    real_fit, real_predict = bench.unit.fit, bench.tuning.predict_proba
 
     def spy_fit(model, x_train, y_train, x_val, y_val, **kw):
         assert torch.isfinite(x_train).all() and torch.isfinite(x_val).all()
@@ -160,8 +160,8 @@ def test_no_test_fold_is_used(data, stores, monkeypatch):
         seen["predict"].append(xs.shape[0])
         return real_predict(model, xs, **kw)
 
-    monkeypatch.setattr(bench.runner, "fit", spy_fit)
-    monkeypatch.setattr(bench.runner, "predict_proba", spy_predict)
+    monkeypatch.setattr(bench.unit, "fit", spy_fit)
+    monkeypatch.setattr(bench.unit, "predict_proba", spy_predict)
     monkeypatch.setattr(bench.tuning, "predict_proba", spy_predict)
     res = run_study(CFG, n_trials=1, study_name="leak", storage=storage, prepared=p, tracking_uri=uri)
     assert res.n_complete == 1 and math.isfinite(res.best.value)

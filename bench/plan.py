@@ -1,0 +1,142 @@
+"""Planning a run: config -> data -> model input -> folds -> units of work (no training, no tracking).
+
+This is the first of three layers, and data flows one way through them:
+
+- :mod:`bench.plan` (this module) resolves a :class:`~bench.config.RunConfig` into a :class:`Prepared`
+  run: the features, the model's input, the folds and the independent :class:`Unit` s of work, and the
+  run key (config hash + data fingerprint) that resume and concurrent commands find the run by.
+- :mod:`bench.unit` fits, predicts and tracks one unit; executors need only that layer and this one.
+- the runner (``bench/runner.py``) runs a whole experiment: the parent run, resume, the executor and
+  the summary. It imports this module and :mod:`bench.unit`; neither imports it.
+
+A run is one (model, protocol, split, config) on one data set. It is cut into independent, serialisable
+units (one per fold, per subject-fold for subject-specific, per task for single-task models), so a pool
+or Dask worker can rebuild the same plan from the feature cache and run any unit of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.config import RunConfig
+from bench.data.cache import FeatureSet, prepare_features
+from bench.data.features import FeatureConfig
+from bench.data.inputs import ModelInputs
+from bench.data.source import resolve_source
+from bench.errors import ConfigError
+from bench.identity import folds_fingerprint, resolve_config
+from bench.registry import create_model, get_model_info, resolve_input_spec
+from protocols import get_protocol, make_folds
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One independent piece of work: a fold (of a subject) for one group of tasks."""
+
+    key: str
+    fold: int
+    subject: int | None
+    tasks: tuple[str, ...]
+
+    def seed(self, base: int) -> int:
+        """A seed that depends only on the run seed and the unit, not on execution order."""
+        return int(hashlib.sha256(f"{base}:{self.key}".encode()).hexdigest()[:8], 16) % (2**31 - 1)
+
+
+@dataclass
+class Prepared:
+    """Everything resolved before training: data, inputs, folds, units."""
+
+    config: RunConfig
+    split: str
+    features: FeatureSet
+    inputs: ModelInputs
+    folds: list
+    units: list[tuple[Unit, object]]
+    hparams: dict
+    max_epochs: int
+    finetune: bool
+    leaky: bool
+    folds_fingerprint: str
+    """Hash of the test folds (:func:`bench.identity.folds_fingerprint`): paired tests need equal ones."""
+
+    @property
+    def run_key(self) -> str:
+        payload = f"{self.config.fingerprint()}:{self.features.fingerprint}"
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def model_hparams(cfg: RunConfig) -> dict:
+    """Model keyword arguments: model defaults < config model_options < dropout / batch-norm switches."""
+    info = get_model_info(cfg.model)
+    allowed = set(info.model_params)
+    hp = {k: v for k, v in info.defaults.items() if k in allowed}
+    hp.update(cfg.model_options)
+    if cfg.train.dropout is not None:
+        if "dropout" not in allowed:
+            raise ConfigError(f"model {cfg.model!r} has no dropout to set")
+        hp["dropout"] = cfg.train.dropout
+    if not cfg.train.batch_norm:
+        if "batch_norm" not in allowed:
+            raise ConfigError(f"model {cfg.model!r} has no batch norm to switch off")
+        hp["batch_norm"] = False
+    return hp
+
+
+def prepare(
+    cfg: RunConfig,
+    *,
+    deap: str | Path | None = None,
+    synthetic=None,
+    features: FeatureSet | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> Prepared:
+    """Resolve data, model input, folds and units (no training, no tracking)."""
+    # The run key, params and resume all see the resolved values: `--split trial` and the default
+    # split are the same run; `--recipe paper` is the model's own training set-up.
+    cfg = resolve_config(cfg)
+    info = get_model_info(cfg.model)
+    proto = get_protocol(cfg.protocol)
+    split = cfg.split
+    if cfg.single_task and not info.multitask:
+        raise ConfigError(f"model {cfg.model!r} is single-task already; --single-task changes nothing")
+    hp = model_hparams(cfg)  # bad model options fail before any data is read
+    try:  # build once (cheap): values the factory refuses fail here too, not in a tracked unit
+        create_model(
+            cfg.model, tasks=cfg.tasks if info.multitask else cfg.tasks[:1], features=cfg.features, **hp
+        )
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ConfigError(f"model {cfg.model!r} options {hp}: {exc}") from None
+    spec = resolve_input_spec(cfg.model, features=cfg.features, **hp)
+    feature_config = FeatureConfig.from_dict(cfg.feature_config)
+    if features is None:
+        source = resolve_source(deap, subjects=cfg.subjects, synthetic=synthetic, echo=echo)
+        features = prepare_features(source, feature_config)
+    elif cfg.subjects is not None:
+        features = features.select(cfg.subjects)
+    inputs = features.inputs(spec, threshold=cfg.threshold, high_if=cfg.high_if)
+    select_on_test = "select-on-test" in cfg.audit
+    folds = make_folds(
+        cfg.protocol,
+        inputs.subject,
+        inputs.trial,
+        inputs.labels,
+        split=split,
+        n_folds=cfg.n_folds,
+        val_fraction=cfg.val_fraction,
+        seed=cfg.seed,
+        select_on_test=select_on_test,
+    )
+    groups = [cfg.tasks] if info.multitask and not cfg.single_task else [(t,) for t in cfg.tasks]
+    units = []
+    for fold in folds:
+        for g in groups:
+            suffix = "" if len(groups) == 1 and (info.multitask and not cfg.single_task) else f"-{g[0]}"
+            units.append((Unit(fold.key + suffix, fold.index, fold.subject, g), fold))
+    leaky = split == "segment" or select_on_test
+    fp = folds_fingerprint(folds, inputs.subject, inputs.trial, inputs.segment, inputs.labels, split)
+    epochs = int(cfg.train.max_epochs)
+    return Prepared(cfg, split, features, inputs, folds, units, hp, epochs, proto.finetune, leaky, fp)

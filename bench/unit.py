@@ -1,0 +1,282 @@
+"""One unit of a run: fit, predict and score it, and track it as a child run in MLflow.
+
+The second of three layers (plan -> unit -> runner: ``bench/plan.py``, this module, ``bench/runner.py``).
+It takes a :class:`~bench.plan.Prepared` run and one of its units and knows nothing about the experiment
+around it. Every executor (:mod:`bench.executors`: in-process, in a pool worker or on a Dask worker) calls
+:func:`track_unit`, so a unit is claimed, trained and logged the same way wherever it runs; that is why
+this module imports the plan layer only, never the runner or the executors. :mod:`bench.tuning` reuses
+:func:`fit_predict` to score tuning folds on their validation part.
+
+Each finished unit is a FINISHED child run; an error, Ctrl-C or a dead process never leaves it FINISHED,
+so resume runs it again.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bench.claims import claim_unit, heartbeat
+from bench.data.inputs import ModelInputs
+from bench.plan import Prepared, Unit
+from bench.progress import Reporter
+from bench.registry import create_model, get_model_info
+from bench.tracking import TAG
+from bench.trainer import (
+    TASK_INDEX,
+    Standardiser,
+    classification_metrics,
+    confusion,
+    fit,
+    predict_proba,
+    predicted_class,
+    trial_metrics,
+)
+
+
+@dataclass
+class UnitResult:
+    """A finished unit: its metrics, per-epoch history, per-sample predictions and child run id.
+
+    ``reused`` units come from an earlier FINISHED child run (metrics only, no history/predictions).
+    """
+
+    unit: Unit
+    metrics: dict[str, float]
+    history: list[dict] = field(default_factory=list)
+    predictions: pd.DataFrame | None = None
+    run_id: str | None = None
+    reused: bool = False
+
+
+def labels_tensor(inputs: ModelInputs) -> torch.Tensor:
+    """The labels (samples x tasks) as a tensor that shares the array's memory where it can."""
+    return torch.from_numpy(np.ascontiguousarray(inputs.labels))
+
+
+def fit_predict(
+    p: Prepared,
+    unit: Unit,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    train: np.ndarray,
+    val: np.ndarray,
+    test: np.ndarray,
+    device: torch.device,
+    reporter: Reporter,
+    *,
+    model: torch.nn.Module | None = None,
+    lr: float | None = None,
+    seed: int,
+) -> tuple[torch.nn.Module, dict[str, np.ndarray], list[dict]]:
+    """Fit (or fine-tune ``model``) on train/val, then predict the test indices once."""
+    cfg = p.config
+    info = get_model_info(cfg.model)
+    torch.manual_seed(seed)
+    if model is None:
+        model = create_model(cfg.model, tasks=unit.tasks, features=cfg.features, **p.hparams)
+    tr = torch.from_numpy(train)
+    history: list[dict] = []
+    if cfg.train.standardise == "train":
+        std = Standardiser.fit(x[tr])
+        xt, xv, xs = std(x[tr]), std(x[torch.from_numpy(val)]), std(x[torch.from_numpy(test)])
+    else:
+        xt, xv, xs = x[tr], x[torch.from_numpy(val)], x[torch.from_numpy(test)]
+    yt, yv = y[tr], y[torch.from_numpy(val)]
+    if info.trainable:
+        tcfg = cfg.train if lr is None else replace(cfg.train, lr=lr)
+        res = fit(
+            model, xt, yt, xv, yv,
+            tasks=unit.tasks, config=tcfg, max_epochs=p.max_epochs, seed=seed, device=device,
+            on_epoch=lambda row: reporter.epoch(unit, row),
+        )  # fmt: skip
+        history = [dict(r, fit_seconds=res.fit_seconds, best_epoch=res.best_epoch) for r in res.history]
+    else:
+        model.fit_labels({t: yt[:, TASK_INDEX[t]] for t in unit.tasks})
+    probs = predict_proba(
+        model, xs, batch_size=cfg.train.batch_size, device=device, precision=cfg.train.precision
+    )
+    return model, probs, history
+
+
+def run_unit(
+    p: Prepared, unit: Unit, fold, device: torch.device, reporter: Reporter | None = None
+) -> UnitResult:
+    """Train and test one unit; returns metrics, per-epoch history and per-sample predictions."""
+    reporter = reporter or Reporter()
+    cfg = p.config
+    x = torch.from_numpy(np.ascontiguousarray(p.inputs.x))
+    y = labels_tensor(p.inputs)
+    seed = unit.seed(cfg.seed)
+    t0 = time.perf_counter()
+    reporter.unit_start(unit, p.max_epochs)
+    model, probs, history = fit_predict(
+        p, unit, x, y, fold.train, fold.val, fold.test, device, reporter, seed=seed
+    )
+    test = fold.test
+    if p.finetune:
+        # whole-set-finetune: the pooled model is the starting point of one fine-tuned model per subject
+        div = cfg.train.finetune_lr_divisor or (8.0 if len(unit.tasks) > 1 else 4.0)
+        parts, idx_parts = [], []
+        for s in np.unique(p.inputs.subject[fold.test]):
+            m = {
+                k: getattr(fold, k)[p.inputs.subject[getattr(fold, k)] == s] for k in ("train", "val", "test")
+            }
+            _, pr, h = fit_predict(
+                p, unit, x, y, m["train"], m["val"], m["test"], device, reporter,
+                model=copy.deepcopy(model), lr=cfg.train.lr / div, seed=seed + int(s),
+            )  # fmt: skip
+            history += [dict(r, subject=int(s), stage="finetune") for r in h]
+            parts.append(pr)
+            idx_parts.append(m["test"])
+        test = np.concatenate(idx_parts)
+        probs = {t: np.concatenate([pr[t] for pr in parts]) for t in unit.tasks}
+    inp = p.inputs
+    pred = pd.DataFrame(
+        {
+            "subject": inp.subject[test],
+            "trial": inp.trial[test],
+            "segment": inp.segment[test],
+            "fold": unit.fold,
+        }
+    )
+    metrics: dict[str, float] = {}
+    for t in unit.tasks:
+        y_true = inp.labels[test, TASK_INDEX[t]]
+        pred[f"y_{t}"] = y_true
+        pred[f"p_{t}"] = probs[t]
+        for k, v in classification_metrics(y_true, probs[t]).items():
+            metrics[f"test_{k}_{t}"] = v
+        # trials are the independent unit: soft vote over the trial's windows in THIS test part (with
+        # the segment split, only the share of the trial's windows that fell into this fold)
+        for k, v in trial_metrics(inp.subject[test], inp.trial[test], y_true, probs[t]).items():
+            metrics[f"test_{k}_{t}"] = v
+        if unit.subject is None:  # pooled protocols: per-subject accuracy, for per-subject statistics
+            hit = predicted_class(probs[t]) == y_true
+            for s, acc in pd.Series(hit).groupby(pred["subject"].to_numpy()).mean().items():
+                metrics[f"test_acc_{t}_s{int(s):02d}"] = float(acc)
+    metrics["fit_seconds"] = time.perf_counter() - t0
+    metrics["epochs_run"] = float(max((r["epoch"] for r in history), default=0))
+    metrics["best_epoch"] = (
+        float(history[-1]["best_epoch"]) if history and "best_epoch" in history[-1] else 0.0
+    )
+    metrics["n_train"], metrics["n_val"], metrics["n_test"] = map(
+        float, (len(fold.train), len(fold.val), len(test))
+    )
+    # independent units behind the test metrics, for chance levels downstream
+    metrics["n_test_trials"] = float(len(pred[["subject", "trial"]].drop_duplicates()))
+    metrics["n_test_subjects"] = float(pred["subject"].nunique())
+    return UnitResult(unit, metrics, history, pred)
+
+
+def log_unit_artifacts(cl, run_id: str, res: UnitResult) -> None:
+    """Predictions, history, learning curve and confusion matrices as the child run's artifacts."""
+    from bench.plots import plot_confusions, plot_learning_curve
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        res.predictions.to_csv(d / "predictions.csv", index=False)
+        if res.history:
+            pd.DataFrame(res.history).to_csv(d / "history.csv", index=False)
+            plot_learning_curve(res.history, d / "learning_curve.png", title=res.unit.key)
+        cms = {t: confusion(res.predictions[f"y_{t}"].to_numpy(), res.predictions[f"p_{t}"].to_numpy())
+               for t in res.unit.tasks}  # fmt: skip
+        plot_confusions(cms, d / "confusion.png", title=res.unit.key)
+        cl.log_artifacts(run_id, str(d))
+
+
+def log_history(cl, run_id: str, history: list[dict]) -> None:
+    """Per-epoch metrics as metric histories (fine-tuning rows as ``finetune_sNN_<name>``)."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    ms = []
+    for i, row in enumerate(history, start=1):
+        for k, v in row.items():
+            if k in ("epoch", "subject", "stage", "fit_seconds", "best_epoch") or not isinstance(
+                v, int | float
+            ):
+                continue
+            name = k if row.get("stage") != "finetune" else f"finetune_s{row['subject']:02d}_{k}"
+            ms.append(Metric(name, float(v), now, int(row.get("epoch", i))))
+    for start in range(0, len(ms), 900):
+        cl.log_batch(run_id, metrics=ms[start : start + 900])
+
+
+def log_metrics(cl, run_id: str, metrics: dict[str, float]) -> None:
+    """Finite metrics at step 0, in batches (MLflow keeps no NaN/inf: undefined metrics are left out)."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    ms = [Metric(k, float(v), now, 0) for k, v in metrics.items() if np.isfinite(v)]
+    for start in range(0, len(ms), 900):
+        cl.log_batch(run_id, metrics=ms[start : start + 900])
+
+
+def reuse(run, unit: Unit) -> UnitResult:
+    """The result of ``unit`` from its FINISHED child ``run`` (metrics only)."""
+    return UnitResult(unit, dict(run.data.metrics), run_id=run.info.run_id, reused=True)
+
+
+def unit_tags(tags: dict[str, str], unit: Unit, parent_id: str) -> dict[str, str]:
+    """Tags of a unit's child run: the parent's tags plus the unit's identity."""
+    return {**tags, f"{TAG}role": "unit", f"{TAG}unit": unit.key, f"{TAG}fold": str(unit.fold),
+            f"{TAG}subject": str(unit.subject or ""), f"{TAG}tasks": ",".join(unit.tasks),
+            "mlflow.parentRunId": parent_id}  # fmt: skip
+
+
+def track_unit(
+    cl,
+    p: Prepared,
+    unit: Unit,
+    fold,
+    device: torch.device,
+    reporter: Reporter,
+    experiment: str,
+    parent_id: str,
+    tags: dict[str, str],
+    *,
+    wait: bool = True,
+) -> UnitResult | None:
+    """Claim one unit, then run it inside its own child run; the child is FINISHED only if it completed.
+
+    Every executor calls this (in-process, in a pool worker or on a Dask worker), so a unit is tracked
+    and claimed (:mod:`bench.claims`) the same way wherever it runs. If another process finished the
+    unit meanwhile, its result is reused; if another process is running it, this waits for it, or
+    returns None at once when ``wait`` is False. An error or Ctrl-C leaves the child FAILED/KILLED, a
+    dead process leaves it RUNNING with a claim that goes stale: never FINISHED, so resume (or a
+    concurrent command) runs the unit again.
+    """
+
+    def create(claim: dict[str, str]) -> str:
+        run_tags = {**unit_tags(tags, unit, parent_id), **claim}
+        return cl.create_run(experiment, run_name=unit.key, tags=run_tags).info.run_id
+
+    claim = claim_unit(cl, experiment, parent_id, unit.key, create, wait=wait)
+    if claim is None:
+        return None
+    if claim.finished is not None:
+        return reuse(claim.finished, unit)
+    cid = claim.run_id
+    try:
+        with heartbeat(cl, cid):
+            res = run_unit(p, unit, fold, device, reporter)
+            log_history(cl, cid, res.history)
+            log_metrics(cl, cid, res.metrics)
+            log_unit_artifacts(cl, cid, res)
+    except KeyboardInterrupt:
+        cl.set_terminated(cid, status="KILLED")
+        raise
+    except BaseException:
+        cl.set_terminated(cid, status="FAILED")
+        raise
+    cl.set_terminated(cid, status="FINISHED")
+    res.run_id = cid
+    return res
