@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated cache per test session and tiny DEAP-format folders."""
+"""Shared fixtures: an isolated cache per test session, tiny DEAP-format folders, a wide console."""
 
 from __future__ import annotations
 
@@ -43,3 +43,21 @@ def tiny_deap(tmp_path) -> Path:
         data, labels = random_subject(3, seed=s)
         write_deap_file(folder / f"s{s:02d}.dat", data, labels)
     return tmp_path / "deap"
+
+
+@pytest.fixture(scope="module")
+def deap_dir(tmp_path_factory) -> Path:
+    """A synthetic DEAP folder (2 subjects x 6 trials), one per test module."""
+    from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
+
+    folder = tmp_path_factory.mktemp("syn") / "data"
+    write_synthetic_deap(folder, SyntheticConfig(n_subjects=2, n_trials=6, seed=0))
+    return folder
+
+
+@pytest.fixture
+def wide_console(monkeypatch):
+    """The CLI console 200 columns wide, so table cells do not wrap in assertions."""
+    from bench.cli.common import console
+
+    monkeypatch.setattr(console, "width", 200)

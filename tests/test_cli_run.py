@@ -5,20 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bench.cli import main
-from bench.cli.common import console
-from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
 
-
-@pytest.fixture(scope="module")
-def deap_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cli") / "synthetic"
-    write_synthetic_deap(folder, SyntheticConfig(n_subjects=2, n_trials=6, seed=0))
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def _wide_console(monkeypatch):
-    monkeypatch.setattr(console, "width", 200)  # tables must not wrap cell text in assertions
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,6 @@ from bench.config import RunConfig, TrainConfig
 from bench.data.cache import prepare_features
 from bench.data.inputs import InputSpec
 from bench.data.source import open_deap
-from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
 from bench.errors import ConfigError
 from bench.recipes import apply_recipe, recipe_train, with_model_defaults
 from bench.registry import TRAIN_DEFAULTS, get_model_info, list_models, register_model, unregister_model
@@ -34,13 +33,6 @@ class _Tiny(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"valence": self.head(x)}
-
-
-@pytest.fixture(scope="module")
-def deap_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("syn") / "data"
-    write_synthetic_deap(folder, SyntheticConfig(n_subjects=2, n_trials=6, seed=0))
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -19,26 +19,14 @@ import pytest
 import bench.data.cache as cache
 from bench.checks import check_number, check_option, check_type
 from bench.cli import main
-from bench.cli.common import console
 from bench.config import RunConfig, TrainConfig
 from bench.data.features import FeatureConfig
 from bench.data.reader import validate_arrays
 from bench.data.source import open_deap
-from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
 from bench.errors import ConfigError, DataError
 from tests.conftest import random_subject
 
-
-@pytest.fixture(scope="module")
-def deap_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("values") / "synthetic"
-    write_synthetic_deap(folder, SyntheticConfig(n_subjects=2, n_trials=6, seed=0))
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def _wide_console(monkeypatch):
-    monkeypatch.setattr(console, "width", 200)
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 def _entry(root: Path, subject_index: int = 0) -> Path:
