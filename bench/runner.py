@@ -46,7 +46,7 @@ from bench.tracking import (
     resolve_tracking_uri,
     store_lock,
 )
-from bench.trainer import resolve_device
+from bench.trainer import TEST_METRICS, resolve_device
 from bench.unit import (
     UnitResult,
     fit_predict,
@@ -84,7 +84,7 @@ __all__ = [
     "unit_tags",
 ]
 
-METRICS = ("acc", "balanced_acc", "f1_macro", "auc", "trial_acc", "trial_balanced_acc")
+METRICS = TEST_METRICS
 
 
 @dataclass

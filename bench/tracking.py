@@ -195,11 +195,6 @@ def newest_run(cl, exp_id: str, tags: dict[str, str]):
     return runs[0] if runs else None
 
 
-def find_parent(cl, exp_id: str, run_key: str):
-    """The newest parent run for a run key, or None."""
-    return newest_run(cl, exp_id, {f"{TAG}run_key": run_key, f"{TAG}role": "parent"})
-
-
 def child_runs(cl, exp_id: str, parent_id: str) -> list:
     """All unit runs under a parent."""
     return list(

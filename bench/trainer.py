@@ -241,6 +241,10 @@ def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision) -> di
     return {"loss": float(loss), **accs}
 
 
+TEST_METRICS: tuple[str, ...] = ("acc", "balanced_acc", "f1_macro", "auc", "trial_acc", "trial_balanced_acc")
+"""Test metrics every unit logs per task as ``test_{metric}_{task}`` (window level, then trial level)."""
+
+
 def classification_metrics(y_true: np.ndarray, p_high: np.ndarray) -> dict[str, float]:
     """Accuracy, balanced accuracy, macro-F1 and ROC-AUC of one binary task (AUC NaN if one class)."""
     y_pred = predicted_class(p_high)

@@ -8,12 +8,12 @@ import pandas as pd
 
 from bench import stats
 from bench.ablation import VARIANTS
+from bench.data.inputs import TASKS
 from bench.results.cells import METRIC_COLUMNS, cell, cell_fields, diff, paired_test
 from bench.results.store import Store, find_parent
 from bench.results.table import (
     DASH,
     REFERENCE_MODEL,
-    TASKS,
     Table,
     TableOption,
     consistency,

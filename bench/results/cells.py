@@ -109,7 +109,7 @@ def cell(store: Store, parent: pd.Series | None, task: str, metric: str = "acc")
         ratio = float(np.nanmean(u["n_test"] / u["n_train"])) if len(u) > 1 else None
         summary = stats.describe(u[col].to_numpy(), test_train_ratio=ratio)
         over = "folds"
-    n, name = independent_units(parent, _units(store, parent["run_id"], task))
+    n, name = independent_units(parent, u)
     return Cell(parent["run_id"], task, metric, summary, over, n, name)
 
 

@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from bench.data.inputs import TASKS
 from bench.errors import ConfigError
 from bench.results.cells import cell
 from bench.results.store import Store
 from bench.results.table import (
-    TASKS,
     TUNED,
     Table,
     TableOption,

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.data.inputs import TASKS
 from bench.errors import ConfigError
-from bench.results.table import TASKS, Table
+from bench.results.table import Table
 
 
 def _bars(ax, labels: list[str], series: dict[str, list[tuple[float, float, float]]]) -> None:

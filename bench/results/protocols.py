@@ -7,11 +7,11 @@ import math
 
 import pandas as pd
 
+from bench.data.inputs import TASKS
 from bench.results.cells import cell, cell_fields, diff, ratio
 from bench.results.store import Store, find_parent
 from bench.results.table import (
     DASH,
-    TASKS,
     Table,
     TableOption,
     consistency,

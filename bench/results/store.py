@@ -13,19 +13,18 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bench.checks import check_option
+from bench.data.inputs import TASKS
 from bench.errors import ConfigError
 from bench.tracking import EXPERIMENTS, TAG
+from bench.trainer import TEST_METRICS
 
-TASKS: tuple[str, ...] = ("valence", "arousal")
-UNIT_METRICS: tuple[str, ...] = ("acc", "trial_acc", "balanced_acc", "trial_balanced_acc", "f1_macro", "auc")
-"""Test metrics each unit logs per task (``test_{metric}_{task}``)."""
 CELL_KEY: tuple[str, ...] = ("model", "protocol", "split", "audit", "variant")
 
 
@@ -48,7 +47,16 @@ class Store:
     where: tuple[str, ...] = ()
     untagged: int = 0
     """Finished parents made before runs carried their cell identity (not shown)."""
-    notes: list[str] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        """What a reader of any table of this store must know about runs left out."""
+        if not self.untagged:
+            return []
+        return [
+            f"{self.untagged} finished run(s) on this data predate cell-identity tags and are not shown; "
+            "re-run them (bench run ... --force) to include them."
+        ]
 
     @property
     def label(self) -> str:
@@ -188,11 +196,14 @@ def _unit_rows(run) -> list[dict]:
             "subject": int(subj) if subj.strip().isdigit() else None,
             "task": task,
         }
-        row.update({k: float(m.get(f"test_{k}_{task}", math.nan)) for k in UNIT_METRICS})
+        row.update({k: float(m.get(f"test_{k}_{task}", math.nan)) for k in TEST_METRICS})
         for k in ("n_train", "n_test", "n_test_trials", "n_test_subjects"):
             row[k] = float(m.get(k, math.nan))
         rows.append(row)
     return rows
+
+
+_FINISHED_PARENTS = f"tags.`{TAG}role` = 'parent' and attributes.status = 'FINISHED'"
 
 
 def _experiment(cl, kind: str) -> str | None:
@@ -200,15 +211,10 @@ def _experiment(cl, kind: str) -> str | None:
     exp = cl.get_experiment_by_name(EXPERIMENTS[kind])
     if exp is None:
         return None
-    runs = cl.search_runs(
-        [exp.experiment_id],
-        filter_string=f"tags.`{TAG}role` = 'parent' and attributes.status = 'FINISHED'",
-        max_results=1,
-    )
+    runs = cl.search_runs([exp.experiment_id], filter_string=_FINISHED_PARENTS, max_results=1)
     return exp.experiment_id if runs else None
 
 
-_FINISHED_PARENTS = f"tags.`{TAG}role` = 'parent' and attributes.status = 'FINISHED'"
 _UNIT_COLS = [
     "parent_id",
     "unit",
@@ -216,7 +222,7 @@ _UNIT_COLS = [
     "fold",
     "subject",
     "task",
-    *UNIT_METRICS,
+    *TEST_METRICS,
     "n_train",
     "n_test",
     "n_test_trials",
@@ -247,10 +253,11 @@ def load_store(
         raise ConfigError(f"no MLflow store at {uri}; run `bench run ...` first (or pass --tracking-uri)")
     cl = client(tracking_uri)
     if data is None:
-        data = next((k for k in EXPERIMENTS if _experiment(cl, k)), None)
+        data, exp_id = next(((k, e) for k in EXPERIMENTS if (e := _experiment(cl, k))), (None, None))
         if data is None:
             raise ConfigError(f"no finished runs in {uri}; run `bench run ...` first")
-    exp_id = _experiment(cl, data)
+    else:
+        exp_id = _experiment(cl, data)
     if exp_id is None:
         raise ConfigError(f"no finished {data} runs in {uri} (experiment {EXPERIMENTS[data]!r})")
     rows = [_parent_row(r) for r in _search_all(cl, exp_id, _FINISHED_PARENTS)]
@@ -288,12 +295,6 @@ def load_store(
             seen.add(ukey)
             urows += _unit_rows(run)
     udf = pd.DataFrame(urows, columns=_UNIT_COLS).sort_values(["parent_id", "task", "unit"], kind="stable")
-    notes = []
-    if untagged:
-        notes.append(
-            f"{untagged} finished run(s) on this data predate cell-identity tags and are not shown; "
-            "re-run them (bench run ... --force) to include them."
-        )
     return Store(
         data_kind=data,
         fingerprint=fingerprint,
@@ -304,7 +305,6 @@ def load_store(
         other_fingerprints=tuple(f for f in fps if f != fingerprint),
         where=tuple(where or ()),
         untagged=untagged,
-        notes=notes,
     )
 
 

@@ -29,7 +29,6 @@ NOT_RUN = "not run"
 DASH = "—"
 REFERENCE_MODEL = "mtcnn"
 TRIVIAL: tuple[str, ...] = ("majority", "prior")
-TASKS: tuple[str, ...] = ("valence", "arousal")
 DIFFERS = "†"
 TUNED = "‡"
 UNTESTABLE = "§"
