@@ -114,24 +114,40 @@ def load_features(data: dict):
 
 
 # --------------------------------------------------------------------------------- worker side
-_WORKER: dict = {"run_key": None, "prepared": None, "clients": {}}
-"""Per worker process: the last rebuilt Prepared (units of one run share it) and one client per URI."""
+_WORKER: dict = {"features": {}, "prepared": {}, "clients": {}}
+"""Per worker process: the feature sets and rebuilt runs it has seen (a grid sends units of many runs to
+one worker; they share one feature set and its model inputs), and one tracking client per URI."""
+_KEEP_PREPARED = 16
+_KEEP_FEATURES = 2
 
 
 def _init_worker(num_threads: int) -> None:
     torch.set_num_threads(max(1, int(num_threads)))
 
 
+def _remember(memo: dict, key, value, keep: int):
+    """Insert ``key`` as the newest entry of ``memo`` and drop the oldest beyond ``keep``."""
+    memo.pop(key, None)
+    memo[key] = value
+    while len(memo) > keep:
+        memo.pop(next(iter(memo)))
+    return value
+
+
 def _worker_prepared(task: UnitTask):
     from bench.config import RunConfig
 
-    if _WORKER["run_key"] != task.run_key:
-        _WORKER["prepared"] = None  # free the previous run's arrays first
-        p = prepare(RunConfig.from_dict(task.config), features=load_features(task.data))
-        if p.run_key != task.run_key:
-            raise RuntimeError(f"worker rebuilt run {p.run_key}, expected {task.run_key}")
-        _WORKER["run_key"], _WORKER["prepared"] = task.run_key, p
-    return _WORKER["prepared"]
+    prepared = _WORKER["prepared"]
+    if task.run_key in prepared:
+        return _remember(prepared, task.run_key, prepared[task.run_key], _KEEP_PREPARED)
+    fp = task.data["fingerprint"]
+    features = _WORKER["features"].get(fp)
+    if features is None:
+        features = _remember(_WORKER["features"], fp, load_features(task.data), _KEEP_FEATURES)
+    p = prepare(RunConfig.from_dict(task.config), features=features)
+    if p.run_key != task.run_key:
+        raise RuntimeError(f"worker rebuilt run {p.run_key}, expected {task.run_key}")
+    return _remember(prepared, task.run_key, p, _KEEP_PREPARED)
 
 
 def run_task(task: UnitTask):
@@ -158,7 +174,7 @@ def run_task(task: UnitTask):
 # ---------------------------------------------------------------------------------- main side
 @dataclass
 class UnitContext:
-    """What the runner hands an executor: the prepared run and its tracking, in the main process."""
+    """What the runner hands an executor per run: the prepared run and its tracking, in the main process."""
 
     prepared: object
     client: object
@@ -169,6 +185,8 @@ class UnitContext:
     reporter: object
     tracking_uri: str
     cache_dir: str | Path | None = None
+    label: str = ""
+    """The run's name in progress lines and failure reports (``model|protocol|split|variant``)."""
     _data: dict | None = field(default=None, repr=False)
 
     def track(self, unit, fold, *, wait: bool = True):
@@ -201,7 +219,38 @@ class UnitContext:
                 self.client.set_terminated(run.info.run_id, status="FAILED")
 
 
-def _failure(failures: list[tuple[str, BaseException]], total: int) -> UnitsFailed:
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One unit of one run, queued on an executor; ``cost`` (estimated seconds) orders the queue."""
+
+    ctx: UnitContext
+    unit: object
+    fold: object
+    cost: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"{self.ctx.label} {self.unit.key}".strip()
+
+
+@dataclass(frozen=True, eq=False)
+class Outcome:
+    """What became of a job: its result, or the error that stopped it (never both)."""
+
+    job: Job
+    result: object = None
+    error: BaseException | None = None
+
+
+Started = Callable[[Job, int], None]
+"""Called when a job starts on a worker slot (0 .. slots-1): what each worker is on."""
+
+
+def _ignore(job: Job, slot: int) -> None:
+    """The default ``started`` callback."""
+
+
+def failure_error(failures: Sequence[tuple[str, BaseException]], total: int) -> UnitsFailed:
     """One line: how many units failed, each distinct error once with the units it hit."""
     by_error: dict[str, list[str]] = {}
     for key, exc in failures:
@@ -216,33 +265,114 @@ def _failure(failures: list[tuple[str, BaseException]], total: int) -> UnitsFail
     )
 
 
+def _fail_orphans(jobs: Sequence[Job]) -> None:
+    """Once per run of ``jobs``: its child runs left RUNNING by a dead worker are marked FAILED."""
+    seen: set[int] = set()
+    for job in jobs:
+        if id(job.ctx) not in seen:
+            seen.add(id(job.ctx))
+            job.ctx.fail_orphans()
+
+
+class _Slots:
+    """Worker slots 0..n-1: which one a job took, so progress can say what each worker is on."""
+
+    def __init__(self) -> None:
+        self.free: list[int] = []
+        self.next = 0
+
+    def take(self) -> int:
+        if self.free:
+            return self.free.pop(0)
+        self.next += 1
+        return self.next - 1
+
+    def give(self, slot: int) -> None:
+        self.free.append(slot)
+        self.free.sort()
+
+
 class LocalExecutor:
-    """Runs units one after the other in this process (progress per epoch; errors propagate at once)."""
+    """Runs jobs one after the other in this process (progress per epoch).
+
+    A unit that raises is yielded as a failed :class:`Outcome`; the caller decides whether to stop
+    (``bench run``) or go on (``bench reproduce``).
+    """
 
     name = "local"
 
     def check(self, prepared, cache_dir=None) -> None:
         """Nothing to check: units run on the prepared data in this process."""
 
-    def run(self, todo: Sequence, ctx: UnitContext) -> Iterator:
+    def slots(self) -> int:
+        return 1
+
+    def run(self, jobs: Sequence[Job], started: Started = _ignore) -> Iterator[Outcome]:
         """Units claimed by another command go last (then wait for them): their result is reused."""
         deferred = []
-        for unit, fold in todo:
-            res = ctx.track(unit, fold, wait=False)
+        for job in jobs:
+            started(job, 0)
+            try:
+                res = job.ctx.track(job.unit, job.fold, wait=False)
+            except Exception as exc:  # the unit's child run is FAILED
+                yield Outcome(job, error=exc)
+                continue
             if res is None:
-                deferred.append((unit, fold))
+                deferred.append(job)
             else:
-                yield res
-        for unit, fold in deferred:
-            yield ctx.track(unit, fold)
+                yield Outcome(job, result=res)
+        for job in deferred:
+            started(job, 0)
+            try:
+                yield Outcome(job, result=job.ctx.track(job.unit, job.fold))
+            except Exception as exc:
+                yield Outcome(job, error=exc)
+
+
+def _bounded(
+    jobs: Sequence[Job],
+    capacity: Callable[[], int],
+    submit: Callable[[Job], object],
+    wait_any: Callable[[set], set],
+    result: Callable[[object], object],
+    started: Started,
+) -> Iterator[Outcome]:
+    """Keep at most ``capacity()`` jobs in flight, in queue order, and yield each as it completes.
+
+    Submitting only what the workers can run now keeps the queue order (largest first) exact and tells
+    which worker slot each running job holds.
+    """
+    queue = list(jobs)
+    slots = _Slots()
+    running: dict[object, tuple[Job, int]] = {}
+    while queue or running:
+        while queue and len(running) < max(1, capacity()):
+            job = queue.pop(0)
+            try:
+                fut = submit(job)
+            except Exception as exc:  # e.g. a pool broken by a dead worker: this job cannot start
+                yield Outcome(job, error=exc)
+                continue
+            slot = slots.take()
+            started(job, slot)
+            running[fut] = (job, slot)
+        for fut in wait_any(set(running)):
+            job, slot = running.pop(fut)
+            slots.give(slot)
+            try:
+                res = result(fut)
+            except Exception as exc:  # the unit's child run is FAILED (or RUNNING if its worker died)
+                yield Outcome(job, error=exc)
+            else:
+                yield Outcome(job, result=res)
 
 
 class PoolExecutor:
     """A pool of ``workers`` local processes (forkserver); each uses ``cpu_count // workers`` torch threads.
 
     ``RunConfig.num_threads`` overrides the per-worker thread count. A failing unit does not stop the
-    others; the failures are reported together at the end (:class:`UnitsFailed`). A worker that dies
-    breaks the pool: its units and those not started yet are reported failed.
+    others; each yields a failed :class:`Outcome`. A worker that dies breaks the pool: its unit and those
+    not finished yet fail.
     ``task_fn`` replaces :func:`run_task` (a picklable wrapper around it; for tests and instrumentation).
     """
 
@@ -258,41 +388,42 @@ class PoolExecutor:
         """Workers read the features from the cache: raise ConfigError if they are not there."""
         data_reference(prepared.features, cache_dir)
 
+    def slots(self) -> int:
+        return self.workers
+
     def threads_per_worker(self) -> int:
         return max(1, (os.cpu_count() or 1) // self.workers)
 
-    def run(self, todo: Sequence, ctx: UnitContext) -> Iterator:
+    def run(self, jobs: Sequence[Job], started: Started = _ignore) -> Iterator[Outcome]:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-        if not todo:
+        if not jobs:
             return
-        threads = ctx.prepared.config.num_threads or self.threads_per_worker()
-        tasks = [ctx.task(unit, threads) for unit, _ in todo]
+        # one thread count for the pool: the first run's setting, else cores // workers
+        threads = next((j.ctx.prepared.config.num_threads for j in jobs if j.ctx.prepared.config.num_threads),
+                       None) or self.threads_per_worker()  # fmt: skip
         fn = self.task_fn or run_task
-        failures: list[tuple[str, BaseException]] = []
         # forkserver: workers fork from a clean server process that imported the unit code once (no
         # threads, no MLflow connections inherited from this process; later pools start in ~0.1 s)
         ctx_mp = multiprocessing.get_context("forkserver")
         ctx_mp.set_forkserver_preload(["bench.plan", "bench.unit", "bench.executors"])
         pool = ProcessPoolExecutor(
-            max_workers=min(self.workers, len(tasks)), mp_context=ctx_mp,
+            max_workers=min(self.workers, len(jobs)), mp_context=ctx_mp,
             initializer=_init_worker, initargs=(threads,),
         )  # fmt: skip
         try:
-            futures = {pool.submit(fn, t): t.unit_key for t in tasks}
-            for fut in as_completed(futures):
-                try:
-                    res = fut.result()
-                except Exception as exc:  # the unit's child run is FAILED (or RUNNING if its worker died)
-                    failures.append((futures[fut], exc))
-                    continue
-                yield res
+            yield from _bounded(
+                jobs,
+                capacity=lambda: self.workers,
+                submit=lambda job: pool.submit(fn, job.ctx.task(job.unit, threads)),
+                wait_any=lambda fs: wait(fs, return_when=FIRST_COMPLETED).done,
+                result=lambda fut: fut.result(),
+                started=started,
+            )
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            ctx.fail_orphans()
-        if failures:
-            raise _failure(failures, len(tasks))
+            _fail_orphans(jobs)
 
 
 def dask_available() -> bool:
@@ -304,11 +435,13 @@ def dask_available() -> bool:
 class DaskExecutor:
     """Units as tasks on a Dask distributed cluster at ``scheduler`` (an address or a ``Client``).
 
-    Each unit is submitted with ``retries`` (default 1): a unit that raises is tried once more; a unit
-    whose worker dies is rescheduled by the scheduler (``distributed.scheduler.allowed-failures``). Workers
-    need this package, the feature cache (shared path) and the tracking store (an MLflow server, or a
-    sqlite file on a shared path for one machine). ``RunConfig.num_threads`` sets torch's threads per unit;
-    else the worker's own (Dask's nanny starts workers with ``OMP_NUM_THREADS=1``).
+    As many units are in flight as the cluster has worker threads (asked again before each submission,
+    so a cluster that scales up gets more). Each unit is submitted with ``retries`` (default 1): a unit
+    that raises is tried once more; a unit whose worker dies is rescheduled by the scheduler
+    (``distributed.scheduler.allowed-failures``). Workers need this package, the feature cache (shared
+    path) and the tracking store (an MLflow server, or a sqlite file on a shared path for one machine).
+    ``RunConfig.num_threads`` sets torch's threads per unit; else the worker's own (Dask's nanny starts
+    workers with ``OMP_NUM_THREADS=1``).
     """
 
     name = "dask"
@@ -339,36 +472,41 @@ class DaskExecutor:
                 raise ConfigError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc}") from exc
         return self._client
 
-    def run(self, todo: Sequence, ctx: UnitContext) -> Iterator:
-        from distributed import Client, as_completed
+    def slots(self) -> int:
+        try:
+            return max(1, sum(self._connect().nthreads().values()))
+        except Exception:  # a cluster still starting: one at a time until it answers
+            return 1
+
+    def run(self, jobs: Sequence[Job], started: Started = _ignore) -> Iterator[Outcome]:
+        from distributed import Client, wait
 
         own = not isinstance(self.scheduler, Client)
-        if not todo:
+        if not jobs:
             if own and self._client is not None:
                 self._client.close()
                 self._client = None
             return
-        tasks = [ctx.task(unit, ctx.prepared.config.num_threads) for unit, _ in todo]
         dask_client = self._connect()
         fn = self.task_fn or run_task
-        failures: list[tuple[str, BaseException]] = []
-        futures = []
+        tag = uuid.uuid4().hex[:8]
+        futures: list = []
+
+        def submit(job: Job):
+            task = job.ctx.task(job.unit, job.ctx.prepared.config.num_threads)
+            key = f"bench-unit-{job.ctx.prepared.run_key}-{task.unit_key}-{tag}"
+            futures.append(dask_client.submit(fn, task, key=key, retries=self.retries, pure=False))
+            return futures[-1]
+
         try:
-            tag = uuid.uuid4().hex[:8]
-            for t in tasks:
-                futures.append(
-                    dask_client.submit(
-                        fn, t, key=f"bench-unit-{t.unit_key}-{tag}", retries=self.retries, pure=False
-                    )
-                )
-            keys = {f.key: t.unit_key for f, t in zip(futures, tasks, strict=True)}
-            for fut in as_completed(futures):
-                try:
-                    res = fut.result()
-                except Exception as exc:
-                    failures.append((keys[fut.key], exc))
-                    continue
-                yield res
+            yield from _bounded(
+                jobs,
+                capacity=self.slots,
+                submit=submit,
+                wait_any=lambda fs: set(wait(list(fs), return_when="FIRST_COMPLETED").done),
+                result=lambda fut: fut.result(),
+                started=started,
+            )
         finally:
             for fut in futures:
                 if not fut.done():
@@ -376,9 +514,7 @@ class DaskExecutor:
             if own:
                 dask_client.close()
                 self._client = None
-            ctx.fail_orphans()
-        if failures:
-            raise _failure(failures, len(tasks))
+            _fail_orphans(jobs)
 
 
 def make_executor(kind: str | None = None, *, workers: int | None = None, scheduler: str | None = None):

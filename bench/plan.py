@@ -115,7 +115,7 @@ def prepare(
     if features is None:
         source = resolve_source(deap, subjects=cfg.subjects, synthetic=synthetic, echo=echo)
         features = prepare_features(source, feature_config)
-    elif cfg.subjects is not None:
+    elif cfg.subjects is not None and tuple(int(s) for s in features.subjects) != tuple(cfg.subjects):
         features = features.select(cfg.subjects)
     inputs = features.inputs(spec, threshold=cfg.threshold, high_if=cfg.high_if)
     select_on_test = "select-on-test" in cfg.audit

@@ -1,4 +1,5 @@
-"""Progress callbacks of a run: the plan, each unit's start and epochs, each finished unit.
+"""Progress callbacks of a run (the plan, each unit's start and epochs, each finished unit) and of a
+grid of runs on one executor queue (what each worker is on, units done, the ETA).
 
 It lives in its own module so that :mod:`bench.unit` (which reports epochs) and the runner
 (``bench/runner.py``, which reports the plan and finished units) both import it, and the unit layer
@@ -7,6 +8,7 @@ never has to import the runner.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,3 +24,76 @@ class Reporter:
     def unit_start(self, unit: Unit, max_epochs: int) -> None: ...
     def epoch(self, unit: Unit, row: dict) -> None: ...
     def unit_end(self, result: UnitResult) -> None: ...
+
+
+class GridReporter:
+    """Progress callbacks of a grid of runs on one executor queue (:func:`bench.reproduce.run_grid`).
+
+    The base class keeps the counts and the ETA (:class:`Eta`); the CLI draws them (rich on a terminal,
+    plain lines elsewhere). ``running`` maps a worker slot to the job it is on.
+    """
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = 0
+        self.failed = 0
+        self.running: dict[int, object] = {}
+        self.eta = Eta()
+
+    def note(self, message: str) -> None: ...
+
+    def start(self, runs: list, jobs: list, slots: int) -> None:
+        """The queue is known: ``jobs`` (each with an estimated ``cost`` in seconds) on ``slots`` workers."""
+        self.total = len(jobs)
+        self.eta = Eta(sum(j.cost for j in jobs), slots)
+
+    def job_started(self, job, slot: int) -> None:
+        self.running[slot] = job
+        self.eta.started(job)
+
+    def job_finished(self, outcome) -> None:
+        for slot, job in list(self.running.items()):
+            if job is outcome.job:
+                del self.running[slot]
+        self.done += 1
+        self.failed += outcome.error is not None
+        self.eta.finished(outcome.job)
+
+    def epoch(self, label: str, unit: Unit, row: dict) -> None: ...
+    def run_closed(self, report) -> None: ...
+
+
+class Eta:
+    """Remaining wall time of a queue: the estimated cost left, scaled by how the finished jobs compared
+    with their estimates, spread over the worker slots.
+
+    ``cost`` of a job is its estimated seconds on one worker (:mod:`bench.estimate`); before any job has
+    finished the estimate is taken as it is.
+    """
+
+    def __init__(self, total_cost: float = 0.0, slots: int = 1) -> None:
+        self.left = float(total_cost)
+        self.slots = max(1, int(slots))
+        self.t0 = time.monotonic()
+        self.begun: dict[int, float] = {}
+        self.spent = 0.0
+        self.estimated = 0.0
+
+    def started(self, job) -> None:
+        self.begun[id(job)] = time.monotonic()
+
+    def finished(self, job) -> None:
+        t = self.begun.pop(id(job), None)
+        self.left = max(0.0, self.left - job.cost)
+        if t is not None and job.cost > 0:
+            self.spent += time.monotonic() - t
+            self.estimated += job.cost
+
+    @property
+    def ratio(self) -> float:
+        """Measured / estimated seconds over the jobs finished so far (1 before any)."""
+        return self.spent / self.estimated if self.estimated > 0 else 1.0
+
+    def seconds(self) -> float:
+        """Estimated seconds until the queue is empty."""
+        return self.left * self.ratio / self.slots

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ import torch
 from bench import __version__
 from bench.claims import find_or_create_run
 from bench.config import RunConfig
-from bench.executors import LocalExecutor, UnitContext
+from bench.executors import Job, LocalExecutor, UnitContext, failure_error
 from bench.identity import identity_tags
 from bench.plan import Prepared, Unit, model_hparams, prepare
 from bench.progress import Reporter
@@ -43,6 +43,7 @@ from bench.tracking import (
     code_version,
     experiment_id,
     flatten,
+    hardware,
     resolve_tracking_uri,
     store_lock,
 )
@@ -64,6 +65,7 @@ from protocols import fold_assignment, get_protocol
 __all__ = [
     "METRICS",
     "ExperimentResult",
+    "OpenRun",
     "Prepared",
     "Reporter",
     "Unit",
@@ -74,9 +76,12 @@ __all__ = [
     "log_metrics",
     "log_unit_artifacts",
     "model_hparams",
+    "open_run",
+    "close_run",
     "prepare",
     "reuse",
     "run_experiment",
+    "run_label",
     "run_tags",
     "run_unit",
     "summarise",
@@ -146,6 +151,7 @@ def run_tags(p: Prepared) -> dict[str, str]:
         f"{TAG}run_key": p.run_key,
         f"{TAG}code_version": code_version(),
         f"{TAG}package_version": __version__,
+        f"{TAG}hardware": hardware(),
         f"{TAG}n_subjects": str(len(p.features.subjects)),
         **identity_tags(cfg, p.folds_fingerprint, prefix=TAG),
     }
@@ -178,6 +184,119 @@ def _log_parent(cl, parent_id: str, p: Prepared) -> None:
         cl.log_artifacts(parent_id, str(d))
 
 
+@dataclass
+class OpenRun:
+    """A run whose parent exists in MLflow: its context, the units reused, and those left to run."""
+
+    prepared: Prepared
+    ctx: UnitContext
+    results: dict[str, UnitResult]
+    todo: list[tuple[Unit, object]]
+    failures: list[tuple[str, BaseException]] = field(default_factory=list)
+    status: str = "RUNNING"
+
+    @property
+    def label(self) -> str:
+        return self.ctx.label
+
+    @property
+    def complete(self) -> bool:
+        return all(u.key in self.results for u, _ in self.prepared.units)
+
+
+def run_label(p: Prepared) -> str:
+    """``model|protocol|split|variant`` (+ ``|audit``): a run's name in progress lines and reports."""
+    cfg = p.config
+    variant = identity_tags(cfg, p.folds_fingerprint, prefix="")["variant"]
+    audit = f"|{','.join(cfg.audit)}" if cfg.audit else ""
+    return f"{cfg.model}|{cfg.protocol}|{p.split}|{variant}{audit}"
+
+
+def open_run(
+    p: Prepared,
+    cl,
+    tracking_uri: str,
+    *,
+    device: torch.device,
+    reporter: Reporter,
+    force: bool = False,
+    extra_tags: dict | None = None,
+    cache_dir: str | Path | None = None,
+) -> OpenRun:
+    """Find or create the parent run of ``p`` (one per run key, whoever else starts it), reuse its
+    FINISHED units and return what is left to run."""
+    exp = experiment_id(cl, p.features.kind)
+    tags = run_tags(p)
+    extra = {str(k): str(v) for k, v in (extra_tags or {}).items()}
+    key = {f"{TAG}run_key": p.run_key, f"{TAG}role": "parent"}
+    parent, parent_id = find_or_create_run(
+        cl, exp, key, lambda: _new_parent(cl, exp, p, tags, extra), force=force
+    )
+    done: dict[str, object] = {}
+    if parent is not None:
+        for run in child_runs(cl, exp, parent.info.run_id):
+            if run.info.status == "FINISHED":
+                done.setdefault(run.data.tags.get(f"{TAG}unit"), run)
+        parent_id = parent.info.run_id
+        for k, v in extra.items():
+            cl.set_tag(parent_id, k, v)
+        if parent.info.status != "RUNNING":
+            cl.update_run(parent_id, status="RUNNING")
+    else:
+        _log_parent(cl, parent_id, p)
+    ctx = UnitContext(
+        prepared=p, client=cl, experiment_id=exp, parent_run_id=parent_id, tags=tags, device=device,
+        reporter=reporter, tracking_uri=tracking_uri, cache_dir=cache_dir, label=run_label(p),
+    )  # fmt: skip
+    reporter.plan(len(p.units), sum(u.key in done for u, _ in p.units))
+    results: dict[str, UnitResult] = {}
+    todo = []
+    for unit, fold in p.units:
+        if unit.key in done:
+            results[unit.key] = reuse(done[unit.key], unit)
+            reporter.unit_end(results[unit.key])
+        else:
+            todo.append((unit, fold))
+    return OpenRun(p, ctx, results, todo)
+
+
+def close_run(run: OpenRun, status: str) -> ExperimentResult | None:
+    """End a run: with every unit finished, log the summary and mark the parent FINISHED; otherwise mark
+    it ``status`` (FAILED / KILLED). Returns the result when the run finished."""
+    p, ctx = run.prepared, run.ctx
+    cl, parent_id = ctx.client, ctx.parent_run_id
+    result = None
+    try:
+        if status == "FINISHED":
+            missing = [u.key for u, _ in p.units if u.key not in run.results]
+            if missing:  # an executor that lost a unit must not let the parent finish
+                raise RuntimeError(f"executor returned no result for unit(s) {', '.join(missing)}")
+            results = [run.results[u.key] for u, _ in p.units]
+            per_subject = get_protocol(p.config.protocol).population == "per-subject"
+            summary = summarise(results, p.config.tasks, per_subject)
+            with store_lock(ctx.tracking_uri):  # two commands sharing a parent end together
+                log_metrics(cl, parent_id, summary)
+            result = ExperimentResult(
+                config=p.config, split=p.split, data_kind=p.features.kind,
+                data_fingerprint=p.features.fingerprint, leaky=p.leaky, parent_run_id=parent_id,
+                units=results, summary=summary, per_subject=per_subject,
+            )  # fmt: skip
+    except BaseException:
+        status = "FAILED"
+        raise
+    finally:
+        # a command that shares the parent may have finished it: a complete parent stays FINISHED
+        if status == "FINISHED" or cl.get_run(parent_id).info.status != "FINISHED":
+            cl.set_terminated(parent_id, status=status)
+        run.status = status
+    return result
+
+
+def unit_cost(p: Prepared, fold) -> float:
+    """A unit's size for queue order when no estimate is given: training windows x epoch cap."""
+    return float(len(fold.train)) * p.max_epochs
+
+
 def run_experiment(
     cfg: RunConfig,
     *,
@@ -199,10 +318,12 @@ def run_experiment(
     KILLED/FAILED (never FINISHED), so no table counts them.
 
     ``executor`` runs the units that are not finished yet: ``None`` or ``bench.executors.LocalExecutor``
-    in this process (the default), ``PoolExecutor`` in local worker processes, ``DaskExecutor`` on a
-    Dask cluster. The parent run, resume and the summary stay in this process whatever the executor.
-    Workers read the features from the feature cache (``cache_dir``, default ``$DEAP_BENCH_CACHE``):
-    pass the folder the features were prepared in if it is not the default.
+    in this process (the default; the first failing unit stops the run with its own error),
+    ``PoolExecutor`` in local worker processes, ``DaskExecutor`` on a Dask cluster (failing units are
+    reported together at the end, :class:`~bench.executors.UnitsFailed`). The parent run, resume and the
+    summary stay in this process whatever the executor. Workers read the features from the feature cache
+    (``cache_dir``, default ``$DEAP_BENCH_CACHE``): pass the folder the features were prepared in if it is
+    not the default. A grid of runs on one executor queue is :func:`bench.grid_runner.run_grid`.
     """
     reporter = reporter or Reporter()
     if prepared is not None:
@@ -211,66 +332,30 @@ def run_experiment(
         torch.set_num_threads(int(cfg.num_threads))
     device = resolve_device(cfg.device)
     p = prepared or prepare(cfg, deap=deap, synthetic=synthetic, echo=reporter.note)
-    cfg = p.config  # resolved (split, epochs, recipe): what the params and tables must see
     executor = executor or LocalExecutor()
     executor.check(p, cache_dir)  # e.g. workers need the features in the cache: fail before tracking
-    cl = client(tracking_uri)
-    exp = experiment_id(cl, p.features.kind)
-    tags = run_tags(p)
-    extra = {str(k): str(v) for k, v in (extra_tags or {}).items()}
-    # one parent per run key, also when several commands start at once (bench.claims)
-    key = {f"{TAG}run_key": p.run_key, f"{TAG}role": "parent"}
-    parent, parent_id = find_or_create_run(
-        cl, exp, key, lambda: _new_parent(cl, exp, p, tags, extra), force=force
-    )
-    done: dict[str, object] = {}
-    if parent is not None:
-        for run in child_runs(cl, exp, parent.info.run_id):
-            if run.info.status == "FINISHED":
-                done.setdefault(run.data.tags.get(f"{TAG}unit"), run)
-        parent_id = parent.info.run_id
-        for k, v in extra.items():
-            cl.set_tag(parent_id, k, v)
-        if parent.info.status != "RUNNING":
-            cl.update_run(parent_id, status="RUNNING")
-    else:
-        _log_parent(cl, parent_id, p)
-    reporter.plan(len(p.units), sum(u.key in done for u, _ in p.units))
-    by_key: dict[str, UnitResult] = {}
-    todo = []
-    for unit, fold in p.units:
-        if unit.key in done:
-            res = reuse(done[unit.key], unit)
-            reporter.unit_end(res)
-            by_key[unit.key] = res
-        else:
-            todo.append((unit, fold))
-    ctx = UnitContext(
-        prepared=p, client=cl, experiment_id=exp, parent_run_id=parent_id, tags=tags, device=device,
-        reporter=reporter, tracking_uri=resolve_tracking_uri(tracking_uri), cache_dir=cache_dir,
+    uri = resolve_tracking_uri(tracking_uri)
+    run = open_run(
+        p, client(tracking_uri), uri, device=device, reporter=reporter, force=force,
+        extra_tags=extra_tags, cache_dir=cache_dir,
     )  # fmt: skip
+    jobs = [Job(run.ctx, unit, fold, unit_cost(p, fold)) for unit, fold in run.todo]
     status = "FAILED"
     try:
-        for res in executor.run(todo, ctx):
-            reporter.unit_end(res)
-            by_key[res.unit.key] = res
-        missing = [u.key for u, _ in p.units if u.key not in by_key]
-        if missing:  # an executor that lost a unit must not let the parent finish
-            raise RuntimeError(f"executor returned no result for unit(s) {', '.join(missing)}")
-        results = [by_key[u.key] for u, _ in p.units]
-        per_subject = get_protocol(cfg.protocol).population == "per-subject"
-        summary = summarise(results, cfg.tasks, per_subject)
-        with store_lock(resolve_tracking_uri(tracking_uri)):  # two commands sharing a parent end together
-            log_metrics(cl, parent_id, summary)
+        for out in executor.run(jobs):
+            if out.error is not None:
+                if executor.name == "local":
+                    raise out.error  # in-process: the unit's own error, traceback and all
+                run.failures.append((out.job.unit.key, out.error))
+                continue
+            reporter.unit_end(out.result)
+            run.results[out.job.unit.key] = out.result
+        if run.failures:
+            raise failure_error(run.failures, len(jobs))
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
         raise
     finally:
-        # a command that shares the parent may have finished it: a complete parent stays FINISHED
-        if status == "FINISHED" or cl.get_run(parent_id).info.status != "FINISHED":
-            cl.set_terminated(parent_id, status=status)
-    return ExperimentResult(
-        config=cfg, split=p.split, data_kind=p.features.kind, data_fingerprint=p.features.fingerprint,
-        leaky=p.leaky, parent_run_id=parent_id, units=results, summary=summary, per_subject=per_subject,
-    )  # fmt: skip
+        result = close_run(run, status)
+    return result

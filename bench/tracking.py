@@ -172,6 +172,27 @@ def code_version() -> str:
         return f"v{__version__}"
 
 
+@functools.lru_cache(maxsize=1)
+def hardware() -> str:
+    """This machine in one line (CPU model and count, GPU if any, torch): the ``bench.hardware`` tag, so a
+    wall time in a report can be read against the machine that produced it."""
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.partition(":")[2].strip()
+                break
+    parts = [f"{cpu} x {os.cpu_count()} CPUs"]
+    if torch.cuda.is_available():
+        parts.append(f"{torch.cuda.get_device_name(0)} x {torch.cuda.device_count()}")
+    parts.append(f"torch {torch.__version__}")
+    return " | ".join(parts)
+
+
 def flatten(d: dict, prefix: str = "") -> dict[str, str]:
     """Nested config -> flat MLflow params (``train.lr`` -> ``"0.001"``)."""
     out: dict[str, str] = {}

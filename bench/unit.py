@@ -28,7 +28,7 @@ from bench.data.inputs import ModelInputs
 from bench.plan import Prepared, Unit
 from bench.progress import Reporter
 from bench.registry import create_model, get_model_info
-from bench.tracking import TAG
+from bench.tracking import TAG, hardware
 from bench.trainer import (
     TASK_INDEX,
     Standardiser,
@@ -256,7 +256,7 @@ def track_unit(
     """
 
     def create(claim: dict[str, str]) -> str:
-        run_tags = {**unit_tags(tags, unit, parent_id), **claim}
+        run_tags = {**unit_tags(tags, unit, parent_id), **claim, f"{TAG}hardware": hardware()}
         return cl.create_run(experiment, run_name=unit.key, tags=run_tags).info.run_id
 
     claim = claim_unit(cl, experiment, parent_id, unit.key, create, wait=wait)

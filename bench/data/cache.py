@@ -130,6 +130,8 @@ class FeatureSet:
     config: FeatureConfig
     synthetic: bool
     file_digests: dict[int, str] = field(default_factory=dict)
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Inputs already built, by (spec, threshold, high_if): the runs of a grid share them (read-only)."""
 
     @property
     def fingerprint(self) -> str:
@@ -145,10 +147,17 @@ class FeatureSet:
         return "synthetic" if self.synthetic else "deap"
 
     def inputs(self, spec: InputSpec, *, threshold: float = 5.0, high_if: str = "gt") -> ModelInputs:
-        """Model inputs per ``spec`` (see :func:`bench.data.inputs.build_inputs`)."""
-        return build_inputs(
-            self.features, self.ratings, self.subjects, spec, threshold=threshold, high_if=high_if
-        )
+        """Model inputs per ``spec`` (see :func:`bench.data.inputs.build_inputs`), built once per set.
+
+        The arrays are shared by every run that asks for the same input (a grid of runs on one data set
+        holds each distinct input once); nothing downstream writes into them.
+        """
+        key = (spec, float(threshold), high_if)
+        if key not in self._memo:
+            self._memo[key] = build_inputs(
+                self.features, self.ratings, self.subjects, spec, threshold=threshold, high_if=high_if
+            )
+        return self._memo[key]
 
     def select(self, subjects: Iterable[int]) -> FeatureSet:
         """The same set restricted to some subjects (in the given order)."""

@@ -1,0 +1,190 @@
+"""Many runs, one executor queue: the engine under ``bench reproduce`` and ``bench ablate``.
+
+Every run of a grid is an ordinary run (:mod:`bench.runner`): same run key, same parent and child runs,
+so ``bench run`` and ``bench reproduce`` resume each other. What this module adds is the queue: the
+unfinished units of *every* run go to one executor, largest first, so a pool or a Dask cluster never
+idles at the end of a run while other runs wait. A run's parent is closed FINISHED as soon as its last
+unit is in; a failing unit fails its own run only, the grid goes on, and the end says what failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from bench.errors import ConfigError
+from bench.executors import Job, LocalExecutor, Outcome
+from bench.plan import Prepared, prepare
+from bench.progress import GridReporter, Reporter
+from bench.runner import OpenRun, close_run, open_run, unit_cost
+from bench.tracking import client, resolve_tracking_uri
+from bench.trainer import resolve_device
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """How one run of a grid ended."""
+
+    label: str
+    parent_run_id: str
+    status: str
+    """FINISHED, FAILED or KILLED (the parent run's status)."""
+    n_units: int
+    n_reused: int
+    errors: tuple[tuple[str, str], ...] = ()
+    """(unit key, one-line error) of each failed unit."""
+
+
+@dataclass
+class GridResult:
+    """The runs of a grid after one pass over its queue, and the time it took."""
+
+    runs: list[RunReport] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> list[RunReport]:
+        return [r for r in self.runs if r.status != "FINISHED"]
+
+    @property
+    def n_units(self) -> int:
+        return sum(r.n_units for r in self.runs)
+
+    def summary(self) -> str:
+        """One line: how many runs finished, and how to resume when some did not."""
+        done = len(self.runs) - len(self.failed)
+        text = f"{done} of {len(self.runs)} runs finished ({self.n_units} units)"
+        if self.failed:
+            n_err = sum(len(r.errors) for r in self.failed)
+            text += (
+                f"; {len(self.failed)} run(s) not finished ({n_err} unit(s) failed): run the same command "
+                "again to resume (finished units are kept)"
+            )
+        return text
+
+
+class _RunView(Reporter):
+    """One run's progress callbacks, forwarded to the grid's reporter with the run's label."""
+
+    def __init__(self, grid: GridReporter, label: str) -> None:
+        self.grid, self.label = grid, label
+
+    def note(self, message: str) -> None:
+        self.grid.note(message)
+
+    def epoch(self, unit, row: dict) -> None:
+        self.grid.epoch(self.label, unit, row)
+
+
+def prepare_runs(
+    configs: Sequence[tuple[str, object]],
+    *,
+    deap: str | Path | None = None,
+    synthetic=None,
+    echo: Callable[[str], None] | None = None,
+) -> tuple[list[Prepared], list[tuple[str, str]]]:
+    """Prepare every ``(label, RunConfig)``: features computed once and shared, inputs built once per
+    distinct model input. A config the model cannot express is skipped: ``(label, reason)``."""
+    plans: list[Prepared] = []
+    skipped: list[tuple[str, str]] = []
+    features = None
+    for label, cfg in configs:
+        try:
+            p = prepare(cfg, deap=deap, synthetic=synthetic, features=features, echo=echo)
+        except ConfigError as exc:
+            if features is None and "cannot" not in str(exc) and "has no" not in str(exc):
+                raise  # a data problem, not a variant the model cannot express
+            skipped.append((label, str(exc)))
+            continue
+        features = features or p.features
+        plans.append(p)
+    return plans, skipped
+
+
+def run_grid(
+    plans: Sequence[Prepared],
+    *,
+    tracking_uri: str | None = None,
+    executor=None,
+    reporter: GridReporter | None = None,
+    force: bool = False,
+    cache_dir: str | Path | None = None,
+    cost: Callable[[Prepared, object, object], float] | None = None,
+) -> GridResult:
+    """Run (or resume) every prepared run with one executor queue; see the module docstring.
+
+    ``cost(p, unit, fold)`` estimates a unit's seconds (default: training windows x epoch cap); the
+    queue runs the largest first. Ctrl-C closes every unfinished run KILLED (its finished units are
+    kept) and re-raises ``KeyboardInterrupt`` with a line saying what was kept.
+    """
+    reporter = reporter or GridReporter()
+    executor = executor or LocalExecutor()
+    cost = cost or (lambda p, unit, fold: unit_cost(p, fold))
+    threads = next((p.config.num_threads for p in plans if p.config.num_threads), None)
+    if threads:
+        torch.set_num_threads(int(threads))
+    devices = {p.config.device: resolve_device(p.config.device) for p in plans}  # cuda without CUDA: here
+    for p in plans:  # every run checked (features in the cache for workers, scheduler reachable) first
+        executor.check(p, cache_dir)
+    uri = resolve_tracking_uri(tracking_uri)
+    cl = client(tracking_uri)
+    t0 = time.monotonic()
+    runs: list[OpenRun] = []
+    reports: dict[int, RunReport] = {}
+    try:
+        for p in plans:
+            run = open_run(
+                p, cl, uri, device=devices[p.config.device], reporter=Reporter(), force=force,
+                cache_dir=cache_dir,
+            )  # fmt: skip
+            run.ctx.reporter = _RunView(reporter, run.label)
+            runs.append(run)
+        jobs = [Job(r.ctx, u, f, cost(r.prepared, u, f)) for r in runs for u, f in r.todo]
+        jobs.sort(key=lambda j: -j.cost)  # largest first: the pool's tail is short units
+        by_ctx = {id(r.ctx): r for r in runs}
+        reporter.start(runs, jobs, executor.slots())
+        for r in runs:
+            if r.complete:  # every unit reused: nothing to run
+                reports[id(r)] = _close(r, "FINISHED", reporter)
+        for out in executor.run(jobs, started=reporter.job_started):
+            run = by_ctx[id(out.job.ctx)]
+            _record(run, out)
+            reporter.job_finished(out)
+            if run.complete and id(run) not in reports:
+                reports[id(run)] = _close(run, "FINISHED", reporter)
+        for r in runs:
+            if id(r) not in reports:
+                reports[id(r)] = _close(r, "FAILED", reporter)
+    except KeyboardInterrupt:
+        for r in runs:
+            if id(r) not in reports:
+                reports[id(r)] = _close(r, "KILLED", reporter)
+        done = sum(len(r.results) for r in runs)
+        total = sum(len(r.prepared.units) for r in runs)
+        raise KeyboardInterrupt(
+            f"interrupted: {done} of {total} units of {len(plans)} runs finished and kept in MLflow; "
+            "run the same command again to resume"
+        ) from None
+    return GridResult([reports[id(r)] for r in runs], time.monotonic() - t0)
+
+
+def _record(run: OpenRun, out: Outcome) -> None:
+    if out.error is not None:
+        run.failures.append((out.job.unit.key, out.error))
+    else:
+        run.results[out.job.unit.key] = out.result
+
+
+def _close(run: OpenRun, status: str, reporter: GridReporter) -> RunReport:
+    close_run(run, status)
+    reused = sum(r.reused for r in run.results.values())
+    errors = tuple((k, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": "))
+                   for k, e in run.failures)  # fmt: skip
+    report = RunReport(run.label, run.ctx.parent_run_id, run.status, len(run.prepared.units), reused, errors)
+    reporter.run_closed(report)
+    return report
