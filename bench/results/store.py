@@ -173,6 +173,7 @@ def _parent_row(run) -> dict:
         "subjects": scale.get("subjects"),
         "epochs": scale.get("train.max_epochs"),
         "start_time": int(run.info.start_time or 0),
+        "end_time": int(run.info.end_time or 0),
         "per_subject": per_subject,
         "config": _nested_params(p),
         "tags": {k.removeprefix(TAG): v for k, v in t.items() if k.startswith(TAG)},
@@ -197,7 +198,7 @@ def _unit_rows(run) -> list[dict]:
             "task": task,
         }
         row.update({k: float(m.get(f"test_{k}_{task}", math.nan)) for k in TEST_METRICS})
-        for k in ("n_train", "n_test", "n_test_trials", "n_test_subjects"):
+        for k in ("n_train", "n_test", "n_test_trials", "n_test_subjects", "fit_seconds"):
             row[k] = float(m.get(k, math.nan))
         rows.append(row)
     return rows
@@ -227,6 +228,7 @@ _UNIT_COLS = [
     "n_test",
     "n_test_trials",
     "n_test_subjects",
+    "fit_seconds",
 ]
 
 
@@ -306,6 +308,19 @@ def load_store(
         where=tuple(where or ()),
         untagged=untagged,
     )
+
+
+def describe_scale(run: Any) -> str:
+    """A run's scale in words (folds, seed, epoch cap, subjects), as `bench runs` and the report show it."""
+    subs = run["subjects"]
+    return f"{run['n_folds']} folds, seed {run['seed']}, {run['epochs']} epochs, " + (
+        "all subjects" if not subs else f"subjects {min(subs)}-{max(subs)} ({len(subs)})"
+    )
+
+
+def other_settings(run: Any) -> dict:
+    """The settings in which a run deviates from its model's default recipe, other than its scale."""
+    return {k: v for k, v in run["settings"].items() if k not in run["scale"]}
 
 
 def find_parent(
