@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -136,7 +137,7 @@ REPORTED_HEADS: tuple[str, ...] = ("reported", "paper")
 
 
 def _is_reported(text) -> bool:
-    words = str(text).replace("(", " ").replace(",", " ").split()
+    words = re.findall(r"[\w-]+", str(text))
     return bool(words) and (words[0] in REPORTED_HEADS or "reported" in words)
 
 

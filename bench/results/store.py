@@ -310,11 +310,13 @@ def load_store(
     )
 
 
-def describe_scale(run: Any) -> str:
-    """A run's scale in words (folds, seed, epoch cap, subjects), as `bench runs` and the report show it."""
+def describe_scale(run: Any, n_subjects: int | None = None) -> str:
+    """A run's scale in words (folds, seed, epoch cap, subjects), as `bench runs` and the report show it;
+    ``n_subjects`` (of the data) says how many "all subjects" is."""
     subs = run["subjects"]
+    every = f"all {n_subjects} subjects" if n_subjects else "all subjects"
     return f"{run['n_folds']} folds, seed {run['seed']}, {run['epochs']} epochs, " + (
-        "all subjects" if not subs else f"subjects {min(subs)}-{max(subs)} ({len(subs)})"
+        every if not subs else f"subjects {min(subs)}-{max(subs)} ({len(subs)})"
     )
 
 
