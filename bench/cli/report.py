@@ -29,7 +29,13 @@ def report(
     from bench.tracking import check_tracking_uri
 
     check_metric(metric)
-    store = load_store(check_tracking_uri(tracking_uri), data=data, fingerprint=fingerprint, where=where)
+    store = load_store(
+        check_tracking_uri(tracking_uri),
+        data=data,
+        fingerprint=fingerprint,
+        where=where,
+        first="bench reproduce",
+    )
     console.print(build_report(store, out, metric=metric).summary(), markup=False, soft_wrap=True)
 
 

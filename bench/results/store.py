@@ -237,13 +237,15 @@ def load_store(
     data: str | None = None,
     fingerprint: str | None = None,
     where: Sequence[str] | None = None,
+    *,
+    first: str = "bench run ...",
 ) -> Store:
     """Read the finished runs of one data kind (default: synthetic if it has runs, else deap).
 
     ``fingerprint`` picks one data set (default: the one of the newest finished parent run);
     ``where`` (``["train.max_epochs=200", ...]``) keeps the runs whose config (or ``bench.`` tag) has
     those values. Raises :class:`ConfigError` for an unknown data kind, an empty store, or a ``where``
-    key no run has.
+    key no run has; ``first`` is the command those errors tell to run first.
     """
     from bench.tracking import client, resolve_tracking_uri
 
@@ -252,12 +254,12 @@ def load_store(
     conditions = parse_where(where)
     uri = resolve_tracking_uri(tracking_uri)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        raise ConfigError(f"no MLflow store at {uri}; run `bench run ...` first (or pass --tracking-uri)")
+        raise ConfigError(f"no MLflow store at {uri}; run `{first}` first (or pass --tracking-uri)")
     cl = client(tracking_uri)
     if data is None:
         data, exp_id = next(((k, e) for k in EXPERIMENTS if (e := _experiment(cl, k))), (None, None))
         if data is None:
-            raise ConfigError(f"no finished runs in {uri}; run `bench run ...` first")
+            raise ConfigError(f"no finished runs in {uri}; run `{first}` first")
     else:
         exp_id = _experiment(cl, data)
     if exp_id is None:
