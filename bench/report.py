@@ -186,9 +186,14 @@ def _ordered_parents(store: Store) -> pd.DataFrame:
     )
 
 
+def _context_table(context: Mapping[str, Any]) -> Table:
+    ctx = pd.DataFrame({"key": [str(k) for k in context], "value": [str(v) for v in context.values()]})
+    return Table("provenance-context", "How this report was made", ctx, ctx)
+
+
 def provenance_tables(store: Store, context: Mapping[str, Any] | None = None) -> list[Table]:
-    """Code versions, one row per shown run (cell, scale, deviations, hardware, times), and the caller's
-    context, as :class:`Table` objects so the ordinary renderers draw them."""
+    """The caller's context, code versions and one row per shown run (cell, scale, deviations,
+    hardware, times), as :class:`Table` objects so the ordinary renderers draw them."""
     parents = _ordered_parents(store)
     units = store.units.drop_duplicates(["parent_id", "unit"])
     compute = units.groupby("parent_id")["fit_seconds"].sum(min_count=1)
@@ -225,7 +230,8 @@ def provenance_tables(store: Store, context: Mapping[str, Any] | None = None) ->
     )
     if len(versions) == 1:
         versions["runs"] = f"all {len(parents)} runs"
-    out = [
+    out = [] if not context else [_context_table(context)]
+    out += [
         Table("provenance-code", "Code versions", versions, versions),
         Table(
             "provenance-runs",
@@ -239,9 +245,6 @@ def provenance_tables(store: Store, context: Mapping[str, Any] | None = None) ->
             ],
         ),
     ]
-    if context:
-        ctx = pd.DataFrame({"key": [str(k) for k in context], "value": [str(v) for v in context.values()]})
-        out.append(Table("provenance-context", "How this report was made", ctx, ctx))
     return out
 
 
@@ -288,7 +291,7 @@ def _markdown(store: Store, metric: str, sections: list[_Section], prov: list[Ta
             lines += [sec.plot_note, ""]
     lines += ["## Statistics", "", *[f"- {s}" for s in STATISTICS], ""]
     lines += ["## Provenance", "", f"- data: {store.data_kind}, fingerprint {store.fingerprint}", ""]
-    lines.append(render(prov, "md"))
+    lines += [render([t], "md") for t in prov]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -326,7 +329,7 @@ def _html(store: Store, metric: str, sections: list[_Section], prov: list[Table]
     body.append("".join(f"<li>{esc(s)}</li>" for s in STATISTICS) + "</ul></section>")
     body.append('<section id="provenance" class="prov"><h2>Provenance</h2>')
     body.append(f"<p><b>data</b>: {esc(store.data_kind)}, fingerprint {esc(store.fingerprint)}</p>")
-    body.append(html_fragment(prov, level=3, classes=True))
+    body += [html_fragment([t], level=3, classes=True) for t in prov]  # each table with its own notes
     body.append("</section>")
     head = f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
     head += f"<style>{_CSS}</style></head><body>"
