@@ -30,8 +30,9 @@ class _TableGroup(TyperGroup):
         return super().resolve_command(ctx, args)
 
 
-def _shared() -> list[inspect.Parameter]:
-    """The options every table takes, declared once."""
+def store_options() -> list[inspect.Parameter]:
+    """The options that pick the runs (store, data, fingerprint, --where) and the metric, declared once
+    for every table and for ``bench report``."""
     kw = inspect.Parameter.KEYWORD_ONLY
     opts: list[tuple[str, Any, Any]] = [
         (
@@ -61,6 +62,14 @@ def _shared() -> list[inspect.Parameter]:
             ),
         ),
         ("metric", str, typer.Option("acc", "--metric", help="acc | trial-acc | balanced-acc | f1 | auc")),
+    ]
+    return [inspect.Parameter(n, kw, default=d, annotation=a) for n, a, d in opts]
+
+
+def _shared() -> list[inspect.Parameter]:
+    """The options every table takes, declared once: the store options plus where the table goes."""
+    kw = inspect.Parameter.KEYWORD_ONLY
+    opts: list[tuple[str, Any, Any]] = [
         (
             "fmt",
             str | None,
@@ -79,7 +88,7 @@ def _shared() -> list[inspect.Parameter]:
             ),
         ),
     ]
-    return [inspect.Parameter(n, kw, default=d, annotation=a) for n, a, d in opts]
+    return store_options() + [inspect.Parameter(n, kw, default=d, annotation=a) for n, a, d in opts]
 
 
 def _command(spec) -> Any:
@@ -174,6 +183,8 @@ def runs_table(store) -> Any:
     """Rich table of the finished parents: run id, cell, scale, other settings that set it apart."""
     from rich.table import Table
 
+    from bench.results.store import describe_scale, other_settings
+
     t = Table(title=f"Finished runs | {store.label}")
     t.add_column("run", no_wrap=True)
     t.add_column("model", no_wrap=True)
@@ -182,15 +193,16 @@ def runs_table(store) -> Any:
     t.add_column("other settings")
     shown = set(store.parents["run_id"])
     for _, r in store.runs.iterrows():
-        rest = {k: v for k, v in r["settings"].items() if k not in r["scale"]}
-        subs = r["subjects"]
         cell = f"{r['protocol']}/{r['split']}" + ("" if r["audit"] == "none" else f" {r['audit']}")
         cell += f" {r['variant']}" + (" (tuned)" if r["tuned"] else "")
-        scale = f"{r['n_folds']} folds, seed {r['seed']}, {r['epochs']} epochs, " + (
-            "all subjects" if not subs else f"subjects {min(subs)}-{max(subs)} ({len(subs)})"
+        rest = ", ".join(f"{k}={json.dumps(v)}" for k, v in other_settings(r).items())
+        t.add_row(
+            r["run_id"][:8] + (" *" if r["run_id"] in shown else ""),
+            r["model"],
+            cell,
+            describe_scale(r),
+            rest,
         )
-        t.add_row(r["run_id"][:8] + (" *" if r["run_id"] in shown else ""), r["model"], cell, scale,
-                  ", ".join(f"{k}={json.dumps(v)}" for k, v in rest.items()))  # fmt: skip
     t.caption = "*: the run the tables show for its cell (the newest); pick another with --where KEY=VALUE"
     return t
 

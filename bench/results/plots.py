@@ -35,8 +35,10 @@ def _bars(ax, labels: list[str], series: dict[str, list[tuple[float, float, floa
     ax.legend(fontsize=6)
 
 
-def plot(tables: Sequence[Table], path: str | Path) -> Path:
-    """Bar chart with 95% CI error bars (comparison and protocols tables); deterministic PNG/SVG."""
+def plot(tables: Sequence[Table], path: str | Path, *, dpi: int = 100) -> Path:
+    """Bar chart with 95% CI error bars (comparison and protocols tables); deterministic PNG/SVG.
+
+    ``dpi``: PNG resolution (the report draws at a higher one so the small labels stay readable)."""
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in ("png", "svg"):
@@ -96,7 +98,7 @@ def plot(tables: Sequence[Table], path: str | Path) -> Path:
     meta = {"Date": None} if suffix == "svg" else {"Software": None}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format=suffix, metadata=meta, dpi=100)
+        fig.savefig(path, format=suffix, metadata=meta, dpi=dpi)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write ({exc.strerror or exc})") from None
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -131,15 +132,44 @@ def to_latex(tables: Sequence[Table]) -> str:
     return "\n\n".join(parts) + "\n\n" + "\n".join(tail) + "\n"
 
 
-def to_html(tables: Sequence[Table]) -> str:
+REPORTED_HEADS: tuple[str, ...] = ("reported", "paper")
+"""First words of the column headers (and of a row's first cell) that hold the papers' numbers, not ours."""
+
+
+def _is_reported(text) -> bool:
+    words = re.findall(r"[\w-]+", str(text))
+    return bool(words) and (words[0] in REPORTED_HEADS or "reported" in words)
+
+
+def html_fragment(tables: Sequence[Table], *, level: int = 2, classes: bool = False) -> str:
+    """The tables, their notes and fill commands as HTML elements, without a document around them.
+
+    ``level``: the heading level of the table titles. ``classes``: mark text columns ``class="text"`` and
+    the papers' numbers (``reported``/``paper`` columns and rows) ``class="reported"``, for stylesheets.
+    """
     esc = html.escape
-    parts = ['<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>deap-bench</title></head><body>']
+    parts = []
     for t in tables:
-        parts.append(f"<h2>{esc(t.title)}</h2>")
+        cols = [str(c) for c in t.frame.columns]
+        kinds = [
+            " ".join(k for k, on in (("text", c in _TEXT_COLS), ("reported", _is_reported(c))) if on)
+            for c in cols
+        ]
+
+        def attr(kind: str) -> str:
+            return f' class="{kind}"' if classes and kind else ""
+
+        parts.append(f"<h{level}>{esc(t.title)}</h{level}>")
         parts.append("<table>")
-        parts.append("<tr>" + "".join(f"<th>{esc(str(c))}</th>" for c in t.frame.columns) + "</tr>")
+        parts.append(
+            "<tr>"
+            + "".join(f"<th{attr(k)}>{esc(c)}</th>" for c, k in zip(cols, kinds, strict=True))
+            + "</tr>"
+        )
         for row in t.frame.itertuples(index=False):
-            parts.append("<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in row) + "</tr>")
+            row_kind = "reported" if len(row) and _is_reported(row[0]) else ""
+            cells = "".join(f"<td{attr(k)}>{esc(str(v))}</td>" for v, k in zip(row, kinds, strict=True))
+            parts.append(f"<tr{attr(row_kind)}>" + cells + "</tr>")
         parts.append("</table>")
     notes, commands = _footer(tables)
     parts.append("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
@@ -147,8 +177,12 @@ def to_html(tables: Sequence[Table]) -> str:
         parts.append(
             "<p>Missing cells (not run): fill them with</p><pre>" + esc("\n".join(commands)) + "</pre>"
         )
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts)
+
+
+def to_html(tables: Sequence[Table]) -> str:
+    head = '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>deap-bench</title></head><body>'
+    return "\n".join([head, html_fragment(tables), "</body></html>"]) + "\n"
 
 
 def to_csv(tables: Sequence[Table]) -> str:

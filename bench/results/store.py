@@ -173,6 +173,7 @@ def _parent_row(run) -> dict:
         "subjects": scale.get("subjects"),
         "epochs": scale.get("train.max_epochs"),
         "start_time": int(run.info.start_time or 0),
+        "end_time": int(run.info.end_time or 0),
         "per_subject": per_subject,
         "config": _nested_params(p),
         "tags": {k.removeprefix(TAG): v for k, v in t.items() if k.startswith(TAG)},
@@ -197,7 +198,7 @@ def _unit_rows(run) -> list[dict]:
             "task": task,
         }
         row.update({k: float(m.get(f"test_{k}_{task}", math.nan)) for k in TEST_METRICS})
-        for k in ("n_train", "n_test", "n_test_trials", "n_test_subjects"):
+        for k in ("n_train", "n_test", "n_test_trials", "n_test_subjects", "fit_seconds"):
             row[k] = float(m.get(k, math.nan))
         rows.append(row)
     return rows
@@ -227,6 +228,7 @@ _UNIT_COLS = [
     "n_test",
     "n_test_trials",
     "n_test_subjects",
+    "fit_seconds",
 ]
 
 
@@ -235,13 +237,15 @@ def load_store(
     data: str | None = None,
     fingerprint: str | None = None,
     where: Sequence[str] | None = None,
+    *,
+    first: str = "bench run ...",
 ) -> Store:
     """Read the finished runs of one data kind (default: synthetic if it has runs, else deap).
 
     ``fingerprint`` picks one data set (default: the one of the newest finished parent run);
     ``where`` (``["train.max_epochs=200", ...]``) keeps the runs whose config (or ``bench.`` tag) has
     those values. Raises :class:`ConfigError` for an unknown data kind, an empty store, or a ``where``
-    key no run has.
+    key no run has; ``first`` is the command those errors tell to run first.
     """
     from bench.tracking import client, resolve_tracking_uri
 
@@ -250,12 +254,12 @@ def load_store(
     conditions = parse_where(where)
     uri = resolve_tracking_uri(tracking_uri)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        raise ConfigError(f"no MLflow store at {uri}; run `bench run ...` first (or pass --tracking-uri)")
+        raise ConfigError(f"no MLflow store at {uri}; run `{first}` first (or pass --tracking-uri)")
     cl = client(tracking_uri)
     if data is None:
         data, exp_id = next(((k, e) for k in EXPERIMENTS if (e := _experiment(cl, k))), (None, None))
         if data is None:
-            raise ConfigError(f"no finished runs in {uri}; run `bench run ...` first")
+            raise ConfigError(f"no finished runs in {uri}; run `{first}` first")
     else:
         exp_id = _experiment(cl, data)
     if exp_id is None:
@@ -306,6 +310,21 @@ def load_store(
         where=tuple(where or ()),
         untagged=untagged,
     )
+
+
+def describe_scale(run: Any, n_subjects: int | None = None) -> str:
+    """A run's scale in words (folds, seed, epoch cap, subjects), as `bench runs` and the report show it;
+    ``n_subjects`` (of the data) says how many "all subjects" is."""
+    subs = run["subjects"]
+    every = f"all {n_subjects} subjects" if n_subjects else "all subjects"
+    return f"{run['n_folds']} folds, seed {run['seed']}, {run['epochs']} epochs, " + (
+        every if not subs else f"subjects {min(subs)}-{max(subs)} ({len(subs)})"
+    )
+
+
+def other_settings(run: Any) -> dict:
+    """The settings in which a run deviates from its model's default recipe, other than its scale."""
+    return {k: v for k, v in run["settings"].items() if k not in run["scale"]}
 
 
 def find_parent(
