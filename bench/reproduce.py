@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 
-from bench.errors import ConfigError
 from bench.executors import Job, LocalExecutor, Outcome
 from bench.plan import Prepared, prepare
 from bench.progress import GridReporter, Reporter
@@ -82,28 +81,21 @@ class _RunView(Reporter):
 
 
 def prepare_runs(
-    configs: Sequence[tuple[str, object]],
+    configs: Sequence[object],
     *,
     deap: str | Path | None = None,
     synthetic=None,
     echo: Callable[[str], None] | None = None,
-) -> tuple[list[Prepared], list[tuple[str, str]]]:
-    """Prepare every ``(label, RunConfig)``: features computed once and shared, inputs built once per
-    distinct model input. A config the model cannot express is skipped: ``(label, reason)``."""
+) -> list[Prepared]:
+    """Prepare every RunConfig of a grid: the features are computed once and shared (the runs of a grid
+    all use one data set), and each distinct model input is built once (:meth:`FeatureSet.inputs`)."""
     plans: list[Prepared] = []
-    skipped: list[tuple[str, str]] = []
     features = None
-    for label, cfg in configs:
-        try:
-            p = prepare(cfg, deap=deap, synthetic=synthetic, features=features, echo=echo)
-        except ConfigError as exc:
-            if features is None and "cannot" not in str(exc) and "has no" not in str(exc):
-                raise  # a data problem, not a variant the model cannot express
-            skipped.append((label, str(exc)))
-            continue
+    for cfg in configs:
+        p = prepare(cfg, deap=deap, synthetic=synthetic, features=features, echo=echo)
         features = features or p.features
         plans.append(p)
-    return plans, skipped
+    return plans
 
 
 def run_grid(
@@ -154,16 +146,16 @@ def run_grid(
         for out in executor.run(jobs, started=reporter.job_started):
             run = by_ctx[id(out.job.ctx)]
             _record(run, out)
-            reporter.job_finished(out)
             if run.complete and id(run) not in reports:
                 reports[id(run)] = _close(run, "FINISHED", reporter)
+            reporter.job_finished(out)
         for r in runs:
             if id(r) not in reports:
                 reports[id(r)] = _close(r, "FAILED", reporter)
     except KeyboardInterrupt:
         for r in runs:
-            if id(r) not in reports:
-                reports[id(r)] = _close(r, "KILLED", reporter)
+            if id(r) not in reports:  # a run whose last unit came in as Ctrl-C struck is complete
+                reports[id(r)] = _close(r, "FINISHED" if r.complete else "KILLED", reporter)
         done = sum(len(r.results) for r in runs)
         total = sum(len(r.prepared.units) for r in runs)
         raise KeyboardInterrupt(

@@ -13,7 +13,7 @@ from bench.errors import BenchError
 
 def build_app() -> typer.Typer:
     """The command tree; built per call, so tables and models registered at run time appear in it."""
-    from bench.cli import data, models, report, run, tables, tune
+    from bench.cli import data, models, report, reproduce, run, tables, tune
 
     root = typer.Typer(
         name="bench",
@@ -28,6 +28,7 @@ def build_app() -> typer.Typer:
     run.register(root)
     tune.register(root)
     tables.register(root)
+    reproduce.register(root)
     report.register(root)
     return root
 

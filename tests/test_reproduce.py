@@ -1,0 +1,248 @@
+"""The grid engine (bench.reproduce): many runs on one executor queue give the numbers of one run at a
+time, whatever the executor; a failed unit fails its own run only; Ctrl-C keeps finished units and the
+same call resumes; the queue runs largest first; the ETA arithmetic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import bench.plan
+import bench.unit
+from bench.config import RunConfig, TrainConfig
+from bench.data.cache import prepare_features
+from bench.data.source import open_deap
+from bench.executors import Job, LocalExecutor, PoolExecutor
+from bench.progress import Eta, GridReporter
+from bench.reproduce import prepare_runs, run_grid
+from bench.runner import run_experiment
+from bench.tracking import TAG, child_runs, client, experiment_id
+
+THREADS = 1  # every process on one torch thread: local, pool and Dask numbers are then bit-identical
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("features")
+
+
+@pytest.fixture(scope="module")
+def features(deap_dir, cache_dir):
+    return prepare_features(open_deap(deap_dir), cache_dir=cache_dir)
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+def _configs() -> list[RunConfig]:
+    """A smoke grid: 2 models x 2 protocols (majority trains nothing; mtcnn 1 epoch)."""
+    return [
+        RunConfig(model=m, protocol=p, n_folds=2, num_threads=THREADS, train=TrainConfig(max_epochs=1))
+        for m in ("mtcnn", "majority")
+        for p in ("subject-specific", "whole-set")
+    ]
+
+
+def _plans(features):
+    return [bench.plan.prepare(c, features=features) for c in _configs()]
+
+
+def _numbers(uri: str) -> dict:
+    """Every FINISHED unit's metrics (less its wall time), by (run key, unit)."""
+    cl = client(uri)
+    exp = experiment_id(cl, "synthetic")
+    out = {}
+    for parent in cl.search_runs([exp], filter_string=f"tags.`{TAG}role` = 'parent'"):
+        for c in child_runs(cl, exp, parent.info.run_id):
+            if c.info.status == "FINISHED":
+                key = (parent.data.tags[f"{TAG}run_key"], c.data.tags[f"{TAG}unit"])
+                assert key not in out, f"unit {key} finished twice"
+                out[key] = {k: v for k, v in c.data.metrics.items() if k != "fit_seconds"}
+    return out
+
+
+def _statuses(uri: str) -> dict[str, str]:
+    cl = client(uri)
+    exp = experiment_id(cl, "synthetic")
+    return {
+        p.data.tags[f"{TAG}model"] + "|" + p.data.tags[f"{TAG}protocol"]: p.info.status
+        for p in cl.search_runs([exp], filter_string=f"tags.`{TAG}role` = 'parent'")
+    }
+
+
+class Recorder(GridReporter):
+    def __init__(self, stop_after: int | None = None) -> None:
+        super().__init__()
+        self.started: list[Job] = []
+        self.closed: list = []
+        self.stop_after = stop_after
+
+    def job_started(self, job, slot):
+        super().job_started(job, slot)
+        self.started.append(job)
+
+    def job_finished(self, outcome):
+        super().job_finished(outcome)
+        if self.stop_after is not None and self.done >= self.stop_after:
+            raise KeyboardInterrupt
+
+    def run_closed(self, report):
+        self.closed.append(report)
+
+
+@pytest.fixture(scope="module")
+def one_by_one(features, tmp_path_factory):
+    """The reference: each run on its own, one after the other (bench run)."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('ref') / 'mlflow.db'}"
+    for p in _plans(features):
+        run_experiment(p.config, prepared=p, tracking_uri=uri)
+    return _numbers(uri)
+
+
+def test_local_grid_matches_runs_one_by_one_and_runs_largest_first(features, one_by_one, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    rec = Recorder()
+    res = run_grid(_plans(features), tracking_uri=uri, reporter=rec)
+    assert [r.status for r in res.runs] == ["FINISHED"] * 4 and not res.failed
+    assert res.n_units == 2 * 2 + 2 + 2 * 2 + 2  # subject-specific: 2 subjects x 2 folds; whole-set: 2 folds
+    got = _numbers(uri)
+    assert got.keys() == one_by_one.keys()
+    for k in got:
+        np.testing.assert_equal(got[k], one_by_one[k], err_msg=str(k))
+    costs = [j.cost for j in rec.started]
+    assert costs == sorted(costs, reverse=True) and costs[0] > costs[-1]  # largest first, across runs
+    assert rec.started[0].ctx.prepared.config.protocol == "whole-set"  # the pooled folds are the largest
+    assert {r.label for r in rec.closed} == {r.label for r in res.runs}
+    assert set(_statuses(uri).values()) == {"FINISHED"}
+
+    again = run_grid(_plans(features), tracking_uri=uri, reporter=Recorder())  # resumes: nothing to train
+    assert [r.n_reused for r in again.runs] == [r.n_units for r in again.runs]
+    assert _numbers(uri).keys() == got.keys()
+
+
+def test_pool_grid_matches_runs_one_by_one(features, cache_dir, one_by_one, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    rec = Recorder()
+    res = run_grid(
+        _plans(features), tracking_uri=uri, executor=PoolExecutor(2), reporter=rec, cache_dir=cache_dir
+    )
+    assert not res.failed
+    got = _numbers(uri)
+    assert got.keys() == one_by_one.keys()
+    for k in got:
+        np.testing.assert_equal(got[k], one_by_one[k], err_msg=str(k))
+    assert {len(rec.running)} == {0}  # every slot released at the end
+
+
+def test_dask_local_cluster_grid_matches_runs_one_by_one(features, cache_dir, one_by_one, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from bench.executors import DaskExecutor
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as lc,
+        distributed.Client(lc) as dc,
+    ):
+        res = run_grid(_plans(features), tracking_uri=uri, executor=DaskExecutor(dc), cache_dir=cache_dir)
+    assert not res.failed
+    got = _numbers(uri)
+    assert got.keys() == one_by_one.keys()
+    for k in got:
+        np.testing.assert_equal(got[k], one_by_one[k], err_msg=str(k))
+
+
+def test_a_failed_unit_fails_its_run_only_then_the_same_call_completes(
+    features, one_by_one, tmp_path, monkeypatch
+):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    real = bench.unit.run_unit
+
+    def flaky(p, unit, fold, device, reporter=None):
+        if p.config.model == "mtcnn" and p.config.protocol == "whole-set" and unit.fold == 2:
+            raise RuntimeError("disk full")
+        return real(p, unit, fold, device, reporter)
+
+    monkeypatch.setattr(bench.unit, "run_unit", flaky)
+    res = run_grid(_plans(features), tracking_uri=uri, reporter=Recorder())
+    failed = {r.label: r for r in res.failed}
+    assert list(failed) == ["mtcnn|whole-set|trial|full"]
+    assert failed["mtcnn|whole-set|trial|full"].errors == (("fold2", "RuntimeError: disk full"),)
+    assert "3 of 4 runs finished" in res.summary() and "run the same command again" in res.summary()
+    want = {"mtcnn|whole-set": "FAILED", "mtcnn|subject-specific": "FINISHED",
+            "majority|whole-set": "FINISHED", "majority|subject-specific": "FINISHED"}  # fmt: skip
+    assert _statuses(uri) == want
+
+    monkeypatch.setattr(bench.unit, "run_unit", real)
+    again = run_grid(_plans(features), tracking_uri=uri, reporter=Recorder())
+    assert not again.failed
+    assert sum(r.n_units - r.n_reused for r in again.runs) == 1  # only the failed unit trains again
+    got = _numbers(uri)
+    assert got.keys() == one_by_one.keys()
+    for k in got:
+        np.testing.assert_equal(got[k], one_by_one[k], err_msg=str(k))
+
+
+def test_ctrl_c_keeps_finished_units_and_the_same_call_resumes(features, one_by_one, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(KeyboardInterrupt, match=r"interrupted: 3 of 12 units of 4 runs finished and kept"):
+        run_grid(_plans(features), tracking_uri=uri, reporter=Recorder(stop_after=3))
+    # a run whose units all finished before Ctrl-C is complete, so FINISHED; every other run is KILLED
+    cl = client(uri)
+    exp = experiment_id(cl, "synthetic")
+    done = {run_key for run_key, _ in _numbers(uri)}
+    for parent in cl.search_runs([exp], filter_string=f"tags.`{TAG}role` = 'parent'"):
+        units = [c for c in child_runs(cl, exp, parent.info.run_id) if c.info.status == "FINISHED"]
+        complete = parent.data.tags[f"{TAG}run_key"] in done and len(units) == 2  # the whole-set runs
+        assert parent.info.status == ("FINISHED" if complete else "KILLED")
+    assert len(_numbers(uri)) == 3
+
+    rec = Recorder()
+    res = run_grid(_plans(features), tracking_uri=uri, reporter=rec)
+    assert not res.failed and len(rec.started) == 12 - 3
+    assert sum(r.n_reused for r in res.runs) == 3
+    assert _numbers(uri).keys() == one_by_one.keys()
+    assert set(_statuses(uri).values()) == {"FINISHED"}
+
+
+def test_prepare_runs_shares_features_and_model_inputs(deap_dir):
+    plans = prepare_runs(_configs(), deap=deap_dir)
+    assert len({id(p.features) for p in plans}) == 1
+    mtcnn = [p for p in plans if p.config.model == "mtcnn"]
+    assert mtcnn[0].inputs is mtcnn[1].inputs  # one array per distinct model input
+
+
+def test_eta_scales_the_estimate_by_measured_speed():
+    class J:
+        def __init__(self, cost):
+            self.cost = cost
+
+    jobs = [J(10.0), J(10.0), J(20.0)]
+    eta = Eta(sum(j.cost for j in jobs), slots=2)
+    assert eta.seconds() == pytest.approx(40.0 / 2)
+    eta.started(jobs[2])
+    eta.begun[id(jobs[2])] -= 40.0  # it took 40 s where 20 were estimated: everything is 2x slower
+    eta.finished(jobs[2])
+    assert eta.ratio == pytest.approx(2.0, rel=1e-3)
+    assert eta.seconds() == pytest.approx(20.0 * 2.0 / 2, rel=1e-3)
+
+
+def test_local_executor_yields_a_failed_outcome_and_goes_on():
+    class Ctx:
+        label = "r"
+
+        def track(self, unit, fold, wait=True):
+            if unit == "bad":
+                raise ValueError("nope")
+            return unit
+
+    ctx = Ctx()
+    jobs = [Job(ctx, "bad", None), Job(ctx, "good", None)]
+    outs = list(LocalExecutor().run(jobs))
+    assert [type(o.error).__name__ if o.error else o.result for o in outs] == ["ValueError", "good"]
