@@ -130,7 +130,8 @@ protocols = ["cross-subject"]
 
 @dataclass(frozen=True)
 class GridEntry:
-    """One run of a grid: its cell and its resolved config (what ``bench run`` would run)."""
+    """One run of a grid: its cell and its config, resolved by :func:`bench.plan.check_config` (what
+    ``bench run`` with the same flags runs: same run key, so the two resume each other)."""
 
     model: str
     protocol: str
@@ -300,8 +301,17 @@ def _skip_reason(model: str, variant: str) -> str | None:
     return None
 
 
-def expand(text: str, *, source: str, scale: str | None = None, deap: str | None = None, seeds=None) -> Grid:
-    """A grid from TOML ``text``; ``source`` names it in errors (a path, or ``preset NAME``)."""
+def expand(
+    text: str,
+    *,
+    source: str,
+    base_dir: Path | None = None,
+    scale: str | None = None,
+    deap: str | None = None,
+    seeds: Iterable[int] | None = None,
+) -> Grid:
+    """A grid from TOML ``text``; ``source`` names it in errors (a path, or ``preset NAME``), a relative
+    ``data.deap`` is taken from ``base_dir`` (the file's folder). The arguments are :func:`load_grid`'s."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -313,13 +323,15 @@ def expand(text: str, *, source: str, scale: str | None = None, deap: str | None
     else:
         scale_name, sc = _in(source, _scale, doc.get("scale", DEFAULT_SCALE))
     if seeds is not None:
-        sc = replace(sc, seeds=_in(source, _seeds, "seeds", list(seeds)))
+        if isinstance(seeds, Iterable) and not isinstance(seeds, (str, list, tuple)):
+            seeds = list(seeds)
+        sc = replace(sc, seeds=_in(source, _seeds, "seeds", seeds))
     if deap is None:
         data = _in(source, _keys, "[data]", doc.get("data", {}), DATA_KEYS)
         if "deap" in data:
             deap = _in(source, check_type, "data.deap", data["deap"], str, "a folder path")
-            if not Path(deap).expanduser().is_absolute() and Path(source).parent.exists():
-                deap = str(Path(source).parent / Path(deap).expanduser())
+            if base_dir is not None and not Path(deap).expanduser().is_absolute():
+                deap = str(base_dir / deap)
     blocks = _in(source, _run_blocks, doc.get("runs"))
     n_subjects = _n_subjects(sc, None if deap is None else str(deap))
     entries: dict[str, GridEntry] = {}
@@ -384,6 +396,6 @@ def load_grid(
         except (OSError, UnicodeDecodeError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise ConfigError(f"{path}: cannot read grid file ({why})") from None
-        return expand(text, source=str(path), scale=scale, deap=deap, seeds=seeds)
+        return expand(text, source=str(path), base_dir=Path(path).parent, scale=scale, deap=deap, seeds=seeds)
     name = preset or DEFAULT_PRESET
     return expand(preset_text(name), source=f"preset {name}", scale=scale, deap=deap, seeds=seeds)

@@ -98,6 +98,8 @@ def test_missing_file_and_bad_arguments(tmp_path):
         load_grid(scale="huge")
     with pytest.raises(ConfigError, match="preset='x' is not allowed; allowed: rudakov2021"):
         load_grid(preset="x")
+    with pytest.raises(ConfigError, match="preset rudakov2021: seeds=-1: expected an integer >= 0"):
+        load_grid(seeds=range(-1, 0))
     with pytest.raises(ConfigError, match="exclude each other"):
         load_grid(preset="rudakov2021", path=tmp_path / "g.toml")
 
