@@ -86,21 +86,16 @@ def model_hparams(cfg: RunConfig) -> dict:
     return hp
 
 
-def prepare(
-    cfg: RunConfig,
-    *,
-    deap: str | Path | None = None,
-    synthetic=None,
-    features: FeatureSet | None = None,
-    echo: Callable[[str], None] | None = None,
-) -> Prepared:
-    """Resolve data, model input, folds and units (no training, no tracking)."""
+def check_config(cfg: RunConfig) -> RunConfig:
+    """The resolved config, after every check that needs no data; a refused value is a ConfigError.
+
+    :func:`prepare` calls this first; a grid (bench.grid) calls it alone to find, without reading any
+    data, the variants a model cannot express.
+    """
     # The run key, params and resume all see the resolved values: `--split trial` and the default
     # split are the same run; `--recipe paper` is the model's own training set-up.
     cfg = resolve_config(cfg)
     info = get_model_info(cfg.model)
-    proto = get_protocol(cfg.protocol)
-    split = cfg.split
     if cfg.single_task and not info.multitask:
         raise ConfigError(f"model {cfg.model!r} is single-task already; --single-task changes nothing")
     hp = model_hparams(cfg)  # bad model options fail before any data is read
@@ -110,6 +105,24 @@ def prepare(
         )
     except (TypeError, ValueError, RuntimeError) as exc:
         raise ConfigError(f"model {cfg.model!r} options {hp}: {exc}") from None
+    resolve_input_spec(cfg.model, features=cfg.features, **hp)
+    return cfg
+
+
+def prepare(
+    cfg: RunConfig,
+    *,
+    deap: str | Path | None = None,
+    synthetic=None,
+    features: FeatureSet | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> Prepared:
+    """Resolve data, model input, folds and units (no training, no tracking)."""
+    cfg = check_config(cfg)
+    info = get_model_info(cfg.model)
+    proto = get_protocol(cfg.protocol)
+    split = cfg.split
+    hp = model_hparams(cfg)
     spec = resolve_input_spec(cfg.model, features=cfg.features, **hp)
     feature_config = FeatureConfig.from_dict(cfg.feature_config)
     if features is None:

@@ -1,0 +1,284 @@
+"""How long a grid will take (``bench reproduce --plan``): a throughput probe per model, times the plan.
+
+Nothing here trains a real unit. :func:`probe` times a few real training steps and prediction batches
+of a freshly built model on random inputs of the run's input shape, on the device and with the precision
+the run will use; :func:`estimate_run` multiplies those rates by the windows of every unit of a
+:class:`bench.plan.Prepared` run. The result is an estimate, good to a small factor: the probe sees a
+warm model and random data, the machine may be busy with something else, and the number of epochs early
+stopping will run is unknown, so two numbers are given: at the epoch cap and at a typical number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from rich.table import Table
+
+from bench.config import RunConfig
+from bench.registry import create_model, get_model_info
+from bench.trainer import TASK_INDEX, autocast, class_weights
+
+TYPICAL_EPOCHS = 30
+"""Assumption: epochs a unit runs before early stopping (patience 16 on validation loss) ends it. The
+README's extrapolation for a full-size run uses the same ~30; runs at a lower cap run the cap."""
+
+UNIT_OVERHEAD_S = 1.5
+"""Per-unit cost besides fitting and predicting: test metrics, the MLflow child run with its claim,
+metrics and per-epoch history, and the artifacts (predictions csv, learning curve and confusion png).
+Measured on this project's 2-vCPU machine while other jobs loaded it (load ~4): majority-baseline runs
+(nothing to fit, no learning curve) whole-set on the embedded synthetic default into one SQLite store,
+2 vs 5 folds, took 0.6-1.3 s more wall time per unit; 1.5 s leaves room for the learning curve of a
+trained unit. A process's first run pays ~5 s once more (imports, store set-up), not counted here."""
+
+PROBE_BUDGET_S = 0.5
+"""Warm-up and timed training steps each stop once they took this long (after at least one), and
+prediction batches after half of it, so a slow model probes in a few steps."""
+
+_CACHE: dict[tuple, Throughput] = {}
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Samples per second of one model: training (forward, loss, backward, Adam step) and prediction."""
+
+    train_samples_per_s: float
+    """``math.inf`` for a model with nothing to train (trivial baselines)."""
+    predict_samples_per_s: float
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """Size and time of one run; seconds include :data:`UNIT_OVERHEAD_S` per unit (``overhead_s``)."""
+
+    units: int
+    train_windows_mean: float
+    train_windows_min: int
+    train_windows_max: int
+    epochs_cap: int
+    epochs_typical: int
+    seconds_cap: float
+    seconds_typical: float
+    overhead_s: float
+
+
+def probe(
+    cfg: RunConfig,
+    sample_shape: tuple[int, ...],
+    *,
+    tasks: tuple[str, ...],
+    hparams: dict,
+    device: torch.device | str,
+    batch_size: int | None = None,
+    steps: int = 6,
+    warmup: int = 2,
+) -> Throughput:
+    """Measured throughput of ``cfg.model`` (resolved config) on random inputs of ``sample_shape``.
+
+    A training step is the trainer's (:func:`bench.trainer.fit`): autocast at the run's precision,
+    class-weighted cross-entropy per task (+ the model's auxiliary loss), backward and an Adam step,
+    at the run's batch size. Prediction is :func:`bench.trainer.predict_proba`'s batch of
+    ``max(batch_size, 256)`` in eval mode. Up to ``steps`` timed steps follow ``warmup`` untimed ones,
+    and timing stops after :data:`PROBE_BUDGET_S`; the median step counts. Results are cached per model,
+    hyper-parameters, tasks, input shape, device, precision, batch size and torch thread count within
+    the process. Measured on this 2-vCPU machine (shared, load ~3), fp32, batch 64, 2 threads: mtcnn
+    1.3 s (440 train / 1,200 predict samples/s), 4dcrnn 2.5 s (95 / 240: one step is ~0.7 s, so it
+    is the one model over ~2 s), fbccnn 1.2 s, mccnn 0.5 s, saelstm 0.07 s, majority and prior 1 ms;
+    the first probe of a process pays ~1 s more (torch's start-up); a cached call takes microseconds.
+    """
+    device = torch.device(device)
+    info = get_model_info(cfg.model)
+    bs = int(batch_size or cfg.train.batch_size)
+    precision = cfg.train.precision
+    key = (
+        cfg.model,
+        json.dumps(hparams, sort_keys=True, default=str),
+        tuple(cfg.features or ()),
+        tuple(tasks),
+        tuple(sample_shape),
+        str(device),
+        precision,
+        bs,
+        torch.get_num_threads(),
+    )
+    if key in _CACHE:
+        return _CACHE[key]
+    gen = torch.Generator().manual_seed(0)
+    model = create_model(cfg.model, tasks=tasks, features=cfg.features, **hparams).to(device)
+    pb = max(bs, 256)
+    x = torch.randn(pb, *sample_shape, generator=gen).to(device)
+    y = torch.randint(0, 2, (bs, 2), generator=gen).to(device)
+    train_sps = math.inf
+    if info.trainable:
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+        cw = {t: class_weights(y[:, TASK_INDEX[t]]) for t in tasks}
+        aux = getattr(model, "auxiliary_loss", None)
+
+        def step() -> None:
+            with autocast(device, precision):
+                out = model(x[:bs])
+            loss = sum(
+                torch.nn.functional.cross_entropy(out[t].float(), y[:, TASK_INDEX[t]], weight=cw[t])
+                for t in tasks
+            )
+            if aux is not None:
+                loss = loss + aux()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        model.train()
+        train_sps = bs / _median_time(step, steps, warmup, device, PROBE_BUDGET_S)
+    else:
+        model.fit_labels({t: y[:, TASK_INDEX[t]] for t in tasks})
+
+    @torch.no_grad()
+    def predict() -> None:
+        with autocast(device, precision):
+            model(x)
+
+    model.eval()  # the training steps warmed the kernels up: no untimed prediction
+    predict_sps = pb / _median_time(predict, max(1, steps // 2), 0, device, PROBE_BUDGET_S / 2)
+    tp = Throughput(train_sps, predict_sps)
+    _CACHE[key] = tp
+    return tp
+
+
+def _median_time(fn, steps: int, warmup: int, device: torch.device, budget: float) -> float:
+    """Median seconds of ``fn`` over up to ``steps`` timed calls after up to ``warmup`` untimed ones.
+
+    Warm-up and timed calls each stop once they took ``budget`` seconds (after at least one call).
+    """
+    start = time.perf_counter()
+    for _ in range(warmup):
+        fn()
+        if time.perf_counter() - start >= budget:
+            break
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < steps and (not times or time.perf_counter() - start < budget):
+        t0 = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def probe_prepared(p, *, device: torch.device | str = "cpu") -> Throughput:
+    """:func:`probe` for a :class:`bench.plan.Prepared` run (its input shape, tasks, hyper-parameters)."""
+    unit = p.units[0][0]
+    return probe(p.config, tuple(p.inputs.x.shape[1:]), tasks=unit.tasks, hparams=p.hparams, device=device)
+
+
+def estimate_run(p, tp: Throughput) -> RunEstimate:
+    """Seconds of a :class:`bench.plan.Prepared` run at throughput ``tp``.
+
+    Per unit: ``epochs * (n_train / train_sps + n_val / predict_sps) + n_test / predict_sps +``
+    :data:`UNIT_OVERHEAD_S`, summed over units, at the epoch cap (``p.max_epochs``) and at
+    ``min(cap, TYPICAL_EPOCHS)``. A model with nothing to train (infinite ``train_sps``) runs no epochs
+    and predicts the test part only. whole-set-finetune: the per-subject fine-tuning stage is not
+    counted (it adds up to as much again as the pooled training, fewer epochs in practice).
+    """
+    cap = int(p.max_epochs)
+    typical = min(cap, TYPICAL_EPOCHS)
+    trains = [len(fold.train) for _, fold in p.units]
+    cap_s = typ_s = 0.0
+    for _, fold in p.units:
+        n_train, n_val, n_test = len(fold.train), len(fold.val), len(fold.test)
+        epoch = 0.0
+        if math.isfinite(tp.train_samples_per_s):
+            epoch = n_train / tp.train_samples_per_s + n_val / tp.predict_samples_per_s
+        rest = n_test / tp.predict_samples_per_s + UNIT_OVERHEAD_S
+        cap_s += cap * epoch + rest
+        typ_s += typical * epoch + rest
+    n = len(p.units)
+    return RunEstimate(
+        units=n,
+        train_windows_mean=sum(trains) / n if n else 0.0,
+        train_windows_min=min(trains, default=0),
+        train_windows_max=max(trains, default=0),
+        epochs_cap=cap,
+        epochs_typical=typical,
+        seconds_cap=cap_s,
+        seconds_typical=typ_s,
+        overhead_s=n * UNIT_OVERHEAD_S,
+    )
+
+
+def format_seconds(s: float) -> str:
+    """``45 s``, ``3 min 20 s``, ``5.2 h``, ``3.1 d``."""
+    if not math.isfinite(s):
+        return "?"
+    if s < 60:
+        return f"{s:.0f} s"
+    if s < 3600:
+        m, sec = divmod(round(s), 60)
+        return f"{m} min {sec} s" if sec else f"{m} min"
+    if s < 48 * 3600:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.1f} d"
+
+
+HEADERS = ("run", "units", "train windows/unit", "at epoch cap", "at typical epochs")
+
+
+def plan_rows(entries_with_estimates: Iterable[tuple[object, RunEstimate]]) -> list[tuple[str, ...]]:
+    """Rows of the plan: one per run (``entry.label``), a total per model (``entry.model``), a grand total.
+
+    Each item is ``(entry, estimate)`` where ``entry`` has ``label`` and ``model`` (a GridEntry).
+    """
+    items = list(entries_with_estimates)
+    rows: list[tuple[str, ...]] = []
+    totals: dict[str, list[float]] = {}
+    for entry, est in items:
+        w = f"{est.train_windows_mean:,.0f}"
+        if est.train_windows_min != est.train_windows_max:
+            w += f" ({est.train_windows_min:,}-{est.train_windows_max:,})"
+        cap = f"{format_seconds(est.seconds_cap)} ({est.epochs_cap} ep)"
+        typ = f"{format_seconds(est.seconds_typical)} ({est.epochs_typical} ep)"
+        rows.append((entry.label, str(est.units), w, cap, typ))
+        t = totals.setdefault(entry.model, [0, 0.0, 0.0])
+        t[0] += est.units
+        t[1] += est.seconds_cap
+        t[2] += est.seconds_typical
+    for model, (units, cap_s, typ_s) in totals.items():
+        rows.append((f"total {model}", str(int(units)), "", format_seconds(cap_s), format_seconds(typ_s)))
+    units = sum(int(t[0]) for t in totals.values())
+    cap_s = sum(t[1] for t in totals.values())
+    typ_s = sum(t[2] for t in totals.values())
+    rows.append((f"total ({len(items)} runs)", str(units), "", format_seconds(cap_s), format_seconds(typ_s)))
+    return rows
+
+
+def plan_table(entries_with_estimates: Iterable[tuple[object, RunEstimate]], title: str = "Plan") -> Table:
+    """The plan as a rich table (totals in bold)."""
+    rows = plan_rows(entries_with_estimates)
+    table = Table(
+        title=title,
+        caption=f"Estimates from a throughput probe; typical = min(cap, {TYPICAL_EPOCHS}) epochs (early "
+        f"stopping); + {UNIT_OVERHEAD_S:g} s tracking per unit.",
+    )
+    for i, h in enumerate(HEADERS):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row, style="bold" if row[0].startswith("total") else None)
+    return table
+
+
+def plan_text(entries_with_estimates: Iterable[tuple[object, RunEstimate]]) -> str:
+    """The plan as aligned plain text (for a pipe or a log file)."""
+    rows = [HEADERS, *plan_rows(entries_with_estimates)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    return "\n".join(line.rstrip() for line in lines)
