@@ -176,6 +176,20 @@ def probe_prepared(p, *, device: torch.device | str = "cpu") -> Throughput:
     return probe(p.config, tuple(p.inputs.x.shape[1:]), tasks=unit.tasks, hparams=p.hparams, device=device)
 
 
+def unit_seconds(p, fold, tp: Throughput, epochs: int | None = None) -> float:
+    """Seconds of one unit (``fold`` of the prepared run ``p``) at throughput ``tp``: ``epochs`` (default
+    ``min(cap, TYPICAL_EPOCHS)``) of training and validation, the test part once, the tracking overhead.
+
+    A model with nothing to train (infinite ``train_sps``) runs no epochs and predicts the test part only.
+    """
+    if epochs is None:
+        epochs = min(int(p.max_epochs), TYPICAL_EPOCHS)
+    epoch = 0.0
+    if math.isfinite(tp.train_samples_per_s):
+        epoch = len(fold.train) / tp.train_samples_per_s + len(fold.val) / tp.predict_samples_per_s
+    return epochs * epoch + len(fold.test) / tp.predict_samples_per_s + UNIT_OVERHEAD_S
+
+
 def estimate_run(p, tp: Throughput) -> RunEstimate:
     """Seconds of a :class:`bench.plan.Prepared` run at throughput ``tp``.
 
@@ -188,15 +202,8 @@ def estimate_run(p, tp: Throughput) -> RunEstimate:
     cap = int(p.max_epochs)
     typical = min(cap, TYPICAL_EPOCHS)
     trains = [len(fold.train) for _, fold in p.units]
-    cap_s = typ_s = 0.0
-    for _, fold in p.units:
-        n_train, n_val, n_test = len(fold.train), len(fold.val), len(fold.test)
-        epoch = 0.0
-        if math.isfinite(tp.train_samples_per_s):
-            epoch = n_train / tp.train_samples_per_s + n_val / tp.predict_samples_per_s
-        rest = n_test / tp.predict_samples_per_s + UNIT_OVERHEAD_S
-        cap_s += cap * epoch + rest
-        typ_s += typical * epoch + rest
+    cap_s = sum(unit_seconds(p, fold, tp, cap) for _, fold in p.units)
+    typ_s = sum(unit_seconds(p, fold, tp, typical) for _, fold in p.units)
     n = len(p.units)
     return RunEstimate(
         units=n,

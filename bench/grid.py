@@ -316,6 +316,19 @@ def expand(
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    return expand_doc(doc, source=source, base_dir=base_dir, scale=scale, deap=deap, seeds=seeds)
+
+
+def expand_doc(
+    doc: dict,
+    *,
+    source: str,
+    base_dir: Path | None = None,
+    scale: str | None = None,
+    deap: str | None = None,
+    seeds: Iterable[int] | None = None,
+) -> Grid:
+    """A grid from a parsed spec: the TOML file's tables as a dict (``bench ablate`` builds one)."""
     _in(source, _keys, "grid file", doc, TOP_KEYS)
     name = _in(source, check_type, "name", doc.get("name", Path(source).stem), str, "a name")
     if scale is not None:

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from bench.cli.common import console, err_console
 from bench.cli.data import DEAP_HELP
+from bench.errors import ConfigError
 from bench.progress import GridReporter
 
 
@@ -121,6 +122,67 @@ def _where(g) -> list[str]:
     return where + ([f"seed={sc.seeds[0]}"] if len(sc.seeds) == 1 else [])
 
 
+def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str, plan_only: bool = False,
+                     synthetic=None):  # fmt: skip
+    """Prepare every run of grid ``g``, print the plan (estimated from a throughput probe of each model),
+    then, unless ``plan_only``, run the grid on executor ``ex`` with a progress view. Returns the plans
+    and the :class:`~bench.reproduce.GridResult` (None with ``plan_only``)."""
+    from bench.estimate import estimate_run, plan_table, plan_text, probe_prepared, unit_seconds
+    from bench.reproduce import prepare_runs, run_grid
+    from bench.trainer import resolve_device
+
+    dev = resolve_device(device or "auto")  # --device cuda without CUDA: refused before any data
+    say = lambda m: err_console.print(m, markup=False, soft_wrap=True)  # noqa: E731
+    for label, reason in g.skipped:
+        say(f"skipped {label}: {reason}")
+    if not g.entries:
+        raise ConfigError(f"grid {g.name!r} has no run to do (every entry was skipped)")
+    configs = [replace(e.config, device=device or "auto", num_threads=threads) for e in g.entries]
+    try:
+        plans = prepare_runs(configs, deap=g.deap, synthetic=synthetic, echo=say)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt("interrupted while preparing data: nothing was tracked in MLflow") from None
+    fs = plans[0].features
+    say(f"Grid {g.name!r}, scale {g.scale_name}: {len(plans)} runs on {fs.kind} data {fs.fingerprint}; "
+        "probing each model's throughput ...")  # fmt: skip
+    tps = {id(p): probe_prepared(p, device=dev) for p in plans}
+    rows = [
+        (_Row(e.label, e.model), estimate_run(p, tps[id(p)])) for e, p in zip(g.entries, plans, strict=True)
+    ]
+    slots = ex.slots()
+    title = f"Plan: grid {g.name}, scale {g.scale_name}, {slots} worker(s)"
+    if sys.stderr.isatty():
+        err_console.print(plan_table(rows, title=title))
+    else:
+        say(title + "\n" + plan_text(rows))
+    total = sum(est.seconds_typical for _, est in rows)
+    say(f"Estimated wall time on {slots} worker(s): about {_fmt(total / slots)} at typical epochs (probe on "
+        f"this machine, {torch_threads()} torch threads; finished units counted too).")  # fmt: skip
+    if plan_only:
+        return plans, None
+    reporter = LiveReporter() if sys.stderr.isatty() else LineReporter()
+    say(f"Tracking to {uri}")
+    try:
+        res = run_grid(
+            plans, tracking_uri=uri, executor=ex, reporter=reporter,
+            cost=lambda p, unit, fold: unit_seconds(p, fold, tps[id(p)]),
+        )  # fmt: skip
+    finally:
+        if isinstance(reporter, LiveReporter):
+            reporter.stop()
+    for r in res.failed:
+        for key, err in r.errors:
+            say(f"FAILED {r.label} {key}: {err}")
+    say(res.summary() + f" in {_fmt(res.seconds)}.")
+    return plans, res
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def register(root: typer.Typer) -> None:
     @root.command("reproduce")
     def reproduce(
@@ -131,7 +193,7 @@ def register(root: typer.Typer) -> None:
         scale: str | None = typer.Option(
             None,
             "--scale",
-            help="smoke (minutes) | small (default) | full (the paper's: 32 subjects, 200 ep)",
+            help="smoke (minutes) | small (default) | full (the paper's: all subjects, 200 ep)",
         ),
         deap: Path | None = typer.Option(None, "--deap", help=DEAP_HELP),
         executor: str | None = typer.Option(
@@ -144,79 +206,35 @@ def register(root: typer.Typer) -> None:
         tracking_uri: str | None = typer.Option(
             None, "--tracking-uri", help="MLflow store (default ./mlflow.db)"
         ),
-        out: Path = typer.Option(Path("report"), "--out", "-o", help="Report folder"),
+        out: Path = typer.Option(Path("report"), "--out", "-o", help="Report folder (default ./report)"),
         plan_only: bool = typer.Option(
-            False, "--plan", help="Print the runs, units and estimated time, train nothing"
+            False, "--plan", help="Print the runs, units and estimated time; train nothing"
         ),
         show: bool = typer.Option(False, "--show-grid", help="Print the grid's TOML (a starting point)"),
     ) -> None:
         """Run a whole grid (models x protocols x splits x variants x audits) on one executor queue, then
         write the report (tables, plots, provenance). Re-running the same command resumes."""
+        from bench.checks import check_option
         from bench.config import DEVICES
-        from bench.estimate import estimate_run, plan_table, plan_text, probe_prepared, unit_seconds
         from bench.executors import make_executor
         from bench.grid import load_grid, preset_text
-        from bench.reproduce import prepare_runs, run_grid
         from bench.tracking import check_tracking_uri
-        from bench.trainer import resolve_device
 
-        t_start = time.monotonic()
         g = load_grid(preset=preset, path=grid_file, scale=scale, deap=deap)
         if show:
-            if grid_file is not None:
-                sys.stdout.write(grid_file.read_text())
-            else:
-                sys.stdout.write(preset_text(g.name))
+            sys.stdout.write(grid_file.read_text() if grid_file is not None else preset_text(g.name))
             return
         ex = make_executor(executor, workers=workers, scheduler=scheduler)
         if device is not None:
-            from bench.checks import check_option
-
             check_option("--device", device, DEVICES)
-        dev = resolve_device(device or "auto")
         uri = check_tracking_uri(tracking_uri)
-        configs = [
-            (e.label, replace(e.config, device=device or "auto", num_threads=threads)) for e in g.entries
-        ]
-        for label, reason in g.skipped:
-            err_console.print(f"skipped {label}: {reason}", markup=False, soft_wrap=True)
-        say = lambda m: err_console.print(m, markup=False, soft_wrap=True)  # noqa: E731
-        try:
-            plans = prepare_runs([c for _, c in configs], deap=g.deap, echo=say)
-        except KeyboardInterrupt:
-            raise KeyboardInterrupt(
-                "interrupted while preparing data: nothing was tracked in MLflow"
-            ) from None
-        say(f"Grid {g.name!r}, scale {g.scale_name}: {len(plans)} runs on {plans[0].features.kind} data "
-            f"{plans[0].features.fingerprint}; probing each model's throughput ...")  # fmt: skip
-        estimates = {id(p): estimate_run(p, probe_prepared(p, device=dev)) for p in plans}
-        rows = [(_Row(e.label, e.model), estimates[id(p)]) for e, p in zip(g.entries, plans, strict=True)]
-        title = f"Plan: grid {g.name}, scale {g.scale_name}, {ex.slots()} worker(s)"
-        if sys.stderr.isatty():
-            err_console.print(plan_table(rows, title=title))
-        else:
-            say(title + "\n" + plan_text(rows))
-        total = sum(est.seconds_typical for est in estimates.values())
-        say(f"Estimated wall time on {ex.slots()} worker(s): about {_fmt(total / max(1, ex.slots()))} "
-            "(at typical epochs; the table gives the epoch cap too).")  # fmt: skip
-        if plan_only:
+        plans, res = run_grid_command(g, ex, device=device, threads=threads, uri=uri, plan_only=plan_only)
+        if res is None:
             return
-        tps = {id(p): probe_prepared(p, device=dev) for p in plans}
-        reporter = LiveReporter() if sys.stderr.isatty() else LineReporter()
-        say(f"Tracking to {uri}")
-        try:
-            res = run_grid(
-                plans, tracking_uri=uri, executor=ex, reporter=reporter,
-                cost=lambda p, unit, fold: unit_seconds(p, fold, tps[id(p)]),
-            )  # fmt: skip
-        finally:
-            if isinstance(reporter, LiveReporter):
-                reporter.stop()
-        for r in res.failed:
-            for key, err in r.errors:
-                say(f"FAILED {r.label} {key}: {err}")
-        say(res.summary() + f" in {_fmt(res.seconds)}.")
-        _write_report(g, plans, uri, out, res, time.monotonic() - t_start)
+        source = f"--grid {shlex.quote(str(grid_file))}" if grid_file is not None else f"--preset {g.name}"
+        data = f" --deap {shlex.quote(str(g.deap))}" if g.deap else ""
+        command = f"bench reproduce {source} --scale {g.scale_name}{data}".replace(" --scale custom", "")
+        _write_report(g, plans, uri, out, res, command)
         if res.failed:
             raise typer.Exit(1)
 
@@ -228,7 +246,7 @@ class _Row:
         self.label, self.model = label, model
 
 
-def _write_report(g, plans, uri: str, out: Path, res, wall: float) -> None:
+def _write_report(g, plans, uri: str, out: Path, res, command: str) -> None:
     from bench.report import build_report
     from bench.results import load_store
 
@@ -239,9 +257,7 @@ def _write_report(g, plans, uri: str, out: Path, res, wall: float) -> None:
         "scale": f"{g.scale_name} (subjects {'all' if g.scale.subjects is None else len(g.scale.subjects)}, "
         f"{g.scale.n_folds} folds, up to {g.scale.max_epochs} epochs, seeds {list(g.scale.seeds)})",
         "runs": f"{len(res.runs) - len(res.failed)} of {len(res.runs)} finished",
-        "command": "bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        if sys.argv[1:]
-        else "bench reproduce",
+        "command": command,
     }
     files = build_report(store, out, context=context)
     console.print(files.summary(), markup=False, soft_wrap=True)

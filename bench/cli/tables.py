@@ -248,77 +248,68 @@ def register(root: typer.Typer) -> None:
         device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda"),
         threads: int | None = typer.Option(None, "--threads", min=1, help="torch.set_num_threads"),
         tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store"),
+        executor: str | None = typer.Option(
+            None, "--executor", help="local (default) | pool (--workers N) | dask (--scheduler)"
+        ),
+        workers: int | None = typer.Option(None, "--workers", help="Worker processes of the pool"),
+        scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler, tcp://HOST:8786"),
     ) -> None:
         """Run the ablation grid (full, only DE, only PSD, single-task, no dropout/BN/LR decay/balancing).
 
-        Finished variants are reused (each run resumes by its run key); the ablation table follows.
+        A one-block grid run like `bench reproduce` (one executor queue; finished runs and units are
+        reused); the ablation table of exactly that scale follows.
         """
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         from bench import results as R
-        from bench.ablation import VARIANTS, ablation_configs, check_variants
-        from bench.cli.run import QUICK_EPOCHS, RichReporter
-        from bench.config import RunConfig, TrainConfig
+        from bench.ablation import VARIANTS
+        from bench.cli.reproduce import run_grid_command
+        from bench.cli.run import QUICK_EPOCHS
         from bench.data.source import default_synthetic_config
-        from bench.runner import prepare, run_experiment
-        from bench.trainer import resolve_device
+        from bench.executors import make_executor
+        from bench.grid import expand_doc
+        from bench.recipes import DEFAULT_MAX_EPOCHS
+        from bench.registry import get_model_info
 
         if deap is not None and synthetic:
             raise ConfigError("--deap and --synthetic exclude each other")
+        ex = make_executor(executor, workers=workers, scheduler=scheduler)
         tracking_uri = check_tracking_uri(tracking_uri)
-        grid = VARIANTS
-        if variants is not None:
-            grid = check_variants(v.strip() for v in variants.split(",") if v.strip())
+        grid = list(VARIANTS) if variants is None else [v.strip() for v in variants.split(",") if v.strip()]
         if deap is None and not os.environ.get("DEAP_DIR") and epochs is None:
             epochs = QUICK_EPOCHS
             err_console.print(
                 f"Embedded synthetic default: at most {QUICK_EPOCHS} epochs (--epochs N for more)."
             )
+        if epochs is None:
+            epochs = int(get_model_info(model).defaults.get("max_epochs", DEFAULT_MAX_EPOCHS))
         sub = parse_subjects(subjects)
-        base = RunConfig(
-            model=model,
-            protocol=protocol,
-            split=split,
-            n_folds=folds or 5,
-            seed=seed or 0,
-            subjects=tuple(sub) if sub else None,
-            train=TrainConfig(max_epochs=epochs),
-            device=device or "auto",
-            num_threads=threads,
-        )
-        resolve_device(base.device)  # --device cuda without CUDA: refused before any data is prepared
-        features, p = None, None
-        for name, cfg in ablation_configs(base, grid):
-            try:
-                p = prepare(
-                    cfg,
-                    deap=deap,
-                    synthetic=default_synthetic_config() if synthetic else None,
-                    features=features,
-                    echo=lambda m: err_console.print(m, markup=False),
-                )
-            except ConfigError as exc:
-                err_console.print(f"{name}: skipped ({exc})", markup=False)
-                continue
-            features = p.features
-            err_console.print(f"ablation variant {name}", markup=False)
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err_console,
-                transient=True,
-                disable=not sys.stderr.isatty(),
-            ) as bar:
-                run_experiment(cfg, tracking_uri=tracking_uri, reporter=RichReporter(bar), prepared=p)
-        if features is None or p is None:
-            raise ConfigError(f"no ablation variant applies to model {model!r}")
+        run = {"models": [model], "protocols": [protocol], "variants": grid}
+        if split is not None:
+            run["splits"] = [split]
+        doc = {
+            "name": f"ablation-{model}",
+            "scale": {
+                "subjects": sub or "all",
+                "n_folds": folds or 5,
+                "max_epochs": epochs,
+                "seeds": [seed or 0],
+            },  # fmt: skip
+            "runs": [run],
+        }
+        g = expand_doc(doc, source="bench ablate", deap=None if deap is None else str(deap))
+        plans, res = run_grid_command(
+            g, ex, device=device, threads=threads, uri=tracking_uri,
+            synthetic=default_synthetic_config() if synthetic else None,
+        )  # fmt: skip
+        p = plans[0]
         scale = [
             f"n_folds={p.config.n_folds}",
             f"seed={p.config.seed}",
             f"train.max_epochs={p.config.train.max_epochs}",
             "subjects=" + json.dumps(list(p.config.subjects) if p.config.subjects else None),
         ]
-        store = R.load_store(tracking_uri, data=features.kind, fingerprint=features.fingerprint, where=scale)
+        store = R.load_store(
+            tracking_uri, data=p.features.kind, fingerprint=p.features.fingerprint, where=scale
+        )
         show(R.to_rich(R.build("ablation", store, model=model, protocol=protocol, split=p.split)))
+        if res.failed:
+            raise typer.Exit(1)
