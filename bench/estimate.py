@@ -28,12 +28,16 @@ TYPICAL_EPOCHS = 30
 README's extrapolation for a full-size run uses the same ~30; runs at a lower cap run the cap."""
 
 UNIT_OVERHEAD_S = 1.5
-"""Per-unit cost besides fitting and predicting: test metrics, the MLflow child run with its claim,
-metrics and per-epoch history, and the artifacts (predictions csv, learning curve and confusion png).
-Measured on this project's 2-vCPU machine while other jobs loaded it (load ~4): majority-baseline runs
-(nothing to fit, no learning curve) whole-set on the embedded synthetic default into one SQLite store,
-2 vs 5 folds, took 0.6-1.3 s more wall time per unit; 1.5 s leaves room for the learning curve of a
-trained unit. A process's first run pays ~5 s once more (imports, store set-up), not counted here."""
+"""Per-unit cost of a trained unit besides fitting and predicting: test metrics, the MLflow child run
+with its claim, metrics and per-epoch history, the artifacts (predictions csv, learning curve and
+confusion png). Measured on this project's 2-vCPU machine: MT-CNN whole-set at smoke scale (3 units,
+embedded synthetic default, SQLite store) spent 4.9 s of wall time outside its units' fit time, i.e.
+~1.6 s per unit; a process's first run pays ~3-5 s once more (imports, store set-up), not counted."""
+
+UNTRAINED_UNIT_OVERHEAD_S = 0.3
+"""The same for a model with nothing to train (no history, no learning curve): the majority baseline,
+subject-specific at smoke scale, ran 9 units in 1.9 s of wall time on a quiet machine (0.6-1.3 s per
+unit while other jobs loaded it)."""
 
 PROBE_BUDGET_S = 0.5
 """Warm-up and timed training steps each stop once they took this long (after at least one), and
@@ -53,7 +57,7 @@ class Throughput:
 
 @dataclass(frozen=True)
 class RunEstimate:
-    """Size and time of one run; seconds include :data:`UNIT_OVERHEAD_S` per unit (``overhead_s``)."""
+    """Size and time of one run; seconds include the per-unit overhead (``overhead_s`` in all)."""
 
     units: int
     train_windows_mean: float
@@ -180,13 +184,14 @@ def unit_seconds(p, fold, tp: Throughput, epochs: int | None = None) -> float:
     """Seconds of one unit (``fold`` of the prepared run ``p``) at throughput ``tp``: ``epochs`` (default
     ``min(cap, TYPICAL_EPOCHS)``) of training and validation, the test part once, the tracking overhead.
 
-    A model with nothing to train (infinite ``train_sps``) runs no epochs and predicts the test part only.
+    A model with nothing to train (infinite ``train_sps``) runs no epochs, predicts the test part only and
+    costs :data:`UNTRAINED_UNIT_OVERHEAD_S`.
     """
+    if not math.isfinite(tp.train_samples_per_s):
+        return len(fold.test) / tp.predict_samples_per_s + UNTRAINED_UNIT_OVERHEAD_S
     if epochs is None:
         epochs = min(int(p.max_epochs), TYPICAL_EPOCHS)
-    epoch = 0.0
-    if math.isfinite(tp.train_samples_per_s):
-        epoch = len(fold.train) / tp.train_samples_per_s + len(fold.val) / tp.predict_samples_per_s
+    epoch = len(fold.train) / tp.train_samples_per_s + len(fold.val) / tp.predict_samples_per_s
     return epochs * epoch + len(fold.test) / tp.predict_samples_per_s + UNIT_OVERHEAD_S
 
 
@@ -196,11 +201,14 @@ def estimate_run(p, tp: Throughput) -> RunEstimate:
     Per unit: ``epochs * (n_train / train_sps + n_val / predict_sps) + n_test / predict_sps +``
     :data:`UNIT_OVERHEAD_S`, summed over units, at the epoch cap (``p.max_epochs``) and at
     ``min(cap, TYPICAL_EPOCHS)``. A model with nothing to train (infinite ``train_sps``) runs no epochs
-    and predicts the test part only. whole-set-finetune: the per-subject fine-tuning stage is not
-    counted (it adds up to as much again as the pooled training, fewer epochs in practice).
+    (``epochs_cap`` 0), predicts the test part only and costs :data:`UNTRAINED_UNIT_OVERHEAD_S` per unit.
+    whole-set-finetune: the per-subject fine-tuning stage is not counted (it trains on the same windows
+    again, subject by subject, so it can add up to as much again as the pooled training).
     """
-    cap = int(p.max_epochs)
+    trained = math.isfinite(tp.train_samples_per_s)
+    cap = int(p.max_epochs) if trained else 0
     typical = min(cap, TYPICAL_EPOCHS)
+    overhead = UNIT_OVERHEAD_S if trained else UNTRAINED_UNIT_OVERHEAD_S
     trains = [len(fold.train) for _, fold in p.units]
     cap_s = sum(unit_seconds(p, fold, tp, cap) for _, fold in p.units)
     typ_s = sum(unit_seconds(p, fold, tp, typical) for _, fold in p.units)
@@ -214,7 +222,7 @@ def estimate_run(p, tp: Throughput) -> RunEstimate:
         epochs_typical=typical,
         seconds_cap=cap_s,
         seconds_typical=typ_s,
-        overhead_s=n * UNIT_OVERHEAD_S,
+        overhead_s=n * overhead,
     )
 
 
@@ -247,8 +255,9 @@ def plan_rows(entries_with_estimates: Iterable[tuple[object, RunEstimate]]) -> l
         w = f"{est.train_windows_mean:,.0f}"
         if est.train_windows_min != est.train_windows_max:
             w += f" ({est.train_windows_min:,}-{est.train_windows_max:,})"
-        cap = f"{format_seconds(est.seconds_cap)} ({est.epochs_cap} ep)"
-        typ = f"{format_seconds(est.seconds_typical)} ({est.epochs_typical} ep)"
+        cap, typ = format_seconds(est.seconds_cap), format_seconds(est.seconds_typical)
+        if est.epochs_cap:  # a model with nothing to train runs no epochs
+            cap, typ = f"{cap} ({est.epochs_cap} ep)", f"{typ} ({est.epochs_typical} ep)"
         rows.append((entry.label, str(est.units), w, cap, typ))
         t = totals.setdefault(entry.model, [0, 0.0, 0.0])
         t[0] += est.units
@@ -269,7 +278,7 @@ def plan_table(entries_with_estimates: Iterable[tuple[object, RunEstimate]], tit
     table = Table(
         title=title,
         caption=f"Estimates from a throughput probe; typical = min(cap, {TYPICAL_EPOCHS}) epochs (early "
-        f"stopping); + {UNIT_OVERHEAD_S:g} s tracking per unit.",
+        f"stopping); + {UNIT_OVERHEAD_S:g} s tracking per trained unit.",
     )
     for i, h in enumerate(HEADERS):
         table.add_column(h, justify="left" if i == 0 else "right")
