@@ -36,13 +36,16 @@ What the expansion decides, so that a grid never trains the same thing twice or 
   :func:`bench.plan.check_config` refuses (no dropout to switch off, single-task already), the feature
   ablations of a model whose input is not DE+PSD (they would swap its input, not remove a part of it),
   and every variant but ``full`` of a trivial baseline (it looks at the training labels only).
-* **cross-subject folds**: the folds of a protocol split by subject are capped at the number of subjects
-  where that is known without reading data (the scale's subjects, or the embedded synthetic default's 4),
-  since a fold needs a test subject; on a DEAP folder with all subjects the scale's folds are used.
+* **cross-subject folds** (:func:`subject_folds`): where the number of subjects is known without reading
+  data (the scale's subjects, or the embedded synthetic default's 4), the folds of a protocol split by
+  subject are at most one per subject, and leave-one-subject-out when fewer folds would leave a training
+  part with a single subject (no validation subject); on a DEAP folder with all subjects the scale's
+  folds are used.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Iterable
@@ -82,12 +85,24 @@ class Scale:
     n_folds: int
     max_epochs: int
     seeds: tuple[int, ...]
+    synthetic_trials: int | None = None
+    """Trials per subject of the synthetic DEAP this scale generates when no DEAP folder is given (None: the
+    embedded default's 40). Only ``smoke`` sets it: a pipeline check, not a result, in minutes."""
+
+    def synthetic(self):
+        """The SyntheticConfig this scale runs on without a DEAP folder, or None (the embedded default)."""
+        if self.synthetic_trials is None:
+            return None
+        from bench.data.synthetic import SyntheticConfig
+
+        return SyntheticConfig(n_subjects=max(self.subjects or (4,)), n_trials=self.synthetic_trials, seed=0)
 
 
 SCALES: dict[str, Scale] = {
-    # Minutes on 2 cores on the embedded synthetic default. 3 subjects, so that cross-subject with 3
-    # folds (by subject) still has a validation subject in each training part.
-    "smoke": Scale(subjects=(1, 2, 3), n_folds=3, max_epochs=1, seeds=(0,)),
+    # A check that the whole pipeline runs, in minutes on 2 cores: without --deap it generates its own
+    # small synthetic DEAP (3 subjects x 12 trials); 3 subjects, so that cross-subject (leave one subject
+    # out) keeps a validation subject in every training part.
+    "smoke": Scale(subjects=(1, 2, 3), n_folds=2, max_epochs=1, seeds=(0,), synthetic_trials=12),
     "small": Scale(subjects=None, n_folds=5, max_epochs=10, seeds=(0,)),
     # The paper's: every subject, 5 folds, 200 epochs (early stopping, patience 16, ends sooner).
     "full": Scale(subjects=None, n_folds=5, max_epochs=200, seeds=(0,)),
@@ -288,6 +303,15 @@ def _n_subjects(scale: Scale, deap: str | None) -> int | None:
     return None
 
 
+def subject_folds(n_folds: int, n_subjects: int) -> int:
+    """Folds of a split by subject: at most one per subject, and leave-one-subject-out when fewer folds
+    would leave a training part with one subject only (its validation part needs a subject of its own)."""
+    k = max(2, min(n_folds, n_subjects))
+    if n_subjects - math.ceil(n_subjects / k) < 2:
+        return n_subjects
+    return k
+
+
 def _skip_reason(model: str, variant: str) -> str | None:
     """Why ``variant`` means nothing for ``model`` although its config would be accepted, or None."""
     info = get_model_info(model)
@@ -356,7 +380,7 @@ def expand_doc(
                 for split in b["splits"] or (proto.default_split,):
                     n_folds = sc.n_folds
                     if split == "subject" and n_subjects is not None:
-                        n_folds = max(2, min(n_folds, n_subjects))
+                        n_folds = subject_folds(n_folds, n_subjects)
                     for audit in b["audits"]:
                         for seed in sc.seeds:
                             base = RunConfig(

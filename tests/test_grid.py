@@ -6,7 +6,7 @@ import pytest
 
 from bench.ablation import VARIANTS
 from bench.errors import ConfigError
-from bench.grid import GRID_SCALES, PRESETS, SCALES, Scale, load_grid, preset_text
+from bench.grid import GRID_SCALES, PRESETS, SCALES, Scale, load_grid, preset_text, subject_folds
 from bench.registry import list_models
 
 MODELS = [m.name for m in list_models()]
@@ -53,7 +53,7 @@ def test_parse_a_grid_file(tmp_path):
     g = load_grid(path=path, scale="smoke", deap="/data/DEAP", seeds=[7])
     assert g.scale_name == "smoke" and g.deap == "/data/DEAP"
     assert {(e.config.n_folds, e.config.subjects, e.config.train.max_epochs, e.seed) for e in g.entries} == {
-        (3, (1, 2, 3), 1, 7)
+        (2, (1, 2, 3), 1, 7)
     }
     assert all(e.label.endswith("|seed7") for e in g.entries)
 
@@ -195,13 +195,24 @@ def test_scales_apply_to_every_config(scale, preset):
     for e in g.entries:
         c = e.config
         assert (c.subjects, c.train.max_epochs, c.seed) == (sc.subjects, sc.max_epochs, 0)
-        # folds by subject are capped at the subjects known without reading data (4: embedded default)
-        assert c.n_folds == (
-            min(sc.n_folds, len(sc.subjects or range(4))) if e.split == "subject" else sc.n_folds
-        )
+        # folds by subject: capped at the subjects known without reading data (4: embedded default);
+        # leave-one-subject-out where fewer folds would leave one training subject (smoke: 3 subjects)
+        assert c.n_folds == (subject_folds(sc.n_folds, len(sc.subjects or range(4))) if e.split == "subject"
+                             else sc.n_folds)  # fmt: skip
     if scale == "full":
         g = load_grid(scale="full", deap="/data/DEAP")
         assert {e.config.n_folds for e in g.entries} == {5}
+
+
+def test_subject_folds_keep_a_validation_subject_in_every_training_part():
+    assert [subject_folds(2, n) for n in (2, 3, 4, 5)] == [2, 3, 2, 2]
+    assert subject_folds(5, 32) == 5 and subject_folds(5, 4) == 4 and subject_folds(5, 6) == 5
+
+
+UNITS_SMOKE = 88 + 48 + 16 + 33
+"""rudakov2021 at smoke scale, counted by hand: trial split (7 models x 2 protocols: 3 one-unit models x
+(6 + 2), 4 single-task models x 2 tasks x (6 + 2)), segment split and audit (mtcnn 2 x 8, 4dcrnn 2 x 16),
+ablation (6 variants x 2 + single-task 4), cross-subject (3 x 3 + 4 x 2 x 3)."""
 
 
 def test_smoke_preset_plans_and_matches_bench_run_keys():
@@ -214,7 +225,7 @@ def test_smoke_preset_plans_and_matches_bench_run_keys():
     features, units = None, 0
     plans = {}
     for e in g.entries:
-        p = prepare(e.config, features=features)
+        p = prepare(e.config, features=features, synthetic=None if features else g.scale.synthetic())
         features = p.features
         assert (
             p.config == e.config
@@ -224,8 +235,9 @@ def test_smoke_preset_plans_and_matches_bench_run_keys():
         units += len(p.units)
         plans[e.label] = p
     assert features.kind == "synthetic" and sorted(set(features.subjects)) == [1, 2, 3]
-    # subject-specific 3 subjects x 3 folds, pooled 3 folds; single-task models: one unit per task
-    assert units == 261
+    # subject-specific 3 subjects x 2 folds, pooled 2 folds, cross-subject 3 (LOSO); single-task models:
+    # one unit per task
+    assert units == UNITS_SMOKE
 
     flags = {
         "mtcnn|whole-set|trial|no-dropout": dict(model="mtcnn", protocol="whole-set", dropout=0.0),
@@ -238,6 +250,13 @@ def test_smoke_preset_plans_and_matches_bench_run_keys():
     for label, f in flags.items():
         train = {"max_epochs": 1, "dropout": f.pop("dropout", None)}
         d = build_config(
-            {}, train=train, feature_config={}, model_options={}, n_folds=3, seed=0, subjects=(1, 2, 3), **f
+            {},
+            train=train,
+            feature_config={},
+            model_options={},
+            n_folds=3 if "cross" in label else 2,
+            seed=0,
+            subjects=(1, 2, 3),
+            **f,
         )
         assert prepare(RunConfig.from_dict(d), features=features).run_key == plans[label].run_key, label

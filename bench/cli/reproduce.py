@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import time
@@ -138,6 +139,8 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     if not g.entries:
         raise ConfigError(f"grid {g.name!r} has no run to do (every entry was skipped)")
     configs = [replace(e.config, device=device or "auto", num_threads=threads) for e in g.entries]
+    if synthetic is None and g.deap is None and not os.environ.get("DEAP_DIR"):
+        synthetic = g.scale.synthetic()  # smoke: its own small synthetic DEAP
     try:
         plans = prepare_runs(configs, deap=g.deap, synthetic=synthetic, echo=say)
     except KeyboardInterrupt:
