@@ -336,11 +336,13 @@ def _bounded(
     wait_any: Callable[[set], set],
     result: Callable[[object], object],
     started: Started,
+    retry: Callable[[Job, BaseException], bool] = lambda job, exc: False,
 ) -> Iterator[Outcome]:
     """Keep at most ``capacity()`` jobs in flight, in queue order, and yield each as it completes.
 
     Submitting only what the workers can run now keeps the queue order (largest first) exact and tells
-    which worker slot each running job holds.
+    which worker slot each running job holds. A job whose ``retry(job, error)`` is true goes back to the
+    front of the queue instead of failing.
     """
     queue = list(jobs)
     slots = _Slots()
@@ -362,7 +364,10 @@ def _bounded(
             try:
                 res = result(fut)
             except Exception as exc:  # the unit's child run is FAILED (or RUNNING if its worker died)
-                yield Outcome(job, error=exc)
+                if retry(job, exc):
+                    queue.insert(0, job)
+                else:
+                    yield Outcome(job, error=exc)
             else:
                 yield Outcome(job, result=res)
 
@@ -371,18 +376,20 @@ class PoolExecutor:
     """A pool of ``workers`` local processes (forkserver); each uses ``cpu_count // workers`` torch threads.
 
     ``RunConfig.num_threads`` overrides the per-worker thread count. A failing unit does not stop the
-    others; each yields a failed :class:`Outcome`. A worker that dies breaks the pool: its unit and those
-    not finished yet fail.
+    others; each yields a failed :class:`Outcome`. A worker that dies breaks the pool and every unit in
+    flight with it: the pool is started again and those units are tried ``retries`` more times (default
+    1, as on Dask), so a worker killed mid-grid costs only the units it was running.
     ``task_fn`` replaces :func:`run_task` (a picklable wrapper around it; for tests and instrumentation).
     """
 
     name = "pool"
 
-    def __init__(self, workers: int, *, task_fn: Callable | None = None) -> None:
+    def __init__(self, workers: int, *, task_fn: Callable | None = None, retries: int = 1) -> None:
         if int(workers) < 1:
             raise ConfigError(f"workers={workers!r} must be >= 1")
         self.workers = int(workers)
         self.task_fn = task_fn
+        self.retries = int(retries)
 
     def check(self, prepared, cache_dir=None) -> None:
         """Workers read the features from the cache: raise ConfigError if they are not there."""
@@ -397,6 +404,7 @@ class PoolExecutor:
     def run(self, jobs: Sequence[Job], started: Started = _ignore) -> Iterator[Outcome]:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         if not jobs:
             return
@@ -408,21 +416,42 @@ class PoolExecutor:
         # threads, no MLflow connections inherited from this process; later pools start in ~0.1 s)
         ctx_mp = multiprocessing.get_context("forkserver")
         ctx_mp.set_forkserver_preload(["bench.plan", "bench.unit", "bench.executors"])
-        pool = ProcessPoolExecutor(
-            max_workers=min(self.workers, len(jobs)), mp_context=ctx_mp,
-            initializer=_init_worker, initargs=(threads,),
-        )  # fmt: skip
+        n = min(self.workers, len(jobs))
+
+        def new_pool() -> ProcessPoolExecutor:
+            return ProcessPoolExecutor(
+                max_workers=n, mp_context=ctx_mp, initializer=_init_worker, initargs=(threads,)
+            )
+
+        pool = [new_pool()]
+        tries: dict[int, int] = {}
+
+        def submit(job: Job):
+            try:
+                return pool[0].submit(fn, job.ctx.task(job.unit, threads))
+            except BrokenProcessPool:  # a worker died: the units in flight come back through retry()
+                pool[0].shutdown(wait=False, cancel_futures=True)
+                pool[0] = new_pool()
+                return pool[0].submit(fn, job.ctx.task(job.unit, threads))
+
+        def retry(job: Job, exc: BaseException) -> bool:
+            """A dead worker breaks the pool and every unit in flight with it: each is tried once more on
+            a new pool (the unit that killed its worker, if it does so again, then fails alone)."""
+            tries[id(job)] = tries.get(id(job), 0) + 1
+            return isinstance(exc, BrokenProcessPool) and tries[id(job)] <= self.retries
+
         try:
             yield from _bounded(
                 jobs,
                 capacity=lambda: self.workers,
-                submit=lambda job: pool.submit(fn, job.ctx.task(job.unit, threads)),
+                submit=submit,
                 wait_any=lambda fs: wait(fs, return_when=FIRST_COMPLETED).done,
                 result=lambda fut: fut.result(),
                 started=started,
+                retry=retry,
             )
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool[0].shutdown(wait=True, cancel_futures=True)
             _fail_orphans(jobs)
 
 

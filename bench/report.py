@@ -337,6 +337,12 @@ def _html(store: Store, metric: str, sections: list[_Section], prov: list[Table]
 
 
 # ---------------------------------------------------------------------------------------- writing
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file next to ``path``, then move it in place (never a half-written file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -344,6 +350,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is for handing on
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -182,11 +182,27 @@ class _DieOnce:
         return run_task(task)
 
 
+def test_pool_retries_the_units_of_a_dead_worker(features, cache_dir, majority_reference, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    killer = _DieOnce(tmp_path / "died")
+    res = _run(_cfg("majority"), features, uri, cache_dir, executor=PoolExecutor(2, task_fn=killer))
+    assert (tmp_path / "died").exists()
+    _same(_numbers(res), _numbers(majority_reference))
+    _, parent, children = _tracked(uri, res.parent_run_id)
+    assert parent.info.status == "FINISHED"
+    # the killed attempt left its child RUNNING; the retry took it over (stale claim) and marked it FAILED
+    statuses = sorted(c.info.status for c in children)
+    assert statuses.count("FINISHED") == 4 and set(statuses) <= {"FINISHED", "FAILED"}
+    finished = [c.data.tags[f"{TAG}unit"] for c in children if c.info.status == "FINISHED"]
+    assert sorted(finished) == sorted(u.unit.key for u in res.units)
+
+
 def test_pool_reports_a_dead_worker_then_resume_completes(features, cache_dir, majority_reference, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     killer = _DieOnce(tmp_path / "died")
     with pytest.raises(UnitsFailed, match="run the same command again to resume"):
-        _run(_cfg("majority"), features, uri, cache_dir, executor=PoolExecutor(2, task_fn=killer))
+        ex = PoolExecutor(2, task_fn=killer, retries=0)
+        _run(_cfg("majority"), features, uri, cache_dir, executor=ex)
     cl = client(uri)
     exp = experiment_id(cl, "synthetic")
     parents = cl.search_runs([exp], filter_string=f"tags.`{TAG}role` = 'parent'")

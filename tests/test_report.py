@@ -140,6 +140,7 @@ def test_same_runs_same_bytes(env, tmp_path):
     assert not any(".tmp" in str(n) for n in names)  # no temporary file left behind
     for name in names:
         assert (first / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+        assert (first / name).stat().st_mode & 0o044 == 0o044, name  # readable by others (umask 022)
 
 
 def test_csv_numbers_match_the_store(env):

@@ -246,3 +246,61 @@ def test_local_executor_yields_a_failed_outcome_and_goes_on():
     jobs = [Job(ctx, "bad", None), Job(ctx, "good", None)]
     outs = list(LocalExecutor().run(jobs))
     assert [type(o.error).__name__ if o.error else o.result for o in outs] == ["ValueError", "good"]
+
+
+GRID = """
+name = "tiny"
+[scale]
+subjects = "all"
+n_folds = 2
+max_epochs = 1
+seeds = [0]
+[data]
+deap = "{deap}"
+[[runs]]
+models = ["majority", "prior"]
+protocols = ["subject-specific", "whole-set"]
+[[runs]]
+models = ["majority"]
+protocols = ["whole-set"]
+variants = ["full", "no-dropout"]
+"""
+
+
+def test_cli_plan_counts_the_units_that_run_then_the_report(deap_dir, tmp_path, capsys):
+    from bench.cli import main
+
+    grid = tmp_path / "tiny.toml"
+    grid.write_text(GRID.format(deap=deap_dir))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["reproduce", "--grid", str(grid), "--tracking-uri", uri, "--out", str(tmp_path / "report")]
+    assert main([*args, "--plan"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped majority|whole-set|trial|no-dropout" in err  # a trivial baseline has no dropout
+    total = next(line for line in err.splitlines() if line.startswith("total (4 runs)"))
+    planned = int(total.split()[3])
+    assert planned == 2 * (2 * 2 + 2)  # 2 models x (2 subjects x 2 folds + 2 pooled folds)
+    assert not (tmp_path / "mlflow.db").exists()  # --plan tracks nothing
+
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    done = [line for line in err.splitlines() if line.startswith("[") and " done " in line]
+    assert len(done) == planned and done[-1].startswith(f"[{planned}/{planned}] done")
+    assert "4 of 4 runs finished (12 units)" in err
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "Model comparison" in html and "grid" in html and "tiny" in html
+
+    assert main(args) == 0  # the same command again: everything reused, nothing trains
+    err = capsys.readouterr().err
+    assert "queue: 0 units of 4 runs" in err and "12 units already finished in MLflow are reused" in err
+
+
+def test_cli_bad_grid_is_one_line_before_anything_runs(tmp_path, capsys):
+    from bench.cli import main
+
+    grid = tmp_path / "bad.toml"
+    grid.write_text('[[runs]]\nmodels = ["mtcnn"]\nprotocols = ["whole-set"]\nsplits = ["diagonal"]\n')
+    assert main(["reproduce", "--grid", str(grid), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "diagonal" in err and str(grid) in err
+    assert not (tmp_path / "m.db").exists()

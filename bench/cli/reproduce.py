@@ -128,7 +128,7 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     """Prepare every run of grid ``g``, print the plan (estimated from a throughput probe of each model),
     then, unless ``plan_only``, run the grid on executor ``ex`` with a progress view. Returns the plans
     and the :class:`~bench.reproduce.GridResult` (None with ``plan_only``)."""
-    from bench.estimate import estimate_run, plan_table, plan_text, probe_prepared, unit_seconds
+    from bench.estimate import estimate_run, plan_table, plan_text, unit_seconds
     from bench.reproduce import prepare_runs, run_grid
     from bench.trainer import resolve_device
 
@@ -148,7 +148,7 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     fs = plans[0].features
     say(f"Grid {g.name!r}, scale {g.scale_name}: {len(plans)} runs on {fs.kind} data {fs.fingerprint}; "
         "probing each model's throughput ...")  # fmt: skip
-    tps = {id(p): probe_prepared(p, device=dev) for p in plans}
+    tps = _probe_all(plans, dev, threads or getattr(ex, "threads_per_worker", lambda: None)())
     rows = [
         (_Row(e.label, e.model), estimate_run(p, tps[id(p)])) for e, p in zip(g.entries, plans, strict=True)
     ]
@@ -159,8 +159,9 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     else:
         say(title + "\n" + plan_text(rows))
     total = sum(est.seconds_typical for _, est in rows)
+    per_unit = threads or getattr(ex, "threads_per_worker", torch_threads)()
     say(f"Estimated wall time on {slots} worker(s): about {_fmt(total / slots)} at typical epochs (probe on "
-        f"this machine, {torch_threads()} torch threads; finished units counted too).")  # fmt: skip
+        f"this machine, {per_unit} torch thread(s) per unit; finished units counted too).")  # fmt: skip
     if plan_only:
         return plans, None
     reporter = LiveReporter() if sys.stderr.isatty() else LineReporter()
@@ -178,6 +179,21 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
             say(f"FAILED {r.label} {key}: {err}")
     say(res.summary() + f" in {_fmt(res.seconds)}.")
     return plans, res
+
+
+def _probe_all(plans, device, threads: int | None) -> dict:
+    """Each run's throughput, probed with the torch threads a unit will have (a pool worker's share)."""
+    import torch
+
+    from bench.estimate import probe_prepared
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        return {id(p): probe_prepared(p, device=device) for p in plans}
+    finally:
+        torch.set_num_threads(before)
 
 
 def torch_threads() -> int:
