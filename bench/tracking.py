@@ -190,7 +190,7 @@ def hardware() -> str:
     if torch.cuda.is_available():
         parts.append(f"{torch.cuda.get_device_name(0)} x {torch.cuda.device_count()}")
     parts.append(f"torch {torch.__version__}")
-    return " | ".join(parts)
+    return ", ".join(parts)
 
 
 def flatten(d: dict, prefix: str = "") -> dict[str, str]:
