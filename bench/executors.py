@@ -1,7 +1,9 @@
-"""Executors: where the units of a run are computed - in this process, a local process pool, or Dask.
+"""Executors: where units are computed - in this process, a local process pool, or Dask.
 
 The runner keeps the parent run, resume and the summary in the main process and hands the units that
-are not finished yet to an executor. The local executor runs them in-process (the default). The pool
+are not finished yet to an executor as :class:`Job` s (a unit with its run's :class:`UnitContext`), one
+run's (``bench run``) or a whole grid's (``bench reproduce``, :mod:`bench.reproduce`); the executor
+yields an :class:`Outcome` per job as it completes, keeping at most one job per worker in flight. The local executor runs them in-process (the default). The pool
 and Dask executors send each unit as a small serialisable :class:`UnitTask` to a worker, which rebuilds
 the prepared run from the feature cache (the features are computed once, in the main process, before
 any worker starts), runs the unit inside its own child run (:func:`bench.unit.track_unit`, the same
@@ -487,9 +489,10 @@ class DaskExecutor:
     def check(self, prepared, cache_dir=None) -> None:
         """Features in the cache and the scheduler reachable, else ConfigError (before any tracking)."""
         data_reference(prepared.features, cache_dir)
-        self._connect()
+        self.connect()
 
-    def _connect(self):
+    def connect(self):
+        """The Dask client (connected once); an unreachable scheduler is a one-line ConfigError."""
         from distributed import Client
 
         if isinstance(self.scheduler, Client):
@@ -503,7 +506,7 @@ class DaskExecutor:
 
     def slots(self) -> int:
         try:
-            return max(1, sum(self._connect().nthreads().values()))
+            return max(1, sum(self.connect().nthreads().values()))
         except Exception:  # a cluster still starting: one at a time until it answers
             return 1
 
@@ -516,7 +519,7 @@ class DaskExecutor:
                 self._client.close()
                 self._client = None
             return
-        dask_client = self._connect()
+        dask_client = self.connect()
         fn = self.task_fn or run_task
         tag = uuid.uuid4().hex[:8]
         futures: list = []

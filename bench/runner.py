@@ -323,7 +323,7 @@ def run_experiment(
     reported together at the end, :class:`~bench.executors.UnitsFailed`). The parent run, resume and the
     summary stay in this process whatever the executor. Workers read the features from the feature cache
     (``cache_dir``, default ``$DEAP_BENCH_CACHE``): pass the folder the features were prepared in if it is
-    not the default. A grid of runs on one executor queue is :func:`bench.grid_runner.run_grid`.
+    not the default. A grid of runs on one executor queue is :func:`bench.reproduce.run_grid`.
     """
     reporter = reporter or Reporter()
     if prepared is not None:

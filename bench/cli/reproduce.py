@@ -133,6 +133,8 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     from bench.trainer import resolve_device
 
     dev = resolve_device(device or "auto")  # --device cuda without CUDA: refused before any data
+    if hasattr(ex, "connect"):
+        ex.connect()  # an unreachable Dask scheduler: refused before any data
     say = lambda m: err_console.print(m, markup=False, soft_wrap=True)  # noqa: E731
     for label, reason in g.skipped:
         say(f"skipped {label}: {reason}")
