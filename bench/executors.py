@@ -3,7 +3,8 @@
 The runner keeps the parent run, resume and the summary in the main process and hands the units that
 are not finished yet to an executor as :class:`Job` s (a unit with its run's :class:`UnitContext`), one
 run's (``bench run``) or a whole grid's (``bench reproduce``, :mod:`bench.reproduce`); the executor
-yields an :class:`Outcome` per job as it completes, keeping at most one job per worker in flight. The local executor runs them in-process (the default). The pool
+yields an :class:`Outcome` per job as it completes, keeping at most one job per worker in flight.
+The local executor runs them in-process (the default). The pool
 and Dask executors send each unit as a small serialisable :class:`UnitTask` to a worker, which rebuilds
 the prepared run from the feature cache (the features are computed once, in the main process, before
 any worker starts), runs the unit inside its own child run (:func:`bench.unit.track_unit`, the same
