@@ -188,7 +188,7 @@ def _ordered_parents(store: Store) -> pd.DataFrame:
 
 def _context_table(context: Mapping[str, Any]) -> Table:
     ctx = pd.DataFrame({"key": [str(k) for k in context], "value": [str(v) for v in context.values()]})
-    return Table("provenance-context", "How this report was made", ctx, ctx)
+    return Table("provenance-context", "How this report was made", ctx, ctx, text_columns=("key", "value"))
 
 
 def provenance_tables(store: Store, context: Mapping[str, Any] | None = None) -> list[Table]:
@@ -197,6 +197,7 @@ def provenance_tables(store: Store, context: Mapping[str, Any] | None = None) ->
     parents = _ordered_parents(store)
     units = store.units.drop_duplicates(["parent_id", "unit"])
     compute = units.groupby("parent_id")["fit_seconds"].sum(min_count=1)
+    unit_wall = units.groupby("parent_id")["wall_seconds"].sum(min_count=1)
     rows = []
     for _, r in parents.iterrows():
         extra = {k: v for k, v in r["tags"].items() if k not in STANDARD_TAGS}
@@ -204,7 +205,6 @@ def provenance_tables(store: Store, context: Mapping[str, Any] | None = None) ->
         deviations += [f"tag {k}={v}" for k, v in sorted(extra.items())]
         if r["tuned"]:
             deviations.append(f"loss weights tuned ({r['tuned']})")
-        wall = (r["end_time"] - r["start_time"]) / 1000 if r["end_time"] else float("nan")
         cell = f"{r['protocol']}/{r['split']}" + (" (leaky)" if r["leaky"] else "")
         rows.append(
             {
@@ -216,7 +216,7 @@ def provenance_tables(store: Store, context: Mapping[str, Any] | None = None) ->
                 "scale": describe_scale(r, n_subjects=r["n_subjects"]),
                 "deviations from default": ", ".join(deviations) or "none",
                 "hardware": _hardware(r["tags"]),
-                "wall time": _duration(wall),
+                "unit wall time": _duration(float(unit_wall.get(r["run_id"], float("nan")))),
                 "unit compute": _duration(float(compute.get(r["run_id"], float("nan")))),
                 "code": r["code_version"],
             }
@@ -232,17 +232,27 @@ def provenance_tables(store: Store, context: Mapping[str, Any] | None = None) ->
         versions["runs"] = f"all {len(parents)} runs"
     out = [] if not context else [_context_table(context)]
     out += [
-        Table("provenance-code", "Code versions", versions, versions),
+        Table("provenance-code", "Code versions", versions, versions, text_columns=("code version", "runs")),
         Table(
             "provenance-runs",
             f"Runs shown ({len(parents)})",
             runs,
             runs,
             notes=[
-                "wall time: the parent MLflow run's end − start; unit compute: the sum of its units' fit "
-                "times (fit_seconds), which exceeds the wall time when units ran in parallel.",
+                "unit wall time: the sum of its units' MLflow run times (training, testing and tracking); "
+                "unit compute: the sum of their fit times (fit_seconds). A run's own start and end say "
+                "little: in a grid, its units wait in one queue with every other run's.",
                 "hardware: the parent tag bench.hardware; 'not recorded' for runs made before it existed.",
             ],
+            text_columns=(
+                "run",
+                "protocol/split",
+                "audit",
+                "scale",
+                "deviations from default",
+                "hardware",
+                "code",
+            ),  # fmt: skip
         ),
     ]
     return out

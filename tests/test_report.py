@@ -179,8 +179,8 @@ def test_provenance(env):
     assert by_run[res["prior"].parent_run_id[:8]]["hardware"].strip() == HARDWARE
     assert by_run[res["majority"].parent_run_id[:8]]["hardware"].strip() == NOT_RECORDED
     assert "(leaky)" in by_run[res["majority_seg"].parent_run_id[:8]]["protocol/split"]
-    assert all(r["wall time"].strip().endswith(" s") for r in by_run.values())
-    assert "end_time" in store.runs and "fit_seconds" in store.units
+    assert all(r["unit wall time"].strip().endswith(" s") for r in by_run.values())
+    assert "end_time" in store.runs and "fit_seconds" in store.units and "wall_seconds" in store.units
 
 
 def test_synthetic_is_in_the_title(env):

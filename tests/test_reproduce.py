@@ -139,6 +139,7 @@ def test_pool_grid_matches_runs_one_by_one(features, cache_dir, one_by_one, tmp_
     assert {len(rec.running)} == {0}  # every slot released at the end
 
 
+@pytest.mark.slow  # a LocalCluster start; the single-run Dask tests (test_executors.py) are in the fast suite
 def test_dask_local_cluster_grid_matches_runs_one_by_one(features, cache_dir, one_by_one, tmp_path):
     distributed = pytest.importorskip("distributed")
     from bench.executors import DaskExecutor
@@ -304,3 +305,31 @@ def test_cli_bad_grid_is_one_line_before_anything_runs(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "diagonal" in err and str(grid) in err
     assert not (tmp_path / "m.db").exists()
+
+
+def test_cli_ctrl_c_says_what_was_kept_then_the_same_command_resumes(deap_dir, tmp_path, capsys, monkeypatch):
+    from bench.cli import main
+    from bench.cli.reproduce import LineReporter
+
+    grid = tmp_path / "tiny.toml"
+    grid.write_text(GRID.format(deap=deap_dir))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["reproduce", "--grid", str(grid), "--tracking-uri", uri, "--out", str(tmp_path / "report")]
+    real = LineReporter.job_finished
+
+    def ctrl_c_after_two(self, outcome):
+        real(self, outcome)
+        if self.done == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(LineReporter, "job_finished", ctrl_c_after_two)
+    assert main(args) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    kept = "interrupted: 2 of 12 units of 4 runs finished and kept in MLflow"
+    assert err[-1] == f"{kept}; run the same command again to resume", "\n".join(err[-8:])
+    assert not (tmp_path / "report").exists()  # no report from a grid cut short
+
+    monkeypatch.setattr(LineReporter, "job_finished", real)
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "2 units already finished in MLflow are reused" in err and "4 of 4 runs finished" in err

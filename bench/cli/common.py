@@ -5,13 +5,23 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import NoReturn
 
+import typer
 from rich.console import Console
 
 from bench.errors import ConfigError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+
+
+def exit_interrupted(message: str) -> NoReturn:
+    """Ctrl-C: one line saying what was kept, exit 130. (typer turns a bare KeyboardInterrupt into a
+    silent exit 130, and runs and statuses are already right, so only the words are added here.)"""
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(130)
+
 
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
 

@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
-from bench.cli.common import console, err_console
+from bench.cli.common import console, err_console, exit_interrupted
 from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
 from bench.progress import GridReporter
@@ -146,7 +146,10 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     try:
         plans = prepare_runs(configs, deap=g.deap, synthetic=synthetic, echo=say)
     except KeyboardInterrupt:
-        raise KeyboardInterrupt("interrupted while preparing data: nothing was tracked in MLflow") from None
+        exit_interrupted(
+            "interrupted while preparing data: nothing was tracked in MLflow (finished feature cache entries "
+            "are kept); run the same command again to go on"
+        )
     fs = plans[0].features
     say(f"Grid {g.name!r}, scale {g.scale_name}: {len(plans)} runs on {fs.kind} data {fs.fingerprint}; "
         "probing each model's throughput ...")  # fmt: skip
@@ -173,6 +176,10 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
             plans, tracking_uri=uri, executor=ex, reporter=reporter,
             cost=lambda p, unit, fold: unit_seconds(p, fold, tps[id(p)]),
         )  # fmt: skip
+    except KeyboardInterrupt as exc:  # run_grid's line says what was kept
+        if isinstance(reporter, LiveReporter):
+            reporter.stop()
+        exit_interrupted(str(exc) or "interrupted")
     finally:
         if isinstance(reporter, LiveReporter):
             reporter.stop()

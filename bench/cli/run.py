@@ -6,14 +6,20 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bench.checks import check_option, check_type
-from bench.cli.common import console, err_console, parse_overrides, parse_subjects, read_config_file
+from bench.cli.common import (
+    console,
+    err_console,
+    exit_interrupted,
+    parse_overrides,
+    parse_subjects,
+    read_config_file,
+)
 from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
 
@@ -57,13 +63,6 @@ def _weights(text: str | None, storage: str | None = None) -> tuple[float, float
     if len(w) != 2 or any(not math.isfinite(v) or v < 0 for v in w) or sum(w) <= 0:
         raise ConfigError(f"--loss-weights {text!r}: expected two non-negative numbers 'w_valence,w_arousal'")
     return w
-
-
-def _interrupted(message: str) -> NoReturn:
-    """Ctrl-C: one line saying what was kept, exit 130. (typer turns a bare KeyboardInterrupt into a
-    silent exit 130, and runs and statuses are already right, so only the words are added here.)"""
-    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(130)
 
 
 def build_config(file_cfg: dict, **cli) -> dict:
@@ -307,7 +306,7 @@ def register(app: typer.Typer) -> None:
                 echo=lambda m: err_console.print(m, markup=False),
             )  # fmt: skip
         except KeyboardInterrupt:
-            _interrupted(
+            exit_interrupted(
                 "interrupted while preparing data: nothing was tracked in MLflow (finished feature cache "
                 "entries are kept); run the same command again to go on"
             )
@@ -345,7 +344,7 @@ def register(app: typer.Typer) -> None:
                     executor=runner_executor,
                 )
             except KeyboardInterrupt:
-                _interrupted(reporter.interrupted())
+                exit_interrupted(reporter.interrupted())
         console.print(results_table(res))
         console.print(f"MLflow parent run {res.parent_run_id}; open it with `bench ui`.")
 

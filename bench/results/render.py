@@ -32,7 +32,7 @@ def to_rich(tables: Sequence[Table]) -> list:
     for t in tables:
         rt = RichTable(title=t.title, show_lines=False)
         for col in t.frame.columns:
-            text = col in _TEXT_COLS
+            text = _is_text(t, col)
             rt.add_column(str(col), justify="left" if text else "right", overflow="fold", no_wrap=text)
         for row in t.frame.itertuples(index=False):
             cells = [str(v) for v in row]
@@ -55,6 +55,11 @@ def to_rich(tables: Sequence[Table]) -> list:
 _TEXT_COLS = ("model", "variant", "protocol", "rank", "task")
 
 
+def _is_text(t: Table, col) -> bool:
+    """A column of words (left-aligned), not of numbers."""
+    return col in _TEXT_COLS or col in t.text_columns
+
+
 def _md_cell(v) -> str:
     return str(v).replace("|", "\\|").replace("\n", " ")
 
@@ -67,7 +72,7 @@ def to_markdown(tables: Sequence[Table]) -> str:
             f"### {t.title}",
             "",
             "| " + " | ".join(map(_md_cell, cols)) + " |",
-            "|" + "|".join("---" if c in _TEXT_COLS else "---:" for c in cols) + "|",
+            "|" + "|".join("---" if _is_text(t, c) else "---:" for c in cols) + "|",
         ]
         for row in t.frame.itertuples(index=False):
             lines.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
@@ -111,7 +116,7 @@ def to_latex(tables: Sequence[Table]) -> str:
     parts = []
     for t in tables:
         cols = [str(c) for c in t.frame.columns]
-        spec = "".join("l" if c in _TEXT_COLS else "r" for c in cols)
+        spec = "".join("l" if _is_text(t, c) else "r" for c in cols)
         lines = [
             r"\begin{table}[ht]",
             r"\centering",
@@ -152,7 +157,7 @@ def html_fragment(tables: Sequence[Table], *, level: int = 2, classes: bool = Fa
     for t in tables:
         cols = [str(c) for c in t.frame.columns]
         kinds = [
-            " ".join(k for k, on in (("text", c in _TEXT_COLS), ("reported", _is_reported(c))) if on)
+            " ".join(k for k, on in (("text", _is_text(t, c)), ("reported", _is_reported(c))) if on)
             for c in cols
         ]
 

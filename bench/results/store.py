@@ -200,6 +200,8 @@ def _unit_rows(run) -> list[dict]:
         row.update({k: float(m.get(f"test_{k}_{task}", math.nan)) for k in TEST_METRICS})
         for k in ("n_train", "n_test", "n_test_trials", "n_test_subjects", "fit_seconds"):
             row[k] = float(m.get(k, math.nan))
+        end, start = run.info.end_time, run.info.start_time
+        row["wall_seconds"] = (end - start) / 1000 if end and start else math.nan
         rows.append(row)
     return rows
 
@@ -229,6 +231,7 @@ _UNIT_COLS = [
     "n_test_trials",
     "n_test_subjects",
     "fit_seconds",
+    "wall_seconds",
 ]
 
 

@@ -45,6 +45,8 @@ class Table:
     data: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    text_columns: tuple[str, ...] = ()
+    """Columns of words beyond the usual ones (model, variant, ...): left-aligned by the renderers."""
 
 
 @dataclass(frozen=True)
@@ -310,14 +312,15 @@ def consistency(store: Store, shown: Iterable[pd.Series | None]) -> Consistency:
         return out
     common = Counter(p["scale_sig"] for p in shown).most_common(1)[0][0]
     ref = json.loads(common)
+    differs: dict[tuple[str, str], list[str]] = {}  # (cell without model, difference) -> models
     for p in shown:
         marks = []
         sig = json.loads(p["scale_sig"])
         if p["scale_sig"] != common:
             keys = sorted(k for k in set(sig) | set(ref) if sig.get(k, None) != ref.get(k, None))
-            out.notes.append(
-                f"{DIFFERS} {cell_label(p)}: {_scale_text(p, keys)}; the other cells: {_ref_text(ref, keys)}."
-            )
+            where = cell_label(p).removeprefix(f"{p['model']} ")
+            what = f"{_scale_text(p, keys)}; the other cells: {_ref_text(ref, keys)}."
+            differs.setdefault((where, what), []).append(p["model"])
             marks.append(DIFFERS)
         rivals = store.rivals(p)
         if not rivals.empty:
@@ -337,6 +340,11 @@ def consistency(store: Store, shown: Iterable[pd.Series | None]) -> Consistency:
         if p["tuned"]:
             marks.append(TUNED)
         out.markers[p["run_id"]] = "".join(marks)
+    # one note per difference: the cells of several models that differ alike (e.g. cross-subject with
+    # one fold per subject) are named together
+    out.notes[:0] = [
+        f"{DIFFERS} {', '.join(models)} {where}: {what}" for (where, what), models in differs.items()
+    ]
     if any(p["tuned"] for p in shown):
         out.notes.append(
             f"{TUNED} loss weights tuned by `bench tune` on the validation part of fold 1, which is test "
