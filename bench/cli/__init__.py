@@ -53,6 +53,11 @@ _EXIT, _USAGE, _ABORT = _classes("Exit"), _classes("ClickException"), _classes("
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors are one line on stderr and a non-zero exit, never a traceback."""
+    import os
+
+    # MLflow's store set-up chatter ("Creating initial MLflow database tables") is not for the terminal;
+    # MLflow sets its loggers' level from this variable when it is imported (a user's own value wins)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     try:
         rv = build_app()(args=argv, prog_name="bench", standalone_mode=False)
     except BenchError as exc:

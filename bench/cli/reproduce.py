@@ -165,8 +165,8 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
         say(title + "\n" + plan_text(rows))
     total = sum(est.seconds_typical for _, est in rows)
     per_unit = threads or getattr(ex, "threads_per_worker", torch_threads)()
-    say(f"Estimated wall time on {slots} worker(s): about {_fmt(total / slots)} at typical epochs (probe on "
-        f"this machine, {per_unit} torch thread(s) per unit; finished units counted too).")  # fmt: skip
+    say(f"Estimated: about {_fmt(total / slots)} on {slots} worker(s) at typical epochs ({per_unit} torch "
+        "thread(s) per unit; finished units counted too).")  # fmt: skip
     if plan_only:
         return plans, None
     reporter = LiveReporter() if sys.stderr.isatty() else LineReporter()
