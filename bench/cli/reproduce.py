@@ -26,6 +26,16 @@ def _fmt(seconds: float) -> str:
     return format_seconds(seconds)
 
 
+def queue_line(reporter: GridReporter, runs, jobs, slots: int) -> str:
+    """What the queue holds when a grid starts: units to run, units reused, the estimate."""
+    reused = sum(len(r.results) for r in runs)
+    return (
+        f"queue: {len(jobs)} units of {len(runs)} runs on {slots} worker(s)"
+        + (f"; {reused} units already finished in MLflow are reused" if reused else "")
+        + f"; estimated {_fmt(reporter.eta.seconds())}"
+    )
+
+
 class LineReporter(GridReporter):
     """Plain progress lines (a pipe, a log file, CI): one when a worker takes a unit, one when it ends."""
 
@@ -40,12 +50,7 @@ class LineReporter(GridReporter):
     def start(self, runs, jobs, slots) -> None:
         super().start(runs, jobs, slots)
         self.t0 = time.monotonic()
-        reused = sum(len(r.results) for r in runs)
-        self.echo(
-            f"queue: {len(jobs)} units of {len(runs)} runs on {slots} worker(s)"
-            + (f"; {reused} units already finished in MLflow are reused" if reused else "")
-            + f"; estimated {_fmt(self.eta.seconds())}"
-        )
+        self.echo(queue_line(self, runs, jobs, slots))
 
     def job_started(self, job, slot: int) -> None:
         super().job_started(job, slot)
@@ -97,6 +102,7 @@ class LiveReporter(GridReporter):
     def start(self, runs, jobs, slots) -> None:
         super().start(runs, jobs, slots)
         self.t0 = time.monotonic()
+        err_console.print(queue_line(self, runs, jobs, slots), markup=False, highlight=False)
         self.live.start()
 
     def epoch(self, label, unit, row) -> None:
@@ -154,9 +160,7 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     say(f"Grid {g.name!r}, scale {g.scale_name}: {len(plans)} runs on {fs.kind} data {fs.fingerprint}; "
         "probing each model's throughput ...")  # fmt: skip
     tps = _probe_all(plans, dev, threads or getattr(ex, "threads_per_worker", lambda: None)())
-    rows = [
-        (_Row(e.label, e.model), estimate_run(p, tps[id(p)])) for e, p in zip(g.entries, plans, strict=True)
-    ]
+    rows = [(e, estimate_run(p, tps[id(p)])) for e, p in zip(g.entries, plans, strict=True)]
     slots = ex.slots()
     title = f"Plan: grid {g.name}, scale {g.scale_name}, {slots} worker(s)"
     if sys.stderr.isatty():
@@ -265,13 +269,6 @@ def register(root: typer.Typer) -> None:
         _write_report(g, plans, uri, out, res, command)
         if res.failed:
             raise typer.Exit(1)
-
-
-class _Row:
-    """What the plan table needs of a run: its label and model."""
-
-    def __init__(self, label: str, model: str) -> None:
-        self.label, self.model = label, model
 
 
 def _write_report(g, plans, uri: str, out: Path, res, command: str) -> None:
