@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import ConfigError
+from bench.files import atomic_write
 from bench.results import Store, Table, build, list_tables, render
 from bench.results.render import html_fragment
 from bench.results.store import describe_scale, other_settings
@@ -347,26 +347,6 @@ def _html(store: Store, metric: str, sections: list[_Section], prov: list[Table]
 
 
 # ---------------------------------------------------------------------------------------- writing
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file next to ``path``, then move it in place (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is for handing on
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build_report(
     store: Store, out_dir: str | Path, *, metric: str = "acc", context: Mapping[str, Any] | None = None
 ) -> ReportFiles:
@@ -403,7 +383,7 @@ def build_report(
     files[result.html] = _html(store, metric, sections, prov).encode("utf-8")
     try:
         for path, data in files.items():
-            _write_atomic(path, data)
+            atomic_write(path, data)
     except OSError as exc:
         raise ConfigError(f"{out}: cannot write the report ({exc.strerror or exc})") from None
     return result

@@ -55,6 +55,31 @@ def deap_dir(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    """A feature cache folder per test module (workers of pool/Dask tests read features from it)."""
+    return tmp_path_factory.mktemp("features")
+
+
+@pytest.fixture(scope="module")
+def features(deap_dir, cache_dir):
+    """The features of ``deap_dir``, prepared once per module into ``cache_dir``."""
+    from bench.data.cache import prepare_features
+    from bench.data.source import open_deap
+
+    return prepare_features(open_deap(deap_dir), cache_dir=cache_dir)
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """A test that sets torch's thread count (a run with num_threads) does not leak it into the next."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def wide_console(monkeypatch):
     """The CLI console 200 columns wide, so table cells do not wrap in assertions."""

@@ -21,9 +21,6 @@ import bench.runner as runner
 import bench.unit
 from bench.cli import main
 from bench.config import RunConfig, TrainConfig
-from bench.data.cache import prepare_features
-from bench.data.source import open_deap
-from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
 from bench.errors import ConfigError
 from bench.executors import DaskExecutor, PoolExecutor, UnitsFailed, make_executor, run_task
 from bench.tracking import TAG, child_runs, client, experiment_id
@@ -33,30 +30,6 @@ distributed = pytest.importorskip("distributed")
 # CPU results depend on torch's thread count (float reductions are split differently): every process
 # of these tests uses one thread, so local, pool and Dask runs can be compared exactly.
 THREADS = 1
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("syn") / "data"
-    write_synthetic_deap(folder, SyntheticConfig(n_subjects=2, n_trials=6, seed=0))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("features")
-
-
-@pytest.fixture(scope="module")
-def features(data_dir, cache_dir):
-    return prepare_features(open_deap(data_dir), cache_dir=cache_dir)
-
-
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
 
 
 def _cfg(model: str = "mtcnn", **kw) -> RunConfig:
@@ -340,10 +313,10 @@ def test_make_executor_infers_the_pool_and_says_how_to_install_dask(monkeypatch)
         make_executor("dask", scheduler="tcp://127.0.0.1:8786")
 
 
-def test_cli_runs_on_a_dask_cluster(data_dir, cluster, tmp_path, capsys):
+def test_cli_runs_on_a_dask_cluster(deap_dir, cluster, tmp_path, capsys):
     uri = f"sqlite:///{tmp_path}/m.db"
     args = ["run", "--model", "majority", "--protocol", "subject-specific", "--folds", "2", "--deap",
-            str(data_dir), "--tracking-uri", uri, "--executor", "dask",
+            str(deap_dir), "--tracking-uri", uri, "--executor", "dask",
             "--scheduler", cluster.scheduler.address]  # fmt: skip
     assert main(args) == 0, capsys.readouterr().err
     cl = client(uri)
@@ -353,13 +326,13 @@ def test_cli_runs_on_a_dask_cluster(data_dir, cluster, tmp_path, capsys):
     assert len(child_runs(cl, exp, parents[0].info.run_id)) == 4
 
 
-def test_cli_runs_on_a_pool(data_dir, tmp_path, capsys, monkeypatch):
+def test_cli_runs_on_a_pool(deap_dir, tmp_path, capsys, monkeypatch):
     from bench.cli.common import console
 
     monkeypatch.setattr(console, "width", 200)  # the table must not wrap unit names
     uri = f"sqlite:///{tmp_path}/m.db"
     args = ["run", "--model", "majority", "--protocol", "subject-specific", "--folds", "2", "--deap",
-            str(data_dir), "--tracking-uri", uri, "--workers", "2"]  # fmt: skip
+            str(deap_dir), "--tracking-uri", uri, "--workers", "2"]  # fmt: skip
     assert main(args) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "s01-fold1" in out and "mean ± std" in out

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import bench.plan
 import bench.unit
 from bench.config import RunConfig, TrainConfig
-from bench.data.cache import prepare_features
-from bench.data.source import open_deap
 from bench.executors import Job, LocalExecutor, PoolExecutor
 from bench.progress import Eta, GridReporter
 from bench.reproduce import prepare_runs, run_grid
@@ -20,23 +17,6 @@ from bench.runner import run_experiment
 from bench.tracking import TAG, child_runs, client, experiment_id
 
 THREADS = 1  # every process on one torch thread: local, pool and Dask numbers are then bit-identical
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("features")
-
-
-@pytest.fixture(scope="module")
-def features(deap_dir, cache_dir):
-    return prepare_features(open_deap(deap_dir), cache_dir=cache_dir)
-
-
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
 
 
 def _configs() -> list[RunConfig]:

@@ -41,6 +41,7 @@ from bench.data.inputs import InputSpec, ModelInputs, build_inputs
 from bench.data.reader import first_non_finite, read_subject, validate_ratings
 from bench.data.source import DataSource
 from bench.errors import DataError
+from bench.files import atomic_write
 
 CACHE_ENV = "DEAP_BENCH_CACHE"
 STALE_TMP_SECONDS = 6 * 3600
@@ -56,19 +57,6 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
         return Path(cache_dir).expanduser()
     env = os.environ.get(CACHE_ENV)
     return Path(env).expanduser() if env else Path.home() / ".cache" / "deap-bench"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file so that readers see the old or the new content, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def checksum(path: Path) -> str:
@@ -106,7 +94,7 @@ def file_digest(path: Path, root: Path) -> str:
     digest = _sha256_file(path)
     index[str(path)] = {"stamp": stamp, "sha256": digest}
     with contextlib.suppress(OSError):  # a read-only cache still works, it only re-hashes next time
-        atomic_write_text(index_path, json.dumps(index, indent=0, sort_keys=True))
+        atomic_write(index_path, json.dumps(index, indent=0, sort_keys=True))
     return digest
 
 
