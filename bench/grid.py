@@ -326,7 +326,7 @@ def _skip_reason(model: str, variant: str) -> str | None:
 
 
 def expand(
-    text: str,
+    spec: str | dict,
     *,
     source: str,
     base_dir: Path | None = None,
@@ -334,25 +334,17 @@ def expand(
     deap: str | None = None,
     seeds: Iterable[int] | None = None,
 ) -> Grid:
-    """A grid from TOML ``text``; ``source`` names it in errors (a path, or ``preset NAME``), a relative
-    ``data.deap`` is taken from ``base_dir`` (the file's folder). The arguments are :func:`load_grid`'s."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
-    return expand_doc(doc, source=source, base_dir=base_dir, scale=scale, deap=deap, seeds=seeds)
+    """A grid from a spec: TOML text, or its tables already as a dict (``bench ablate`` builds one).
 
-
-def expand_doc(
-    doc: dict,
-    *,
-    source: str,
-    base_dir: Path | None = None,
-    scale: str | None = None,
-    deap: str | None = None,
-    seeds: Iterable[int] | None = None,
-) -> Grid:
-    """A grid from a parsed spec: the TOML file's tables as a dict (``bench ablate`` builds one)."""
+    ``source`` names it in errors (a path, or ``preset NAME``), a relative ``data.deap`` is taken from
+    ``base_dir`` (the file's folder). The other arguments are :func:`load_grid`'s.
+    """
+    doc = spec
+    if isinstance(spec, str):
+        try:
+            doc = tomllib.loads(spec)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML ({exc})") from None
     _in(source, _keys, "grid file", doc, TOP_KEYS)
     name = _in(source, check_type, "name", doc.get("name", Path(source).stem), str, "a name")
     if scale is not None:

@@ -265,7 +265,7 @@ def register(root: typer.Typer) -> None:
         from bench.cli.run import QUICK_EPOCHS
         from bench.data.source import default_synthetic_config
         from bench.executors import make_executor
-        from bench.grid import expand_doc
+        from bench.grid import expand
         from bench.recipes import DEFAULT_MAX_EPOCHS
         from bench.registry import get_model_info
 
@@ -295,7 +295,7 @@ def register(root: typer.Typer) -> None:
             },  # fmt: skip
             "runs": [run],
         }
-        g = expand_doc(doc, source="bench ablate", deap=None if deap is None else str(deap))
+        g = expand(doc, source="bench ablate", deap=None if deap is None else str(deap))
         plans, res = run_grid_command(
             g, ex, device=device, threads=threads, uri=tracking_uri,
             synthetic=default_synthetic_config() if synthetic else None,
