@@ -270,6 +270,17 @@ def test_cli_plan_counts_the_units_that_run_then_the_report(deap_dir, tmp_path, 
     assert "4 of 4 runs finished (12 units)" in err
     html = (tmp_path / "report" / "report.html").read_text()
     assert "Model comparison" in html and "grid" in html and "tiny" in html
+    # `bench report` rebuilds the same report from the store alone: the same bytes
+    rebuilt = tmp_path / "rebuilt"
+    assert main(["report", "--grid", str(grid), "--tracking-uri", uri, "--out", str(rebuilt)]) == 0
+    files = sorted(
+        p.relative_to(tmp_path / "report") for p in (tmp_path / "report").rglob("*") if p.is_file()
+    )
+    assert len(files) >= 12 and files == sorted(
+        p.relative_to(rebuilt) for p in rebuilt.rglob("*") if p.is_file()
+    )
+    for f in files:
+        assert (tmp_path / "report" / f).read_bytes() == (rebuilt / f).read_bytes(), f
 
     assert main(args) == 0  # the same command again: everything reused, nothing trains
     err = capsys.readouterr().err

@@ -20,15 +20,34 @@ def report(
     where: list[str] | None,
     metric: str,
     out: Path,
+    preset: str | None = None,
+    grid_file: Path | None = None,
+    scale: str | None = None,
+    deap: Path | None = None,
 ) -> None:
     """Write every table, its plots, the statistics legend and the runs' provenance into --out
-    (report.html, self-contained; report.md; tables/*.csv|.tex; plots/*.png)."""
+    (report.html, self-contained; report.md; tables/*.csv|.tex; plots/*.png). With --preset/--grid
+    (and --scale, --deap): the report `bench reproduce` wrote for that grid, rebuilt from the store."""
     from bench.report import build_report
     from bench.results import load_store
     from bench.results.cells import check_metric
     from bench.tracking import check_tracking_uri
 
     check_metric(metric)
+    if preset is not None or grid_file is not None or scale is not None or deap is not None:
+        from bench.cli.common import err_console
+        from bench.cli.reproduce import grid_command, grid_features, write_grid_report
+        from bench.errors import ConfigError
+        from bench.grid import load_grid
+
+        if data is not None or fingerprint is not None or where or metric != "acc":
+            raise ConfigError("--preset/--grid/--scale/--deap pick the grid's runs: drop --data, "
+                              "--fingerprint, --where and --metric")  # fmt: skip
+        uri = check_tracking_uri(tracking_uri)
+        g = load_grid(preset=preset, path=grid_file, scale=scale, deap=deap)
+        features = grid_features(g, echo=lambda m: err_console.print(m, markup=False, soft_wrap=True))
+        write_grid_report(g, features, uri, out, grid_command(g, grid_file))
+        return
     store = load_store(
         check_tracking_uri(tracking_uri),
         data=data,
@@ -43,7 +62,14 @@ def register(root: typer.Typer) -> None:
     """``bench report``, with the store options of ``bench table`` plus ``--out``."""
     kw = inspect.Parameter.KEYWORD_ONLY
     out = typer.Option(Path("report"), "--out", "-o", help="Folder to write the report into")
+    grid = [
+        ("preset", str | None, typer.Option(None, "--preset", help="The report of this built-in grid")),
+        ("grid_file", Path | None, typer.Option(None, "--grid", help="The report of this grid file")),
+        ("scale", str | None, typer.Option(None, "--scale", help="smoke | small | full (with the grid)")),
+        ("deap", Path | None, typer.Option(None, "--deap", help="The grid's DEAP folder, as given to it")),
+    ]
     params = [*store_options(), inspect.Parameter("out", kw, default=out, annotation=Path)]
+    params += [inspect.Parameter(n, kw, default=d, annotation=a) for n, a, d in grid]
 
     def command(**kwargs: Any) -> None:
         report(**kwargs)

@@ -263,26 +263,39 @@ def register(root: typer.Typer) -> None:
         plans, res = run_grid_command(g, ex, device=device, threads=threads, uri=uri, plan_only=plan_only)
         if res is None:
             return
-        source = f"--grid {shlex.quote(str(grid_file))}" if grid_file is not None else f"--preset {g.name}"
-        data = f" --deap {shlex.quote(str(g.deap))}" if g.deap else ""
-        command = f"bench reproduce {source} --scale {g.scale_name}{data}".replace(" --scale custom", "")
-        _write_report(g, plans, uri, out, res, command)
+        write_grid_report(g, plans[0].features, uri, out, grid_command(g, grid_file))
         if res.failed:
             raise typer.Exit(1)
 
 
-def _write_report(g, plans, uri: str, out: Path, res, command: str) -> None:
+def grid_command(g, grid_file: Path | None) -> str:
+    """The ``bench reproduce`` command of grid ``g`` (recorded in its report)."""
+    source = f"--grid {shlex.quote(str(grid_file))}" if grid_file is not None else f"--preset {g.name}"
+    data = f" --deap {shlex.quote(str(g.deap))}" if g.deap else ""
+    return f"bench reproduce {source} --scale {g.scale_name}{data}".replace(" --scale custom", "")
+
+
+def write_grid_report(g, features, uri: str, out: Path, command: str) -> None:
+    """The report of grid ``g``: its data (``features``) and its scale only, with the grid, scale and
+    command as context; ``bench reproduce`` ends with it and ``bench report --preset/--grid`` rebuilds it."""
     from bench.report import build_report
     from bench.results import load_store
 
-    p = plans[0]
-    store = load_store(uri, data=p.features.kind, fingerprint=p.features.fingerprint, where=_where(g))
+    store = load_store(uri, data=features.kind, fingerprint=features.fingerprint, where=_where(g))
+    sc = g.scale
     context = {
         "grid": g.name,
-        "scale": f"{g.scale_name} (subjects {'all' if g.scale.subjects is None else len(g.scale.subjects)}, "
-        f"{g.scale.n_folds} folds, up to {g.scale.max_epochs} epochs, seeds {list(g.scale.seeds)})",
-        "runs": f"{len(res.runs) - len(res.failed)} of {len(res.runs)} finished",
+        "scale": f"{g.scale_name} (subjects {'all' if sc.subjects is None else len(sc.subjects)}, "
+        f"{sc.n_folds} folds, up to {sc.max_epochs} epochs, seeds {list(sc.seeds)})",
         "command": command,
     }
     files = build_report(store, out, context=context)
     console.print(files.summary(), markup=False, soft_wrap=True)
+
+
+def grid_features(g, echo=None):
+    """The features a grid's runs use (from the feature cache once prepared), without planning it."""
+    from bench.reproduce import prepare_runs
+
+    synthetic = g.scale.synthetic() if g.deap is None and not os.environ.get("DEAP_DIR") else None
+    return prepare_runs([g.entries[0].config], deap=g.deap, synthetic=synthetic, echo=echo)[0].features
