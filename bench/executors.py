@@ -253,12 +253,17 @@ def _ignore(job: Job, slot: int) -> None:
     """The default ``started`` callback."""
 
 
+def error_line(exc: BaseException) -> str:
+    """``Type: first line of the message``: how a failed unit is named in one line."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}".rstrip(": ")
+
+
 def failure_error(failures: Sequence[tuple[str, BaseException]], total: int) -> UnitsFailed:
     """One line: how many units failed, each distinct error once with the units it hit."""
     by_error: dict[str, list[str]] = {}
     for key, exc in failures:
-        text = str(exc).splitlines()[0] if str(exc) else ""
-        by_error.setdefault(f"{type(exc).__name__}: {text}".rstrip(": "), []).append(key)
+        by_error.setdefault(error_line(exc), []).append(key)
     parts = [
         f"{err} ({', '.join(keys[:4])}{', ...' if len(keys) > 4 else ''})" for err, keys in by_error.items()
     ]

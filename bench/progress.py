@@ -74,7 +74,6 @@ class Eta:
     def __init__(self, total_cost: float = 0.0, slots: int = 1) -> None:
         self.left = float(total_cost)
         self.slots = max(1, int(slots))
-        self.t0 = time.monotonic()
         self.begun: dict[int, float] = {}
         self.spent = 0.0
         self.estimated = 0.0

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
-from bench.executors import Job, LocalExecutor, Outcome
+from bench.executors import Job, LocalExecutor, error_line
 from bench.plan import Prepared, prepare
 from bench.progress import GridReporter, Reporter
-from bench.runner import OpenRun, close_run, open_run, unit_cost
+from bench.runner import OpenRun, close_run, open_run, run_label, unit_cost
 from bench.tracking import client, resolve_tracking_uri
 from bench.trainer import resolve_device
 
@@ -44,7 +44,6 @@ class GridResult:
 
     runs: list[RunReport] = field(default_factory=list)
     seconds: float = 0.0
-    interrupted: bool = False
 
     @property
     def failed(self) -> list[RunReport]:
@@ -130,12 +129,10 @@ def run_grid(
     reports: dict[int, RunReport] = {}
     try:
         for p in plans:
-            run = open_run(
-                p, cl, uri, device=devices[p.config.device], reporter=Reporter(), force=force,
-                cache_dir=cache_dir,
-            )  # fmt: skip
-            run.ctx.reporter = _RunView(reporter, run.label)
-            runs.append(run)
+            view = _RunView(reporter, run_label(p))
+            runs.append(open_run(
+                p, cl, uri, device=devices[p.config.device], reporter=view, force=force, cache_dir=cache_dir,
+            ))  # fmt: skip
         jobs = [Job(r.ctx, u, f, cost(r.prepared, u, f)) for r in runs for u, f in r.todo]
         jobs.sort(key=lambda j: -j.cost)  # largest first: the pool's tail is short units
         by_ctx = {id(r.ctx): r for r in runs}
@@ -145,7 +142,7 @@ def run_grid(
                 reports[id(r)] = _close(r, "FINISHED", reporter)
         for out in executor.run(jobs, started=reporter.job_started):
             run = by_ctx[id(out.job.ctx)]
-            _record(run, out)
+            run.record(out)
             if run.complete and id(run) not in reports:
                 reports[id(run)] = _close(run, "FINISHED", reporter)
             reporter.job_finished(out)
@@ -165,18 +162,10 @@ def run_grid(
     return GridResult([reports[id(r)] for r in runs], time.monotonic() - t0)
 
 
-def _record(run: OpenRun, out: Outcome) -> None:
-    if out.error is not None:
-        run.failures.append((out.job.unit.key, out.error))
-    else:
-        run.results[out.job.unit.key] = out.result
-
-
 def _close(run: OpenRun, status: str, reporter: GridReporter) -> RunReport:
     close_run(run, status)
     reused = sum(r.reused for r in run.results.values())
-    errors = tuple((k, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": "))
-                   for k, e in run.failures)  # fmt: skip
+    errors = tuple((k, error_line(e)) for k, e in run.failures)
     report = RunReport(run.label, run.ctx.parent_run_id, run.status, len(run.prepared.units), reused, errors)
     reporter.run_closed(report)
     return report

@@ -32,7 +32,7 @@ import torch
 from bench import __version__
 from bench.claims import find_or_create_run
 from bench.config import RunConfig
-from bench.executors import Job, LocalExecutor, UnitContext, failure_error
+from bench.executors import Job, LocalExecutor, Outcome, UnitContext, failure_error
 from bench.identity import identity_tags
 from bench.plan import Prepared, Unit, model_hparams, prepare
 from bench.progress import Reporter
@@ -203,6 +203,13 @@ class OpenRun:
     def complete(self) -> bool:
         return all(u.key in self.results for u, _ in self.prepared.units)
 
+    def record(self, outcome: Outcome) -> None:
+        """Keep what an executor returned for one of this run's units: its result, or its error."""
+        if outcome.error is not None:
+            self.failures.append((outcome.job.unit.key, outcome.error))
+        else:
+            self.results[outcome.job.unit.key] = outcome.result
+
 
 def run_label(p: Prepared) -> str:
     """``model|protocol|split|variant`` (+ ``|audit``): a run's name in progress lines and reports."""
@@ -343,13 +350,11 @@ def run_experiment(
     status = "FAILED"
     try:
         for out in executor.run(jobs):
-            if out.error is not None:
-                if executor.name == "local":
-                    raise out.error  # in-process: the unit's own error, traceback and all
-                run.failures.append((out.job.unit.key, out.error))
-                continue
-            reporter.unit_end(out.result)
-            run.results[out.job.unit.key] = out.result
+            if out.error is not None and executor.name == "local":
+                raise out.error  # in-process: the unit's own error, traceback and all
+            run.record(out)
+            if out.error is None:
+                reporter.unit_end(out.result)
         if run.failures:
             raise failure_error(run.failures, len(jobs))
         status = "FINISHED"

@@ -16,6 +16,18 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
+EXECUTOR_OPTION = typer.Option(
+    None, "--executor", help="local (default) | pool (--workers N) | dask (--scheduler)"
+)
+WORKERS_OPTION = typer.Option(
+    None, "--workers", help="Worker processes of the pool (N > 1 implies --executor pool)"
+)
+SCHEDULER_OPTION = typer.Option(
+    None, "--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (--executor dask)"
+)
+"""Where units run (`bench run`, `bench reproduce`, `bench ablate`; bench.executors.make_executor)."""
+
+
 def exit_interrupted(message: str) -> NoReturn:
     """Ctrl-C: one line saying what was kept, exit 130. (typer turns a bare KeyboardInterrupt into a
     silent exit 130, and runs and statuses are already right, so only the words are added here.)"""

@@ -14,7 +14,14 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
-from bench.cli.common import console, err_console, exit_interrupted
+from bench.cli.common import (
+    EXECUTOR_OPTION,
+    SCHEDULER_OPTION,
+    WORKERS_OPTION,
+    console,
+    err_console,
+    exit_interrupted,
+)
 from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
 from bench.progress import GridReporter
@@ -147,8 +154,7 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     if not g.entries:
         raise ConfigError(f"grid {g.name!r} has no run to do (every entry was skipped)")
     configs = [replace(e.config, device=device or "auto", num_threads=threads) for e in g.entries]
-    if synthetic is None and g.deap is None and not os.environ.get("DEAP_DIR"):
-        synthetic = g.scale.synthetic()  # smoke: its own small synthetic DEAP
+    synthetic = synthetic or scale_data(g)
     try:
         plans = prepare_runs(configs, deap=g.deap, synthetic=synthetic, echo=say)
     except KeyboardInterrupt:
@@ -228,11 +234,9 @@ def register(root: typer.Typer) -> None:
             help="smoke (minutes) | small (default) | full (the paper's: all subjects, 200 ep)",
         ),
         deap: Path | None = typer.Option(None, "--deap", help=DEAP_HELP),
-        executor: str | None = typer.Option(
-            None, "--executor", help="local (default) | pool (--workers N) | dask (--scheduler)"
-        ),
-        workers: int | None = typer.Option(None, "--workers", help="Worker processes of the pool"),
-        scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler, tcp://HOST:8786"),
+        executor: str | None = EXECUTOR_OPTION,
+        workers: int | None = WORKERS_OPTION,
+        scheduler: str | None = SCHEDULER_OPTION,
         threads: int | None = typer.Option(None, "--threads", min=1, help="torch threads per unit"),
         device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda"),
         tracking_uri: str | None = typer.Option(
@@ -293,9 +297,15 @@ def write_grid_report(g, features, uri: str, out: Path, command: str) -> None:
     console.print(files.summary(), markup=False, soft_wrap=True)
 
 
+def scale_data(g):
+    """The synthetic DEAP a grid's scale brings along (smoke: its own small one) when no DEAP folder is
+    given (``--deap``, the grid's ``[data]`` or ``$DEAP_DIR``); None: the usual data source."""
+    return g.scale.synthetic() if g.deap is None and not os.environ.get("DEAP_DIR") else None
+
+
 def grid_features(g, echo=None):
     """The features a grid's runs use (from the feature cache once prepared), without planning it."""
     from bench.reproduce import prepare_runs
 
-    synthetic = g.scale.synthetic() if g.deap is None and not os.environ.get("DEAP_DIR") else None
+    synthetic = scale_data(g)
     return prepare_runs([g.entries[0].config], deap=g.deap, synthetic=synthetic, echo=echo)[0].features

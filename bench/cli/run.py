@@ -13,6 +13,9 @@ from rich.table import Table
 
 from bench.checks import check_option, check_type
 from bench.cli.common import (
+    EXECUTOR_OPTION,
+    SCHEDULER_OPTION,
+    WORKERS_OPTION,
     console,
     err_console,
     exit_interrupted,
@@ -247,15 +250,9 @@ def register(app: typer.Typer) -> None:
         ),
         feature: list[str] | None = typer.Option(None, "-F", "--feature", help="Feature option key=value"),
         force: bool = typer.Option(False, "--force", help="Start a new run instead of resuming"),
-        executor: str | None = typer.Option(
-            None, "--executor", help="local (default) | pool (--workers N) | dask (--scheduler)"
-        ),
-        workers: int | None = typer.Option(
-            None, "--workers", help="Worker processes of the pool (N > 1 implies --executor pool)"
-        ),
-        scheduler: str | None = typer.Option(
-            None, "--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (--executor dask)"
-        ),
+        executor: str | None = EXECUTOR_OPTION,
+        workers: int | None = WORKERS_OPTION,
+        scheduler: str | None = SCHEDULER_OPTION,
     ) -> None:
         """Train and test a model under a protocol; tracked in MLflow, resumable."""
         from bench.config import RunConfig

@@ -13,7 +13,14 @@ import typer
 from typer.core import TyperGroup
 
 from bench.checks import check_option
-from bench.cli.common import console, err_console, parse_subjects
+from bench.cli.common import (
+    EXECUTOR_OPTION,
+    SCHEDULER_OPTION,
+    WORKERS_OPTION,
+    console,
+    err_console,
+    parse_subjects,
+)
 from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
 from bench.tracking import check_tracking_uri
@@ -248,11 +255,9 @@ def register(root: typer.Typer) -> None:
         device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda"),
         threads: int | None = typer.Option(None, "--threads", min=1, help="torch.set_num_threads"),
         tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store"),
-        executor: str | None = typer.Option(
-            None, "--executor", help="local (default) | pool (--workers N) | dask (--scheduler)"
-        ),
-        workers: int | None = typer.Option(None, "--workers", help="Worker processes of the pool"),
-        scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler, tcp://HOST:8786"),
+        executor: str | None = EXECUTOR_OPTION,
+        workers: int | None = WORKERS_OPTION,
+        scheduler: str | None = SCHEDULER_OPTION,
     ) -> None:
         """Run the ablation grid (full, only DE, only PSD, single-task, no dropout/BN/LR decay/balancing).
 
