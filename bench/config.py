@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from bench.checks import check_number, check_option, check_type
 from bench.errors import ConfigError
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
 STANDARDISE = ("train", "none")
 AUDITS = ("select-on-test",)
@@ -47,7 +47,9 @@ class TrainConfig:
     """``"train"``: standardise every input element with mean/std of the training part; ``"none"``."""
     dropout: float | None = None
     batch_norm: bool = True
-    precision: str = "fp32"
+    precision: str = "auto"
+    """``auto``: bf16 autocast where the hardware has native bf16 and the model's bf16 parity is shown
+    (``ModelInfo.bf16_parity``), fp32 elsewhere; resolved before the run key (bench.identity)."""
     """``"bf16"``: bfloat16 autocast (CPU with AMX, or CUDA); parity: scripts/bench_training.py."""
     adam_eps: float | None = None
     """Adam epsilon; None takes the model's default (MT-CNN, 4D-CRNN: Keras' 1e-7), else torch's 1e-8."""

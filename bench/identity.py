@@ -46,8 +46,8 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
 
     Recipe: ``--recipe paper`` applied (:func:`bench.recipes.apply_recipe`); split: the protocol's
     default; features equal to the model's default input: ``None``; max epochs and Adam epsilon: the
-    model's defaults. Idempotent. An unknown model or protocol, or a split the protocol does not offer,
-    is a one-line :class:`ConfigError`.
+    model's defaults; precision ``auto``: fp32 or bf16 (:func:`resolve_precision`). Idempotent. An
+    unknown model or protocol, or a split the protocol does not offer, is a one-line :class:`ConfigError`.
     """
     info = get_model_info(cfg.model)
     proto = get_protocol(cfg.protocol)
@@ -61,7 +61,24 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
         if features == tuple(info.input_spec.features):
             features = None
     cfg = apply_recipe(cfg, info)
-    return replace(cfg, split=split, features=features, train=with_model_defaults(cfg.train, info))
+    train = with_model_defaults(cfg.train, info)
+    train = replace(train, precision=resolve_precision(train.precision, info, cfg.device))
+    return replace(cfg, split=split, features=features, train=train)
+
+
+def resolve_precision(precision: str, info, device: str) -> str:
+    """``auto`` -> ``bf16`` where this device has native bf16 and the model's bf16 parity is shown
+    (``info.bf16_parity``), else ``fp32``; an explicit precision stays as it is.
+
+    The resolved value is what the run key, the params and the tags carry, so the same command gives
+    a bf16 run on a machine with native bf16 and an fp32 run elsewhere, never one run of mixed
+    precision.
+    """
+    if precision != "auto":
+        return precision
+    from bench.trainer import native_bf16, resolve_device
+
+    return "bf16" if info.bf16_parity and info.trainable and native_bf16(resolve_device(device)) else "fp32"
 
 
 def _plain(value: Any) -> Any:

@@ -16,19 +16,24 @@ def _plt():
     return plt
 
 
+def _current_names(row: dict) -> dict:
+    """A history row with validation metrics named ``valid_*`` (older runs' rows said ``val_*``)."""
+    return {("valid_" + k[4:] if k.startswith("val_") else k): v for k, v in row.items()}
+
+
 def plot_learning_curve(history: list[dict], out: Path, title: str = "") -> Path:
     """Train/validation loss and validation accuracy per epoch."""
     plt = _plt()
-    rows = [r for r in history if r.get("stage") != "finetune"]
+    rows = [_current_names(r) for r in history if r.get("stage") != "finetune"]
     ep = [r["epoch"] for r in rows]
     fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3))
     a.plot(ep, [r["train_loss"] for r in rows], label="train")
-    a.plot(ep, [r["val_loss"] for r in rows], label="validation")
+    a.plot(ep, [r["valid_loss"] for r in rows], label="validation")
     a.set_xlabel("epoch")
     a.set_ylabel("loss")
     a.legend()
-    for k in sorted(k for k in rows[0] if k.startswith("val_acc_")) if rows else []:
-        b.plot(ep, [r[k] for r in rows], label=k.removeprefix("val_acc_"))
+    for k in sorted(k for k in rows[0] if k.startswith("valid_acc_")) if rows else []:
+        b.plot(ep, [r[k] for r in rows], label=k.removeprefix("valid_acc_"))
     b.set_xlabel("epoch")
     b.set_ylabel("validation accuracy")
     b.legend()

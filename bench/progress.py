@@ -16,13 +16,36 @@ if TYPE_CHECKING:
     from bench.unit import UnitResult
 
 
+def epoch_line(row: dict, max_epochs: int | None, *, short: bool = False) -> str:
+    """One epoch of :func:`bench.trainer.fit`'s history in words; "valid" is the validation part.
+
+    ``epoch 2/10 train loss 0.651 valid loss 0.612 valid acc valence 71.2 % arousal 69.0 %``;
+    ``short`` leaves out the epoch and the training loss (a progress bar shows those).
+    """
+    accs = " ".join(
+        f"{k.removeprefix('valid_acc_')} {100 * v:.1f} %" for k, v in row.items()
+        if k.startswith("valid_acc_")
+    )  # fmt: skip
+    stage = f" (fine-tuning subject {row['subject']})" if "subject" in row else ""
+    valid = f"valid loss {row['valid_loss']:.3f}" + (f" valid acc {accs}" if accs else "")
+    if short:
+        return valid
+    of = f"/{max_epochs}" if max_epochs else ""
+    return f"epoch {row['epoch']}{of}{stage} train loss {row['train_loss']:.3f} {valid}"
+
+
 class Reporter:
     """Progress callbacks; the CLI draws them with rich, library users may subclass or ignore."""
 
     def note(self, message: str) -> None: ...
     def plan(self, n_units: int, n_done: int) -> None: ...
     def unit_start(self, unit: Unit, max_epochs: int) -> None: ...
-    def epoch(self, unit: Unit, row: dict) -> None: ...
+    def epoch(self, unit: Unit, row: dict) -> None:
+        """One finished epoch: a row of :func:`bench.trainer.fit`'s history."""
+
+    def batch(self, unit: Unit, done: int, total: int) -> None:
+        """``done`` of the epoch's ``total`` training batches are through (every batch: keep it cheap)."""
+
     def unit_end(self, result: UnitResult) -> None: ...
 
 

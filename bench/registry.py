@@ -77,6 +77,9 @@ class ModelInfo:
     as far as it has no test leak; empty where the paper is silent or its set-up is the harness recipe."""
     paper_recipe_note: str = ""
     """Where the paper recipe comes from and what it cannot reproduce (shown by ``bench models NAME``)."""
+    bf16_parity: str = ""
+    """The measurement showing bf16 autocast gives this model fp32's accuracy (same folds and seed,
+    difference within the fold-to-fold spread). Empty: not shown, so ``precision="auto"`` stays fp32."""
 
     @property
     def model_params(self) -> tuple[str, ...]:

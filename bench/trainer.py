@@ -8,17 +8,19 @@ part only; the test part is not seen here at all: :func:`evaluate` runs once on 
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, roc_auc_score
+from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
 
 from bench.config import TrainConfig
 
@@ -36,8 +38,29 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the kernel reports (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return frozenset(line.partition(":")[2].split())
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 matrix products run natively here: CUDA with bf16, or a CPU with AVX-512 BF16 or AMX.
+
+    Elsewhere bf16 autocast is emulated and slower than fp32, so ``precision="auto"`` keeps fp32.
+    """
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return device.type == "cpu" and bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
 def autocast(device: torch.device, precision: str):
-    """bf16 autocast when asked for (CPU AMX or CUDA); fp32 otherwise."""
+    """bf16 autocast when asked for (``auto`` was resolved in bench.identity); fp32 otherwise."""
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return nullcontext()
@@ -124,11 +147,16 @@ def fit(
     seed: int,
     device: torch.device,
     on_epoch: Callable[[dict], None] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> FitResult:
     """Train ``model`` on (x_train, y_train); early stopping and LR decay on (x_val, y_val) only.
 
-    ``y`` are (N, 2) int64 labels (valence, arousal). Returns the history; ``model`` ends with the
-    weights of its best validation epoch, or of its last epoch with ``config.restore_best=False``.
+    ``y`` are (N, 2) int64 labels (valence, arousal). Returns the history, one row per epoch with
+    ``train_loss``, ``valid_loss``, ``lr``, ``train_acc_<task>`` and ``valid_acc_<task>`` ("valid" is
+    the validation part, never valence); ``model`` ends with the weights of its best validation epoch,
+    or of its last epoch with ``config.restore_best=False``. ``on_batch(done, total)`` follows the
+    batches of an epoch; the running loss and accuracy stay on the device until the epoch ends, so
+    the step loop never waits for a host copy.
     """
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
@@ -151,11 +179,15 @@ def fit(
     for epoch in range(1, max_epochs + 1):
         model.train()
         perm = torch.randperm(n, generator=gen).to(device)
-        total, count = 0.0, 0
-        correct = dict.fromkeys(tasks, 0)
-        for start in range(0, n, bs):
+        total = torch.zeros((), device=device)
+        count = 0
+        correct = {t: torch.zeros((), dtype=torch.long, device=device) for t in tasks}
+        n_batches = -(-n // bs)
+        for b, start in enumerate(range(0, n, bs), start=1):
             idx = perm[start : start + bs]
             if idx.numel() < 2 and n > 1:  # BatchNorm cannot train on a single sample
+                if on_batch is not None:
+                    on_batch(b, n_batches)
                 continue
             xb, yb = x_train[idx], y_train[idx]
             with autocast(device, config.precision):
@@ -166,19 +198,21 @@ def fit(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * idx.numel()
+            total += loss.detach().float() * idx.numel()
             count += idx.numel()
             for t in tasks:
                 hit = predicted_class(high_probability(out[t].detach())) == yb[:, TASK_INDEX[t]]
-                correct[t] += int(hit.sum())
+                correct[t] += hit.sum()
+            if on_batch is not None:
+                on_batch(b, n_batches)
         val = _evaluate_loss(model, x_val, y_val, tasks, weights, cw, bs, device, config.precision)
         row = {
             "epoch": epoch,
-            "train_loss": total / max(count, 1),
-            "val_loss": val["loss"],
+            "train_loss": float(total) / max(count, 1),
+            "valid_loss": val["loss"],
             "lr": opt.param_groups[0]["lr"],
-            **{f"train_acc_{t}": correct[t] / max(count, 1) for t in tasks},
-            **{f"val_acc_{t}": val[f"acc_{t}"] for t in tasks},
+            **{f"train_acc_{t}": int(correct[t]) / max(count, 1) for t in tasks},
+            **{f"valid_acc_{t}": val[f"acc_{t}"] for t in tasks},
         }
         result.history.append(row)
         if on_epoch is not None:
@@ -245,12 +279,20 @@ TEST_METRICS: tuple[str, ...] = ("acc", "balanced_acc", "f1_macro", "auc", "tria
 """Test metrics every unit logs per task as ``test_{metric}_{task}`` (window level, then trial level)."""
 
 
+def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean recall over the classes present in ``y_true``: sklearn's ``balanced_accuracy_score`` value,
+    without its warnings when a small test part holds one class only (NaN when ``y_true`` is empty)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    recalls = [float((y_pred[y_true == c] == c).mean()) for c in (0, 1) if (y_true == c).any()]
+    return float(np.mean(recalls)) if recalls else float("nan")
+
+
 def classification_metrics(y_true: np.ndarray, p_high: np.ndarray) -> dict[str, float]:
     """Accuracy, balanced accuracy, macro-F1 and ROC-AUC of one binary task (AUC NaN if one class)."""
     y_pred = predicted_class(p_high)
     out = {
         "acc": float((y_pred == y_true).mean()),
-        "balanced_acc": float(balanced_accuracy_score(y_true, y_pred)),
+        "balanced_acc": balanced_accuracy(y_true, y_pred),
         "f1_macro": float(f1_score(y_true, y_pred, average="macro", labels=[0, 1], zero_division=0)),
         "auc": float(roc_auc_score(y_true, p_high)) if len(np.unique(y_true)) == 2 else float("nan"),
     }

@@ -20,12 +20,12 @@ seed, same early stopping / LR decay on ``fold.val``) and scored on ``fold.val``
 validation part carved out of the training part with the test split's unit. ``fold.test`` is never
 used. The score is
 
-* ``val-loss`` (default): the *reference* validation loss ``L_v + L_a`` (class-balanced
+* ``valid-loss`` (default): the *reference* validation loss ``L_v + L_a`` (class-balanced
   cross-entropy, class weights from the training labels as in training), i.e. the paper's (1, 1)
   loss whatever weights the trial trained with. The training loss itself cannot be the objective:
   with other weights it is on another scale, and moving weight onto the easier task would lower
   it without any model getting better.
-* ``val-bacc``: ``1 - mean(balanced accuracy of valence, arousal)`` on the validation part.
+* ``valid-bacc``: ``1 - mean(balanced accuracy of valence, arousal)`` on the validation part.
 
 The objective is the mean over the first ``tune_folds`` folds (for per-subject protocols: the first
 ``tune_folds`` folds of every subject) of the score of the model restored at its best validation
@@ -95,6 +95,7 @@ from bench.tracking import (
 from bench.trainer import (
     TASK_INDEX,
     Standardiser,
+    balanced_accuracy,
     class_weights,
     predict_proba,
     predicted_class,
@@ -103,7 +104,9 @@ from bench.trainer import (
 from bench.unit import fit_predict, labels_tensor
 
 SPACES = ("weights", "weights+lr+dropout")
-OBJECTIVES = ("val-loss", "val-bacc")
+OBJECTIVES = ("valid-loss", "valid-bacc")
+OBJECTIVE_ALIASES = {"val-loss": "valid-loss", "val-bacc": "valid-bacc"}
+"""Names from before "valid" replaced "val" (which reads as valence): accepted, and read in old studies."""
 LOG2_RATIO = (-3.0, 3.0)
 LR_RANGE = (1e-4, 3e-3)
 DROPOUT_RANGE = (0.0, 0.5)
@@ -214,7 +217,7 @@ class TuneReporter:
 
 
 # ---------------------------------------------------------------------------------------- objective
-def val_scores(
+def valid_scores(
     y_val: np.ndarray, probs: dict[str, np.ndarray], cw: dict[str, np.ndarray | None]
 ) -> dict[str, float]:
     """Reference loss ``L_v + L_a`` (class-weighted CE) and balanced accuracies from class-1 probs."""
@@ -226,19 +229,22 @@ def val_scores(
         nll = -np.where(y == 1, np.log(p1), np.log1p(-p1))
         w = np.ones_like(nll) if cw[t] is None else np.asarray(cw[t], dtype=np.float64)[y]
         lt = float((w * nll).sum() / max(w.sum(), 1e-12))
-        pred = predicted_class(p)
-        recalls = [float((pred[y == c] == c).mean()) for c in (0, 1) if (y == c).any()]
-        b = float(np.mean(recalls)) if recalls else float("nan")
-        out[f"val_ref_loss_{t}"], out[f"val_bacc_{t}"] = lt, b
+        b = balanced_accuracy(y, predicted_class(p))
+        out[f"valid_ref_loss_{t}"], out[f"valid_bacc_{t}"] = lt, b
         loss += lt
         bacc.append(b)
-    out["val_ref_loss"] = loss
-    out["val_bacc"] = float(np.mean(bacc))
+    out["valid_ref_loss"] = loss
+    out["valid_bacc"] = float(np.mean(bacc))
     return out
 
 
 def _score(scores: dict[str, float], objective: str) -> float:
-    return scores["val_ref_loss"] if objective == "val-loss" else 1.0 - scores["val_bacc"]
+    return scores["valid_ref_loss"] if objective == "valid-loss" else 1.0 - scores["valid_bacc"]
+
+
+def canonical_objective(name: str) -> str:
+    """The objective's current name (``val-loss`` -> ``valid-loss``); other values pass unchanged."""
+    return OBJECTIVE_ALIASES.get(name, name)
 
 
 def tune_folds_of(p: Prepared, tune_folds: int) -> list[tuple[Unit, object]]:
@@ -261,7 +267,7 @@ def score_fold(p: Prepared, unit: Unit, fold, device: torch.device, objective: s
     """Train on ``fold.train`` (early stopping on ``fold.val``), score on ``fold.val``; never ``fold.test``.
 
     Returns ``(value, history)``; ``on_epoch(row)`` sees each epoch's row with the trainer's metrics
-    plus ``val_ref_loss``, ``val_bacc`` and ``objective`` of that epoch's model.
+    plus ``valid_ref_loss``, ``valid_bacc`` and ``objective`` of that epoch's model.
     """
     cfg = p.config
     train, val = np.asarray(fold.train), np.asarray(fold.val)
@@ -284,7 +290,7 @@ def score_fold(p: Prepared, unit: Unit, fold, device: torch.device, objective: s
         pr = predict_proba(
             model, xv, batch_size=cfg.train.batch_size, device=device, precision=cfg.train.precision
         )
-        scores = val_scores(y_val, pr, cw)
+        scores = valid_scores(y_val, pr, cw)
         full = {**row, **scores, "objective": _score(scores, objective)}
         history.append(full)
         if on_epoch is not None:
@@ -294,7 +300,7 @@ def score_fold(p: Prepared, unit: Unit, fold, device: torch.device, objective: s
     _, probs, _ = fit_predict(
         p, unit, x, y, train, val, val, device, _EpochHook(hook), model=model, seed=seed
     )
-    return _score(val_scores(y_val, probs, cw), objective), history
+    return _score(valid_scores(y_val, probs, cw), objective), history
 
 
 @dataclass(frozen=True)
@@ -369,13 +375,13 @@ class Objective:
                 def on_epoch(row: dict, offset=offset) -> None:
                     step = offset + int(row["epoch"])
                     now = int(time.time() * 1000)
-                    for k in ("train_loss", "val_loss", "val_ref_loss", "val_bacc", "objective", "lr"):
+                    for k in ("train_loss", "valid_loss", "valid_ref_loss", "valid_bacc", "objective", "lr"):
                         if k in row and math.isfinite(row[k]):
                             metrics.append(
-                                Metric(k if k != "objective" else "val_objective", row[k], now, step)
+                                Metric(k if k != "objective" else "valid_objective", row[k], now, step)
                             )
                     for k, v in row.items():
-                        if k.startswith("val_acc_") and math.isfinite(v):
+                        if k.startswith("valid_acc_") and math.isfinite(v):
                             metrics.append(Metric(k, v, now, step))
                     value = row["objective"]
                     if math.isfinite(value):
@@ -481,6 +487,8 @@ def _open_study(url: str, name: str, key: dict, seed: int, pruner, p: Prepared, 
             sampler=_sampler(seed, 0), pruner=pruner,
         )  # fmt: skip
         old = study.user_attrs.get("bench_key")
+        if old is not None and "objective" in old:
+            old = {**old, "objective": canonical_objective(old["objective"])}
         if old is None:
             study.set_user_attr("bench_key", key)
             study.set_user_attr("config", json.loads(json.dumps(p.config.to_dict(), default=str)))
@@ -568,7 +576,7 @@ def best_weights(study_name: str, storage: str | None = None) -> TunedWeights:
         raise ConfigError(
             f"study {study_name!r} not found in {redact(url)}; studies there: {names}"
         ) from None
-    objective = (study.user_attrs.get("bench_key") or {}).get("objective", "val-loss")
+    objective = canonical_objective((study.user_attrs.get("bench_key") or {}).get("objective", "valid-loss"))
     best = best_of(study, url, objective)
     if best is None:
         raise ConfigError(f"study {study_name!r} in {redact(url)} has no completed trial yet")
@@ -745,7 +753,7 @@ def run_study(
     study_name: str | None = None,
     storage: str | None = None,
     space: str = "weights",
-    objective: str = "val-loss",
+    objective: str = "valid-loss",
     tune_folds: int = 1,
     n_jobs: int = 1,
     timeout: float | None = None,
@@ -764,6 +772,7 @@ def run_study(
     """
     import optuna
 
+    objective = canonical_objective(objective)
     _validate(n_trials, space, objective, tune_folds, n_jobs, timeout)
     check_tunable(cfg)
     reporter = reporter or TuneReporter()

@@ -96,6 +96,7 @@ def fit_predict(
             model, xt, yt, xv, yv,
             tasks=unit.tasks, config=tcfg, max_epochs=p.max_epochs, seed=seed, device=device,
             on_epoch=lambda row: reporter.epoch(unit, row),
+            on_batch=lambda done, total: reporter.batch(unit, done, total),
         )  # fmt: skip
         history = [dict(r, fit_seconds=res.fit_seconds, best_epoch=res.best_epoch) for r in res.history]
     else:

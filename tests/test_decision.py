@@ -81,3 +81,23 @@ def test_trial_metrics_rejects_mixed_labels_within_a_trial():
     y[0] = 0
     with pytest.raises(ValueError, match="different labels"):
         trial_metrics(s, tr, y, p)
+
+
+def test_balanced_accuracy_is_sklearns_without_its_warnings():
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    from bench.trainer import balanced_accuracy
+
+    cases = [([0, 0, 1, 1, 1], [0, 1, 1, 1, 0]), ([1, 1, 1], [1, 0, 1]), ([0, 0], [1, 1]), ([1, 0], [1, 0])]
+    for y_true, y_pred in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = balanced_accuracy_score(y_true, y_pred)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a one-class test part must not warn
+            assert balanced_accuracy(np.array(y_true), np.array(y_pred)) == pytest.approx(want)
+    assert balanced_accuracy(np.array([0, 0, 1, 1, 1]), np.array([0, 1, 1, 1, 0])) == pytest.approx(
+        (1 / 2 + 2 / 3) / 2
+    )  # recall of class 0 is 1/2, of class 1 is 2/3

@@ -117,7 +117,7 @@ def test_pool_matches_local_tracks_the_same_runs_and_resumes(features, cache_dir
         and child.data.tags["mlflow.parentRunId"] == parent.info.run_id
     )
     assert child.data.metrics["test_acc_valence"] == res.units[0].metrics["test_acc_valence"]
-    assert [m.step for m in cl.get_metric_history(child.info.run_id, "val_loss")] == [1]
+    assert [m.step for m in cl.get_metric_history(child.info.run_id, "valid_loss")] == [1]
     names = {a.path for a in cl.list_artifacts(child.info.run_id)}
     assert {"predictions.csv", "history.csv", "learning_curve.png", "confusion.png"} <= names
 

@@ -4,6 +4,8 @@ same call resumes; the queue runs largest first; the ETA arithmetic."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -265,7 +267,8 @@ def test_cli_plan_counts_the_units_that_run_then_the_report(deap_dir, tmp_path, 
 
     assert main(args) == 0
     err = capsys.readouterr().err
-    done = [line for line in err.splitlines() if line.startswith("[") and " done " in line]
+    stamped = [ln[20:] for ln in err.splitlines() if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", ln)]
+    done = [line for line in stamped if line.startswith("[") and " done " in line]
     assert len(done) == planned and done[-1].startswith(f"[{planned}/{planned}] done")
     assert "4 of 4 runs finished (12 units)" in err
     html = (tmp_path / "report" / "report.html").read_text()

@@ -74,7 +74,7 @@ def test_tracking_contents(features, uri, tmp_path):
     for m in ("test_acc_valence", "test_auc_arousal", "test_f1_macro_valence", "test_balanced_acc_arousal"):
         assert 0 <= child.data.metrics[m] <= 1
     assert child.data.metrics["epochs_run"] == 1
-    assert [m.step for m in cl.get_metric_history(child.info.run_id, "val_loss")] == [1]
+    assert [m.step for m in cl.get_metric_history(child.info.run_id, "valid_loss")] == [1]
     names = {a.path for a in cl.list_artifacts(child.info.run_id)}
     assert {"predictions.csv", "history.csv", "learning_curve.png", "confusion.png"} <= names
     assert {"config.json", "feature_config.json", "folds.csv.gz"} <= {

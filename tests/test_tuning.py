@@ -70,7 +70,7 @@ def _stub(calls: list, interrupt_at: int | None = None):
         wv, wa = p.config.train.loss_weights
         v = 1.0 + abs(math.log2(wv / wa))
         for epoch in (1, 2):
-            on_epoch({"epoch": epoch, "val_loss": v, "val_ref_loss": v, "objective": v})
+            on_epoch({"epoch": epoch, "valid_loss": v, "valid_ref_loss": v, "objective": v})
         return v, []
 
     return fake
@@ -111,10 +111,10 @@ def test_study_completes_tracks_resumes_and_feeds_bench_run(data, stores, capsys
         assert run.data.tags[f"{TAG}trial_state"] == "COMPLETE" and run.info.status == "FINISHED"
         assert {"log2_ratio", "w_valence", "w_arousal"} <= set(run.data.params)
         assert math.isfinite(run.data.metrics["objective"])
-        assert "val_loss" in run.data.metrics and "val_objective" in run.data.metrics
+        assert "valid_loss" in run.data.metrics and "valid_objective" in run.data.metrics
     # at the paper's weights the reference loss L_v + L_a is the trainer's own validation loss
     (t0,) = [r for r in trials if r.data.tags[f"{TAG}trial_number"] == "0"]
-    assert t0.data.metrics["val_ref_loss"] == pytest.approx(t0.data.metrics["val_loss"], abs=1e-4)
+    assert t0.data.metrics["valid_ref_loss"] == pytest.approx(t0.data.metrics["valid_loss"], abs=1e-4)
 
     # re-running resumes the same study and the same MLflow parent
     res2 = run_study(CFG, n_trials=1, study_name="s1", storage=storage, features=fs, tracking_uri=uri)
@@ -180,7 +180,7 @@ def test_pruning_real_training(data, stores):
     cl, exp = _mlflow(uri)
     (run,) = _runs(cl, exp, "trial", **{f"{TAG}study": "pr"})
     assert run.data.tags[f"{TAG}trial_state"] == "PRUNED"
-    assert len(cl.get_metric_history(run.info.run_id, "val_loss")) == 1  # stopped after epoch 1
+    assert len(cl.get_metric_history(run.info.run_id, "valid_loss")) == 1  # stopped after epoch 1
     with pytest.raises(ConfigError, match="no completed trial"):
         best_weights("pr", storage)
     with pytest.raises(ConfigError, match="not found"):

@@ -301,15 +301,15 @@ def test_top_level_model_key_is_the_model_name(deap_dir, tmp_path, capsys):
 
 
 def test_ctrl_c_says_what_was_kept(deap_dir, tmp_path, capsys, monkeypatch):
-    from bench.cli.run import RichReporter
+    from bench.cli.run_progress import LineReporter
 
-    real = RichReporter.unit_end
+    real = LineReporter.unit_end
 
     def interrupt_after_first(self, result):
         real(self, result)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(RichReporter, "unit_end", interrupt_after_first)
+    monkeypatch.setattr(LineReporter, "unit_end", interrupt_after_first)
     uri = f"sqlite:///{tmp_path}/m.db"
     args = ["run", "--model", "majority", "--deap", str(deap_dir), "--folds", "2", "--tracking-uri", uri]
     assert main(args) == 130

@@ -23,8 +23,9 @@ from bench.cli.common import (
     exit_interrupted,
 )
 from bench.cli.data import DEAP_HELP
+from bench.cli.run_progress import stamp
 from bench.errors import ConfigError
-from bench.progress import GridReporter
+from bench.progress import GridReporter, epoch_line
 
 
 def _fmt(seconds: float) -> str:
@@ -48,7 +49,9 @@ class LineReporter(GridReporter):
 
     def __init__(self, echo=None) -> None:
         super().__init__()
-        self.echo = echo or (lambda m: err_console.print(m, markup=False, highlight=False, soft_wrap=True))
+        self.echo = echo or (
+            lambda m: err_console.print(f"{stamp()} {m}", markup=False, highlight=False, soft_wrap=True)
+        )
         self.t0 = time.monotonic()
 
     def note(self, message: str) -> None:
@@ -114,7 +117,7 @@ class LiveReporter(GridReporter):
 
     def epoch(self, label, unit, row) -> None:
         if "subject" not in row:
-            self.epochs[f"{label} {unit.key}"] = f"epoch {row['epoch']} val loss {row['val_loss']:.3f}"
+            self.epochs[f"{label} {unit.key}"] = f"epoch {row['epoch']} {epoch_line(row, None, short=True)}"
 
     def run_closed(self, report) -> None:
         self.closed.append(f"run {report.status}: {report.label}")

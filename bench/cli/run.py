@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bench.checks import check_option, check_type
@@ -26,7 +26,7 @@ from bench.cli.common import (
 from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
 
-QUICK_EPOCHS = 2
+QUICK_EPOCHS = 1
 """Epoch cap when the embedded synthetic default runs without --epochs (keeps the README command short)."""
 
 
@@ -96,52 +96,6 @@ def build_config(file_cfg: dict, **cli) -> dict:
             d[k] = v
     d["train"] = train
     return d
-
-
-class RichReporter:
-    """Draws folds and epochs with live validation metrics; counts units for the Ctrl-C message."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.units = progress.add_task("units", total=1)
-        self.epochs = None
-        self.n_units: int | None = None
-        self.n_finished = 0
-
-    def note(self, message: str) -> None:
-        err_console.print(message, markup=False)
-
-    def plan(self, n_units: int, n_done: int) -> None:
-        self.n_units = n_units
-        self.progress.update(self.units, total=n_units, description="units")
-        if n_done:
-            err_console.print(f"Resuming: {n_done} of {n_units} units already finished in MLflow.")
-
-    def unit_start(self, unit, max_epochs: int) -> None:
-        if self.epochs is not None:
-            self.progress.remove_task(self.epochs)
-        self.epochs = self.progress.add_task(f"{unit.key} epochs", total=max_epochs)
-
-    def epoch(self, unit, row: dict) -> None:
-        accs = " ".join(
-            f"{k.removeprefix('val_acc_')[:3]} {v:.3f}" for k, v in row.items() if k.startswith("val_acc")
-        )
-        desc = f"{unit.key} val loss {row['val_loss']:.3f} acc {accs}"
-        if "subject" not in row:
-            self.progress.update(self.epochs, completed=row["epoch"], description=desc)
-
-    def unit_end(self, result) -> None:
-        self.n_finished += 1
-        self.progress.advance(self.units)
-
-    def interrupted(self) -> str:
-        """What Ctrl-C leaves behind, in one line (finished units are FINISHED runs; resume reuses them)."""
-        if self.n_units is None:
-            return "interrupted before training started: nothing was tracked in MLflow"
-        return (
-            f"interrupted: {self.n_finished} of {self.n_units} units finished and kept in MLflow; "
-            "run the same command again to resume"
-        )
 
 
 TABLE_METRICS = (("acc", "acc"), ("trial_acc", "trial acc"), ("balanced_acc", "bal acc"), ("auc", "AUC"))
@@ -221,7 +175,11 @@ def register(app: typer.Typer) -> None:
         config: Path | None = typer.Option(None, "--config", help="TOML/JSON config file"),
         seed: int | None = typer.Option(None, "--seed", help="Random seed (folds, init, batches)"),
         device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda"),
-        precision: str | None = typer.Option(None, "--precision", help="fp32 | bf16 (autocast)"),
+        precision: str | None = typer.Option(
+            None, "--precision",
+            help="auto (default: bf16 autocast where the hardware has it natively and the model's parity "
+            "is shown, see `bench models NAME`; else fp32) | fp32 | bf16",
+        ),  # fmt: skip
         tasks: str | None = typer.Option(None, "--tasks", help="valence,arousal (default both)"),
         features: str | None = typer.Option(None, "--features", help="de,psd | de | psd (ablation)"),
         single_task: bool = typer.Option(False, "--single-task", help="Two single-task models (ablation)"),
@@ -253,6 +211,10 @@ def register(app: typer.Typer) -> None:
         executor: str | None = EXECUTOR_OPTION,
         workers: int | None = WORKERS_OPTION,
         scheduler: str | None = SCHEDULER_OPTION,
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress (errors and the table only)"),
+        verbose: bool = typer.Option(
+            False, "--verbose", "-v", help="Epoch lines on a terminal too; batch lines elsewhere"
+        ),
     ) -> None:
         """Train and test a model under a protocol; tracked in MLflow, resumable."""
         from bench.config import RunConfig
@@ -262,16 +224,24 @@ def register(app: typer.Typer) -> None:
 
         if deap is not None and synthetic:
             raise ConfigError("--deap and --synthetic exclude each other")
+        from bench.cli.run_progress import format_duration, make_reporter, verbosity
         from bench.executors import make_executor
+
+        level = verbosity(quiet, verbose)
+        t_start = time.monotonic()
+
+        def say(message: str) -> None:
+            if level != "quiet":
+                err_console.print(message, markup=False, highlight=False)
 
         runner_executor = make_executor(executor, workers=workers, scheduler=scheduler)
         file_cfg = read_config_file(config)
         tuned = _tuned(loss_weights, storage)
         if tuned is not None:
-            err_console.print(
+            say(
                 f"Loss weights from study {tuned.study!r} (trial {tuned.trial}): {tuned.weights[0]:g},"
-                f"{tuned.weights[1]:g}", markup=False,
-            )  # fmt: skip
+                f"{tuned.weights[1]:g}"
+            )
         train = {
             "max_epochs": epochs, "precision": precision, "lr": lr, "batch_size": batch_size,
             "loss_weights": tuned.weights if tuned is not None else _weights(loss_weights),
@@ -300,7 +270,7 @@ def register(app: typer.Typer) -> None:
         try:
             prepared = prepare(
                 cfg, deap=deap, synthetic=default_synthetic_config() if synthetic else None,
-                echo=lambda m: err_console.print(m, markup=False),
+                echo=say,
             )  # fmt: skip
         except KeyboardInterrupt:
             exit_interrupted(
@@ -308,15 +278,12 @@ def register(app: typer.Typer) -> None:
                 "entries are kept); run the same command again to go on"
             )
         if quick:  # said after prepare(), so a value it refuses stays the only line printed
-            err_console.print(
+            say(
                 f"Embedded synthetic default: at most {QUICK_EPOCHS} epochs (--epochs N for more; "
                 "`bench data synth DIR --subjects 32` then `--deap DIR` for a full-size synthetic DEAP)."
             )
         if prepared.config.recipe != cfg.recipe:
-            err_console.print(
-                f"The paper recipe of {cfg.model} is the harness recipe: same run as without --recipe paper.",
-                markup=False,
-            )
+            say(f"The paper recipe of {cfg.model} is the harness recipe: same run as without --recipe paper.")
         if prepared.leaky:
             from protocols import LEAKAGE_NOTE
 
@@ -324,12 +291,12 @@ def register(app: typer.Typer) -> None:
             if "select-on-test" in cfg.audit:
                 why += " select-on-test: the test fold drives early stopping and LR decay (audit only)."
             err_console.print(f"LEAKY run (tagged leaky, kept off leaderboards): {why.strip()}", markup=False)
-        err_console.print(f"Tracking to {uri}", markup=False)
-        with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err_console, transient=True, disable=not sys.stderr.isatty(),
-        ) as bar:  # fmt: skip
-            reporter = RichReporter(bar)
+        say(f"Tracking to {uri}")
+        bars, reporter = make_reporter(
+            err_console.is_terminal, level, lambda m: err_console.print(m, markup=False, highlight=False,
+                                                                        soft_wrap=True), err_console,
+        )  # fmt: skip
+        with bars:
             try:
                 res = run_experiment(
                     cfg,
@@ -343,7 +310,8 @@ def register(app: typer.Typer) -> None:
             except KeyboardInterrupt:
                 exit_interrupted(reporter.interrupted())
         console.print(results_table(res))
-        console.print(f"MLflow parent run {res.parent_run_id}; open it with `bench ui`.")
+        took = format_duration(time.monotonic() - t_start)
+        console.print(f"Finished in {took}. MLflow parent run {res.parent_run_id}; open it with `bench ui`.")
 
     @app.command("ui")
     def ui(

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from bench.cli.common import console, err_console, parse_overrides, parse_subjects, read_config_file
 from bench.cli.data import DEAP_HELP
+from bench.cli.run_progress import stamp
 from bench.errors import ConfigError
 
 
@@ -46,8 +47,9 @@ class RichTuneReporter:
         if not self.progress.disable:
             return
         err_console.print(
-            f"trial {trial.number}: {trial.state.name} {value} (best {self._best(best)})", markup=False
-        )
+            f"{stamp()} trial {trial.number}: {trial.state.name} {value} (best {self._best(best)})",
+            markup=False, highlight=False,
+        )  # fmt: skip
 
     @staticmethod
     def _best(best: float | None) -> str:
@@ -97,7 +99,7 @@ def register(app: typer.Typer) -> None:
         n_jobs: int = typer.Option(1, "--n-jobs", "-j", help="Worker processes on the same storage"),
         space: str = typer.Option("weights", "--space", help="weights | weights+lr+dropout"),
         objective: str = typer.Option(
-            "val-loss", "--objective", help="val-loss | val-bacc (validation only)"
+            "valid-loss", "--objective", help="valid-loss | valid-bacc (validation part only)"
         ),
         tune_folds: int = typer.Option(1, "--tune-folds", help="Folds per trial (first K; default 1)"),
         epochs: int | None = typer.Option(None, "--epochs", min=1, help="Max epochs per fold"),
@@ -126,6 +128,7 @@ def register(app: typer.Typer) -> None:
         from bench.trainer import resolve_device
         from bench.tuning import (
             _validate,
+            canonical_objective,
             check_tunable,
             default_study_name,
             redact,
@@ -135,6 +138,7 @@ def register(app: typer.Typer) -> None:
 
         if deap is not None and synthetic:
             raise ConfigError("--deap and --synthetic exclude each other")
+        objective = canonical_objective(objective)
         _validate(trials, space, objective, tune_folds, n_jobs, timeout)
         sub = parse_subjects(subjects)
         d = build_config(

@@ -1,0 +1,76 @@
+"""precision="auto": bf16 only where the hardware has it natively and the model's parity is shown; the
+resolved precision is what the run key, the params and the trainer see."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+import bench.trainer
+from bench.config import RunConfig
+from bench.identity import resolve_config, resolve_precision
+from bench.registry import get_model_info
+
+
+@pytest.fixture
+def native(monkeypatch):
+    """Pretend this machine has (True) or lacks (False) native bf16."""
+
+    def set_native(value: bool) -> None:
+        monkeypatch.setattr(bench.trainer, "native_bf16", lambda device: value)
+
+    return set_native
+
+
+def test_auto_needs_native_bf16_and_shown_parity(native):
+    shown = replace(get_model_info("saelstm"), bf16_parity="measured: equal within the spread")
+    unshown = replace(shown, bf16_parity="")
+    native(True)
+    assert resolve_precision("auto", shown, "cpu") == "bf16"
+    assert resolve_precision("auto", unshown, "cpu") == "fp32"  # parity not shown: fp32
+    assert resolve_precision("auto", replace(shown, trainable=False), "cpu") == "fp32"
+    native(False)
+    assert resolve_precision("auto", shown, "cpu") == "fp32"  # emulated bf16 is slower than fp32
+    assert resolve_precision("bf16", unshown, "cpu") == "bf16"  # an explicit choice is kept
+    assert resolve_precision("fp32", shown, "cpu") == "fp32"
+
+
+def test_resolved_precision_enters_the_run_key(native):
+    assert get_model_info("mtcnn").bf16_parity  # measured (see its registration)
+    assert not get_model_info("fbccnn").bf16_parity
+    native(True)
+    auto = resolve_config(RunConfig(model="mtcnn"))
+    assert auto.train.precision == "bf16"
+    assert auto == resolve_config(auto)  # idempotent
+    explicit = resolve_config(RunConfig(model="mtcnn").with_train(precision="bf16"))
+    assert auto.fingerprint() == explicit.fingerprint()
+    assert resolve_config(RunConfig(model="fbccnn")).train.precision == "fp32"
+    native(False)
+    fp32 = resolve_config(RunConfig(model="mtcnn"))
+    assert fp32.train.precision == "fp32" and fp32.fingerprint() != auto.fingerprint()
+
+
+def test_cpu_flags_decide_native_bf16(monkeypatch):
+    monkeypatch.setattr(bench.trainer, "_cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    assert not bench.trainer.native_bf16(torch.device("cpu"))
+    monkeypatch.setattr(bench.trainer, "_cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    assert bench.trainer.native_bf16(torch.device("cpu"))
+    monkeypatch.setattr(bench.trainer, "_cpu_flags", lambda: frozenset({"amx_bf16"}))
+    assert bench.trainer.native_bf16(torch.device("cpu"))
+    assert not bench.trainer.native_bf16(torch.device("meta"))
+
+
+def test_the_logged_precision_is_the_resolved_one(deap_dir, tmp_path, native):
+    from mlflow import MlflowClient
+
+    from bench.runner import run_experiment
+
+    native(False)
+    uri = f"sqlite:///{tmp_path}/m.db"
+    cfg = RunConfig(model="majority", n_folds=2)  # auto stays fp32: the baseline is not trainable
+    res = run_experiment(cfg, deap=deap_dir, tracking_uri=uri)
+    params = MlflowClient(uri).get_run(res.parent_run_id).data.params
+    assert params["train.precision"] == "fp32"
+    assert res.config.train.precision == "fp32"
