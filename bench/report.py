@@ -48,7 +48,8 @@ STATISTICS: tuple[str, ...] = (
     "k folds overlap; for per-subject protocols each subject's folds are averaged first, then mean ± std "
     "over subjects with a Student-t CI. n is the number of folds or subjects. A CI is clipped to the "
     f"metric's range (0-100 %) and shown only from n = {MIN_CI_N}: with n = 2 the t quantile is 12.7, "
-    "so the interval spans ±12.7 std, nearly the whole range, and says nothing.",
+    "so the interval is ±9 std wide (2 subjects; more for 2 folds with the corrected variance), nearly the "
+    "whole range, and says nothing.",
     "p: a paired test against MT-CNN (comparison) or the full model (ablation), Holm-corrected over the "
     "comparisons of one protocol/split. (t): corrected resampled t-test over folds (pooled protocols); "
     "(W): Wilcoxon signed-rank test over subjects (per-subject protocols). Runs are paired only when they "
