@@ -1,10 +1,38 @@
-"""Small matplotlib figures logged as run artifacts (learning curves, confusion matrices)."""
+"""Small matplotlib figures logged as run artifacts (learning curves, confusion matrices), and the check
+every user-named plot file goes through (:func:`plot_format`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+from bench.checks import check_option
+
+PLOT_FORMATS: tuple[str, ...] = ("png", "pdf", "svg", "jpg", "jpeg")
+"""File types a plot option writes (those of them the installed matplotlib can write)."""
+SAVE_METADATA: dict[str, dict] = {
+    "png": {"Software": None},
+    "svg": {"Date": None},
+    "pdf": {"CreationDate": None},
+}
+"""savefig metadata that leaves out the date and version stamps, so the same figure gives the same bytes
+(JPEG carries none)."""
+
+
+def plot_format(option: str, path: str | Path) -> str:
+    """The format of a user-named plot file, from its suffix (lower case, without the dot).
+
+    Any other suffix is a one-line ConfigError, so a typo such as ``maps.jpg2`` is refused before any
+    work, instead of matplotlib writing a PNG under that name or failing after the figure is drawn.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    writable = FigureCanvasBase.get_supported_filetypes()
+    allowed = [f".{f}" for f in PLOT_FORMATS if f in writable]
+    suffix = Path(path).suffix.lower()
+    check_option(f"{option} {path}: file type", suffix, allowed)
+    return suffix.removeprefix(".")
 
 
 def _plt():

@@ -24,8 +24,10 @@ import pandas as pd
 from bench.errors import ConfigError
 from bench.files import atomic_write
 from bench.results import Store, Table, build, list_tables, render
+from bench.results.plots import CHANCE_LABEL
 from bench.results.render import html_fragment
 from bench.results.store import describe_scale, other_settings
+from bench.stats import MIN_CI_N
 
 NOT_RECORDED = "not recorded"
 PLOT_DPI = 150
@@ -44,7 +46,10 @@ STATISTICS: tuple[str, ...] = (
     "Cells: mean ± std over the outer folds for pooled protocols, with a 95% CI from the corrected "
     "resampled variance s²·(1/k + n_test/n_train) (Nadeau & Bengio 2003), because the training sets of "
     "k folds overlap; for per-subject protocols each subject's folds are averaged first, then mean ± std "
-    "over subjects with a Student-t CI. n is the number of folds or subjects.",
+    "over subjects with a Student-t CI. n is the number of folds or subjects. A CI is clipped to the "
+    f"metric's range (0-100 %) and shown only from n = {MIN_CI_N}: with n = 2 the t quantile is 12.7, "
+    "so the interval is ±9 std wide (2 subjects; more for 2 folds with the corrected variance), nearly the "
+    "whole range, and says nothing.",
     "p: a paired test against MT-CNN (comparison) or the full model (ablation), Holm-corrected over the "
     "comparisons of one protocol/split. (t): corrected resampled t-test over folds (pooled protocols); "
     "(W): Wilcoxon signed-rank test over subjects (per-subject protocols). Runs are paired only when they "
@@ -280,7 +285,7 @@ _SYNTHETIC_WARNING = (
     "SYNTHETIC DATA: these numbers test the harness on generated signals; they say nothing about DEAP "
     "and must never be quoted as results."
 )
-_PLOT_CAPTION = "Bars: mean; error bars: 95% CI; dotted line: 50 %."
+_PLOT_CAPTION = f"Bars: mean; error bars: 95% CI (none where n < {MIN_CI_N}); dotted line: {CHANCE_LABEL}."
 
 
 # ------------------------------------------------------------------------------------- markdown

@@ -27,6 +27,11 @@ from scipy import stats as _st
 
 ALPHA = 0.05
 """Significance level of every test the tables mark."""
+MIN_CI_N = 3
+"""Fewest values a table shows a 95% CI for. With 2 values the t quantile is 12.71 (4.30 with 3), so the
+plain interval is mean +- 9.0 std (12.71 / sqrt(2); wider still with the corrected k-fold variance): for
+accuracies nearly the whole 0-100 range, which says nothing. :func:`describe` still computes it; the
+tables leave it out."""
 
 
 @dataclass(frozen=True)

@@ -83,3 +83,34 @@ def test_binomial_chance():
     assert stats.binomial_chance(100) == pytest.approx(st.binom.ppf(0.95, 100, 0.5) / 100)
     assert stats.binomial_chance(40) > stats.binomial_chance(1000) > 0.5
     assert math.isnan(stats.binomial_chance(0))
+
+
+def _table_text(values: list[float]) -> tuple[dict, str]:
+    """The tidy fields and the comparison table's text of one cell of ``values`` (per subject)."""
+    import pandas as pd
+
+    from bench.results.cells import Cell, cell_fields
+    from bench.results.comparison import _text
+
+    fields = cell_fields(Cell("run", "valence", "acc", stats.describe(values), "subjects", 40, "trials"))
+    row = pd.Series({**fields, "model": "mtcnn", "p_vs_mtcnn_holm": math.nan, "p_vs_mtcnn_why": "",
+                     "above_chance": True})  # fmt: skip
+    return fields, _text(row, "")
+
+
+def test_table_ci_is_clipped_to_the_metric_range():
+    # [1, 1, 0.5]: mean 0.8333, std 0.2887, t(0.975, 2) = 4.3027 -> 0.8333 ± 0.7171 = [0.116, 1.550]
+    fields, text = _table_text([1.0, 1.0, 0.5])
+    assert fields["ci_low"] == pytest.approx(0.116224, abs=1e-6)
+    assert fields["ci_high"] == 1.0 and fields["ci"] == "t"
+    assert text == "83.3 ± 28.9 [11.6, 100.0] n=3"
+
+
+def test_table_leaves_out_the_ci_of_two_values():
+    # [1, 0.5]: t(0.975, 1) = 12.706 -> 0.75 ± 3.177 = [-2.43, 3.93]: no CI is shown, not even clipped
+    s = stats.describe([1.0, 0.5])
+    assert (s.ci_low, s.ci_high) == (pytest.approx(-2.426551, abs=1e-6), pytest.approx(3.926551, abs=1e-6))
+    fields, text = _table_text([1.0, 0.5])
+    assert math.isnan(fields["ci_low"]) and math.isnan(fields["ci_high"])
+    assert fields["ci"] == f"none (n<{stats.MIN_CI_N})" == "none (n<3)"
+    assert text == "75.0 ± 35.4 n=2"

@@ -19,7 +19,7 @@ from bench.data.cache import prepare_features
 from bench.data.source import open_deap
 from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
 from bench.registry import list_models
-from bench.results.cells import OTHER_FOLDS, paired_test
+from bench.results.cells import OTHER_FOLDS, cell, paired_test
 from bench.results.table import DIFFERS, NOT_RUN, TUNED, UNTESTABLE
 from bench.runner import prepare, run_experiment
 from bench.tracking import EXPERIMENTS, client
@@ -148,14 +148,25 @@ def test_comparison_values_and_order(store, store_env):
     n_train = _unit_metric(uri, res["mtcnn"].parent_run_id, "n_train")
     ratio = np.mean([n_test[k] / n_train[k] for k in n_test])
     half = st.t.ppf(0.975, 1) * accs.std(ddof=1) * math.sqrt(1 / 2 + ratio)
-    assert row["ci_high"].iloc[0] == pytest.approx(min(1.0, accs.mean() + half))  # clipped to [0, 1]
-    assert row["ci_low"].iloc[0] == pytest.approx(max(0.0, accs.mean() - half))
-    assert row["ci"].iloc[0] == "corrected t"
+    summary = cell(store, _par(store, res["mtcnn"].parent_run_id), "valence").summary
+    assert (summary.ci_low, summary.ci_high) == pytest.approx((accs.mean() - half, accs.mean() + half))
+    assert summary.corrected
+    # ... but with n=2 folds (t quantile 12.7) the table shows no CI at all
+    assert math.isnan(row["ci_high"].iloc[0]) and math.isnan(row["ci_low"].iloc[0])
+    assert row["ci"].iloc[0] == "none (n<3)"
+    assert (
+        tab.frame.loc[tab.frame.model == "mtcnn", "whole-set/trial valence"]
+        .iloc[0]
+        .startswith(f"{100 * accs.mean():.1f} ± {100 * accs.std(ddof=1):.1f} n=2")
+    )
     # per-subject protocol: average per subject (over its folds), then across subjects; plain t CI
     ss = d[(d.model == "majority") & (d.protocol == "subject-specific") & (d.task == "arousal")].iloc[0]
     units = _unit_metric(uri, res["majority_ss"].parent_run_id, "test_acc_arousal")
     per_subject = pd.Series(units).groupby(lambda k: k.split("-")[0]).mean()
     assert ss["n"] == 4 and ss["over"] == "subjects" and ss["ci"] == "t"
+    ss_half = st.t.ppf(0.975, 3) * per_subject.std(ddof=1) / 2  # sqrt(4 subjects)
+    assert ss["ci_low"] == pytest.approx(max(0.0, per_subject.mean() - ss_half))
+    assert ss["ci_high"] == pytest.approx(min(1.0, per_subject.mean() + ss_half))
     assert ss["mean"] == pytest.approx(per_subject.mean())
     # paired tests vs MT-CNN exist where both ran on the same folds; Holm never lowers a p-value
     maj = d[(d.model == "majority") & (d.protocol == "whole-set") & (d.split == "trial")]
@@ -278,6 +289,16 @@ def test_protocols_and_leakage(store):
     )
     assert paper.loc["arousal", "Δ whole−subject"] == "−4.06"
     assert paper.loc["valence", "Δ whole−subject"] == "−5.01"
+    # the subject count comes from the runs (4 synthetic subjects), the paper's 64 models only from the paper
+    assert a.title.startswith(
+        "Protocols side by side (subject-specific: a model per subject, 4 subjects; whole-set: all subjects "
+        "pooled), split trial | "
+    )
+    assert "64" not in a.title
+    assert (
+        "paper row: the seed paper's 4D-CRNN reproduction (DEAP, 32 subjects x 2 tasks = 64 subject-specific "
+        "models vs 2 whole-set models, segment-level folds), not ours." in a.notes
+    )
     # every registered protocol with a trial split is a column; cross-subject has none
     assert {"subject-specific", "whole-set", "whole-set-finetune"} <= set(a.frame.columns)
     assert "cross-subject" not in a.frame.columns
@@ -447,6 +468,23 @@ def test_cli_formats_deterministic(store_env, tmp_path, capsys):
     assert out.startswith("### Model comparison") and "| model |" in out
     assert main(["table", "comparison", "--tracking-uri", uri, "--metric", "trial-acc", "-f", "csv"]) == 0
     assert set(pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))["metric"]) == {"trial-acc"}
+
+
+def test_cli_output_dash_writes_to_stdout(store_env, tmp_path, monkeypatch):
+    """``--output -`` is stdout (the usual Unix meaning), not a file named '-'."""
+    from typer.testing import CliRunner
+
+    from bench.cli import build_app
+
+    monkeypatch.chdir(tmp_path)
+    uri = store_env["uri"]
+    built = R.build("comparison", R.load_store(uri))
+    for fmt in ("md", "csv", "latex"):
+        args = ["table", "comparison", "--tracking-uri", uri, "--format", fmt, "--output", "-"]
+        result = CliRunner().invoke(build_app(), args)
+        assert result.exit_code == 0, result.output
+        assert result.stdout == R.render(built, fmt)
+    assert not (tmp_path / "-").exists() and not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )
+    root.callback()(_root)
     root.add_typer(data.app, name="data")
     models.register(root)
     run.register(root)
@@ -31,6 +32,32 @@ def build_app() -> typer.Typer:
     reproduce.register(root)
     report.register(root)
     return root
+
+
+def version_line() -> str:
+    """``deap-bench VERSION (commit SHA)``: the package version and, in a git checkout, the commit of the
+    code (``-dirty`` with local changes), as every tracked run records them (bench.tracking)."""
+    from bench import __version__
+    from bench.tracking import code_version
+
+    code = code_version()
+    commit = "commit unknown: not a git checkout" if code == f"v{__version__}" else f"commit {code}"
+    return f"deap-bench {__version__} ({commit})"
+
+
+def _print_version(value: bool) -> None:
+    """``--version`` is eager: it answers before any command runs, and ends the call."""
+    if value:
+        typer.echo(version_line())
+        raise typer.Exit()
+
+
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit"
+    ),
+) -> None:
+    """The root's options (only --version); the commands do the work."""
 
 
 app = build_app()

@@ -105,32 +105,39 @@ def prepare(
 
 @app.command("info")
 def info() -> None:
-    """List what the feature cache holds."""
-    from bench.data.cache import cache_root, list_cached
+    """List what the feature cache holds: per data folder and feature config, whose features they are."""
+    from bench.data.cache import cache_root, entry_source, list_cached
 
     entries = list_cached()
+    if not entries:
+        console.print(f"The feature cache at {cache_root()} is empty: run `bench data prepare`.")
+        return
     table = Table(title=f"Feature cache at {cache_root()}")
-    for col in ("config", "kind", "subjects", "trials x windows", "source folder", "size", "created"):
+    for col in ("config", "kind", "source (data folder)", "subjects", "trials x windows", "size", "created"):
         table.add_column(col)
     groups: dict[tuple, list[dict]] = {}
     for e in entries:
-        key = (e["config_fingerprint"][:12], e["synthetic"], str(Path(e["source_file"]).parent))
+        source, exists = entry_source(e)
+        if exists is False:
+            source += " (folder no longer exists)"
+        key = (e["config_fingerprint"][:12], bool(e.get("synthetic")), source)
         groups.setdefault(key, []).append(e)
-    for (cfg, synth, folder), items in sorted(groups.items()):
+    for (cfg, synth, source), items in sorted(groups.items()):
         subs = sorted(e["subject"] for e in items)
         shape = items[0]["shape"]
         table.add_row(
             cfg,
             "synthetic" if synth else "DEAP",
+            source,
             _compact(subs),
             f"{shape[0]} x {shape[1]}",
-            folder,
             f"{sum(e['bytes'] for e in items) / 1e6:.1f} MB",
             max(e["created"] for e in items),
         )
-    if not entries:
-        console.print(f"The feature cache at {cache_root()} is empty: run `bench data prepare`.")
-        return
+    table.caption = (
+        "source: the folder of the subject files the features were computed from (the cache may be "
+        "shared by several folders); unknown: an entry written without it"
+    )
     console.print(table)
 
 
@@ -148,16 +155,21 @@ def _compact(nums: list[int]) -> str:
 
 @app.command("show")
 def show(
-    out: Path = typer.Option(Path("brain_maps.png"), "--out", "-o", help="PNG file to write"),
+    out: Path = typer.Option(
+        Path("brain_maps.png"), "--out", "-o", help="Picture to write: .png, .pdf, .svg or .jpg"
+    ),
     deap: Path | None = typer.Option(None, "--deap", help=DEAP_HELP),
     synthetic: bool = typer.Option(False, "--synthetic", help="Use the embedded synthetic DEAP"),
     subjects: str | None = typer.Option(None, "--subjects", help="Subjects, e.g. '1-32'"),
     config: Path | None = typer.Option(None, "--config", help="TOML/JSON config file ([features] table)"),
     feature: list[str] | None = typer.Option(None, "-F", "--feature", help="Feature option key=value"),
 ) -> None:
-    """Draw the average brain maps (DE and PSD per band, high vs low valence and arousal) as topomaps."""
+    """Draw the average brain maps (DE and PSD per band, high vs low valence and arousal, and their
+    high-minus-low differences) as scalp maps."""
     from bench.data.topomaps import plot_average_maps
+    from bench.plots import plot_format
 
+    plot_format("--out", out)  # a wrong suffix is refused before any data is read
     fs, _ = load_features(deap, synthetic, subjects, feature_config_from(config, feature))
     path = plot_average_maps(fs, out)
     console.print(f"wrote {path}")

@@ -17,6 +17,7 @@ from bench.cli.common import (
     SCHEDULER_OPTION,
     WORKERS_OPTION,
     console,
+    epochs_help,
     err_console,
     exit_interrupted,
     parse_overrides,
@@ -167,9 +168,7 @@ def register(app: typer.Typer) -> None:
             None, "--folds", help="Outer folds (default 5; cross-subject 32 = LOSO)"
         ),
         subjects: str | None = typer.Option(None, "--subjects", help="Subjects, e.g. '1-32' or '1,3,5-8'"),
-        epochs: int | None = typer.Option(
-            None, "--epochs", min=1, help="Max epochs (early stopping may end sooner)"
-        ),
+        epochs: int | None = typer.Option(None, "--epochs", min=1, help=epochs_help()),
         deap: Path | None = typer.Option(None, "--deap", help=DEAP_HELP),
         synthetic: bool = typer.Option(False, "--synthetic", help="Use the embedded synthetic DEAP"),
         config: Path | None = typer.Option(None, "--config", help="TOML/JSON config file"),

@@ -18,12 +18,17 @@ from bench.cli.common import (
     SCHEDULER_OPTION,
     WORKERS_OPTION,
     console,
+    epochs_help,
     err_console,
     parse_subjects,
 )
 from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
+from bench.plots import plot_format
 from bench.tracking import check_tracking_uri
+
+STDOUT = "-"
+"""``--output -``: the formatted table goes to stdout, as without --output (the usual Unix meaning)."""
 
 
 class _TableGroup(TyperGroup):
@@ -84,14 +89,18 @@ def _shared() -> list[inspect.Parameter]:
                 None, "--format", "-f", help="md | latex | csv | html: to --output, or to stdout without it"
             ),
         ),
-        ("output", Path | None, typer.Option(None, "--output", "-o", help="File to write (needs --format)")),
+        (
+            "output",
+            Path | None,
+            typer.Option(None, "--output", "-o", help="File to write (needs --format); - for stdout"),
+        ),
         (
             "plot",
             Path | None,
             typer.Option(
                 None,
                 "--plot",
-                help="Bar chart with 95% CI error bars (.png or .svg; comparison and protocols)",
+                help="Bar chart with 95% CI error bars (.png, .pdf, .svg or .jpg; comparison and protocols)",
             ),
         ),
     ]
@@ -172,15 +181,16 @@ def emit(
     if plot is not None and not spec.plot:
         plottable = ", ".join(t.name for t in R.list_tables() if t.plot)
         raise ConfigError(f"--plot is available for the {plottable} tables, not {name!r}")
-    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
-        raise ConfigError(f"--plot {plot}: the file must end in .png or .svg")
+    if plot is not None:
+        plot_format("--plot", plot)
+    to_stdout = output is not None and str(output) == STDOUT
     store = R.load_store(check_tracking_uri(tracking_uri), data=data, fingerprint=fingerprint, where=where)
     built = R.build(name, store, metric=metric, **options)
-    if fmt is not None and output is None:
+    if fmt is not None and (output is None or to_stdout):
         sys.stdout.write(R.render(built, fmt))
     else:
         show(R.to_rich(built))
-    if output is not None:
+    if output is not None and not to_stdout:
         err_console.print(f"Wrote {R.write(built, fmt, output)}", markup=False)
     if plot is not None:
         err_console.print(f"Wrote {draw(built, plot)}", markup=False)
@@ -248,7 +258,7 @@ def register(root: typer.Typer) -> None:
         ),
         folds: int | None = typer.Option(None, "--folds", help="Outer folds (default 5)"),
         subjects: str | None = typer.Option(None, "--subjects", help="Subjects, e.g. '1-32' or '1,3,5-8'"),
-        epochs: int | None = typer.Option(None, "--epochs", min=1, help="Max epochs"),
+        epochs: int | None = typer.Option(None, "--epochs", min=1, help=epochs_help("Max epochs per run")),
         seed: int | None = typer.Option(None, "--seed", help="Random seed"),
         deap: Path | None = typer.Option(None, "--deap", help=DEAP_HELP),
         synthetic: bool = typer.Option(False, "--synthetic", help="Use the embedded synthetic DEAP"),

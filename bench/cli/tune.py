@@ -17,7 +17,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bench.cli.common import console, err_console, parse_overrides, parse_subjects, read_config_file
+from bench.cli.common import (
+    console,
+    epochs_help,
+    err_console,
+    parse_overrides,
+    parse_subjects,
+    read_config_file,
+)
 from bench.cli.data import DEAP_HELP
 from bench.cli.run_progress import stamp
 from bench.errors import ConfigError
@@ -102,7 +109,7 @@ def register(app: typer.Typer) -> None:
             "valid-loss", "--objective", help="valid-loss | valid-bacc (validation part only)"
         ),
         tune_folds: int = typer.Option(1, "--tune-folds", help="Folds per trial (first K; default 1)"),
-        epochs: int | None = typer.Option(None, "--epochs", min=1, help="Max epochs per fold"),
+        epochs: int | None = typer.Option(None, "--epochs", min=1, help=epochs_help("Max epochs per fold")),
         folds: int | None = typer.Option(None, "--folds", help="Outer folds of the protocol (default 5)"),
         subjects: str | None = typer.Option(None, "--subjects", help="Subjects, e.g. '1-32' or '1,3,5-8'"),
         deap: Path | None = typer.Option(None, "--deap", help=DEAP_HELP),

@@ -39,7 +39,7 @@ import numpy as np
 from bench.data.features import FEATURE_CODE_VERSION, FeatureConfig, extract_features
 from bench.data.inputs import InputSpec, ModelInputs, build_inputs
 from bench.data.reader import first_non_finite, read_subject, validate_ratings
-from bench.data.source import DataSource
+from bench.data.source import SYNTHETIC_MARKER, DataSource
 from bench.errors import DataError
 from bench.files import atomic_write
 
@@ -409,6 +409,33 @@ def _source_file(entry: Path, digest: str, root: Path) -> Path | None:
         return path if file_digest(path, root) == digest else None
     except (OSError, ValueError, KeyError, TypeError, DataError):
         return None
+
+
+EMBEDDED_SOURCE = "embedded synthetic"
+UNKNOWN_SOURCE = "unknown"
+
+
+def entry_source(meta: dict, cache_dir: str | Path | None = None) -> tuple[str, bool | None]:
+    """Where a cache entry's features were computed from, in words, and whether that folder still exists.
+
+    The data folder of the entry's subject file (``source_file`` in meta.json); ``embedded synthetic``
+    (with its size and seed) for the synthetic DEAP the harness generates under this cache; ``unknown``
+    (exists: None) for an entry whose meta.json names no file. A cache can be shared by several data
+    folders and users, so ``bench data info`` shows this beside every entry.
+    """
+    src = meta.get("source_file")
+    if not isinstance(src, str) or not src:
+        return UNKNOWN_SOURCE, None
+    folder = Path(src).parent
+    exists = folder.is_dir()
+    if folder.parent == cache_root(cache_dir) / "synthetic":
+        try:
+            cfg = json.loads((folder / SYNTHETIC_MARKER).read_text())["config"]
+            size = f" ({cfg['n_subjects']} subjects x {cfg['n_trials']} trials, seed {cfg['seed']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            size = ""
+        return EMBEDDED_SOURCE + size, exists
+    return str(folder), exists
 
 
 def list_cached(cache_dir: str | Path | None = None) -> list[dict]:

@@ -38,8 +38,45 @@ def class_means(features: np.ndarray, ratings: np.ndarray, threshold: float = 5.
     return out
 
 
+def class_counts(ratings: np.ndarray, threshold: float = 5.0) -> dict[tuple[str, str], int]:
+    """Trials per (task, "high"|"low") over all subjects (high: rating above ``threshold``)."""
+    out = {}
+    for t, task in enumerate(TASKS):
+        high = int((np.asarray(ratings)[..., t] > threshold).sum())
+        out[(task, "high")], out[(task, "low")] = high, int(np.asarray(ratings)[..., t].size) - high
+    return out
+
+
+def differences(means: dict) -> dict[tuple[str, str], np.ndarray]:
+    """High minus low mean map per (kind, task): where the two classes differ (NaN if one is empty)."""
+    return {
+        (kind, task): means[(kind, task, "high")] - means[(kind, task, "low")]
+        for kind in FEATURE_KINDS
+        for task in TASKS
+    }
+
+
+def _limits(maps: list[np.ndarray]) -> tuple[float, float]:
+    """(min, max) over the finite values of ``maps``; (0, 1) when there are none (an empty class)."""
+    values = np.concatenate([np.ravel(m) for m in maps])
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return 0.0, 1.0
+    lo, hi = float(values.min()), float(values.max())
+    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)  # a flat map still gets a scale
+
+
 def plot_average_maps(fs, out: str | Path, threshold: float = 5.0) -> Path:
-    """Write a PNG: rows = (DE, PSD) x (valence, arousal) x (high, low), columns = bands."""
+    """Write the average brain maps as scalp pictures (format from ``out``'s suffix).
+
+    Rows: (DE, PSD) x bands. Columns: the mean map of high and low valence and arousal trials, on one
+    colour scale per row (feature and band, colour bar beside them), then the high-minus-low maps of
+    valence and arousal on a diverging scale centred at 0 (colour bar beside them), so a difference
+    between the classes shows as colour rather than as two near-identical pictures.
+    """
+    from bench.plots import SAVE_METADATA, plot_format
+
+    fmt = plot_format("--out", out)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,33 +85,59 @@ def plot_average_maps(fs, out: str | Path, threshold: float = 5.0) -> Path:
 
     info = eeg_info()
     means = class_means(fs.features, fs.ratings, threshold)
-    rows = [(k, t, c) for k in FEATURE_KINDS for t in TASKS for c in ("high", "low")]
+    diffs = differences(means)
+    counts = class_counts(fs.ratings, threshold)
+    classes = [(t, c) for t in TASKS for c in ("high", "low")]
     bands = fs.config.band_names
-    fig, axes = plt.subplots(len(rows), len(bands), figsize=(2.0 * len(bands) + 1.2, 1.9 * len(rows)))
-    for r, (kind, task, cls) in enumerate(rows):
-        pair = np.stack([means[(kind, task, "high")], means[(kind, task, "low")]])
-        lim = float(np.nanmax(np.abs(pair))) or 1.0
-        for b, band in enumerate(bands):
-            ax = axes[r, b]
-            mne.viz.plot_topomap(
-                means[(kind, task, cls)][b], info, axes=ax, show=False, vlim=(-lim, lim), cmap="RdBu_r",
-                contours=0, sensors=True,
+    rows = [(k, b) for k in FEATURE_KINDS for b in range(len(bands))]
+    # columns: class maps | colour bar | gap | difference maps | colour bar
+    ratios = [1.0] * len(classes) + [0.07, 0.45] + [1.0] * len(TASKS) + [0.07]
+    fig, axes = plt.subplots(
+        len(rows), len(ratios), figsize=(sum(ratios) * 1.6 + 1.0, 1.6 * len(rows) + 0.9),
+        gridspec_kw={"width_ratios": ratios}, squeeze=False,
+    )  # fmt: skip
+    bar_means, gap, diff0 = len(classes), len(classes) + 1, len(classes) + 2
+    bar_diffs = len(ratios) - 1
+    for r, (kind, b) in enumerate(rows):
+        axes[r, gap].set_axis_off()
+        vlim = _limits([means[(kind, t, c)][b] for t, c in classes])
+        for col, (task, cls) in enumerate(classes):
+            im, _ = mne.viz.plot_topomap(
+                means[(kind, task, cls)][b], info, axes=axes[r, col], show=False, vlim=vlim,
+                cmap="viridis", contours=0, sensors=True,
             )  # fmt: skip
             if r == 0:
-                ax.set_title(band)
-        axes[r, 0].text(-0.35, 0.5, f"{kind.upper()}\n{task} {cls}", transform=axes[r, 0].transAxes,
-                        ha="right", va="center", fontsize=9)  # fmt: skip
+                axes[r, col].set_title(f"{task} {cls}\n({counts[(task, cls)]} trials)", fontsize=10)
+        fig.colorbar(im, cax=axes[r, bar_means])
+        lim = max(np.abs(_limits([diffs[(kind, t)][b] for t in TASKS])))
+        for j, task in enumerate(TASKS):
+            im, _ = mne.viz.plot_topomap(
+                diffs[(kind, task)][b], info, axes=axes[r, diff0 + j], show=False, vlim=(-lim, lim),
+                cmap="RdBu_r", contours=0, sensors=True,
+            )  # fmt: skip
+            if r == 0:
+                axes[r, diff0 + j].set_title(f"{task}\nhigh − low", fontsize=10)
+        fig.colorbar(im, cax=axes[r, bar_diffs])
+        axes[r, 0].text(-0.08, 0.5, f"{kind.upper()}\n{bands[b]}", transform=axes[r, 0].transAxes,
+                        ha="right", va="center", fontsize=11)  # fmt: skip
     label = "SYNTHETIC data" if fs.synthetic else "DEAP"
     fig.suptitle(
         f"Average brain maps ({label}, {len(fs.subjects)} subjects, data {fs.fingerprint}); "
-        f"high = rating > {threshold:g}",
-        fontsize=10,
+        f"high = rating > {threshold:g}\n"
+        "one colour scale per row (feature and band); differences centred at 0",
+        fontsize=11,
+        y=1 - 0.1 / fig.get_figheight(),
     )
-    fig.tight_layout(rect=(0.06, 0, 1, 0.97))
+    # fixed margins: tight_layout would count the row labels beside the first column and shrink every map
+    top = 1 - 0.95 / fig.get_figheight()
+    fig.subplots_adjust(left=0.08, right=0.95, bottom=0.01, top=top, wspace=0.08, hspace=0.12)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    tmp.replace(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        fig.savefig(tmp, format=fmt, dpi=90, metadata=SAVE_METADATA.get(fmt))
+        tmp.replace(out)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
     return out

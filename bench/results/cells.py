@@ -2,7 +2,9 @@
 
 * A cell is the mean, std (ddof 1) and 95% CI of a metric over folds (pooled protocols; CI with the
   Nadeau & Bengio corrected variance, as k-fold training sets overlap) or over subjects (per-subject
-  protocols: each subject's folds averaged first; plain t CI, subjects are independent).
+  protocols: each subject's folds averaged first; plain t CI, subjects are independent). Every metric
+  is a proportion, so the CI is clipped to [0, 1]; it is left out (NaN) below ``stats.MIN_CI_N``
+  values, where a t interval spans nearly the whole range.
 * Two runs are paired only when their folds fingerprints agree (same test units with the same labels in
   the same folds): the corrected resampled t-test over folds for pooled protocols, the Wilcoxon
   signed-rank test over subjects for per-subject ones. Otherwise the p cell reads ``n/a (other folds)``.
@@ -176,6 +178,13 @@ def _clip(x: float) -> float:
     return min(1.0, max(0.0, x)) if math.isfinite(x) else math.nan
 
 
+def ci_kind(s: stats.Summary) -> str:
+    """How a cell's CI was computed, or why there is none (the ``ci`` column of the tidy data)."""
+    if s.n < stats.MIN_CI_N:
+        return f"none (n<{stats.MIN_CI_N})"
+    return "corrected t" if s.corrected else "t"
+
+
 def cell_fields(c: Cell | None) -> dict:
     """The tidy numbers of one cell (NaN and status 'not run' for a missing one, never zeros)."""
     if c is None:
@@ -191,15 +200,16 @@ def cell_fields(c: Cell | None) -> dict:
             "n": 0,
         }
     s = c.summary
+    shown = s.n >= stats.MIN_CI_N
     return {
         "status": "ok",
         "run_id": c.run_id,
         "over": c.over,
         "mean": c.mean,
         "std": s.std,
-        "ci_low": _clip(s.ci_low),
-        "ci_high": _clip(s.ci_high),
-        "ci": "corrected t" if s.corrected else "t",
+        "ci_low": _clip(s.ci_low) if shown else math.nan,
+        "ci_high": _clip(s.ci_high) if shown else math.nan,
+        "ci": ci_kind(s),
         "n": s.n,
     }
 

@@ -74,7 +74,9 @@ def _text(r: pd.Series, marker: str) -> str:
         return NOT_RUN
     text = pct(r["mean"])
     if math.isfinite(r["std"]):
-        text += f" ± {pct(r['std'])} [{pct(r['ci_low'])}, {pct(r['ci_high'])}]"
+        text += f" ± {pct(r['std'])}"
+    if math.isfinite(r["ci_low"]):
+        text += f" [{pct(r['ci_low'])}, {pct(r['ci_high'])}]"
     text += f" n={int(r['n'])}"
     if math.isfinite(r["p_vs_mtcnn_holm"]):
         text += f" {pval(r['p_vs_mtcnn_holm'])} ({r['test']})"
@@ -172,7 +174,7 @@ def comparison_table(store: Store, metric: str = "acc") -> list[Table]:
         metric_note(metric),
         "cells: mean ± std [95% CI, clipped to 0-100] (n folds: CI with the corrected resampled variance, "
         "Nadeau & Bengio 2003; or n subjects for per-subject protocols, each subject's folds averaged "
-        "first: t CI).",
+        f"first: t CI); no CI below n={stats.MIN_CI_N}, where a t interval spans nearly 0-100.",
         "p: paired test vs MT-CNN, Holm-corrected within a protocol/split (t: corrected resampled t-test "
         f"over shared folds; W: Wilcoxon signed-rank over subjects); only between runs on the same folds, "
         f"else '{OTHER_FOLDS}'.",

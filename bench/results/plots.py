@@ -1,48 +1,63 @@
-"""Bar charts with 95% CI error bars of the comparison and protocols tables (deterministic PNG/SVG)."""
+"""Bar charts with 95% CI error bars of the comparison and protocols tables (deterministic files)."""
 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from bench.data.inputs import TASKS
 from bench.errors import ConfigError
+from bench.plots import SAVE_METADATA, plot_format
 from bench.results.table import Table
+
+CHANCE = 0.5
+"""The dotted reference line: the accuracy of a random guess between two classes."""
+CHANCE_LABEL = f"chance (random guess between 2 classes): {100 * CHANCE:.0f} %"
+FONT = 11
+"""Base font size (points); titles one or two points larger."""
+PANEL_SIZE = (6.4, 5.0)
+"""Inches per panel (width, height): the labels stay readable in the report and on screen."""
 
 
 def _bars(ax, labels: list[str], series: dict[str, list[tuple[float, float, float]]]) -> None:
+    """One panel: a group of bars per label, one bar per series, with its 95% CI where it has one."""
     x = np.arange(len(labels))
     width = 0.8 / max(1, len(series))
     for i, (name, vals) in enumerate(series.items()):
         means = np.array([100 * v[0] for v in vals])
-        lo = np.array([100 * (v[0] - v[1]) if math.isfinite(v[1]) else 0.0 for v in vals])
-        hi = np.array([100 * (v[2] - v[0]) if math.isfinite(v[2]) else 0.0 for v in vals])
+        # no error bar at all where the cell has no CI (n < 3: see bench.stats.MIN_CI_N)
+        lo = np.array([100 * (v[0] - v[1]) if math.isfinite(v[1]) else math.nan for v in vals])
+        hi = np.array([100 * (v[2] - v[0]) if math.isfinite(v[2]) else math.nan for v in vals])
         ax.bar(
             x + (i - (len(series) - 1) / 2) * width,
             np.nan_to_num(means),
             width,
             label=name,
             yerr=np.vstack([lo, hi]),
-            capsize=2,
+            capsize=3,
+            error_kw={"elinewidth": 1.2},
         )
-    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=7)
+    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=FONT)
+    ax.tick_params(axis="y", labelsize=FONT)
     ax.set_ylim(0, 100)
-    ax.set_ylabel("accuracy %")
-    ax.axhline(50, color="grey", lw=0.5, ls=":")
-    ax.legend(fontsize=6)
+    ax.set_ylabel("accuracy %", fontsize=FONT)
+    ax.axhline(100 * CHANCE, color="black", lw=1.0, ls=":", label=CHANCE_LABEL)
+    ax.grid(axis="y", color="0.9", lw=0.6)
+    ax.set_axisbelow(True)
 
 
-def plot(tables: Sequence[Table], path: str | Path, *, dpi: int = 100) -> Path:
-    """Bar chart with 95% CI error bars (comparison and protocols tables); deterministic PNG/SVG.
+def plot(tables: Sequence[Table], path: str | Path, *, dpi: int = 150) -> Path:
+    """Bar chart with 95% CI error bars (comparison and protocols tables); deterministic PNG/SVG/PDF/JPEG.
 
-    ``dpi``: PNG resolution (the report draws at a higher one so the small labels stay readable)."""
+    ``path``'s suffix picks the format (:func:`bench.plots.plot_format`); ``dpi``: resolution of the
+    raster formats."""
     path = Path(path)
-    suffix = path.suffix.lower().lstrip(".")
-    if suffix not in ("png", "svg"):
-        raise ConfigError(f"--plot {path}: the file must end in .png or .svg")
+    suffix = plot_format("--plot", path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,16 +104,28 @@ def plot(tables: Sequence[Table], path: str | Path, *, dpi: int = 100) -> Path:
     if not panels:
         raise ConfigError("nothing to plot: every cell is 'not run'")
     plt.rcParams["svg.hashsalt"] = "deap-bench"
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.8), squeeze=False)
+    w, h = PANEL_SIZE
+    fig, axes = plt.subplots(1, len(panels), figsize=(w * len(panels), h), squeeze=False)
     for ax, (title, labels, series) in zip(axes[0], panels, strict=True):
         _bars(ax, labels, series)
-        ax.set_title(title, fontsize=8)
-    fig.suptitle(t.title, fontsize=8)
-    fig.tight_layout()
-    meta = {"Date": None} if suffix == "svg" else {"Software": None}
+        ax.set_title(title, fontsize=FONT + 1)
+    # one legend for the figure (every series of every panel, then the chance line), under the title
+    handles: dict[str, Any] = {}
+    for ax in axes[0]:
+        for hd, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, hd)
+    chance = handles.pop(CHANCE_LABEL)
+    handles[CHANCE_LABEL] = chance
+    # a long title (protocols, a metric, the data fingerprint) wraps; each extra line moves the rest down
+    title_lines = textwrap.wrap(t.title, width=int(9 * fig.get_figwidth()))
+    shift = 0.25 * (len(title_lines) - 1) / h  # ~0.25 inch per line of the title
+    fig.suptitle("\n".join(title_lines), fontsize=FONT + 2)
+    fig.legend(handles.values(), handles.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.94 - shift),
+               ncol=len(handles), fontsize=FONT, frameon=False)  # fmt: skip
+    fig.tight_layout(rect=(0, 0, 1, 0.9 - shift))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format=suffix, metadata=meta, dpi=dpi)
+        fig.savefig(path, format=suffix, metadata=SAVE_METADATA.get(suffix), dpi=dpi)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write ({exc.strerror or exc})") from None
     finally:

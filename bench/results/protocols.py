@@ -31,8 +31,18 @@ PAPER_PROTOCOLS: dict[str, dict[str, float]] = {
     "whole-set": {"valence": 88.92, "arousal": 90.15},
 }
 """The seed paper's 4D-CRNN reproduction: 64 separate models vs 2 models (its Table A)."""
+PAPER_MODELS = "32 subjects x 2 tasks = 64 subject-specific models vs 2 whole-set models"
+"""What the paper's row compares (DEAP; 4D-CRNN is single-task): the paper's count, never our data's."""
 PAPER_PAIR = ("subject-specific", "whole-set")
 DELTA = "Δ whole−subject"
+
+
+def _what_is_trained(pars: list[pd.Series | None]) -> str:
+    """The protocols' populations in words, with the number of subjects of the runs shown (a subject-
+    specific run trains one model per subject, on as many subjects as its data has)."""
+    counts = sorted({int(p["n_subjects"]) for p in pars if p is not None and p["per_subject"]} - {0})
+    n = f", {'/'.join(map(str, counts))} subjects" if counts else ""
+    return f"subject-specific: a model per subject{n}; whole-set: all subjects pooled"
 
 
 def _by_protocol(store: Store, split: str, metric: str) -> Table:
@@ -85,7 +95,8 @@ def _by_protocol(store: Store, split: str, metric: str) -> Table:
         "protocols",
         title(
             store,
-            f"Protocols side by side (subject-specific: 64 models, whole-set: 2), split {split}",
+            f"Protocols side by side ({_what_is_trained([p for _, ps in pairs for p in ps.values()])}), "
+            f"split {split}",
             metric,
         ),
         pd.DataFrame(frame, columns=["model", "task", *protocols, *([DELTA] if has_delta else [])]),
@@ -94,7 +105,8 @@ def _by_protocol(store: Store, split: str, metric: str) -> Table:
             metric_note(metric),
             "cells: mean ± std (n subjects for per-subject protocols, n folds for pooled ones); Δ in "
             "percentage points.",
-            "paper row: the seed paper's 4D-CRNN reproduction (DEAP, segment-level folds), not ours.",
+            f"paper row: the seed paper's 4D-CRNN reproduction (DEAP, {PAPER_MODELS}, segment-level "
+            "folds), not ours.",
             *flags.notes,
             *data_notes(store),
         ],
