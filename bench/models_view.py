@@ -16,6 +16,7 @@ from rich.text import Text
 from torch import nn
 
 from bench.data.inputs import TASKS
+from bench.fit import NAME, TEXT, Col, FitTable
 from bench.recipes import describe_train, recipe_train
 from bench.registry import ModelInfo, count_parameters, create_model, get_model_info, list_models
 
@@ -37,20 +38,22 @@ def _param_label(info: ModelInfo) -> str:
     return f"{n:,}" + ("" if info.multitask or not info.trainable else " x 2")
 
 
-def models_table() -> Table:
-    """One row per registered model: name, paper, input, tasks, parameters, reported V/A, fidelity."""
-    table = Table(title="Registered models", show_lines=False)
-    table.add_column("name", style="bold cyan", no_wrap=True)
-    table.add_column("paper")
-    table.add_column("input")
-    table.add_column("tasks")
-    table.add_column("parameters", justify="right")
-    table.add_column("valence %", justify="right")
-    table.add_column("arousal %", justify="right")
-    table.add_column("fidelity")
-    for info in list_models():
-        fid_style = "green" if info.fidelity == "exact" else "yellow"
-        table.add_row(
+def models_table() -> FitTable:
+    """One row per registered model: name, paper, input, tasks, parameters, reported V/A, fidelity.
+
+    At a narrow terminal the paper, then the tasks, then the input columns are left out (and named)."""
+    columns = [
+        Col("name", NAME, style="bold cyan"),
+        Col("paper", TEXT, priority=1),
+        Col("input", TEXT, priority=3),
+        Col("tasks", TEXT, priority=2),
+        Col("parameters"),
+        Col("valence %"),
+        Col("arousal %"),
+        Col("fidelity", NAME),
+    ]
+    rows = [
+        [
             info.name,
             info.citation,
             info.input_spec.describe(),
@@ -58,13 +61,15 @@ def models_table() -> Table:
             _param_label(info),
             _fmt_acc(info.reported.get("valence")),
             _fmt_acc(info.reported.get("arousal")),
-            Text(info.fidelity, style=fid_style),
-        )
-    table.caption = (
+            Text(info.fidelity, style="green" if info.fidelity == "exact" else "yellow"),
+        ]
+        for info in list_models()
+    ]
+    caption = (
         "parameters 'x 2': the paper trains one model per task; accuracies as reported on DEAP; all models "
         "train under the harness recipe (`bench models NAME` compares it with the paper's, --recipe paper)"
     )
-    return table
+    return FitTable(columns, rows, title="Registered models", caption=caption)
 
 
 def recipes_table(info: ModelInfo) -> Table:

@@ -35,8 +35,8 @@ PLOT_DPI = 150
 STANDARD_TAGS = frozenset(
     {
         "model", "protocol", "split", "data_kind", "synthetic", "data_fingerprint", "leaky", "audit",
-        "config_fingerprint", "run_key", "code_version", "package_version", "n_subjects", "variant",
-        "settings", "scale", "folds_fingerprint", "role", "hardware", "tuned_from",
+        "config_fingerprint", "run_key", "code_version", "package_version", "n_subjects", "n_trials",
+        "variant", "settings", "scale", "folds_fingerprint", "role", "hardware", "tuned_from",
     }
 )  # fmt: skip
 """Parent tags (``bench.`` prefix removed) every run has or the provenance shows in its own column;
@@ -276,8 +276,8 @@ def _header_items(store: Store, metric: str) -> list[tuple[str, str]]:
     ]
     if store.where:
         items.append(("runs picked with", " ".join(f"--where {w}" for w in store.where)))
-    if store.other_fingerprints:
-        items.append(("other data sets in the store", ", ".join(store.other_fingerprints)))
+    if store.others:
+        items.append(("other data sets in the store", "; ".join(d.describe() for d in store.others)))
     return items
 
 

@@ -153,6 +153,7 @@ def run_tags(p: Prepared) -> dict[str, str]:
         f"{TAG}package_version": __version__,
         f"{TAG}hardware": hardware(),
         f"{TAG}n_subjects": str(len(p.features.subjects)),
+        f"{TAG}n_trials": str(p.features.features.shape[1]),  # per subject: names the data set in tables
         **identity_tags(cfg, p.folds_fingerprint, prefix=TAG),
     }
 

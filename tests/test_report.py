@@ -190,10 +190,9 @@ def test_provenance(env):
 
 def test_synthetic_is_in_the_title(env):
     page = env["files"].html.read_text(encoding="utf-8")
-    assert "SYNTHETIC" in _parse(page).title
-    assert (
-        env["files"].markdown.read_text().splitlines()[0].startswith("# deap-bench report | SYNTHETIC data")
-    )
+    label = f"synthetic, 2 subjects x 6 trials, {env['store'].fingerprint[:8]}"  # the data set in words
+    assert _parse(page).title == f"deap-bench report | {label}"
+    assert env["files"].markdown.read_text().splitlines()[0] == f"# deap-bench report | {label}"
     assert '<div class="synthetic">SYNTHETIC DATA' in page
 
 

@@ -337,7 +337,7 @@ def test_leaderboard_excludes_leaky_and_tuned(store, store_env):
     assert means == sorted(means, reverse=True)
     assert list(ws.frame["rank"]) == [str(i) for i in range(1, len(ws.frame) + 1)]
     assert {"folds", "subjects", "code"} <= set(ws.frame.columns)  # the data set is in the title
-    assert "SYNTHETIC" in ws.title
+    assert ws.title.endswith(f"| synthetic, 4 subjects x 8 trials, {store_env['fs'].fingerprint[:8]}")
     withtuned = R.build("leaderboard", store, include_tuned=True)
     ws = next(t for t in withtuned if "whole-set | split trial" in t.title)
     row = ws.frame[ws.frame.variant == "loss-weights=0.5,1.5"].iloc[0]
@@ -457,11 +457,11 @@ def test_cli_formats_deterministic(store_env, tmp_path, capsys):
     for name in ("leakage", "ablation", "leaderboard"):
         out = tmp_path / f"{name}.md"
         assert main(["table", name, "--tracking-uri", uri, "-f", "md", "-o", str(out)]) == 0
-        assert "SYNTHETIC data" in out.read_text()
+        assert "| synthetic, 4 subjects x 8 trials, " in out.read_text()
     capsys.readouterr()
     assert main(["table", "leaderboard", "--tracking-uri", uri, "--data", "deap"]) == 0
     out = capsys.readouterr().out
-    assert "DEAP data" in out and "prior" in out and "mtcnn" not in out
+    assert "DEAP, 4 subjects x 8 trials, " in out and "prior" in out and "mtcnn" not in out
     # --format alone: the text on stdout, nothing else
     assert main(["table", "comparison", "--tracking-uri", uri, "--format", "md"]) == 0
     out = capsys.readouterr().out

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from bench.checks import check_option, check_type
 from bench.cli.common import (
@@ -26,6 +25,7 @@ from bench.cli.common import (
 )
 from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
+from bench.fit import NAME, Col, FitTable
 
 QUICK_EPOCHS = 1
 """Epoch cap when the embedded synthetic default runs without --epochs (keeps the README command short)."""
@@ -101,9 +101,11 @@ def build_config(file_cfg: dict, **cli) -> dict:
 
 TABLE_METRICS = (("acc", "acc"), ("trial_acc", "trial acc"), ("balanced_acc", "bal acc"), ("auc", "AUC"))
 """(metric, header) per task in ``bench run``'s table: window accuracy, trial vote, balanced accuracy, AUC."""
+TABLE_PRIORITIES = {"time s": 0, "epochs": 1, "AUC": 2, "bal acc": 3}
+"""What a narrow terminal leaves out of ``bench run``'s table first (the columns are named below it)."""
 
 
-def results_table(res) -> Table:
+def results_table(res) -> FitTable:
     """Per-unit and mean +- std TEST metrics; headers start with the task initial (caption spells it out)."""
     cfg = res.config
     data = f"{res.data_kind.upper()} data {res.data_fingerprint}"
@@ -118,13 +120,13 @@ def results_table(res) -> Table:
         + ". acc, bal acc, AUC: per window; trial acc: window probabilities averaged per trial "
         "(high only if the mean > 0.5)."
     )
-    table = Table(title=f"TEST metrics: {title}", caption=caption)
-    table.add_column("unit")
-    for t in cfg.tasks:
-        for _, header in TABLE_METRICS:
-            table.add_column(f"{t[0].upper()} {header}", justify="right")
-    table.add_column("epochs", justify="right")
-    table.add_column("time s", justify="right")
+    columns = [Col("unit", NAME)]
+    columns += [
+        Col(f"{t[0].upper()} {h}", priority=TABLE_PRIORITIES.get(h))
+        for t in cfg.tasks
+        for _, h in TABLE_METRICS
+    ]
+    columns += [Col(h, priority=TABLE_PRIORITIES[h]) for h in ("epochs", "time s")]
     by_key: dict[tuple, dict] = {}
     for u in res.units:
         key = (u.unit.subject or 0, u.unit.fold)
@@ -133,6 +135,7 @@ def results_table(res) -> Table:
         row["epochs"] = max(row.get("epochs", 0), u.metrics.get("epochs_run", 0))
         row["time"] = row.get("time", 0) + u.metrics.get("fit_seconds", 0)
         row["reused"] = row.get("reused", False) or u.reused
+    rows = []
     for _, row in sorted(by_key.items()):
         cells = [row["name"] + (" (resumed)" if row["reused"] else "")]
         for t in cfg.tasks:
@@ -140,15 +143,16 @@ def results_table(res) -> Table:
                 v = row.get(f"test_{m}_{t}")
                 cells.append("-" if v is None or not math.isfinite(v) else f"{100 * v:.1f}")
         cells += [f"{row['epochs']:.0f}", f"{row['time']:.0f}"]
-        table.add_row(*cells)
+        rows.append(cells)
     s = res.summary
     cells = ["mean ± std" + (" (per subject)" if res.per_subject else "")]
     for t in cfg.tasks:
         for m, _ in TABLE_METRICS:
             mu, sd = s.get(f"{m}_{t}_mean"), s.get(f"{m}_{t}_std")
             cells.append("-" if mu is None or not math.isfinite(mu) else f"{100 * mu:.1f} ± {100 * sd:.1f}")
-    table.add_row(*cells, "", "", style="bold")
-    return table
+    rows.append([*cells, "", ""])
+    styles = [None] * (len(rows) - 1) + ["bold"]
+    return FitTable(columns, rows, title=f"TEST metrics: {title}", caption=caption, styles=styles)
 
 
 def register(app: typer.Typer) -> None:
@@ -175,7 +179,8 @@ def register(app: typer.Typer) -> None:
         seed: int | None = typer.Option(None, "--seed", help="Random seed (folds, init, batches)"),
         device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda"),
         precision: str | None = typer.Option(
-            None, "--precision",
+            None,
+            "--precision",
             help="auto (default: bf16 autocast where the hardware has it natively and the model's parity "
             "is shown, see `bench models NAME`; else fp32) | fp32 | bf16",
         ),  # fmt: skip

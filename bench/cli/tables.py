@@ -62,7 +62,12 @@ def store_options() -> list[inspect.Parameter]:
         (
             "fingerprint",
             str | None,
-            typer.Option(None, "--fingerprint", help="Data fingerprint to show (default: the newest run's)"),
+            typer.Option(
+                None,
+                "--fingerprint",
+                help="Data set to show: a prefix of its fingerprint (default: the data `bench run` uses "
+                "by default if it has runs, else the one with most runs; `bench runs --datasets` lists them)",
+            ),
         ),
         (
             "where",
@@ -147,11 +152,12 @@ def table_app() -> typer.Typer:
 
 
 def show(renderables: list) -> None:
-    """Print tables; notes and commands are soft-wrapped so a command stays one copyable line."""
+    """Print tables and notes at the terminal's width; a fill-in command (a no-wrap Text) is not wrapped,
+    so it stays one copyable line."""
     from rich.text import Text
 
     for r in renderables:
-        console.print(r, soft_wrap=isinstance(r, Text))
+        console.print(r, soft_wrap=isinstance(r, Text) and bool(r.no_wrap))
 
 
 def emit(
@@ -197,31 +203,57 @@ def emit(
 
 
 def runs_table(store) -> Any:
-    """Rich table of the finished parents: run id, cell, scale, other settings that set it apart."""
-    from rich.table import Table
-
+    """The finished parents of the store's data set: run id, cell, scale, other settings that set it apart."""
+    from bench.fit import NAME, TEXT, Col, FitTable
     from bench.results.store import describe_scale, other_settings
 
-    t = Table(title=f"Finished runs | {store.label}")
-    t.add_column("run", no_wrap=True)
-    t.add_column("model", no_wrap=True)
-    t.add_column("cell")
-    t.add_column("scale")
-    t.add_column("other settings")
     shown = set(store.parents["run_id"])
+    n_subjects = store.dataset.n_subjects if store.dataset else None
+    rows = []
     for _, r in store.runs.iterrows():
         cell = f"{r['protocol']}/{r['split']}" + ("" if r["audit"] == "none" else f" {r['audit']}")
         cell += f" {r['variant']}" + (" (tuned)" if r["tuned"] else "")
         rest = ", ".join(f"{k}={json.dumps(v)}" for k, v in other_settings(r).items())
-        t.add_row(
-            r["run_id"][:8] + (" *" if r["run_id"] in shown else ""),
-            r["model"],
-            cell,
-            describe_scale(r),
-            rest,
-        )
-    t.caption = "*: the run the tables show for its cell (the newest); pick another with --where KEY=VALUE"
-    return t
+        mark = " *" if r["run_id"] in shown else ""
+        rows.append([r["run_id"][:8] + mark, r["model"], cell, describe_scale(r, n_subjects), rest])
+    columns = [Col("run", NAME), Col("model", NAME), Col("cell", NAME), Col("scale", TEXT)]
+    return FitTable(
+        [*columns, Col("other settings", TEXT)],
+        rows,
+        title=f"Finished runs | {store.label}",
+        caption="*: the run the tables show for its cell (the newest); pick another with --where KEY=VALUE",
+    )
+
+
+def datasets_table(sets, default, chosen: str) -> Any:
+    """One row per data set of the store: kind, size, finished runs, newest run, fingerprint."""
+    import time
+
+    from bench.fit import NAME, Col, FitTable
+    from bench.results.store import KIND_WORDS
+
+    def when(ms: int) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000)) if ms else "?"
+
+    rows = [
+        [
+            KIND_WORDS.get(d.kind, d.kind) + (" *" if d == default else ""),
+            str(d.n_subjects or "?"),
+            str(d.n_trials or "?"),
+            str(d.n_runs),
+            when(d.newest),
+            d.fingerprint,
+        ]
+        for d in sets
+    ]
+    columns = [Col("data", NAME), Col("subjects"), Col("trials"), Col("runs"), Col("newest run", NAME)]
+    return FitTable(
+        [*columns, Col("fingerprint", NAME)],
+        rows,
+        title="Data sets with finished runs",
+        caption=f"*: the data set tables show by default: {chosen}. Pick another with --fingerprint PREFIX "
+        "(a few first characters are enough).",
+    )
 
 
 def register(root: typer.Typer) -> None:
@@ -231,21 +263,34 @@ def register(root: typer.Typer) -> None:
     def runs(
         data: str | None = typer.Option(None, "--data", help="synthetic | deap"),
         tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store"),
-        fingerprint: str | None = typer.Option(None, "--fingerprint", help="Data fingerprint"),
+        fingerprint: str | None = typer.Option(
+            None, "--fingerprint", help="Data set (a fingerprint prefix; default: as the tables pick it)"
+        ),
         where: list[str] | None = typer.Option(None, "--where", help="key=value filter (repeatable)"),
         model: str | None = typer.Option(None, "--model", "-m", help="Only this model"),
+        list_sets: bool = typer.Option(
+            False, "--datasets", help="List the data sets instead: kind, size, runs, fingerprint"
+        ),
     ) -> None:
-        """List the finished runs the tables choose from, with the settings that set them apart."""
+        """List the finished runs the tables choose from (of one data set), with the settings that set
+        them apart; --datasets lists the data sets of the store."""
         from bench.results import load_store
+        from bench.results.store import list_datasets
 
+        uri = check_tracking_uri(tracking_uri)
+        if list_sets:
+            if fingerprint is not None or where or model:
+                raise ConfigError("--datasets lists every data set: drop --fingerprint, --where and --model")
+            console.print(datasets_table(*list_datasets(uri, data)))
+            return
         store = load_store(
-            check_tracking_uri(tracking_uri),
+            uri,
             data=data,
             fingerprint=fingerprint,
             where=[*(where or []), *([f"model={model}"] if model else [])],
         )
         console.print(runs_table(store))
-        for n in store.notes:
+        for n in [*([store.others_note] if store.others_note else []), *store.notes]:
             err_console.print(n, markup=False)
 
     @root.command("ablate")

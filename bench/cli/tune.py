@@ -70,7 +70,7 @@ def trials_table(res, limit: int = 10) -> Table:
     """The best trials of the study (all sessions), best first."""
     title = f"study {res.study} | objective {res.objective} (lower is better) | space {res.space}"
     table = Table(title=title)
-    for col in ("trial", "state", "log2 r", "w_val", "w_aro"):
+    for col in ("trial", "state", "log2 r", "w valence", "w arousal"):
         table.add_column(col, justify="right")
     extra = [k for k in ("lr", "dropout") if any(k in t.params for t in res.trials)]
     for k in extra:

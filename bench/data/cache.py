@@ -124,11 +124,7 @@ class FeatureSet:
     @property
     def fingerprint(self) -> str:
         """Data fingerprint: hash of the feature config and every input file's content hash."""
-        payload = json.dumps(
-            {"config": self.config.fingerprint(), "files": {str(k): v for k, v in self.file_digests.items()}},
-            sort_keys=True,
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return data_fingerprint(self.config, self.file_digests)
 
     @property
     def kind(self) -> str:
@@ -163,6 +159,24 @@ class FeatureSet:
             synthetic=self.synthetic,
             file_digests={s: self.file_digests[s] for s in wanted},
         )
+
+
+def data_fingerprint(config: FeatureConfig, digests: dict[int, str]) -> str:
+    """The fingerprint of a data set: the feature config and the content hash of each subject file."""
+    payload = json.dumps(
+        {"config": config.fingerprint(), "files": {str(k): v for k, v in digests.items()}}, sort_keys=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def source_fingerprint(
+    source: DataSource, config: FeatureConfig | None = None, *, cache_dir: str | Path | None = None
+) -> str:
+    """The data fingerprint runs on ``source`` get (default features), without computing any feature:
+    only the files' content hashes, memoised in the cache like :func:`prepare_features` does."""
+    root = cache_root(cache_dir)
+    digests = {s: file_digest(p, root) for s, p in sorted(source.files.items())}
+    return data_fingerprint(config or FeatureConfig(), digests)
 
 
 def _entry_name(config: FeatureConfig, digest: str) -> str:

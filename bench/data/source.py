@@ -62,6 +62,31 @@ def default_synthetic_config():
     return SyntheticConfig(n_subjects=4, n_trials=40, seed=0)
 
 
+def _synthetic_folder(config, cache_dir: str | Path | None) -> Path:
+    """Where the synthetic DEAP of ``config`` is generated: one folder per generator version and config."""
+    from bench.data.cache import cache_root
+    from bench.data.synthetic import GENERATOR_VERSION
+
+    payload = json.dumps({"v": GENERATOR_VERSION, **config.to_dict()}, sort_keys=True)
+    key = hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return cache_root(cache_dir) / "synthetic" / key
+
+
+def _complete(folder: Path, config) -> bool:
+    return _marker(folder) is not None and len(list(folder.glob("s*.dat"))) == config.n_subjects
+
+
+def default_source(cache_dir: str | Path | None = None) -> DataSource | None:
+    """The data a command uses without --deap/--synthetic: ``$DEAP_DIR``, else the embedded synthetic
+    default if it has been generated (None otherwise: it is never generated just to be named)."""
+    deap = os.environ.get("DEAP_DIR")
+    if deap:
+        return open_deap(deap)
+    config = default_synthetic_config()
+    folder = _synthetic_folder(config, cache_dir)
+    return open_deap(folder) if _complete(folder, config) else None
+
+
 def synthetic_source(
     config=None,
     *,
@@ -69,15 +94,11 @@ def synthetic_source(
     echo: Callable[[str], None] | None = None,
 ) -> DataSource:
     """Generate (once) and open a synthetic DEAP in the cache; ``config`` is a SyntheticConfig."""
-    from bench.data.cache import cache_root
-    from bench.data.synthetic import GENERATOR_VERSION, write_synthetic_deap
+    from bench.data.synthetic import write_synthetic_deap
 
     config = config or default_synthetic_config()
-    payload = json.dumps({"v": GENERATOR_VERSION, **config.to_dict()}, sort_keys=True)
-    key = hashlib.sha256(payload.encode()).hexdigest()[:16]
-    folder = cache_root(cache_dir) / "synthetic" / key
-    complete = _marker(folder) is not None and len(list(folder.glob("s*.dat"))) == config.n_subjects
-    if not complete:
+    folder = _synthetic_folder(config, cache_dir)
+    if not _complete(folder, config):
         if echo:
             size = f"{config.n_subjects} subjects x {config.n_trials} trials"
             echo(f"Generating synthetic DEAP ({size}) in {folder}")

@@ -135,5 +135,6 @@ def ablation_table(
                 *data_notes(store),
             ],
             commands,
+            priorities={"paper Δ": 0, "paper": 1, "p vs full": 2},
         )
     ]

@@ -191,6 +191,10 @@ def comparison_table(store: Store, metric: str = "acc") -> list[Table]:
         note = reported(model).get("note")
         if note:
             notes.append(f"reported {model}: {note}")
+    # a narrow terminal drops the reported columns first, then the later protocols' columns
+    priorities = {f"reported {t}": 0 for t in TASKS}
+    for i, (protocol, split) in enumerate(pairs[1:], start=1):
+        priorities.update({f"{protocol}/{split} {t}": len(pairs) - i for t in TASKS})
     return [
         Table(
             "comparison",
@@ -199,6 +203,7 @@ def comparison_table(store: Store, metric: str = "acc") -> list[Table]:
             data,
             notes,
             commands,
+            priorities=priorities,
         )
     ]
 

@@ -124,6 +124,7 @@ def leaderboard_tables(store: Store, metric: str = "acc", include_tuned: bool = 
                     *flags.notes,
                     *data_notes(store),
                 ],
+                priorities={"code": 0, "subjects": 1, "folds": 2},
             )
         )
     if not out:

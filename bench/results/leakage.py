@@ -97,5 +97,6 @@ def leakage_table(store: Store, metric: str = "acc") -> list[Table]:
                 *data_notes(store),
             ],
             commands,
+            priorities={"Δ seg": 0, "Δ select": 0, "Δ total": 1},
         )
     ]

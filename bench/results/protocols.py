@@ -111,6 +111,7 @@ def _by_protocol(store: Store, split: str, metric: str) -> Table:
             *data_notes(store),
         ],
         commands,
+        priorities={pr: 0 for pr in protocols if pr not in PAPER_PAIR},
     )
 
 
@@ -170,6 +171,7 @@ def _by_split(store: Store, metric: str) -> Table:
             *data_notes(store),
         ],
         commands,
+        priorities={"ratio": 0, "Δ": 1},
     )
 
 

@@ -15,6 +15,8 @@ from bench.errors import ConfigError
 from bench.results.table import DASH, NOT_RUN, Table
 
 FORMATS: tuple[str, ...] = ("md", "latex", "csv", "html")
+NARROW_HINT = "a wider terminal or --format md shows them"
+"""Where to see the columns a narrow terminal leaves out of a table."""
 
 
 def _footer(tables: Sequence[Table]) -> tuple[list[str], list[str]]:
@@ -24,25 +26,28 @@ def _footer(tables: Sequence[Table]) -> tuple[list[str], list[str]]:
 
 
 def to_rich(tables: Sequence[Table]) -> list:
-    """Rich renderables (tables, then notes and the commands that fill missing cells)."""
-    from rich.table import Table as RichTable
+    """Rich renderables (tables, then notes and the commands that fill missing cells). Each table fits
+    the width it is printed at (:mod:`bench.fit`): numbers and names are never cut, and the columns of
+    its lowest :attr:`~Table.priorities` are left out, and named, when even wrapping cannot make room."""
     from rich.text import Text
+
+    from bench.fit import NAME, NUMBER, TEXT, Col, FitTable
 
     out = []
     for t in tables:
-        rt = RichTable(title=t.title, show_lines=False)
-        for col in t.frame.columns:
-            text = _is_text(t, col)
-            rt.add_column(str(col), justify="left" if text else "right", overflow="fold", no_wrap=text)
-        for row in t.frame.itertuples(index=False):
-            cells = [str(v) for v in row]
-            rt.add_row(
-                *cells,
-                style="dim"
-                if NOT_RUN in cells[1:] and all(c in (NOT_RUN, DASH, "") for c in cells[1:])
-                else None,
+        cols = [
+            Col(
+                str(c),
+                (NAME if c in _TEXT_COLS else TEXT) if _is_text(t, c) else NUMBER,
+                t.priorities.get(str(c)),
             )
-        out.append(rt)
+            for c in t.frame.columns
+        ]
+        rows = [[str(v) for v in row] for row in t.frame.itertuples(index=False)]
+        styles = [
+            "dim" if NOT_RUN in r[1:] and all(c in (NOT_RUN, DASH, "") for c in r[1:]) else None for r in rows
+        ]
+        out.append(FitTable(cols, rows, title=t.title, styles=styles, hint=NARROW_HINT))
     notes, commands = _footer(tables)
     for n in notes:
         out.append(Text(n, style="dim"))

@@ -1,7 +1,9 @@
-"""Reading finished runs from MLflow into DataFrames, and choosing one run per table cell.
+"""Reading finished runs from MLflow into DataFrames, and choosing one data set and one run per cell.
 
 What counts: FINISHED parent runs (tag ``bench.role = parent``) and their FINISHED unit runs, of one
-data kind (synthetic and DEAP live in different experiments) and one data fingerprint. A cell is
+**data set**: a data kind (synthetic and DEAP live in different experiments) and a data fingerprint
+(the feature config and the content of every subject file used, so ``--subjects 1-2`` is another data
+set). Which data set a table shows is :func:`choose_dataset`'s rule. A cell is
 ``(model, protocol, split, audit, variant)``, all read from the tags the runner wrote when the run
 started (:mod:`bench.identity`); nothing is re-derived here. When several finished runs compete for a
 cell (same recipe, other scale: epochs, folds, seed, subjects, precision) the newest is shown and the
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,15 +28,51 @@ from bench.tracking import EXPERIMENTS, TAG
 from bench.trainer import TEST_METRICS
 
 CELL_KEY: tuple[str, ...] = ("model", "protocol", "split", "audit", "variant")
+KIND_WORDS: dict[str, str] = {"synthetic": "synthetic", "deap": "DEAP"}
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 subject``, ``4 subjects``, ``? subjects`` (0: not known)."""
+    return f"{n or '?'} {noun}{'' if n == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """One data set of the store: its kind, fingerprint, size (from the parents' ``bench.n_subjects``
+    and ``bench.n_trials`` tags; 0 = not tagged, runs made before the tag) and finished parent runs."""
+
+    kind: str
+    fingerprint: str
+    n_subjects: int
+    n_trials: int
+    n_runs: int
+    newest: int
+    """Start time (ms since the epoch) of its newest finished parent run."""
+
+    @property
+    def size(self) -> str:
+        """``4 subjects x 40 trials`` (``?`` for a count no run tagged)."""
+        return f"{_count(self.n_subjects, 'subject')} x {_count(self.n_trials, 'trial')}"
+
+    @property
+    def label(self) -> str:
+        """``synthetic, 4 subjects x 40 trials, d19101f0``: how titles name the data set."""
+        return f"{KIND_WORDS.get(self.kind, self.kind)}, {self.size}, {self.fingerprint[:8]}"
+
+    def describe(self) -> str:
+        """``synthetic 2 subjects x 40 trials (3 runs, 1a2b3c4d)``: how notes and errors list it."""
+        runs = _count(self.n_runs, "run")
+        return f"{KIND_WORDS.get(self.kind, self.kind)} {self.size} ({runs}, {self.fingerprint[:8]})"
 
 
 @dataclass
 class Store:
-    """The finished runs of one data kind and one data fingerprint.
+    """The finished runs of one data set (one data kind and one data fingerprint).
 
     ``runs``: every finished parent that passed ``where`` (one row each, newest first). ``parents``: the
     run shown per cell (the newest of ``runs``). ``units``: one row per (parent, unit, task) with the
-    unit's test metrics and sizes, for the parents in ``runs``.
+    unit's test metrics and sizes, for the parents in ``runs``. ``others``: the other data sets with
+    finished runs in the same store (both kinds); ``chosen``: why this data set is the one shown.
     """
 
     data_kind: str
@@ -43,7 +81,9 @@ class Store:
     runs: pd.DataFrame
     parents: pd.DataFrame
     units: pd.DataFrame
-    other_fingerprints: tuple[str, ...] = ()
+    dataset: DataSet | None = None
+    others: tuple[DataSet, ...] = ()
+    chosen: str = ""
     where: tuple[str, ...] = ()
     untagged: int = 0
     """Finished parents made before runs carried their cell identity (not shown)."""
@@ -60,7 +100,23 @@ class Store:
 
     @property
     def label(self) -> str:
-        return f"{self.data_kind.upper()} data {self.fingerprint}"
+        """The data set in words, as every title names it: ``synthetic, 4 subjects x 40 trials, d19101f0``."""
+        if self.dataset is None:
+            return f"{KIND_WORDS.get(self.data_kind, self.data_kind)}, {self.fingerprint[:8]}"
+        return self.dataset.label
+
+    @property
+    def others_note(self) -> str | None:
+        """One line naming the other data sets of the store and how to pick one (None when there are none)."""
+        if not self.others:
+            return None
+        n = len(self.others)
+        return (
+            f"{n} other data set{'s' if n > 1 else ''} in this store: "
+            + "; ".join(d.describe() for d in self.others)
+            + f". Shown: {self.chosen}; pick another with --fingerprint PREFIX (`bench runs --datasets` "
+            "lists them)."
+        )
 
     def rivals(self, parent: pd.Series) -> pd.DataFrame:
         """Other finished runs of the same cell whose scale differs from the shown one."""
@@ -168,6 +224,7 @@ def _parent_row(run) -> dict:
         "scale_sig": json.dumps({k: v for k, v in settings.items() if k in scale}, sort_keys=True),
         "tuned": t.get(f"{TAG}tuned_from", ""),
         "n_subjects": int(t.get(f"{TAG}n_subjects", "0") or 0),
+        "n_trials": int(t.get(f"{TAG}n_trials", "0") or 0),
         "n_folds": int(scale.get("n_folds") or 0),
         "seed": int(scale.get("seed") or 0),
         "subjects": scale.get("subjects"),
@@ -209,13 +266,90 @@ def _unit_rows(run) -> list[dict]:
 _FINISHED_PARENTS = f"tags.`{TAG}role` = 'parent' and attributes.status = 'FINISHED'"
 
 
-def _experiment(cl, kind: str) -> str | None:
-    """The experiment id of a data kind when it holds a finished parent run, else None."""
-    exp = cl.get_experiment_by_name(EXPERIMENTS[kind])
-    if exp is None:
-        return None
-    runs = cl.search_runs([exp.experiment_id], filter_string=_FINISHED_PARENTS, max_results=1)
-    return exp.experiment_id if runs else None
+def _finished_parents(cl) -> dict[str, tuple[str, list[dict]]]:
+    """Per data kind with finished parent runs: its experiment id and those runs (one row each)."""
+    out = {}
+    for kind, name in EXPERIMENTS.items():
+        exp = cl.get_experiment_by_name(name)
+        if exp is not None and (runs := _search_all(cl, exp.experiment_id, _FINISHED_PARENTS)):
+            out[kind] = (exp.experiment_id, [_parent_row(r) for r in runs])
+    return out
+
+
+def datasets(rows: Sequence[dict]) -> list[DataSet]:
+    """The data sets of some parent runs (rows as the store reads them): kind order, then newest first."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["data_kind"], r["fingerprint"]), []).append(r)
+    out = []
+    for (kind, fp), g in groups.items():
+        n_subjects, n_trials = (max(r[k] for r in g) for k in ("n_subjects", "n_trials"))
+        out.append(DataSet(kind, fp, n_subjects, n_trials, len(g), max(r["start_time"] for r in g)))
+    order = {k: i for i, k in enumerate(EXPERIMENTS)}
+    return sorted(out, key=lambda d: (order.get(d.kind, 99), -d.newest, d.fingerprint))
+
+
+def default_data() -> list[tuple[str, str]]:
+    """``[(kind, fingerprint)]`` of the data ``bench run`` uses without --deap/--synthetic (``$DEAP_DIR``,
+    else the embedded synthetic default) under the default features; empty when its files are not there
+    (the embedded default is never generated, nor a broken ``$DEAP_DIR`` reported, just to pick a table)."""
+    from bench.data.cache import source_fingerprint
+    from bench.data.source import default_source
+    from bench.errors import BenchError
+
+    try:
+        source = default_source()
+        return [] if source is None else [(source.kind, source_fingerprint(source))]
+    except BenchError:
+        return []
+
+
+def choose_dataset(
+    sets: Sequence[DataSet],
+    *,
+    data: str | None = None,
+    fingerprint: str | None = None,
+    default: Callable[[], list[tuple[str, str]]] = default_data,
+) -> tuple[DataSet, str]:
+    """The data set a table shows, and why (words for the notes). The rule:
+
+    1. ``fingerprint`` (a prefix of one; with ``data``, of that kind): that data set; none or several
+       match: a one-line :class:`ConfigError` listing them.
+    2. Otherwise the data ``bench run`` uses without data options (:func:`default_data`: ``$DEAP_DIR``,
+       else the embedded synthetic default, 4 subjects x 40 trials), if it has finished runs (and is of
+       kind ``data`` when given).
+    3. Otherwise, within kind ``data`` (default: synthetic if it has runs, else deap), the data set with
+       the most finished runs; ties: the one with the newest run.
+
+    So a small side run (``--subjects 1-2``, another folder) never hides the main results: it is listed
+    in the notes, and ``--fingerprint`` shows it.
+    """
+    pool = [d for d in sets if data is None or d.kind == data]
+    of_kind = f"{data} " if data else ""
+    if fingerprint is not None:
+        prefix = fingerprint.strip()
+        hits = [d for d in pool if prefix and d.fingerprint.startswith(prefix)]
+        if len(hits) == 1:
+            return hits[0], "the one picked with --fingerprint"
+        listing = "; ".join(d.describe() for d in (hits or pool))
+        if not hits:
+            raise ConfigError(
+                f"--fingerprint {prefix!r}: no {of_kind}data set with finished runs; available: {listing}"
+            )
+        raise ConfigError(
+            f"--fingerprint {prefix!r} matches {len(hits)} data sets: {listing}; give more characters"
+            + ("" if data else " or --data synthetic|deap")
+        )
+    if len(pool) > 1:
+        for kind, fp in default():
+            hit = next((d for d in pool if d.kind == kind and d.fingerprint == fp), None)
+            if hit is not None:
+                what = "$DEAP_DIR" if kind == "deap" else "the embedded synthetic DEAP"
+                return hit, f"the data `bench run` uses by default ({what})"
+    kind = data or next(k for k in EXPERIMENTS if any(d.kind == k for d in pool))
+    pool = [d for d in pool if d.kind == kind]
+    best = max(pool, key=lambda d: (d.n_runs, d.newest))
+    return best, f"the only {kind} data set" if len(pool) == 1 else f"the {kind} data set with the most runs"
 
 
 _UNIT_COLS = [
@@ -235,6 +369,35 @@ _UNIT_COLS = [
 ]
 
 
+def _open(tracking_uri: str | None, data: str | None, first: str) -> tuple[Any, dict, list[DataSet]]:
+    """The client, the finished parents per kind (:func:`_finished_parents`) and the data sets of a store;
+    one-line errors for a missing or empty store and an unknown or empty data kind."""
+    from bench.tracking import client, resolve_tracking_uri
+
+    if data is not None:
+        check_option("--data", data, EXPERIMENTS)
+    uri = resolve_tracking_uri(tracking_uri)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise ConfigError(f"no MLflow store at {uri}; run `{first}` first (or pass --tracking-uri)")
+    cl = client(tracking_uri)
+    found = _finished_parents(cl)
+    if not found:
+        raise ConfigError(f"no finished runs in {uri}; run `{first}` first")
+    if data is not None and data not in found:
+        raise ConfigError(f"no finished {data} runs in {uri} (experiment {EXPERIMENTS[data]!r})")
+    return cl, found, datasets([r for _, rows in found.values() for r in rows])
+
+
+def list_datasets(
+    tracking_uri: str | None = None, data: str | None = None, *, first: str = "bench run ..."
+) -> tuple[list[DataSet], DataSet, str]:
+    """Every data set with finished runs in the store (of kind ``data`` when given), the one tables
+    show by default and why (:func:`choose_dataset`)."""
+    _, _, sets = _open(tracking_uri, data, first)
+    sets = [d for d in sets if data is None or d.kind == data]
+    return sets, *choose_dataset(sets, data=data)
+
+
 def load_store(
     tracking_uri: str | None = None,
     data: str | None = None,
@@ -243,38 +406,19 @@ def load_store(
     *,
     first: str = "bench run ...",
 ) -> Store:
-    """Read the finished runs of one data kind (default: synthetic if it has runs, else deap).
+    """Read the finished runs of one data set, chosen by :func:`choose_dataset` (``data``: synthetic or
+    deap; ``fingerprint``: a prefix of one).
 
-    ``fingerprint`` picks one data set (default: the one of the newest finished parent run);
     ``where`` (``["train.max_epochs=200", ...]``) keeps the runs whose config (or ``bench.`` tag) has
-    those values. Raises :class:`ConfigError` for an unknown data kind, an empty store, or a ``where``
-    key no run has; ``first`` is the command those errors tell to run first.
+    those values. Raises :class:`ConfigError` for an unknown data kind or fingerprint, an empty store, or
+    a ``where`` key no run has; ``first`` is the command those errors tell to run first.
     """
-    from bench.tracking import client, resolve_tracking_uri
-
-    if data is not None:
-        check_option("--data", data, EXPERIMENTS)
     conditions = parse_where(where)
-    uri = resolve_tracking_uri(tracking_uri)
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        raise ConfigError(f"no MLflow store at {uri}; run `{first}` first (or pass --tracking-uri)")
-    cl = client(tracking_uri)
-    if data is None:
-        data, exp_id = next(((k, e) for k in EXPERIMENTS if (e := _experiment(cl, k))), (None, None))
-        if data is None:
-            raise ConfigError(f"no finished runs in {uri}; run `{first}` first")
-    else:
-        exp_id = _experiment(cl, data)
-    if exp_id is None:
-        raise ConfigError(f"no finished {data} runs in {uri} (experiment {EXPERIMENTS[data]!r})")
-    rows = [_parent_row(r) for r in _search_all(cl, exp_id, _FINISHED_PARENTS)]
+    cl, found, sets = _open(tracking_uri, data, first)
+    ds, chosen = choose_dataset(sets, data=data, fingerprint=fingerprint)
+    exp_id, rows = found[ds.kind]
     runs = pd.DataFrame(rows).sort_values(["start_time", "run_id"], ascending=[False, False], kind="stable")
-    fps = list(dict.fromkeys(runs["fingerprint"]))
-    if fingerprint is None:
-        fingerprint = fps[0]
-    elif fingerprint not in fps:
-        raise ConfigError(f"no finished {data} runs on data {fingerprint!r}; known: {', '.join(fps)}")
-    runs = runs[runs["fingerprint"] == fingerprint]
+    runs = runs[runs["fingerprint"] == ds.fingerprint]
     untagged = int(runs["variant"].isna().sum())
     runs = runs[runs["variant"].notna()]
     for key, want in conditions:
@@ -287,7 +431,8 @@ def load_store(
         runs = runs[[h is True for h in hits]]
     if conditions and runs.empty:
         raise ConfigError(
-            f"--where {' '.join(where or ())}: no finished {data} run on data {fingerprint} matches"
+            f"--where {' '.join(where or ())}: no finished {ds.kind} run on data set {ds.fingerprint[:8]} "
+            f"({ds.size}) matches"
         )
     runs = runs.reset_index(drop=True)
     parents = runs.drop_duplicates(list(CELL_KEY), keep="first").reset_index(drop=True)
@@ -303,13 +448,15 @@ def load_store(
             urows += _unit_rows(run)
     udf = pd.DataFrame(urows, columns=_UNIT_COLS).sort_values(["parent_id", "task", "unit"], kind="stable")
     return Store(
-        data_kind=data,
-        fingerprint=fingerprint,
+        data_kind=ds.kind,
+        fingerprint=ds.fingerprint,
         tracking_uri=tracking_uri,
         runs=runs,
         parents=parents,
         units=udf.reset_index(drop=True),
-        other_fingerprints=tuple(f for f in fps if f != fingerprint),
+        dataset=ds,
+        others=tuple(d for d in sets if d != ds),
+        chosen=chosen,
         where=tuple(where or ()),
         untagged=untagged,
     )

@@ -47,6 +47,9 @@ class Table:
     commands: list[str] = field(default_factory=list)
     text_columns: tuple[str, ...] = ()
     """Columns of words beyond the usual ones (model, variant, ...): left-aligned by the renderers."""
+    priorities: dict[str, int] = field(default_factory=dict)
+    """Columns a narrow terminal may leave out (lowest first, equal ones together; named below the
+    table); the others are always shown. Files (md, latex, csv, html) keep every column."""
 
 
 @dataclass(frozen=True)
@@ -162,10 +165,8 @@ def data_notes(store: Store) -> list[str]:
         notes.append("SYNTHETIC data: numbers test the harness, they say nothing about DEAP.")
     if store.where:
         notes.append("runs picked with --where " + " --where ".join(store.where) + ".")
-    if store.other_fingerprints:
-        notes.append(
-            "other data sets in this store (pick with --fingerprint): " + ", ".join(store.other_fingerprints)
-        )
+    if store.others_note:
+        notes.append(store.others_note)
     return [*notes, *store.notes]
 
 
