@@ -161,6 +161,9 @@ def model_details(name: str) -> Group:
         meta.add_row("defaults (applied)", "\n".join(f"{k} = {v}" for k, v in info.defaults.items()))
     if hasattr(model, "auxiliary_loss"):
         meta.add_row("auxiliary loss", "yes (auxiliary_loss() is added to the task loss)")
+    if info.trainable:
+        parity = info.bf16_parity or "not measured: --precision auto trains it in fp32"
+        meta.add_row("bf16 parity", parity)
 
     notes = Text()
     for i, note in enumerate(info.notes, start=1):

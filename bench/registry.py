@@ -165,6 +165,7 @@ def register_model(name: str, **metadata: Any) -> Callable:
             spec_params=dict(metadata.get("spec_params", {})),
             paper_recipe=dict(metadata.get("paper_recipe", {})),
             paper_recipe_note=str(metadata.get("paper_recipe_note", "")),
+            bf16_parity=str(metadata.get("bf16_parity", "")),
         )
         not_applied = sorted(set(info.defaults) - set(info.model_params) - set(TRAIN_DEFAULTS))
         if not_applied:

@@ -74,3 +74,17 @@ def test_the_logged_precision_is_the_resolved_one(deap_dir, tmp_path, native):
     params = MlflowClient(uri).get_run(res.parent_run_id).data.params
     assert params["train.precision"] == "fp32"
     assert res.config.train.precision == "fp32"
+
+
+def test_bench_models_shows_the_parity_measurement():
+    from rich.console import Console
+
+    from bench.models_view import model_details
+
+    def text(name: str) -> str:
+        console = Console(width=200, record=True)
+        console.print(model_details(name))
+        return console.export_text()
+
+    assert "bf16 parity" in text("mtcnn") and "bf16 autocast 69.3 ± 5.4" in text("mtcnn")
+    assert "not measured: --precision auto trains it in fp32" in text("saelstm")
