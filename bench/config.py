@@ -117,8 +117,11 @@ class RunConfig:
     feature_config: dict = field(default_factory=dict)
     device: str = "auto"
     num_threads: int | None = None
+    log_model: bool = False
+    """Save each unit's trained weights as an MLflow artifact (``bench run --log-model``); changes no number,
+    so like ``device`` it is not part of the run key."""
 
-    NON_KEY = ("device", "num_threads")
+    NON_KEY = ("device", "num_threads", "log_model")
     KEY_OMIT_IF_DEFAULT = {"recipe": "harness", "train.restore_best": True}
     """Fields added after runs were tracked: left out of the run key at their default value, so the
     run keys (and resume) of runs tracked before them stay the same."""
@@ -150,6 +153,7 @@ class RunConfig:
         check_type("train", self.train, TrainConfig, "a table of train options")
         check_option("device", self.device, DEVICES)
         check_number("num_threads", self.num_threads, integer=True, low=1, none_ok=True)
+        check_type("log_model", self.log_model, bool, "true or false")
         if self.subjects is not None:
             what = "a list of subject numbers 1-32"
             for s in check_type("subjects", self.subjects, (list, tuple), what):

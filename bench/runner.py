@@ -21,7 +21,9 @@ partial runs.
 from __future__ import annotations
 
 import json
+import math
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,13 +44,15 @@ from bench.tracking import (
     client,
     code_version,
     experiment_id,
-    flatten,
     hardware,
+    log_dataset,
+    log_params,
     resolve_tracking_uri,
     store_lock,
 )
 from bench.trainer import TEST_METRICS, resolve_device
 from bench.unit import (
+    DATASET_CONTEXT,
     UnitResult,
     fit_predict,
     labels_tensor,
@@ -56,6 +60,7 @@ from bench.unit import (
     log_metrics,
     log_unit_artifacts,
     reuse,
+    run_params,
     run_unit,
     track_unit,
     unit_tags,
@@ -81,7 +86,9 @@ __all__ = [
     "prepare",
     "reuse",
     "run_experiment",
+    "run_description",
     "run_label",
+    "run_name",
     "run_tags",
     "run_unit",
     "summarise",
@@ -158,24 +165,35 @@ def run_tags(p: Prepared) -> dict[str, str]:
     }
 
 
+def run_scale(p: Prepared) -> str:
+    """A run's size in a few characters: ``4s x 5f x 2ep`` (subjects, folds (per subject for per-subject
+    protocols), epoch cap), then `` seed N`` and the precision where they are not the defaults."""
+    cfg = p.config
+    text = f"{len(p.features.subjects)}s x {max(f.index for f in p.folds)}f x {p.max_epochs}ep"
+    text += f" seed {cfg.seed}" if cfg.seed else ""
+    return text + (f" {cfg.train.precision}" if cfg.train.precision != "fp32" else "")
+
+
+def run_name(p: Prepared) -> str:
+    """A parent run's name in the MLflow UI: ``model|protocol|split``, then the variant unless it is the
+    default, the audit if any, and the scale (``mtcnn|whole-set|trial|4s x 5f x 2ep``). Display only:
+    runs are found again by their run key tag, never by name."""
+    cfg = p.config
+    variant = identity_tags(cfg, p.folds_fingerprint, prefix="")["variant"]
+    parts = [cfg.model, cfg.protocol, p.split] + ([variant] if variant != "full" else [])
+    return "|".join([*parts, *([",".join(cfg.audit)] if cfg.audit else []), run_scale(p)])
+
+
 def _new_parent(cl, exp: str, p: Prepared, tags: dict[str, str], extra: dict[str, str]) -> str:
     """Create a parent run (bare: params and artifacts follow once it is known to be the one)."""
-    cfg = p.config
-    run_name = f"{cfg.model}|{cfg.protocol}|{p.split}" + ("|audit" if cfg.audit else "")
-    return cl.create_run(exp, run_name=run_name, tags={**tags, **extra, f"{TAG}role": "parent"}).info.run_id
+    tags = {**tags, **extra, f"{TAG}role": "parent"}
+    return cl.create_run(exp, run_name=run_name(p), tags=tags).info.run_id
 
 
 def _log_parent(cl, parent_id: str, p: Prepared) -> None:
     """The new parent's params (config, resolved split/epochs, model hparams) and artifacts."""
     cfg = p.config
-    params = flatten(cfg.to_dict())
-    params.update({"split_resolved": p.split, "max_epochs_resolved": str(p.max_epochs),
-                   "model_hparams": json.dumps(p.hparams, sort_keys=True, default=str)})  # fmt: skip
-    from mlflow.entities import Param
-
-    items = [Param(k, v[:6000]) for k, v in sorted(params.items())]
-    for start in range(0, len(items), 90):
-        cl.log_batch(parent_id, params=items[start : start + 90])
+    log_params(cl, parent_id, run_params(p))
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         (d / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
@@ -195,6 +213,8 @@ class OpenRun:
     todo: list[tuple[Unit, object]]
     failures: list[tuple[str, BaseException]] = field(default_factory=list)
     status: str = "RUNNING"
+    opened: float = field(default_factory=time.monotonic)
+    """When this command opened the run (its wall time in the run's description)."""
 
     @property
     def label(self) -> str:
@@ -248,10 +268,12 @@ def open_run(
         parent_id = parent.info.run_id
         for k, v in extra.items():
             cl.set_tag(parent_id, k, v)
-        if parent.info.status != "RUNNING":
-            cl.update_run(parent_id, status="RUNNING")
+        name = run_name(p)  # a parent named before names carried the scale gets today's name
+        if parent.info.status != "RUNNING" or parent.info.run_name != name:
+            cl.update_run(parent_id, status="RUNNING", name=name)
     else:
         _log_parent(cl, parent_id, p)
+    log_dataset(cl, parent_id, p.features, context=DATASET_CONTEXT)  # again on resume: no change
     ctx = UnitContext(
         prepared=p, client=cl, experiment_id=exp, parent_run_id=parent_id, tags=tags, device=device,
         reporter=reporter, tracking_uri=tracking_uri, cache_dir=cache_dir, label=run_label(p),
@@ -268,6 +290,35 @@ def open_run(
     return OpenRun(p, ctx, results, todo)
 
 
+def _pct(summary: dict[str, float], metric: str) -> str:
+    mu, sd = summary.get(f"{metric}_mean", math.nan), summary.get(f"{metric}_std", math.nan)
+    return "-" if not math.isfinite(mu) else f"{100 * mu:.1f} ± {100 * sd:.1f} %"
+
+
+def run_description(p: Prepared, summary: dict[str, float], wall_s: float, fit_s: float) -> str:
+    """The parent's description in the MLflow UI (``mlflow.note.content``, Markdown): what was run on
+    which data, the test accuracy (mean ± sd over units, or over subjects for per-subject protocols) and
+    how long it took."""
+    cfg = p.config
+    per_subject = get_protocol(cfg.protocol).population == "per-subject"
+    variant = identity_tags(cfg, p.folds_fingerprint, prefix="")["variant"]
+    fs = p.features
+    n = int(summary.get(f"n_{cfg.tasks[0]}", 0))
+    over = f"{n} subjects (units averaged per subject)" if per_subject else f"{n} units"
+    lines = [
+        f"**{cfg.model}**, protocol {cfg.protocol}, split {p.split}, variant {variant}"
+        + (f", audit {','.join(cfg.audit)} (leaky)" if cfg.audit else ", leaky" if p.leaky else ""),
+        f"Data: {fs.kind} `{fs.fingerprint}`, {len(fs.subjects)} subjects x {fs.features.shape[1]} trials "
+        f"x {fs.features.shape[2]} windows; {run_scale(p)} ({len(p.units)} units)",
+        "Test accuracy, mean ± sd over " + over + ": "
+        + "; ".join(f"{t} {_pct(summary, f'acc_{t}')} (trial vote {_pct(summary, f'trial_acc_{t}')})"
+                    for t in cfg.tasks),
+        f"Time: {wall_s:.0f} s wall (the command that finished it, from opening the run to closing it); "
+        f"{fit_s:.0f} s of unit fitting, summed",
+    ]  # fmt: skip
+    return "\n\n".join(lines)
+
+
 def close_run(run: OpenRun, status: str) -> ExperimentResult | None:
     """End a run: with every unit finished, log the summary and mark the parent FINISHED; otherwise mark
     it ``status`` (FAILED / KILLED). Returns the result when the run finished."""
@@ -282,8 +333,11 @@ def close_run(run: OpenRun, status: str) -> ExperimentResult | None:
             results = [run.results[u.key] for u, _ in p.units]
             per_subject = get_protocol(p.config.protocol).population == "per-subject"
             summary = summarise(results, p.config.tasks, per_subject)
+            fit_s = sum(r.metrics.get("fit_seconds", 0.0) for r in results)
+            note = run_description(p, summary, time.monotonic() - run.opened, fit_s)
             with store_lock(ctx.tracking_uri):  # two commands sharing a parent end together
                 log_metrics(cl, parent_id, summary)
+                cl.set_tag(parent_id, "mlflow.note.content", note)
             result = ExperimentResult(
                 config=p.config, split=p.split, data_kind=p.features.kind,
                 data_fingerprint=p.features.fingerprint, leaky=p.leaky, parent_run_id=parent_id,

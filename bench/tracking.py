@@ -23,6 +23,15 @@ from bench.errors import ConfigError
 TAG = "bench."
 EXPERIMENTS = {"synthetic": "deap-bench-synthetic", "deap": "deap-bench-deap"}
 """Synthetic and DEAP results live in different experiments, so they can never mix."""
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+"""The experiment tag MLflow 3's UI reads to choose an experiment's first page: without it an experiment
+opens on the GenAI "Overview / Traces" page; with this value it opens on the table of training runs."""
+DATASET_NAMES = {"synthetic": "deap-synthetic", "deap": "deap"}
+"""The name of a run's data set in MLflow's Dataset column (its digest is the data fingerprint)."""
+MAX_PARAMS_PER_BATCH = 90
+"""Params per ``log_batch`` call (MLflow allows 100)."""
+MAX_PARAM_CHARS = 6000
+"""A param value's longest accepted length (MLflow 3; longer ones are cut)."""
 
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
@@ -135,21 +144,102 @@ def client(uri: str | None = None):
 
 
 def experiment_id(cl, kind: str) -> str:
-    """The experiment for a data kind ("synthetic" or "deap"), created on first use (under the lock)."""
+    """The experiment for a data kind ("synthetic" or "deap"), created on first use (under the lock).
+
+    It carries :data:`EXPERIMENT_KIND`, so the MLflow UI opens it on its runs; an experiment created
+    before that tag existed gets it here (an explicit kind chosen in the UI is left alone).
+    """
     name = EXPERIMENTS[kind]
     exp = cl.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
+    if exp is None:
+        from mlflow.exceptions import MlflowException
+
+        with store_lock(cl.tracking_uri):
+            exp = cl.get_experiment_by_name(name)
+            if exp is None:
+                tags = {f"{TAG}data_kind": kind, EXPERIMENT_KIND[0]: EXPERIMENT_KIND[1]}
+                try:
+                    return cl.create_experiment(name, tags=tags)
+                except MlflowException:  # created concurrently on a remote server
+                    exp = cl.get_experiment_by_name(name)
+    if EXPERIMENT_KIND[0] not in exp.tags:
+        cl.set_experiment_tag(exp.experiment_id, *EXPERIMENT_KIND)
+    return exp.experiment_id
+
+
+def experiment_url(base: str, experiment: str, run_id: str | None = None) -> str:
+    """The MLflow UI page of an experiment's training runs (or of one run) on the server at ``base``.
+
+    MLflow 3.17's UI chooses between its GenAI pages and its training-run pages by a "workflow type"
+    kept in the browser (GenAI until the user switches), not by the experiment's tag; the URL's
+    ``workflowType=machine_learning`` opens the runs whatever the browser last chose.
+    """
+    page = f"{base.rstrip('/')}/#/experiments/{experiment}/runs"
+    return (f"{page}/{run_id}" if run_id else page) + "?workflowType=machine_learning"
+
+
+def log_params(cl, run_id: str, params: dict[str, str]) -> None:
+    """Params in batches MLflow accepts (:data:`MAX_PARAMS_PER_BATCH`, values cut to
+    :data:`MAX_PARAM_CHARS`), sorted by key."""
+    from mlflow.entities import Param
+
+    items = [Param(k, str(v)[:MAX_PARAM_CHARS]) for k, v in sorted(params.items())]
+    for start in range(0, len(items), MAX_PARAMS_PER_BATCH):
+        cl.log_batch(run_id, params=items[start : start + MAX_PARAMS_PER_BATCH])
+
+
+def dataset(features):
+    """A FeatureSet as an MLflow dataset entity: name :data:`DATASET_NAMES`, digest the data fingerprint,
+    source the folder its files were read from, schema and profile its shape.
+
+    The store keeps one dataset per (experiment, name, digest), so only data-level facts go in (never a
+    model's input shape, which differs between runs on the same data).
+    """
+    from mlflow.data.schema import TensorDatasetSchema
+    from mlflow.entities import Dataset
+    from mlflow.types import Schema, TensorSpec
+
+    f, r = features.features, features.ratings
+    n_subjects, n_trials, n_windows = (int(v) for v in f.shape[:3])
+    schema = TensorDatasetSchema(
+        features=Schema([TensorSpec(f.dtype, tuple(int(v) for v in f.shape), "features")]),
+        targets=Schema([TensorSpec(r.dtype, tuple(int(v) for v in r.shape), "ratings")]),
+    )
+    profile = {
+        "kind": features.kind,
+        "subjects": [int(s) for s in features.subjects],
+        "n_subjects": n_subjects,
+        "trials_per_subject": n_trials,
+        "windows_per_trial": n_windows,
+        "windows": n_subjects * n_trials * n_windows,
+        "window_features": "x".join(str(int(v)) for v in f.shape[3:]) + " (DE/PSD x bands x channels)",
+        "feature_config": features.config.fingerprint()[:16],
+    }
+    return Dataset(
+        name=DATASET_NAMES[features.kind],
+        digest=features.fingerprint,
+        source_type="local",
+        source=json.dumps({"uri": features.source or "feature cache"}),
+        schema=json.dumps(schema.to_dict()),
+        profile=json.dumps(profile),
+    )
+
+
+def log_dataset(cl, run_id: str, features, context: str) -> None:
+    """Log ``features`` (:func:`dataset`) as an input of a run; again for the same run changes nothing.
+
+    The first run to log a data set creates it in the experiment, so two commands doing it at once could
+    collide: on SQLite it happens under the store lock, elsewhere a collision is retried once.
+    """
+    from mlflow.entities import DatasetInput, InputTag
     from mlflow.exceptions import MlflowException
 
+    item = DatasetInput(dataset(features), tags=[InputTag("mlflow.data.context", context)])
     with store_lock(cl.tracking_uri):
-        exp = cl.get_experiment_by_name(name)
-        if exp is not None:
-            return exp.experiment_id
         try:
-            return cl.create_experiment(name, tags={f"{TAG}data_kind": kind})
-        except MlflowException:  # created concurrently on a remote server
-            return cl.get_experiment_by_name(name).experiment_id
+            cl.log_inputs(run_id, datasets=[item])
+        except MlflowException:  # created concurrently on a remote server: now it exists
+            cl.log_inputs(run_id, datasets=[item])
 
 
 @functools.lru_cache(maxsize=1)

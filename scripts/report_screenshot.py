@@ -72,16 +72,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{page}: {p}")
     if problems:
         return 1
+    return screenshot(page.as_uri(), args.out, args.width, args.height)
+
+
+def screenshot(url: str, out: Path, width: int, height: int, budget_ms: int | None = None) -> int:
+    """Screenshot ``url`` with headless Chromium into ``out``: 0 written, 2 no Chromium or it failed.
+
+    ``budget_ms`` lets a page's scripts run that long (virtual time) first: a single-page app such as
+    the MLflow UI renders only after its requests come back.
+    """
     browser = next((b for b in map(shutil.which, BROWSERS) if b), None)
     if browser is None:
         print("no Chromium found (tried " + ", ".join(BROWSERS) + "); e.g. apt-get install chromium")
         return 2
-    out = args.out.resolve()
+    out = out.resolve()
+    out.unlink(missing_ok=True)
+    wait = [f"--virtual-time-budget={budget_ms}"] if budget_ms else []
     with tempfile.TemporaryDirectory() as profile:
         cmd = [browser, "--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars",
-               f"--user-data-dir={profile}", f"--screenshot={out}",
-               f"--window-size={args.width},{args.height}", page.as_uri()]  # fmt: skip
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+               f"--user-data-dir={profile}", f"--screenshot={out}", *wait,
+               f"--window-size={width},{height}", url]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if done.returncode != 0 or not out.is_file():
         print(f"{browser} failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
         return 2

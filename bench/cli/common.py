@@ -26,6 +26,7 @@ SCHEDULER_OPTION = typer.Option(
     None, "--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (--executor dask)"
 )
 """Where units run (`bench run`, `bench reproduce`, `bench ablate`; bench.executors.make_executor)."""
+LOG_MODEL_HELP = "Save each unit's trained weights as an MLflow artifact (not part of the run key)"
 
 
 def exit_interrupted(message: str) -> NoReturn:

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from bench.cli.common import (
     EXECUTOR_OPTION,
+    LOG_MODEL_HELP,
     SCHEDULER_OPTION,
     WORKERS_OPTION,
     console,
@@ -140,7 +141,7 @@ def _where(g) -> list[str]:
 
 
 def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str, plan_only: bool = False,
-                     synthetic=None):  # fmt: skip
+                     synthetic=None, log_model: bool = False):  # fmt: skip
     """Prepare every run of grid ``g``, print the plan (estimated from a throughput probe of each model),
     then, unless ``plan_only``, run the grid on executor ``ex`` with a progress view. Returns the plans
     and the :class:`~bench.reproduce.GridResult` (None with ``plan_only``)."""
@@ -156,7 +157,8 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
         say(f"skipped {label}: {reason}")
     if not g.entries:
         raise ConfigError(f"grid {g.name!r} has no run to do (every entry was skipped)")
-    configs = [replace(e.config, device=device or "auto", num_threads=threads) for e in g.entries]
+    configs = [replace(e.config, device=device or "auto", num_threads=threads, log_model=log_model)
+               for e in g.entries]  # fmt: skip
     synthetic = synthetic or scale_data(g)
     try:
         plans = prepare_runs(configs, deap=g.deap, synthetic=synthetic, echo=say)
@@ -250,6 +252,7 @@ def register(root: typer.Typer) -> None:
             False, "--plan", help="Print the runs, units and estimated time; train nothing"
         ),
         show: bool = typer.Option(False, "--show-grid", help="Print the grid's TOML (a starting point)"),
+        log_model: bool = typer.Option(False, "--log-model", help=LOG_MODEL_HELP),
     ) -> None:
         """Run a whole grid (models x protocols x splits x variants x audits) on one executor queue, then
         write the report (tables, plots, provenance). Re-running the same command resumes."""
@@ -267,7 +270,9 @@ def register(root: typer.Typer) -> None:
         if device is not None:
             check_option("--device", device, DEVICES)
         uri = check_tracking_uri(tracking_uri)
-        plans, res = run_grid_command(g, ex, device=device, threads=threads, uri=uri, plan_only=plan_only)
+        plans, res = run_grid_command(
+            g, ex, device=device, threads=threads, uri=uri, plan_only=plan_only, log_model=log_model
+        )
         if res is None:
             return
         write_grid_report(g, plans[0].features, uri, out, grid_command(g, grid_file))

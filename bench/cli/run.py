@@ -13,6 +13,7 @@ import typer
 from bench.checks import check_option, check_type
 from bench.cli.common import (
     EXECUTOR_OPTION,
+    LOG_MODEL_HELP,
     SCHEDULER_OPTION,
     WORKERS_OPTION,
     console,
@@ -212,6 +213,7 @@ def register(app: typer.Typer) -> None:
         ),
         feature: list[str] | None = typer.Option(None, "-F", "--feature", help="Feature option key=value"),
         force: bool = typer.Option(False, "--force", help="Start a new run instead of resuming"),
+        log_model: bool = typer.Option(False, "--log-model", help=LOG_MODEL_HELP),
         executor: str | None = EXECUTOR_OPTION,
         workers: int | None = WORKERS_OPTION,
         scheduler: str | None = SCHEDULER_OPTION,
@@ -260,6 +262,7 @@ def register(app: typer.Typer) -> None:
             subjects=tuple(sub) if sub else None, tasks=_csv(tasks, "--tasks", ("valence", "arousal")),
             features=_csv(features, "--features", ("de", "psd")), single_task=single_task or None,
             audit=_csv(audit, "--audit", ("select-on-test",)), num_threads=threads, recipe=recipe,
+            log_model=log_model or None,
         )  # fmt: skip
         # Every value is checked before any output or work: types, the device, the tracking store.
         resolve_device(RunConfig.from_dict(d).device)  # --device cuda without CUDA: refused here
@@ -325,10 +328,16 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(5000, "--port", help="Port on 127.0.0.1"),
     ) -> None:
         """Open the MLflow UI on the harness's tracking store (127.0.0.1 only)."""
-        from bench.tracking import check_tracking_uri
+        from bench.tracking import EXPERIMENTS, check_tracking_uri, client, experiment_id, experiment_url
 
         uri = check_tracking_uri(tracking_uri)
         cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
                "--port", str(port)]  # fmt: skip
-        err_console.print(f"MLflow UI on http://127.0.0.1:{port} for {uri} (Ctrl-C to stop)", markup=False)
+        base = f"http://127.0.0.1:{port}"
+        say = lambda m: err_console.print(m, markup=False, soft_wrap=True)  # noqa: E731 (URLs unbroken)
+        say(f"MLflow UI on {base} for {uri} (Ctrl-C to stop)")
+        cl = client(uri)
+        for kind, name in EXPERIMENTS.items():  # the runs pages (MLflow 3 opens on GenAI pages otherwise)
+            if cl.get_experiment_by_name(name) is not None:
+                say(f"  {name}: {experiment_url(base, experiment_id(cl, kind))}")
         os.execv(sys.executable, cmd)

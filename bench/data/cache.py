@@ -118,6 +118,9 @@ class FeatureSet:
     config: FeatureConfig
     synthetic: bool
     file_digests: dict[int, str] = field(default_factory=dict)
+    source: str = ""
+    """The folder the subject files were read from ("" when loaded from the cache alone, as workers do):
+    shown as the data set's source in MLflow."""
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     """Inputs already built, by (spec, threshold, high_if): the runs of a grid share them (read-only)."""
 
@@ -158,6 +161,7 @@ class FeatureSet:
             config=self.config,
             synthetic=self.synthetic,
             file_digests={s: self.file_digests[s] for s in wanted},
+            source=self.source,
         )
 
 
@@ -348,7 +352,7 @@ def prepare_features(
         digests[subject] = digest
         if progress is not None:
             progress(i, total, hit)
-    return _assemble(feats, ratings, digests, config, source.synthetic, source.root)
+    return _assemble(feats, ratings, digests, config, source.synthetic, source.root, source=str(source.root))
 
 
 def _recompute(path: Path, subject: int, config: FeatureConfig, digest: str, entry: Path, synthetic: bool,
@@ -362,8 +366,8 @@ def _recompute(path: Path, subject: int, config: FeatureConfig, digest: str, ent
 
 
 def _assemble(feats: list, ratings: list, digests: dict[int, str], config: FeatureConfig,
-              synthetic: bool, where: object) -> FeatureSet:  # fmt: skip
-    """Stack per-subject entries (in ``digests`` order) into one FeatureSet."""
+              synthetic: bool, where: object, source: str = "") -> FeatureSet:  # fmt: skip
+    """Stack per-subject entries (in ``digests`` order) into one FeatureSet read from ``source``."""
     shapes = {f.shape for f in feats}
     if len(shapes) != 1:
         raise DataError(f"{where}: subjects differ in trials/windows {sorted(shapes)}; cannot pool them")
@@ -374,6 +378,7 @@ def _assemble(feats: list, ratings: list, digests: dict[int, str], config: Featu
         config=config,
         synthetic=synthetic,
         file_digests=dict(digests),
+        source=source,
     )
 
 
