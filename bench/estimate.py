@@ -198,7 +198,7 @@ def unit_seconds(p, fold, tp: Throughput, epochs: int | None = None) -> float:
 def estimate_run(p, tp: Throughput) -> RunEstimate:
     """Seconds of a :class:`bench.plan.Prepared` run at throughput ``tp``.
 
-    Per unit: ``epochs * (n_train / train_sps + n_val / predict_sps) + n_test / predict_sps +``
+    Per unit: ``epochs * (n_train / train_sps + n_valid / predict_sps) + n_test / predict_sps +``
     :data:`UNIT_OVERHEAD_S`, summed over units, at the epoch cap (``p.max_epochs``) and at
     ``min(cap, TYPICAL_EPOCHS)``. A model with nothing to train (infinite ``train_sps``) runs no epochs
     (``epochs_cap`` 0), predicts the test part only and costs :data:`UNTRAINED_UNIT_OVERHEAD_S` per unit.

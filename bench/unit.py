@@ -179,7 +179,7 @@ def run_unit(
     metrics["best_epoch"] = (
         float(history[-1]["best_epoch"]) if history and "best_epoch" in history[-1] else 0.0
     )
-    metrics["n_train"], metrics["n_val"], metrics["n_test"] = map(
+    metrics["n_train"], metrics["n_valid"], metrics["n_test"] = map(
         float, (len(fold.train), len(fold.val), len(test))
     )
     # independent units behind the test metrics, for chance levels downstream
@@ -334,7 +334,7 @@ def unit_params(p: Prepared, unit: Unit, fold) -> dict[str, str]:
         "unit.tasks": ",".join(unit.tasks),
         "unit.seed": str(unit.seed(p.config.seed)),
         "unit.n_train": str(len(fold.train)),
-        "unit.n_val": str(len(fold.val)),
+        "unit.n_valid": str(len(fold.val)),
         "unit.n_test": str(len(fold.test)),
     }
 

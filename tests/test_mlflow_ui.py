@@ -94,7 +94,7 @@ def test_units_carry_their_params_and_names(tracked):
         assert params["unit.n_folds"] == "2" and params["unit.subject"] == ""
         assert params["unit.train_subjects"] == params["unit.test_subjects"] == "1,2"
         assert params["unit.seed"] == str(unit.seed(0)) and params["unit.tasks"] == "valence,arousal"
-        assert (params["unit.n_train"], params["unit.n_val"], params["unit.n_test"]) == (
+        assert (params["unit.n_train"], params["unit.n_valid"], params["unit.n_test"]) == (
             str(len(fold.train)), str(len(fold.val)), str(len(fold.test)),
         )  # fmt: skip
         assert len(fold.train) + len(fold.val) + len(fold.test) == 2 * 6 * 120
