@@ -110,6 +110,8 @@ class ExperimentResult:
     units: list[UnitResult]
     summary: dict[str, float]
     per_subject: bool
+    data_size: tuple[int, int] = (0, 0)
+    """Subjects and trials per subject of the data (0: not known), for naming the data set in words."""
 
 
 # -------------------------------------------------------------------------------------- summaries
@@ -342,6 +344,7 @@ def close_run(run: OpenRun, status: str) -> ExperimentResult | None:
                 config=p.config, split=p.split, data_kind=p.features.kind,
                 data_fingerprint=p.features.fingerprint, leaky=p.leaky, parent_run_id=parent_id,
                 units=results, summary=summary, per_subject=per_subject,
+                data_size=(len(p.features.subjects), int(p.features.features.shape[1])),
             )  # fmt: skip
     except BaseException:
         status = "FAILED"

@@ -70,6 +70,18 @@ def features(deap_dir, cache_dir):
     return prepare_features(open_deap(deap_dir), cache_dir=cache_dir)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fp32_unless_asked():
+    """``precision="auto"`` resolves to fp32 in tests, whatever the CPU: numbers and run names asserted
+    here must not depend on whether the test machine has native bf16 (tests/test_precision.py covers
+    the bf16 side by patching this back)."""
+    import bench.trainer
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bench.trainer, "native_bf16", lambda device: False)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _restore_threads():
     """A test that sets torch's thread count (a run with num_threads) does not leak it into the next."""

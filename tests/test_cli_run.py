@@ -49,12 +49,12 @@ def test_config_file_errors_name_the_file(tmp_path, capsys):
     assert "unknown train option(s): learning_rate" in capsys.readouterr().err
 
 
-def test_run_prints_a_labelled_table_and_resumes(deap_dir, tmp_path, capsys):
+def test_run_prints_a_labelled_table_and_resumes(deap_dir, tmp_path, capsys, wide_console):
     args = ["run", "--model", "majority", "--deap", str(deap_dir), "--folds", "2",
             "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]  # fmt: skip
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "majority | whole-set | split trial | variant full | SYNTHETIC data" in out
+    assert "majority | whole-set | split trial | variant full | synthetic, 2 subjects x 6 trials, " in out
     assert "fold1" in out and "fold2" in out and "mean ± std" in out
     assert "TEST metrics" in out and "V = valence" in out and "A = arousal" in out
     for header in ("V acc", "V trial acc", "V bal acc", "V AUC", "A acc", "A trial acc"):

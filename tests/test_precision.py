@@ -13,6 +13,9 @@ from bench.config import RunConfig
 from bench.identity import resolve_config, resolve_precision
 from bench.registry import get_model_info
 
+NATIVE_BF16 = bench.trainer.native_bf16
+"""The real check (conftest makes every test see fp32 hardware)."""
+
 
 @pytest.fixture
 def native(monkeypatch):
@@ -54,12 +57,12 @@ def test_resolved_precision_enters_the_run_key(native):
 
 def test_cpu_flags_decide_native_bf16(monkeypatch):
     monkeypatch.setattr(bench.trainer, "_cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
-    assert not bench.trainer.native_bf16(torch.device("cpu"))
+    assert not NATIVE_BF16(torch.device("cpu"))
     monkeypatch.setattr(bench.trainer, "_cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
-    assert bench.trainer.native_bf16(torch.device("cpu"))
+    assert NATIVE_BF16(torch.device("cpu"))
     monkeypatch.setattr(bench.trainer, "_cpu_flags", lambda: frozenset({"amx_bf16"}))
-    assert bench.trainer.native_bf16(torch.device("cpu"))
-    assert not bench.trainer.native_bf16(torch.device("meta"))
+    assert NATIVE_BF16(torch.device("cpu"))
+    assert not NATIVE_BF16(torch.device("meta"))
 
 
 def test_the_logged_precision_is_the_resolved_one(deap_dir, tmp_path, native):

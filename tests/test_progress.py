@@ -13,6 +13,7 @@ from bench.cli.run_progress import LineReporter, RunReporter, make_reporter, ver
 from bench.errors import ConfigError
 from bench.plan import Unit
 from bench.progress import epoch_line
+from bench.unit import UnitResult
 
 STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
 
@@ -43,10 +44,15 @@ def test_eta_is_mean_unit_time_times_units_left(monkeypatch):
     monkeypatch.setattr(time, "monotonic", lambda: next(clock))
     rep = RunReporter()
     rep.plan(n_units=7, n_done=2)  # 2 resumed: 5 to train
-    rep.unit_start(Unit("fold-1", 1, None, ("valence",)), 3)  # t = 100
-    assert rep.eta_seconds() is None  # no finished unit yet
-    rep.n_finished = 2
-    assert rep.eta_seconds() == pytest.approx(30 / 2 * 3)  # t = 130: 15 s per unit, 3 left
+    for key in ("fold1", "fold2"):  # the runner reports reused units as ended, at once
+        rep.unit_end(UnitResult(Unit(key, 1, None, ("valence",)), {}, reused=True))
+    rep.unit_start(Unit("fold3", 3, None, ("valence",)), 3)  # t = 100
+    assert rep.eta_seconds() is None  # no unit trained yet
+    for key in ("fold3", "fold4"):
+        rep.unit_end(UnitResult(Unit(key, 1, None, ("valence",)), {}))
+    assert rep.n_done == 4
+    assert rep.eta_seconds() == pytest.approx(30 / 2 * 3)  # t = 130: 15 s per trained unit, 3 left
+    assert rep.interrupted().startswith("interrupted: 4 of 7 units finished and kept in MLflow")
 
 
 def _run(deap_dir, tmp_path, *extra, epochs: int = 2):

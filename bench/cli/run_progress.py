@@ -53,14 +53,20 @@ class RunReporter(Reporter):
 
     def __init__(self) -> None:
         self.n_units: int | None = None
-        self.n_done_before = 0
+        self.n_reused = 0
+        """Units taken from earlier FINISHED runs (resume): they end at once and take no time."""
         self.n_finished = 0
+        """Units trained by this command."""
         self.t_first: float | None = None
         self.unit_t0: dict[str, float] = {}
         self.max_epochs = 0
 
+    @property
+    def n_done(self) -> int:
+        return self.n_reused + self.n_finished
+
     def plan(self, n_units: int, n_done: int) -> None:
-        self.n_units, self.n_done_before = n_units, n_done
+        self.n_units = n_units
 
     def unit_start(self, unit, max_epochs: int) -> None:
         now = time.monotonic()
@@ -69,23 +75,29 @@ class RunReporter(Reporter):
         self.max_epochs = max_epochs
 
     def unit_end(self, result) -> None:
-        self.n_finished += 1
+        if getattr(result, "reused", False):
+            self.n_reused += 1
+        else:
+            self.n_finished += 1
 
     def eta_seconds(self) -> float | None:
-        """Seconds left: the mean wall time per finished unit times the units left (None before one)."""
+        """Seconds left: the mean wall time per unit trained here times the units left (None before one)."""
         if self.t_first is None or not self.n_finished or self.n_units is None:
             return None
-        left = self.n_units - self.n_done_before - self.n_finished
-        return (time.monotonic() - self.t_first) / self.n_finished * max(left, 0)
+        return (time.monotonic() - self.t_first) / self.n_finished * max(self.n_units - self.n_done, 0)
 
     def interrupted(self) -> str:
         """What Ctrl-C leaves behind, in one line (finished units are FINISHED runs; resume reuses them)."""
         if self.n_units is None:
             return "interrupted before training started: nothing was tracked in MLflow"
         return (
-            f"interrupted: {self.n_done_before + self.n_finished} of {self.n_units} units finished and kept "
-            "in MLflow; run the same command again to resume"
+            f"interrupted: {self.n_done} of {self.n_units} units finished and kept in MLflow; run the same "
+            "command again to resume"
         )
+
+
+def resuming_line(n_units: int, n_done: int) -> str:
+    return f"Resuming: {n_done} of {n_units} units already finished in MLflow."
 
 
 def accuracy_summary(metrics: dict, tasks=("valence", "arousal")) -> str:
@@ -112,8 +124,9 @@ class LineReporter(RunReporter):
 
     def plan(self, n_units: int, n_done: int) -> None:
         super().plan(n_units, n_done)
-        resumed = f", {n_done} already finished in MLflow (resumed)" if n_done else ""
-        self._say(f"{n_units} units{resumed}")
+        self._say(f"{n_units} units")
+        if n_done:
+            self._say(resuming_line(n_units, n_done))
 
     def unit_start(self, unit, max_epochs: int) -> None:
         super().unit_start(unit, max_epochs)
@@ -131,9 +144,11 @@ class LineReporter(RunReporter):
 
     def unit_end(self, result) -> None:
         super().unit_end(result)
+        if getattr(result, "reused", False):
+            return  # said once, in the "Resuming" line
         t0 = self.unit_t0.pop(result.unit.key, None)
         took = f" in {format_duration(time.monotonic() - t0)}" if t0 is not None else ""
-        done = self.n_done_before + self.n_finished
+        done = self.n_done
         eta = self.eta_seconds()
         left = f", ETA {format_duration(eta)}" if eta is not None and done < (self.n_units or 0) else ""
         summary = accuracy_summary(result.metrics, result.unit.tasks)
@@ -156,9 +171,9 @@ class BarReporter(RunReporter):
 
     def plan(self, n_units: int, n_done: int) -> None:
         super().plan(n_units, n_done)
-        self.progress.update(self.units, total=n_units, completed=n_done)
+        self.progress.update(self.units, total=n_units)
         if n_done:
-            self.note(f"Resuming: {n_done} of {n_units} units already finished in MLflow.")
+            self.note(resuming_line(n_units, n_done))
 
     def unit_start(self, unit, max_epochs: int) -> None:
         super().unit_start(unit, max_epochs)
@@ -184,7 +199,7 @@ class BarReporter(RunReporter):
     def unit_end(self, result) -> None:
         super().unit_end(result)
         self.progress.advance(self.units)
-        if self.level == "verbose":
+        if self.level == "verbose" and not getattr(result, "reused", False):
             summary = accuracy_summary(result.metrics, result.unit.tasks)
             self.note(f"{stamp()} {result.unit.key}: done: {summary}")
 
