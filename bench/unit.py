@@ -290,7 +290,7 @@ def reuse(run, unit: Unit) -> UnitResult:
     return UnitResult(unit, dict(run.data.metrics), run_id=run.info.run_id, reused=True)
 
 
-DATASET_CONTEXT = "train/val/test"
+DATASET_CONTEXT = "train/valid/test"
 """The data set's role in a run (MLflow's dataset context): every run trains, validates and tests on it."""
 
 

@@ -72,7 +72,7 @@ def test_parent_and_units_show_the_dataset(tracked, features, deap_dir):
         ds = item.dataset
         assert (ds.name, ds.digest, ds.source_type) == ("deap-synthetic", features.fingerprint, "local")
         assert json.loads(ds.source) == {"uri": str(deap_dir)}
-        assert [(t.key, t.value) for t in item.tags] == [("mlflow.data.context", "train/val/test")]
+        assert [(t.key, t.value) for t in item.tags] == [("mlflow.data.context", "train/valid/test")]
     profile = json.loads(ds.profile)
     assert profile["subjects"] == [1, 2] and profile["trials_per_subject"] == 6
     assert profile["windows_per_trial"] == 120 and profile["windows"] == 2 * 6 * 120

@@ -322,7 +322,7 @@ def register(root: typer.Typer) -> None:
         from bench import results as R
         from bench.ablation import VARIANTS
         from bench.cli.reproduce import run_grid_command
-        from bench.cli.run import QUICK_EPOCHS
+        from bench.cli.run import QUICK_EPOCHS, quick_epochs_line
         from bench.data.source import default_synthetic_config
         from bench.executors import make_executor
         from bench.grid import expand
@@ -336,9 +336,7 @@ def register(root: typer.Typer) -> None:
         grid = list(VARIANTS) if variants is None else [v.strip() for v in variants.split(",") if v.strip()]
         if deap is None and not os.environ.get("DEAP_DIR") and epochs is None:
             epochs = QUICK_EPOCHS
-            err_console.print(
-                f"Embedded synthetic default: at most {QUICK_EPOCHS} epochs (--epochs N for more)."
-            )
+            err_console.print(quick_epochs_line())
         if epochs is None:
             epochs = int(get_model_info(model).defaults.get("max_epochs", DEFAULT_MAX_EPOCHS))
         sub = parse_subjects(subjects)

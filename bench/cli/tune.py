@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
         """Tune the multi-task loss weights w_v/w_a (sum fixed at 2) with Optuna on validation folds."""
         import optuna
 
-        from bench.cli.run import QUICK_EPOCHS, build_config
+        from bench.cli.run import QUICK_EPOCHS, build_config, quick_epochs_line
         from bench.config import RunConfig
         from bench.data.source import default_synthetic_config
         from bench.tracking import check_tracking_uri, resolve_tracking_uri
@@ -162,9 +162,7 @@ def register(app: typer.Typer) -> None:
         embedded = deap is None and not os.environ.get("DEAP_DIR")
         if embedded and d["train"].get("max_epochs") is None:
             d["train"]["max_epochs"] = QUICK_EPOCHS
-            err_console.print(
-                f"Embedded synthetic default: at most {QUICK_EPOCHS} epochs (--epochs N for more)."
-            )
+            err_console.print(quick_epochs_line())
         cfg = RunConfig.from_dict(d)
         name = study or default_study_name(cfg, space)
         url = resolve_storage(storage)
