@@ -100,6 +100,7 @@ def test_probe_is_finite_for_mtcnn_inf_for_majority_and_cached():
     assert _probe("majority", tasks=("valence",)) is not tm  # tasks (like shape, precision) are in the key
 
 
+@pytest.mark.slow  # 8-30 s: trains a real unit
 def test_estimate_is_close_to_a_real_unit(deap_dir, tmp_path):
     """A tiny real MT-CNN run (1 epoch): the estimate without overhead is within 4x of its fit time.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -17,6 +18,7 @@ from bench.data.cache import prepare_features
 from bench.data.inputs import InputSpec
 from bench.data.source import open_deap
 from bench.errors import ConfigError
+from bench.identity import resolve_config
 from bench.recipes import apply_recipe, recipe_train, with_model_defaults
 from bench.registry import TRAIN_DEFAULTS, get_model_info, list_models, register_model, unregister_model
 from bench.trainer import fit
@@ -124,9 +126,11 @@ def test_paper_recipe_without_overrides_is_the_harness_run(features):
 
 
 def test_new_fields_keep_existing_run_keys():
-    # fingerprint of the default config before `recipe` and `restore_best` existed
-    assert RunConfig().fingerprint() == "0ddf7bc9bf09382d"
-    assert RunConfig().with_train(restore_best=False).fingerprint() != "0ddf7bc9bf09382d"
+    # fingerprint of the default config before `recipe` and `restore_best` existed; `precision="auto"`
+    # resolves before the key, to fp32 (every run before auto) or bf16 (a new run: other numbers)
+    assert RunConfig().with_train(precision="fp32").fingerprint() == "0ddf7bc9bf09382d"
+    assert RunConfig().with_train(precision="fp32", restore_best=False).fingerprint() != "0ddf7bc9bf09382d"
+    assert resolve_config(RunConfig(model="fbccnn")).train.precision == "fp32"
 
 
 def test_view_settings_match_what_prepare_resolves(features):
@@ -135,7 +139,9 @@ def test_view_settings_match_what_prepare_resolves(features):
             continue
         for recipe in ("harness", "paper"):
             p = runner.prepare(RunConfig(model=info.name, n_folds=2, recipe=recipe), features=features)
-            assert recipe_train(info, recipe) == p.config.train, (info.name, recipe)
+            shown = recipe_train(info, recipe)  # precision "auto": decided per machine when a run starts
+            assert shown.precision == "auto" and p.config.train.precision == "fp32"  # tests: no native bf16
+            assert replace(shown, precision="fp32") == p.config.train, (info.name, recipe)
     assert with_model_defaults(TrainConfig(max_epochs=3), get_model_info("mtcnn")).max_epochs == 3
 
 

@@ -161,6 +161,7 @@ def test_resume_after_interrupt_reuses_finished_units(features, uri, monkeypatch
     assert len(_parents(uri)[2]) == 2
 
 
+@pytest.mark.slow  # ~40 s; the pool and grid tests also compare equal-seed runs number for number
 def test_same_seed_same_numbers(features, uri):
     a = _run(_cfg(), features, uri)
     b = _run(_cfg(), features, uri, force=True)
@@ -229,8 +230,8 @@ def test_majority_baseline_scores_the_majority_rate(features, uri):
     [
         ({"protocol": "cross-subject", "n_folds": 3}, 3),  # leave-one-subject-out
         ({"protocol": "whole-set-finetune"}, 2),
-        ({"model": "fbccnn"}, 4),  # single-task model: one unit per fold and task
-        ({"single_task": True}, 4),
+        pytest.param({"model": "fbccnn"}, 4, marks=pytest.mark.slow),  # single-task: a unit per fold and task
+        pytest.param({"single_task": True}, 4, marks=pytest.mark.slow),
         ({"features": ("de",), "train": {"dropout": 0.0, "batch_norm": False}}, 2),
     ],
 )
