@@ -16,9 +16,9 @@ from rich.text import Text
 from torch import nn
 
 from bench.data.inputs import TASKS
-from bench.fit import NAME, TEXT, Col, FitTable
 from bench.recipes import describe_train, recipe_train
 from bench.registry import ModelInfo, count_parameters, create_model, get_model_info, list_models
+from bench.table_fit import NAME, TEXT, Col, FitTable
 
 
 def _fmt_acc(value: Any) -> str:

@@ -21,8 +21,8 @@ from bench.data.cache import prepare_features, source_fingerprint
 from bench.data.source import open_deap, synthetic_source
 from bench.data.synthetic import SyntheticConfig
 from bench.errors import ConfigError
-from bench.fit import NAME, NUMBER, Col, FitTable, _pieces, _units, wrap_units, wrap_words
 from bench.results.store import DataSet, choose_dataset
+from bench.table_fit import NAME, NUMBER, Col, FitTable, _pieces, _units, wrap_units, wrap_words
 from bench.tracking import TAG, client, experiment_id
 from bench.trainer import TEST_METRICS
 

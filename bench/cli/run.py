@@ -26,7 +26,7 @@ from bench.cli.common import (
 )
 from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
-from bench.fit import NAME, Col, FitTable
+from bench.table_fit import NAME, Col, FitTable
 
 QUICK_EPOCHS = 1
 """Epoch cap when the embedded synthetic default runs without --epochs. On that data MT-CNN's best

@@ -204,8 +204,8 @@ def emit(
 
 def runs_table(store) -> Any:
     """The finished parents of the store's data set: run id, cell, scale, other settings that set it apart."""
-    from bench.fit import NAME, TEXT, Col, FitTable
     from bench.results.store import describe_scale, other_settings
+    from bench.table_fit import NAME, TEXT, Col, FitTable
 
     shown = set(store.parents["run_id"])
     n_subjects = store.dataset.n_subjects if store.dataset else None
@@ -229,8 +229,8 @@ def datasets_table(sets, default, chosen: str) -> Any:
     """One row per data set of the store: kind, size, finished runs, newest run, fingerprint."""
     import time
 
-    from bench.fit import NAME, Col, FitTable
     from bench.results.store import KIND_WORDS
+    from bench.table_fit import NAME, Col, FitTable
 
     def when(ms: int) -> str:
         return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000)) if ms else "?"

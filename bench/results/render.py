@@ -27,11 +27,11 @@ def _footer(tables: Sequence[Table]) -> tuple[list[str], list[str]]:
 
 def to_rich(tables: Sequence[Table]) -> list:
     """Rich renderables (tables, then notes and the commands that fill missing cells). Each table fits
-    the width it is printed at (:mod:`bench.fit`): numbers and names are never cut, and the columns of
+    the width it is printed at (:mod:`bench.table_fit`): numbers and names are never cut, and the columns of
     its lowest :attr:`~Table.priorities` are left out, and named, when even wrapping cannot make room."""
     from rich.text import Text
 
-    from bench.fit import NAME, NUMBER, TEXT, Col, FitTable
+    from bench.table_fit import NAME, NUMBER, TEXT, Col, FitTable
 
     out = []
     for t in tables:
