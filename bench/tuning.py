@@ -94,14 +94,13 @@ from bench.tracking import (
 )
 from bench.trainer import (
     TASK_INDEX,
-    Standardiser,
     balanced_accuracy,
     class_weights,
     predict_proba,
     predicted_class,
     resolve_device,
 )
-from bench.unit import fit_predict, labels_tensor
+from bench.unit import fit_predict, labels_tensor, train_standardiser
 
 SPACES = ("weights", "weights+lr+dropout")
 OBJECTIVES = ("valid-loss", "valid-bacc")
@@ -278,9 +277,8 @@ def score_fold(p: Prepared, unit: Unit, fold, device: torch.device, objective: s
         t: (class_weights(y[torch.from_numpy(train), TASK_INDEX[t]]).numpy() if cfg.train.balance else None)
         for t in unit.tasks
     }
-    xv = x[torch.from_numpy(val)]
-    if cfg.train.standardise == "train":
-        xv = Standardiser.fit(x[torch.from_numpy(train)])(xv)
+    std = train_standardiser(p, x, train)
+    xv = x[torch.from_numpy(val)] if std is None else std(x[torch.from_numpy(val)])
     seed = unit.seed(cfg.seed)
     torch.manual_seed(seed)  # the same initial weights as `bench run` for this unit
     model = create_model(cfg.model, tasks=unit.tasks, features=cfg.features, **p.hparams)
@@ -298,7 +296,7 @@ def score_fold(p: Prepared, unit: Unit, fold, device: torch.device, objective: s
 
     # the validation indices stand in for the test indices: the test fold is not passed at all
     _, probs, _ = fit_predict(
-        p, unit, x, y, train, val, val, device, _EpochHook(hook), model=model, seed=seed
+        p, unit, x, y, train, val, val, device, _EpochHook(hook), standardiser=std, model=model, seed=seed
     )
     return _score(valid_scores(y_val, probs, cw), objective), history
 

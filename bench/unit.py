@@ -55,8 +55,8 @@ class UnitResult:
     predictions: pd.DataFrame | None = None
     run_id: str | None = None
     reused: bool = False
-    models: dict[str, tuple[torch.nn.Module, np.ndarray]] = field(default_factory=dict, repr=False)
-    """With ``log_model``: artifact folder -> (trained model, its training indices), until logged."""
+    models: dict[str, tuple[torch.nn.Module, Standardiser | None]] = field(default_factory=dict, repr=False)
+    """With ``log_model``: artifact folder -> (trained model, its input standardiser), until logged."""
 
 
 def labels_tensor(inputs: ModelInputs) -> torch.Tensor:
@@ -80,11 +80,16 @@ def fit_predict(
     device: torch.device,
     reporter: Reporter,
     *,
+    standardiser: Standardiser | None,
     model: torch.nn.Module | None = None,
     lr: float | None = None,
     seed: int,
 ) -> tuple[torch.nn.Module, dict[str, np.ndarray], list[dict]]:
-    """Fit (or fine-tune ``model``) on train/val, then predict the test indices once."""
+    """Fit (or fine-tune ``model``) on train/val, then predict the test indices once.
+
+    ``standardiser`` is :func:`train_standardiser` of ``train`` (the caller keeps it: a logged model and
+    the tuner's validation scoring need the same one).
+    """
     cfg = p.config
     info = get_model_info(cfg.model)
     torch.manual_seed(seed)
@@ -92,7 +97,7 @@ def fit_predict(
         model = create_model(cfg.model, tasks=unit.tasks, features=cfg.features, **p.hparams)
     tr = torch.from_numpy(train)
     history: list[dict] = []
-    std = train_standardiser(p, x, train)
+    std = standardiser
     if std is not None:
         xt, xv, xs = std(x[tr]), std(x[torch.from_numpy(val)]), std(x[torch.from_numpy(test)])
     else:
@@ -126,11 +131,12 @@ def run_unit(
     seed = unit.seed(cfg.seed)
     t0 = time.perf_counter()
     reporter.unit_start(unit, p.max_epochs)
+    std = train_standardiser(p, x, fold.train)
     model, probs, history = fit_predict(
-        p, unit, x, y, fold.train, fold.val, fold.test, device, reporter, seed=seed
+        p, unit, x, y, fold.train, fold.val, fold.test, device, reporter, standardiser=std, seed=seed
     )
     test = fold.test
-    models = {"model": (model, fold.train)} if cfg.log_model else {}
+    models = {"model": (model, std)} if cfg.log_model else {}
     if p.finetune:
         # whole-set-finetune: the pooled model is the starting point of one fine-tuned model per subject
         div = cfg.train.finetune_lr_divisor or (8.0 if len(unit.tasks) > 1 else 4.0)
@@ -139,12 +145,13 @@ def run_unit(
             m = {
                 k: getattr(fold, k)[p.inputs.subject[getattr(fold, k)] == s] for k in ("train", "val", "test")
             }
+            std_s = train_standardiser(p, x, m["train"])
             tuned, pr, h = fit_predict(
-                p, unit, x, y, m["train"], m["val"], m["test"], device, reporter,
+                p, unit, x, y, m["train"], m["val"], m["test"], device, reporter, standardiser=std_s,
                 model=copy.deepcopy(model), lr=cfg.train.lr / div, seed=seed + int(s),
             )  # fmt: skip
             if cfg.log_model:
-                models[f"model_s{int(s):02d}"] = (tuned, m["train"])
+                models[f"model_s{int(s):02d}"] = (tuned, std_s)
             history += [dict(r, subject=int(s), stage="finetune") for r in h]
             parts.append(pr)
             idx_parts.append(m["test"])
@@ -217,8 +224,7 @@ def log_unit_model(cl, run_id: str, p: Prepared, unit: Unit, res: UnitResult) ->
     ``mlflow.pytorch.log_model`` refuses dict outputs in its pt2 format and takes ~10 s in pickle format.
     """
     cfg = p.config
-    x = torch.from_numpy(np.ascontiguousarray(p.inputs.x))
-    for folder, (model, train) in res.models.items():
+    for folder, (model, std) in res.models.items():
         info = {
             "model": cfg.model,
             "tasks": list(unit.tasks),
@@ -235,7 +241,6 @@ def log_unit_model(cl, run_id: str, p: Prepared, unit: Unit, res: UnitResult) ->
         with tempfile.TemporaryDirectory() as tmp:
             d = Path(tmp)
             torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, d / MODEL_FILE)
-            std = train_standardiser(p, x, train)
             if std is not None:
                 torch.save({"mean": std.mean, "std": std.std}, d / STANDARDISER_FILE)
             (d / MODEL_INFO).write_text(json.dumps(info, indent=2, default=str))
@@ -307,10 +312,15 @@ def _subjects(values: np.ndarray) -> str:
     return ",".join(str(int(s)) for s in np.unique(values))
 
 
+def _n_folds(p: Prepared, fold) -> int:
+    """Folds of ``fold``'s population (all folds, or one subject's for subject-specific protocols)."""
+    return sum(f.subject == fold.subject for f in p.folds)
+
+
 def unit_name(p: Prepared, unit: Unit, fold) -> str:
     """A unit's run name in MLflow: ``fold 2/5``, ``subject 3 fold 2/5``, ``fold 2/4 test s03`` (folds by
     subject), plus the task of a single-task unit. Display only: units are found by their tags."""
-    n = sum(f.subject == fold.subject for f in p.folds)
+    n = _n_folds(p, fold)
     name = ("" if unit.subject is None else f"subject {unit.subject} ") + f"fold {unit.fold}/{n}"
     if p.split == "subject":
         name += " test " + ",".join(f"s{int(s):02d}" for s in np.unique(p.inputs.subject[fold.test]))
@@ -327,7 +337,7 @@ def unit_params(p: Prepared, unit: Unit, fold) -> dict[str, str]:
         **run_params(p),
         "unit": unit.key,
         "unit.fold": str(unit.fold),
-        "unit.n_folds": str(sum(f.subject == fold.subject for f in p.folds)),
+        "unit.n_folds": str(_n_folds(p, fold)),
         "unit.subject": str(unit.subject or ""),
         "unit.train_subjects": _subjects(subject[fold.train]),
         "unit.test_subjects": _subjects(subject[fold.test]),

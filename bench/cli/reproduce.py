@@ -24,15 +24,10 @@ from bench.cli.common import (
     exit_interrupted,
 )
 from bench.cli.data import DEAP_HELP
+from bench.cli.run_progress import format_duration as _fmt
 from bench.cli.run_progress import stamp
 from bench.errors import ConfigError
 from bench.progress import GridReporter, epoch_line
-
-
-def _fmt(seconds: float) -> str:
-    from bench.estimate import format_seconds
-
-    return format_seconds(seconds)
 
 
 def queue_line(reporter: GridReporter, runs, jobs, slots: int) -> str:

@@ -43,6 +43,8 @@ def stamp() -> str:
 
 
 def format_duration(seconds: float) -> str:
+    """``45 s``, ``3 min 20 s`` (:func:`bench.estimate.format_seconds`, imported only when a line needs it:
+    the estimate module loads torch)."""
     from bench.estimate import format_seconds
 
     return format_seconds(seconds)
@@ -51,7 +53,9 @@ def format_duration(seconds: float) -> str:
 class RunReporter(Reporter):
     """Counts units and times them (the ETA and the Ctrl-C message); subclasses draw."""
 
-    def __init__(self) -> None:
+    def __init__(self, level: str = "normal") -> None:
+        check_option("verbosity", level, VERBOSITIES)
+        self.level = level
         self.n_units: int | None = None
         self.n_reused = 0
         """Units taken from earlier FINISHED runs (resume): they end at once and take no time."""
@@ -110,9 +114,8 @@ class LineReporter(RunReporter):
     """Plain, timestamped lines: unit start, every epoch, unit end with the ETA (``verbose``: batches)."""
 
     def __init__(self, echo: Callable[[str], None], level: str = "normal") -> None:
-        super().__init__()
-        check_option("verbosity", level, VERBOSITIES)
-        self.echo, self.level = echo, level
+        super().__init__(level)
+        self.echo = echo
         self.next_batch_line = 0.0
 
     def _say(self, message: str) -> None:
@@ -158,10 +161,9 @@ class LineReporter(RunReporter):
 class BarReporter(RunReporter):
     """Rich bars on a terminal: units, the epochs of the current unit, the batches of the current epoch."""
 
-    def __init__(self, progress: Progress, echo: Callable[[str], None], level: str = "normal") -> None:
-        super().__init__()
-        check_option("verbosity", level, VERBOSITIES)
-        self.progress, self.echo, self.level = progress, echo, level
+    def __init__(self, progress: Progress, level: str = "normal") -> None:
+        super().__init__(level)
+        self.progress = progress
         self.units = progress.add_task("units", total=None)
         self.epochs = None
         self.batches = None
@@ -233,4 +235,4 @@ def make_reporter(is_terminal: bool, level: str, echo: Callable[[str], None], co
     if not is_terminal:
         return NoProgress(), LineReporter(echo, level)
     progress = Progress(*bar_columns(), console=console, transient=True)
-    return progress, BarReporter(progress, echo, level)
+    return progress, BarReporter(progress, level)
