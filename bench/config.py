@@ -121,7 +121,12 @@ class RunConfig:
     """Save each unit's trained weights as an MLflow artifact (``bench run --log-model``); changes no number,
     so like ``device`` it is not part of the run key."""
 
-    NON_KEY = ("device", "num_threads", "log_model")
+    compile: bool = False
+    """``torch.compile`` each unit's model (CUDA graphs on a GPU: for small, launch-bound models); the
+    same computation with fused kernels (the float rounding may differ, as with another thread count), so it
+    is not part of the run key either."""
+
+    NON_KEY = ("device", "num_threads", "log_model", "compile")
     KEY_OMIT_IF_DEFAULT = {"recipe": "harness", "train.restore_best": True}
     """Fields added after runs were tracked: left out of the run key at their default value, so the
     run keys (and resume) of runs tracked before them stay the same."""
@@ -154,6 +159,7 @@ class RunConfig:
         check_option("device", self.device, DEVICES)
         check_number("num_threads", self.num_threads, integer=True, low=1, none_ok=True)
         check_type("log_model", self.log_model, bool, "true or false")
+        check_type("compile", self.compile, bool, "true or false")
         if self.subjects is not None:
             what = "a list of subject numbers 1-32"
             for s in check_type("subjects", self.subjects, (list, tuple), what):

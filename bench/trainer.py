@@ -59,6 +59,38 @@ def native_bf16(device: torch.device) -> bool:
     return device.type == "cpu" and bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``t`` on ``device``, moved once: through pinned host memory (an asynchronous copy) onto a GPU.
+
+    A unit's tensors go to the device once, before its first step, and stay there; batches are index
+    slices of the resident tensors, so nothing crosses the bus inside the step loop.
+    """
+    if t.device == device:
+        return t
+    if device.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+def use_channels_last(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Channels-last (NHWC) weights and input for a 4-D (N, C, H, W) input; other ranks are left as they are.
+
+    oneDNN's bf16 convolutions (and cuDNN's tensor-core ones) run natively in NHWC, so bf16 training
+    skips a layout conversion per convolution; index slices of an NHWC tensor stay NHWC.
+    """
+    if x.dim() != 4:
+        return x
+    model.to(memory_format=torch.channels_last)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def compile_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``torch.compile`` in place (state-dict keys unchanged); on CUDA in ``reduce-overhead`` mode, which
+    replays CUDA graphs and so removes the per-kernel launch cost that bounds small models there."""
+    model.compile(mode="reduce-overhead" if device.type == "cuda" else None)
+    return model
+
+
 def autocast(device: torch.device, precision: str):
     """bf16 autocast when asked for (``auto`` was resolved in bench.identity); fp32 otherwise."""
     if precision == "bf16":
@@ -148,6 +180,8 @@ def fit(
     device: torch.device,
     on_epoch: Callable[[dict], None] | None = None,
     on_batch: Callable[[int, int], None] | None = None,
+    channels_last: bool = False,
+    compile: bool = False,
 ) -> FitResult:
     """Train ``model`` on (x_train, y_train); early stopping and LR decay on (x_val, y_val) only.
 
@@ -156,7 +190,9 @@ def fit(
     the validation part, never valence); ``model`` ends with the weights of its best validation epoch,
     or of its last epoch with ``config.restore_best=False``. ``on_batch(done, total)`` follows the
     batches of an epoch; the running loss and accuracy stay on the device until the epoch ends, so
-    the step loop never waits for a host copy.
+    the step loop never waits for a host copy. The four tensors are moved to ``device`` once
+    (:func:`to_device`) and stay there for the whole fit. ``channels_last`` trains a 4-D input in NHWC
+    (:func:`use_channels_last`); ``compile`` runs :func:`compile_model` first.
     """
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
@@ -170,7 +206,12 @@ def fit(
         if config.lr_decay
         else None
     )
-    x_train, y_train = x_train.to(device), y_train.to(device)
+    x_train, y_train, x_val, y_val = (to_device(t, device) for t in (x_train, y_train, x_val, y_val))
+    if channels_last:
+        x_train = use_channels_last(model, x_train)
+        x_val = x_val.contiguous(memory_format=torch.channels_last) if x_val.dim() == 4 else x_val
+    if compile:
+        compile_model(model, device)
     n = x_train.shape[0]
     bs = int(config.batch_size)
     result = FitResult()
@@ -178,7 +219,7 @@ def fit(
     aux = getattr(model, "auxiliary_loss", None)
     for epoch in range(1, max_epochs + 1):
         model.train()
-        perm = torch.randperm(n, generator=gen).to(device)
+        perm = to_device(torch.randperm(n, generator=gen), device)
         total = torch.zeros((), device=device)
         count = 0
         correct = {t: torch.zeros((), dtype=torch.long, device=device) for t in tasks}
@@ -237,36 +278,47 @@ def fit(
 
 @torch.no_grad()
 def predict_proba(
-    model: torch.nn.Module, x: torch.Tensor, *, batch_size: int, device: torch.device, precision: str = "fp32"
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    *,
+    batch_size: int,
+    device: torch.device,
+    precision: str = "fp32",
+    channels_last: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Class-1 ("high") probabilities per task, in eval mode."""
+    """Class-1 ("high") probabilities per task, in eval mode (``channels_last`` as the model was fitted).
+
+    ``x`` moves to the device once and the probabilities come back to the host once, at the end."""
     model.eval()
     model.to(device)
+    x = to_device(x, device)
+    if channels_last:
+        x = use_channels_last(model, x)
     chunks: dict[str, list[torch.Tensor]] = {}
     for start in range(0, x.shape[0], max(batch_size, 256)):
-        xb = x[start : start + max(batch_size, 256)].to(device)
         with autocast(device, precision):
-            out = model(xb)
+            out = model(x[start : start + max(batch_size, 256)])
         for t, logits in out.items():
-            chunks.setdefault(t, []).append(high_probability(logits).cpu())
-    return {t: torch.cat(v).numpy() for t, v in chunks.items()}
+            chunks.setdefault(t, []).append(high_probability(logits))
+    return {t: torch.cat(v).cpu().numpy() for t, v in chunks.items()}
 
 
 @torch.no_grad()
 def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision) -> dict:
-    """Loss and accuracy over the whole set at once (class-weighted means are not batch-decomposable)."""
+    """Loss and accuracy over the whole set at once (class-weighted means are not batch-decomposable).
+
+    ``x`` and ``y`` are already on ``device`` (:func:`fit` moved them once)."""
     model.eval()
     n = x.shape[0]
     chunks: dict[str, list[torch.Tensor]] = {t: [] for t in tasks}
     for start in range(0, n, max(bs, 256)):
         with autocast(device, precision):
-            out = model(x[start : start + max(bs, 256)].to(device))
+            out = model(x[start : start + max(bs, 256)])
         for t in tasks:
             chunks[t].append(out[t].float())
     if n == 0:
         return {"loss": float("nan"), **{f"acc_{t}": float("nan") for t in tasks}}
     out = {t: torch.cat(v) for t, v in chunks.items()}
-    y = y.to(device)
     loss, _ = _loss(out, y, tasks, weights, cw)
     accs = {
         f"acc_{t}": float((predicted_class(high_probability(out[t])) == y[:, TASK_INDEX[t]]).float().mean())

@@ -103,6 +103,7 @@ def fit_predict(
     else:
         xt, xv, xs = x[tr], x[torch.from_numpy(val)], x[torch.from_numpy(test)]
     yt, yv = y[tr], y[torch.from_numpy(val)]
+    nhwc = cfg.train.precision == "bf16"  # bf16 convolutions run natively in NHWC (oneDNN, cuDNN)
     if info.trainable:
         tcfg = cfg.train if lr is None else replace(cfg.train, lr=lr)
         res = fit(
@@ -110,13 +111,15 @@ def fit_predict(
             tasks=unit.tasks, config=tcfg, max_epochs=p.max_epochs, seed=seed, device=device,
             on_epoch=lambda row: reporter.epoch(unit, row),
             on_batch=lambda done, total: reporter.batch(unit, done, total),
+            channels_last=nhwc, compile=cfg.compile,
         )  # fmt: skip
         history = [dict(r, fit_seconds=res.fit_seconds, best_epoch=res.best_epoch) for r in res.history]
     else:
         model.fit_labels({t: yt[:, TASK_INDEX[t]] for t in unit.tasks})
     probs = predict_proba(
-        model, xs, batch_size=cfg.train.batch_size, device=device, precision=cfg.train.precision
-    )
+        model, xs, batch_size=cfg.train.batch_size, device=device, precision=cfg.train.precision,
+        channels_last=nhwc,
+    )  # fmt: skip
     return model, probs, history
 
 

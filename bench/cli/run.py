@@ -224,6 +224,9 @@ def register(app: typer.Typer) -> None:
         feature: list[str] | None = typer.Option(None, "-F", "--feature", help="Feature option key=value"),
         force: bool = typer.Option(False, "--force", help="Start a new run instead of resuming"),
         log_model: bool = typer.Option(False, "--log-model", help=LOG_MODEL_HELP),
+        compile_: bool = typer.Option(
+            False, "--compile", help="torch.compile each model (CUDA graphs on a GPU; pays for small models)"
+        ),
         executor: str | None = EXECUTOR_OPTION,
         workers: int | None = WORKERS_OPTION,
         scheduler: str | None = SCHEDULER_OPTION,
@@ -272,7 +275,7 @@ def register(app: typer.Typer) -> None:
             subjects=tuple(sub) if sub else None, tasks=_csv(tasks, "--tasks", ("valence", "arousal")),
             features=_csv(features, "--features", ("de", "psd")), single_task=single_task or None,
             audit=_csv(audit, "--audit", ("select-on-test",)), num_threads=threads, recipe=recipe,
-            log_model=log_model or None,
+            log_model=log_model or None, compile=compile_ or None,
         )  # fmt: skip
         # Every value is checked before any output or work: types, the device, the tracking store.
         resolve_device(RunConfig.from_dict(d).device)  # --device cuda without CUDA: refused here
