@@ -187,7 +187,8 @@ def test_cuda_step_loop_is_sync_free_and_learns(precision):
 
     try:
         res = fit(model, x, y, x[:64], y[:64], tasks=TASKS, config=cfg, max_epochs=3, seed=0,
-                  device=torch.device("cuda"), on_batch=on_batch, channels_last=precision == "bf16")  # fmt: skip
+                  device=torch.device("cuda"), on_batch=on_batch,
+                  channels_last=precision == "bf16")  # fmt: skip
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert res.history[-1]["train_acc_arousal"] > 0.6
