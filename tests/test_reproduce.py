@@ -289,6 +289,11 @@ def test_cli_plan_counts_the_units_that_run_then_the_report(deap_dir, tmp_path, 
     err = capsys.readouterr().err
     assert "queue: 0 units of 4 runs" in err and "12 units already finished in MLflow are reused" in err
 
+    assert main([*args, "--quiet"]) == 0  # quiet: the skipped run (a warning) and the summary, no progress
+    err = capsys.readouterr().err
+    assert "4 of 4 runs finished (12 units)" in err and "skipped majority|whole-set|trial|no-dropout" in err
+    assert "queue:" not in err and "Plan:" not in err and "Tracking to" not in err and "probing" not in err
+
 
 def test_cli_bad_grid_is_one_line_before_anything_runs(tmp_path, capsys):
     from bench.cli import main
@@ -327,3 +332,24 @@ def test_cli_ctrl_c_says_what_was_kept_then_the_same_command_resumes(deap_dir, t
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "2 units already finished in MLflow are reused" in err and "4 of 4 runs finished" in err
+
+
+def test_cli_verbose_grid_lines_say_every_epoch_and_quiet_reports_nothing(capsys):
+    from types import SimpleNamespace
+
+    from bench.cli import main
+    from bench.cli.reproduce import LineReporter, make_grid_reporter
+    from bench.progress import GridReporter
+
+    lines: list[str] = []
+    unit = SimpleNamespace(key="fold2")
+    row = {"epoch": 3, "train_loss": 0.5, "valid_loss": 0.625, "valid_acc_valence": 0.75}
+    LineReporter(lines.append, verbose=True).epoch("mtcnn|whole-set|trial", unit, row)
+    LineReporter(lines.append).epoch("mtcnn|whole-set|trial", unit, row)  # normal: no epoch lines
+    assert lines == [
+        "mtcnn|whole-set|trial fold2 epoch 3 train loss 0.500 valid loss 0.625 valid acc valence 75.0 %"
+    ]
+    assert type(make_grid_reporter("quiet")) is GridReporter  # no output at all
+    assert isinstance(make_grid_reporter("verbose"), LineReporter)  # not a terminal here
+    assert main(["reproduce", "--quiet", "--verbose", "--plan"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --quiet and --verbose exclude each other"

@@ -27,6 +27,7 @@ SCHEDULER_OPTION = typer.Option(
 )
 """Where units run (`bench run`, `bench reproduce`, `bench ablate`; bench.executors.make_executor)."""
 LOG_MODEL_HELP = "Save each unit's trained weights as an MLflow artifact (not part of the run key)"
+COMPILE_HELP = "torch.compile each model (CUDA graphs on a GPU, for small models; not part of the run key)"
 
 
 def exit_interrupted(message: str) -> NoReturn:

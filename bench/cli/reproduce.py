@@ -15,6 +15,7 @@ from rich.live import Live
 from rich.text import Text
 
 from bench.cli.common import (
+    COMPILE_HELP,
     EXECUTOR_OPTION,
     LOG_MODEL_HELP,
     SCHEDULER_OPTION,
@@ -25,7 +26,7 @@ from bench.cli.common import (
 )
 from bench.cli.data import DEAP_HELP
 from bench.cli.run_progress import format_duration as _fmt
-from bench.cli.run_progress import stamp
+from bench.cli.run_progress import stamp, verbosity
 from bench.errors import ConfigError
 from bench.progress import GridReporter, epoch_line
 
@@ -43,11 +44,12 @@ def queue_line(reporter: GridReporter, runs, jobs, slots: int) -> str:
 class LineReporter(GridReporter):
     """Plain progress lines (a pipe, a log file, CI): one when a worker takes a unit, one when it ends."""
 
-    def __init__(self, echo=None) -> None:
+    def __init__(self, echo=None, *, verbose: bool = False) -> None:
         super().__init__()
         self.echo = echo or (
             lambda m: err_console.print(f"{stamp()} {m}", markup=False, highlight=False, soft_wrap=True)
         )
+        self.verbose = verbose
         self.t0 = time.monotonic()
 
     def note(self, message: str) -> None:
@@ -73,6 +75,10 @@ class LineReporter(GridReporter):
             f"{_fmt(time.monotonic() - self.t0)}, ETA {_fmt(self.eta.seconds())}"
         )
 
+    def epoch(self, label, unit, row) -> None:
+        if self.verbose:
+            self.echo(f"{label} {unit.key} {epoch_line(row, None)}")
+
     def run_closed(self, report) -> None:
         self.echo(f"run {report.status}: {report.label} ({report.n_units} units)")
 
@@ -80,9 +86,10 @@ class LineReporter(GridReporter):
 class LiveReporter(GridReporter):
     """A live view on a terminal: units done / total, elapsed, ETA, and what each worker is on."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, verbose: bool = False) -> None:
         super().__init__()
         self.t0 = time.monotonic()
+        self.verbose = verbose
         self.epochs: dict[str, str] = {}
         self.closed: list[str] = []
         self.live = Live(self, console=err_console, refresh_per_second=2, transient=True)
@@ -114,6 +121,8 @@ class LiveReporter(GridReporter):
     def epoch(self, label, unit, row) -> None:
         if "subject" not in row:
             self.epochs[f"{label} {unit.key}"] = f"epoch {row['epoch']} {epoch_line(row, None, short=True)}"
+        if self.verbose:
+            self.note(f"{label} {unit.key} {epoch_line(row, None)}")
 
     def run_closed(self, report) -> None:
         self.closed.append(f"run {report.status}: {report.label}")
@@ -135,11 +144,22 @@ def _where(g) -> list[str]:
     return where + ([f"seed={sc.seeds[0]}"] if len(sc.seeds) == 1 else [])
 
 
+def make_grid_reporter(level: str) -> GridReporter:
+    """The progress view of a grid at ``level`` (:func:`bench.cli.run_progress.verbosity`): none when
+    quiet, a live view on a terminal, timestamped lines elsewhere; verbose adds a line per epoch."""
+    if level == "quiet":
+        return GridReporter()
+    verbose = level == "verbose"
+    return LiveReporter(verbose=verbose) if sys.stderr.isatty() else LineReporter(verbose=verbose)
+
+
 def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str, plan_only: bool = False,
-                     synthetic=None, log_model: bool = False):  # fmt: skip
+                     synthetic=None, log_model: bool = False, compile: bool = False,
+                     level: str = "normal"):  # fmt: skip
     """Prepare every run of grid ``g``, print the plan (estimated from a throughput probe of each model),
     then, unless ``plan_only``, run the grid on executor ``ex`` with a progress view. Returns the plans
-    and the :class:`~bench.reproduce.GridResult` (None with ``plan_only``)."""
+    and the :class:`~bench.reproduce.GridResult` (None with ``plan_only``). ``level="quiet"`` prints only
+    skipped runs, failures and the summary (the plan too with ``plan_only``: it is what was asked for)."""
     from bench.estimate import estimate_run, plan_table, plan_text, unit_seconds
     from bench.reproduce import prepare_runs, run_grid
     from bench.trainer import resolve_device
@@ -148,39 +168,42 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     if hasattr(ex, "connect"):
         ex.connect()  # an unreachable Dask scheduler: refused before any data
     say = lambda m: err_console.print(m, markup=False, soft_wrap=True)  # noqa: E731
+    info = say if level != "quiet" or plan_only else (lambda m: None)
     for label, reason in g.skipped:
         say(f"skipped {label}: {reason}")
     if not g.entries:
         raise ConfigError(f"grid {g.name!r} has no run to do (every entry was skipped)")
-    configs = [replace(e.config, device=device or "auto", num_threads=threads, log_model=log_model)
-               for e in g.entries]  # fmt: skip
+    configs = [replace(e.config, device=device or "auto", num_threads=threads, log_model=log_model,
+                       compile=compile) for e in g.entries]  # fmt: skip
     synthetic = synthetic or scale_data(g)
     try:
-        plans = prepare_runs(configs, deap=g.deap, synthetic=synthetic, echo=say)
+        plans = prepare_runs(configs, deap=g.deap, synthetic=synthetic, echo=info)
     except KeyboardInterrupt:
         exit_interrupted(
             "interrupted while preparing data: nothing was tracked in MLflow (finished feature cache entries "
             "are kept); run the same command again to go on"
         )
     fs = plans[0].features
-    say(f"Grid {g.name!r}, scale {g.scale_name}: {len(plans)} runs on {fs.kind} data {fs.fingerprint}; "
-        "probing each model's throughput ...")  # fmt: skip
+    info(f"Grid {g.name!r}, scale {g.scale_name}: {len(plans)} runs on {fs.kind} data {fs.fingerprint}; "
+         "probing each model's throughput ...")  # fmt: skip
     tps = _probe_all(plans, dev, threads or getattr(ex, "threads_per_worker", lambda: None)())
     rows = [(e, estimate_run(p, tps[id(p)])) for e, p in zip(g.entries, plans, strict=True)]
     slots = ex.slots()
     title = f"Plan: grid {g.name}, scale {g.scale_name}, {slots} worker(s)"
-    if sys.stderr.isatty():
+    if level == "quiet" and not plan_only:
+        pass
+    elif sys.stderr.isatty():
         err_console.print(plan_table(rows, title=title))
     else:
         say(title + "\n" + plan_text(rows))
     total = sum(est.seconds_typical for _, est in rows)
     per_unit = threads or getattr(ex, "threads_per_worker", torch_threads)()
-    say(f"Estimated: about {_fmt(total / slots)} on {slots} worker(s) at typical epochs ({per_unit} torch "
-        "thread(s) per unit; finished units counted too).")  # fmt: skip
+    info(f"Estimated: about {_fmt(total / slots)} on {slots} worker(s) at typical epochs ({per_unit} torch "
+         "thread(s) per unit; finished units counted too).")  # fmt: skip
     if plan_only:
         return plans, None
-    reporter = LiveReporter() if sys.stderr.isatty() else LineReporter()
-    say(f"Tracking to {uri}")
+    reporter = make_grid_reporter(level)
+    info(f"Tracking to {uri}")
     try:
         res = run_grid(
             plans, tracking_uri=uri, executor=ex, reporter=reporter,
@@ -248,6 +271,9 @@ def register(root: typer.Typer) -> None:
         ),
         show: bool = typer.Option(False, "--show-grid", help="Print the grid's TOML (a starting point)"),
         log_model: bool = typer.Option(False, "--log-model", help=LOG_MODEL_HELP),
+        compile_: bool = typer.Option(False, "--compile", help=COMPILE_HELP),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or plan (errors, summary only)"),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per epoch of every unit too"),
     ) -> None:
         """Run a whole grid (models x protocols x splits x variants x audits) on one executor queue, then
         write the report (tables, plots, provenance). Re-running the same command resumes."""
@@ -257,6 +283,7 @@ def register(root: typer.Typer) -> None:
         from bench.grid import load_grid, preset_text
         from bench.tracking import check_tracking_uri
 
+        level = verbosity(quiet, verbose)
         g = load_grid(preset=preset, path=grid_file, scale=scale, deap=deap)
         if show:
             sys.stdout.write(grid_file.read_text() if grid_file is not None else preset_text(g.name))
@@ -266,8 +293,9 @@ def register(root: typer.Typer) -> None:
             check_option("--device", device, DEVICES)
         uri = check_tracking_uri(tracking_uri)
         plans, res = run_grid_command(
-            g, ex, device=device, threads=threads, uri=uri, plan_only=plan_only, log_model=log_model
-        )
+            g, ex, device=device, threads=threads, uri=uri, plan_only=plan_only, log_model=log_model,
+            compile=compile_, level=level,
+        )  # fmt: skip
         if res is None:
             return
         write_grid_report(g, plans[0].features, uri, out, grid_command(g, grid_file))

@@ -12,6 +12,7 @@ import typer
 
 from bench.checks import check_option, check_type
 from bench.cli.common import (
+    COMPILE_HELP,
     EXECUTOR_OPTION,
     LOG_MODEL_HELP,
     SCHEDULER_OPTION,
@@ -224,9 +225,7 @@ def register(app: typer.Typer) -> None:
         feature: list[str] | None = typer.Option(None, "-F", "--feature", help="Feature option key=value"),
         force: bool = typer.Option(False, "--force", help="Start a new run instead of resuming"),
         log_model: bool = typer.Option(False, "--log-model", help=LOG_MODEL_HELP),
-        compile_: bool = typer.Option(
-            False, "--compile", help="torch.compile each model (CUDA graphs on a GPU; pays for small models)"
-        ),
+        compile_: bool = typer.Option(False, "--compile", help=COMPILE_HELP),
         executor: str | None = EXECUTOR_OPTION,
         workers: int | None = WORKERS_OPTION,
         scheduler: str | None = SCHEDULER_OPTION,
