@@ -55,7 +55,15 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from bench.config import TrainConfig
 from bench.errors import ConfigError
-from bench.trainer import TASK_INDEX, FitResult, _loss, autocast, class_weights, high_probability, predicted_class
+from bench.trainer import (
+    TASK_INDEX,
+    FitResult,
+    _loss,
+    autocast,
+    class_weights,
+    high_probability,
+    predicted_class,
+)
 
 Dataset = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 """One model's (x_train, y_train, x_val, y_val), as :func:`bench.trainer.fit` takes them."""
@@ -80,7 +88,8 @@ def adam_step(
 
     ``params``, ``grads`` and the ``state`` (exp_avg, exp_avg_sq) are stacked along dim 0; ``steps`` (K,)
     counts each model's steps and is increased here for the active ones; ``lr`` (K,) is each model's
-    learning rate (float64: torch keeps it as a Python float). The arithmetic follows torch's single-tensor Adam: ``m.lerp_(g, 1 - b1)``,
+    learning rate (float64: torch keeps it as a Python float). The arithmetic follows torch's
+    single-tensor Adam: ``m.lerp_(g, 1 - b1)``,
     ``v = b2 v + (1 - b2) g^2``, ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``, with the
     bias corrections in float64 as torch computes them from Python floats.
     """
@@ -116,7 +125,7 @@ class _LoopLSTM(nn.LSTM):
 
     def forward(self, x, hx=None):  # noqa: D401 - nn.LSTM's signature
         if self.bidirectional or self.proj_size or (self.dropout and self.training and self.num_layers > 1):
-            raise ConfigError("train.stack: only unidirectional LSTMs without projection or dropout can stack")
+            raise ConfigError("train.stack: only unidirectional LSTMs without projection or dropout stack")
         seq = x if self.batch_first else x.transpose(0, 1)  # (N, T, F)
         n = seq.shape[0]
         hs, cs = [], []
@@ -214,10 +223,9 @@ def fit_stacked(
 
     weights = {"valence": config.loss_weights[0], "arousal": config.loss_weights[1]}
     y_train = [d[1] for d in datasets]
-    cw = {
-        t: torch.stack([class_weights(y[:, TASK_INDEX[t]]) for y in y_train]).to(device) if config.balance else None
-        for t in tasks
-    }
+    cw = {t: None for t in tasks}
+    if config.balance:
+        cw = {t: torch.stack([class_weights(y[:, TASK_INDEX[t]]) for y in y_train]).to(device) for t in tasks}
     X, Y = _pad([d[0] for d in datasets], device), _pad(y_train, device)
     XV, YV = _pad([d[2] for d in datasets], device), _pad([d[3] for d in datasets], device)
     n_train = [int(d[0].shape[0]) for d in datasets]
