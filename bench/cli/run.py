@@ -36,10 +36,10 @@ validation epoch is 1 or 2 (measured with --epochs 3: 1 in 3 of 5 folds, 2 in th
 
 STACK_HELP = (
     "Train up to N units at once as a stacked ensemble in this process (0: one at a time, the default). "
-    "Pays where single small models leave the hardware idle: subject-specific runs (160 units), on a GPU, "
-    "or small models on a CPU; not for compute-bound MT-CNN on a few CPU cores. Equal to one at a time "
-    "within float tolerance without dropout (-M dropout=0), statistically equivalent with it; a run key "
-    "of its own. Trained models only; not with whole-set-finetune or --executor pool/dask"
+    "For runs of many small units (subject-specific: 160) on a GPU, where one small model leaves it idle; "
+    "on a CPU at batch 64 these models are compute-bound and it measured no faster (README). Equal to one "
+    "at a time within float tolerance without dropout (-M dropout=0), statistically equivalent with it; "
+    "a run key of its own. Trained models only; not with whole-set-finetune or --executor pool/dask"
 )
 """``bench run --stack``: what it does, where it pays (README "Performance"), what it changes."""
 
