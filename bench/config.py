@@ -55,6 +55,10 @@ class TrainConfig:
     """Adam epsilon; None takes the model's default (MT-CNN, 4D-CRNN: Keras' 1e-7), else torch's 1e-8."""
     finetune_lr_divisor: float | None = None
     """whole-set-finetune: fine-tune lr = lr / divisor (None: the authors' 8 multi-task, 4 single-task)."""
+    stack: int = 0
+    """Train up to this many units of the run at once, as a stacked ensemble in one process
+    (bench.stacked; 0: one at a time). Equal to one at a time within float tolerance without dropout,
+    statistically equivalent with it: part of the run key when set."""
 
     def __post_init__(self) -> None:
         # Checked here, where every config (CLI, file, recipe, tuner) is built: a bad value fails
@@ -79,6 +83,7 @@ class TrainConfig:
             "train.finetune_lr_divisor", self.finetune_lr_divisor, low=0, low_open=True, none_ok=True
         )
         check_option("train.precision", self.precision, PRECISIONS)
+        check_number("train.stack", self.stack, integer=True, low=0)
 
 
 def _is_weight(v: object) -> bool:
@@ -127,7 +132,7 @@ class RunConfig:
     is not part of the run key either."""
 
     NON_KEY = ("device", "num_threads", "log_model", "compile")
-    KEY_OMIT_IF_DEFAULT = {"recipe": "harness", "train.restore_best": True}
+    KEY_OMIT_IF_DEFAULT = {"recipe": "harness", "train.restore_best": True, "train.stack": 0}
     """Fields added after runs were tracked: left out of the run key at their default value, so the
     run keys (and resume) of runs tracked before them stay the same."""
 

@@ -41,7 +41,7 @@ from bench.checks import check_option
 from bench.errors import BenchError, ConfigError, DataError
 from bench.plan import prepare
 from bench.progress import Reporter
-from bench.unit import track_unit
+from bench.unit import stacks, track_unit, track_units
 
 EXECUTORS = ("local", "pool", "dask")
 
@@ -199,6 +199,13 @@ class UnitContext:
             self.experiment_id, self.parent_run_id, self.tags, wait=wait,
         )  # fmt: skip
 
+    def track_group(self, pairs, *, wait: bool = True) -> list:
+        """:meth:`track` for several units trained together (``train.stack``): one entry per unit."""
+        return track_units(
+            self.client, self.prepared, pairs, self.device, self.reporter,
+            self.experiment_id, self.parent_run_id, self.tags, wait=wait,
+        )  # fmt: skip
+
     def task(self, unit, num_threads: int | None = None) -> UnitTask:
         """The serialisable task of one unit."""
         if self._data is None:
@@ -300,11 +307,27 @@ class _Slots:
         self.free.sort()
 
 
-class LocalExecutor:
-    """Runs jobs one after the other in this process (progress per epoch).
+def stack_groups(jobs: Sequence[Job]) -> list[list[Job]]:
+    """The jobs in queue order, cut into the groups the local executor trains at once: consecutive jobs of
+    one run with ``train.stack = N`` in groups of up to N, every other job alone."""
+    groups: list[list[Job]] = []
+    for job in jobs:
+        p = job.ctx.prepared
+        n = int(p.config.train.stack) if stacks(p) else 1
+        last = groups[-1] if groups else None
+        if last is not None and last[0].ctx is job.ctx and len(last) < n:
+            last.append(job)
+        else:
+            groups.append([job])
+    return groups
 
-    A unit that raises is yielded as a failed :class:`Outcome`; the caller decides whether to stop
-    (``bench run``) or go on (``bench reproduce``).
+
+class LocalExecutor:
+    """Runs jobs one after the other in this process (progress per epoch); a run with ``train.stack = N``
+    trains its units N at a time (:func:`stack_groups`, :func:`bench.unit.track_units`).
+
+    A unit that raises is yielded as a failed :class:`Outcome` (every unit of its group with it); the
+    caller decides whether to stop (``bench run``) or go on (``bench reproduce``).
     """
 
     name = "local"
@@ -318,17 +341,20 @@ class LocalExecutor:
     def run(self, jobs: Sequence[Job], started: Started = _ignore) -> Iterator[Outcome]:
         """Units claimed by another command go last (then wait for them): their result is reused."""
         deferred = []
-        for job in jobs:
-            started(job, 0)
+        for group in stack_groups(jobs):
+            for job in group:
+                started(job, 0)
             try:
-                res = job.ctx.track(job.unit, job.fold, wait=False)
-            except Exception as exc:  # the unit's child run is FAILED
-                yield Outcome(job, error=exc)
+                results = group[0].ctx.track_group([(j.unit, j.fold) for j in group], wait=False)
+            except Exception as exc:  # the group's child runs are FAILED
+                for job in group:
+                    yield Outcome(job, error=exc)
                 continue
-            if res is None:
-                deferred.append(job)
-            else:
-                yield Outcome(job, result=res)
+            for job, res in zip(group, results, strict=True):
+                if res is None:
+                    deferred.append(job)
+                else:
+                    yield Outcome(job, result=res)
         for job in deferred:
             started(job, 0)
             try:
@@ -553,6 +579,15 @@ class DaskExecutor:
                 dask_client.close()
                 self._client = None
             _fail_orphans(jobs)
+
+
+def check_stack_executor(stack: int | None, executor) -> None:
+    """``train.stack`` groups units in this process: refuse it with a pool or Dask executor (one line)."""
+    if stack and executor is not None and executor.name != "local":
+        raise ConfigError(
+            f"--stack {stack} trains units together in this process: it needs the local executor, not "
+            f"{executor.name}"
+        )
 
 
 def make_executor(kind: str | None = None, *, workers: int | None = None, scheduler: str | None = None):

@@ -7,8 +7,8 @@ re-derive any of it: the runner stores these as tags (:func:`identity_tags`) and
   ``feature_config.window_s``), of the resolved config.
 * **deviations**: the settings that differ from the model's default run (same model, protocol, split,
   audit and recipe, nothing else given).
-* **scale** (:data:`SCALE_KEYS`): folds, seed, subjects, epoch cap and precision. Runs that differ only in
-  scale compete for the same table cell; the tables say so when they do.
+* **scale** (:data:`SCALE_KEYS`): folds, seed, subjects, epoch cap, precision and stacking. Runs that
+  differ only in scale compete for the same table cell; the tables say so when they do.
 * **variant**: the other deviations, named after the ablation switches (``no-dropout``, ``only-de``),
   ``loss-weights=a,b`` and ``paper-recipe``, and a short hash of whatever is left (``cfg-1a2b3c``), so a
   label threshold of 7 or a learning rate of 1e-4 never shares a cell with the default recipe.
@@ -37,7 +37,14 @@ from protocols import get_protocol
 
 CELL_KEYS: tuple[str, ...] = ("model", "protocol", "split", "audit")
 """Settings that name a table cell themselves (with the variant)."""
-SCALE_KEYS: tuple[str, ...] = ("n_folds", "seed", "subjects", "train.max_epochs", "train.precision")
+SCALE_KEYS: tuple[str, ...] = (
+    "n_folds",
+    "seed",
+    "subjects",
+    "train.max_epochs",
+    "train.precision",
+    "train.stack",
+)
 """Settings that size a run without changing its recipe: runs differing only here share a cell."""
 
 
@@ -181,6 +188,10 @@ def identity_tags(cfg: RunConfig, folds_fp: str, prefix: str = "bench.") -> dict
     return {
         f"{prefix}variant": variant_name(dev, cfg.recipe),
         f"{prefix}settings": json.dumps(dev, sort_keys=True, separators=(",", ":")),
-        f"{prefix}scale": json.dumps({k: flat.get(k) for k in SCALE_KEYS}, separators=(",", ":")),
+        # a key left out of the run key at its default stays out of the scale too (older tags unchanged)
+        f"{prefix}scale": json.dumps(
+            {k: flat.get(k) for k in SCALE_KEYS if k in flat or k not in RunConfig.KEY_OMIT_IF_DEFAULT},
+            separators=(",", ":"),
+        ),
         f"{prefix}folds_fingerprint": folds_fp,
     }

@@ -98,6 +98,16 @@ def check_config(cfg: RunConfig) -> RunConfig:
     info = get_model_info(cfg.model)
     if cfg.single_task and not info.multitask:
         raise ConfigError(f"model {cfg.model!r} is single-task already; --single-task changes nothing")
+    if cfg.train.stack:  # stacking trains many models of one recipe together: refuse where none are
+        if not info.trainable:
+            raise ConfigError(
+                f"train.stack={cfg.train.stack}: model {cfg.model!r} is not trained; nothing to stack"
+            )
+        if get_protocol(cfg.protocol).finetune:
+            raise ConfigError(
+                f"train.stack={cfg.train.stack}: protocol {cfg.protocol!r} fine-tunes one pooled model per "
+                "fold; stacking applies to protocols with many units (subject-specific)"
+            )
     hp = model_hparams(cfg)  # bad model options fail before any data is read
     try:  # build once (cheap): values the factory refuses fail here too, not in a tracked unit
         create_model(

@@ -34,7 +34,7 @@ import torch
 from bench import __version__
 from bench.claims import find_or_create_run
 from bench.config import RunConfig
-from bench.executors import Job, LocalExecutor, Outcome, UnitContext, failure_error
+from bench.executors import Job, LocalExecutor, Outcome, UnitContext, check_stack_executor, failure_error
 from bench.identity import identity_tags
 from bench.plan import Prepared, Unit, model_hparams, prepare
 from bench.progress import Reporter
@@ -169,10 +169,11 @@ def run_tags(p: Prepared) -> dict[str, str]:
 
 def run_scale(p: Prepared) -> str:
     """A run's size in a few characters: ``4s x 5f x 2ep`` (subjects, folds (per subject for per-subject
-    protocols), epoch cap), then `` seed N`` and the precision where they are not the defaults."""
+    protocols), epoch cap), then `` seed N``, `` stack N`` and the precision where not the defaults."""
     cfg = p.config
     text = f"{len(p.features.subjects)}s x {max(f.index for f in p.folds)}f x {p.max_epochs}ep"
     text += f" seed {cfg.seed}" if cfg.seed else ""
+    text += f" stack {cfg.train.stack}" if cfg.train.stack else ""
     return text + (f" {cfg.train.precision}" if cfg.train.precision != "fp32" else "")
 
 
@@ -399,6 +400,7 @@ def run_experiment(
     p = prepared or prepare(cfg, deap=deap, synthetic=synthetic, echo=reporter.note)
     executor = executor or LocalExecutor()
     executor.check(p, cache_dir)  # e.g. workers need the features in the cache: fail before tracking
+    check_stack_executor(p.config.train.stack, executor)
     uri = resolve_tracking_uri(tracking_uri)
     run = open_run(
         p, client(tracking_uri), uri, device=device, reporter=reporter, force=force,

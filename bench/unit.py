@@ -13,6 +13,7 @@ so resume runs it again.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import tempfile
@@ -32,6 +33,7 @@ from bench.registry import create_model, get_model_info
 from bench.tracking import TAG, flatten, hardware, log_dataset, log_params
 from bench.trainer import (
     TASK_INDEX,
+    FitResult,
     Standardiser,
     classification_metrics,
     confusion,
@@ -69,6 +71,26 @@ def train_standardiser(p: Prepared, x: torch.Tensor, train: np.ndarray) -> Stand
     return Standardiser.fit(x[torch.from_numpy(train)]) if p.config.train.standardise == "train" else None
 
 
+def build_model(p: Prepared, unit: Unit, seed: int) -> torch.nn.Module:
+    """A unit's fresh model, initialised from its seed: the same weights alone or stacked."""
+    torch.manual_seed(seed)
+    return create_model(p.config.model, tasks=unit.tasks, features=p.config.features, **p.hparams)
+
+
+def unit_parts(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    train: np.ndarray,
+    val: np.ndarray,
+    test: np.ndarray,
+    standardiser: Standardiser | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x_train, y_train, x_val, y_val, x_test) of a unit, inputs standardised with ``standardiser``."""
+    tr, va, te = (torch.from_numpy(i) for i in (train, val, test))
+    std = standardiser if standardiser is not None else (lambda v: v)
+    return std(x[tr]), y[tr], std(x[va]), y[va], std(x[te])
+
+
 def fit_predict(
     p: Prepared,
     unit: Unit,
@@ -92,17 +114,11 @@ def fit_predict(
     """
     cfg = p.config
     info = get_model_info(cfg.model)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # also for a given model: an untrained baseline may draw at prediction
     if model is None:
-        model = create_model(cfg.model, tasks=unit.tasks, features=cfg.features, **p.hparams)
-    tr = torch.from_numpy(train)
+        model = build_model(p, unit, seed)
     history: list[dict] = []
-    std = standardiser
-    if std is not None:
-        xt, xv, xs = std(x[tr]), std(x[torch.from_numpy(val)]), std(x[torch.from_numpy(test)])
-    else:
-        xt, xv, xs = x[tr], x[torch.from_numpy(val)], x[torch.from_numpy(test)]
-    yt, yv = y[tr], y[torch.from_numpy(val)]
+    xt, yt, xv, yv, xs = unit_parts(x, y, train, val, test, standardiser)
     nhwc = cfg.train.precision == "bf16"  # bf16 convolutions run natively in NHWC (oneDNN, cuDNN)
     if info.trainable:
         tcfg = cfg.train if lr is None else replace(cfg.train, lr=lr)
@@ -113,7 +129,7 @@ def fit_predict(
             on_batch=lambda done, total: reporter.batch(unit, done, total),
             channels_last=nhwc, compile=cfg.compile,
         )  # fmt: skip
-        history = [dict(r, fit_seconds=res.fit_seconds, best_epoch=res.best_epoch) for r in res.history]
+        history = fit_history(res)
     else:
         model.fit_labels({t: yt[:, TASK_INDEX[t]] for t in unit.tasks})
     probs = predict_proba(
@@ -123,11 +139,28 @@ def fit_predict(
     return model, probs, history
 
 
+def fit_history(res: FitResult) -> list[dict]:
+    """A unit's history rows: the fit's epochs with its fit time and best epoch on every row."""
+    return [dict(r, fit_seconds=res.fit_seconds, best_epoch=res.best_epoch) for r in res.history]
+
+
+def stacks(p: Prepared) -> bool:
+    """Whether the run trains its units stacked (``train.stack``; plan.check_config refuses it where it
+    cannot apply: untrained models, whole-set-finetune)."""
+    return bool(p.config.train.stack) and get_model_info(p.config.model).trainable and not p.finetune
+
+
 def run_unit(
     p: Prepared, unit: Unit, fold, device: torch.device, reporter: Reporter | None = None
 ) -> UnitResult:
-    """Train and test one unit; returns metrics, per-epoch history and per-sample predictions."""
+    """Train and test one unit; returns metrics, per-epoch history and per-sample predictions.
+
+    A run with ``train.stack`` trains it through :func:`run_units` (a group of one), so a unit that a
+    pool worker or a resumed command trains alone gets the stacked trainer's numbers too.
+    """
     reporter = reporter or Reporter()
+    if stacks(p):
+        return run_units(p, [(unit, fold)], device, reporter)[0]
     cfg = p.config
     x = torch.from_numpy(np.ascontiguousarray(p.inputs.x))
     y = labels_tensor(p.inputs)
@@ -160,6 +193,67 @@ def run_unit(
             idx_parts.append(m["test"])
         test = np.concatenate(idx_parts)
         probs = {t: np.concatenate([pr[t] for pr in parts]) for t in unit.tasks}
+    return score_unit(p, unit, fold, test, probs, history, models, time.perf_counter() - t0)
+
+
+def run_units(
+    p: Prepared, pairs: list[tuple[Unit, object]], device: torch.device, reporter: Reporter | None = None
+) -> list[UnitResult]:
+    """Train and test several units of one run; with ``train.stack`` at once (bench.stacked.fit_stacked).
+
+    Units of different task groups (``--single-task``: a valence and an arousal model per fold) build
+    different heads and are stacked separately. Each unit is then predicted and scored alone, exactly as
+    :func:`run_unit` scores it; its ``fit_seconds`` is its share of the group's wall time.
+    """
+    reporter = reporter or Reporter()
+    if not stacks(p):
+        return [run_unit(p, unit, fold, device, reporter) for unit, fold in pairs]
+    from bench.stacked import fit_stacked
+
+    cfg = p.config
+    x = torch.from_numpy(np.ascontiguousarray(p.inputs.x))
+    y = labels_tensor(p.inputs)
+    out: dict[str, UnitResult] = {}
+    for tasks in dict.fromkeys(u.tasks for u, _ in pairs):
+        group = [(u, f) for u, f in pairs if u.tasks == tasks]
+        t0 = time.perf_counter()
+        seeds, stds, models, data, tests = [], [], [], [], []
+        for unit, fold in group:
+            reporter.unit_start(unit, p.max_epochs)
+            seeds.append(unit.seed(cfg.seed))
+            stds.append(train_standardiser(p, x, fold.train))
+            models.append(build_model(p, unit, seeds[-1]))
+            xt, yt, xv, yv, xs = unit_parts(x, y, fold.train, fold.val, fold.test, stds[-1])
+            data.append((xt, yt, xv, yv))
+            tests.append(xs)
+        fits = fit_stacked(
+            models, data, tasks=tasks, config=cfg.train, max_epochs=p.max_epochs, seeds=seeds, device=device,
+            on_epoch=lambda k, row, group=group: reporter.epoch(group[k][0], row),
+        )  # fmt: skip
+        tcfg = cfg.train
+        probs = [
+            predict_proba(m, xs, batch_size=tcfg.batch_size, device=device, precision=tcfg.precision)
+            for m, xs in zip(models, tests, strict=True)
+        ]
+        seconds = (time.perf_counter() - t0) / len(group)
+        for (unit, fold), model, std, pr, res in zip(group, models, stds, probs, fits, strict=True):
+            models_out = {"model": (model, std)} if cfg.log_model else {}
+            out[unit.key] = score_unit(p, unit, fold, fold.test, pr, fit_history(res), models_out, seconds)
+    return [out[u.key] for u, _ in pairs]
+
+
+def score_unit(
+    p: Prepared,
+    unit: Unit,
+    fold,
+    test: np.ndarray,
+    probs: dict[str, np.ndarray],
+    history: list[dict],
+    models: dict,
+    seconds: float,
+) -> UnitResult:
+    """A trained unit's result: per-sample predictions of ``test`` and its test metrics (window and trial
+    level, per subject for pooled protocols), its history, and ``seconds`` as ``fit_seconds``."""
     inp = p.inputs
     pred = pd.DataFrame(
         {
@@ -184,7 +278,7 @@ def run_unit(
             hit = predicted_class(probs[t]) == y_true
             for s, acc in pd.Series(hit).groupby(pred["subject"].to_numpy()).mean().items():
                 metrics[f"test_acc_{t}_s{int(s):02d}"] = float(acc)
-    metrics["fit_seconds"] = time.perf_counter() - t0
+    metrics["fit_seconds"] = seconds
     metrics["epochs_run"] = float(max((r["epoch"] for r in history), default=0))
     metrics["best_epoch"] = (
         float(history[-1]["best_epoch"]) if history and "best_epoch" in history[-1] else 0.0
@@ -381,33 +475,67 @@ def track_unit(
     dead process leaves it RUNNING with a claim that goes stale: never FINISHED, so resume (or a
     concurrent command) runs the unit again.
     """
+    return track_units(cl, p, [(unit, fold)], device, reporter, experiment, parent_id, tags, wait=wait)[0]
 
-    def create(claim: dict[str, str]) -> str:
-        run_tags = {**unit_tags(tags, unit, parent_id), **claim, f"{TAG}hardware": hardware()}
-        return cl.create_run(experiment, run_name=unit_name(p, unit, fold), tags=run_tags).info.run_id
 
-    claim = claim_unit(cl, experiment, parent_id, unit.key, create, wait=wait)
-    if claim is None:
-        return None
-    if claim.finished is not None:
-        return reuse(claim.finished, unit)
-    cid = claim.run_id
+def track_units(
+    cl,
+    p: Prepared,
+    pairs: list[tuple[Unit, object]],
+    device: torch.device,
+    reporter: Reporter,
+    experiment: str,
+    parent_id: str,
+    tags: dict[str, str],
+    *,
+    wait: bool = True,
+) -> list[UnitResult | None]:
+    """:func:`track_unit` for several units of one run, trained together by :func:`run_units`.
+
+    Each unit is claimed and becomes its own child run, logged as :func:`track_unit` logs it; a unit
+    finished elsewhere is reused and one claimed elsewhere is left out of the group (None without
+    ``wait``). An error or Ctrl-C while the group trains leaves every child of the group that is not
+    FINISHED yet FAILED/KILLED. Returns one entry per unit, in order.
+    """
+    out: list[UnitResult | None] = [None] * len(pairs)
+    mine: list[tuple[int, str]] = []  # (position, child run id) of the units this process trains
+    for i, (unit, fold) in enumerate(pairs):
+
+        def create(claim: dict[str, str], unit=unit, fold=fold) -> str:
+            run_tags = {**unit_tags(tags, unit, parent_id), **claim, f"{TAG}hardware": hardware()}
+            return cl.create_run(experiment, run_name=unit_name(p, unit, fold), tags=run_tags).info.run_id
+
+        claim = claim_unit(cl, experiment, parent_id, unit.key, create, wait=wait)
+        if claim is not None and claim.finished is not None:
+            out[i] = reuse(claim.finished, unit)
+        elif claim is not None:
+            mine.append((i, claim.run_id))
+    if not mine:
+        return out
+    open_ids = {cid for _, cid in mine}
     try:
-        with heartbeat(cl, cid):
-            log_params(cl, cid, unit_params(p, unit, fold))
-            log_dataset(cl, cid, p.features, context=DATASET_CONTEXT)
-            res = run_unit(p, unit, fold, device, reporter)
-            log_history(cl, cid, res.history)
-            log_metrics(cl, cid, res.metrics)
-            log_unit_artifacts(cl, cid, res)
-            log_unit_model(cl, cid, p, unit, res)
-            res.models = {}  # logged; a worker sends the result back without them
+        with contextlib.ExitStack() as beats:
+            for i, cid in mine:
+                beats.enter_context(heartbeat(cl, cid))
+                log_params(cl, cid, unit_params(p, *pairs[i]))
+                log_dataset(cl, cid, p.features, context=DATASET_CONTEXT)
+            results = run_units(p, [pairs[i] for i, _ in mine], device, reporter)
+            for (i, cid), res in zip(mine, results, strict=True):
+                log_history(cl, cid, res.history)
+                log_metrics(cl, cid, res.metrics)
+                log_unit_artifacts(cl, cid, res)
+                log_unit_model(cl, cid, p, res.unit, res)
+                res.models = {}  # logged; a worker sends the result back without them
+                cl.set_terminated(cid, status="FINISHED")
+                open_ids.discard(cid)
+                res.run_id = cid
+                out[i] = res
     except KeyboardInterrupt:
-        cl.set_terminated(cid, status="KILLED")
+        for cid in open_ids:
+            cl.set_terminated(cid, status="KILLED")
         raise
     except BaseException:
-        cl.set_terminated(cid, status="FAILED")
+        for cid in open_ids:
+            cl.set_terminated(cid, status="FAILED")
         raise
-    cl.set_terminated(cid, status="FINISHED")
-    res.run_id = cid
-    return res
+    return out

@@ -35,6 +35,16 @@ validation epoch is 1 or 2 (measured with --epochs 3: 1 in 3 of 5 folds, 2 in th
 +0.2/+0.6 points for 3x the time), so one epoch keeps the README command near 2 minutes."""
 
 
+STACK_HELP = (
+    "Train up to N units at once as a stacked ensemble in this process (0: one at a time, the default). "
+    "For runs of many small units (subject-specific: 160) on a GPU, where one small model leaves it idle; "
+    "on a CPU at batch 64 these models are compute-bound and it measured no faster (README). Equal to one "
+    "at a time within float tolerance without dropout (-M dropout=0), statistically equivalent with it; "
+    "a run key of its own. Trained models only; not with whole-set-finetune or --executor pool/dask"
+)
+"""``bench run --stack``: what it does, where it pays (README "Performance"), what it changes."""
+
+
 def quick_epochs_line(more: str = "") -> str:
     """What the embedded default's epoch cap is and how to lift it (said when a command applies it)."""
     n = f"{QUICK_EPOCHS} epoch{'s' if QUICK_EPOCHS != 1 else ''}"
@@ -226,6 +236,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Start a new run instead of resuming"),
         log_model: bool = typer.Option(False, "--log-model", help=LOG_MODEL_HELP),
         compile_: bool = typer.Option(False, "--compile", help=COMPILE_HELP),
+        stack: int | None = typer.Option(None, "--stack", help=STACK_HELP),
         executor: str | None = EXECUTOR_OPTION,
         workers: int | None = WORKERS_OPTION,
         scheduler: str | None = SCHEDULER_OPTION,
@@ -243,7 +254,7 @@ def register(app: typer.Typer) -> None:
         if deap is not None and synthetic:
             raise ConfigError("--deap and --synthetic exclude each other")
         from bench.cli.run_progress import format_duration, make_reporter, verbosity
-        from bench.executors import make_executor
+        from bench.executors import check_stack_executor, make_executor
 
         level = verbosity(quiet, verbose)
         t_start = time.monotonic()
@@ -253,6 +264,7 @@ def register(app: typer.Typer) -> None:
                 err_console.print(message, markup=False, highlight=False)
 
         runner_executor = make_executor(executor, workers=workers, scheduler=scheduler)
+        check_stack_executor(stack, runner_executor)
         file_cfg = read_config_file(config)
         tuned = _tuned(loss_weights, storage)
         if tuned is not None:
@@ -265,6 +277,7 @@ def register(app: typer.Typer) -> None:
             "loss_weights": tuned.weights if tuned is not None else _weights(loss_weights),
             "dropout": 0.0 if no_dropout else None, "batch_norm": False if no_batch_norm else None,
             "lr_decay": False if no_lr_decay else None, "balance": False if no_balance else None,
+            "stack": stack,
         }  # fmt: skip
         sub = parse_subjects(subjects)
         d = build_config(
