@@ -145,6 +145,29 @@ def parity_text(r: ParityResult) -> str:
     return "\n".join(lines)
 
 
+def parity_note(r: ParityResult, machine: str, date: str) -> str:
+    """The registry's ``bf16_parity`` wording for a measurement (as MT-CNN's in mtcnn/model.py)."""
+
+    def accs(prec: str) -> str:
+        return ", ".join(
+            f"{t} {m:.1f} ± {s:.1f}" for t, (m, s) in ((t, r.mean_std(prec, t)) for t in r.tasks)
+        )
+
+    diffs = " and ".join(f"{r.difference(t):+.1f}".replace("+0.0", "0.0") for t in r.tasks)
+    per_fold = max(
+        abs(b - a) for t in r.tasks for a, b in zip(r.accuracy["fp32"][t], r.accuracy["bf16"][t], strict=True)
+    )
+    return (
+        f"Embedded synthetic default (4 subjects x 40 trials), whole-set, {r.n_folds} folds by trial, "
+        f"{r.epochs} epoch{'s' if r.epochs != 1 else ''}, seed {r.seed}, the same folds, "
+        f"on {machine} ({date}): "
+        f"window test accuracy, mean ± std over folds, fp32 {accs('fp32')}; bf16 autocast {accs('bf16')}. "
+        f"Mean difference{'s' if len(r.tasks) > 1 else ''} {diffs} points, "
+        f"{'within' if r.verdict else 'NOT within'} the fold-to-fold std; per-fold differences up to "
+        f"{per_fold:.1f} points."
+    )
+
+
 # ------------------------------------------------------------------------------------------ machine
 def cpu_name() -> str:
     """The CPU's model name (``/proc/cpuinfo``'s ``model name``, else ``lscpu``), else ``platform``'s."""

@@ -11,6 +11,7 @@ mean ± std accuracies and the verdict (mean difference within the fold-to-fold 
 from __future__ import annotations
 
 import argparse
+import datetime
 import platform
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a chec
 
 import torch  # noqa: E402
 
-from bench.perf import cpu_name, parity, parity_text  # noqa: E402
+from bench.perf import cpu_name, parity, parity_note, parity_text  # noqa: E402
 
 
 def main() -> None:
@@ -32,6 +33,12 @@ def main() -> None:
     print(f"{cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}")
     r = parity(args.model, n_folds=args.folds, epochs=args.epochs, seed=args.seed, echo=print)
     print(parity_text(r))
+    if r.verdict:
+        from bench.trainer import native_bf16
+
+        bf16 = "native bf16" if native_bf16(torch.device("cpu")) else "bf16 emulated"
+        note = parity_note(r, f"{cpu_name()} ({bf16})", datetime.date.today().isoformat())
+        print(f"\nbf16_parity for the model's registration:\n{note}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -137,3 +138,49 @@ def test_cli_bad_option_is_one_line(args, message, capsys):
     assert main(["perf", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_terminal_tables_carry_the_same_rows():
+    from rich.console import Console
+
+    con = Console(width=250, record=True, file=io.StringIO())
+    for part in P.rich_tables(_report()):
+        con.print(part)
+    text = con.export_text()
+    assert "Machine: AMD EPYC; device CPU; torch 2.x, 2 threads; native bf16: yes." in text
+    assert "Training throughput" in text and "Full-size wall time" in text
+    row = next(ln for ln in text.splitlines() if "mtcnn" in ln and "8x8x9" in ln)
+    cells = [c.strip() for c in row.strip().strip("│").split("│")]
+    assert cells == ["mtcnn", "8x8x9", "1,213,956", "297", "464", "440", "735", "780", "75 %", "56 %"]
+
+
+def test_parity_verdict_and_registry_wording_from_given_accuracies():
+    r = P.ParityResult(
+        model="mccnn",
+        n_folds=3,
+        epochs=1,
+        seed=0,
+        tasks=("valence", "arousal"),
+        accuracy={
+            "fp32": {"valence": [60.0, 70.0, 80.0], "arousal": [70.0, 72.0, 74.0]},
+            "bf16": {"valence": [62.0, 71.0, 80.0], "arousal": [75.0, 76.0, 77.0]},
+        },
+        seconds={"fp32": 10.0, "bf16": 8.0},
+    )
+    assert r.mean_std("fp32", "valence") == (70.0, 10.0)  # sample std (ddof 1), as the runner's summary
+    assert r.difference("valence") == pytest.approx(1.0) and r.holds("valence")  # 1.0 <= min(10, 9)
+    assert r.difference("arousal") == pytest.approx(4.0) and not r.holds("arousal")  # 4.0 > min(2, 1)
+    assert not r.verdict
+    text = P.parity_text(r)
+    assert "| fp32 | 60.0 | 70.0 | 80.0 | 70.0 | 72.0 | 74.0 | 70.0 ± 10.0 | 72.0 ± 2.0 | 10 |" in text
+    assert "arousal: bf16 - fp32 = +4.0 points; smaller fold-to-fold std 1.0: OUTSIDE" in text
+    assert text.endswith("verdict: parity NOT shown")
+    note = P.parity_note(r, "AMD EPYC (native bf16)", "2026-11-29")
+    assert note == (
+        "Embedded synthetic default (4 subjects x 40 trials), whole-set, 3 folds by trial, 1 epoch, seed 0, "
+        "the same folds, on AMD EPYC (native bf16) (2026-11-29): window test accuracy, mean ± std over "
+        "folds, fp32 valence 70.0 ± 10.0, arousal 72.0 ± 2.0; bf16 autocast valence 71.0 ± 9.0, "
+        "arousal 76.0 ± 1.0. "
+        "Mean differences +1.0 and +4.0 points, NOT within the fold-to-fold std; per-fold differences up to "
+        "5.0 points."
+    )
