@@ -138,11 +138,17 @@ def parity_text(r: ParityResult) -> str:
     for t in r.tasks:
         spread = min(r.mean_std("fp32", t)[1], r.mean_std("bf16", t)[1])
         lines.append(
-            f"{t}: bf16 - fp32 = {r.difference(t):+.1f} points; smaller fold-to-fold std {spread:.1f}: "
+            f"{t}: bf16 - fp32 = {_signed(r.difference(t))} points; smaller fold-to-fold std {spread:.1f}: "
             f"{'within' if r.holds(t) else 'OUTSIDE'}"
         )
     lines.append(f"verdict: {'parity holds' if r.verdict else 'parity NOT shown'}")
     return "\n".join(lines)
+
+
+def _signed(points: float) -> str:
+    """``+0.7``, ``-1.2``; a difference that rounds to zero is ``0.0`` (never ``-0.0``)."""
+    text = f"{points:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text
 
 
 def parity_note(r: ParityResult, machine: str, date: str) -> str:
@@ -153,7 +159,7 @@ def parity_note(r: ParityResult, machine: str, date: str) -> str:
             f"{t} {m:.1f} ± {s:.1f}" for t, (m, s) in ((t, r.mean_std(prec, t)) for t in r.tasks)
         )
 
-    diffs = " and ".join(f"{r.difference(t):+.1f}".replace("+0.0", "0.0") for t in r.tasks)
+    diffs = " and ".join(_signed(r.difference(t)) for t in r.tasks)
     per_fold = max(
         abs(b - a) for t in r.tasks for a, b in zip(r.accuracy["fp32"][t], r.accuracy["bf16"][t], strict=True)
     )
