@@ -285,7 +285,7 @@ class ModelPerf:
         return None if cl is None else cl / self.samples_per_s[precision] - 1
 
 
-def _model_setup(name: str, device: torch.device) -> tuple[dict, tuple[str, ...], tuple[int, ...]]:
+def _model_setup(name: str) -> tuple[dict, tuple[str, ...], tuple[int, ...]]:
     """Hyper-parameters (the run's defaults), tasks (both heads for multi-task models, one otherwise, as
     a unit trains them) and the per-sample input shape of a default run of ``name``."""
     from bench.config import RunConfig
@@ -310,7 +310,7 @@ def measure_model(
     from bench.identity import resolve_precision
     from bench.registry import count_parameters, create_model, get_model_info
 
-    hp, tasks, shape = _model_setup(name, device)
+    hp, tasks, shape = _model_setup(name)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch, *shape, generator=gen).to(device)
     y = torch.randint(0, 2, (batch, 2), generator=gen).to(device)
