@@ -15,6 +15,7 @@ fold-to-fold spread: the measurement a model's ``bf16_parity`` registry string r
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import statistics
 import tempfile
@@ -94,24 +95,27 @@ def parity(
     acc: dict[str, dict[str, list[float]]] = {}
     secs: dict[str, float] = {}
     tasks: tuple[str, ...] = ()
+    # a SQLite store puts its artifacts under ./mlruns: in the temporary folder, not the caller's
+    where = contextlib.chdir(tmp.name) if tmp is not None else contextlib.nullcontext()
     try:
-        for precision in ("fp32", "bf16"):
-            cfg = RunConfig(
-                model=model, protocol="whole-set", split="trial", n_folds=n_folds, seed=seed,
-                train=TrainConfig(max_epochs=epochs, precision=precision),
-            )  # fmt: skip
-            p = prepare(cfg, features=fs)
-            tasks = tuple(p.config.tasks)
-            if echo:
-                echo(f"{model} {precision}: {len(p.units)} units, {epochs} epoch(s)")
-            t0 = time.perf_counter()
-            res = run_experiment(p.config, tracking_uri=tracking_uri, force=True, prepared=p)
-            secs[precision] = time.perf_counter() - t0
-            per_task: dict[str, dict[int, float]] = {t: {} for t in tasks}
-            for u in res.units:
-                for t in u.unit.tasks:
-                    per_task[t][u.unit.fold] = 100 * float(u.metrics[f"test_acc_{t}"])
-            acc[precision] = {t: [v[k] for k in sorted(v)] for t, v in per_task.items()}
+        with where:
+            for precision in ("fp32", "bf16"):
+                cfg = RunConfig(
+                    model=model, protocol="whole-set", split="trial", n_folds=n_folds, seed=seed,
+                    train=TrainConfig(max_epochs=epochs, precision=precision),
+                )  # fmt: skip
+                p = prepare(cfg, features=fs)
+                tasks = tuple(p.config.tasks)
+                if echo:
+                    echo(f"{model} {precision}: {len(p.units)} units, {epochs} epoch(s)")
+                t0 = time.perf_counter()
+                res = run_experiment(p.config, tracking_uri=tracking_uri, force=True, prepared=p)
+                secs[precision] = time.perf_counter() - t0
+                per_task: dict[str, dict[int, float]] = {t: {} for t in tasks}
+                for u in res.units:
+                    for t in u.unit.tasks:
+                        per_task[t][u.unit.fold] = 100 * float(u.metrics[f"test_acc_{t}"])
+                acc[precision] = {t: [v[k] for k in sorted(v)] for t, v in per_task.items()}
     finally:
         if tmp is not None:
             tmp.cleanup()

@@ -184,3 +184,17 @@ def test_parity_verdict_and_registry_wording_from_given_accuracies():
         "Mean differences +1.0 and +4.0 points, NOT within the fold-to-fold std; per-fold differences up to "
         "5.0 points."
     )
+
+
+@pytest.mark.slow
+def test_parity_runs_both_precisions_on_the_same_folds(tmp_path, monkeypatch):
+    """Through the runner (~1 min): 2 folds x 2 tasks of SAE-LSTM per precision; nothing left behind."""
+    monkeypatch.chdir(tmp_path)
+    r = P.parity("saelstm", n_folds=2)
+    assert r.tasks == ("valence", "arousal") and r.epochs == 1
+    assert {p: {t: len(v) for t, v in a.items()} for p, a in r.accuracy.items()} == {
+        "fp32": {"valence": 2, "arousal": 2},
+        "bf16": {"valence": 2, "arousal": 2},
+    }
+    assert all(0 < a <= 100 for p in r.accuracy.values() for v in p.values() for a in v)
+    assert list(tmp_path.iterdir()) == []  # the store and its ./mlruns lived in a temporary folder
