@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -118,38 +118,77 @@ def probe(
     y = torch.randint(0, 2, (bs, 2), generator=gen).to(device)
     train_sps = math.inf
     if info.trainable:
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
-        cw = {t: class_weights(y[:, TASK_INDEX[t]]) for t in tasks}
-        aux = getattr(model, "auxiliary_loss", None)
-
-        def step() -> None:
-            with autocast(device, precision):
-                out = model(x[:bs])
-            loss = sum(
-                torch.nn.functional.cross_entropy(out[t].float(), y[:, TASK_INDEX[t]], weight=cw[t])
-                for t in tasks
-            )
-            if aux is not None:
-                loss = loss + aux()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
         model.train()
+        step = training_step(
+            model, x[:bs], y, tasks=tasks, device=device, precision=precision, lr=cfg.train.lr
+        )
         train_sps = bs / _median_time(step, steps, warmup, device, PROBE_BUDGET_S)
     else:
         model.fit_labels({t: y[:, TASK_INDEX[t]] for t in tasks})
+
+    predict = prediction_step(model, x, device=device, precision=precision)
+    model.eval()  # the training steps warmed the kernels up: no untimed prediction
+    predict_sps = pb / _median_time(predict, max(1, steps // 2), 0, device, PROBE_BUDGET_S / 2)
+    tp = Throughput(train_sps, predict_sps)
+    _CACHE[key] = tp
+    return tp
+
+
+def training_step(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    tasks: Sequence[str],
+    device: torch.device,
+    precision: str,
+    lr: float = 1e-3,
+) -> Callable[[], None]:
+    """One training step of ``model`` on the batch ``x``, ``y`` (labels, shape (batch, 2)) as the trainer
+    (:func:`bench.trainer.fit`) takes it: autocast at ``precision``, class-weighted cross-entropy per task
+    (+ the model's auxiliary loss), backward and an Adam step. The probe here and ``bench perf``
+    (bench.perf) time this one step, so their numbers measure the same work."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    cw = {t: class_weights(y[:, TASK_INDEX[t]]) for t in tasks}
+    aux = getattr(model, "auxiliary_loss", None)
+
+    def step() -> None:
+        with autocast(device, precision):
+            out = model(x)
+        loss = sum(
+            torch.nn.functional.cross_entropy(out[t].float(), y[:, TASK_INDEX[t]], weight=cw[t])
+            for t in tasks
+        )
+        if aux is not None:
+            loss = loss + aux()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def prediction_step(
+    model: torch.nn.Module, x: torch.Tensor, *, device: torch.device, precision: str
+) -> Callable[[], None]:
+    """One prediction batch as :func:`bench.trainer.predict_proba` runs it: no grad, autocast at
+    ``precision`` (the caller puts the model in eval mode)."""
 
     @torch.no_grad()
     def predict() -> None:
         with autocast(device, precision):
             model(x)
 
-    model.eval()  # the training steps warmed the kernels up: no untimed prediction
-    predict_sps = pb / _median_time(predict, max(1, steps // 2), 0, device, PROBE_BUDGET_S / 2)
-    tp = Throughput(train_sps, predict_sps)
-    _CACHE[key] = tp
-    return tp
+    return predict
+
+
+def timed(fn: Callable[[], None], device: torch.device) -> float:
+    """Seconds of one call of ``fn`` (waiting for a CUDA device to finish it)."""
+    t0 = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - t0
 
 
 def _median_time(fn, steps: int, warmup: int, device: torch.device, budget: float) -> float:
@@ -165,11 +204,7 @@ def _median_time(fn, steps: int, warmup: int, device: torch.device, budget: floa
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < steps and (not times or time.perf_counter() - start < budget):
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - t0)
+        times.append(timed(fn, device))
     times.sort()
     return times[len(times) // 2]
 

@@ -119,6 +119,20 @@ def check_config(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
+def make_units(cfg: RunConfig, folds: list) -> list[tuple[Unit, object]]:
+    """The units of a resolved config's folds: one per fold for a multi-task model trained on both tasks,
+    one per fold and task otherwise (single-task models, ``--single-task``). ``bench perf`` sizes a
+    full-size run from these without any data."""
+    info = get_model_info(cfg.model)
+    groups = [cfg.tasks] if info.multitask and not cfg.single_task else [(t,) for t in cfg.tasks]
+    units = []
+    for fold in folds:
+        for g in groups:
+            suffix = "" if len(groups) == 1 and (info.multitask and not cfg.single_task) else f"-{g[0]}"
+            units.append((Unit(fold.key + suffix, fold.index, fold.subject, g), fold))
+    return units
+
+
 def prepare(
     cfg: RunConfig,
     *,
@@ -129,7 +143,6 @@ def prepare(
 ) -> Prepared:
     """Resolve data, model input, folds and units (no training, no tracking)."""
     cfg = check_config(cfg)
-    info = get_model_info(cfg.model)
     proto = get_protocol(cfg.protocol)
     split = cfg.split
     hp = model_hparams(cfg)
@@ -153,12 +166,7 @@ def prepare(
         seed=cfg.seed,
         select_on_test=select_on_test,
     )
-    groups = [cfg.tasks] if info.multitask and not cfg.single_task else [(t,) for t in cfg.tasks]
-    units = []
-    for fold in folds:
-        for g in groups:
-            suffix = "" if len(groups) == 1 and (info.multitask and not cfg.single_task) else f"-{g[0]}"
-            units.append((Unit(fold.key + suffix, fold.index, fold.subject, g), fold))
+    units = make_units(cfg, folds)
     leaky = split == "segment" or select_on_test
     fp = folds_fingerprint(folds, inputs.subject, inputs.trial, inputs.segment, inputs.labels, split)
     epochs = int(cfg.train.max_epochs)

@@ -1,24 +1,20 @@
-"""Training benchmark: the harness's trainer vs a plain loop, and bf16 autocast accuracy parity.
+"""Training benchmark: the harness's trainer vs a plain loop (bf16 parity: scripts/bench_parity.py).
 
 1. Throughput: MT-CNN on the training part of fold 1 (embedded synthetic default, whole-set, trial
    split). A plain loop (pre-made tensors, contiguous index slices, forward/backward/step, nothing else)
    vs ``bench.trainer.fit`` (shuffled index slices, class-balanced loss, per-epoch validation on a 256-
    window validation part, best-state copy): samples/s and the trainer's overhead.
-2. Parity: the same whole-set run (``--folds``, ``--epochs``) with fp32 and with bf16 autocast, same
-   seed and folds: mean test accuracy per task and wall time of each.
-
-3. ``--full-size DIR`` (a DEAP-size folder, e.g. from ``bench data synth DIR --subjects 32``): one
+2. ``--full-size DIR`` (a DEAP-size folder, e.g. from ``bench data synth DIR --subjects 32``): one
    epoch of the first unit of whole-set and of subject-specific (5 folds, trial split), timed, and the
    wall time of the full 5-fold runs extrapolated per epoch (every unit of a protocol is the same size).
 
-    python scripts/bench_training.py [--epochs 2] [--folds 3] [--skip-parity] [--full-size DIR]
+    python scripts/bench_training.py [--folds 3] [--full-size DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -28,7 +24,7 @@ from bench.config import RunConfig, TrainConfig
 from bench.data.cache import prepare_features
 from bench.data.source import open_deap, synthetic_source
 from bench.registry import create_model
-from bench.runner import prepare, run_experiment, run_unit
+from bench.runner import prepare, run_unit
 from bench.trainer import Standardiser, fit
 
 
@@ -82,10 +78,8 @@ def full_size(folder: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--skip-parity", action="store_true")
     ap.add_argument(
         "--full-size", type=Path, default=None, help="DEAP-size folder for the wall-time estimate"
     )
@@ -95,7 +89,7 @@ def main() -> None:
         return
     fs = prepare_features(synthetic_source())
     cfg = RunConfig(model="mtcnn", protocol="whole-set", n_folds=args.folds,
-                    train=TrainConfig(max_epochs=args.epochs))  # fmt: skip
+                    train=TrainConfig(max_epochs=1))  # fmt: skip
     p = prepare(cfg, features=fs)
     fold = p.folds[0]
     x_all = torch.from_numpy(p.inputs.x)
@@ -112,20 +106,6 @@ def main() -> None:
     print(f"| plain forward/backward (fp32) | {plain:.0f} | 1.00 |")
     print(f"| bench.trainer.fit (fp32) | {harness:.0f} | {harness / plain:.2f} |")
     print(f"| bench.trainer.fit (bf16 autocast) | {bf16:.0f} | {bf16 / plain:.2f} |")
-    if args.skip_parity:
-        return
-    uri = "sqlite:////tmp/deap-bench-bench-training.db"
-    print(f"\nparity: whole-set, trial split, {args.folds} folds, {args.epochs} epochs, embedded synthetic")
-    print("| precision | valence acc | arousal acc | wall s |")
-    print("|---|---:|---:|---:|")
-    for precision in ("fp32", "bf16"):
-        c = cfg.with_train(precision=precision)
-        t0 = time.perf_counter()
-        res = run_experiment(c, tracking_uri=uri, force=True, prepared=replace(p, config=c))
-        s = res.summary
-        print(f"| {precision} | {100 * s['acc_valence_mean']:.1f} ± {100 * s['acc_valence_std']:.1f} "
-              f"| {100 * s['acc_arousal_mean']:.1f} ± {100 * s['acc_arousal_std']:.1f} "
-              f"| {time.perf_counter() - t0:.0f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from bench.errors import BenchError
 
 def build_app() -> typer.Typer:
     """The command tree; built per call, so tables and models registered at run time appear in it."""
-    from bench.cli import data, models, report, reproduce, run, tables, tune
+    from bench.cli import data, models, perf, report, reproduce, run, tables, tune
 
     root = typer.Typer(
         name="bench",
@@ -31,6 +31,7 @@ def build_app() -> typer.Typer:
     tables.register(root)
     reproduce.register(root)
     report.register(root)
+    perf.register(root)
     return root
 
 
