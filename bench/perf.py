@@ -259,11 +259,6 @@ def count_flops(fn: Callable[[], None]) -> int:
     return int(counter.get_total_flops())
 
 
-def channels_last_applies(model: torch.nn.Module, sample_shape: Sequence[int]) -> bool:
-    """Channels-last means something only for a 4-D (N, C, H, W) input into 2-D convolutions."""
-    return len(sample_shape) == 3 and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-
-
 @dataclass
 class ModelPerf:
     """One model's measurements; ``samples_per_s`` maps a :data:`VARIANTS` key to training samples/s
@@ -313,6 +308,7 @@ def measure_model(
     from bench.estimate import prediction_step, timed, training_step
     from bench.identity import resolve_precision
     from bench.registry import count_parameters, create_model, get_model_info
+    from bench.trainer import channels_last_applies
 
     hp, tasks, shape = _model_setup(name)
     gen = torch.Generator().manual_seed(0)
@@ -326,7 +322,7 @@ def measure_model(
 
     probe = build(False)
     flops = count_flops(training_step(probe, x, y, tasks=tasks, device=device, precision="fp32"))
-    cl_ok = channels_last_applies(probe, shape)
+    cl_ok = channels_last_applies(probe, len(shape) + 1)
     steps: dict[str, Callable[[], None]] = {}
     for key, precision, cl in VARIANTS:
         if cl and not cl_ok:

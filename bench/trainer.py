@@ -72,13 +72,18 @@ def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
     return t.to(device)
 
 
-def use_channels_last(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Channels-last (NHWC) weights and input for a 4-D (N, C, H, W) input; other ranks are left as they are.
+def channels_last_applies(model: torch.nn.Module, input_dim: int) -> bool:
+    """Channels-last means something only for a 4-D (N, C, H, W) input into 2-D convolutions."""
+    return input_dim == 4 and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
 
-    oneDNN's bf16 convolutions (and cuDNN's tensor-core ones) run natively in NHWC, so bf16 training
-    skips a layout conversion per convolution; index slices of an NHWC tensor stay NHWC.
+
+def use_channels_last(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Channels-last (NHWC) weights and input where :func:`channels_last_applies`; else ``x`` unchanged.
+
+    oneDNN's convolutions (and cuDNN's tensor-core ones) run natively in NHWC, so training skips a
+    layout conversion per convolution; index slices of an NHWC tensor stay NHWC.
     """
-    if x.dim() != 4:
+    if not channels_last_applies(model, x.dim()):
         return x
     model.to(memory_format=torch.channels_last)
     return x.contiguous(memory_format=torch.channels_last)
@@ -207,9 +212,8 @@ def fit(
         else None
     )
     x_train, y_train, x_val, y_val = (to_device(t, device) for t in (x_train, y_train, x_val, y_val))
-    if channels_last:
-        x_train = use_channels_last(model, x_train)
-        x_val = x_val.contiguous(memory_format=torch.channels_last) if x_val.dim() == 4 else x_val
+    if channels_last and channels_last_applies(model, x_train.dim()):
+        x_train, x_val = use_channels_last(model, x_train), use_channels_last(model, x_val)
     if compile:
         compile_model(model, device)
     n = x_train.shape[0]
