@@ -49,8 +49,8 @@ class TrainConfig:
     batch_norm: bool = True
     precision: str = "auto"
     """``auto``: bf16 autocast where the hardware has native bf16 and the model's bf16 parity is shown
-    (``ModelInfo.bf16_parity``), fp32 elsewhere; resolved before the run key (bench.identity)."""
-    """``"bf16"``: bfloat16 autocast (CPU with AVX-512 BF16 or AMX, or CUDA); parity: scripts/bench_parity.py."""
+    (``ModelInfo.bf16_parity``, measured by scripts/bench_parity.py), fp32 elsewhere; resolved before the
+    run key (bench.identity). ``bf16``: bfloat16 autocast (CPU with AVX-512 BF16 or AMX, or CUDA)."""
     adam_eps: float | None = None
     """Adam epsilon; None takes the model's default (MT-CNN, 4D-CRNN: Keras' 1e-7), else torch's 1e-8."""
     finetune_lr_divisor: float | None = None
