@@ -173,16 +173,31 @@ def _band_sos(low: float, high: float, order: int, sfreq: float) -> np.ndarray:
     return signal.butter(order, [low, high], btype="bandpass", fs=sfreq, output="sos")
 
 
-def _windows(x: np.ndarray, win: int, step: int) -> np.ndarray:
-    """View (..., n_samples) as (..., n_windows, win) without copying."""
+def _windows(x: np.ndarray, win: int, step: int, writeable: bool = False) -> np.ndarray:
+    """View (..., n_samples) as (..., n_windows, win) without copying (writeable only if asked: windows
+    that overlap share memory)."""
     if x.shape[-1] < win:
         return np.empty((*x.shape[:-1], 0, win), dtype=x.dtype)
-    return np.lib.stride_tricks.sliding_window_view(x, win, axis=-1)[..., ::step, :]
+    return np.lib.stride_tricks.sliding_window_view(x, win, axis=-1, writeable=writeable)[..., ::step, :]
 
 
-def differential_entropy(windows: np.ndarray, ddof: int = 1) -> np.ndarray:
-    """DE of (approximately Gaussian) windows along the last axis: 0.5 * ln(2 pi e var)."""
-    var = windows.var(axis=-1, ddof=ddof)
+def differential_entropy(windows: np.ndarray, ddof: int = 1, *, overwrite: bool = False) -> np.ndarray:
+    """DE of (approximately Gaussian) windows along the last axis: 0.5 * ln(2 pi e var).
+
+    ``overwrite=True`` lets the variance reuse ``windows`` (non-overlapping, writeable) as scratch space:
+    the same operations as ``windows.var`` in the same order (bitwise the same numbers) without
+    allocating a second recording-sized array.
+    """
+    if overwrite:
+        n = windows.shape[-1]
+        mean = np.add.reduce(windows, axis=-1, keepdims=True)
+        np.true_divide(mean, n, out=mean)
+        np.subtract(windows, mean, out=windows)
+        np.multiply(windows, windows, out=windows)
+        var = np.add.reduce(windows, axis=-1)
+        np.true_divide(var, max(n - ddof, 0), out=var)
+    else:
+        var = windows.var(axis=-1, ddof=ddof)
     return 0.5 * np.log(2 * np.pi * np.e * np.maximum(var, np.finfo(np.float64).tiny))
 
 
@@ -194,20 +209,23 @@ def band_energy(windows: np.ndarray) -> np.ndarray:
 def _segment_features(x: np.ndarray, cfg: FeatureConfig, sfreq: float, win: int, step: int) -> np.ndarray:
     """Features of one contiguous segment: x (..., n_samples) -> (..., n_windows, 2, n_bands)."""
     de, psd = [], []
+    # one C-ordered copy of the segment (a slice of the recording) for every band: the filters copy
+    # their input once more (they work in place), from a strided slice that would cost two copies each
+    x = np.ascontiguousarray(x)
     if cfg.psd == "welch":
         freqs, pxx = signal.periodogram(_windows(x, win, step), fs=sfreq, window="hann", axis=-1)
     for _name, lo, hi in cfg.bands:
         sos = _band_sos(lo, hi, int(cfg.filter_order), float(sfreq))
         y = signal.sosfiltfilt(sos, x, axis=-1) if cfg.zero_phase else signal.sosfilt(sos, x, axis=-1)
-        w = _windows(y, win, step)
-        de.append(differential_entropy(w, cfg.de_ddof))
+        w = _windows(y, win, step, writeable=step >= win)  # y is ours: scratch space where no overlap
         if cfg.psd == "energy":
-            psd.append(band_energy(w))
+            psd.append(band_energy(w))  # before DE, which may overwrite w
         else:
             mask = (freqs >= lo) & (freqs < hi)
             if not mask.any():
                 raise ConfigError(f"band {lo}-{hi} Hz holds no periodogram bin at window {cfg.window_s} s")
             psd.append(pxx[..., mask].mean(axis=-1))
+        de.append(differential_entropy(w, cfg.de_ddof, overwrite=w.flags.writeable))
     p = np.stack(psd, axis=-1)
     if cfg.log_psd:
         p = np.log(np.maximum(p, np.finfo(np.float64).tiny))
