@@ -351,14 +351,32 @@ def _feature_pool(n: int) -> ProcessPoolExecutor | None:
         return None
     if multiprocessing.current_process().daemon:
         return None
-    return ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_sigint)
+    return ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker)
 
 
-def _ignore_sigint() -> None:
-    """Pool worker initialiser: Ctrl-C is handled by the parent alone, which stops the workers."""
+def _init_worker() -> None:
+    """Pool worker initialiser: Ctrl-C is the parent's to handle (it stops the workers), and freed
+    memory is kept for the next subject (:func:`_reuse_freed_memory`)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _reuse_freed_memory()
+
+
+def _reuse_freed_memory() -> None:
+    """Let glibc's malloc serve large arrays from the heap and keep them when freed, in this process.
+
+    By default every array over 32 MB is a fresh ``mmap`` that the kernel faults in and zeroes page by
+    page, then unmaps: reading and filtering one subject does that with ~0.5 GB, ~0.4 s of system time
+    per subject (a third of the work) spent on the same memory again and again. Only for pool workers:
+    they live for one extraction and hold one subject's memory at a time. No-op without glibc.
+    """
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: arrays up to 1 GiB come from the heap
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GiB of freed heap for reuse
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -441,7 +459,7 @@ def _worker_result(future: Future | None, path: Path) -> tuple[np.ndarray, np.nd
     try:
         return future.result()
     except BrokenProcessPool:
-        raise DataError(f"{path}: the process computing its features died (out of memory?)") from None
+        raise DataError(f"{path}: a feature process died before finishing it (out of memory?)") from None
 
 
 def _recompute(path: Path, subject: int, config: FeatureConfig, digest: str, entry: Path, synthetic: bool,
