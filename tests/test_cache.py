@@ -226,6 +226,7 @@ def test_pool_only_where_it_pays_and_forking_is_safe(tmp_path, pools):
     finally:
         stop.set()
         other.join()
+    pools.clear()
     src = _folder(tmp_path, n=2)
     cache.prepare_features(open_deap(tmp_path / "d", subjects=[1]), cache_dir=tmp_path / "c", workers=2)
     assert pools == []  # a single miss is computed here

@@ -381,11 +381,14 @@ def _reuse_freed_memory() -> None:
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """Cancel queued subjects and end the workers now: their results would be discarded anyway."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
     pool.shutdown(wait=False, cancel_futures=True)
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+    for proc in procs:
         with contextlib.suppress(Exception):
             proc.terminate()
-    pool.shutdown(wait=True)
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.join(timeout=10)
 
 
 def prepare_features(
@@ -429,7 +432,7 @@ def prepare_features(
             if pool is None and len(todo) == 2:  # a second miss: a pool pays off (a worker per miss at most)
                 pool = _feature_pool(min(workers or usable_cores(), len(subjects) - k + 1))
             for s in [s for s, fut in todo.items() if fut is None and pool is not None]:
-                todo[s] = pool.submit(_compute_arrays, source.files[s], s, config)  # workers start now
+                todo[s] = _submit(pool, source.files[s], s, config)  # workers start now
         feats, ratings = [], []
         for i, (subject, path) in enumerate(subjects, start=1):
             hit = subject in loaded
@@ -450,6 +453,16 @@ def prepare_features(
     if pool is not None:
         pool.shutdown(wait=True)
     return _assemble(feats, ratings, digests, config, source.synthetic, source.root, source=str(source.root))
+
+
+def _submit(pool: ProcessPoolExecutor, path: Path, subject: int, config: FeatureConfig) -> Future:
+    """Queue one subject; a pool already broken by a dead worker gives a future holding that error."""
+    try:
+        return pool.submit(_compute_arrays, path, subject, config)
+    except BrokenProcessPool as exc:
+        failed: Future = Future()
+        failed.set_exception(exc)
+        return failed
 
 
 def _worker_result(future: Future | None, path: Path) -> tuple[np.ndarray, np.ndarray, float] | None:
