@@ -8,9 +8,11 @@ Layout under the cache root (``$DEAP_BENCH_CACHE`` or ``~/.cache/deap-bench``)::
         ratings.npy                   (trials, 4) float64
         meta.json                     written last: config, file digest, subject, synthetic flag, checksums
 
-An entry is written into a temporary folder and renamed into place in one step, so a crash or Ctrl-C
-never leaves an entry that looks complete. The key holds the sha256 of the file's bytes, so a changed
-file or a changed config is a miss, never stale data.
+Missing subjects are computed in parallel by forked worker processes (one per usable core), which only
+read and compute; the calling process writes every entry. An entry is written into a temporary folder
+and renamed into place in one step, so a crash or Ctrl-C never leaves an entry that looks complete.
+The key holds the sha256 of the file's bytes, so a changed file or a changed config is a miss, never
+stale data.
 
 Entries are verified on every load, because a cache on disk can rot or be edited behind our back and a
 corrupt entry must never become a run's numbers: meta.json holds the sha256 of each ``.npy`` file, and
