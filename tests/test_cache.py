@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 
 import numpy as np
@@ -114,6 +115,11 @@ def test_select_and_bad_source(tiny_deap, tmp_path):
     assert cache.list_cached()  # the good entries are listed
 
 
+forks = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the feature pool forks on Linux only"
+)
+
+
 def _die(path, subject, config):
     """A pool worker killed mid-subject (as by the out-of-memory killer)."""
     os._exit(3)
@@ -147,6 +153,7 @@ def pools(monkeypatch):
     return made
 
 
+@forks
 def test_pool_and_serial_write_identical_entries(tmp_path, pools):
     import multiprocessing
 
@@ -169,6 +176,7 @@ def test_pool_and_serial_write_identical_entries(tmp_path, pools):
         assert meta_a == meta_b
 
 
+@forks
 def test_bad_file_in_pool_mode_is_one_line_and_cached_nothing(tmp_path, pools):
     import multiprocessing
 
@@ -187,6 +195,7 @@ def test_bad_file_in_pool_mode_is_one_line_and_cached_nothing(tmp_path, pools):
     assert _tmp_left(tmp_path / "c") == [] and multiprocessing.active_children() == []
 
 
+@forks
 def test_dead_worker_is_a_data_error_naming_the_file(tmp_path, monkeypatch, pools):
     src = _folder(tmp_path, n=3)
     monkeypatch.setattr(cache, "_compute_arrays", _die)
@@ -195,6 +204,7 @@ def test_dead_worker_is_a_data_error_naming_the_file(tmp_path, monkeypatch, pool
     assert _entries(tmp_path / "c") == [] and _tmp_left(tmp_path / "c") == []
 
 
+@forks
 def test_interrupt_in_pool_mode_leaves_no_entry_being_written(tmp_path, monkeypatch, pools):
     import multiprocessing
 
