@@ -409,10 +409,11 @@ def prepare_features(
     one per missing subject), each reading and computing one subject at a time; this process writes
     every entry (atomically, as a serial run does), so a failing or interrupted worker leaves nothing
     in the cache. ``workers=1``, a single missing subject, or a process where forking is unsafe (see
-    :func:`_fork_context`) computes them here, one at a time (memory: one subject's recording).
+    :func:`_feature_pool`) computes them here, one at a time (memory: one subject's recording).
     ``progress(done, total, hit)`` is called after each subject, in subject order. An invalid entry is
     recomputed and ``warn`` (default: print on stderr) gets one line naming it. A bad subject file is
-    the same one-line DataError naming it in either mode, for the first bad file in subject order.
+    the same one-line DataError naming it in either mode (the first in subject order; a file that cannot
+    even be opened is named before any is read).
     """
     config = config or FeatureConfig()
     check_number("workers", workers, integer=True, low=1, none_ok=True)
