@@ -382,15 +382,13 @@ def _reuse_freed_memory() -> None:
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel queued subjects and end the workers now: their results would be discarded anyway."""
-    procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        with contextlib.suppress(Exception):
-            proc.terminate()
-    for proc in procs:
-        with contextlib.suppress(Exception):
-            proc.join(timeout=10)
+    """Cancel queued subjects and wait for those in flight (at most one per worker, ~1 s each).
+
+    Workers are not killed: one killed while sending its result leaves the pool's reader blocked on a
+    half message for ever. They ignore Ctrl-C (:func:`_init_worker`) and write nothing, so waiting for
+    them is all a stop needs; their results are dropped.
+    """
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def prepare_features(
