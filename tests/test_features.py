@@ -120,3 +120,27 @@ def test_config_validation_and_fingerprint():
     a, b = FeatureConfig(), FeatureConfig(zero_phase=True)
     assert a.fingerprint() == FeatureConfig.from_dict(a.to_dict()).fingerprint()
     assert a.fingerprint() != b.fingerprint()
+
+
+def test_default_numbers_bit_for_bit_the_plain_recipe():
+    """Blocks of trials and the in-place variance change no bit of the default features (the cached
+    numbers the data fingerprints stand for): the recipe written plainly over all trials at once."""
+    eeg = np.random.default_rng(7).normal(0, 10.0, size=(5, 32, 8064))  # 3 blocks of 2, 2 and 1 trials
+
+    def plain(x):  # (trials, channels, samples) -> (trials, channels, windows, 2, bands)
+        de, en = [], []
+        for _, lo, hi in AUTHORS_BANDS:
+            y = signal.sosfilt(signal.butter(3, [lo, hi], "bandpass", fs=FS, output="sos"), x, axis=-1)
+            w = np.lib.stride_tricks.sliding_window_view(y, 64, axis=-1)[..., ::64, :]
+            de.append(
+                0.5 * np.log(2 * np.pi * np.e * np.maximum(w.var(axis=-1, ddof=1), np.finfo(float).tiny))
+            )
+            en.append(np.einsum("...i,...i->...", w, w))
+        return np.stack([np.stack(de, -1), np.stack(en, -1)], -2)
+
+    trial = plain(eeg[..., 384:]).transpose(0, 2, 3, 4, 1)
+    trial = trial - plain(eeg[..., :384]).transpose(0, 2, 3, 4, 1).mean(axis=1, keepdims=True)
+    mu, sd = trial.mean(axis=(-2, -1), keepdims=True), trial.std(axis=(-2, -1), keepdims=True)
+    expected = ((trial - mu) / np.where(sd > 0, sd, 1.0)).astype(np.float32)
+    assert extract_features(eeg).tobytes() == expected.tobytes()
+    assert extract_features(eeg[:0]).shape == (0, 120, 2, 4, 32)

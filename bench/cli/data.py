@@ -52,11 +52,14 @@ def load_features(
         synthetic=default_synthetic_config() if synthetic else None,
         echo=echo,
     )
-    with Progress(console=err_console, transient=True, disable=quiet) as bar:
+    # redrawn on each subject, not by a refresh thread: features are computed by forked processes, and
+    # forking is only safe from a process running no other thread (else they are computed serially)
+    with Progress(console=err_console, transient=True, disable=quiet, auto_refresh=False) as bar:
         task = bar.add_task("features", total=len(source.files))
 
         def tick(done: int, total: int, hit: bool) -> None:
             bar.update(task, completed=done, description=f"features ({'cached' if hit else 'computed'})")
+            bar.refresh()
 
         return prepare_features(source, feature_config, force=force, progress=tick), source
 
