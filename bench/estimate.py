@@ -21,7 +21,7 @@ from rich.table import Table
 
 from bench.config import RunConfig
 from bench.registry import create_model, get_model_info
-from bench.trainer import TASK_INDEX, autocast, class_weights
+from bench.trainer import TASK_INDEX, autocast, class_weights, trains_channels_last, use_channels_last
 
 TYPICAL_EPOCHS = 30
 """Assumption: epochs a unit runs before early stopping (patience 16 on validation loss) ends it. The
@@ -117,6 +117,8 @@ def probe(
     x = torch.randn(pb, *sample_shape, generator=gen).to(device)
     y = torch.randint(0, 2, (bs, 2), generator=gen).to(device)
     train_sps = math.inf
+    if trains_channels_last(precision):  # as the trainer runs it (where it applies)
+        x = use_channels_last(model, x)
     if info.trainable:
         model.train()
         step = training_step(

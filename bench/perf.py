@@ -272,11 +272,21 @@ class ModelPerf:
     auto_precision: str
     """What ``--precision auto`` trains this model in on this device (bench.identity.resolve_precision)."""
     predict_samples_per_s: float
-    """Prediction (eval, batch max(batch, 256)) at ``auto_precision``, contiguous: for the estimates."""
+    """Prediction (eval, batch max(batch, 256)) at ``auto_precision``, NCHW: for the estimates."""
 
     def best(self, precision: str) -> float:
         """Training samples/s at ``precision`` in the faster memory format."""
         return max(v for k, v in self.samples_per_s.items() if k.split("-")[0] == precision and v)
+
+    def trained_rate(self) -> float:
+        """Training samples/s of what a run trains here: ``auto_precision`` in the trainer's memory format
+        (:func:`bench.trainer.trains_channels_last`, where it applies)."""
+        from bench.trainer import trains_channels_last
+
+        cl = self.samples_per_s.get(f"{self.auto_precision}-cl")
+        if cl is not None and trains_channels_last(self.auto_precision):
+            return cl
+        return self.samples_per_s[self.auto_precision]
 
     def channels_last_gain(self, precision: str) -> float | None:
         """Channels-last over contiguous samples/s, minus 1 (None where it does not apply)."""
@@ -425,9 +435,9 @@ class FullSizeEstimate:
 
 
 def full_size_estimates(perfs: Sequence[ModelPerf]) -> tuple[list[FullSizeEstimate], str]:
-    """Each model's full-size wall time at its measured rate and ``--precision auto``'s precision (the
-    contiguous rate: what the trainer runs), via :func:`bench.estimate.estimate_run`; and the grid's name.
-    """
+    """Each model's full-size wall time at its measured rate in ``--precision auto``'s precision and the
+    trainer's memory format (:meth:`ModelPerf.trained_rate`), via :func:`bench.estimate.estimate_run`;
+    and the grid's name."""
     from bench.config import RunConfig
     from bench.estimate import Throughput, estimate_run
     from bench.grid import DEFAULT_PRESET, load_grid
@@ -438,7 +448,7 @@ def full_size_estimates(perfs: Sequence[ModelPerf]) -> tuple[list[FullSizeEstima
     folds = FullSizeFolds()
     out = []
     for mp in perfs:
-        sps = mp.samples_per_s[mp.auto_precision]
+        sps = mp.trained_rate()
         tp = Throughput(sps, mp.predict_samples_per_s)
 
         def seconds(cfg, tp=tp) -> tuple[float, float]:
@@ -629,7 +639,8 @@ def estimate_note(r: PerfReport) -> str:
         f"Full size: {s} subjects x {t} trials x {w} windows, fold sizes from the protocols' own splitter; "
         f"{PROTOCOL_FOLDS} folds, the protocol's default split; {TYPICAL_EPOCHS} epochs (typical with early "
         f"stopping) of training + validation, + {UNIT_OVERHEAD_S:g} s tracking per unit (bench.estimate); "
-        f"at the measured contiguous rate in the precision --precision auto picks here. whole-set-finetune: "
+        "at the measured rate of the precision --precision auto picks here, channels-last in bf16 (as the "
+        "trainer runs it). whole-set-finetune: "
         f"the fine-tuning stage is not counted. Grid: the {r.grid} preset at the full scale, its runs of "
         "these models (variants at the full model's rate)."
     )

@@ -40,6 +40,7 @@ from bench.trainer import (
     fit,
     predict_proba,
     predicted_class,
+    trains_channels_last,
     trial_metrics,
 )
 
@@ -119,7 +120,7 @@ def fit_predict(
         model = build_model(p, unit, seed)
     history: list[dict] = []
     xt, yt, xv, yv, xs = unit_parts(x, y, train, val, test, standardiser)
-    nhwc = cfg.train.precision == "bf16"  # bf16 convolutions run natively in NHWC (oneDNN, cuDNN)
+    nhwc = trains_channels_last(cfg.train.precision)
     if info.trainable:
         tcfg = cfg.train if lr is None else replace(cfg.train, lr=lr)
         res = fit(
