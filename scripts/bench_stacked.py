@@ -14,23 +14,12 @@ run so a busy shared machine slows both alike. Runs on CUDA too (``--device cuda
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
-
-def cpu_name() -> str:
-    """The CPU's model name (``lscpu``'s), for the benchmark's header."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from bench.perf import cpu_name
 
 
 def units_of(model: str, epochs: int):
