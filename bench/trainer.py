@@ -80,10 +80,10 @@ def channels_last_applies(model: torch.nn.Module, input_dim: int) -> bool:
 def trains_channels_last(precision: str) -> bool:
     """The memory-format rule: bf16 runs train channels-last where it applies, fp32 runs stay NCHW.
 
-    Measured with ``bench perf`` (AMD EPYC, AVX-512 BF16, 2 threads, same run): channels-last over NCHW
-    was +1 % (MT-CNN), +8 % (FBCCNN) and +16 % (MC-CNN) in bf16, and +5 %, +4 % and +12 % in fp32.
-    fp32 keeps NCHW so that fp32 numbers stay those of every earlier fp32 run.
-    """
+    Measured with ``bench perf`` (AMD EPYC, AVX-512 BF16, 2 threads, one run): channels-last over NCHW
+    was +4 % (MT-CNN), +6 % (FBCCNN) and +15 % (MC-CNN) in bf16, and +4 %, +6 % and +16 % in fp32.
+    fp32 keeps NCHW so that fp32 numbers stay those of every earlier fp32 run (and NHWC in fp32 on a
+    GPU without TF32 is not measured here)."""
     return precision == "bf16"
 
 
