@@ -199,6 +199,11 @@ class UnitContext:
             self.experiment_id, self.parent_run_id, self.tags, wait=wait,
         )  # fmt: skip
 
+    @property
+    def stack_size(self) -> int:
+        """Units of this run the local executor trains at once: ``train.stack``, or 1 without stacking."""
+        return int(self.prepared.config.train.stack) if stacks(self.prepared) else 1
+
     def track_group(self, pairs, *, wait: bool = True) -> list:
         """:meth:`track` for several units trained together (``train.stack``): one entry per unit."""
         return track_units(
@@ -312,8 +317,7 @@ def stack_groups(jobs: Sequence[Job]) -> list[list[Job]]:
     one run with ``train.stack = N`` in groups of up to N, every other job alone."""
     groups: list[list[Job]] = []
     for job in jobs:
-        p = job.ctx.prepared
-        n = int(p.config.train.stack) if stacks(p) else 1
+        n = job.ctx.stack_size
         last = groups[-1] if groups else None
         if last is not None and last[0].ctx is job.ctx and len(last) < n:
             last.append(job)
@@ -345,7 +349,10 @@ class LocalExecutor:
             for job in group:
                 started(job, 0)
             try:
-                results = group[0].ctx.track_group([(j.unit, j.fold) for j in group], wait=False)
+                if len(group) == 1:  # no stacking: the plain one-unit path
+                    results = [group[0].ctx.track(group[0].unit, group[0].fold, wait=False)]
+                else:
+                    results = group[0].ctx.track_group([(j.unit, j.fold) for j in group], wait=False)
             except Exception as exc:  # the group's child runs are FAILED
                 for job in group:
                     yield Outcome(job, error=exc)

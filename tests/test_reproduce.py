@@ -217,8 +217,9 @@ def test_eta_scales_the_estimate_by_measured_speed():
 
 
 def test_local_executor_yields_a_failed_outcome_and_goes_on():
-    class Ctx:
+    class Ctx:  # what the local executor uses of a UnitContext
         label = "r"
+        stack_size = 1  # no --stack: one unit at a time
 
         def track(self, unit, fold, wait=True):
             if unit == "bad":
