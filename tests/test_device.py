@@ -192,3 +192,21 @@ def test_cuda_step_loop_is_sync_free_and_learns(precision):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert res.history[-1]["train_acc_arousal"] > 0.6
+
+
+def test_bench_gpu_script_runs_its_full_size_epoch_on_any_device(monkeypatch):
+    """scripts/bench_gpu.py waits for a GPU; its code runs here so it cannot rot meanwhile. The full-size
+    epoch is a whole-set unit's (fold 1 of the protocol's own folds at 32 x 40 trials)."""
+    import importlib.util
+
+    import bench.perf
+
+    spec = importlib.util.spec_from_file_location("bench_gpu", REPO / "scripts" / "bench_gpu.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setattr(bench.perf, "FULL_SIZE", (6, 40, 12))  # the splitter is slow at full size
+    n_train, n_valid = script.whole_set_sizes("mtcnn")
+    assert n_train + n_valid == 6 * 40 * 12 * 4 // 5  # the 4 folds left by the test fold
+    epoch = script.full_size_epoch("saelstm", torch.device("cpu"), n_train=256, n_valid=64, compile=False)
+    assert epoch["precision"] == "fp32"  # this test session sees fp32 hardware (conftest)
+    assert epoch["epoch_s"] > 0 and epoch["train_samples_per_s"] == pytest.approx(256 / epoch["epoch_s"])
