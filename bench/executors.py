@@ -29,7 +29,6 @@ executors give the local executor's numbers exactly when every process uses the 
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from pathlib import Path
 import torch
 
 from bench.checks import check_option
+from bench.data.cache import usable_cores
 from bench.errors import BenchError, ConfigError, DataError
 from bench.plan import prepare
 from bench.progress import Reporter
@@ -414,7 +414,7 @@ def _bounded(
 
 
 class PoolExecutor:
-    """A pool of ``workers`` local processes (forkserver); each uses ``cpu_count // workers`` torch threads.
+    """A pool of ``workers`` local processes (forkserver); each uses ``usable cores // workers`` threads.
 
     ``RunConfig.num_threads`` overrides the per-worker thread count. A failing unit does not stop the
     others; each yields a failed :class:`Outcome`. A worker that dies breaks the pool and every unit in
@@ -440,7 +440,7 @@ class PoolExecutor:
         return self.workers
 
     def threads_per_worker(self) -> int:
-        return max(1, (os.cpu_count() or 1) // self.workers)
+        return max(1, usable_cores() // self.workers)
 
     def run(self, jobs: Sequence[Job], started: Started = _ignore) -> Iterator[Outcome]:
         import multiprocessing
@@ -612,7 +612,7 @@ def make_executor(kind: str | None = None, *, workers: int | None = None, schedu
             raise ConfigError("--workers > 1 needs --executor pool (local runs units in this process)")
         return LocalExecutor()
     if kind == "pool":
-        return PoolExecutor(workers or os.cpu_count() or 1)
+        return PoolExecutor(workers or usable_cores())
     if workers is not None:
         raise ConfigError("--workers applies to --executor pool; a Dask cluster is sized where it starts")
     if not scheduler:

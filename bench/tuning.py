@@ -609,7 +609,9 @@ def _run_processes(payload: dict, n_jobs: int, n_trials: int, study, reporter: T
 
     ctx = mp.get_context("spawn")
     shares = [n_trials // n_jobs + (i < n_trials % n_jobs) for i in range(n_jobs)]
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    from bench.data.cache import usable_cores
+
+    cores = usable_cores()
     procs = []
     for i, share in enumerate(shares):
         if share == 0:
