@@ -21,7 +21,14 @@ from rich.table import Table
 
 from bench.config import RunConfig
 from bench.registry import create_model, get_model_info
-from bench.trainer import TASK_INDEX, autocast, class_weights, trains_channels_last, use_channels_last
+from bench.trainer import (
+    TASK_INDEX,
+    _loss,
+    autocast,
+    class_weights,
+    trains_channels_last,
+    use_channels_last,
+)
 
 TYPICAL_EPOCHS = 30
 """Assumption: epochs a unit runs before early stopping (patience 16 on validation loss) ends it. The
@@ -154,13 +161,12 @@ def training_step(
     cw = {t: class_weights(y[:, TASK_INDEX[t]]) for t in tasks}
     aux = getattr(model, "auxiliary_loss", None)
 
+    weights = dict.fromkeys(tasks, 1.0)
+
     def step() -> None:
         with autocast(device, precision):
             out = model(x)
-        loss = sum(
-            torch.nn.functional.cross_entropy(out[t].float(), y[:, TASK_INDEX[t]], weight=cw[t])
-            for t in tasks
-        )
+        loss, _ = _loss(out, y, tuple(tasks), weights, cw)
         if aux is not None:
             loss = loss + aux()
         opt.zero_grad(set_to_none=True)

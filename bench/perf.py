@@ -16,7 +16,6 @@ fold-to-fold spread: the measurement a model's ``bf16_parity`` registry string r
 from __future__ import annotations
 
 import contextlib
-import platform
 import statistics
 import tempfile
 import time
@@ -179,28 +178,9 @@ def parity_note(r: ParityResult, machine: str, date: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ machine
-def cpu_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo``'s ``model name``, else ``lscpu``), else ``platform``'s."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    try:
-        import subprocess
-
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=5).stdout
-        for line in out.splitlines():
-            if line.strip().lower().startswith("model name"):
-                return line.partition(":")[2].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
 def machine(device: torch.device) -> dict[str, object]:
     """What the numbers were measured on: CPU, torch, threads, native bf16, device."""
+    from bench.tracking import cpu_name
     from bench.trainer import native_bf16
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"

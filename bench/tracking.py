@@ -263,20 +263,29 @@ def code_version() -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``'s ``model name``, else ``lscpu``), else ``platform``'s."""
+    import platform
+    import subprocess
+
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.partition(":")[2].strip()
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=5).stdout
+        for line in out.splitlines():
+            if line.strip().lower().startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
 def hardware() -> str:
     """This machine in one line (CPU model and count, GPU if any, torch): the ``bench.hardware`` tag, so a
     wall time in a report can be read against the machine that produced it."""
-    import platform
-
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.partition(":")[2].strip()
-                break
-    parts = [f"{cpu} x {os.cpu_count()} CPUs"]
+    parts = [f"{cpu_name()} x {os.cpu_count()} CPUs"]
     if torch.cuda.is_available():
         parts.append(f"{torch.cuda.get_device_name(0)} x {torch.cuda.device_count()}")
     parts.append(f"torch {torch.__version__}")

@@ -222,7 +222,7 @@ def fit(
         else None
     )
     x_train, y_train, x_val, y_val = (to_device(t, device) for t in (x_train, y_train, x_val, y_val))
-    if channels_last and channels_last_applies(model, x_train.dim()):
+    if channels_last:  # where it applies (use_channels_last leaves other inputs as they are)
         x_train, x_val = use_channels_last(model, x_train), use_channels_last(model, x_val)
     if compile:
         compile_model(model, device)

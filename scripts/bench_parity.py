@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a chec
 
 import torch  # noqa: E402
 
-from bench.perf import cpu_name, parity, parity_note, parity_text  # noqa: E402
+from bench.perf import parity, parity_note, parity_text  # noqa: E402
+from bench.tracking import cpu_name  # noqa: E402
 
 
 def main() -> None:

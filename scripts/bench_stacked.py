@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from bench.perf import cpu_name
+from bench.tracking import cpu_name
 
 
 def units_of(model: str, epochs: int):
