@@ -1,29 +1,25 @@
-"""DEAP channel order and the 2-D electrode grids the brain-map models use.
+"""The 2-D electrode grids the brain-map models use, for any headset.
 
 Grids are written row by row (row 0 = front of the head, column 0 = the subject's left); every cell
 not named holds 0 in a brain map. The 8x9 grid is the 4D-CRNN / MT-CNN authors' layout, the 9x9 grid
-the one common in TorchEEG-style pipelines (FBCCNN).
+the one common in TorchEEG-style pipelines (FBCCNN). Both name the 32 channels of DEAP's 10-20 montage;
+a headset with a subset of them (DREAMER's and AMIGOS' 14 Emotiv channels) lands on the same cells, with
+zeros elsewhere. A channel a grid does not name is placed by its position in MNE's 10-20 template
+montage: the grid's named cells fix a linear map from montage coordinates to (row, column), and the
+channel takes the free cell nearest to where that map puts it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import lru_cache
+
 import numpy as np
 
-SFREQ = 128.0
-"""Sampling rate of DEAP's preprocessed data, Hz."""
+from bench.data.datasets.deap import ALL_CHANNELS, EEG_CHANNELS, PERIPHERAL_CHANNELS, SFREQ
 
-EEG_CHANNELS: tuple[str, ...] = (
-    "Fp1", "AF3", "F3", "F7", "FC5", "FC1", "C3", "T7", "CP5", "CP1", "P3", "P7", "PO3", "O1", "Oz", "Pz",
-    "Fp2", "AF4", "Fz", "F4", "F8", "FC6", "FC2", "Cz", "C4", "T8", "CP6", "CP2", "P4", "P8", "PO4", "O2",
-)  # fmt: skip
-"""The 32 EEG channels, in the order of DEAP's ``data`` array (indices 0-31)."""
-
-PERIPHERAL_CHANNELS: tuple[str, ...] = (
-    "hEOG", "vEOG", "zEMG", "tEMG", "GSR", "Respiration", "Plethysmograph", "Temperature",
-)  # fmt: skip
-"""Channels 32-39 of DEAP's ``data`` array (not EEG, never used as features)."""
-
-ALL_CHANNELS: tuple[str, ...] = EEG_CHANNELS + PERIPHERAL_CHANNELS
+__all__ = ["ALL_CHANNELS", "EEG_CHANNELS", "GRIDS", "PERIPHERAL_CHANNELS", "SFREQ", "grid_positions",
+           "grid_shape", "montage_xy", "to_grid"]  # fmt: skip
 
 _GRID_ROWS: dict[str, tuple[str, ...]] = {
     "8x9": (
@@ -52,8 +48,7 @@ _GRID_ROWS: dict[str, tuple[str, ...]] = {
 GRIDS: tuple[str, ...] = tuple(_GRID_ROWS)
 
 
-def grid_positions(grid: str) -> dict[str, tuple[int, int]]:
-    """Return ``{channel: (row, col)}`` for a grid name (``"8x9"`` or ``"9x9"``)."""
+def _named_cells(grid: str) -> dict[str, tuple[int, int]]:
     if grid not in _GRID_ROWS:
         raise ValueError(f"grid={grid!r} is not known; allowed: {', '.join(GRIDS)}")
     return {
@@ -64,6 +59,65 @@ def grid_positions(grid: str) -> dict[str, tuple[int, int]]:
     }
 
 
+@lru_cache(maxsize=1)
+def _montage() -> dict[str, np.ndarray]:
+    """Channel name (upper case) -> (x, y) on the head in metres (x: left to right, y: back to front)."""
+    import mne
+
+    # MNE 1.12 renamed the template montages (the old names warn, and go in 1.14)
+    name = "colin27_1020" if "colin27_1020" in mne.channels.get_builtin_montages() else "standard_1020"
+    pos = mne.channels.make_standard_montage(name).get_positions()["ch_pos"]
+    return {name.upper(): np.asarray(xyz[:2], dtype=np.float64) for name, xyz in pos.items()}
+
+
+def montage_xy(channels: Sequence[str]) -> np.ndarray:
+    """(n, 2) positions of channels in MNE's 10-20 template montage; an unknown name is a ValueError."""
+    table = _montage()
+    missing = [c for c in channels if c.upper() not in table]
+    if missing:
+        raise ValueError(f"channel(s) {', '.join(missing)} not in MNE's standard_1020 montage")
+    return np.stack([table[c.upper()] for c in channels])
+
+
+def grid_positions(grid: str, channels: Sequence[str] | None = None) -> dict[str, tuple[int, int]]:
+    """Return ``{channel: (row, col)}`` for a grid name (``"8x9"`` or ``"9x9"``).
+
+    Without ``channels``: the channels the grid names (DEAP's 32). With ``channels``: a cell for each of
+    them, the named cell where the grid names the channel (any letter case), else the free cell nearest
+    to the channel's montage position mapped onto the grid (see the module docstring).
+    """
+    named = _named_cells(grid)
+    if channels is None:
+        return named
+    upper = {k.upper(): v for k, v in named.items()}
+    out = {c: upper[c.upper()] for c in channels if c.upper() in upper}
+    rest = [c for c in channels if c not in out]
+    if rest:
+        out.update(_placed(grid, rest, taken=set(out.values())))
+    return out
+
+
+def _placed(grid: str, channels: Sequence[str], taken: set[tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """Cells for channels the grid does not name: least-squares affine map montage (x, y) -> (row, col)
+    fitted on the named channels, then each channel (in order) takes the nearest free cell."""
+    named = _named_cells(grid)
+    names = list(named)
+    xy = np.column_stack([montage_xy(names), np.ones(len(names))])
+    rc = np.array([named[n] for n in names], dtype=np.float64)
+    coef, *_ = np.linalg.lstsq(xy, rc, rcond=None)
+    h, w = grid_shape(grid)
+    free = [(r, c) for r in range(h) for c in range(w) if (r, c) not in taken]
+    out = {}
+    for ch, target in zip(channels, np.column_stack([montage_xy(channels), np.ones(len(channels))]) @ coef,
+                          strict=True):  # fmt: skip
+        if not free:
+            raise ValueError(f"grid {grid} has no free cell left for channel {ch}")
+        cell = min(free, key=lambda rc_: (rc_[0] - target[0]) ** 2 + (rc_[1] - target[1]) ** 2)
+        free.remove(cell)
+        out[ch] = cell
+    return out
+
+
 def grid_shape(grid: str) -> tuple[int, int]:
     """(rows, columns) of a grid."""
     rows = _GRID_ROWS.get(grid)
@@ -72,26 +126,36 @@ def grid_shape(grid: str) -> tuple[int, int]:
     return len(rows), len(rows[0].split())
 
 
-def to_grid(values: np.ndarray, grid: str) -> np.ndarray:
-    """Place a trailing axis of 32 EEG-channel values onto a 2-D grid.
+def to_grid(values: np.ndarray, grid: str, channels: Sequence[str] = EEG_CHANNELS) -> np.ndarray:
+    """Place a trailing axis of per-channel values onto a 2-D grid.
 
     Parameters
     ----------
-    values : array, shape (..., 32)
-        One value per EEG channel, in DEAP order.
+    values : array, shape (..., n_channels)
+        One value per EEG channel, in ``channels`` order.
     grid : str
         ``"8x9"`` or ``"9x9"``.
+    channels : sequence of str
+        The channel names of the last axis (default: DEAP's 32, in DEAP order).
 
     Returns
     -------
     array, shape (..., H, W)
         Same dtype; cells without an electrode are 0.
     """
-    if values.shape[-1] != len(EEG_CHANNELS):
-        raise ValueError(f"to_grid expects 32 channels on the last axis, got shape {values.shape}")
+    if values.shape[-1] != len(channels):
+        raise ValueError(
+            f"to_grid expects {len(channels)} channels on the last axis, got shape {values.shape}"
+        )
     h, w = grid_shape(grid)
-    pos = grid_positions(grid)
-    flat = np.array([pos[ch][0] * w + pos[ch][1] for ch in EEG_CHANNELS])
+    flat = _flat_cells(grid, tuple(channels))
     out = np.zeros((*values.shape[:-1], h * w), dtype=values.dtype)
     out[..., flat] = values
     return out.reshape(*values.shape[:-1], h, w)
+
+
+@lru_cache(maxsize=64)
+def _flat_cells(grid: str, channels: tuple[str, ...]) -> np.ndarray:
+    w = grid_shape(grid)[1]
+    pos = grid_positions(grid, channels)
+    return np.array([pos[ch][0] * w + pos[ch][1] for ch in channels])

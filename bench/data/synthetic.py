@@ -40,8 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.channels import EEG_CHANNELS, SFREQ
-from bench.data.reader import BASELINE_SAMPLES, N_SAMPLES
+from bench.data.datasets.deap import BASELINE_SAMPLES, EEG_CHANNELS, N_SAMPLES, SFREQ
 from bench.errors import ConfigError, DataError
 
 GENERATOR_VERSION = 1
@@ -84,13 +83,18 @@ class SyntheticConfig:
     state_sd: float = 0.3
     fingerprint_sd: float = 0.3
     high_fraction: float = 0.58
-    """Target share of ratings above 5 (DEAP: roughly 0.55-0.60)."""
+    """Target share of ratings above the dataset's threshold (DEAP: roughly 0.55-0.60 above 5)."""
+    dataset: str = "deap"
+    """The dataset whose file format, channels, rates and rating scale the twin has."""
 
     def __post_init__(self) -> None:
-        if not 1 <= int(self.n_subjects) <= 32:
-            raise ConfigError(f"n_subjects={self.n_subjects!r} must be in 1..32")
-        if not 1 <= int(self.n_trials) <= 40:
-            raise ConfigError(f"n_trials={self.n_trials!r} must be in 1..40")
+        from bench.data.datasets import get_dataset
+
+        ds = get_dataset(self.dataset)
+        if not 1 <= int(self.n_subjects) <= ds.n_subjects:
+            raise ConfigError(f"n_subjects={self.n_subjects!r} must be in 1..{ds.n_subjects} ({ds.title})")
+        if not 1 <= int(self.n_trials) <= ds.n_trials:
+            raise ConfigError(f"n_trials={self.n_trials!r} must be in 1..{ds.n_trials} ({ds.title})")
         for name in ("effect_size", "subject_variability", "state_sd", "fingerprint_sd"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be >= 0")
@@ -98,7 +102,10 @@ class SyntheticConfig:
             raise ConfigError(f"high_fraction={self.high_fraction!r} must be in 0.05..0.95")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["dataset"] == "deap":  # DEAP twins predate the field: their folder keys stay the same
+            del d["dataset"]
+        return d
 
 
 FAST = SyntheticConfig(n_subjects=4, n_trials=16, seed=0)
@@ -107,13 +114,15 @@ FAST = SyntheticConfig(n_subjects=4, n_trials=16, seed=0)
 MARKER = "SYNTHETIC.json"
 
 
-def _effect_matrix() -> np.ndarray:
-    """Coefficients as an array (2 ratings, 32 channels, 4 bands)."""
-    coef = np.zeros((2, len(EEG_CHANNELS), len(BANDS)))
-    ch = {c: i for i, c in enumerate(EEG_CHANNELS)}
+def _effect_matrix(channels: tuple[str, ...] = EEG_CHANNELS) -> np.ndarray:
+    """Coefficients as an array (2 ratings, channels, 4 bands); effects on channels a headset lacks are
+    simply absent from its twin."""
+    coef = np.zeros((2, len(channels), len(BANDS)))
+    ch = {c: i for i, c in enumerate(channels)}
     bands = [b[0] for b in BANDS]
     for rating, band, chans, value in PLANTED_EFFECTS:
-        coef[("valence", "arousal").index(rating), [ch[c] for c in chans], bands.index(band)] += value
+        idx = [ch[c] for c in chans if c in ch]
+        coef[("valence", "arousal").index(rating), idx, bands.index(band)] += value
     return coef
 
 
@@ -133,9 +142,9 @@ def _background(freqs: np.ndarray) -> np.ndarray:
     return amp
 
 
-def _shaped_noise(rng: np.random.Generator, gains: np.ndarray, n: int) -> np.ndarray:
+def _shaped_noise(rng: np.random.Generator, gains: np.ndarray, n: int, sfreq: float = SFREQ) -> np.ndarray:
     """Gaussian noise (trials, channels, n) with amplitude spectrum background x band gains."""
-    freqs = np.fft.rfftfreq(n, d=1.0 / SFREQ)
+    freqs = np.fft.rfftfreq(n, d=1.0 / sfreq)
     band = _band_index(freqs)
     gains = np.concatenate([gains, np.ones((*gains.shape[:2], 1))], axis=-1)  # out-of-band gain 1
     spec = np.fft.rfft(rng.standard_normal((*gains.shape[:2], n)), axis=-1)
@@ -171,22 +180,59 @@ def _peripheral(rng: np.random.Generator, n_trials: int) -> np.ndarray:
     return out
 
 
-def generate_subject(config: SyntheticConfig, subject: int) -> dict[str, np.ndarray]:
-    """One subject's ``{"data": (trials, 40, 8064), "labels": (trials, 4)}``, deterministic."""
-    rng = np.random.default_rng(np.random.SeedSequence([int(config.seed), int(subject)]))
-    n_t, n_c, n_b = int(config.n_trials), len(EEG_CHANNELS), len(BANDS)
+def planted_signals(
+    rng: np.random.Generator,
+    config: SyntheticConfig,
+    *,
+    channels: tuple[str, ...],
+    sfreq: float,
+    n_trials: int,
+    n_baseline: int,
+    n_stimulus: int,
+    scale: tuple[float, float] = (1.0, 9.0),
+    threshold: float = 5.0,
+    integer_ratings: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The signal model every twin shares: (ratings, baseline, stimulus) of one subject's trials.
+
+    ``ratings`` (trials, 4): valence, arousal, dominance, liking on ``scale`` (drawn on 1-9, mapped
+    linearly, rounded to integers where the dataset's ratings are), ``baseline`` (trials, channels,
+    n_baseline) and ``stimulus`` (trials, channels, n_stimulus) in microvolts. The planted effects scale
+    with ``z = (rating - threshold) / (scale high - threshold)``: on DEAP's 1-9 with threshold 5 that is
+    ``(rating - 5) / 4``, on DREAMER's 1-5 with threshold 3 ``(rating - 3) / 2``. With DEAP's values
+    this draws exactly what DEAP's generator always drew.
+    """
+    lo, hi = scale
+    n_t, n_c, n_b = int(n_trials), len(channels), len(BANDS)
     labels = _ratings(rng, n_t, config.high_fraction)
-    z = (labels[:, :2] - 5.0) / 4.0  # (trials, 2)
+    if (lo, hi) != (1.0, 9.0):
+        labels = lo + (labels - 1.0) * (hi - lo) / 8.0
+    if integer_ratings:
+        labels = np.clip(np.round(labels), lo, hi)
+    z = (labels[:, :2] - threshold) / (hi - threshold)  # (trials, 2)
     subject_gain = rng.normal(0.0, config.subject_variability, (1, n_c, n_b))
     effect_scale = np.exp(rng.normal(0.0, 0.3, (2, 1, 1)))  # how strongly this subject shows each effect
-    effect = config.effect_size * np.einsum("tk,kcb->tcb", z, effect_scale * _effect_matrix())
+    effect = config.effect_size * np.einsum("tk,kcb->tcb", z, effect_scale * _effect_matrix(channels))
     state = rng.normal(0.0, config.state_sd, (n_t, n_c, n_b))
     fingerprint = rng.normal(0.0, config.fingerprint_sd, (n_t, n_c, n_b))
-    base = _shaped_noise(rng, np.exp(subject_gain + state), BASELINE_SAMPLES)
-    trial = _shaped_noise(
-        rng, np.exp(subject_gain + state + fingerprint + effect), N_SAMPLES - BASELINE_SAMPLES
-    )
-    data = np.concatenate([np.concatenate([base, trial], axis=-1), _peripheral(rng, n_t)], axis=1)
+    base = _shaped_noise(rng, np.exp(subject_gain + state), n_baseline, sfreq)
+    stim = _shaped_noise(rng, np.exp(subject_gain + state + fingerprint + effect), n_stimulus, sfreq)
+    return labels, base, stim
+
+
+def subject_rng(config: SyntheticConfig, subject: int) -> np.random.Generator:
+    """Subject ``s``'s generator: a subject's data never depends on how many subjects are written."""
+    return np.random.default_rng(np.random.SeedSequence([int(config.seed), int(subject)]))
+
+
+def generate_subject(config: SyntheticConfig, subject: int) -> dict[str, np.ndarray]:
+    """One DEAP subject's ``{"data": (trials, 40, 8064), "labels": (trials, 4)}``, deterministic."""
+    rng = subject_rng(config, subject)
+    labels, base, trial = planted_signals(
+        rng, config, channels=EEG_CHANNELS, sfreq=SFREQ, n_trials=int(config.n_trials),
+        n_baseline=BASELINE_SAMPLES, n_stimulus=N_SAMPLES - BASELINE_SAMPLES,
+    )  # fmt: skip
+    data = np.concatenate([np.concatenate([base, trial], axis=-1), _peripheral(rng, len(labels))], axis=1)
     return {"data": data.astype(np.float64), "labels": labels}
 
 
@@ -201,6 +247,59 @@ def _atomic_pickle(obj: object, path: Path) -> None:
         raise
 
 
+def atomic_file(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` and rename the result to ``path`` in one step (nothing half-written)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def open_twin_folder(folder: str | Path, dataset_files: str) -> Path:
+    """Make ``folder`` ready for a twin: refuse one holding the dataset's files without the synthetic
+    marker (a real copy is never overwritten), and remove an earlier twin's marker (the folder is
+    incomplete until :func:`write_marker` runs). ``dataset_files`` is a glob of the dataset's files."""
+    folder = Path(folder)
+    marker = folder / MARKER
+    if folder.is_dir() and any(folder.glob(dataset_files)) and not marker.is_file():
+        raise DataError(f"{folder}: holds data files that are not synthetic; refusing to overwrite them")
+    folder.mkdir(parents=True, exist_ok=True)
+    marker.unlink(missing_ok=True)
+    return folder
+
+
+def write_marker(folder: Path, config: SyntheticConfig) -> None:
+    """Write ``SYNTHETIC.json`` last: the twin is complete, and everything computed from it is synthetic."""
+    from bench.data.datasets import get_dataset
+
+    title = get_dataset(config.dataset).title
+    info = {
+        "generator_version": GENERATOR_VERSION,
+        "config": config.to_dict(),
+        "planted_effects": [
+            {"rating": r, "band": b, "channels": list(c), "log_amplitude_per_z": v}
+            for r, b, c, v in PLANTED_EFFECTS
+        ],
+        "note": f"Synthetic data from deap-bench; not {title}. Results computed from it are synthetic.",
+    }
+    marker = folder / MARKER
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=1))
+    os.replace(tmp, marker)
+
+
+def write_synthetic(folder: str | Path, config: SyntheticConfig | None = None) -> list[Path]:
+    """Write the twin of ``config.dataset`` into ``folder`` in that dataset's file format."""
+    from bench.data.datasets import get_dataset
+
+    config = config or SyntheticConfig()
+    return get_dataset(config.dataset).write_synthetic(Path(folder), config)
+
+
 def write_synthetic_deap(folder: str | Path, config: SyntheticConfig | None = None) -> list[Path]:
     """Write ``s01.dat ... sNN.dat`` and ``SYNTHETIC.json`` into ``folder``; returns the subject files.
 
@@ -209,11 +308,9 @@ def write_synthetic_deap(folder: str | Path, config: SyntheticConfig | None = No
     """
     config = config or SyntheticConfig()
     folder = Path(folder)
-    marker = folder / MARKER
-    if folder.is_dir() and any(folder.glob("s[0-9][0-9].dat")) and not marker.is_file():
+    if folder.is_dir() and any(folder.glob("s[0-9][0-9].dat")) and not (folder / MARKER).is_file():
         raise DataError(f"{folder}: holds DEAP files that are not synthetic; refusing to overwrite them")
-    folder.mkdir(parents=True, exist_ok=True)
-    marker.unlink(missing_ok=True)
+    folder = open_twin_folder(folder, "s[0-9][0-9].dat")
     for stale in folder.glob("s[0-9][0-9].dat"):  # an earlier synthetic set may have had more subjects
         if int(stale.name[1:3]) > int(config.n_subjects):
             stale.unlink()
@@ -222,16 +319,5 @@ def write_synthetic_deap(folder: str | Path, config: SyntheticConfig | None = No
         path = folder / f"s{s:02d}.dat"
         _atomic_pickle(generate_subject(config, s), path)
         files.append(path)
-    info = {
-        "generator_version": GENERATOR_VERSION,
-        "config": config.to_dict(),
-        "planted_effects": [
-            {"rating": r, "band": b, "channels": list(c), "log_amplitude_per_z": v}
-            for r, b, c, v in PLANTED_EFFECTS
-        ],
-        "note": "Synthetic data from deap-bench; not DEAP. Results computed from it are synthetic.",
-    }
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps(info, indent=1))
-    os.replace(tmp, marker)
+    write_marker(folder, config)
     return files
