@@ -96,6 +96,7 @@ def data_reference(features, cache_dir: str | Path | None = None) -> dict:
         "subjects": [int(s) for s in features.subjects],
         "file_digests": {str(int(s)): d for s, d in features.file_digests.items()},
         "synthetic": bool(features.synthetic),
+        "dataset": features.dataset,
         "fingerprint": features.fingerprint,
     }
 
@@ -110,6 +111,7 @@ def load_features(data: dict):
         {int(s): data["file_digests"][str(s)] for s in data["subjects"]},
         synthetic=bool(data["synthetic"]),
         cache_dir=data["cache_dir"],
+        dataset=data.get("dataset", "deap"),
     )
     if fs.fingerprint != data["fingerprint"]:
         raise DataError(f"{data['cache_dir']}: cached features do not match the run's data fingerprint")

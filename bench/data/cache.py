@@ -41,11 +41,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.checks import check_number
+from bench.data.datasets import Dataset, SubjectRecording, get_dataset
 from bench.data.features import FEATURE_CODE_VERSION, FeatureConfig, extract_features
 from bench.data.inputs import InputSpec, ModelInputs, build_inputs
-from bench.data.reader import first_non_finite, read_subject, validate_ratings
-from bench.data.source import SYNTHETIC_MARKER, DataSource
-from bench.errors import DataError
+from bench.data.safeload import check_ratings, first_non_finite
+from bench.data.source import SYNTHETIC_MARKER, DataSource, data_kind
+from bench.errors import ConfigError, DataError
 from bench.files import atomic_write
 
 CACHE_ENV = "DEAP_BENCH_CACHE"
@@ -109,12 +110,16 @@ class FeatureSet:
 
     Attributes
     ----------
-    features : array, shape (S, T, W, 2, B, 32), float32
-        Subjects x trials x windows x (DE, PSD) x bands x EEG channels.
-    ratings : array, shape (S, T, 4)
-        Valence, arousal, dominance, liking per trial.
+    features : array, shape (S, T, W, 2, B, C), float32
+        Subjects x trials x windows x (DE, PSD) x bands x EEG channels (``channels``).
+    ratings : array, shape (S, T, R)
+        The dataset's ratings per trial (valence, arousal first; DEAP: + dominance, liking).
     subjects : array, shape (S,)
-        DEAP subject numbers.
+        Subject numbers in the dataset's numbering.
+    n_trials : array, shape (S,), optional
+        Trials each subject has, where subjects differ (AMIGOS, MAHNOB-HCI): the first ``n_trials[i]``
+        rows of subject i are real, the rest padding (features 0, ratings NaN) that no input is built from.
+        None: every subject has all T trials.
     """
 
     features: np.ndarray
@@ -126,8 +131,29 @@ class FeatureSet:
     source: str = ""
     """The folder the subject files were read from ("" when loaded from the cache alone, as workers do):
     shown as the data set's source in MLflow."""
+    dataset: str = "deap"
+    channels: tuple[str, ...] = ()
+    """The EEG channels on the last axis (default: the dataset's, or ``config.channels``)."""
+    n_trials: np.ndarray | None = None
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     """Inputs already built, by (spec, threshold, high_if): the runs of a grid share them (read-only)."""
+
+    def __post_init__(self) -> None:
+        if not self.channels:
+            chans = self.config.channels or get_dataset(self.dataset).channels
+            object.__setattr__(self, "channels", tuple(chans))
+
+    @property
+    def trials_per_subject(self) -> np.ndarray:
+        """(S,) trials of each subject (padding rows not counted)."""
+        if self.n_trials is None:
+            return np.full(len(self.subjects), self.features.shape[1], dtype=np.int64)
+        return np.asarray(self.n_trials, dtype=np.int64)
+
+    @property
+    def trial_mask(self) -> np.ndarray:
+        """(S, T) True for real trials, False for padding."""
+        return np.arange(self.features.shape[1])[None, :] < self.trials_per_subject[:, None]
 
     @property
     def fingerprint(self) -> str:
@@ -136,7 +162,7 @@ class FeatureSet:
 
     @property
     def kind(self) -> str:
-        return "synthetic" if self.synthetic else "deap"
+        return data_kind(self.dataset, self.synthetic)
 
     def inputs(self, spec: InputSpec, *, threshold: float = 5.0, high_if: str = "gt") -> ModelInputs:
         """Model inputs per ``spec`` (see :func:`bench.data.inputs.build_inputs`), built once per set.
@@ -147,8 +173,9 @@ class FeatureSet:
         key = (spec, float(threshold), high_if)
         if key not in self._memo:
             self._memo[key] = build_inputs(
-                self.features, self.ratings, self.subjects, spec, threshold=threshold, high_if=high_if
-            )
+                self.features, self.ratings, self.subjects, spec, threshold=threshold, high_if=high_if,
+                channels=self.channels, n_trials=self.n_trials,
+            )  # fmt: skip
         return self._memo[key]
 
     def select(self, subjects: Iterable[int]) -> FeatureSet:
@@ -159,14 +186,21 @@ class FeatureSet:
         if missing:
             raise DataError(f"subject(s) {', '.join(map(str, missing))} not in this data set")
         idx = [pos[s] for s in wanted]
+        n_trials = None if self.n_trials is None else self.trials_per_subject[idx]
+        t = self.features.shape[1] if n_trials is None else int(n_trials.max())  # drop all-padding rows
+        if n_trials is not None and (n_trials == t).all():
+            n_trials = None
         return FeatureSet(
-            features=self.features[idx],
-            ratings=self.ratings[idx],
+            features=self.features[idx, :t],
+            ratings=self.ratings[idx, :t],
             subjects=self.subjects[idx],
             config=self.config,
             synthetic=self.synthetic,
             file_digests={s: self.file_digests[s] for s in wanted},
             source=self.source,
+            dataset=self.dataset,
+            channels=self.channels,
+            n_trials=n_trials,
         )
 
 
@@ -178,13 +212,26 @@ def data_fingerprint(config: FeatureConfig, digests: dict[int, str]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def subject_digest(source: DataSource, subject: int, root: Path) -> str:
+    """The content key of one subject's recording: its files' sha256 (memoised), and for every dataset
+    but DEAP the reader's version (``Dataset.digest_salt``) and the subject, so a changed reader or cut,
+    or two subjects read from one shared file (DREAMER), never share an entry. DEAP's key is its subject
+    file's hash alone, as it was before datasets were registered."""
+    ds = get_dataset(source.dataset)
+    digests = [file_digest(p, root) for p in source.subject_files(subject)]
+    if ds.digest_salt is None and len(digests) == 1:
+        return digests[0]
+    payload = json.dumps({"dataset": ds.digest_salt or ds.name, "subject": int(subject), "files": digests})
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
 def source_fingerprint(
     source: DataSource, config: FeatureConfig | None = None, *, cache_dir: str | Path | None = None
 ) -> str:
     """The data fingerprint runs on ``source`` get (default features), without computing any feature:
     only the files' content hashes, memoised in the cache like :func:`prepare_features` does."""
     root = cache_root(cache_dir)
-    digests = {s: file_digest(p, root) for s, p in sorted(source.files.items())}
+    digests = {s: subject_digest(source, s, root) for s in source.subjects}
     return data_fingerprint(config or FeatureConfig(), digests)
 
 
@@ -221,10 +268,19 @@ def _verified(entry: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     bad = first_non_finite(feats)
     if bad is not None:
         raise DataError(f"features.npy holds a non-finite value at {bad}")
-    ratings = validate_ratings(ratings, "ratings.npy")
+    ds = _meta_dataset(meta)
+    ratings = check_ratings(ratings, "ratings.npy", ds.rating_names, ds.scale)
     if ratings.shape[0] != feats.shape[0]:
         raise DataError(f"ratings.npy has {ratings.shape[0]} trials, features.npy {feats.shape[0]}")
     return feats, ratings, meta
+
+
+def _meta_dataset(meta: dict) -> Dataset:
+    """The dataset an entry was computed from (entries written before the registry are DEAP's)."""
+    try:
+        return get_dataset(meta.get("dataset", "deap"))
+    except ConfigError:
+        raise DataError(f"meta.json names an unknown dataset {meta.get('dataset')!r}") from None
 
 
 def _load_entry(
@@ -290,21 +346,56 @@ def _install(tmp: Path, dest: Path) -> None:
             shutil.rmtree(aside, ignore_errors=True)
 
 
-def _compute_arrays(path: Path, subject: int, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, float]:
-    """Read one subject file and compute its features: (features, ratings, seconds of feature work).
+def read_subject(files: tuple[Path, ...], subject: int, dataset: str = "deap") -> SubjectRecording:
+    """One subject's recording, through its dataset's reader."""
+    rec = get_dataset(dataset).read(tuple(files), subject)
+    if rec.subject != subject:
+        raise DataError(f"{files[0]}: subject number mismatch ({rec.subject} != {subject})")
+    return rec
+
+
+def recording_for(rec: SubjectRecording, ds: Dataset, config: FeatureConfig) -> np.ndarray:
+    """The part of a recording the feature config uses: its channels (``config.channels``) and the last
+    ``config.baseline_s`` seconds of the dataset's baseline before the stimulus."""
+    eeg = rec.eeg
+    if config.channels is not None:
+        index = {c.upper(): i for i, c in enumerate(rec.channel_names)}
+        missing = [c for c in config.channels if c.upper() not in index]
+        if missing:
+            raise ConfigError(
+                f"features.channels: {', '.join(missing)} not among {ds.title}'s channels "
+                f"({', '.join(rec.channel_names)})"
+            )
+        eeg = eeg[:, [index[c.upper()] for c in config.channels]]
+    drop = round((ds.baseline_s - config.baseline_s) * rec.sfreq)
+    if drop < 0:
+        raise ConfigError(
+            f"features.baseline_s={config.baseline_s:g}: {ds.title} recordings hold {ds.baseline_s:g} s of "
+            "baseline before each stimulus"
+        )
+    return eeg[..., drop:] if drop else eeg
+
+
+def _compute_arrays(
+    path: Path,
+    subject: int,
+    config: FeatureConfig,
+    dataset: str = "deap",
+    files: tuple[Path, ...] | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Read one subject's files and compute its features: (features, ratings, seconds of feature work).
 
     This is all a pool worker does; it writes nothing, so a worker that fails or is killed leaves no
     trace in the cache (the calling process writes every entry)."""
-    rec = read_subject(path)
-    if rec.subject != subject:
-        raise DataError(f"{path}: subject number mismatch ({rec.subject} != {subject})")
+    rec = read_subject(files or (path,), subject, dataset)
     t0 = time.perf_counter()
-    feats = extract_features(rec.eeg, config, sfreq=rec.sfreq)
+    feats = extract_features(recording_for(rec, get_dataset(dataset), config), config, sfreq=rec.sfreq)
     return feats, rec.ratings, time.perf_counter() - t0
 
 
 def _write_entry(dest: Path, computed: tuple[np.ndarray, np.ndarray, float], path: Path, subject: int,
-                 config: FeatureConfig, digest: str, synthetic: bool) -> None:  # fmt: skip
+                 config: FeatureConfig, digest: str, synthetic: bool, dataset: str = "deap",
+                 files: tuple[Path, ...] | None = None) -> None:  # fmt: skip
     """Write computed arrays into a temporary folder, then rename it to ``dest`` (see :func:`_install`)."""
     feats, ratings, seconds = computed
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -316,6 +407,11 @@ def _write_entry(dest: Path, computed: tuple[np.ndarray, np.ndarray, float], pat
             "checksums": {name: checksum(tmp / name) for name in ARRAYS},
             "subject": subject,
             "source_file": str(path.resolve()),
+            **(
+                {}
+                if dataset == "deap"
+                else {"dataset": dataset, "source_files": [str(p.resolve()) for p in files or (path,)]}
+            ),
             "sha256": digest,
             "synthetic": synthetic,
             "config": config.to_dict(),
@@ -423,8 +519,8 @@ def prepare_features(
     todo: dict[int, Future | None] = {}  # misses: a worker's result to come, or None (computed here)
     pool = None
     try:
-        for k, (subject, path) in enumerate(subjects):
-            digests[subject] = file_digest(path, root)
+        for k, (subject, _path) in enumerate(subjects):
+            digests[subject] = subject_digest(source, subject, root)
             got = None if force else _load_entry(entry_path(config, digests[subject], root), warn)
             if got is not None:
                 loaded[subject] = got
@@ -433,7 +529,7 @@ def prepare_features(
             if pool is None and len(todo) == 2:  # a second miss: a pool pays off (a worker per miss at most)
                 pool = _feature_pool(min(workers or usable_cores(), len(subjects) - k + 1))
             for s in [s for s, fut in todo.items() if fut is None and pool is not None]:
-                todo[s] = _submit(pool, source.files[s], s, config)  # workers start now
+                todo[s] = _submit(pool, source, s, config)  # workers start now
         feats, ratings = [], []
         for i, (subject, path) in enumerate(subjects, start=1):
             hit = subject in loaded
@@ -441,7 +537,8 @@ def prepare_features(
                 computed = _worker_result(todo[subject], path)
                 loaded[subject] = _recompute(path, subject, config, digests[subject],
                                              entry_path(config, digests[subject], root), source.synthetic,
-                                             warn, computed)  # fmt: skip
+                                             warn, computed, source.dataset,
+                                             source.subject_files(subject))  # fmt: skip
             f, r, _meta = loaded.pop(subject)
             feats.append(f)
             ratings.append(r)
@@ -453,13 +550,15 @@ def prepare_features(
         raise
     if pool is not None:
         pool.shutdown(wait=True)
-    return _assemble(feats, ratings, digests, config, source.synthetic, source.root, source=str(source.root))
+    return _assemble(feats, ratings, digests, config, source.synthetic, source.root, source=str(source.root),
+                     dataset=source.dataset)  # fmt: skip
 
 
-def _submit(pool: ProcessPoolExecutor, path: Path, subject: int, config: FeatureConfig) -> Future:
+def _submit(pool: ProcessPoolExecutor, source: DataSource, subject: int, config: FeatureConfig) -> Future:
     """Queue one subject; a pool already broken by a dead worker gives a future holding that error."""
+    extra = _dataset_args(source.dataset, source.subject_files(subject))
     try:
-        return pool.submit(_compute_arrays, path, subject, config)
+        return pool.submit(_compute_arrays, source.files[subject], subject, config, **extra)
     except BrokenProcessPool as exc:
         failed: Future = Future()
         failed.set_exception(exc)
@@ -478,24 +577,40 @@ def _worker_result(future: Future | None, path: Path) -> tuple[np.ndarray, np.nd
 
 def _recompute(path: Path, subject: int, config: FeatureConfig, digest: str, entry: Path, synthetic: bool,
                warn: Callable[[str], None] | None,
-               computed: tuple[np.ndarray, np.ndarray, float] | None = None,
-               ) -> tuple[np.ndarray, np.ndarray, dict]:  # fmt: skip
+               computed: tuple[np.ndarray, np.ndarray, float] | None = None, dataset: str = "deap",
+               files: tuple[Path, ...] | None = None) -> tuple[np.ndarray, np.ndarray, dict]:  # fmt: skip
     """Write an entry (replacing what is there) and hand back the verified result; computed here unless
     ``computed`` (a pool worker's result) is given."""
-    _write_entry(entry, computed or _compute_arrays(path, subject, config), path, subject, config, digest,
-                 synthetic)  # fmt: skip
+    computed = computed or _compute_arrays(path, subject, config, **_dataset_args(dataset, files))
+    _write_entry(entry, computed, path, subject, config, digest, synthetic, dataset, files)
     loaded = _load_entry(entry, warn)
     if loaded is None:
         raise DataError(f"{entry}: cache entry invalid right after writing it")
     return loaded
 
 
-def _assemble(feats: list, ratings: list, digests: dict[int, str], config: FeatureConfig,
-              synthetic: bool, where: object, source: str = "") -> FeatureSet:  # fmt: skip
-    """Stack per-subject entries (in ``digests`` order) into one FeatureSet read from ``source``."""
-    shapes = {f.shape for f in feats}
+def _dataset_args(dataset: str, files: tuple[Path, ...] | None) -> dict:
+    """Extra arguments of :func:`_compute_arrays` for a dataset other than DEAP (none for DEAP)."""
+    return {} if dataset == "deap" else {"dataset": dataset, "files": files}
+
+
+def _assemble(feats: list, ratings: list, digests: dict[int, str], config: FeatureConfig, synthetic: bool,
+              where: object, source: str = "", dataset: str = "deap") -> FeatureSet:  # fmt: skip
+    """Stack per-subject entries (in ``digests`` order) into one FeatureSet read from ``source``.
+
+    Subjects with fewer trials (documented missing trials) are padded to the most any has (features 0,
+    ratings NaN) and the set records each subject's count; any other difference is an error."""
+    ragged = get_dataset(dataset).missing_trials
+    shapes = {f.shape[1:] if ragged else f.shape for f in feats}
     if len(shapes) != 1:
         raise DataError(f"{where}: subjects differ in trials/windows {sorted(shapes)}; cannot pool them")
+    counts = np.array([len(f) for f in feats], dtype=np.int64)
+    n_trials = None
+    if len(set(counts.tolist())) > 1:
+        t = int(counts.max())
+        feats = [_pad(np.asarray(f), t, 0.0) for f in feats]
+        ratings = [_pad(np.asarray(r), t, np.nan) for r in ratings]
+        n_trials = counts
     return FeatureSet(
         features=np.stack(feats) if len(feats) > 1 else np.asarray(feats[0])[None],
         ratings=np.stack(ratings),
@@ -504,7 +619,18 @@ def _assemble(feats: list, ratings: list, digests: dict[int, str], config: Featu
         synthetic=synthetic,
         file_digests=dict(digests),
         source=source,
+        dataset=dataset,
+        n_trials=n_trials,
     )
+
+
+def _pad(a: np.ndarray, n: int, value: float) -> np.ndarray:
+    """``a`` with rows of ``value`` appended up to ``n`` rows."""
+    if len(a) == n:
+        return np.asarray(a)
+    out = np.full((n, *a.shape[1:]), value, dtype=a.dtype)
+    out[: len(a)] = a
+    return out
 
 
 def entry_path(config: FeatureConfig, digest: str, cache_dir: str | Path | None = None) -> Path:
@@ -519,6 +645,7 @@ def load_cached(
     synthetic: bool,
     cache_dir: str | Path | None = None,
     warn: Callable[[str], None] | None = None,
+    dataset: str = "deap",
 ) -> FeatureSet:
     """Features already in the cache, found by each input file's content hash.
 
@@ -533,9 +660,10 @@ def load_cached(
     for subject, digest in file_digests.items():
         entry = entry_path(config, digest, root)
         loaded = _load_entry(entry, warn)
-        source = _source_file(entry, digest, root) if loaded is None and entry.is_dir() else None
-        if source is not None:
-            loaded = _recompute(source, subject, config, digest, entry, synthetic, warn)
+        files = _source_files(entry, digest, subject, root) if loaded is None and entry.is_dir() else None
+        if files is not None:
+            loaded = _recompute(files[0], subject, config, digest, entry, synthetic, warn, None, dataset,
+                                files)  # fmt: skip
         if loaded is None:
             raise DataError(
                 f"{entry}: feature cache entry of subject {subject} not found; on a cluster put the cache "
@@ -543,15 +671,20 @@ def load_cached(
             )
         feats.append(loaded[0])
         ratings.append(loaded[1])
-    return _assemble(feats, ratings, dict(file_digests), config, synthetic, cache_root(cache_dir))
+    return _assemble(feats, ratings, dict(file_digests), config, synthetic, cache_root(cache_dir),
+                     dataset=dataset)  # fmt: skip
 
 
-def _source_file(entry: Path, digest: str, root: Path) -> Path | None:
-    """The subject file an entry was computed from, if it still exists with the same content."""
+def _source_files(entry: Path, digest: str, subject: int, root: Path) -> tuple[Path, ...] | None:
+    """The files an entry was computed from, if they still exist with the same content."""
     try:
-        path = Path(json.loads((entry / "meta.json").read_text())["source_file"])
-        return path if file_digest(path, root) == digest else None
-    except (OSError, ValueError, KeyError, TypeError, DataError):
+        meta = json.loads((entry / "meta.json").read_text())
+        files = tuple(Path(p) for p in meta.get("source_files") or [meta["source_file"]])
+        dataset = meta.get("dataset", "deap")
+        source = DataSource(root=files[0].parent, files={subject: files[0]}, synthetic=False, description="",
+                            dataset=dataset, members={subject: files} if len(files) > 1 else {})  # fmt: skip
+        return files if subject_digest(source, subject, root) == digest else None
+    except (OSError, ValueError, KeyError, TypeError, IndexError, DataError, ConfigError):
         return None
 
 

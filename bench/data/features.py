@@ -90,9 +90,14 @@ class FeatureConfig:
     baseline : {"subtract", "none"}
         Subtract the mean feature of the pre-trial baseline windows (per trial, channel, band).
     baseline_s : float
-        Length of the pre-trial baseline at the start of each recording (DEAP: 3 s).
+        Seconds of pre-trial baseline used: the last ``baseline_s`` seconds before the stimulus (DEAP: 3 s,
+        all it has; DREAMER holds 61 s, MAHNOB-HCI 30 s, AMIGOS 5 s).
     normalise : {"window-zscore", "none"}
         ``"window-zscore"``: z-score each window's bands x channels vector, per feature kind.
+    channels : tuple of str, optional
+        Compute features on these EEG channels only, in this order (None: all of the dataset's). The
+        cross-dataset protocol sets it to the channels two datasets share, so both are normalised over
+        the same channels.
     """
 
     bands: tuple[tuple[str, float, float], ...] = AUTHORS_BANDS
@@ -107,6 +112,7 @@ class FeatureConfig:
     baseline: str = "subtract"
     baseline_s: float = 3.0
     normalise: str = "window-zscore"
+    channels: tuple[str, ...] | None = None
     _validated: bool = field(default=True, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -138,6 +144,12 @@ class FeatureConfig:
         check_number("features.step_s", self.step_s, low=0, low_open=True, none_ok=True)
         check_number("features.baseline_s", self.baseline_s, low=0)
         check_option("features.de_ddof", self.de_ddof, (0, 1))
+        if self.channels is not None:
+            what = "a list of distinct channel names"
+            chans = check_type("features.channels", self.channels, (list, tuple), what)
+            if not chans or len(set(chans)) != len(chans) or not all(isinstance(c, str) for c in chans):
+                raise ConfigError(f"features.channels={self.channels!r}: expected {what}")
+            object.__setattr__(self, "channels", tuple(chans))
 
     @property
     def band_names(self) -> tuple[str, ...]:
@@ -148,6 +160,10 @@ class FeatureConfig:
         d = asdict(self)
         d.pop("_validated")
         d["bands"] = [list(b) for b in self.bands]
+        if d["channels"] is None:  # added after features were cached: absent at its default, so keys stay
+            del d["channels"]
+        else:
+            d["channels"] = list(d["channels"])
         return d
 
     @classmethod

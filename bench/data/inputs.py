@@ -12,7 +12,8 @@ Layouts
     ``x``: (N, T, K*B, H, W): one sample per block of T consecutive, non-overlapping windows of one
     trial (4D-CRNN segments, MT-CNN multi-input). Windows left over at the end of a trial are dropped.
 ``channels``
-    ``x``: (N, T, 32, K*B): per-channel features over T consecutive windows (sequence models).
+    ``x``: (N, T, C, K*B): per-channel features over T consecutive windows (sequence models); C is
+    ``n_channels`` (DEAP: 32, the Emotiv headsets of DREAMER and AMIGOS: 14).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.data.channels import GRIDS, grid_shape, to_grid
+from bench.data.channels import EEG_CHANNELS, GRIDS, grid_shape, to_grid
 
 FEATURE_KINDS: tuple[str, ...] = ("de", "psd")
 """Feature kinds stored in the cache, in this order on the feature axis."""
@@ -41,6 +42,8 @@ class InputSpec:
     """Electrode grid for ``layout="grid"``: ``"8x9"`` or ``"9x9"``."""
     time_slices: int = 1
     """Consecutive 0.5 s windows per sample."""
+    n_channels: int = 32
+    """EEG channels of a ``"channels"`` layout sample (set from the data; grids do not depend on it)."""
 
     def __post_init__(self) -> None:
         if self.layout not in ("grid", "channels"):
@@ -55,17 +58,19 @@ class InputSpec:
             raise ValueError(f"grid={self.grid!r} is not known; allowed: {', '.join(GRIDS)}")
         if int(self.time_slices) < 1:
             raise ValueError(f"time_slices={self.time_slices!r} must be >= 1")
+        if int(self.n_channels) < 1:
+            raise ValueError(f"n_channels={self.n_channels!r} must be >= 1")
 
     def n_maps(self, n_bands: int = 4) -> int:
         """Number of feature maps (K*B) per window."""
         return len(self.features) * n_bands
 
-    def sample_shape(self, n_bands: int = 4, n_channels: int = 32) -> tuple[int, ...]:
+    def sample_shape(self, n_bands: int = 4, n_channels: int | None = None) -> tuple[int, ...]:
         """Shape of one sample (without the batch axis)."""
         c = self.n_maps(n_bands)
         t = self.time_slices
         if self.layout == "channels":
-            return (t, n_channels, c)
+            return (t, self.n_channels if n_channels is None else n_channels, c)
         h, w = grid_shape(self.grid)
         return (c, h, w) if t == 1 else (t, c, h, w)
 
@@ -81,8 +86,10 @@ class ModelInputs:
     """Samples for one model: the input array plus the labels and groups protocols need.
 
     All arrays share the first axis (N samples). ``labels`` holds binary classes (0 low, 1 high) per
-    task in the order of ``TASKS``; ``subject`` is the DEAP subject number (1-32), ``trial`` the trial
-    index within the subject (0-39), ``segment`` the sample index within the trial.
+    task in the order of ``TASKS``; ``subject`` is the subject number (DEAP: 1-32), ``trial`` the trial
+    index within the subject (DEAP: 0-39), ``segment`` the sample index within the trial. ``domain`` says
+    which dataset a sample comes from where inputs of two are joined (cross-dataset: 0 train, 1 test),
+    else it is None.
     """
 
     x: np.ndarray
@@ -92,6 +99,7 @@ class ModelInputs:
     trial: np.ndarray
     segment: np.ndarray
     spec: InputSpec
+    domain: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -105,25 +113,31 @@ def build_inputs(
     *,
     threshold: float = 5.0,
     high_if: str = "gt",
+    channels: tuple[str, ...] = EEG_CHANNELS,
+    n_trials: np.ndarray | None = None,
 ) -> ModelInputs:
     """Build a model's input from per-channel features.
 
     Parameters
     ----------
-    features : array, shape (S, T, W, K, B, 32)
+    features : array, shape (S, T, W, K, B, C)
         Subjects x trials x windows x feature kinds (``FEATURE_KINDS``) x bands x EEG channels.
-    ratings : array, shape (S, T, 2)
-        Valence and arousal self-ratings (1-9) per trial.
+    ratings : array, shape (S, T, >= 2)
+        Valence and arousal self-ratings per trial (first two columns).
     subjects : array, shape (S,)
-        DEAP subject numbers.
+        Subject numbers.
     spec : InputSpec
         What the model consumes.
     threshold, high_if : float, {"gt", "ge"}
         A rating is "high" (class 1) if ``rating > threshold`` (``"gt"``, the MT-CNN/4D-CRNN authors'
         rule) or ``rating >= threshold`` (``"ge"``, TorchEEG's rule).
+    channels : tuple of str
+        Channel names of the last feature axis (grids place them by name; default DEAP's 32).
+    n_trials : array, shape (S,), optional
+        Real trials per subject where subjects differ (the rest are padding; no sample is built from them).
     """
-    if features.ndim != 6 or features.shape[3] != len(FEATURE_KINDS) or features.shape[-1] != 32:
-        raise ValueError(f"features must have shape (S, T, W, 2, B, 32), got {features.shape}")
+    if features.ndim != 6 or features.shape[3] != len(FEATURE_KINDS) or features.shape[-1] != len(channels):
+        raise ValueError(f"features must have shape (S, T, W, 2, B, {len(channels)}), got {features.shape}")
     if high_if not in ("gt", "ge"):
         raise ValueError(f"high_if={high_if!r} is not allowed; allowed: 'gt', 'ge'")
     n_s, n_t, n_w, _, n_b, n_c = features.shape
@@ -135,7 +149,7 @@ def build_inputs(
     x = features[:, :, : n_seg * ts][:, :, :, kinds]  # (S, T, W', K', B, C)
     x = x.reshape(n_s * n_t * n_seg, ts, len(kinds) * n_b, n_c)
     if spec.layout == "grid":
-        x = to_grid(np.ascontiguousarray(x, dtype=np.float32), spec.grid)  # (N, ts, KB, H, W)
+        x = to_grid(np.ascontiguousarray(x, dtype=np.float32), spec.grid, channels)  # (N, ts, KB, H, W)
         if ts == 1:
             x = x[:, 0]
     else:
@@ -145,7 +159,7 @@ def build_inputs(
     subj = np.broadcast_to(np.asarray(subjects)[:, None, None], (n_s, n_t, n_seg)).reshape(-1)
     trial = np.broadcast_to(np.arange(n_t)[None, :, None], (n_s, n_t, n_seg)).reshape(-1)
     seg = np.broadcast_to(np.arange(n_seg)[None, None, :], (n_s, n_t, n_seg)).reshape(-1)
-    return ModelInputs(
+    out = ModelInputs(
         x=x,
         labels=labels.astype(np.int64),
         ratings=r,
@@ -153,4 +167,23 @@ def build_inputs(
         trial=trial.astype(np.int64),
         segment=seg.astype(np.int64),
         spec=spec,
+    )
+    if n_trials is None:
+        return out
+    real = np.arange(n_t)[None, :] < np.asarray(n_trials)[:, None]  # (S, T)
+    keep = np.broadcast_to(real[:, :, None], (n_s, n_t, n_seg)).reshape(-1)
+    return take(out, np.flatnonzero(keep))
+
+
+def take(inputs: ModelInputs, index: np.ndarray) -> ModelInputs:
+    """The samples ``index`` of ``inputs`` (copies)."""
+    return ModelInputs(
+        x=inputs.x[index],
+        labels=inputs.labels[index],
+        ratings=inputs.ratings[index],
+        subject=inputs.subject[index],
+        trial=inputs.trial[index],
+        segment=inputs.segment[index],
+        spec=inputs.spec,
+        domain=None if inputs.domain is None else inputs.domain[index],
     )

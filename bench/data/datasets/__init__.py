@@ -110,6 +110,9 @@ class Dataset:
     cut it makes. None (DEAP): the subject file's hash alone, as before datasets were registered."""
     shared_file: bool = False
     """All subjects are read from one file (DREAMER): the cache key then names the subject too."""
+    missing_trials: bool = False
+    """Subjects may have fewer than ``n_trials`` trials (documented gaps, AMIGOS and MAHNOB-HCI); where
+    False, subjects with different trial counts cannot be pooled."""
     notes: tuple[str, ...] = field(default=())
 
     @property
