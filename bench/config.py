@@ -111,9 +111,16 @@ class RunConfig:
     """Override the model's input features (ablation: ("de",) or ("psd",))."""
     single_task: bool = False
     """Train a multi-task model as two single-task models (ablation)."""
-    threshold: float = 5.0
+    threshold: float | None = None
+    """Ratings above it are "high"; None: the dataset's own (DEAP, AMIGOS, MAHNOB-HCI 5 on 1-9, DREAMER 3
+    on 1-5), resolved before the run key (bench.identity)."""
     high_if: str = "gt"
     audit: tuple[str, ...] = ()
+    dataset: str = "deap"
+    """The registered dataset the run reads (bench.data.datasets); the training dataset of a cross-dataset
+    run."""
+    test_dataset: str | None = None
+    """The dataset a ``cross-dataset`` run tests on (all of its subjects); None for every other protocol."""
     recipe: str = "harness"
     """Training recipe (RECIPES): ``"paper"`` applies the model's paper recipe in bench.plan.prepare,
     and resolves back to ``"harness"`` when that recipe has no overrides (then it is the same run)."""
@@ -132,7 +139,13 @@ class RunConfig:
     is not part of the run key either."""
 
     NON_KEY = ("device", "num_threads", "log_model", "compile")
-    KEY_OMIT_IF_DEFAULT = {"recipe": "harness", "train.restore_best": True, "train.stack": 0}
+    KEY_OMIT_IF_DEFAULT = {
+        "recipe": "harness",
+        "train.restore_best": True,
+        "train.stack": 0,
+        "dataset": "deap",
+        "test_dataset": None,
+    }
     """Fields added after runs were tracked: left out of the run key at their default value, so the
     run keys (and resume) of runs tracked before them stay the same."""
 
@@ -152,7 +165,11 @@ class RunConfig:
         if check_type("features", self.features, (list, tuple, None), "a list of de, psd") is not None:
             object.__setattr__(self, "features", tuple(self.features))
         check_type("single_task", self.single_task, bool, "true or false")
-        check_number("threshold", self.threshold, low=1, high=9)
+        check_number("threshold", self.threshold, none_ok=True)
+        from bench.data.datasets import dataset_names
+
+        check_option("dataset", self.dataset, dataset_names())
+        check_option("test_dataset", self.test_dataset, (None, *dataset_names()))
         check_option("high_if", self.high_if, ("gt", "ge"))
         for a in check_type("audit", self.audit, (list, tuple), f"a list of {', '.join(AUDITS)}"):
             check_option("audit", a, AUDITS)
@@ -166,9 +183,9 @@ class RunConfig:
         check_type("log_model", self.log_model, bool, "true or false")
         check_type("compile", self.compile, bool, "true or false")
         if self.subjects is not None:
-            what = "a list of subject numbers 1-32"
+            what = "a list of subject numbers"
             for s in check_type("subjects", self.subjects, (list, tuple), what):
-                check_number("subjects", s, integer=True, low=1, high=32)
+                check_number("subjects", s, integer=True, low=1)
             object.__setattr__(self, "subjects", tuple(sorted(int(s) for s in self.subjects)))
 
     def to_dict(self) -> dict:

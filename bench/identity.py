@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 
 from bench.ablation import ABLATION_CHANGES, VARIANTS
-from bench.checks import check_option
+from bench.checks import check_number, check_option
 from bench.config import RunConfig
 from bench.data.features import FeatureConfig
 from bench.data.inputs import FEATURE_KINDS
+from bench.errors import ConfigError
 from bench.recipes import apply_recipe, with_model_defaults
 from bench.registry import get_model_info
 from protocols import get_protocol
@@ -70,7 +71,36 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
     cfg = apply_recipe(cfg, info)
     train = with_model_defaults(cfg.train, info)
     train = replace(train, precision=resolve_precision(train.precision, info, cfg.device))
-    return replace(cfg, split=split, features=features, train=train)
+    return replace(cfg, split=split, features=features, train=train, **resolve_data(cfg, proto))
+
+
+def resolve_data(cfg: RunConfig, proto) -> dict:
+    """The dataset fields of a config, checked: the threshold (None: the dataset's own), the subjects
+    within the dataset's numbering, and a test dataset exactly for the cross-dataset protocol."""
+    from bench.data.datasets import get_dataset
+
+    ds = get_dataset(cfg.dataset)
+    if proto.population == "cross-dataset":
+        if cfg.test_dataset is None:
+            raise ConfigError(f"protocol {proto.name!r} needs a test dataset (--test NAME)")
+        if cfg.threshold is not None:
+            raise ConfigError(
+                f"threshold={cfg.threshold}: protocol {proto.name!r} binarises each dataset at its own "
+                "threshold (the scales differ); leave threshold unset"
+            )
+        if cfg.subjects is not None:
+            raise ConfigError(f"protocol {proto.name!r} trains and tests on every subject; drop --subjects")
+        return {"threshold": None}
+    if cfg.test_dataset is not None:
+        raise ConfigError(
+            f"test_dataset={cfg.test_dataset!r} applies to the cross-dataset protocol only, "
+            f"not {proto.name!r}"
+        )
+    threshold = ds.threshold if cfg.threshold is None else float(cfg.threshold)
+    check_number("threshold", threshold, low=ds.scale[0], high=ds.scale[1])
+    for s in cfg.subjects or ():
+        check_number(f"subjects ({ds.title})", s, integer=True, low=1, high=ds.n_subjects)
+    return {"threshold": threshold}
 
 
 def resolve_precision(precision: str, info, device: str) -> str:

@@ -23,9 +23,10 @@ from pathlib import Path
 
 from bench.config import RunConfig
 from bench.data.cache import FeatureSet, prepare_features
+from bench.data.cross import CrossFeatures, cross_feature_config
 from bench.data.features import FeatureConfig
 from bench.data.inputs import ModelInputs
-from bench.data.source import resolve_source
+from bench.data.source import resolve_source, twin_config
 from bench.errors import ConfigError
 from bench.identity import folds_fingerprint, resolve_config
 from bench.registry import create_model, get_model_info, resolve_input_spec
@@ -133,26 +134,52 @@ def make_units(cfg: RunConfig, folds: list) -> list[tuple[Unit, object]]:
     return units
 
 
+def load_data(
+    cfg: RunConfig,
+    *,
+    deap: str | Path | None = None,
+    synthetic=None,
+    test_data: str | Path | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> FeatureSet | CrossFeatures:
+    """The features a resolved config runs on: its dataset's (``deap``: a folder of it, else its
+    environment variable, else its synthetic twin), or for the cross-dataset protocol both datasets'
+    (``test_data``: the test dataset's folder) on the channels they share. ``synthetic`` (a SyntheticConfig,
+    or True for each dataset's default twin) asks for twins."""
+    feature_config = FeatureConfig.from_dict(cfg.feature_config)
+    if cfg.test_dataset is None:
+        twin = synthetic if synthetic is not True else twin_config(cfg.dataset)
+        source = resolve_source(deap, subjects=cfg.subjects, synthetic=twin, echo=echo, dataset=cfg.dataset)
+        return prepare_features(source, feature_config)
+    fc = cross_feature_config(feature_config, cfg.dataset, cfg.test_dataset)
+    sets = []
+    for name, folder in ((cfg.dataset, deap), (cfg.test_dataset, test_data)):
+        twin = twin_config(name) if synthetic is not None and folder is None else None
+        sets.append(prepare_features(resolve_source(folder, synthetic=twin, echo=echo, dataset=name), fc))
+    return CrossFeatures(*sets)
+
+
 def prepare(
     cfg: RunConfig,
     *,
     deap: str | Path | None = None,
     synthetic=None,
-    features: FeatureSet | None = None,
+    features: FeatureSet | CrossFeatures | None = None,
     echo: Callable[[str], None] | None = None,
+    test_data: str | Path | None = None,
 ) -> Prepared:
     """Resolve data, model input, folds and units (no training, no tracking)."""
     cfg = check_config(cfg)
     proto = get_protocol(cfg.protocol)
     split = cfg.split
     hp = model_hparams(cfg)
-    spec = resolve_input_spec(cfg.model, features=cfg.features, **hp)
-    feature_config = FeatureConfig.from_dict(cfg.feature_config)
     if features is None:
-        source = resolve_source(deap, subjects=cfg.subjects, synthetic=synthetic, echo=echo)
-        features = prepare_features(source, feature_config)
+        features = load_data(cfg, deap=deap, synthetic=synthetic, test_data=test_data, echo=echo)
     elif cfg.subjects is not None and tuple(int(s) for s in features.subjects) != tuple(cfg.subjects):
         features = features.select(cfg.subjects)
+    if features.dataset != (cfg.dataset if cfg.test_dataset is None else f"{cfg.dataset}>{cfg.test_dataset}"):
+        raise ConfigError(f"features of dataset {features.dataset!r} given to a run on {cfg.dataset!r}")
+    spec = resolve_input_spec(cfg.model, features=cfg.features, n_channels=len(features.channels), **hp)
     inputs = features.inputs(spec, threshold=cfg.threshold, high_if=cfg.high_if)
     select_on_test = "select-on-test" in cfg.audit
     folds = make_folds(
@@ -165,6 +192,7 @@ def prepare(
         val_fraction=cfg.val_fraction,
         seed=cfg.seed,
         select_on_test=select_on_test,
+        domain=inputs.domain,
     )
     units = make_units(cfg, folds)
     leaky = split == "segment" or select_on_test

@@ -242,7 +242,7 @@ def _check_tasks(tasks: Iterable[str]) -> tuple[str, ...]:
 
 
 def resolve_input_spec(
-    name: str, *, features: Iterable[str] | str | None = None, **hparams: Any
+    name: str, *, features: Iterable[str] | str | None = None, n_channels: int | None = None, **hparams: Any
 ) -> InputSpec:
     """The input spec a model consumes: its default with ``features`` overridden.
 
@@ -252,6 +252,8 @@ def resolve_input_spec(
         Registered model name.
     features : sequence of {"de", "psd"}, optional
         Feature kinds (ablations: DE only, PSD only); any order, stored in canonical order.
+    n_channels : int, optional
+        EEG channels of the data (a ``"channels"`` layout's sample depends on it; grids do not).
     **hparams
         Model hyper-parameters; those listed in the model's ``spec_params`` (e.g. MT-CNN's
         ``n_inputs``) change the spec, the others are ignored here.
@@ -259,6 +261,8 @@ def resolve_input_spec(
     info = get_model_info(name)
     spec = info.input_spec
     changes: dict[str, Any] = {}
+    if n_channels is not None and spec.layout == "channels" and n_channels != spec.n_channels:
+        changes["n_channels"] = int(n_channels)
     if features is not None:
         feats = (features,) if isinstance(features, str) else tuple(features)
         bad = [f for f in feats if f not in FEATURE_KINDS]
@@ -297,6 +301,7 @@ def create_model(
     *,
     tasks: Iterable[str] = TASKS,
     features: Iterable[str] | str | None = None,
+    n_channels: int | None = None,
     **hparams: Any,
 ) -> nn.Module:
     """Build a registered model.
@@ -309,6 +314,8 @@ def create_model(
         One output head per task; a single task gives a single-task model.
     features : sequence of {"de", "psd"}, optional
         Override the default input features (see :func:`resolve_input_spec`).
+    n_channels : int, optional
+        EEG channels of the data, for models fed per-channel features (default: DEAP's 32).
     **hparams
         Model keyword arguments (e.g. ``dropout``, ``batch_norm``); unknown names are a
         :class:`ConfigError` naming the allowed ones.
@@ -323,7 +330,7 @@ def create_model(
             f"allowed: {', '.join(allowed) or 'none'}"
         )
     _check_hparam_types(info.factory, hparams)
-    spec = resolve_input_spec(name, features=features, **hparams)
+    spec = resolve_input_spec(name, features=features, n_channels=n_channels, **hparams)
     try:
         return info.factory(tasks=tasks, input_spec=spec, **hparams)
     except ValueError as err:

@@ -75,7 +75,8 @@ def train_standardiser(p: Prepared, x: torch.Tensor, train: np.ndarray) -> Stand
 def build_model(p: Prepared, unit: Unit, seed: int) -> torch.nn.Module:
     """A unit's fresh model, initialised from its seed: the same weights alone or stacked."""
     torch.manual_seed(seed)
-    return create_model(p.config.model, tasks=unit.tasks, features=p.config.features, **p.hparams)
+    return create_model(p.config.model, tasks=unit.tasks, features=p.config.features,
+                        n_channels=p.inputs.spec.n_channels, **p.hparams)  # fmt: skip
 
 
 def unit_parts(
@@ -328,6 +329,7 @@ def log_unit_model(cl, run_id: str, p: Prepared, unit: Unit, res: UnitResult) ->
             "tasks": list(unit.tasks),
             "features": list(cfg.features) if cfg.features is not None else None,
             "options": p.hparams,
+            "n_channels": p.inputs.spec.n_channels,
             "input_shape": [int(v) for v in p.inputs.x.shape[1:]],
             "input_dtype": str(p.inputs.x.dtype),
             "n_parameters": int(sum(t.numel() for t in model.parameters())),
@@ -350,7 +352,8 @@ def load_unit_model(folder: str | Path) -> tuple[torch.nn.Module, Standardiser |
     standardisation its inputs need (None if it was trained on raw inputs)."""
     folder = Path(folder)
     info = json.loads((folder / MODEL_INFO).read_text())
-    model = create_model(info["model"], tasks=info["tasks"], features=info["features"], **info["options"])
+    model = create_model(info["model"], tasks=info["tasks"], features=info["features"],
+                         n_channels=info.get("n_channels"), **info["options"])  # fmt: skip
     model.load_state_dict(torch.load(folder / MODEL_FILE, map_location="cpu", weights_only=True))
     model.eval()
     std = None

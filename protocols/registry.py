@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from bench.errors import ConfigError
 
-POPULATIONS = ("per-subject", "pooled")
-SPLIT_UNITS = ("segment", "trial", "subject")
+POPULATIONS = ("per-subject", "pooled", "cross-dataset")
+SPLIT_UNITS = ("segment", "trial", "subject", "dataset")
 LEAKY_SPLITS = ("segment",)
 
 LEAKAGE_NOTE = (
@@ -25,10 +25,11 @@ class Protocol:
     ----------
     name : str
         Registry name used on the command line.
-    population : {"per-subject", "pooled"}
+    population : {"per-subject", "pooled", "cross-dataset"}
         ``per-subject``: one model per subject, folds inside that subject's data; ``pooled``: all
-        subjects in one data set, folds over the pool.
-    splits : tuple of {"segment", "trial", "subject"}
+        subjects in one data set, folds over the pool; ``cross-dataset``: train on every subject of one
+        dataset, test on every subject of another (one fold).
+    splits : tuple of {"segment", "trial", "subject", "dataset"}
         Allowed split units; ``default_split`` is used when none is given.
     finetune : bool
         Pretrain on the pooled training part, then fine-tune one copy per subject on that subject's
@@ -109,5 +110,15 @@ register_protocol(
         "trial",
         "pretrain on the pooled training part, then fine-tune per subject (the MT-CNN authors' code)",
         finetune=True,
+    )
+)
+register_protocol(
+    Protocol(
+        "cross-dataset",
+        "cross-dataset",
+        ("dataset",),
+        "dataset",
+        "train on all subjects of one dataset (--dataset/--train), test on all subjects of another (--test), "
+        "on the channels both share; validation by subject from the training dataset",
     )
 )

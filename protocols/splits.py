@@ -53,7 +53,7 @@ def _groups(unit: str, subject: np.ndarray, trial: np.ndarray) -> np.ndarray | N
         return None
     if unit == "trial":
         return subject.astype(np.int64) * 1000 + trial.astype(np.int64)
-    return subject.astype(np.int64)
+    return subject.astype(np.int64)  # "subject", and "dataset" (whose validation part is drawn by subject)
 
 
 def _split(
@@ -105,6 +105,7 @@ def make_folds(
     val_fraction: float = 0.2,
     seed: int = 0,
     select_on_test: bool = False,
+    domain: np.ndarray | None = None,
 ) -> list[Fold]:
     """Outer folds with inner validation parts for a protocol.
 
@@ -127,6 +128,9 @@ def make_folds(
         Seeds every shuffle: the same inputs and seed give the same folds.
     select_on_test : bool
         Audit only: the validation part *is* the test part (the MT-CNN authors' code). Leaky.
+    domain : array, shape (N,), optional
+        Cross-dataset protocols only: 0 for samples of the training dataset, 1 for the test dataset. One
+        fold: train on all of domain 0 (less a validation part drawn by subject), test on all of domain 1.
     """
     proto = get_protocol(protocol)
     unit = split or proto.default_split
@@ -138,6 +142,17 @@ def make_folds(
     subject, trial = np.asarray(subject), np.asarray(trial)
     strata = _strata(labels)
     groups = _groups(unit, subject, trial)
+    if proto.population == "cross-dataset":
+        if domain is None:
+            raise ConfigError(f"protocol {protocol!r} needs the inputs of two datasets")
+        domain = np.asarray(domain)
+        train, test = np.flatnonzero(domain == 0), np.flatnonzero(domain == 1)
+        if not len(train) or not len(test):
+            raise ConfigError(f"protocol {protocol!r}: the training or the test dataset has no samples")
+        if select_on_test:
+            return [Fold(1, None, train, test.copy(), test)]
+        train, val = _inner_val(train, "subject", strata, groups, val_fraction, seed + 7919)
+        return [Fold(1, None, train, val, test)]
     scopes = (
         [(int(s), np.flatnonzero(subject == s)) for s in np.unique(subject)]
         if proto.population == "per-subject"

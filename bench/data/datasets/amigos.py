@@ -360,5 +360,6 @@ DATASET = register_dataset(
         write_synthetic=write_synthetic,
         digest_salt="amigos/reader-v1/first5s+last45s",
         shared_file=False,
+        missing_trials=True,
     )
 )
