@@ -34,6 +34,7 @@ import torch
 from bench import __version__
 from bench.claims import find_or_create_run
 from bench.config import RunConfig
+from bench.data.source import kind_words
 from bench.executors import Job, LocalExecutor, Outcome, UnitContext, check_stack_executor, failure_error
 from bench.identity import identity_tags
 from bench.plan import Prepared, Unit, model_hparams, prepare
@@ -152,6 +153,7 @@ def run_tags(p: Prepared) -> dict[str, str]:
         f"{TAG}protocol": cfg.protocol,
         f"{TAG}split": p.split,
         f"{TAG}data_kind": p.features.kind,
+        f"{TAG}dataset": p.features.dataset,
         f"{TAG}synthetic": str(p.features.synthetic).lower(),
         f"{TAG}data_fingerprint": p.features.fingerprint,
         f"{TAG}leaky": str(p.leaky).lower(),
@@ -184,6 +186,7 @@ def run_name(p: Prepared) -> str:
     cfg = p.config
     variant = identity_tags(cfg, p.folds_fingerprint, prefix="")["variant"]
     parts = [cfg.model, cfg.protocol, p.split] + ([variant] if variant != "full" else [])
+    parts += [p.features.dataset] if p.features.dataset != "deap" else []  # DEAP's names stay as they were
     return "|".join([*parts, *([",".join(cfg.audit)] if cfg.audit else []), run_scale(p)])
 
 
@@ -311,8 +314,9 @@ def run_description(p: Prepared, summary: dict[str, float], wall_s: float, fit_s
     lines = [
         f"**{cfg.model}**, protocol {cfg.protocol}, split {p.split}, variant {variant}"
         + (f", audit {','.join(cfg.audit)} (leaky)" if cfg.audit else ", leaky" if p.leaky else ""),
-        f"Data: {fs.kind} `{fs.fingerprint}`, {len(fs.subjects)} subjects x {fs.features.shape[1]} trials "
-        f"x {fs.features.shape[2]} windows; {run_scale(p)} ({len(p.units)} units)",
+        f"Data: {kind_words(fs.kind)} `{fs.fingerprint}`, {len(fs.subjects)} subjects x "
+        f"{fs.features.shape[1]} trials x {fs.features.shape[2]} windows; {run_scale(p)} "
+        f"({len(p.units)} units)",
         "Test accuracy, mean ± sd over " + over + ": "
         + "; ".join(f"{t} {_pct(summary, f'acc_{t}')} (trial vote {_pct(summary, f'trial_acc_{t}')})"
                     for t in cfg.tasks),

@@ -21,12 +21,24 @@ from bench import __version__
 from bench.errors import ConfigError
 
 TAG = "bench."
-EXPERIMENTS = {"synthetic": "deap-bench-synthetic", "deap": "deap-bench-deap"}
-"""Synthetic and DEAP results live in different experiments, so they can never mix."""
+
+
+def _kinds() -> list[str]:
+    """Every data kind, synthetic first within a dataset: DEAP's two (named before other datasets were
+    registered), then ``<name>-synthetic`` and ``<name>`` for each other dataset and for cross-dataset
+    runs."""
+    from bench.data.datasets import MODULES
+
+    names = [n for n in MODULES if n != "deap"] + ["cross-dataset"]
+    return ["synthetic", "deap"] + [k for n in names for k in (f"{n}-synthetic", n)]
+
+
+EXPERIMENTS = {kind: f"deap-bench-{kind}" for kind in _kinds()}
+"""One experiment per data kind (dataset, real or synthetic), so results of different data never mix."""
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 """The experiment tag MLflow 3's UI reads to choose an experiment's first page: without it an experiment
 opens on the GenAI "Overview / Traces" page; with this value it opens on the table of training runs."""
-DATASET_NAMES = {"synthetic": "deap-synthetic", "deap": "deap"}
+DATASET_NAMES = {kind: "deap-synthetic" if kind == "synthetic" else kind for kind in EXPERIMENTS}
 """The name of a run's data set in MLflow's Dataset column (its digest is the data fingerprint)."""
 MAX_PARAMS_PER_BATCH = 90
 """Params per ``log_batch`` call (MLflow allows 100)."""
@@ -144,7 +156,7 @@ def client(uri: str | None = None):
 
 
 def experiment_id(cl, kind: str) -> str:
-    """The experiment for a data kind ("synthetic" or "deap"), created on first use (under the lock).
+    """The experiment for a data kind (:data:`EXPERIMENTS`), created on first use (under the lock).
 
     It carries :data:`EXPERIMENT_KIND`, so the MLflow UI opens it on its runs; an experiment created
     before that tag existed gets it here (an explicit kind chosen in the UI is left alone).
@@ -207,6 +219,8 @@ def dataset(features):
     )
     profile = {
         "kind": features.kind,
+        "dataset": features.dataset,
+        "channels": len(features.channels),
         "subjects": [int(s) for s in features.subjects],
         "n_subjects": n_subjects,
         "trials_per_subject": n_trials,

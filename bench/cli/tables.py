@@ -229,7 +229,7 @@ def datasets_table(sets, default, chosen: str) -> Any:
     """One row per data set of the store: kind, size, finished runs, newest run, fingerprint."""
     import time
 
-    from bench.results.store import KIND_WORDS
+    from bench.data.source import kind_words
     from bench.table_fit import NAME, Col, FitTable
 
     def when(ms: int) -> str:
@@ -237,7 +237,7 @@ def datasets_table(sets, default, chosen: str) -> Any:
 
     rows = [
         [
-            KIND_WORDS.get(d.kind, d.kind) + (" *" if d == default else ""),
+            kind_words(d.kind) + (" *" if d == default else ""),
             str(d.n_subjects or "?"),
             str(d.n_trials or "?"),
             str(d.n_runs),

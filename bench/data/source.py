@@ -57,12 +57,15 @@ def data_kind(dataset: str, synthetic: bool) -> str:
 
 
 def kind_words(kind: str) -> str:
-    """A data kind in words: ``synthetic DEAP``, ``DREAMER``, ``synthetic AMIGOS``, ..."""
+    """A data kind in words: ``synthetic`` and ``DEAP`` for DEAP's (as before other datasets were
+    registered), ``synthetic DREAMER``, ``AMIGOS``, ``synthetic cross-dataset``, ..."""
+    if kind in ("synthetic", "deap"):
+        return {"synthetic": "synthetic", "deap": "DEAP"}[kind]
     synthetic = kind == "synthetic" or kind.endswith("-synthetic")
     name = "deap" if kind == "synthetic" else kind.removesuffix("-synthetic")
     try:
         title = get_dataset(name).title
-    except ConfigError:
+    except (ConfigError, ImportError):
         title = name
     return f"synthetic {title}" if synthetic else title
 

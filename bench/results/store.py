@@ -23,12 +23,13 @@ import pandas as pd
 
 from bench.checks import check_option
 from bench.data.inputs import TASKS
+from bench.data.source import kind_words
 from bench.errors import ConfigError
 from bench.tracking import EXPERIMENTS, TAG
 from bench.trainer import TEST_METRICS
 
 CELL_KEY: tuple[str, ...] = ("model", "protocol", "split", "audit", "variant")
-KIND_WORDS: dict[str, str] = {"synthetic": "synthetic", "deap": "DEAP"}
+
 
 
 def _count(n: int, noun: str) -> str:
@@ -57,12 +58,12 @@ class DataSet:
     @property
     def label(self) -> str:
         """``synthetic, 4 subjects x 40 trials, d19101f0``: how titles name the data set."""
-        return f"{KIND_WORDS.get(self.kind, self.kind)}, {self.size}, {self.fingerprint[:8]}"
+        return f"{kind_words(self.kind)}, {self.size}, {self.fingerprint[:8]}"
 
     def describe(self) -> str:
         """``synthetic 2 subjects x 40 trials (3 runs, 1a2b3c4d)``: how notes and errors list it."""
         runs = _count(self.n_runs, "run")
-        return f"{KIND_WORDS.get(self.kind, self.kind)} {self.size} ({runs}, {self.fingerprint[:8]})"
+        return f"{kind_words(self.kind)} {self.size} ({runs}, {self.fingerprint[:8]})"
 
 
 @dataclass
@@ -102,7 +103,7 @@ class Store:
     def label(self) -> str:
         """The data set in words, as every title names it: ``synthetic, 4 subjects x 40 trials, d19101f0``."""
         if self.dataset is None:
-            return f"{KIND_WORDS.get(self.data_kind, self.data_kind)}, {self.fingerprint[:8]}"
+            return f"{kind_words(self.data_kind)}, {self.fingerprint[:8]}"
         return self.dataset.label
 
     @property
@@ -338,7 +339,7 @@ def choose_dataset(
             )
         raise ConfigError(
             f"--fingerprint {prefix!r} matches {len(hits)} data sets: {listing}; give more characters"
-            + ("" if data else " or --data synthetic|deap")
+            + ("" if data else " or --data " + "|".join(k for k in EXPERIMENTS if any(d.kind == k for d in hits)))  # noqa: E501
         )
     if len(pool) > 1:
         for kind, fp in default():
