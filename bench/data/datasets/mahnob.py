@@ -1,0 +1,581 @@
+"""MAHNOB-HCI (Soleymani et al., IEEE TAC 2012): the emotion-elicitation sessions of the database.
+
+Layout read
+-----------
+The release's ``Sessions/`` folder (``root`` may be that folder or the folder holding it) has one
+sub-folder per recording session, named by its integer session id (1 ... 3810, not contiguous)::
+
+    Sessions/<session id>/Part_<subject>_<N|S>_Trial<k>_emotion.bdf   the recording
+    Sessions/<session id>/session.xml                                  the session's description
+
+as documented by TorchEEG's and EEGain's MAHNOB readers and bob.db.hci_tagging. A session is an
+emotion-elicitation trial iff its ``session.xml`` root element ``<session>`` carries the ``feltVlnc`` and
+``feltArsl`` attributes and its folder holds a ``.bdf``; every other session (the implicit-tagging
+sessions, which have no felt* attributes, and the few sessions whose recording is missing) is skipped,
+as TorchEEG and EEGain skip them. The subject is the ``id`` of the ``<subject>`` child element. A
+subject's files are the (``.bdf``, ``session.xml``) pairs of its emotion sessions in integer session-id
+order: that order is the trial order, and the session ids are the returned ``trial_ids``.
+:func:`find_sessions` reads only the XML files, with ElementTree (which resolves no external entities;
+expat >= 2.4.1 refuses entity-expansion bombs). Ratings are the ``<session>`` attributes ``feltVlnc``,
+``feltArsl``, ``feltCtrl``, ``feltPred`` (valence, arousal, control, predictability): integers 1-9; high
+means above 5.
+
+Each ``.bdf`` is a Biosemi BDF (24-bit samples) of 47 channels, read with MNE: 32 EEG channels
+(:data:`EEG_CHANNELS`, found by name, case-insensitively, and returned in DEAP's order), the external
+electrodes ``EXG1``-``EXG8`` (ECG and others), ``GSR1``, ``GSR2``, ``Erg1``, ``Erg2``, ``Resp``,
+``Temp`` and the trigger channel ``Status``. The sampling rate is read from the file (256 Hz in the
+released data). A recording holds about 30 s before the stimulus, the stimulus (clips of 34.9-117 s) and
+about 30 s after it. The stimulus is located from ``Status`` masked to its low 16 bits (Biosemi's
+trigger bits; the high byte holds system status bits): from the first sample where the trigger is
+non-zero to one past the last such sample, as bob.db.hci_tagging does (TorchEEG takes the first two
+``mne.find_events`` events instead; EEGain trims a fixed 30 s at both ends).
+
+What the reader returns
+-----------------------
+The recordings are raw (unfiltered, DC-coupled, with offsets of tens of millivolts), so each one gets
+DEAP's preprocessing on the whole continuous recording, before cutting: the EEG channels' common
+average reference, a 4-45 Hz band-pass (MNE FIR, zero-phase), and resampling to 128 Hz with MNE
+(``raw.resample``; stimulus onset and offset are converted to the new rate). Each trial is then the
+30 s before the stimulus onset followed by the LAST 30 s of the stimulus (clips differ in length; their
+ends are the comparable part), in microvolts. A recording with less than 30 s before the onset, or a
+stimulus shorter than 30 s, is an error.
+
+Every problem (a missing or unreadable file, malformed XML, a rating that is not an integer 1-9, a
+missing EEG channel, a truncated BDF, no trigger) is a one-line :class:`~bench.errors.DataError`
+naming the file; MNE's own messages and warnings are kept out of the output.
+
+The synthetic twin
+------------------
+:func:`write_twin` (the dataset's ``write_synthetic``) writes real BDF files (:func:`write_bdf`: MNE
+reads BDF but cannot write it) with the 47 channels at 256 Hz: 30 s of baseline, a stimulus of 35-60 s
+(fixed per trial index) and 30 s after it (the baseline reversed in time: label-free), per-channel DC
+offsets of up to 30 mV, label-free peripheral signals, and a Status channel holding a trigger code
+during the stimulus (with Biosemi-like system bits set throughout); ``session.xml`` files with the
+ratings; and, per subject, an implicit-tagging session (no felt* attributes) and an emotion session
+whose ``.bdf`` is missing, which the reader skips.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from bench.data.datasets import Dataset, SubjectRecording, register_dataset
+from bench.data.datasets.deap import EEG_CHANNELS
+from bench.data.safeload import check_eeg, check_ratings, first_non_finite
+from bench.errors import DataError
+
+NAME = "mahnob-hci"
+SFREQ = 128.0
+"""Sampling rate of the recordings the reader returns, Hz."""
+FILE_SFREQ = 256.0
+"""Sampling rate of the released BDF files (and the twin's); the reader takes each file's own."""
+BASELINE_S = 30.0
+TRIAL_S = 30.0
+BAND = (4.0, 45.0)
+"""DEAP's band-pass, Hz."""
+
+EXG_CHANNELS: tuple[str, ...] = tuple(f"EXG{i}" for i in range(1, 9))
+PERIPHERAL_CHANNELS: tuple[str, ...] = EXG_CHANNELS + ("GSR1", "GSR2", "Erg1", "Erg2", "Resp", "Temp")
+STATUS = "Status"
+BDF_CHANNELS: tuple[str, ...] = EEG_CHANNELS + PERIPHERAL_CHANNELS + (STATUS,)
+"""The 47 channels of a session's BDF (the twin writes them in this order; the reader finds them by
+name)."""
+TRIGGER_MASK = 0xFFFF
+"""Biosemi's trigger bits of the Status channel (bits 16-23 are system status: CMS, battery, ...)."""
+
+RATING_ATTRIBUTES: tuple[str, ...] = ("feltVlnc", "feltArsl", "feltCtrl", "feltPred")
+RATING_NAMES: tuple[str, ...] = ("valence", "arousal", "control", "predictability")
+SCALE = (1.0, 9.0)
+THRESHOLD = 5.0
+SESSIONS = "Sessions"
+SESSION_XML = "session.xml"
+
+
+# --- BDF files --------------------------------------------------------------------------------------
+
+_DIGITAL = (-(2**23), 2**23 - 1)
+"""A BDF sample is a 24-bit little-endian two's-complement integer."""
+_FIELDS = (16, 80, 8, 8, 8, 8, 8, 80, 8, 32)
+"""Widths of the per-channel header fields: label, transducer, physical dimension, physical min/max,
+digital min/max, prefiltering, samples per data record, reserved."""
+
+
+def _field(value: object, width: int) -> bytes:
+    text = str(value)
+    if len(text) > width or not text.isascii():
+        raise ValueError(f"BDF header field {text!r} is not ASCII of at most {width} characters")
+    return text.ljust(width).encode("ascii")
+
+
+def _number(x: float) -> str:
+    """``x`` as the header's 8-character number text (as precise as fits)."""
+    if float(x).is_integer() and len(str(int(x))) <= 8:
+        return str(int(x))
+    for digits in range(8, 0, -1):
+        text = f"{x:.{digits}g}"
+        if len(text) <= 8:
+            return text
+    raise ValueError(f"{x!r} does not fit an 8-character BDF header field")
+
+
+def write_bdf(
+    path: Path,
+    channel_names: Sequence[str],
+    sfreq: float,
+    data: np.ndarray,
+    units: Sequence[str],
+    physical_min: Sequence[float],
+    physical_max: Sequence[float],
+    *,
+    transducers: Sequence[str] | None = None,
+    start: datetime = datetime(2009, 1, 1, 12, 0, 0),
+    patient: str = "X X X X",
+    recording: str = "Startdate X X X X",
+) -> None:
+    """Write ``data`` (channels, samples; physical values in ``units``) as a Biosemi BDF file.
+
+    The format (the published EDF/BDF specification): a 256-byte ASCII header, then 256 bytes per channel
+    of ASCII fields (each field for all channels in turn), then data records of one second, each holding
+    every channel's samples of that second as 24-bit little-endian two's-complement integers. A value
+    ``x`` is stored as ``round((x - pmin) / (pmax - pmin) * (dmax - dmin) + dmin)`` with Biosemi's full
+    24-bit digital range, so a reader recovers it within half of ``(pmax - pmin) / (2**24 - 1)``.
+    Channels whose physical range equals the digital range (Biosemi's ``Status``) are stored exactly.
+    ``sfreq`` must be a whole number of samples per second and the length a whole number of seconds.
+    """
+    data = np.asarray(data, dtype=np.float64)
+    n_ch, n = data.shape
+    spr = int(sfreq)
+    if spr != sfreq or spr < 1 or n % spr:
+        raise ValueError(f"BDF records are 1 s: need integer sfreq and whole seconds ({sfreq}, {n} samples)")
+    if not len(channel_names) == len(units) == len(physical_min) == len(physical_max) == n_ch:
+        raise ValueError("one name, unit and physical range per channel")
+    pmin_text, pmax_text = [_number(v) for v in physical_min], [_number(v) for v in physical_max]
+    pmin = np.array([float(v) for v in pmin_text])[:, None]  # the values the header says
+    pmax = np.array([float(v) for v in pmax_text])[:, None]
+    if not (pmax > pmin).all():
+        raise ValueError("physical_max must exceed physical_min")
+    bad = np.argwhere((data < pmin) | (data > pmax) | ~np.isfinite(data))
+    if len(bad):
+        raise ValueError(f"channel {channel_names[bad[0][0]]}: values outside its physical range")
+    dmin, dmax = _DIGITAL
+    digital = np.rint((data - pmin) / (pmax - pmin) * (dmax - dmin) + dmin)
+    digital = np.clip(digital, dmin, dmax).astype("<i4")
+    n_records = n // spr
+    header = b"".join([
+        b"\xffBIOSEMI", _field(patient, 80), _field(recording, 80), _field(start.strftime("%d.%m.%y"), 8),
+        _field(start.strftime("%H.%M.%S"), 8), _field(256 * (n_ch + 1), 8), _field("24BIT", 44),
+        _field(n_records, 8), _field(1, 8), _field(n_ch, 4),
+    ])  # fmt: skip
+    columns = (
+        channel_names, transducers or [""] * n_ch, units, pmin_text, pmax_text, [dmin] * n_ch,
+        [dmax] * n_ch, [""] * n_ch, [spr] * n_ch, [""] * n_ch,
+    )  # fmt: skip
+    for values, width in zip(columns, _FIELDS, strict=True):
+        header += b"".join(_field(v, width) for v in values)
+    # records x channels x samples, each int32 cut to its 3 low (little-endian) bytes
+    records = digital.reshape(n_ch, n_records, spr).transpose(1, 0, 2)
+    body = np.ascontiguousarray(records).view(np.uint8).reshape(n_records, n_ch, spr, 4)[..., :3]
+    with Path(path).open("wb") as f:
+        f.write(header)
+        f.write(np.ascontiguousarray(body).tobytes())
+
+
+def _check_bdf_header(path: Path) -> None:
+    """Refuse a file that is not a BDF or holds fewer (or more) data bytes than its header promises
+    (MNE would warn and read what is there)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(256)
+            ns = int(head[252:256]) if len(head) == 256 and head[:1] == b"\xff" else 0
+            f.seek(256 + ns * sum(_FIELDS[:8]))
+            spr_field = f.read(8 * ns)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except ValueError:
+        raise DataError(f"{path}: not a BDF file (unreadable channel count in its header)") from None
+    if len(head) < 256 or head[:1] != b"\xff":
+        raise DataError(f"{path}: not a BDF file (no BDF header)")
+    try:
+        header_bytes, n_records = int(head[184:192]), int(head[236:244])
+        spr = [int(spr_field[8 * i : 8 * i + 8]) for i in range(ns)]
+    except ValueError:
+        raise DataError(f"{path}: not a BDF file (unreadable header fields)") from None
+    if ns < 1 or header_bytes != 256 * (ns + 1) or len(spr) != ns:
+        raise DataError(f"{path}: not a BDF file (header of {header_bytes} bytes for {ns} channels)")
+    expected = header_bytes + n_records * sum(spr) * 3
+    if n_records >= 0 and size != expected:  # -1: number of records unknown (recording not stopped)
+        what = "truncated" if size < expected else "longer than its header says"
+        raise DataError(
+            f"{path}: {what}: {size} bytes, the header promises {expected} ({n_records} 1-s records)"
+        )
+
+
+@contextlib.contextmanager
+def _quiet_mne() -> Iterator[None]:
+    """MNE logs and warns about everything it reads; a reader's only output is its result or error."""
+    import mne
+
+    with warnings.catch_warnings(), mne.utils.use_log_level("error"):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _read_recording(bdf: Path) -> np.ndarray:
+    """One session's trial: (32 EEG channels, baseline + trial samples at 128 Hz) in microvolts."""
+    import mne
+
+    _check_bdf_header(bdf)
+    with _quiet_mne():
+        try:
+            raw = mne.io.read_raw_bdf(bdf, preload=True, stim_channel=STATUS, verbose="error")
+        except Exception as exc:  # MNE raises many types for a corrupt file
+            raise DataError(f"{bdf}: not a readable BDF file ({_one_line(exc)})") from None
+        sfreq = float(raw.info["sfreq"])
+        if sfreq < SFREQ:
+            raise DataError(f"{bdf}: sampling rate {sfreq:g} Hz, expected at least {SFREQ:g} Hz")
+        index = {name.lower(): i for i, name in enumerate(raw.ch_names)}
+        missing = [c for c in EEG_CHANNELS if c.lower() not in index]
+        if missing:
+            raise DataError(f"{bdf}: EEG channel(s) {', '.join(missing)} missing")
+        if STATUS.lower() not in index:
+            raise DataError(f"{bdf}: no {STATUS} channel (the stimulus triggers)")
+        onset, offset = _stimulus(bdf, raw.get_data(picks=[index[STATUS.lower()]])[0], sfreq)
+        raw.pick([index[c.lower()] for c in EEG_CHANNELS])  # DEAP's channel order
+        bad = first_non_finite(raw.get_data())
+        if bad is not None:
+            raise DataError(f"{bdf}: non-finite EEG value at channel {EEG_CHANNELS[bad[0]]}, sample {bad[1]}")
+        try:
+            raw.set_eeg_reference("average", projection=False)
+            raw.filter(*BAND, picks="all", method="fir", phase="zero", fir_design="firwin")
+            raw.resample(SFREQ)
+        except Exception as exc:
+            raise DataError(f"{bdf}: cannot preprocess the EEG ({_one_line(exc)})") from None
+        eeg = raw.get_data() * 1e6  # volts -> microvolts
+    n_base, n_trial = round(BASELINE_S * SFREQ), round(TRIAL_S * SFREQ)
+    start, stop = round(onset * SFREQ / sfreq), round(offset * SFREQ / sfreq)
+    if start < n_base or stop - start < n_trial or stop > eeg.shape[1]:  # guarded by _stimulus
+        raise DataError(f"{bdf}: stimulus at samples {start}-{stop} of {eeg.shape[1]} at {SFREQ:g} Hz")
+    return np.concatenate([eeg[:, start - n_base : start], eeg[:, stop - n_trial : stop]], axis=1)
+
+
+def _stimulus(bdf: Path, status: np.ndarray, sfreq: float) -> tuple[int, int]:
+    """(onset, offset) samples of the stimulus: the first and one past the last sample whose trigger
+    bits are non-zero; refuse a recording too short before it or a stimulus too short to cut."""
+    trigger = np.rint(status).astype(np.int64) & TRIGGER_MASK
+    on = np.flatnonzero(trigger)
+    if not on.size:
+        raise DataError(f"{bdf}: no stimulus trigger in the {STATUS} channel (its low 16 bits are all 0)")
+    onset, offset = int(on[0]), int(on[-1]) + 1
+    if onset < round(BASELINE_S * sfreq):
+        raise DataError(
+            f"{bdf}: the stimulus starts {onset / sfreq:.2f} s into the recording; "
+            f"{BASELINE_S:g} s of baseline are needed before it"
+        )
+    if offset - onset < round(TRIAL_S * sfreq):
+        raise DataError(
+            f"{bdf}: the stimulus lasts {(offset - onset) / sfreq:.2f} s "
+            f"({onset / sfreq:.2f}-{offset / sfreq:.2f} s); at least {TRIAL_S:g} s are needed"
+        )
+    return onset, offset
+
+
+# --- session.xml ------------------------------------------------------------------------------------
+
+
+def _parse_session(xml: Path) -> ET.Element:
+    try:
+        root = ET.parse(xml).getroot()
+    except FileNotFoundError:
+        raise DataError(f"{xml}: file not found") from None
+    except OSError as exc:
+        raise DataError(f"{xml}: cannot read ({exc.strerror or exc})") from None
+    except ET.ParseError as exc:
+        raise DataError(f"{xml}: malformed XML ({_one_line(exc)})") from None
+    if root.tag != "session":
+        raise DataError(f"{xml}: root element is <{root.tag}>, expected <session>")
+    return root
+
+
+def _is_emotion(session: ET.Element) -> bool:
+    return all(a in session.attrib for a in RATING_ATTRIBUTES[:2])
+
+
+def _subject_id(xml: Path, session: ET.Element) -> int:
+    element = session.find("subject")
+    value = element.get("id") if element is not None else None
+    if value is None:
+        raise DataError(f"{xml}: no <subject id=...> element")
+    try:
+        subject = int(value)
+    except ValueError:
+        subject = 0
+    if subject < 1:
+        raise DataError(f"{xml}: subject id {value!r} is not a positive integer")
+    return subject
+
+
+def _ratings(xml: Path, session: ET.Element) -> list[float]:
+    lo, hi = SCALE
+    row = []
+    for attr, name in zip(RATING_ATTRIBUTES, RATING_NAMES, strict=True):
+        value = session.get(attr)
+        if value is None:
+            raise DataError(f"{xml}: no {attr} attribute ({name} rating) on <session>")
+        try:
+            x = float(value)
+        except ValueError:
+            x = float("nan")
+        if not (x.is_integer() and lo <= x <= hi):
+            raise DataError(f"{xml}: {attr} ({name}) is {value!r}, expected an integer {lo:g}-{hi:g}")
+        row.append(x)
+    return row
+
+
+# --- find and read ----------------------------------------------------------------------------------
+
+
+def find_sessions(root: str | Path, subjects: Iterable[int] | None = None) -> dict[int, tuple[Path, ...]]:
+    """``{subject: (bdf, xml, bdf, xml, ...)}``: each requested subject's emotion sessions in session-id
+    order (all subjects found if ``subjects`` is None). Reads only the ``session.xml`` files."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root}: MAHNOB-HCI folder not found")
+    folder = root / SESSIONS if (root / SESSIONS).is_dir() else root
+    found: dict[int, list[tuple[int, Path, Path]]] = {}
+    for session in folder.iterdir():
+        xml = session / SESSION_XML
+        if not (session.name.isdigit() and xml.is_file()):
+            continue
+        bdfs = sorted(session.glob("*.bdf"))
+        if not bdfs:  # a session whose recording is missing from the release
+            continue
+        element = _parse_session(xml)
+        if not _is_emotion(element):  # implicit tagging
+            continue
+        if len(bdfs) > 1:
+            raise DataError(f"{session}: {len(bdfs)} .bdf files, expected one per session")
+        found.setdefault(_subject_id(xml, element), []).append((int(session.name), bdfs[0], xml))
+    if not found:
+        raise DataError(
+            f"{folder}: no MAHNOB-HCI emotion sessions (<session id>/session.xml with feltVlnc and "
+            "feltArsl, and a .bdf) found"
+        )
+    files = {s: tuple(p for _, bdf, xml in sorted(v) for p in (bdf, xml)) for s, v in sorted(found.items())}
+    if subjects is None:
+        return files
+    wanted = sorted(set(subjects))
+    missing = [s for s in wanted if s not in files]
+    if missing:
+        raise DataError(
+            f"{folder}: no emotion sessions of subject(s) {', '.join(map(str, missing))} "
+            f"(found {', '.join(map(str, files))})"
+        )
+    return {s: files[s] for s in wanted}
+
+
+def read_subject(files: tuple[Path, ...], subject: int) -> SubjectRecording:
+    """Read one subject's emotion sessions: ``files`` as :func:`find_sessions` returns them."""
+    files = tuple(Path(p) for p in files)
+    if not files or len(files) % 2:
+        where = files[0] if files else f"subject {subject}"
+        raise DataError(f"{where}: expected (.bdf, {SESSION_XML}) pairs, got {len(files)} file(s)")
+    trials, ratings, ids = [], [], []
+    for bdf, xml in zip(files[0::2], files[1::2], strict=True):
+        if xml.name != SESSION_XML or bdf.suffix.lower() != ".bdf" or bdf.parent != xml.parent:
+            raise DataError(f"{bdf}: expected a .bdf and the {SESSION_XML} of its session folder, got {xml}")
+        if not bdf.parent.name.isdigit():
+            raise DataError(f"{bdf.parent}: a session folder is named by its integer session id")
+        session = _parse_session(xml)
+        if not _is_emotion(session):
+            raise DataError(f"{xml}: not an emotion session (no feltVlnc/feltArsl attributes)")
+        if (found := _subject_id(xml, session)) != subject:
+            raise DataError(f"{xml}: session of subject {found}, expected subject {subject}")
+        ratings.append(_ratings(xml, session))
+        trials.append(_read_recording(bdf))
+        ids.append(int(bdf.parent.name))
+    eeg = check_eeg(np.stack(trials), files[0], EEG_CHANNELS)
+    return SubjectRecording(
+        subject=subject,
+        eeg=eeg,
+        ratings=check_ratings(np.array(ratings), files[1], RATING_NAMES, SCALE),
+        path=files[0],
+        sfreq=SFREQ,
+        channel_names=EEG_CHANNELS,
+        trial_ids=tuple(ids),
+    )
+
+
+# --- the synthetic twin -----------------------------------------------------------------------------
+
+_TWIN_STIMULUS = tuple(round(35 * FILE_SFREQ) + (t * 1697) % round(25 * FILE_SFREQ + 1) for t in range(20))
+"""Stimulus samples of trial index 0-19 in the twin (35-60 s at 256 Hz, odd and even lengths)."""
+_TWIN_CLIPS = (69, 55, 58, 107, 30, 138, 53, 80, 52, 79, 73, 90, 111, 146, 10, 147, 11, 13, 18, 19)
+"""The twin's ``mediaFile`` per trial index (``<n>.avi``; plausible clip names)."""
+_FELT_EMO = (0, 1, 2, 3, 4, 5, 6, 11, 12)
+"""``feltEmo`` codes the twin draws (an emotion keyword; label-free in the twin)."""
+_PHYSICAL = {"eeg": (-262144.0, 262143.0), "GSR": (0.0, 4194304.0), "Status": _DIGITAL}
+"""Physical ranges: Biosemi's +-262 mV for electrode channels, ohms for GSR, the raw Status word."""
+_STATUS_SYSTEM_BITS = (1 << 16) | (1 << 17) | (1 << 20)
+"""Status bits above the trigger bits the twin sets throughout (Biosemi's epoch/speed/CMS bits)."""
+_ID_STRIDE = 130
+"""Session ids per subject in the twin: subject s's trial t is session (s - 1) * 130 + 2 t + 2."""
+
+
+def _session_id(subject: int, slot: int) -> int:
+    return (subject - 1) * _ID_STRIDE + slot
+
+
+def _peripheral(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(14, n) label-free EXG1-8 (ECG on 1-3), GSR1-2 (ohms), Erg1-2, Resp, Temp at the file's rate."""
+    t = np.arange(n) / FILE_SFREQ
+    out = np.empty((len(PERIPHERAL_CHANNELS), n))
+    heart = rng.uniform(1.0, 1.5)
+    beat = np.sin(np.pi * heart * t) ** 40  # one narrow peak per beat
+    out[:3] = rng.uniform(500.0, 1500.0, (3, 1)) * beat + rng.normal(0.0, 20.0, (3, n))  # ECG, uV
+    out[3:8] = rng.normal(0.0, 30.0, (5, n))
+    out[:8] += rng.uniform(-30000.0, 30000.0, (8, 1))  # electrode offsets
+    walk = np.cumsum(rng.normal(0.0, 50.0, (2, n)), axis=-1)
+    out[8:10] = rng.uniform(2e5, 1e6, (2, 1)) + walk - walk.mean(axis=-1, keepdims=True)  # GSR, ohms
+    out[10:12] = rng.uniform(1000.0, 5000.0, (2, 1)) * beat  # plethysmograph
+    out[12] = 3000.0 * np.sin(2 * np.pi * rng.uniform(0.2, 0.35) * t)  # respiration
+    out[13] = rng.uniform(28.0, 34.0) * 1000.0 + 0.1 * t  # temperature
+    return out
+
+
+def _write_session(folder: Path, attrib: dict[str, str], subject: int) -> Path:
+    from bench.data.synthetic import atomic_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    element = ET.Element("session", attrib)
+    ET.SubElement(element, "subject", id=str(subject))
+    xml = folder / SESSION_XML
+    atomic_file(xml, lambda tmp: ET.ElementTree(element).write(tmp, encoding="utf-8", xml_declaration=True))
+    return xml
+
+
+def _write_twin_bdf(path: Path, eeg: np.ndarray, peripheral: np.ndarray, status: np.ndarray) -> None:
+    from bench.data.synthetic import atomic_file
+
+    data = np.concatenate([eeg, peripheral, status[None]], axis=0)
+    ranges = [_PHYSICAL["GSR" if c.startswith("GSR") else c if c == STATUS else "eeg"] for c in BDF_CHANNELS]
+    units = ["Ohm" if c.startswith("GSR") else "Boolean" if c == STATUS else "uV" for c in BDF_CHANNELS]
+    transducers = ["Triggers and Status" if c == STATUS else "Active Electrode" for c in BDF_CHANNELS]
+    atomic_file(path, lambda tmp: write_bdf(
+        tmp, BDF_CHANNELS, FILE_SFREQ, data, units, [r[0] for r in ranges], [r[1] for r in ranges],
+        transducers=transducers,
+    ))  # fmt: skip
+
+
+def write_twin(folder: str | Path, config) -> list[Path]:
+    """Write a MAHNOB-HCI twin (``Sessions/<id>/`` BDF + ``session.xml``) and ``SYNTHETIC.json``.
+
+    Returns the emotion sessions' (bdf, xml) files, subject by subject in session order (what
+    :func:`find_sessions` returns). Per subject: ``rng = subject_rng(config, s)``, ``planted_signals``
+    at 256 Hz (30 s baseline, the longest stimulus), then from the same rng the DC offsets, feltEmo
+    codes and peripheral signals; 30 s after each stimulus is the trial's baseline reversed in time.
+    """
+    from bench.data.synthetic import MARKER, open_twin_folder, planted_signals, subject_rng, write_marker
+
+    folder = Path(folder)
+    was_twin = (folder / MARKER).is_file()
+    folder = open_twin_folder(folder, f"{SESSIONS}/*/*.bdf")
+    sessions = folder / SESSIONS
+    n_base, sr = round(BASELINE_S * FILE_SFREQ), round(FILE_SFREQ)
+    written: list[Path] = []
+    other: list[Path] = []
+    for s in range(1, int(config.n_subjects) + 1):
+        rng = subject_rng(config, s)
+        ratings, base, stim = planted_signals(
+            rng, config, channels=EEG_CHANNELS, sfreq=FILE_SFREQ, n_trials=int(config.n_trials),
+            n_baseline=n_base, n_stimulus=max(_TWIN_STIMULUS), scale=SCALE, threshold=THRESHOLD,
+            integer_ratings=True,
+        )  # fmt: skip
+        offsets = rng.uniform(-30000.0, 30000.0, (len(ratings), len(EEG_CHANNELS), 1))  # uV
+        emotions = rng.choice(_FELT_EMO, len(ratings))
+        code = "NS"[(s + 1) % 2]
+        for t, row in enumerate(ratings):
+            n_stim = _TWIN_STIMULUS[t]
+            pad = (-(2 * n_base + n_stim)) % sr  # whole 1-s records
+            post = np.concatenate([base[t, :, ::-1], base[t, :, :pad]], axis=1)  # >= 30 s, label-free
+            eeg = np.concatenate([base[t], stim[t, :, :n_stim], post], axis=1)
+            status = np.full(eeg.shape[1], _STATUS_SYSTEM_BITS, dtype=np.float64)
+            status[n_base : n_base + n_stim] += 1 + t % 15  # the trigger code during the stimulus
+            sid = _session_id(s, 2 * t + 2)
+            bdf = sessions / str(sid) / f"Part_{s}_{code}_Trial{t + 1}_emotion.bdf"
+            bdf.parent.mkdir(parents=True, exist_ok=True)
+            _write_twin_bdf(bdf, eeg + offsets[t], _peripheral(rng, eeg.shape[1]), status)
+            attrib = {
+                "cutLenSec": f"{n_stim / FILE_SFREQ:g}", "feltArsl": str(int(row[1])),
+                "feltCtrl": str(int(row[2])), "feltEmo": str(int(emotions[t])), "feltPred": str(int(row[3])),
+                "feltVlnc": str(int(row[0])), "isStim": "1", "mediaFile": f"{_TWIN_CLIPS[t]}.avi",
+                "sessionId": str(sid),
+            }  # fmt: skip
+            written += [bdf, _write_session(bdf.parent, attrib, s)]
+        # an emotion session whose recording is missing, and an implicit-tagging session: both skipped
+        lost = _session_id(s, 3)
+        other.append(_write_session(sessions / str(lost), {
+            "cutLenSec": "60", "feltArsl": "5", "feltCtrl": "5", "feltEmo": "0", "feltPred": "5",
+            "feltVlnc": "5", "isStim": "1", "mediaFile": "90.avi", "sessionId": str(lost),
+        }, s))  # fmt: skip
+        tag = _session_id(s, 61)
+        other.append(_write_session(sessions / str(tag), {
+            "isStim": "1", "mediaFile": "1_f.jpg", "cutNr": "1", "sessionId": str(tag)}, s))  # fmt: skip
+        tag_bdf = sessions / str(tag) / f"Part_{s}_{code}_Trial1_tagging.bdf"
+        n = 2 * sr
+        _write_twin_bdf(
+            tag_bdf, rng.normal(0.0, 15.0, (len(EEG_CHANNELS), n)), _peripheral(rng, n),
+            np.full(n, float(_STATUS_SYSTEM_BITS)),
+        )  # fmt: skip
+        other.append(tag_bdf)
+    if was_twin:  # an earlier twin's sessions this config does not write
+        keep = set(written + other)
+        for stale in [*sessions.glob("*/*.bdf"), *sessions.glob(f"*/{SESSION_XML}")]:
+            if stale not in keep:
+                stale.unlink()
+        for empty in sessions.iterdir():
+            if empty.is_dir() and not any(empty.iterdir()):
+                empty.rmdir()
+    write_marker(folder, config)
+    return written
+
+
+MAHNOB = register_dataset(
+    Dataset(
+        name=NAME,
+        title="MAHNOB-HCI",
+        citation="Soleymani et al., A multimodal database for affect recognition and implicit tagging, "
+        "IEEE Trans. Affective Computing 3(1), 2012",
+        channels=EEG_CHANNELS,
+        sfreq=SFREQ,
+        baseline_s=BASELINE_S,
+        trial_s=TRIAL_S,
+        rating_names=RATING_NAMES,
+        scale=SCALE,
+        threshold=THRESHOLD,
+        n_subjects=30,
+        n_trials=20,
+        env="MAHNOB_DIR",
+        layout="Sessions/<session id>/ holding Part_<subject>_<N|S>_Trial<k>_emotion.bdf and session.xml "
+        "(emotion sessions: session.xml with feltVlnc/feltArsl)",
+        find=find_sessions,
+        read=read_subject,
+        write_synthetic=write_twin,
+        digest_salt="mahnob-hci/reader-v1/30s+last30s",
+        shared_file=False,
+    )
+)
