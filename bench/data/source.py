@@ -65,7 +65,7 @@ def kind_words(kind: str) -> str:
     name = "deap" if kind == "synthetic" else kind.removesuffix("-synthetic")
     try:
         title = get_dataset(name).title
-    except (ConfigError, ImportError):
+    except ConfigError:
         title = name
     return f"synthetic {title}" if synthetic else title
 

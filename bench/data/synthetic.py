@@ -112,6 +112,8 @@ FAST = SyntheticConfig(n_subjects=4, n_trials=16, seed=0)
 """A small preset for tests and quick looks."""
 
 MARKER = "SYNTHETIC.json"
+PARTIAL_MARKER = "SYNTHETIC.partial"
+"""Present while a twin is being written (a write cut short leaves it: the files may be replaced)."""
 
 
 def _effect_matrix(channels: tuple[str, ...] = EEG_CHANNELS) -> np.ndarray:
@@ -261,15 +263,24 @@ def atomic_file(path: Path, write) -> None:
 
 def open_twin_folder(folder: str | Path, dataset_files: str) -> Path:
     """Make ``folder`` ready for a twin: refuse one holding the dataset's files without the synthetic
-    marker (a real copy is never overwritten), and remove an earlier twin's marker (the folder is
-    incomplete until :func:`write_marker` runs). ``dataset_files`` is a glob of the dataset's files."""
+    marker (a real copy is never overwritten), and replace an earlier twin's marker by a "being written"
+    one (the folder is incomplete until :func:`write_marker` runs; a write cut short leaves that one, so
+    the next write may overwrite its files). ``dataset_files`` is a glob of the dataset's files."""
     folder = Path(folder)
-    marker = folder / MARKER
-    if folder.is_dir() and any(folder.glob(dataset_files)) and not marker.is_file():
+    marker, partial = folder / MARKER, folder / PARTIAL_MARKER
+    if _holds_real_files(folder, dataset_files):
         raise DataError(f"{folder}: holds data files that are not synthetic; refusing to overwrite them")
     folder.mkdir(parents=True, exist_ok=True)
+    partial.write_text("a synthetic twin is being written here\n")
     marker.unlink(missing_ok=True)
     return folder
+
+
+def _holds_real_files(folder: Path, dataset_files: str) -> bool:
+    """Files of the dataset, and neither marker: the folder is not ours to overwrite."""
+    if not folder.is_dir() or (folder / MARKER).is_file() or (folder / PARTIAL_MARKER).is_file():
+        return False
+    return any(folder.glob(dataset_files))
 
 
 def write_marker(folder: Path, config: SyntheticConfig) -> None:
@@ -290,6 +301,7 @@ def write_marker(folder: Path, config: SyntheticConfig) -> None:
     tmp = marker.with_suffix(".tmp")
     tmp.write_text(json.dumps(info, indent=1))
     os.replace(tmp, marker)
+    (folder / PARTIAL_MARKER).unlink(missing_ok=True)
 
 
 def write_synthetic(folder: str | Path, config: SyntheticConfig | None = None) -> list[Path]:
@@ -308,7 +320,7 @@ def write_synthetic_deap(folder: str | Path, config: SyntheticConfig | None = No
     """
     config = config or SyntheticConfig()
     folder = Path(folder)
-    if folder.is_dir() and any(folder.glob("s[0-9][0-9].dat")) and not (folder / MARKER).is_file():
+    if _holds_real_files(folder, "s[0-9][0-9].dat"):
         raise DataError(f"{folder}: holds DEAP files that are not synthetic; refusing to overwrite them")
     folder = open_twin_folder(folder, "s[0-9][0-9].dat")
     for stale in folder.glob("s[0-9][0-9].dat"):  # an earlier synthetic set may have had more subjects

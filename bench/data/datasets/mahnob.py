@@ -489,10 +489,17 @@ def write_twin(folder: str | Path, config) -> list[Path]:
     at 256 Hz (30 s baseline, the longest stimulus), then from the same rng the DC offsets, feltEmo
     codes and peripheral signals; 30 s after each stimulus is the trial's baseline reversed in time.
     """
-    from bench.data.synthetic import MARKER, open_twin_folder, planted_signals, subject_rng, write_marker
+    from bench.data.synthetic import (
+        MARKER,
+        PARTIAL_MARKER,
+        open_twin_folder,
+        planted_signals,
+        subject_rng,
+        write_marker,
+    )
 
     folder = Path(folder)
-    was_twin = (folder / MARKER).is_file()
+    was_twin = (folder / MARKER).is_file() or (folder / PARTIAL_MARKER).is_file()
     folder = open_twin_folder(folder, f"{SESSIONS}/*/*.bdf")
     sessions = folder / SESSIONS
     n_base, sr = round(BASELINE_S * FILE_SFREQ), round(FILE_SFREQ)
@@ -577,5 +584,6 @@ MAHNOB = register_dataset(
         write_synthetic=write_twin,
         digest_salt="mahnob-hci/reader-v1/30s+last30s",
         shared_file=False,
+        missing_trials=True,
     )
 )
