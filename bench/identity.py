@@ -151,9 +151,18 @@ def settings(cfg: RunConfig) -> dict[str, Any]:
 
 
 def default_config(cfg: RunConfig) -> RunConfig:
-    """The model's default recipe for the same cell: model, protocol, split, audit (and recipe)."""
+    """The model's default recipe for the same cell: model, protocol, split, audit (and recipe), on the
+    same dataset(s)."""
     return resolve_config(
-        RunConfig(model=cfg.model, protocol=cfg.protocol, split=cfg.split, audit=cfg.audit, recipe=cfg.recipe)
+        RunConfig(
+            model=cfg.model,
+            protocol=cfg.protocol,
+            split=cfg.split,
+            audit=cfg.audit,
+            recipe=cfg.recipe,
+            dataset=cfg.dataset,
+            test_dataset=cfg.test_dataset,
+        )  # fmt: skip
     )
 
 

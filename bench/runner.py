@@ -117,7 +117,7 @@ class ExperimentResult:
 
 # -------------------------------------------------------------------------------------- summaries
 def summarise(results: list[UnitResult], tasks: tuple[str, ...], per_subject: bool) -> dict[str, float]:
-    """Mean and std of test metrics; per-subject protocols average per subject first.
+    """Mean and std of test metrics; per-subject and cross-dataset protocols average per subject first.
 
     A metric missing from a unit counts as NaN: MLflow keeps no non-finite values, so a reused unit's
     undefined AUC (one class in its test fold) comes back missing rather than NaN, and a unit reused from
@@ -125,10 +125,16 @@ def summarise(results: list[UnitResult], tasks: tuple[str, ...], per_subject: bo
     """
     rows = []
     for r in results:
+        # a cross-dataset unit logs every metric per test subject (``..._sNN``): one row each
+        subs = sorted(k.removeprefix("n_test_trials_") for k in r.metrics if k.startswith("n_test_trials_s"))
         for t in tasks:
-            if f"test_acc_{t}" in r.metrics:
-                rows.append({"subject": r.unit.subject, "fold": r.unit.fold, "task": t,
-                             **{m: r.metrics.get(f"test_{m}_{t}", np.nan) for m in METRICS}})  # fmt: skip
+            if f"test_acc_{t}" not in r.metrics:
+                continue
+            for tag in subs or [""]:
+                subject = int(tag[1:]) if tag else r.unit.subject
+                end = f"_{tag}" if tag else ""
+                values = {m: r.metrics.get(f"test_{m}_{t}{end}", np.nan) for m in METRICS}
+                rows.append({"subject": subject, "fold": r.unit.fold, "task": t, **values})
     out: dict[str, float] = {}
     if not rows:
         return out
@@ -306,7 +312,7 @@ def run_description(p: Prepared, summary: dict[str, float], wall_s: float, fit_s
     which data, the test accuracy (mean ± sd over units, or over subjects for per-subject protocols) and
     how long it took."""
     cfg = p.config
-    per_subject = get_protocol(cfg.protocol).population == "per-subject"
+    per_subject = get_protocol(cfg.protocol).over_subjects
     variant = identity_tags(cfg, p.folds_fingerprint, prefix="")["variant"]
     fs = p.features
     n = int(summary.get(f"n_{cfg.tasks[0]}", 0))
@@ -338,7 +344,7 @@ def close_run(run: OpenRun, status: str) -> ExperimentResult | None:
             if missing:  # an executor that lost a unit must not let the parent finish
                 raise RuntimeError(f"executor returned no result for unit(s) {', '.join(missing)}")
             results = [run.results[u.key] for u, _ in p.units]
-            per_subject = get_protocol(p.config.protocol).population == "per-subject"
+            per_subject = get_protocol(p.config.protocol).over_subjects
             summary = summarise(results, p.config.tasks, per_subject)
             fit_s = sum(r.metrics.get("fit_seconds", 0.0) for r in results)
             note = run_description(p, summary, time.monotonic() - run.opened, fit_s)

@@ -244,6 +244,25 @@ def run_units(
     return [out[u.key] for u, _ in pairs]
 
 
+def per_subject_metrics(
+    subject: np.ndarray, trial: np.ndarray, y_true: np.ndarray, p_high: np.ndarray, task: str
+) -> dict[str, float]:
+    """``test_<metric>_<task>_sNN`` for every test subject (window and trial level), plus each subject's
+    ``n_test_sNN`` and ``n_test_trials_sNN``: a cross-dataset run has one fold, so its statistics run over
+    the test dataset's subjects (results.store expands these into one row per subject)."""
+    out: dict[str, float] = {}
+    for s in np.unique(subject):
+        at = subject == s
+        tag = f"s{int(s):02d}"
+        for k, v in classification_metrics(y_true[at], p_high[at]).items():
+            out[f"test_{k}_{task}_{tag}"] = v
+        for k, v in trial_metrics(subject[at], trial[at], y_true[at], p_high[at]).items():
+            out[f"test_{k}_{task}_{tag}"] = v
+        out[f"n_test_{tag}"] = float(at.sum())
+        out[f"n_test_trials_{tag}"] = float(len(np.unique(trial[at])))
+    return out
+
+
 def score_unit(
     p: Prepared,
     unit: Unit,
@@ -276,7 +295,9 @@ def score_unit(
         # the segment split, only the share of the trial's windows that fell into this fold)
         for k, v in trial_metrics(inp.subject[test], inp.trial[test], y_true, probs[t]).items():
             metrics[f"test_{k}_{t}"] = v
-        if unit.subject is None:  # pooled protocols: per-subject accuracy, for per-subject statistics
+        if inp.domain is not None:  # cross-dataset: every metric per test subject, the statistics' unit
+            metrics.update(per_subject_metrics(inp.subject[test], inp.trial[test], y_true, probs[t], t))
+        elif unit.subject is None:  # pooled protocols: per-subject accuracy, for per-subject statistics
             hit = predicted_class(probs[t]) == y_true
             for s, acc in pd.Series(hit).groupby(pred["subject"].to_numpy()).mean().items():
                 metrics[f"test_acc_{t}_s{int(s):02d}"] = float(acc)

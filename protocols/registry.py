@@ -43,6 +43,12 @@ class Protocol:
     description: str
     finetune: bool = False
 
+    @property
+    def over_subjects(self) -> bool:
+        """Statistics run over subjects (per-subject protocols; cross-dataset: one fold, many test
+        subjects), not over folds."""
+        return self.population in ("per-subject", "cross-dataset")
+
     def __post_init__(self) -> None:
         if self.population not in POPULATIONS:
             raise ValueError(f"population={self.population!r}; allowed: {POPULATIONS}")

@@ -31,7 +31,6 @@ from bench.trainer import TEST_METRICS
 CELL_KEY: tuple[str, ...] = ("model", "protocol", "split", "audit", "variant")
 
 
-
 def _count(n: int, noun: str) -> str:
     """``1 subject``, ``4 subjects``, ``? subjects`` (0: not known)."""
     return f"{n or '?'} {noun}{'' if n == 1 else 's'}"
@@ -204,7 +203,7 @@ def _parent_row(run) -> dict:
 
     protocol = t.get(f"{TAG}protocol", "?")
     try:
-        per_subject = get_protocol(protocol).population == "per-subject"
+        per_subject = get_protocol(protocol).over_subjects
     except ConfigError:
         per_subject = False
     settings = _json(t.get(f"{TAG}settings"), {}) or {}
@@ -239,27 +238,41 @@ def _parent_row(run) -> dict:
 
 
 def _unit_rows(run) -> list[dict]:
+    """One row per (unit, task) with its test metrics; a cross-dataset unit (which logs every metric per
+    test subject, ``..._sNN``) gives one row per (unit, task, test subject) instead."""
     t, m = run.data.tags, run.data.metrics
     key = t.get(f"{TAG}unit", run.info.run_name or "")
     subj = t.get(f"{TAG}subject", "")
     tasks = [x for x in t.get(f"{TAG}tasks", ",".join(TASKS)).split(",") if x]
+    end, start = run.info.end_time, run.info.start_time
+    wall = (end - start) / 1000 if end and start else math.nan
+    per_subject = sorted(k.removeprefix("n_test_trials_") for k in m if k.startswith("n_test_trials_s"))
     rows = []
     for task in tasks:
         if f"test_acc_{task}" not in m:
             continue
+        base = key.removesuffix("-valence").removesuffix("-arousal")
         row = {
             "parent_id": t.get("mlflow.parentRunId"),
             "unit": key,
-            "base": key.removesuffix("-valence").removesuffix("-arousal"),
+            "base": base,
             "fold": int(t.get(f"{TAG}fold", "0") or 0),
             "subject": int(subj) if subj.strip().isdigit() else None,
             "task": task,
         }
+        if per_subject:
+            for tag in per_subject:
+                sub = {**row, "base": f"{base}-{tag}", "subject": int(tag[1:])}
+                sub.update({k: float(m.get(f"test_{k}_{task}_{tag}", math.nan)) for k in TEST_METRICS})
+                sub["n_test"], sub["n_test_trials"] = m.get(f"n_test_{tag}"), m.get(f"n_test_trials_{tag}")
+                sub.update(n_test_subjects=1.0, n_train=float(m.get("n_train", math.nan)))
+                sub.update(fit_seconds=float(m.get("fit_seconds", math.nan)), wall_seconds=wall)
+                rows.append(sub)
+            continue
         row.update({k: float(m.get(f"test_{k}_{task}", math.nan)) for k in TEST_METRICS})
         for k in ("n_train", "n_test", "n_test_trials", "n_test_subjects", "fit_seconds"):
             row[k] = float(m.get(k, math.nan))
-        end, start = run.info.end_time, run.info.start_time
-        row["wall_seconds"] = (end - start) / 1000 if end and start else math.nan
+        row["wall_seconds"] = wall
         rows.append(row)
     return rows
 
@@ -339,7 +352,11 @@ def choose_dataset(
             )
         raise ConfigError(
             f"--fingerprint {prefix!r} matches {len(hits)} data sets: {listing}; give more characters"
-            + ("" if data else " or --data " + "|".join(k for k in EXPERIMENTS if any(d.kind == k for d in hits)))  # noqa: E501
+            + (
+                ""
+                if data
+                else " or --data " + "|".join(k for k in EXPERIMENTS if any(d.kind == k for d in hits))
+            )  # noqa: E501
         )
     if len(pool) > 1:
         for kind, fp in default():
