@@ -32,7 +32,14 @@ from bench.results.table import (
     unregister_table,
 )
 
-BUILTIN_TABLES: tuple[str, ...] = ("comparison", "protocols", "leakage", "ablation", "leaderboard")
+BUILTIN_TABLES: tuple[str, ...] = (
+    "comparison",
+    "protocols",
+    "leakage",
+    "ablation",
+    "leaderboard",
+    "crossdataset",
+)
 """Modules of :mod:`bench.results` whose import registers the built-in tables (in this order)."""
 
 _LOADED = False

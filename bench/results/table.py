@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from bench.ablation import VARIANT_FLAGS
+from bench.data.source import kind_words
 from bench.errors import ConfigError
 from bench.results.cells import METRIC_LABELS, Cell
 from bench.results.store import Store
@@ -163,6 +164,10 @@ def data_notes(store: Store) -> list[str]:
     notes = []
     if store.data_kind == "synthetic":
         notes.append("SYNTHETIC data: numbers test the harness, they say nothing about DEAP.")
+    elif store.data_kind.endswith("-synthetic"):
+        real = store.data_kind.removesuffix("-synthetic")
+        real = "the real datasets" if real == "cross-dataset" else kind_words(real)
+        notes.append(f"SYNTHETIC data: numbers test the harness, they say nothing about {real}.")
     if store.where:
         notes.append("runs picked with --where " + " --where ".join(store.where) + ".")
     if store.others_note:

@@ -1,0 +1,175 @@
+"""Cross-dataset matrix: per model, test accuracy of training on one dataset (rows) and testing on
+another (columns), with the majority baseline of the same pair and a paired test against it.
+
+Every pair is its own data set (the fingerprint of both datasets' features), so this table reads every
+cross-dataset data set of the chosen kind (real or synthetic, never both) and places each run by the
+pair it was made on (its ``bench.dataset`` tag, ``train>test``). Statistics run over the test dataset's
+subjects (one fold: all of the training dataset against all of the test dataset).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from bench.data.cross import CROSS_KIND
+from bench.data.datasets import dataset_names, get_dataset
+from bench.data.inputs import TASKS
+from bench.errors import ConfigError
+from bench.results.cells import cell, cell_fields, paired_test
+from bench.results.store import Store, list_datasets, load_store
+from bench.results.table import (
+    DASH,
+    Table,
+    TableOption,
+    consistency,
+    data_notes,
+    metric_note,
+    ordered_models,
+    register_table,
+    short,
+)
+
+PROTOCOL = "cross-dataset"
+BASELINE = "majority"
+ALPHA = 0.05
+
+
+def _pair(parent: pd.Series) -> tuple[str, str] | None:
+    train, sep, test = str(parent["tags"].get("dataset", "")).partition(">")
+    return (train, test) if sep else None
+
+
+def cross_store(store: Store) -> Store:
+    """One store of every cross-dataset data set of ``store``'s kind, each run tagged with its pair; a
+    pair run on several data sets (other twins or feature settings) keeps the newest runs' data set."""
+    if store.data_kind.removesuffix("-synthetic") != CROSS_KIND:
+        raise ConfigError(
+            f"the cross-dataset table reads cross-dataset runs, not {store.label}; pass --data "
+            f"{CROSS_KIND}-synthetic (twins) or --data {CROSS_KIND} (real data)"
+        )
+    sets, _, _ = list_datasets(store.tracking_uri, store.data_kind)
+    stores = [
+        load_store(store.tracking_uri, store.data_kind, d.fingerprint, store.where or None) for d in sets
+    ]
+    parents = pd.concat([s.parents for s in stores], ignore_index=True)
+    parents = parents[parents["protocol"] == PROTOCOL].copy()
+    parents["pair"] = [_pair(p) for _, p in parents.iterrows()]
+    parents = parents[parents["pair"].notna()]
+    newest = parents.groupby("pair")["start_time"].transform("max")
+    chosen = parents.loc[parents["start_time"] == newest, ["pair", "fingerprint"]].drop_duplicates("pair")
+    keep = dict(zip(chosen["pair"], chosen["fingerprint"], strict=True))
+    dropped = parents[[keep[p] != f for p, f in zip(parents["pair"], parents["fingerprint"], strict=True)]]
+    parents = parents[[keep[p] == f for p, f in zip(parents["pair"], parents["fingerprint"], strict=True)]]
+    ids = set(parents["run_id"])
+    runs = pd.concat([s.runs for s in stores], ignore_index=True)
+    units = pd.concat([s.units for s in stores], ignore_index=True)
+    merged = Store(
+        data_kind=store.data_kind,
+        fingerprint="*",
+        tracking_uri=store.tracking_uri,
+        runs=runs[runs["run_id"].isin(ids) | ~runs["fingerprint"].isin(set(dropped["fingerprint"]))],
+        parents=parents.reset_index(drop=True),
+        units=units[units["parent_id"].isin(ids)],
+        where=store.where,
+        untagged=sum(s.untagged for s in stores),
+    )
+    merged.chosen = (
+        f"{len(dropped)} run(s) of pairs also run on newer data are not shown "
+        f"({', '.join(sorted({f'{a}>{b}' for a, b in dropped['pair']}))})"
+        if len(dropped)
+        else ""
+    )
+    return merged
+
+
+def _title(name: str) -> str:
+    return get_dataset(name).title
+
+
+@register_table(
+    "cross-dataset",
+    help="Per model: train on one dataset (rows) x test on another (columns), with the majority baseline.",
+    options=(TableOption("model", "--model", None, "Only this model (default: every model with runs)"),),
+)
+def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = None) -> list[Table]:
+    st = cross_store(store)
+    p = st.parents
+    if p.empty:
+        raise ConfigError(f"no finished cross-dataset runs in {store.tracking_uri}")
+    models = [m for m in ordered_models(st, all_models=False) if m != BASELINE or model == BASELINE]
+    if model is not None:
+        if model not in set(p["model"]):
+            raise ConfigError(f"--model {model!r}: no cross-dataset runs; runs exist for {', '.join(models)}")
+        models = [model]
+    order = {n: i for i, n in enumerate(dataset_names())}
+    trains = sorted({a for a, _ in p["pair"]}, key=order.get)
+    tests = sorted({b for _, b in p["pair"]}, key=order.get)
+
+    def shown(m: str, pair: tuple[str, str]) -> pd.Series | None:
+        hit = p[(p["model"] == m) & (p["pair"] == pair) & (p["variant"] == "full") & (~p["leaky"])]
+        return None if hit.empty else hit.iloc[0]
+
+    flags = consistency(st, [shown(m, (a, b)) for m in [*models, BASELINE] for a in trains for b in tests])
+    out = []
+    for m in models:
+        frame, rows = [], []
+        for a in trains:
+            for task in TASKS:
+                line = {"train": _title(a), "task": task}
+                for b in tests:
+                    par, base = shown(m, (a, b)), shown(BASELINE, (a, b))
+                    c, cb = cell(st, par, task, metric), cell(st, base, task, metric)
+                    test = {"p": math.nan, "why": "no majority run"}
+                    if par is not None and base is not None:
+                        test = paired_test(st, par, base, task, metric, alternative="greater")
+                    above = math.isfinite(test["p"]) and test["p"] < ALPHA
+                    line[_title(b)] = (
+                        DASH
+                        if a == b
+                        else short(c, flags.mark(par) + ("*" if above else ""))
+                        + (f" | maj {100 * cb.mean:.1f}" if c is not None and cb is not None else "")
+                    )
+                    rows.append(
+                        {
+                            "model": m, "train": a, "test": b, "task": task, "metric": metric,
+                            **cell_fields(c),
+                            "majority": cb.mean if cb is not None else math.nan,
+                            "p_vs_majority": test["p"], "p_note": test.get("why", ""),
+                            "data_fingerprint": par["fingerprint"] if par is not None else "",
+                        }
+                    )  # fmt: skip
+                frame.append(line)
+        cols = ["train", "task", *[_title(b) for b in tests]]
+        out.append(
+            Table(
+                "cross-dataset",
+                f"Cross-dataset {metric}: {m}, train (rows) x test (columns) | {_kind(st)}",
+                pd.DataFrame(frame, columns=cols),
+                pd.DataFrame(rows),
+                [
+                    metric_note(metric),
+                    "Each cell: mean ± sd over the test dataset's subjects (n = subjects), one model "
+                    "trained on every subject of the row's dataset, on the channels both share; `maj`: the "
+                    "majority baseline on the same pair; * = above it (one-sided Wilcoxon over subjects, "
+                    f"p < {ALPHA})."
+                    + " Each dataset is binarised at its own threshold (DEAP, AMIGOS, MAHNOB-HCI: > 5 of "
+                    "1-9; DREAMER: > 3 of 1-5).",
+                    *([st.chosen] if st.chosen else []),
+                    *flags.notes,
+                    *data_notes(st),
+                ],
+                [
+                    f"bench run --protocol cross-dataset --model {m} --dataset {a} --test {b}"
+                    for a in trains
+                    for b in tests
+                    if a != b and shown(m, (a, b)) is None
+                ],
+            )
+        )
+    return out
+
+
+def _kind(store: Store) -> str:
+    return "synthetic twins" if store.data_kind.endswith("-synthetic") else "real data"
