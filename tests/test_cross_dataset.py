@@ -109,7 +109,7 @@ def test_dataset_threshold_and_subjects_follow_the_dataset(tmp_path):
 
 
 def _run_pair(tmp_path, effect_in_test: float) -> dict:
-    """AMIGOS twin (6 subjects) -> DREAMER twin (6 subjects): MT-CNN and the majority baseline, then the
+    """AMIGOS twin (6 subjects) -> DREAMER twin (8 subjects): MT-CNN and the majority baseline, then the
     cross-dataset table's numbers for MT-CNN."""
     from bench.results import build, load_builtin, load_store
     from bench.runner import run_experiment
@@ -117,7 +117,7 @@ def _run_pair(tmp_path, effect_in_test: float) -> dict:
     load_builtin()
     train = synthetic_source(SyntheticConfig(dataset="amigos", n_subjects=6, n_trials=16, seed=1))
     test = synthetic_source(
-        SyntheticConfig(dataset="dreamer", n_subjects=6, n_trials=18, seed=2, effect_size=effect_in_test)
+        SyntheticConfig(dataset="dreamer", n_subjects=8, n_trials=18, seed=2, effect_size=effect_in_test)
     )
     cf = _cross(train, test)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -134,9 +134,9 @@ def test_a_shared_planted_effect_carries_across_datasets(tmp_path):
     rows = _run_pair(tmp_path, effect_in_test=1.0)
     for task in ("valence", "arousal"):
         r = rows[task]
-        assert r.n == 6 and r.over == "subjects"
+        assert r.n == 8 and r.over == "subjects"
         assert r.mean > r.majority + 0.1, (task, r.mean, r.majority)
-        assert r.p_vs_majority < 0.05  # one-sided Wilcoxon over the 6 test subjects (smallest p 1/64)
+        assert r.p_vs_majority < 0.05  # one-sided Wilcoxon over the 8 test subjects (smallest p 1/256)
 
 
 @pytest.mark.slow

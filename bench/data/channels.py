@@ -59,14 +59,18 @@ def _named_cells(grid: str) -> dict[str, tuple[int, int]]:
     }
 
 
+def template_montage():
+    """MNE's 10-20 template montage (``colin27_1020``; ``standard_1020`` before MNE 1.12 renamed it)."""
+    import mne
+
+    name = "colin27_1020" if "colin27_1020" in mne.channels.get_builtin_montages() else "standard_1020"
+    return mne.channels.make_standard_montage(name)
+
+
 @lru_cache(maxsize=1)
 def _montage() -> dict[str, np.ndarray]:
     """Channel name (upper case) -> (x, y) on the head in metres (x: left to right, y: back to front)."""
-    import mne
-
-    # MNE 1.12 renamed the template montages (the old names warn, and go in 1.14)
-    name = "colin27_1020" if "colin27_1020" in mne.channels.get_builtin_montages() else "standard_1020"
-    pos = mne.channels.make_standard_montage(name).get_positions()["ch_pos"]
+    pos = template_montage().get_positions()["ch_pos"]
     return {name.upper(): np.asarray(xyz[:2], dtype=np.float64) for name, xyz in pos.items()}
 
 

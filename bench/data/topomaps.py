@@ -6,31 +6,40 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.channels import EEG_CHANNELS, SFREQ
+from bench.data.channels import EEG_CHANNELS, SFREQ, template_montage
 from bench.data.inputs import FEATURE_KINDS, TASKS
+from bench.data.source import kind_words
 
 
-def eeg_info():
-    """An MNE Info of DEAP's 32 EEG channels with 10-20 positions (MNE's 'biosemi32' montage)."""
+def eeg_info(channels: tuple[str, ...] = EEG_CHANNELS):
+    """An MNE Info of a headset's EEG channels with positions: MNE's 'biosemi32' montage for DEAP's 32,
+    MNE's 10-20 template for any other set."""
     import mne
 
-    info = mne.create_info(list(EEG_CHANNELS), SFREQ, ch_types="eeg")
-    info.set_montage(mne.channels.make_standard_montage("biosemi32"))
+    info = mne.create_info(list(channels), SFREQ, ch_types="eeg")
+    if tuple(channels) == EEG_CHANNELS:
+        info.set_montage(mne.channels.make_standard_montage("biosemi32"))
+    else:
+        info.set_montage(template_montage(), match_case=False)
     return info
 
 
-def class_means(features: np.ndarray, ratings: np.ndarray, threshold: float = 5.0) -> dict:
+def class_means(
+    features: np.ndarray, ratings: np.ndarray, threshold: float = 5.0, real: np.ndarray | None = None
+) -> dict:
     """Mean feature map per (kind, task, class) over all windows of high / low trials.
 
-    ``features`` (S, T, W, 2, B, 32), ``ratings`` (S, T, >=2). Returns
-    ``{(kind, task, "high"|"low"): (B, 32)}``; a class without trials maps to NaN.
+    ``features`` (S, T, W, 2, B, C), ``ratings`` (S, T, >=2), ``real`` (S, T): the trials that are not
+    padding (a FeatureSet's ``trial_mask``; default all). Returns ``{(kind, task, "high"|"low"): (B, C)}``;
+    a class without trials maps to NaN.
     """
-    per_trial = np.asarray(features, dtype=np.float64).mean(axis=2)  # (S, T, 2, B, 32)
+    per_trial = np.asarray(features, dtype=np.float64).mean(axis=2)  # (S, T, 2, B, C)
+    real = np.ones(per_trial.shape[:2], dtype=bool) if real is None else np.asarray(real, dtype=bool)
     out = {}
     for t, task in enumerate(TASKS):
         high = ratings[..., t] > threshold
         for k, kind in enumerate(FEATURE_KINDS):
-            for cls, mask in (("high", high), ("low", ~high)):
+            for cls, mask in (("high", high & real), ("low", ~high & real)):
                 sel = per_trial[mask][:, k]
                 out[(kind, task, cls)] = (
                     sel.mean(axis=0) if len(sel) else np.full(per_trial.shape[-2:], np.nan)
@@ -39,11 +48,13 @@ def class_means(features: np.ndarray, ratings: np.ndarray, threshold: float = 5.
 
 
 def class_counts(ratings: np.ndarray, threshold: float = 5.0) -> dict[tuple[str, str], int]:
-    """Trials per (task, "high"|"low") over all subjects (high: rating above ``threshold``)."""
+    """Trials per (task, "high"|"low") over all subjects (high: rating above ``threshold``; padding
+    trials, whose ratings are NaN, count in neither)."""
     out = {}
     for t, task in enumerate(TASKS):
-        high = int((np.asarray(ratings)[..., t] > threshold).sum())
-        out[(task, "high")], out[(task, "low")] = high, int(np.asarray(ratings)[..., t].size) - high
+        r = np.asarray(ratings)[..., t]
+        high = int((r > threshold).sum())
+        out[(task, "high")], out[(task, "low")] = high, int(np.isfinite(r).sum()) - high
     return out
 
 
@@ -83,8 +94,8 @@ def plot_average_maps(fs, out: str | Path, threshold: float = 5.0) -> Path:
     import matplotlib.pyplot as plt
     import mne
 
-    info = eeg_info()
-    means = class_means(fs.features, fs.ratings, threshold)
+    info = eeg_info(tuple(fs.channels))
+    means = class_means(fs.features, fs.ratings, threshold, fs.trial_mask)
     diffs = differences(means)
     counts = class_counts(fs.ratings, threshold)
     classes = [(t, c) for t in TASKS for c in ("high", "low")]
@@ -120,7 +131,7 @@ def plot_average_maps(fs, out: str | Path, threshold: float = 5.0) -> Path:
         fig.colorbar(im, cax=axes[r, bar_diffs])
         axes[r, 0].text(-0.08, 0.5, f"{kind.upper()}\n{bands[b]}", transform=axes[r, 0].transAxes,
                         ha="right", va="center", fontsize=11)  # fmt: skip
-    label = "SYNTHETIC data" if fs.synthetic else "DEAP"
+    label = "SYNTHETIC data" if fs.kind == "synthetic" else kind_words(fs.kind)  # DEAP's as before
     fig.suptitle(
         f"Average brain maps ({label}, {len(fs.subjects)} subjects, data {fs.fingerprint}); "
         f"high = rating > {threshold:g}\n"
