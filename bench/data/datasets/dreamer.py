@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
+from bench.data.preprocess import deap_like
 from bench.data.safeload import check_ratings, first_non_finite, load_mat
 from bench.errors import DataError
 
@@ -85,7 +86,6 @@ SCORE_FIELDS: tuple[str, ...] = ("ScoreValence", "ScoreArousal", "ScoreDominance
 """The subject fields holding :data:`RATING_NAMES`, in that order."""
 SCALE = (1.0, 5.0)
 THRESHOLD = 3.0
-BAND = (4.0, 45.0)
 """The band-pass applied to every recording (DEAP's preprocessing), Hz."""
 
 _TOP_FIELDS = ("Data", "EEG_SamplingRate", "EEG_Electrodes")
@@ -262,13 +262,8 @@ def find(root: Path, subjects: Iterable[int] | None = None) -> dict[int, tuple[P
 
 # ------------------------------------------------------------------------------------------------ read
 def _preprocess(x: np.ndarray) -> np.ndarray:
-    """Common average reference, then the 4-45 Hz zero-phase FIR band-pass: (channels, samples)."""
-    import mne
-
-    x = x - x.mean(axis=0, keepdims=True)
-    return mne.filter.filter_data(
-        x, SFREQ, BAND[0], BAND[1], method="fir", phase="zero", fir_design="firwin", verbose=False
-    )
+    """DEAP's preprocessing (:func:`bench.data.preprocess.deap_like`) of one (channels, samples) recording."""
+    return deap_like(x, SFREQ)
 
 
 def _recording(value: object, where: str, field: str, min_samples: int, what: str) -> np.ndarray:

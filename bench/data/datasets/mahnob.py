@@ -68,6 +68,7 @@ import numpy as np
 
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
 from bench.data.datasets.deap import EEG_CHANNELS
+from bench.data.preprocess import deap_like
 from bench.data.safeload import check_eeg, check_ratings, first_non_finite
 from bench.errors import DataError
 
@@ -78,8 +79,6 @@ FILE_SFREQ = 256.0
 """Sampling rate of the released BDF files (and the twin's); the reader takes each file's own."""
 BASELINE_S = 30.0
 TRIAL_S = 30.0
-BAND = (4.0, 45.0)
-"""DEAP's band-pass, Hz."""
 
 EXG_CHANNELS: tuple[str, ...] = tuple(f"EXG{i}" for i in range(1, 9))
 PERIPHERAL_CHANNELS: tuple[str, ...] = EXG_CHANNELS + ("GSR1", "GSR2", "Erg1", "Erg2", "Resp", "Temp")
@@ -260,12 +259,9 @@ def _read_recording(bdf: Path) -> np.ndarray:
         if bad is not None:
             raise DataError(f"{bdf}: non-finite EEG value at channel {EEG_CHANNELS[bad[0]]}, sample {bad[1]}")
         try:
-            raw.set_eeg_reference("average", projection=False)
-            raw.filter(*BAND, picks="all", method="fir", phase="zero", fir_design="firwin")
-            raw.resample(SFREQ)
+            eeg = deap_like(raw.get_data() * 1e6, sfreq)  # volts -> microvolts
         except Exception as exc:
             raise DataError(f"{bdf}: cannot preprocess the EEG ({_one_line(exc)})") from None
-        eeg = raw.get_data() * 1e6  # volts -> microvolts
     n_base, n_trial = round(BASELINE_S * SFREQ), round(TRIAL_S * SFREQ)
     start, stop = round(onset * SFREQ / sfreq), round(offset * SFREQ / sfreq)
     if start < n_base or stop - start < n_trial or stop > eeg.shape[1]:  # guarded by _stimulus
