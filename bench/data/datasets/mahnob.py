@@ -37,8 +37,8 @@ DEAP's preprocessing on the whole continuous recording, before cutting: the EEG 
 average reference, a 4-45 Hz band-pass (MNE FIR, zero-phase), and resampling to 128 Hz with MNE
 (:func:`bench.data.preprocess.deap_like`; stimulus onset and offset are converted to the new rate).
 Each trial is then the 30 s before the stimulus onset followed by the LAST 30 s of the stimulus
-(clips differ in length; their ends are the comparable part), in microvolts. A recording with less than 30 s before the onset, or a
-stimulus shorter than 30 s, is an error.
+(clips differ in length; their ends are the comparable part), in microvolts. A recording with less
+than 30 s before the onset, or a stimulus shorter than 30 s, is an error.
 
 Every problem (a missing or unreadable file, malformed XML, a rating that is not an integer 1-9, a
 missing EEG channel, a truncated BDF, no trigger) is a one-line :class:`~bench.errors.DataError`
