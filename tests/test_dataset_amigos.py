@@ -245,11 +245,11 @@ BAD = [
     ),
     (
         lambda v: v.update(joined_data=np.zeros((100, 17))),
-        "'joined_data' must be a 1x20 cell, got a float64 array",
+        "'joined_data' must be a 1x20 cell, got a 100x17 float64 array",
     ),
     (
         lambda v: v.update(labels_selfassessment={"a": np.ones((1, 12))}),
-        "'labels_selfassessment' must be a 1x20 cell, got a struct",
+        "'labels_selfassessment' must be a 1x20 cell, got a 1x1 struct",
     ),
     (lambda v: v.update(joined_data=v["joined_data"][:, :10]), "'joined_data' is a 1x10 cell, expected 1x20"),
     (
@@ -258,7 +258,7 @@ BAD = [
     ),
     (
         lambda v: _set(v, "joined_data", 0, _cell([np.ones((6528, 17))])),
-        "'joined_data' trial 0 must be numbers, got a cell",
+        "'joined_data' trial 0 must be numbers, got a 1x1 cell",
     ),
     (
         lambda v: _set(v, "labels_selfassessment", 1, "high"),
@@ -266,7 +266,7 @@ BAD = [
     ),
     (
         lambda v: _set(v, "labels_selfassessment", 0, {"valence": 5.0}),
-        "'labels_selfassessment' trial 0 must be numbers, got a struct",
+        "'labels_selfassessment' trial 0 must be numbers, got a 1x1 struct",
     ),
     (
         lambda v: _set(v, "labels_selfassessment", 1, np.ones((1, 5))),

@@ -103,6 +103,29 @@ def load_mat(path: Path, variable_names: Sequence[str] | None = None, **options)
         raise DataError(f"{path}: not a readable MATLAB file ({type(exc).__name__}: {exc})") from None
 
 
+def describe_mat_value(value: object) -> str:
+    """What a value ``scipy.io.loadmat`` returned is, in MATLAB's words, for error messages: ``a 1x18
+    cell``, ``a 1x1 struct``, ``a string``, ``a 7808x14 float64 array``, ``a MATLAB object of class 'x'``."""
+    from scipy.io.matlab import MatlabFunction, MatlabObject, MatlabOpaque
+
+    if isinstance(value, MatlabObject):
+        return f"a MATLAB object of class {value.classname!r}"
+    if isinstance(value, MatlabFunction):
+        return "a MATLAB function handle"
+    if isinstance(value, MatlabOpaque):
+        return "an opaque MATLAB object"
+    if not isinstance(value, np.ndarray):
+        return f"a {type(value).__name__}"
+    shape = "x".join(map(str, value.shape)) if value.ndim else "scalar"
+    if value.dtype.names is not None:
+        return f"a {shape} struct"
+    if value.dtype.kind == "O":
+        return f"a {shape} cell"
+    if value.dtype.kind in "US":
+        return "a string"
+    return f"a {shape} {value.dtype} array"
+
+
 def first_non_finite(values: np.ndarray) -> tuple[int, ...] | None:
     """Index of the first NaN/inf in ``values``, or None (a cheap all-finite check first)."""
     if np.isfinite(values).all():

@@ -70,7 +70,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
-from bench.data.safeload import check_ratings, first_non_finite, load_mat
+from bench.data.safeload import check_ratings, describe_mat_value, first_non_finite, load_mat
 from bench.errors import DataError
 
 NAME = "amigos"
@@ -146,22 +146,11 @@ def find(root: Path, subjects: Iterable[int] | None) -> dict[int, tuple[Path, ..
     return {s: (found[s][0],) for s in wanted}
 
 
-def _kind(value: object) -> str:
-    """What a MATLAB value is, in MATLAB's words, for error messages."""
-    if not isinstance(value, np.ndarray):
-        return type(value).__name__
-    if value.dtype.names is not None:
-        return "a struct"
-    return {"O": "a cell", "U": "a string", "S": "a string", "b": "a logical array"}.get(
-        value.dtype.kind, f"a {value.dtype} array"
-    )
-
-
 def _cells(obj: dict, name: str, path: Path) -> np.ndarray:
     """The variable ``name`` as its cells (a 1 x n cell with n >= 16), or a one-line DataError."""
     value = obj[name]
     if not isinstance(value, np.ndarray) or value.dtype != object or value.dtype.names is not None:
-        raise DataError(f"{path}: '{name}' must be a 1x{N_CELLS} cell, got {_kind(value)}")
+        raise DataError(f"{path}: '{name}' must be a 1x{N_CELLS} cell, got {describe_mat_value(value)}")
     if value.ndim != 2 or value.shape[0] != 1 or value.shape[1] < N_SHORT:
         raise DataError(f"{path}: '{name}' is a {'x'.join(map(str, value.shape))} cell, expected 1x{N_CELLS}")
     return value[0]
@@ -172,7 +161,7 @@ def _numbers(value: object, name: str, trial: int, path: Path) -> np.ndarray | N
     if isinstance(value, np.ndarray) and value.size == 0:
         return None
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "iuf":
-        raise DataError(f"{path}: '{name}' trial {trial} must be numbers, got {_kind(value)}")
+        raise DataError(f"{path}: '{name}' trial {trial} must be numbers, got {describe_mat_value(value)}")
     return value
 
 

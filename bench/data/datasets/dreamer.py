@@ -54,7 +54,7 @@ import numpy as np
 
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
 from bench.data.preprocess import deap_like
-from bench.data.safeload import check_ratings, first_non_finite, load_mat
+from bench.data.safeload import check_ratings, describe_mat_value, first_non_finite, load_mat
 from bench.errors import DataError
 
 if TYPE_CHECKING:
@@ -94,31 +94,6 @@ _EEG_PARTS = ("baseline", "stimuli")
 
 
 # ------------------------------------------------------------------------------------------ file checks
-def _shape(value: np.ndarray) -> str:
-    return "x".join(map(str, value.shape)) if value.ndim else "scalar"
-
-
-def _describe(value: object) -> str:
-    """What a loaded MATLAB value is, in words (for errors)."""
-    from scipy.io.matlab import MatlabFunction, MatlabObject, MatlabOpaque
-
-    if isinstance(value, MatlabObject):
-        return f"a MATLAB object of class {value.classname!r}"
-    if isinstance(value, MatlabFunction):
-        return "a MATLAB function handle"
-    if isinstance(value, MatlabOpaque):
-        return "an opaque MATLAB object"
-    if not isinstance(value, np.ndarray):
-        return f"a {type(value).__name__}"
-    if value.dtype.names is not None:
-        return f"a {_shape(value)} struct"
-    if value.dtype.kind == "O":
-        return f"a {_shape(value)} cell"
-    if value.dtype.kind in "US":
-        return "a string"
-    return f"a {_shape(value)} {value.dtype} array"
-
-
 def _is_struct(value: object) -> bool:
     return type(value) is np.ndarray and value.dtype.names is not None and value.shape == (1, 1)
 
@@ -126,7 +101,7 @@ def _is_struct(value: object) -> bool:
 def _struct(value: object, where: str, field: str, required: Iterable[str]) -> np.void:
     """The record of a 1x1 struct holding the ``required`` fields, or a DataError."""
     if not _is_struct(value):
-        raise DataError(f"{where}: {field} is {_describe(value)}, expected a 1x1 struct")
+        raise DataError(f"{where}: {field} is {describe_mat_value(value)}, expected a 1x1 struct")
     missing = [f for f in required if f not in value.dtype.names]
     if missing:
         raise DataError(
@@ -138,21 +113,21 @@ def _struct(value: object, where: str, field: str, required: Iterable[str]) -> n
 def _cell(value: object, where: str, field: str) -> np.ndarray:
     """A cell (object array) as loaded, or a DataError."""
     if type(value) is not np.ndarray or value.dtype.kind != "O" or value.ndim != 2:
-        raise DataError(f"{where}: {field} is {_describe(value)}, expected a cell")
+        raise DataError(f"{where}: {field} is {describe_mat_value(value)}, expected a cell")
     return value
 
 
 def _numbers(value: object, where: str, field: str) -> np.ndarray:
     """A real numeric array, or a DataError (strings, cells, structs, objects, complex numbers)."""
     if type(value) is not np.ndarray or value.dtype.kind not in "iuf":
-        raise DataError(f"{where}: {field} is {_describe(value)}, expected numbers")
+        raise DataError(f"{where}: {field} is {describe_mat_value(value)}, expected numbers")
     return value
 
 
 def _scalar(value: object, where: str, field: str) -> float:
     arr = _numbers(value, where, field)
     if arr.size != 1:
-        raise DataError(f"{where}: {field} is {_describe(value)}, expected one number")
+        raise DataError(f"{where}: {field} is {describe_mat_value(value)}, expected one number")
     return float(arr.reshape(-1)[0])
 
 
@@ -163,7 +138,8 @@ def _electrodes(value: object, where: str) -> tuple[str, ...]:
     for i, el in enumerate(cell.reshape(-1)):
         if type(el) is not np.ndarray or el.dtype.kind != "U" or el.size != 1:
             raise DataError(
-                f"{where}: {VARIABLE}.EEG_Electrodes{{{i + 1}}} is {_describe(el)}, expected a string"
+                f"{where}: {VARIABLE}.EEG_Electrodes{{{i + 1}}} is {describe_mat_value(el)}, "
+                "expected a string"
             )
         names.append(str(el.reshape(-1)[0]))
     return tuple(names)
@@ -210,7 +186,9 @@ def _load(path: Path) -> list[dict[str, object]]:
             raise DataError(f"{path}: {VARIABLE}.EEG_Electrodes is {got}; expected {want}")
         data = _cell(top["Data"], str(path), f"{VARIABLE}.Data")
         if data.shape[0] != 1 or data.shape[1] == 0:
-            raise DataError(f"{path}: {VARIABLE}.Data is {_describe(data)}, expected a 1xN cell of subjects")
+            raise DataError(
+                f"{path}: {VARIABLE}.Data is {describe_mat_value(data)}, expected a 1xN cell of subjects"
+            )
         subjects = []
         for i in range(data.shape[1]):
             field = f"{VARIABLE}.Data{{{i + 1}}} (subject {i + 1})"
@@ -270,7 +248,9 @@ def _recording(value: object, where: str, field: str, min_samples: int, what: st
     """One samples x 14 EEG recording, checked, as a float64 (14, samples) array."""
     arr = _numbers(value, where, field)
     if arr.ndim != 2 or arr.shape[1] != len(EEG_CHANNELS):
-        raise DataError(f"{where}: {field} is {_describe(arr)}, expected samples x {len(EEG_CHANNELS)}")
+        raise DataError(
+            f"{where}: {field} is {describe_mat_value(arr)}, expected samples x {len(EEG_CHANNELS)}"
+        )
     if arr.shape[0] < min_samples:
         raise DataError(
             f"{where}: {field} has {arr.shape[0]} samples ({arr.shape[0] / SFREQ:.2f} s), shorter than "
@@ -303,7 +283,8 @@ def read(files: tuple[Path, ...], subject: int) -> SubjectRecording:
     for name, value in {**{f"EEG.{p}": c for p, c in cells.items()}, **scores}.items():
         if value.shape != (n, 1):
             raise DataError(
-                f"{where}: {field}.{name} is {_describe(value)}, expected {n}x1 like {field}.EEG.stimuli"
+                f"{where}: {field}.{name} is {describe_mat_value(value)}, "
+                f"expected {n}x1 like {field}.EEG.stimuli"
             )
     ratings = check_ratings(np.column_stack([scores[f] for f in SCORE_FIELDS]), where, RATING_NAMES, SCALE)
     out = np.empty((n, len(EEG_CHANNELS), N_BASELINE + N_STIMULUS))
