@@ -183,9 +183,12 @@ class RunConfig:
         check_type("log_model", self.log_model, bool, "true or false")
         check_type("compile", self.compile, bool, "true or false")
         if self.subjects is not None:
-            what = "a list of subject numbers"
+            from bench.data.datasets import get_dataset
+
+            n = get_dataset(self.dataset).n_subjects  # numbered 1-32 in DEAP, 1-23 in DREAMER, ...
+            what = f"a list of subject numbers 1-{n}"
             for s in check_type("subjects", self.subjects, (list, tuple), what):
-                check_number("subjects", s, integer=True, low=1)
+                check_number("subjects", s, integer=True, low=1, high=n)
             object.__setattr__(self, "subjects", tuple(sorted(int(s) for s in self.subjects)))
 
     def to_dict(self) -> dict:
@@ -198,6 +201,10 @@ class RunConfig:
         d = self.to_dict()
         for k in self.NON_KEY:
             d.pop(k)
+        if d["threshold"] is None and self.test_dataset is None:  # the dataset's own: same run as naming it
+            from bench.data.datasets import get_dataset
+
+            d["threshold"] = get_dataset(self.dataset).threshold
         for path, default in self.KEY_OMIT_IF_DEFAULT.items():
             section, _, name = path.rpartition(".")
             holder = d[section] if section else d

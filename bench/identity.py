@@ -75,8 +75,8 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
 
 
 def resolve_data(cfg: RunConfig, proto) -> dict:
-    """The dataset fields of a config, checked: the threshold (None: the dataset's own), the subjects
-    within the dataset's numbering, and a test dataset exactly for the cross-dataset protocol."""
+    """The dataset fields of a config, checked: the threshold (None: the dataset's own, within its scale)
+    and a test dataset exactly for the cross-dataset protocol (RunConfig checks the subjects)."""
     from bench.data.datasets import get_dataset
 
     ds = get_dataset(cfg.dataset)
@@ -98,8 +98,6 @@ def resolve_data(cfg: RunConfig, proto) -> dict:
         )
     threshold = ds.threshold if cfg.threshold is None else float(cfg.threshold)
     check_number("threshold", threshold, low=ds.scale[0], high=ds.scale[1])
-    for s in cfg.subjects or ():
-        check_number(f"subjects ({ds.title})", s, integer=True, low=1, high=ds.n_subjects)
     return {"threshold": threshold}
 
 
