@@ -41,16 +41,15 @@ def report(
     grid_data = (deap, dataset, data_dir) != (None, None, None) or synthetic
     if preset is not None or grid_file is not None or scale is not None or grid_data:
         from bench.cli.common import data_choice, err_console
-        from bench.cli.reproduce import grid_command, grid_features, write_grid_report
+        from bench.cli.reproduce import data_grid, grid_command, grid_features, write_grid_report
         from bench.errors import ConfigError
-        from bench.grid import load_grid
 
         choice = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         if data is not None or fingerprint is not None or where or metric != "acc":
             raise ConfigError("--preset/--grid/--scale/--deap pick the grid's runs: drop --data, "
                               "--fingerprint, --where and --metric")  # fmt: skip
         uri = check_tracking_uri(tracking_uri)
-        g = load_grid(preset=preset, path=grid_file, scale=scale, deap=choice.folder, dataset=choice.dataset)
+        g = data_grid(choice, preset=preset, path=grid_file, scale=scale)
         echo = lambda m: err_console.print(m, markup=False, soft_wrap=True)  # noqa: E731
         features = grid_features(g, echo=echo, data=choice)
         write_grid_report(g, features, uri, out, grid_command(g, grid_file, choice))

@@ -287,12 +287,12 @@ def register(root: typer.Typer) -> None:
         from bench.checks import check_option
         from bench.config import DEVICES
         from bench.executors import make_executor
-        from bench.grid import load_grid, preset_text
+        from bench.grid import preset_text
         from bench.tracking import check_tracking_uri
 
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         level = verbosity(quiet, verbose)
-        g = load_grid(preset=preset, path=grid_file, scale=scale, deap=data.folder, dataset=data.dataset)
+        g = data_grid(data, preset=preset, path=grid_file, scale=scale)
         if show:
             sys.stdout.write(grid_file.read_text() if grid_file is not None else preset_text(g.name))
             return
@@ -348,6 +348,19 @@ def scale_data(g):
     from bench.data.source import env_folder
 
     return g.scale.synthetic(g.dataset) if g.deap is None and env_folder(g.dataset) is None else None
+
+
+def data_grid(data: DataChoice, **kwargs):
+    """:func:`bench.grid.load_grid` with the data options: ``--dataset`` and a folder replace the grid's
+    ``[data]``; ``--synthetic`` with a grid file that names a folder is refused (one of the two)."""
+    from bench.grid import load_grid
+
+    g = load_grid(deap=data.folder, dataset=data.dataset, **kwargs)
+    if data.synthetic and g.deap is not None:
+        raise ConfigError(
+            f"--synthetic and the grid's folder {g.deap} ([data] of {kwargs.get('path')}) exclude each other"
+        )
+    return g
 
 
 def grid_synthetic(g, data: DataChoice | None):

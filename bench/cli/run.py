@@ -294,7 +294,7 @@ def register(app: typer.Typer) -> None:
 
         def say(message: str) -> None:
             if level != "quiet":
-                err_console.print(message, markup=False, highlight=False)
+                err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # paths unbroken
 
         runner_executor = make_executor(executor, workers=workers, scheduler=scheduler)
         check_stack_executor(stack, runner_executor)
