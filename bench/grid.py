@@ -15,7 +15,9 @@ The format (every key optional except ``[[runs]]``; nothing else is allowed)::
     max_epochs = 1
     seeds = [0]
     [data]
-    deap = "/path/to/DEAP"      # relative to the file's folder; default: the embedded synthetic DEAP
+    dataset = "deap"            # a registered dataset (default deap)
+    dir = "/path/to/data"       # its folder, relative to the file's; default: its environment variable,
+                                # else its embedded synthetic twin (deap = "DIR": DEAP's shorthand)
     [[runs]]                    # each block is a cartesian product; the grid is their union
     models = "all"              # or ["mtcnn", "4dcrnn"]; "all": every registered model, registry order
     protocols = ["subject-specific", "whole-set"]
@@ -24,7 +26,7 @@ The format (every key optional except ``[[runs]]``; nothing else is allowed)::
     audits = ["none"]           # "none" | "select-on-test"; default ["none"]
 
 A single name may be given as a string instead of a one-item list. ``load_grid(scale=...)`` (the CLI's
-``--scale``) replaces the file's scale, ``deap=`` its ``[data]``.
+``--scale``) replaces the file's scale, ``dataset=`` and ``deap=`` (a folder of the dataset) its ``[data]``.
 
 What the expansion decides, so that a grid never trains the same thing twice or something meaningless:
 
@@ -70,7 +72,7 @@ FEATURE_VARIANTS = ("only-de", "only-psd")
 
 TOP_KEYS = ("name", "scale", "data", "runs")
 SCALE_TABLE_KEYS = ("subjects", "n_folds", "max_epochs", "seeds")
-DATA_KEYS = ("deap",)
+DATA_KEYS = ("dataset", "dir", "deap")
 RUN_KEYS = ("models", "protocols", "splits", "variants", "audits")
 
 
@@ -89,13 +91,17 @@ class Scale:
     """Trials per subject of the synthetic DEAP this scale generates when no DEAP folder is given (None: the
     embedded default's 40). Only ``smoke`` sets it: a pipeline check, not a result, in minutes."""
 
-    def synthetic(self):
-        """The SyntheticConfig this scale runs on without a DEAP folder, or None (the embedded default)."""
+    def synthetic(self, dataset: str = "deap"):
+        """The SyntheticConfig this scale runs on without a folder of ``dataset``, or None (its embedded
+        twin)."""
         if self.synthetic_trials is None:
             return None
+        from bench.data.datasets import get_dataset
         from bench.data.synthetic import SyntheticConfig
 
-        return SyntheticConfig(n_subjects=max(self.subjects or (4,)), n_trials=self.synthetic_trials, seed=0)
+        n_trials = min(self.synthetic_trials, get_dataset(dataset).n_trials)
+        n_subjects = max(self.subjects or (4,))
+        return SyntheticConfig(n_subjects=n_subjects, n_trials=n_trials, seed=0, dataset=dataset)
 
 
 SCALES: dict[str, Scale] = {
@@ -167,9 +173,13 @@ class Grid:
     """A name of :data:`SCALES`, or ``"custom"`` for a ``[scale]`` table."""
     scale: Scale
     deap: str | None
+    """The folder of the dataset (named for DEAP, the only dataset when grids were introduced); None: its
+    environment variable, else its embedded synthetic twin."""
     entries: tuple[GridEntry, ...]
     skipped: tuple[tuple[str, str], ...]
     """``(label, reason)`` of each variant left out."""
+    dataset: str = "deap"
+    """The registered dataset every run of the grid reads."""
 
 
 def preset_text(name: str) -> str:
@@ -199,8 +209,9 @@ _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
 
 def parse_subjects(key: str, value: Any) -> tuple[int, ...] | None:
-    """``"all"`` -> None; ``"1-3"``, ``"1,3,5-8"`` or ``[1, 2, 3]`` -> sorted subject numbers 1-32."""
-    what = "'all', a range like '1-32' or '1,3,5-8', or a list of subject numbers 1-32"
+    """``"all"`` -> None; ``"1-3"``, ``"1,3,5-8"`` or ``[1, 2, 3]`` -> sorted subject numbers (from 1; the
+    grid's dataset bounds them, :func:`expand`)."""
+    what = "'all', a range like '1-32' or '1,3,5-8', or a list of subject numbers from 1"
     check_type(key, value, (str, list, tuple), what)
     if isinstance(value, str):
         if value.strip().lower() == "all":
@@ -209,14 +220,14 @@ def parse_subjects(key: str, value: Any) -> tuple[int, ...] | None:
         for part in value.split(","):
             m = _RANGE.match(part)
             lo, hi = (int(m.group(1)), int(m.group(2) or m.group(1))) if m else (0, -1)
-            if not m or lo < 1 or hi > 32 or lo > hi:
+            if not m or lo < 1 or lo > hi:
                 raise ConfigError(f"{key}={value!r}: expected {what}")
             out.update(range(lo, hi + 1))
         return tuple(sorted(out))
     if not value:
         raise ConfigError(f"{key}={value!r}: expected {what}")
     for s in value:
-        check_number(key, s, integer=True, low=1, high=32)
+        check_number(key, s, integer=True, low=1)
     return tuple(sorted({int(s) for s in value}))
 
 
@@ -292,14 +303,14 @@ def _run_blocks(runs: Any) -> list[dict[str, tuple[str, ...]]]:
     return blocks
 
 
-def _n_subjects(scale: Scale, deap: str | None) -> int | None:
+def _n_subjects(scale: Scale, deap: str | None, dataset: str = "deap") -> int | None:
     """Subjects the grid's runs will see, when known without reading data."""
     if scale.subjects is not None:
         return len(scale.subjects)
     if deap is None:
-        from bench.data.source import default_synthetic_config
+        from bench.data.source import twin_config
 
-        return default_synthetic_config().n_subjects
+        return twin_config(dataset).n_subjects
     return None
 
 
@@ -333,6 +344,7 @@ def expand(
     scale: str | None = None,
     deap: str | None = None,
     seeds: Iterable[int] | None = None,
+    dataset: str | None = None,
 ) -> Grid:
     """A grid from a spec: TOML text, or its tables already as a dict (``bench ablate`` builds one).
 
@@ -355,14 +367,16 @@ def expand(
         if isinstance(seeds, Iterable) and not isinstance(seeds, (str, list, tuple)):
             seeds = list(seeds)
         sc = replace(sc, seeds=_in(source, _seeds, "seeds", seeds))
-    if deap is None:
-        data = _in(source, _keys, "[data]", doc.get("data", {}), DATA_KEYS)
-        if "deap" in data:
-            deap = _in(source, check_type, "data.deap", data["deap"], str, "a folder path")
-            if base_dir is not None and not Path(deap).expanduser().is_absolute():
-                deap = str(base_dir / deap)
+    dataset, deap = _in(source, _data, doc.get("data", {}), dataset, deap, base_dir)
+    if sc.subjects is not None:
+        from bench.data.datasets import get_dataset
+
+        ds = get_dataset(dataset)
+        for s in sc.subjects:
+            key = f"scale.subjects ({ds.title})"
+            _in(source, check_number, key, s, integer=True, low=1, high=ds.n_subjects)
     blocks = _in(source, _run_blocks, doc.get("runs"))
-    n_subjects = _n_subjects(sc, None if deap is None else str(deap))
+    n_subjects = _n_subjects(sc, None if deap is None else str(deap), dataset)
     entries: dict[str, GridEntry] = {}
     skipped: list[tuple[str, str]] = []
     for b in blocks:
@@ -378,7 +392,7 @@ def expand(
                             base = RunConfig(
                                 model=model, protocol=protocol, split=split, n_folds=n_folds, seed=seed,
                                 subjects=sc.subjects, train=TrainConfig(max_epochs=sc.max_epochs),
-                                audit=() if audit == "none" else (audit,),
+                                audit=() if audit == "none" else (audit,), dataset=dataset,
                             )  # fmt: skip
                             for variant, cfg in ablation_configs(base, b["variants"]):
                                 label = entry_label(model, protocol, split, variant, audit, seed)
@@ -400,7 +414,32 @@ def expand(
                                     reason = f"same run as {entries[fp].label}"
                                 if (label, reason) not in skipped:
                                     skipped.append((label, reason))
-    return Grid(name, scale_name, sc, deap, tuple(entries.values()), tuple(skipped))
+    return Grid(name, scale_name, sc, deap, tuple(entries.values()), tuple(skipped), dataset)
+
+
+def _data(
+    table: Any, dataset: str | None, folder: str | None, base_dir: Path | None
+) -> tuple[str, str | None]:
+    """The grid's dataset and folder: the CLI's (``dataset``, ``folder``) over the file's ``[data]``
+    (``dataset``, ``dir``, or ``deap`` for DEAP's folder); a folder in the file belongs to the file's
+    dataset, so another dataset from the CLI leaves it out."""
+    from bench.data.datasets import dataset_names
+
+    data = _keys("[data]", table, DATA_KEYS)
+    if "deap" in data and "dir" in data:
+        raise ConfigError("data.deap and data.dir exclude each other (deap = DIR is DEAP's folder)")
+    named = check_option("data.dataset", data.get("dataset", "deap"), dataset_names())
+    if "deap" in data and named != "deap":
+        raise ConfigError(f"data.deap is DEAP's folder; for data.dataset={named!r} give data.dir")
+    if dataset is not None:
+        check_option("dataset", dataset, dataset_names())
+    chosen = dataset or named
+    if folder is None and chosen == named and ("deap" in data or "dir" in data):
+        key = "deap" if "deap" in data else "dir"
+        folder = check_type(f"data.{key}", data[key], str, "a folder path")
+        if base_dir is not None and not Path(folder).expanduser().is_absolute():
+            folder = str(base_dir / folder)
+    return chosen, folder
 
 
 def load_grid(
@@ -410,11 +449,13 @@ def load_grid(
     scale: str | None = None,
     deap: str | Path | None = None,
     seeds: Iterable[int] | None = None,
+    dataset: str | None = None,
 ) -> Grid:
     """The grid of a preset or a TOML file (neither: the default preset, :data:`DEFAULT_PRESET`).
 
-    ``scale`` (a name of :data:`GRID_SCALES`) replaces the file's scale, ``seeds`` its seeds, ``deap`` its
-    ``[data]``. Every mistake is one :class:`ConfigError` line naming the file, the key and what is allowed.
+    ``scale`` (a name of :data:`GRID_SCALES`) replaces the file's scale, ``seeds`` its seeds, ``dataset``
+    and ``deap`` (a folder of that dataset) its ``[data]``. Every mistake is one :class:`ConfigError`
+    line naming the file, the key and what is allowed.
     """
     if preset is not None and path is not None:
         raise ConfigError("a preset and a grid file exclude each other; give one")
@@ -425,6 +466,8 @@ def load_grid(
         except (OSError, UnicodeDecodeError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise ConfigError(f"{path}: cannot read grid file ({why})") from None
-        return expand(text, source=str(path), base_dir=Path(path).parent, scale=scale, deap=deap, seeds=seeds)
+        return expand(text, source=str(path), base_dir=Path(path).parent, scale=scale, deap=deap, seeds=seeds,
+                      dataset=dataset)  # fmt: skip
     name = preset or DEFAULT_PRESET
-    return expand(preset_text(name), source=f"preset {name}", scale=scale, deap=deap, seeds=seeds)
+    return expand(preset_text(name), source=f"preset {name}", scale=scale, deap=deap, seeds=seeds,
+                  dataset=dataset)  # fmt: skip

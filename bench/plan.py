@@ -23,10 +23,10 @@ from pathlib import Path
 
 from bench.config import RunConfig
 from bench.data.cache import FeatureSet, prepare_features
-from bench.data.cross import CrossFeatures, cross_feature_config
+from bench.data.cross import CrossFeatures, check_same_kind, cross_feature_config
 from bench.data.features import FeatureConfig
 from bench.data.inputs import ModelInputs
-from bench.data.source import resolve_source, twin_config
+from bench.data.source import env_folder, resolve_source, twin_config
 from bench.errors import ConfigError
 from bench.identity import folds_fingerprint, resolve_config
 from bench.registry import create_model, get_model_info, resolve_input_spec
@@ -152,11 +152,21 @@ def load_data(
         source = resolve_source(deap, subjects=cfg.subjects, synthetic=twin, echo=echo, dataset=cfg.dataset)
         return prepare_features(source, feature_config)
     fc = cross_feature_config(feature_config, cfg.dataset, cfg.test_dataset)
-    sets = []
-    for name, folder in ((cfg.dataset, deap), (cfg.test_dataset, test_data)):
-        twin = twin_config(name) if synthetic is not None and folder is None else None
-        sets.append(prepare_features(resolve_source(folder, synthetic=twin, echo=echo, dataset=name), fc))
-    return CrossFeatures(*sets)
+    pairs = ((cfg.dataset, deap), (cfg.test_dataset, test_data))
+    # Copies (a folder, or the dataset's environment variable) are opened first, which reads no data, so
+    # that a real copy paired with a twin is refused before the twin is generated or a feature computed.
+    from_twin = [
+        folder is None and (synthetic is not None or env_folder(name) is None) for name, folder in pairs
+    ]
+    sources = [None if twin else resolve_source(folder, echo=echo, dataset=name)
+               for (name, folder), twin in zip(pairs, from_twin, strict=True)]  # fmt: skip
+    kinds = [twin or src.synthetic for src, twin in zip(sources, from_twin, strict=True)]
+    check_same_kind(cfg.dataset, kinds[0], cfg.test_dataset, kinds[1])
+    for i, (name, _) in enumerate(pairs):
+        if from_twin[i]:
+            twin = twin_config(name) if synthetic is not None else None
+            sources[i] = resolve_source(None, synthetic=twin, echo=echo, dataset=name)
+    return CrossFeatures(*(prepare_features(s, fc) for s in sources))
 
 
 def prepare(

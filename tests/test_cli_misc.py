@@ -58,7 +58,8 @@ def test_epochs_help_says_the_default(command, lead):
     assert get_model_info("4dcrnn").defaults["max_epochs"] == 100
     assert _option_help(command, "--epochs") == (
         f"{lead}; default: the model's own cap (200 for mtcnn, 100 for 4dcrnn/fbccnn/mccnn/saelstm), or at "
-        f"most {QUICK_EPOCHS} on the embedded synthetic default (no --deap, no $DEAP_DIR)"
+        f"most {QUICK_EPOCHS} on the embedded synthetic twins (--synthetic, or no folder and no $DEAP_DIR or "
+        "the dataset's own variable)"
     )
 
 
@@ -152,7 +153,9 @@ def test_data_info_says_whose_each_entry_is(tmp_path, capsys, monkeypatch):
     assert entry_source(metas["e3"]) == ("embedded synthetic (4 subjects x 40 trials, seed 0)", True)
     assert entry_source(metas["e4"]) == ("unknown", None)
     assert main(["data", "info"]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
+    out = capsys.readouterr().out
+    out = out[out.index("Feature cache at") :]  # after the table of registered datasets
+    rows = [line for line in out.splitlines() if line.startswith("│")]
     cells = [[c.strip() for c in line.strip("│").split("│")][:3] for line in rows]
     assert cells == [
         ["aaaaaaaaaaaa", "DEAP", str(deap)],

@@ -8,13 +8,24 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from bench.cli.common import console, err_console, parse_overrides, parse_subjects, read_config_file
-from bench.errors import ConfigError
+from bench.checks import check_option
+from bench.cli.common import (
+    DATA_DIR_OPTION,
+    DATASET_OPTION,
+    DEAP_OPTION,
+    SYNTHETIC_OPTION,
+    DataChoice,
+    console,
+    data_choice,
+    err_console,
+    parse_overrides,
+    parse_subjects,
+    read_config_file,
+)
 
-app = typer.Typer(help="Synthetic DEAP, feature cache and brain-map pictures.", no_args_is_help=True)
-
-DEAP_HELP = (
-    "DEAP folder (sXX.dat files or DEAP's top folder); default: $DEAP_DIR, else the embedded synthetic DEAP"
+app = typer.Typer(
+    help="The registered datasets, their synthetic twins, the feature cache and brain-map pictures.",
+    no_args_is_help=True,
 )
 
 
@@ -29,8 +40,7 @@ def feature_config_from(config_file: Path | None, overrides: list[str] | None):
 
 
 def load_features(
-    deap: Path | None,
-    synthetic: bool,
+    data: DataChoice,
     subjects: str | None,
     feature_config,
     *,
@@ -41,17 +51,11 @@ def load_features(
     from rich.progress import Progress
 
     from bench.data.cache import prepare_features
-    from bench.data.source import default_synthetic_config, resolve_source
 
-    if deap is not None and synthetic:
-        raise ConfigError("--deap and --synthetic exclude each other")
+    name = data.name()
+    sub = parse_subjects(subjects, name)
     echo = (lambda m: None) if quiet else (lambda m: err_console.print(m, markup=False))
-    source = resolve_source(
-        deap,
-        subjects=parse_subjects(subjects),
-        synthetic=default_synthetic_config() if synthetic else None,
-        echo=echo,
-    )
+    source = data.source(name, sub, echo=echo)
     # redrawn on each subject, not by a refresh thread: features are computed by forked processes, and
     # forking is only safe from a process running no other thread (else they are computed serially)
     with Progress(console=err_console, transient=True, disable=quiet, auto_refresh=False) as bar:
@@ -66,72 +70,131 @@ def load_features(
 
 @app.command("synth")
 def synth(
-    out: Path = typer.Argument(..., help="Folder to write sXX.dat files into"),
-    subjects: int = typer.Option(32, "--subjects", min=1, max=32, help="Number of subjects"),
-    trials: int = typer.Option(40, "--trials", min=1, max=40, help="Trials per subject"),
+    out: Path = typer.Argument(..., help="Folder to write the twin's files into"),
+    dataset: str = typer.Option(
+        "deap", "--dataset", help="Dataset whose twin to write (its file format, channels, ratings)"
+    ),
+    subjects: int | None = typer.Option(
+        None, "--subjects", help="Number of subjects (default and most: the dataset's, DEAP 32)"
+    ),
+    trials: int | None = typer.Option(
+        None, "--trials", help="Trials per subject (default and most: the dataset's, DEAP 40)"
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed"),
     effect_size: float = typer.Option(1.0, "--effect-size", min=0.0, help="Scale of the planted effects"),
     fast: bool = typer.Option(False, "--fast", help="Small preset for tests (overrides --subjects/--trials)"),
 ) -> None:
-    """Write a synthetic DEAP (DEAP's exact file format, documented planted effects)."""
-    from dataclasses import replace
+    """Write a synthetic twin of a dataset (its exact file format, documented planted effects)."""
+    from bench.checks import check_number
+    from bench.data.datasets import dataset_names, get_dataset
+    from bench.data.synthetic import FAST, SyntheticConfig, write_synthetic
 
-    from bench.data.synthetic import FAST, SyntheticConfig, write_synthetic_deap
-
-    cfg = (
-        replace(FAST, seed=seed, effect_size=effect_size)
-        if fast
-        else SyntheticConfig(n_subjects=subjects, n_trials=trials, seed=seed, effect_size=effect_size)
+    ds = get_dataset(check_option("--dataset", dataset, dataset_names()))
+    for flag, value, most in (("--subjects", subjects, ds.n_subjects), ("--trials", trials, ds.n_trials)):
+        if value is not None:  # the bounds are the dataset's: checked here, not by typer
+            check_number(f"{flag} ({ds.title})", value, integer=True, low=1, high=most)
+    if fast:
+        n_subjects, n_trials = FAST.n_subjects, min(FAST.n_trials, ds.n_trials)
+    else:
+        n_subjects, n_trials = subjects or ds.n_subjects, trials or ds.n_trials
+    cfg = SyntheticConfig(
+        n_subjects=n_subjects, n_trials=n_trials, seed=seed, effect_size=effect_size, dataset=ds.name
     )
     t0 = time.perf_counter()
-    files = write_synthetic_deap(out, cfg)
-    console.print(f"wrote {len(files)} synthetic subject files to {out} in {time.perf_counter() - t0:.1f} s")
+    files = write_synthetic(out, cfg)
+    console.print(
+        f"wrote a synthetic {ds.title} ({n_subjects} subjects x {n_trials} trials, {len(files)} files) to "
+        f"{out} in {time.perf_counter() - t0:.1f} s",
+        soft_wrap=True,
+    )
 
 
 @app.command("prepare")
 def prepare(
-    deap: Path | None = typer.Option(None, "--deap", help=DEAP_HELP),
-    synthetic: bool = typer.Option(False, "--synthetic", help="Use the embedded synthetic DEAP"),
+    dataset: str | None = DATASET_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
+    deap: Path | None = DEAP_OPTION,
+    synthetic: bool = SYNTHETIC_OPTION,
     subjects: str | None = typer.Option(None, "--subjects", help="Subjects, e.g. '1-32' or '1,3,5-8'"),
     config: Path | None = typer.Option(None, "--config", help="TOML/JSON config file ([features] table)"),
     feature: list[str] | None = typer.Option(None, "-F", "--feature", help="Feature option key=value"),
     force: bool = typer.Option(False, "--force", help="Recompute even if cached"),
 ) -> None:
     """Compute brain-map features once and cache them (keyed by file contents and config)."""
+    from bench.data.source import kind_words
+
+    data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
     t0 = time.perf_counter()
-    fs, source = load_features(deap, synthetic, subjects, feature_config_from(config, feature), force=force)
+    fs, source = load_features(data, subjects, feature_config_from(config, feature), force=force)
     console.print(
-        f"{fs.kind} features for {len(fs.subjects)} subjects, shape {tuple(fs.features.shape)}, "
+        f"{kind_words(fs.kind)} features for {len(fs.subjects)} subjects, shape {tuple(fs.features.shape)}, "
         f"fingerprint {fs.fingerprint}, in {time.perf_counter() - t0:.2f} s"
     )
 
 
+def datasets_table() -> Table:
+    """The registered datasets: size, channels, rates, rating scale, and where a command finds each
+    (its environment variable; its embedded twin, generated in the cache or not yet)."""
+    import os
+
+    from bench.data.datasets import list_datasets
+    from bench.data.source import generated_twin
+
+    table = Table(title="Datasets (--dataset NAME; --data-dir DIR, else $VARIABLE, else the embedded twin)")
+    for col in ("dataset", "title", "subjects x trials", "channels", "Hz", "baseline + trial s", "ratings",
+                "environment variable", "embedded twin"):  # fmt: skip
+        table.add_column(col)
+    for ds in list_datasets():
+        value = os.environ.get(ds.env)
+        if not value:
+            env = f"${ds.env} not set"
+        else:
+            env = f"${ds.env}={value}" + ("" if Path(value).expanduser().is_dir() else " (not a folder)")
+        table.add_row(
+            ds.name,
+            ds.title,
+            f"{ds.n_subjects} x {ds.n_trials}",
+            str(len(ds.channels)),
+            f"{ds.sfreq:g}",
+            f"{ds.baseline_s:g} + {ds.trial_s:g}",
+            f"{ds.scale[0]:g}-{ds.scale[1]:g}, high if > {ds.threshold:g}",
+            env,
+            "generated" if generated_twin(ds.name) is not None else "not generated yet",
+        )
+    return table
+
+
 @app.command("info")
 def info() -> None:
-    """List what the feature cache holds: per data folder and feature config, whose features they are."""
+    """List the registered datasets, then what the feature cache holds: per dataset, data folder and
+    feature config, whose features they are."""
     from bench.data.cache import cache_root, entry_source, list_cached
+    from bench.data.source import data_kind, kind_words
 
+    console.print(datasets_table())
     entries = list_cached()
     if not entries:
         console.print(f"The feature cache at {cache_root()} is empty: run `bench data prepare`.")
         return
     table = Table(title=f"Feature cache at {cache_root()}")
-    for col in ("config", "kind", "source (data folder)", "subjects", "trials x windows", "size", "created"):
+    for col in ("config", "kind", "source (data folder)", "dataset", "subjects", "trials x windows", "size",
+                "created"):  # fmt: skip
         table.add_column(col)
     groups: dict[tuple, list[dict]] = {}
     for e in entries:
         source, exists = entry_source(e)
         if exists is False:
             source += " (folder no longer exists)"
-        key = (e["config_fingerprint"][:12], bool(e.get("synthetic")), source)
+        key = (e["config_fingerprint"][:12], bool(e.get("synthetic")), source, e.get("dataset", "deap"))
         groups.setdefault(key, []).append(e)
-    for (cfg, synth, source), items in sorted(groups.items()):
+    for (cfg, synth, source, dataset), items in sorted(groups.items()):
         subs = sorted(e["subject"] for e in items)
         shape = items[0]["shape"]
         table.add_row(
             cfg,
-            "synthetic" if synth else "DEAP",
+            kind_words(data_kind(dataset, synth)),
             source,
+            dataset,
             _compact(subs),
             f"{shape[0]} x {shape[1]}",
             f"{sum(e['bytes'] for e in items) / 1e6:.1f} MB",
@@ -161,8 +224,10 @@ def show(
     out: Path = typer.Option(
         Path("brain_maps.png"), "--out", "-o", help="Picture to write: .png, .pdf, .svg or .jpg"
     ),
-    deap: Path | None = typer.Option(None, "--deap", help=DEAP_HELP),
-    synthetic: bool = typer.Option(False, "--synthetic", help="Use the embedded synthetic DEAP"),
+    dataset: str | None = DATASET_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
+    deap: Path | None = DEAP_OPTION,
+    synthetic: bool = SYNTHETIC_OPTION,
     subjects: str | None = typer.Option(None, "--subjects", help="Subjects, e.g. '1-32'"),
     config: Path | None = typer.Option(None, "--config", help="TOML/JSON config file ([features] table)"),
     feature: list[str] | None = typer.Option(None, "-F", "--feature", help="Feature option key=value"),
@@ -172,7 +237,10 @@ def show(
     from bench.data.topomaps import plot_average_maps
     from bench.plots import plot_format
 
+    data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
     plot_format("--out", out)  # a wrong suffix is refused before any data is read
-    fs, _ = load_features(deap, synthetic, subjects, feature_config_from(config, feature))
-    path = plot_average_maps(fs, out)
+    fs, _ = load_features(data, subjects, feature_config_from(config, feature))
+    from bench.data.datasets import get_dataset
+
+    path = plot_average_maps(fs, out, threshold=get_dataset(fs.dataset).threshold)  # its own "high"
     console.print(f"wrote {path}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from bench.cli.common import console
+from bench.cli.common import DATA_DIR_OPTION, DATASET_OPTION, DEAP_OPTION, SYNTHETIC_OPTION, console
 from bench.cli.tables import store_options
 
 
@@ -24,29 +24,35 @@ def report(
     grid_file: Path | None = None,
     scale: str | None = None,
     deap: Path | None = None,
+    dataset: str | None = None,
+    data_dir: Path | None = None,
+    synthetic: bool = False,
 ) -> None:
     """Write every table, its plots, the statistics legend and the runs' provenance into --out
     (report.html, self-contained; report.md; tables/*.csv|.tex; plots/*.png). With --preset/--grid
-    (and --scale, --deap): the report `bench reproduce` wrote for that grid, rebuilt from the store."""
+    (and --scale and the data options --dataset, --data-dir, --deap, --synthetic, as given to `bench
+    reproduce`): the report `bench reproduce` wrote for that grid, rebuilt from the store."""
     from bench.report import build_report
     from bench.results import load_store
     from bench.results.cells import check_metric
     from bench.tracking import check_tracking_uri
 
     check_metric(metric)
-    if preset is not None or grid_file is not None or scale is not None or deap is not None:
-        from bench.cli.common import err_console
-        from bench.cli.reproduce import grid_command, grid_features, write_grid_report
+    grid_data = (deap, dataset, data_dir) != (None, None, None) or synthetic
+    if preset is not None or grid_file is not None or scale is not None or grid_data:
+        from bench.cli.common import data_choice, err_console
+        from bench.cli.reproduce import data_grid, grid_command, grid_features, write_grid_report
         from bench.errors import ConfigError
-        from bench.grid import load_grid
 
+        choice = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         if data is not None or fingerprint is not None or where or metric != "acc":
             raise ConfigError("--preset/--grid/--scale/--deap pick the grid's runs: drop --data, "
                               "--fingerprint, --where and --metric")  # fmt: skip
         uri = check_tracking_uri(tracking_uri)
-        g = load_grid(preset=preset, path=grid_file, scale=scale, deap=deap)
-        features = grid_features(g, echo=lambda m: err_console.print(m, markup=False, soft_wrap=True))
-        write_grid_report(g, features, uri, out, grid_command(g, grid_file))
+        g = data_grid(choice, preset=preset, path=grid_file, scale=scale)
+        echo = lambda m: err_console.print(m, markup=False, soft_wrap=True)  # noqa: E731
+        features = grid_features(g, echo=echo, data=choice)
+        write_grid_report(g, features, uri, out, grid_command(g, grid_file, choice))
         return
     store = load_store(
         check_tracking_uri(tracking_uri),
@@ -66,7 +72,10 @@ def register(root: typer.Typer) -> None:
         ("preset", str | None, typer.Option(None, "--preset", help="The report of this built-in grid")),
         ("grid_file", Path | None, typer.Option(None, "--grid", help="The report of this grid file")),
         ("scale", str | None, typer.Option(None, "--scale", help="smoke | small | full (with the grid)")),
-        ("deap", Path | None, typer.Option(None, "--deap", help="The grid's DEAP folder, as given to it")),
+        ("dataset", str | None, DATASET_OPTION),
+        ("data_dir", Path | None, DATA_DIR_OPTION),
+        ("deap", Path | None, DEAP_OPTION),
+        ("synthetic", bool, SYNTHETIC_OPTION),
     ]
     params = [*store_options(), inspect.Parameter("out", kw, default=out, annotation=Path)]
     params += [inspect.Parameter(n, kw, default=d, annotation=a) for n, a, d in grid]

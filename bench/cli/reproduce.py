@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 import time
@@ -16,15 +15,20 @@ from rich.text import Text
 
 from bench.cli.common import (
     COMPILE_HELP,
+    DATA_DIR_OPTION,
+    DATASET_OPTION,
+    DEAP_OPTION,
     EXECUTOR_OPTION,
     LOG_MODEL_HELP,
     SCHEDULER_OPTION,
+    SYNTHETIC_OPTION,
     WORKERS_OPTION,
+    DataChoice,
     console,
+    data_choice,
     err_console,
     exit_interrupted,
 )
-from bench.cli.data import DEAP_HELP
 from bench.cli.run_progress import format_duration as _fmt
 from bench.cli.run_progress import stamp, verbosity
 from bench.errors import ConfigError
@@ -256,7 +260,10 @@ def register(root: typer.Typer) -> None:
             "--scale",
             help="smoke (minutes) | small (default) | full (the paper's: all subjects, 200 ep)",
         ),
-        deap: Path | None = typer.Option(None, "--deap", help=DEAP_HELP),
+        dataset: str | None = DATASET_OPTION,
+        data_dir: Path | None = DATA_DIR_OPTION,
+        deap: Path | None = DEAP_OPTION,
+        synthetic: bool = SYNTHETIC_OPTION,
         executor: str | None = EXECUTOR_OPTION,
         workers: int | None = WORKERS_OPTION,
         scheduler: str | None = SCHEDULER_OPTION,
@@ -280,11 +287,12 @@ def register(root: typer.Typer) -> None:
         from bench.checks import check_option
         from bench.config import DEVICES
         from bench.executors import make_executor
-        from bench.grid import load_grid, preset_text
+        from bench.grid import preset_text
         from bench.tracking import check_tracking_uri
 
+        data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         level = verbosity(quiet, verbose)
-        g = load_grid(preset=preset, path=grid_file, scale=scale, deap=deap)
+        g = data_grid(data, preset=preset, path=grid_file, scale=scale)
         if show:
             sys.stdout.write(grid_file.read_text() if grid_file is not None else preset_text(g.name))
             return
@@ -294,20 +302,25 @@ def register(root: typer.Typer) -> None:
         uri = check_tracking_uri(tracking_uri)
         plans, res = run_grid_command(
             g, ex, device=device, threads=threads, uri=uri, plan_only=plan_only, log_model=log_model,
-            compile=compile_, level=level,
+            compile=compile_, level=level, synthetic=grid_synthetic(g, data),
         )  # fmt: skip
         if res is None:
             return
-        write_grid_report(g, plans[0].features, uri, out, grid_command(g, grid_file))
+        write_grid_report(g, plans[0].features, uri, out, grid_command(g, grid_file, data))
         if res.failed:
             raise typer.Exit(1)
 
 
-def grid_command(g, grid_file: Path | None) -> str:
-    """The ``bench reproduce`` command of grid ``g`` (recorded in its report)."""
+def grid_command(g, grid_file: Path | None, data: DataChoice | None = None) -> str:
+    """The ``bench reproduce`` command of grid ``g`` (recorded in its report): DEAP's folder as
+    ``--deap DIR``, another dataset's as ``--dataset NAME --data-dir DIR``."""
     source = f"--grid {shlex.quote(str(grid_file))}" if grid_file is not None else f"--preset {g.name}"
-    data = f" --deap {shlex.quote(str(g.deap))}" if g.deap else ""
-    return f"bench reproduce {source} --scale {g.scale_name}{data}".replace(" --scale custom", "")
+    if g.dataset == "deap":
+        where = f" --deap {shlex.quote(str(g.deap))}" if g.deap else ""
+    else:
+        where = f" --dataset {g.dataset}" + (f" --data-dir {shlex.quote(str(g.deap))}" if g.deap else "")
+    where += " --synthetic" if data is not None and data.synthetic else ""
+    return f"bench reproduce {source} --scale {g.scale_name}{where}".replace(" --scale custom", "")
 
 
 def write_grid_report(g, features, uri: str, out: Path, command: str) -> None:
@@ -329,14 +342,38 @@ def write_grid_report(g, features, uri: str, out: Path, command: str) -> None:
 
 
 def scale_data(g):
-    """The synthetic DEAP a grid's scale brings along (smoke: its own small one) when no DEAP folder is
-    given (``--deap``, the grid's ``[data]`` or ``$DEAP_DIR``); None: the usual data source."""
-    return g.scale.synthetic() if g.deap is None and not os.environ.get("DEAP_DIR") else None
+    """The synthetic twin a grid's scale brings along (smoke: its own small one) when no folder of its
+    dataset is given (``--deap``/``--data-dir``, the grid's ``[data]`` or the dataset's environment
+    variable); None: the usual data source."""
+    from bench.data.source import env_folder
+
+    return g.scale.synthetic(g.dataset) if g.deap is None and env_folder(g.dataset) is None else None
 
 
-def grid_features(g, echo=None):
+def data_grid(data: DataChoice, **kwargs):
+    """:func:`bench.grid.load_grid` with the data options: ``--dataset`` and a folder replace the grid's
+    ``[data]``; ``--synthetic`` with a grid file that names a folder is refused (one of the two)."""
+    from bench.grid import load_grid
+
+    g = load_grid(deap=data.folder, dataset=data.dataset, **kwargs)
+    if data.synthetic and g.deap is not None:
+        raise ConfigError(
+            f"--synthetic and the grid's folder {g.deap} ([data] of {kwargs.get('path')}) exclude each other"
+        )
+    return g
+
+
+def grid_synthetic(g, data: DataChoice | None):
+    """The synthetic twin a grid runs on: with ``--synthetic`` the scale's own (smoke) or the dataset's
+    embedded one, even where its environment variable is set; else :func:`scale_data`'s."""
+    if data is not None and data.synthetic:
+        return g.scale.synthetic(g.dataset) or data.twin(g.dataset)
+    return scale_data(g)
+
+
+def grid_features(g, echo=None, data: DataChoice | None = None):
     """The features a grid's runs use (from the feature cache once prepared), without planning it."""
     from bench.reproduce import prepare_runs
 
-    synthetic = scale_data(g)
+    synthetic = grid_synthetic(g, data)
     return prepare_runs([g.entries[0].config], deap=g.deap, synthetic=synthetic, echo=echo)[0].features

@@ -13,19 +13,26 @@ import typer
 from bench.checks import check_option, check_type
 from bench.cli.common import (
     COMPILE_HELP,
+    DATA_DIR_OPTION,
+    DATASET_OPTION,
+    DEAP_OPTION,
     EXECUTOR_OPTION,
     LOG_MODEL_HELP,
     SCHEDULER_OPTION,
+    SYNTHETIC_OPTION,
+    TEST_DATA_DIR_OPTION,
+    TEST_OPTION,
     WORKERS_OPTION,
     console,
+    data_choice,
     epochs_help,
     err_console,
     exit_interrupted,
+    full_size_hint,
     parse_overrides,
     parse_subjects,
     read_config_file,
 )
-from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
 from bench.table_fit import NAME, Col, FitTable
 
@@ -49,6 +56,23 @@ def quick_epochs_line(more: str = "") -> str:
     """What the embedded default's epoch cap is and how to lift it (said when a command applies it)."""
     n = f"{QUICK_EPOCHS} epoch{'s' if QUICK_EPOCHS != 1 else ''}"
     return f"Embedded synthetic default: at most {n} (--epochs N for more{more})."
+
+
+def data_line(features) -> str:
+    """``Data: synthetic DREAMER, 2 subjects, from DIR``: what a run reads, said before it starts (a
+    cross-dataset run: both datasets and the channels they share)."""
+    from bench.data.datasets import get_dataset
+
+    def one(fs) -> str:
+        what = ("synthetic " if fs.synthetic else "") + get_dataset(fs.dataset).title
+        return f"{what}, {len(fs.subjects)} subjects, from {fs.source or 'the feature cache'}"
+
+    if hasattr(features, "train"):  # CrossFeatures
+        return (
+            f"Data: train on {one(features.train)}; test on {one(features.test)}; "
+            f"{len(features.channels)} shared channels"
+        )
+    return f"Data: {one(features)}"
 
 
 def _csv(text: str | None, what: str, allowed: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -134,6 +158,10 @@ def results_table(res) -> FitTable:
     from bench.identity import deviations, variant_name
 
     variant = variant_name(deviations(cfg), cfg.recipe)
+    if cfg.test_dataset is not None:  # the kind says cross-dataset: name the two datasets
+        from bench.data.datasets import get_dataset
+
+        data += f" ({get_dataset(cfg.dataset).title} -> {get_dataset(cfg.test_dataset).title})"
     title = f"{cfg.model} | {cfg.protocol} | split {res.split} | variant {variant} | {data}"
     title += " | LEAKY" if res.leaky else ""
     caption = (
@@ -187,7 +215,8 @@ def register(app: typer.Typer) -> None:
             None,
             "--protocol",
             "-p",
-            help="subject-specific | whole-set (default) | cross-subject | whole-set-finetune",
+            help="subject-specific | whole-set (default) | cross-subject | whole-set-finetune | "
+            "cross-dataset (--test NAME)",
         ),  # fmt: skip
         split: str | None = typer.Option(None, "--split", help="trial (default) | segment (leaky) | subject"),
         folds: int | None = typer.Option(
@@ -195,8 +224,12 @@ def register(app: typer.Typer) -> None:
         ),
         subjects: str | None = typer.Option(None, "--subjects", help="Subjects, e.g. '1-32' or '1,3,5-8'"),
         epochs: int | None = typer.Option(None, "--epochs", min=1, help=epochs_help()),
-        deap: Path | None = typer.Option(None, "--deap", help=DEAP_HELP),
-        synthetic: bool = typer.Option(False, "--synthetic", help="Use the embedded synthetic DEAP"),
+        dataset: str | None = DATASET_OPTION,
+        data_dir: Path | None = DATA_DIR_OPTION,
+        deap: Path | None = DEAP_OPTION,
+        synthetic: bool = SYNTHETIC_OPTION,
+        test: str | None = TEST_OPTION,
+        test_data_dir: Path | None = TEST_DATA_DIR_OPTION,
         config: Path | None = typer.Option(None, "--config", help="TOML/JSON config file"),
         seed: int | None = typer.Option(None, "--seed", help="Random seed (folds, init, batches)"),
         device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda"),
@@ -251,8 +284,8 @@ def register(app: typer.Typer) -> None:
         from bench.tracking import check_tracking_uri
         from bench.trainer import resolve_device
 
-        if deap is not None and synthetic:
-            raise ConfigError("--deap and --synthetic exclude each other")
+        data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic, test=test,
+                           test_data_dir=test_data_dir)  # fmt: skip
         from bench.cli.run_progress import format_duration, make_reporter, verbosity
         from bench.executors import check_stack_executor, make_executor
 
@@ -261,7 +294,7 @@ def register(app: typer.Typer) -> None:
 
         def say(message: str) -> None:
             if level != "quiet":
-                err_console.print(message, markup=False, highlight=False)
+                err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # paths unbroken
 
         runner_executor = make_executor(executor, workers=workers, scheduler=scheduler)
         check_stack_executor(stack, runner_executor)
@@ -279,42 +312,36 @@ def register(app: typer.Typer) -> None:
             "lr_decay": False if no_lr_decay else None, "balance": False if no_balance else None,
             "stack": stack,
         }  # fmt: skip
-        sub = parse_subjects(subjects)
+        sub = parse_subjects(subjects, data.name(file_cfg.get("dataset")))
         d = build_config(
             file_cfg, train=train, feature_config=parse_overrides(feature, "-F/--feature"),
-            model_options=parse_overrides(model_opt, "-M/--model-option"),
-            model=model, protocol=protocol, split=split, n_folds=folds, seed=seed, device=device,
+            model_options=parse_overrides(model_opt, "-M/--model-option"), **data.config_values(),
+            model=model, protocol=data.protocol(protocol, file_cfg.get("protocol")), split=split,
+            n_folds=folds, seed=seed, device=device,
             subjects=tuple(sub) if sub else None, tasks=_csv(tasks, "--tasks", ("valence", "arousal")),
             features=_csv(features, "--features", ("de", "psd")), single_task=single_task or None,
             audit=_csv(audit, "--audit", ("select-on-test",)), num_threads=threads, recipe=recipe,
             log_model=log_model or None, compile=compile_ or None,
         )  # fmt: skip
         # Every value is checked before any output or work: types, the device, the tracking store.
-        resolve_device(RunConfig.from_dict(d).device)  # --device cuda without CUDA: refused here
+        cfg = RunConfig.from_dict(d)
+        data.check_run(cfg)
+        resolve_device(cfg.device)  # --device cuda without CUDA: refused here
         uri = check_tracking_uri(tracking_uri)  # an unknown scheme or a silent server: refused up front
-        embedded = deap is None and not os.environ.get("DEAP_DIR")
-        quick = embedded and d["train"].get("max_epochs") is None
+        quick = data.embedded(cfg.dataset, cfg.test_dataset) and d["train"].get("max_epochs") is None
         if quick:
             d["train"]["max_epochs"] = QUICK_EPOCHS
-        cfg = RunConfig.from_dict(d)
-        from bench.data.source import default_synthetic_config
-
+            cfg = RunConfig.from_dict(d)
         try:
-            prepared = prepare(
-                cfg, deap=deap, synthetic=default_synthetic_config() if synthetic else None,
-                echo=say,
-            )  # fmt: skip
+            prepared = prepare(cfg, echo=say, **data.prepare_args())
         except KeyboardInterrupt:
             exit_interrupted(
                 "interrupted while preparing data: nothing was tracked in MLflow (finished feature cache "
                 "entries are kept); run the same command again to go on"
             )
         if quick:  # said after prepare(), so a value it refuses stays the only line printed
-            say(
-                quick_epochs_line(
-                    "; `bench data synth DIR --subjects 32` then `--deap DIR` for a full-size synthetic DEAP"
-                )
-            )
+            say(quick_epochs_line(full_size_hint(cfg.dataset, cfg.test_dataset)))
+        say(data_line(prepared.features))
         if prepared.config.recipe != cfg.recipe:
             say(f"The paper recipe of {cfg.model} is the harness recipe: same run as without --recipe paper.")
         if prepared.leaky:
@@ -344,7 +371,12 @@ def register(app: typer.Typer) -> None:
                 exit_interrupted(reporter.interrupted())
         console.print(results_table(res))
         took = format_duration(time.monotonic() - t_start)
-        console.print(f"Finished in {took}. MLflow parent run {res.parent_run_id}; open it with `bench ui`.")
+        from bench.tracking import EXPERIMENTS
+
+        console.print(
+            f"Finished in {took}. MLflow parent run {res.parent_run_id} in experiment "
+            f"{EXPERIMENTS[res.data_kind]}; open it with `bench ui`."
+        )
 
     @app.command("ui")
     def ui(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,15 +13,19 @@ from typer.core import TyperGroup
 
 from bench.checks import check_option
 from bench.cli.common import (
+    DATA_DIR_OPTION,
+    DATASET_OPTION,
+    DEAP_OPTION,
     EXECUTOR_OPTION,
     SCHEDULER_OPTION,
+    SYNTHETIC_OPTION,
     WORKERS_OPTION,
     console,
+    data_choice,
     epochs_help,
     err_console,
     parse_subjects,
 )
-from bench.cli.data import DEAP_HELP
 from bench.errors import ConfigError
 from bench.plots import plot_format
 from bench.tracking import check_tracking_uri
@@ -305,8 +308,10 @@ def register(root: typer.Typer) -> None:
         subjects: str | None = typer.Option(None, "--subjects", help="Subjects, e.g. '1-32' or '1,3,5-8'"),
         epochs: int | None = typer.Option(None, "--epochs", min=1, help=epochs_help("Max epochs per run")),
         seed: int | None = typer.Option(None, "--seed", help="Random seed"),
-        deap: Path | None = typer.Option(None, "--deap", help=DEAP_HELP),
-        synthetic: bool = typer.Option(False, "--synthetic", help="Use the embedded synthetic DEAP"),
+        dataset: str | None = DATASET_OPTION,
+        data_dir: Path | None = DATA_DIR_OPTION,
+        deap: Path | None = DEAP_OPTION,
+        synthetic: bool = SYNTHETIC_OPTION,
         device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda"),
         threads: int | None = typer.Option(None, "--threads", min=1, help="torch.set_num_threads"),
         tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store"),
@@ -323,23 +328,22 @@ def register(root: typer.Typer) -> None:
         from bench.ablation import VARIANTS
         from bench.cli.reproduce import run_grid_command
         from bench.cli.run import QUICK_EPOCHS, quick_epochs_line
-        from bench.data.source import default_synthetic_config
         from bench.executors import make_executor
         from bench.grid import expand
         from bench.recipes import DEFAULT_MAX_EPOCHS
         from bench.registry import get_model_info
 
-        if deap is not None and synthetic:
-            raise ConfigError("--deap and --synthetic exclude each other")
+        data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
+        name = data.name()
+        sub = parse_subjects(subjects, name)
         ex = make_executor(executor, workers=workers, scheduler=scheduler)
         tracking_uri = check_tracking_uri(tracking_uri)
         grid = list(VARIANTS) if variants is None else [v.strip() for v in variants.split(",") if v.strip()]
-        if deap is None and not os.environ.get("DEAP_DIR") and epochs is None:
+        if data.embedded(name) and epochs is None:
             epochs = QUICK_EPOCHS
             err_console.print(quick_epochs_line())
         if epochs is None:
             epochs = int(get_model_info(model).defaults.get("max_epochs", DEFAULT_MAX_EPOCHS))
-        sub = parse_subjects(subjects)
         run = {"models": [model], "protocols": [protocol], "variants": grid}
         if split is not None:
             run["splits"] = [split]
@@ -353,10 +357,10 @@ def register(root: typer.Typer) -> None:
             },  # fmt: skip
             "runs": [run],
         }
-        g = expand(doc, source="bench ablate", deap=None if deap is None else str(deap))
+        folder = None if data.folder is None else str(data.folder)
+        g = expand(doc, source="bench ablate", deap=folder, dataset=name)
         plans, res = run_grid_command(
-            g, ex, device=device, threads=threads, uri=tracking_uri,
-            synthetic=default_synthetic_config() if synthetic else None,
+            g, ex, device=device, threads=threads, uri=tracking_uri, synthetic=data.twin(name),
         )  # fmt: skip
         p = plans[0]
         scale = [

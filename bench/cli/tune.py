@@ -7,7 +7,6 @@ the objective (validation folds only), storage and tracking.
 from __future__ import annotations
 
 import math
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -18,16 +17,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bench.cli.common import (
+    DATA_DIR_OPTION,
+    DATASET_OPTION,
+    DEAP_OPTION,
+    SYNTHETIC_OPTION,
     console,
+    data_choice,
     epochs_help,
     err_console,
     parse_overrides,
     parse_subjects,
     read_config_file,
 )
-from bench.cli.data import DEAP_HELP
 from bench.cli.run_progress import stamp
-from bench.errors import ConfigError
 
 
 class RichTuneReporter:
@@ -112,8 +114,10 @@ def register(app: typer.Typer) -> None:
         epochs: int | None = typer.Option(None, "--epochs", min=1, help=epochs_help("Max epochs per fold")),
         folds: int | None = typer.Option(None, "--folds", help="Outer folds of the protocol (default 5)"),
         subjects: str | None = typer.Option(None, "--subjects", help="Subjects, e.g. '1-32' or '1,3,5-8'"),
-        deap: Path | None = typer.Option(None, "--deap", help=DEAP_HELP),
-        synthetic: bool = typer.Option(False, "--synthetic", help="Use the embedded synthetic DEAP"),
+        dataset: str | None = DATASET_OPTION,
+        data_dir: Path | None = DATA_DIR_OPTION,
+        deap: Path | None = DEAP_OPTION,
+        synthetic: bool = SYNTHETIC_OPTION,
         seed: int | None = typer.Option(None, "--seed", help="Seed (folds, init, TPE sampler)"),
         config: Path | None = typer.Option(None, "--config", help="TOML/JSON config file (as bench run)"),
         model_opt: list[str] | None = typer.Option(
@@ -130,7 +134,6 @@ def register(app: typer.Typer) -> None:
 
         from bench.cli.run import QUICK_EPOCHS, build_config, quick_epochs_line
         from bench.config import RunConfig
-        from bench.data.source import default_synthetic_config
         from bench.tracking import check_tracking_uri, resolve_tracking_uri
         from bench.trainer import resolve_device
         from bench.tuning import (
@@ -143,15 +146,15 @@ def register(app: typer.Typer) -> None:
             run_study,
         )
 
-        if deap is not None and synthetic:
-            raise ConfigError("--deap and --synthetic exclude each other")
+        data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         objective = canonical_objective(objective)
         _validate(trials, space, objective, tune_folds, n_jobs, timeout)
-        sub = parse_subjects(subjects)
+        file_cfg = read_config_file(config)
+        sub = parse_subjects(subjects, data.name(file_cfg.get("dataset")))
         d = build_config(
-            read_config_file(config), train={"max_epochs": epochs},
+            file_cfg, train={"max_epochs": epochs},
             feature_config=parse_overrides(feature, "-F/--feature"),
-            model_options=parse_overrides(model_opt, "-M/--model-option"),
+            model_options=parse_overrides(model_opt, "-M/--model-option"), **data.config_values(),
             model=model, protocol=protocol, split=split, n_folds=folds, seed=seed, device=device,
             subjects=tuple(sub) if sub else None,
         )  # fmt: skip
@@ -159,8 +162,7 @@ def register(app: typer.Typer) -> None:
         check_tunable(checked)  # user errors first, before any output
         resolve_device(checked.device)
         tracking_uri = check_tracking_uri(tracking_uri)
-        embedded = deap is None and not os.environ.get("DEAP_DIR")
-        if embedded and d["train"].get("max_epochs") is None:
+        if data.embedded(checked.dataset, checked.test_dataset) and d["train"].get("max_epochs") is None:
             d["train"]["max_epochs"] = QUICK_EPOCHS
             err_console.print(quick_epochs_line())
         cfg = RunConfig.from_dict(d)
@@ -176,8 +178,8 @@ def register(app: typer.Typer) -> None:
         ) as bar:  # fmt: skip
             res = run_study(
                 cfg, n_trials=trials, study_name=name, storage=url, space=space, objective=objective,
-                tune_folds=tune_folds, n_jobs=n_jobs, timeout=timeout, deap=deap,
-                synthetic=default_synthetic_config() if synthetic else None, tracking_uri=tracking_uri,
+                tune_folds=tune_folds, n_jobs=n_jobs, timeout=timeout, deap=data.folder,
+                synthetic=data.twin(cfg.dataset), tracking_uri=tracking_uri,
                 reporter=RichTuneReporter(bar),
             )  # fmt: skip
         console.print(trials_table(res))
@@ -202,10 +204,7 @@ def register(app: typer.Typer) -> None:
                "--loss-weights", f"tuned:{name}"]  # fmt: skip
         if storage is not None:
             cmd += ["--storage", storage]
-        if deap is not None:
-            cmd += ["--deap", str(deap)]
-        elif synthetic:
-            cmd += ["--synthetic"]
+        cmd += data.argv(cfg.dataset)
         passed = {"--split": split, "--folds": folds, "--subjects": subjects, "--epochs": epochs,
                   "--seed": seed, "--tracking-uri": tracking_uri}  # fmt: skip
         for flag, value in passed.items():

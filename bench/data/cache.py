@@ -705,13 +705,16 @@ def entry_source(meta: dict, cache_dir: str | Path | None = None) -> tuple[str, 
         return UNKNOWN_SOURCE, None
     folder = Path(src).parent
     exists = folder.is_dir()
-    if folder.parent == cache_root(cache_dir) / "synthetic":
+    synthetic = cache_root(cache_dir) / "synthetic"
+    # a twin's files may lie in sub-folders of it (MAHNOB-HCI's Sessions/<id>/)
+    twin = next((f for f in (folder, *folder.parents) if f.parent == synthetic), None)
+    if twin is not None:
         try:
-            cfg = json.loads((folder / SYNTHETIC_MARKER).read_text())["config"]
+            cfg = json.loads((twin / SYNTHETIC_MARKER).read_text())["config"]
             size = f" ({cfg['n_subjects']} subjects x {cfg['n_trials']} trials, seed {cfg['seed']})"
         except (OSError, ValueError, KeyError, TypeError):
             size = ""
-        return EMBEDDED_SOURCE + size, exists
+        return EMBEDDED_SOURCE + size, twin.is_dir()
     return str(folder), exists
 
 

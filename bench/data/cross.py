@@ -53,6 +53,18 @@ def cross_feature_config(config: FeatureConfig, train: str, test: str) -> Featur
     return config
 
 
+def check_same_kind(train: str, train_synthetic: bool, test: str, test_synthetic: bool) -> None:
+    """Refuse a real dataset paired with a synthetic twin (checked by :func:`bench.plan.load_data` before
+    a twin is generated or any feature computed, and by :class:`CrossFeatures`)."""
+    if train_synthetic != test_synthetic:
+        real, twin = (train, test) if test_synthetic else (test, train)
+        raise ConfigError(
+            f"cross-dataset: {get_dataset(real).title} is real data but {get_dataset(twin).title} would be "
+            "its synthetic twin; real and synthetic data never mix (give both folders, or --synthetic for "
+            "both twins)"
+        )
+
+
 @dataclass(frozen=True)
 class CrossFeatures:
     """The features of a training and a test dataset, for the cross-dataset protocol."""
@@ -62,13 +74,7 @@ class CrossFeatures:
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.train.synthetic != self.test.synthetic:
-            real, twin = (self.train, self.test) if self.test.synthetic else (self.test, self.train)
-            raise ConfigError(
-                f"cross-dataset: {get_dataset(real.dataset).title} is real data but "
-                f"{get_dataset(twin.dataset).title} would be its synthetic twin; real and synthetic data "
-                "never mix (give both folders, or --synthetic for both twins)"
-            )
+        check_same_kind(self.train.dataset, self.train.synthetic, self.test.dataset, self.test.synthetic)
         if tuple(self.train.channels) != tuple(self.test.channels):
             raise ConfigError("cross-dataset: the two feature sets differ in channels")
 

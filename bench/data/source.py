@@ -157,6 +157,14 @@ def env_folder(dataset: str) -> str | None:
     return os.environ.get(get_dataset(dataset).env) or None
 
 
+def generated_twin(dataset: str, cache_dir: str | Path | None = None) -> Path | None:
+    """The folder of ``dataset``'s embedded twin if it has been generated whole in the cache, else None
+    (``bench data info`` says which are)."""
+    config = twin_config(dataset)
+    folder = _synthetic_folder(config, cache_dir)
+    return folder if _complete(folder, config) else None
+
+
 def default_source(cache_dir: str | Path | None = None, dataset: str = "deap") -> DataSource | None:
     """The data a command uses without a folder or --synthetic: the dataset's environment variable, else
     its embedded synthetic twin if it has been generated (None otherwise: it is never generated just to
@@ -164,9 +172,8 @@ def default_source(cache_dir: str | Path | None = None, dataset: str = "deap") -
     folder = env_folder(dataset)
     if folder:
         return open_dataset(dataset, folder)
-    config = twin_config(dataset)
-    twin = _synthetic_folder(config, cache_dir)
-    return open_dataset(dataset, twin) if _complete(twin, config) else None
+    twin = generated_twin(dataset, cache_dir)
+    return None if twin is None else open_dataset(dataset, twin)
 
 
 def synthetic_source(
