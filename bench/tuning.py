@@ -466,7 +466,8 @@ def _validate(n_trials: int, space: str, objective: str, tune_folds: int, n_jobs
 
 
 def default_study_name(cfg: RunConfig, space: str = "weights") -> str:
-    return f"{cfg.model}-{cfg.protocol}-{space}"
+    """``model-protocol-space``, then the dataset for any but DEAP (whose names predate datasets)."""
+    return f"{cfg.model}-{cfg.protocol}-{space}" + ("" if cfg.dataset == "deap" else f"-{cfg.dataset}")
 
 
 def _open_study(url: str, name: str, key: dict, seed: int, pruner, p: Prepared, space: str):

@@ -162,6 +162,8 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
                 ],
                 [
                     f"bench run --protocol cross-dataset --model {m} --dataset {a} --test {b}"
+                    + (" --synthetic" if st.data_kind.endswith("-synthetic") else "")
+                    + (f" --tracking-uri {st.tracking_uri}" if st.tracking_uri else "")
                     for a in trains
                     for b in tests
                     if a != b and shown(m, (a, b)) is None

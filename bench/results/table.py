@@ -273,10 +273,33 @@ def run_command(
             parts.append(f"--subjects {subs}")
         if "train.max_epochs" in ref["settings"]:
             parts.append(f"--epochs {ref['settings']['train.max_epochs']}")
-    parts.append("--synthetic" if store.data_kind == "synthetic" else '--deap "$DEAP_DIR"')
+    parts += data_options(store.data_kind, ref)
     if store.tracking_uri:
         parts.append(f"--tracking-uri {store.tracking_uri}")
     return " ".join(parts)
+
+
+def data_options(kind: str, ref: pd.Series | None = None) -> list[str]:
+    """The data options of a fill-in command for runs of data kind ``kind``: DEAP's as before other
+    datasets were registered (``--synthetic`` / ``--deap "$DEAP_DIR"``), else ``--dataset NAME`` with
+    ``--synthetic`` or the dataset's folder variable, and ``--test`` for a cross-dataset pair (``ref``'s)."""
+    from bench.data.datasets import get_dataset
+
+    synthetic = kind == "synthetic" or kind.endswith("-synthetic")
+    if kind in ("synthetic", "deap"):
+        return ["--synthetic" if synthetic else '--deap "$DEAP_DIR"']
+    name = kind.removesuffix("-synthetic")
+    pair = str(ref["tags"].get("dataset", "")) if ref is not None else ""
+    train, _, test = pair.partition(">")
+    if name == "cross-dataset":
+        if not test:
+            return ["--synthetic"] if synthetic else []
+        out = ["--dataset", train, "--test", test]
+        if synthetic:
+            return [*out, "--synthetic"]
+        folders = f'--data-dir "${get_dataset(train).env}" --test-data-dir "${get_dataset(test).env}"'
+        return [*out, folders]
+    return ["--dataset", name, "--synthetic" if synthetic else f'--data-dir "${get_dataset(name).env}"']
 
 
 # ---------------------------------------------------------------------------------- consistency
