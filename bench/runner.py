@@ -145,7 +145,9 @@ def summarise(results: list[UnitResult], tasks: tuple[str, ...], per_subject: bo
         for m in METRICS:
             vals = g[m].to_numpy(dtype=float)
             out[f"{m}_{t}_mean"] = float(np.nanmean(vals))
-            out[f"{m}_{t}_std"] = float(np.nanstd(vals, ddof=1)) if len(vals) > 1 else 0.0
+            n = int(np.isfinite(vals).sum())  # fewer than 2 finite values: no std (without numpy's warning)
+            std = float(np.nanstd(vals, ddof=1)) if n > 1 else math.nan
+            out[f"{m}_{t}_std"] = std if len(vals) > 1 else 0.0
         out[f"n_{t}"] = float(len(g))
     return out
 

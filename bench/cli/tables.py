@@ -143,13 +143,15 @@ def table_app() -> typer.Typer:
 
     app = typer.Typer(
         cls=_TableGroup,
-        help="Result tables from the MLflow store: " + ", ".join(t.name for t in list_tables()) + ".",
+        help="Result tables from the MLflow store: "
+        + ", ".join(t.name for t in list_tables(across_pairs=True))
+        + ".",
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )
-    for spec in list_tables():
+    for spec in list_tables(across_pairs=True):
         app.command(spec.name)(_command(spec))
     return app
 
@@ -188,7 +190,7 @@ def emit(
     if output is not None and fmt is None:
         raise ConfigError("--output needs --format (e.g. --format md --output table.md)")
     if plot is not None and not spec.plot:
-        plottable = ", ".join(t.name for t in R.list_tables() if t.plot)
+        plottable = ", ".join(t.name for t in R.list_tables(across_pairs=True) if t.plot)
         raise ConfigError(f"--plot is available for the {plottable} tables, not {name!r}")
     if plot is not None:
         plot_format("--plot", plot)

@@ -92,6 +92,7 @@ def _title(name: str) -> str:
     "cross-dataset",
     help="Per model: train on one dataset (rows) x test on another (columns), with the majority baseline.",
     options=(TableOption("model", "--model", None, "Only this model (default: every model with runs)"),),
+    across_pairs=True,
 )
 def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = None) -> list[Table]:
     st = cross_store(store)

@@ -71,20 +71,28 @@ class TableSpec:
     options: tuple[TableOption, ...] = ()
     plot: bool = False
     """True: ``--plot`` draws it (bar chart with CI)."""
+    across_pairs: bool = False
+    """Reads every cross-dataset data set of a kind, not the one data set a store holds
+    (``bench table cross-dataset``): not a section of one data set's report."""
 
 
 _TABLES: dict[str, TableSpec] = {}
 
 
 def register_table(
-    name: str, *, help: str, options: Iterable[TableOption] = (), plot: bool = False
+    name: str,
+    *,
+    help: str,
+    options: Iterable[TableOption] = (),
+    plot: bool = False,
+    across_pairs: bool = False,
 ) -> Callable[[Callable[..., list[Table]]], Callable[..., list[Table]]]:
     """Register ``build(store, metric, **options) -> list[Table]`` as table ``name``."""
 
     def decorator(build: Callable[..., list[Table]]) -> Callable[..., list[Table]]:
         if name in _TABLES:
             raise ValueError(f"table {name!r} is already registered")
-        _TABLES[name] = TableSpec(name, build, help, tuple(options), plot)
+        _TABLES[name] = TableSpec(name, build, help, tuple(options), plot, across_pairs)
         return build
 
     return decorator
@@ -95,11 +103,13 @@ def unregister_table(name: str) -> None:
     _TABLES.pop(name, None)
 
 
-def list_tables() -> list[TableSpec]:
+def list_tables(*, across_pairs: bool = False) -> list[TableSpec]:
+    """The tables of one data set (a report's sections); with ``across_pairs`` also those that read
+    every cross-dataset pair (every ``bench table`` command)."""
     from bench.results import load_builtin
 
     load_builtin()
-    return list(_TABLES.values())
+    return [t for t in _TABLES.values() if across_pairs or not t.across_pairs]
 
 
 def get_table(name: str) -> TableSpec:
