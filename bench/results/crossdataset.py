@@ -21,12 +21,14 @@ from bench.results.cells import cell, cell_fields, paired_test
 from bench.results.store import Store, list_datasets, load_store
 from bench.results.table import (
     DASH,
+    UNTESTABLE,
     Table,
     TableOption,
     consistency,
     data_notes,
     metric_note,
     ordered_models,
+    pct,
     register_table,
     short,
 )
@@ -126,17 +128,23 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
                     if par is not None and base is not None:
                         test = paired_test(st, par, base, task, metric, alternative="greater")
                     above = math.isfinite(test["p"]) and test["p"] < ALPHA
+                    untestable = test.get("min_p", 0.0) > ALPHA  # too few test subjects for any p < alpha
+                    mark = flags.mark(par) + ("*" if above else UNTESTABLE if untestable else "")
+                    # the majority baseline predicts the TRAINING dataset's majority class; the other
+                    # constant scores 1 - that on the test dataset: the better of the two is the floor
+                    best = max(cb.mean, 1 - cb.mean) if cb is not None else math.nan
                     line[_title(b)] = (
                         DASH
                         if a == b
-                        else short(c, flags.mark(par) + ("*" if above else ""))
-                        + (f" | maj {100 * cb.mean:.1f}" if c is not None and cb is not None else "")
+                        else short(c, mark)
+                        + (f" | maj {pct(cb.mean)}, best constant {pct(best)}" if c and cb else "")
                     )
                     rows.append(
                         {
                             "model": m, "train": a, "test": b, "task": task, "metric": metric,
                             **cell_fields(c),
                             "majority": cb.mean if cb is not None else math.nan,
+                            "best_constant": best,
                             "p_vs_majority": test["p"], "p_note": test.get("why", ""),
                             "data_fingerprint": par["fingerprint"] if par is not None else "",
                         }
@@ -153,8 +161,11 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
                     metric_note(metric),
                     "Each cell: mean ± sd over the test dataset's subjects (n = subjects), one model "
                     "trained on every subject of the row's dataset, on the channels both share; `maj`: the "
-                    "majority baseline on the same pair; * = above it (one-sided Wilcoxon over subjects, "
-                    f"p < {ALPHA})."
+                    "majority baseline on the same pair (the training dataset's majority class); `best "
+                    "constant`: the better of the two constant answers on the test dataset (the floor when "
+                    "the datasets' class shares differ); * = above the majority baseline (one-sided "
+                    f"Wilcoxon over subjects, p < {ALPHA}); {UNTESTABLE} = too few test subjects for "
+                    f"p < {ALPHA} (the smallest p with n subjects is 1/2^n)."
                     + " Each dataset is binarised at its own threshold (DEAP, AMIGOS, MAHNOB-HCI: > 5 of "
                     "1-9; DREAMER: > 3 of 1-5).",
                     *([st.chosen] if st.chosen else []),
