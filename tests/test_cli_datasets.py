@@ -95,6 +95,7 @@ def test_cross_dataset_run_on_two_twins(twins, tmp_path, capsys):
     assert tags["bench.data_kind"] == "cross-dataset-synthetic"
 
 
+@pytest.mark.slow  # writes the embedded DREAMER twin (4 x 18 trials, 190 MB)
 def test_environment_variable_then_embedded_twin(twins, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DREAMER_DIR", str(twins["dreamer"]))
     assert _run(tmp_path, "--dataset", "dreamer") == 0
