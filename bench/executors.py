@@ -77,7 +77,13 @@ def data_reference(features, cache_dir: str | Path | None = None) -> dict:
     prepared under another cache folder: pass ``cache_dir``).
     """
     from bench.data.cache import cache_root, entry_path
+    from bench.data.cross import CrossFeatures
 
+    if isinstance(features, CrossFeatures):
+        raise ConfigError(
+            "cross-dataset runs are one fold (one unit per task group): run them with the local executor, "
+            "not a process pool or Dask cluster"
+        )
     root = cache_root(cache_dir).resolve()
     missing = [
         int(s)

@@ -147,3 +147,16 @@ def test_no_effect_in_the_test_twin_does_not_beat_the_majority(tmp_path):
         r = rows[task]
         assert r.mean < r.best_constant + 0.05, (task, r.mean, r.best_constant)
         assert not r.p_vs_majority < 0.05
+
+
+def test_a_cross_dataset_run_needs_the_local_executor(tmp_path, deap_dir):
+    from bench.executors import make_executor
+    from bench.runner import run_experiment
+
+    cf = _cross(open_dataset("deap", deap_dir), _twin(tmp_path, "amigos", 2, 2))
+    cfg = RunConfig(model="majority", protocol="cross-dataset", dataset="deap", test_dataset="amigos")
+    p = prepare(cfg, features=cf)
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    with pytest.raises(ConfigError, match="^cross-dataset runs are one fold .* run them with the local executor"):
+        run_experiment(cfg, tracking_uri=uri, prepared=p, executor=make_executor("pool", workers=2))
+    assert not (tmp_path / "m.db").exists()  # refused before anything was tracked
