@@ -144,8 +144,8 @@ def summarise(results: list[UnitResult], tasks: tuple[str, ...], per_subject: bo
             g = g.groupby("subject")[list(METRICS)].mean()
         for m in METRICS:
             vals = g[m].to_numpy(dtype=float)
-            out[f"{m}_{t}_mean"] = float(np.nanmean(vals))
-            n = int(np.isfinite(vals).sum())  # fewer than 2 finite values: no std (without numpy's warning)
+            n = int(np.isfinite(vals).sum())  # no finite value: no mean; fewer than 2: no std (no warnings)
+            out[f"{m}_{t}_mean"] = float(np.nanmean(vals)) if n else math.nan
             std = float(np.nanstd(vals, ddof=1)) if n > 1 else math.nan
             out[f"{m}_{t}_std"] = std if len(vals) > 1 else 0.0
         out[f"n_{t}"] = float(len(g))

@@ -157,6 +157,39 @@ def test_a_cross_dataset_run_needs_the_local_executor(tmp_path, deap_dir):
     cfg = RunConfig(model="majority", protocol="cross-dataset", dataset="deap", test_dataset="amigos")
     p = prepare(cfg, features=cf)
     uri = f"sqlite:///{tmp_path / 'm.db'}"
-    with pytest.raises(ConfigError, match="^cross-dataset runs are one fold .* run them with the local executor"):
+    with pytest.raises(
+        ConfigError, match="^cross-dataset runs are one fold .* run them with the local executor"
+    ):
         run_experiment(cfg, tracking_uri=uri, prepared=p, executor=make_executor("pool", workers=2))
     assert not (tmp_path / "m.db").exists()  # refused before anything was tracked
+
+
+def test_bench_table_cross_dataset_reads_every_pair_without_data_option(tmp_path, deap_dir, capsys):
+    """Two pairs (DEAP -> AMIGOS, DEAP -> DREAMER) are two data sets; the table places both, and the
+    majority baseline's cells hold its per-subject statistics."""
+    from bench.cli import main
+    from bench.runner import run_experiment
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    deap = open_dataset("deap", deap_dir)
+    for name in ("amigos", "dreamer"):
+        cf = _cross(deap, _twin(tmp_path, name, 3, 2))
+        cfg = RunConfig(model="majority", protocol="cross-dataset", dataset="deap", test_dataset=name)
+        run_experiment(cfg, tracking_uri=uri, prepared=prepare(cfg, features=cf))
+    assert (
+        main(["table", "cross-dataset", "--model", "majority", "--format", "csv", "--tracking-uri", uri]) == 0
+    )
+    out = capsys.readouterr().out
+    import io
+
+    import pandas as pd
+
+    data = pd.read_csv(io.StringIO(out))
+    assert sorted(set(zip(data["train"], data["test"], strict=True))) == [
+        ("deap", "amigos"),
+        ("deap", "dreamer"),
+    ]
+    assert (data["n"] == 3).all() and (data["over"] == "subjects").all()
+    # the majority baseline compared with itself: equal means, no test
+    assert np.allclose(data["mean"], data["majority"]) and (data["status"] == "ok").all()
+    assert np.allclose(data["best_constant"], np.maximum(data["majority"], 1 - data["majority"]))

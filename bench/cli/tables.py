@@ -195,7 +195,12 @@ def emit(
     if plot is not None:
         plot_format("--plot", plot)
     to_stdout = output is not None and str(output) == STDOUT
-    store = R.load_store(check_tracking_uri(tracking_uri), data=data, fingerprint=fingerprint, where=where)
+    uri = check_tracking_uri(tracking_uri)
+    if spec.across_pairs and data is None:  # a table of dataset pairs reads the cross-dataset runs
+        from bench.results.crossdataset import default_kind
+
+        data = default_kind(uri)
+    store = R.load_store(uri, data=data, fingerprint=fingerprint, where=where)
     built = R.build(name, store, metric=metric, **options)
     if fmt is not None and (output is None or to_stdout):
         sys.stdout.write(R.render(built, fmt))

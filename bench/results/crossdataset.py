@@ -86,6 +86,17 @@ def cross_store(store: Store) -> Store:
     return merged
 
 
+def default_kind(tracking_uri: str | None) -> str:
+    """The cross-dataset kind a table shows without ``--data``: the synthetic twins' if they have runs
+    (as every table's default prefers synthetic runs), else the real data's."""
+    synthetic = f"{CROSS_KIND}-synthetic"
+    try:
+        list_datasets(tracking_uri, synthetic)
+    except ConfigError:
+        return CROSS_KIND
+    return synthetic
+
+
 def _title(name: str) -> str:
     return get_dataset(name).title
 
