@@ -173,3 +173,19 @@ def test_a_twin_write_cut_short_can_be_redone(tmp_path, monkeypatch):
     (real_copy / "s01.dat").write_bytes(files[0].read_bytes())
     with pytest.raises(DataError, match="holds DEAP files that are not synthetic"):
         write_synthetic_deap(real_copy, SyntheticConfig(n_subjects=1, n_trials=2))
+
+
+@pytest.mark.parametrize("dataset", ["deap", "amigos"])
+def test_twin_files_get_the_users_file_permissions(tmp_path, dataset):
+    """Written through a private temporary file, a twin's files end with the mode of any file the user
+    writes (umask), so a shared cache's twins can be read by the other machines' users."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        files = write_synthetic(tmp_path / "t", SyntheticConfig(dataset=dataset, n_subjects=1, n_trials=1))
+    finally:
+        os.umask(old)
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o644}
+    assert not list((tmp_path / "t").glob(".*.tmp"))

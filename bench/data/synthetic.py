@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,6 +41,7 @@ import numpy as np
 
 from bench.data.datasets.deap import BASELINE_SAMPLES, EEG_CHANNELS, N_SAMPLES, SFREQ
 from bench.errors import ConfigError, DataError
+from bench.files import atomic_file
 
 GENERATOR_VERSION = 1
 """Bump when the files a config produces change (part of the embedded default's cache key)."""
@@ -239,26 +239,13 @@ def generate_subject(config: SyntheticConfig, subject: int) -> dict[str, np.ndar
 
 
 def _atomic_pickle(obj: object, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(obj, f, protocol=2)  # DEAP's files are Python 2 pickles
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Pickle ``obj`` to ``path`` as DEAP's files are (Python 2 pickles), atomically."""
 
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as f:
+            pickle.dump(obj, f, protocol=2)
 
-def atomic_file(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` and rename the result to ``path`` in one step (nothing half-written)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_file(path, write)
 
 
 def open_twin_folder(folder: str | Path, dataset_files: str) -> Path:

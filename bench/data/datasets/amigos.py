@@ -309,7 +309,8 @@ def write_synthetic(folder: Path, config) -> list[Path]:
     """Write ``Data_Preprocessed_P01.mat`` ... and ``SYNTHETIC.json`` into ``folder``; returns the files."""
     from scipy.io import savemat
 
-    from bench.data.synthetic import atomic_file, open_twin_folder, write_marker
+    from bench.data.synthetic import open_twin_folder, write_marker
+    from bench.files import atomic_file
 
     folder = open_twin_folder(folder, "Data_Preprocessed_P[0-9][0-9].mat")
     for stale in folder.glob("Data_Preprocessed_P[0-9][0-9].mat"):  # an earlier twin had more subjects

@@ -388,7 +388,7 @@ def save_dreamer(path: Path, struct: dict[str, object]) -> None:
     """Write ``{"DREAMER": struct}`` as a MATLAB v5 file, atomically."""
     from scipy.io import savemat
 
-    from bench.data.synthetic import atomic_file
+    from bench.files import atomic_file
 
     atomic_file(path, lambda tmp: savemat(tmp, {VARIABLE: struct}, format="5", oned_as="column"))
 

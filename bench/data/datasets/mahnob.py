@@ -454,7 +454,7 @@ def _peripheral(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _write_session(folder: Path, attrib: dict[str, str], subject: int) -> Path:
-    from bench.data.synthetic import atomic_file
+    from bench.files import atomic_file
 
     folder.mkdir(parents=True, exist_ok=True)
     element = ET.Element("session", attrib)
@@ -465,7 +465,7 @@ def _write_session(folder: Path, attrib: dict[str, str], subject: int) -> Path:
 
 
 def _write_twin_bdf(path: Path, eeg: np.ndarray, peripheral: np.ndarray, status: np.ndarray) -> None:
-    from bench.data.synthetic import atomic_file
+    from bench.files import atomic_file
 
     data = np.concatenate([eeg, peripheral, status[None]], axis=0)
     ranges = [_PHYSICAL["GSR" if c.startswith("GSR") else c if c == STATUS else "eeg"] for c in BDF_CHANNELS]
