@@ -78,7 +78,8 @@ def _marker(folder: Path) -> dict | None:
 
 
 def _marker_folder(files: dict[int, tuple[Path, ...]], root: Path) -> Path | None:
-    """The folder holding the synthetic marker: the root, or the folder of the subject files."""
+    """The folder holding the synthetic marker: the subject files' folder or one above it, up to the
+    root (DEAP's twin holds it beside its files; MAHNOB-HCI's above ``Sessions/``)."""
     top = (root if root.is_dir() else root.parent).resolve()
     for folder in next(iter(files.values()))[0].resolve().parents:  # from the file up to the root
         if (folder / SYNTHETIC_MARKER).is_file():
@@ -97,10 +98,10 @@ def open_dataset(
     found = ds.find(root, subjects)
     if not found:
         raise DataError(f"{root}: no {ds.title} subject files found ({ds.layout})")
-    first = next(iter(found.values()))[0]
-    folder = first.parent if ds.name == "deap" else root
-    marker_at = _marker_folder(found, root) if ds.name != "deap" else (folder if _marker(folder) else None)
-    synthetic = marker_at is not None
+    # the folder the files are in where they share one (DEAP's sXX.dat, DREAMER.mat), else the root given
+    parents = {p.parent for files in found.values() for p in files}
+    folder = parents.pop() if len(parents) == 1 else root
+    synthetic = _marker_folder(found, root) is not None
     what = f"synthetic {ds.title}" if synthetic else ds.title
     members = {s: f for s, f in found.items() if len(f) > 1}
     return DataSource(

@@ -18,7 +18,7 @@ from bench.data.datasets import dataset_names, get_dataset
 from bench.data.inputs import TASKS
 from bench.errors import ConfigError
 from bench.results.cells import cell, cell_fields, paired_test
-from bench.results.store import Store, list_datasets, load_store
+from bench.results.store import Store, list_datasets, load_stores
 from bench.results.table import (
     DASH,
     UNTESTABLE,
@@ -51,39 +51,33 @@ def cross_store(store: Store) -> Store:
             f"the cross-dataset table reads cross-dataset runs, not {store.label}; pass --data "
             f"{CROSS_KIND}-synthetic (twins) or --data {CROSS_KIND} (real data)"
         )
-    sets, _, _ = list_datasets(store.tracking_uri, store.data_kind)
-    stores = [
-        load_store(store.tracking_uri, store.data_kind, d.fingerprint, store.where or None) for d in sets
-    ]
+    stores = load_stores(store.tracking_uri, store.data_kind, store.where or None)
     parents = pd.concat([s.parents for s in stores], ignore_index=True)
     parents = parents[parents["protocol"] == PROTOCOL].copy()
     parents["pair"] = [_pair(p) for _, p in parents.iterrows()]
     parents = parents[parents["pair"].notna()]
-    newest = parents.groupby("pair")["start_time"].transform("max")
-    chosen = parents.loc[parents["start_time"] == newest, ["pair", "fingerprint"]].drop_duplicates("pair")
-    keep = dict(zip(chosen["pair"], chosen["fingerprint"], strict=True))
-    dropped = parents[[keep[p] != f for p, f in zip(parents["pair"], parents["fingerprint"], strict=True)]]
-    parents = parents[[keep[p] == f for p, f in zip(parents["pair"], parents["fingerprint"], strict=True)]]
+    # the data set each pair is shown on: the one of its newest run
+    newest = parents.sort_values("start_time", ascending=False).drop_duplicates("pair")
+    keep = dict(zip(newest["pair"], newest["fingerprint"], strict=True))
+    shown = parents["fingerprint"] == parents["pair"].map(keep)
+    dropped, parents = parents[~shown], parents[shown]
     ids = set(parents["run_id"])
     runs = pd.concat([s.runs for s in stores], ignore_index=True)
     units = pd.concat([s.units for s in stores], ignore_index=True)
-    merged = Store(
+    pairs = ", ".join(sorted({f"{a}>{b}" for a, b in dropped["pair"]}))
+    return Store(
         data_kind=store.data_kind,
         fingerprint="*",
         tracking_uri=store.tracking_uri,
-        runs=runs[runs["run_id"].isin(ids) | ~runs["fingerprint"].isin(set(dropped["fingerprint"]))],
+        runs=runs[runs["fingerprint"].isin(set(keep.values()))],
         parents=parents.reset_index(drop=True),
         units=units[units["parent_id"].isin(ids)],
+        chosen=f"{len(dropped)} run(s) of pairs also run on newer data are not shown ({pairs})"
+        if pairs
+        else "",
         where=store.where,
         untagged=sum(s.untagged for s in stores),
     )
-    merged.chosen = (
-        f"{len(dropped)} run(s) of pairs also run on newer data are not shown "
-        f"({', '.join(sorted({f'{a}>{b}' for a, b in dropped['pair']}))})"
-        if len(dropped)
-        else ""
-    )
-    return merged
 
 
 def default_kind(tracking_uri: str | None) -> str:

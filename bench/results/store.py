@@ -434,7 +434,34 @@ def load_store(
     conditions = parse_where(where)
     cl, found, sets = _open(tracking_uri, data, first)
     ds, chosen = choose_dataset(sets, data=data, fingerprint=fingerprint)
-    exp_id, rows = found[ds.kind]
+    units = _finished_units(cl, found[ds.kind][0])
+    return _store(found, sets, ds, chosen, tracking_uri, where, conditions, units)
+
+
+def load_stores(
+    tracking_uri: str | None, data: str, where: Sequence[str] | None = None, *, first: str = "bench run ..."
+) -> list[Store]:
+    """One :class:`Store` per data set of kind ``data`` (every cross-dataset pair, say), with the store read
+    once: as :func:`load_store` for each, without reading every run again per data set."""
+    conditions = parse_where(where)
+    cl, found, sets = _open(tracking_uri, data, first)
+    sets = [d for d in sets if d.kind == data]
+    units = _finished_units(cl, found[data][0])
+    chosen = f"every {data} data set"
+    return [_store(found, sets, d, chosen, tracking_uri, where, conditions, units) for d in sets]
+
+
+def _finished_units(cl, exp_id: str) -> list:
+    """The finished unit runs of an experiment, newest first."""
+    units = _search_all(cl, exp_id, f"tags.`{TAG}role` = 'unit' and attributes.status = 'FINISHED'")
+    units.sort(key=lambda r: (-(r.info.start_time or 0), r.info.run_id))
+    return units
+
+
+def _store(found: dict, sets: list[DataSet], ds: DataSet, chosen: str, tracking_uri: str | None,
+           where: Sequence[str] | None, conditions: list, units: list) -> Store:  # fmt: skip
+    """The Store of data set ``ds`` from the store's finished parents (``found``) and unit runs."""
+    _, rows = found[ds.kind]
     runs = pd.DataFrame(rows).sort_values(["start_time", "run_id"], ascending=[False, False], kind="stable")
     runs = runs[runs["fingerprint"] == ds.fingerprint]
     untagged = int(runs["variant"].isna().sum())
@@ -456,8 +483,6 @@ def load_store(
     parents = runs.drop_duplicates(list(CELL_KEY), keep="first").reset_index(drop=True)
     ids = set(runs["run_id"])
     urows, seen = [], set()
-    units = _search_all(cl, exp_id, f"tags.`{TAG}role` = 'unit' and attributes.status = 'FINISHED'")
-    units.sort(key=lambda r: (-(r.info.start_time or 0), r.info.run_id))
     for run in units:
         pid = run.data.tags.get("mlflow.parentRunId")
         ukey = (pid, run.data.tags.get(f"{TAG}unit"))

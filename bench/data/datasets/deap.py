@@ -138,10 +138,8 @@ def _find(root: Path, subjects: Iterable[int] | None) -> dict[int, tuple[Path, .
 
 
 def _read(files: tuple[Path, ...], subject: int) -> SubjectRecording:
-    rec = read_subject(files[0])
-    if rec.subject != subject:
-        raise DataError(f"{files[0]}: subject number mismatch ({rec.subject} != {subject})")
-    return rec
+    """The registry's reader: one ``sXX.dat``/``sXX.mat`` (the cache checks the subject number)."""
+    return read_subject(files[0])
 
 
 def _write_synthetic(folder: Path, config) -> list[Path]:
