@@ -88,7 +88,7 @@ def data_reference(features, cache_dir: str | Path | None = None) -> dict:
     missing = [
         int(s)
         for s, digest in features.file_digests.items()
-        if not (entry_path(features.config, digest, root) / "meta.json").is_file()
+        if not (entry_path(features.config, digest, root, features.contents) / "meta.json").is_file()
     ]
     if missing or not features.file_digests:
         raise ConfigError(
@@ -104,12 +104,14 @@ def data_reference(features, cache_dir: str | Path | None = None) -> dict:
         "synthetic": bool(features.synthetic),
         "dataset": features.dataset,
         "fingerprint": features.fingerprint,
+        **({} if features.contents.is_default else {"contents": features.contents.to_dict()}),
     }
 
 
 def load_features(data: dict):
     """The FeatureSet that :func:`data_reference` describes, read (memory-mapped) from the cache."""
     from bench.data.cache import load_cached
+    from bench.data.contents import Contents
     from bench.data.features import FeatureConfig
 
     fs = load_cached(
@@ -118,6 +120,7 @@ def load_features(data: dict):
         synthetic=bool(data["synthetic"]),
         cache_dir=data["cache_dir"],
         dataset=data.get("dataset", "deap"),
+        contents=Contents(**data.get("contents", {})),
     )
     if fs.fingerprint != data["fingerprint"]:
         raise DataError(f"{data['cache_dir']}: cached features do not match the run's data fingerprint")
@@ -151,7 +154,8 @@ def _worker_prepared(task: UnitTask):
     prepared = _WORKER["prepared"]
     if task.run_key in prepared:
         return _remember(prepared, task.run_key, prepared[task.run_key], _KEEP_PREPARED)
-    fp = task.data["fingerprint"]
+    # runs of one data set share its features, unless their models read different cache contents
+    fp = f"{task.data['fingerprint']}:{sorted(task.data.get('contents', {}).items())}"
     features = _WORKER["features"].get(fp)
     if features is None:
         features = _remember(_WORKER["features"], fp, load_features(task.data), _KEEP_FEATURES)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench.config import RunConfig
 from bench.data.cache import FeatureSet, prepare_features
+from bench.data.contents import Contents
 from bench.data.cross import CrossFeatures, check_same_kind, cross_feature_config
 from bench.data.features import FeatureConfig
 from bench.data.inputs import ModelInputs
@@ -147,10 +148,11 @@ def load_data(
     (``test_data``: the test dataset's folder) on the channels they share. ``synthetic`` (a SyntheticConfig,
     or True for each dataset's default twin) asks for twins."""
     feature_config = FeatureConfig.from_dict(cfg.feature_config)
+    contents = data_contents(cfg)
     if cfg.test_dataset is None:
         twin = synthetic if synthetic is not True else twin_config(cfg.dataset)
         source = resolve_source(deap, subjects=cfg.subjects, synthetic=twin, echo=echo, dataset=cfg.dataset)
-        return prepare_features(source, feature_config)
+        return prepare_features(source, feature_config, contents=contents)
     fc = cross_feature_config(feature_config, cfg.dataset, cfg.test_dataset)
     pairs = ((cfg.dataset, deap), (cfg.test_dataset, test_data))
     # Copies (a folder, or the dataset's environment variable) are opened first, which reads no data, so
@@ -166,7 +168,12 @@ def load_data(
         if from_twin[i]:
             twin = twin_config(name) if synthetic is not None else None
             sources[i] = resolve_source(None, synthetic=twin, echo=echo, dataset=name)
-    return CrossFeatures(*(prepare_features(s, fc) for s in sources))
+    return CrossFeatures(*(prepare_features(s, fc, contents=contents) for s in sources))
+
+
+def data_contents(cfg: RunConfig) -> Contents:
+    """What the cache entries of a run must hold beyond DE/PSD maps: what its model's input reads."""
+    return Contents.for_spec(resolve_input_spec(cfg.model, features=cfg.features, **model_hparams(cfg)))
 
 
 def prepare(
@@ -189,6 +196,12 @@ def prepare(
         features = features.select(cfg.subjects)
     if features.dataset != (cfg.dataset if cfg.test_dataset is None else f"{cfg.dataset}>{cfg.test_dataset}"):
         raise ConfigError(f"features of dataset {features.dataset!r} given to a run on {cfg.dataset!r}")
+    need = data_contents(cfg)
+    if features.contents != need:
+        raise ConfigError(
+            f"features holding {features.contents.to_dict()} given to a run of {cfg.model!r}, which reads "
+            f"{need.to_dict()}; prepare them with bench.plan.load_data"
+        )
     spec = resolve_input_spec(cfg.model, features=cfg.features, n_channels=len(features.channels), **hp)
     inputs = features.inputs(spec, threshold=cfg.threshold, high_if=cfg.high_if)
     select_on_test = "select-on-test" in cfg.audit

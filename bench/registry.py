@@ -250,8 +250,8 @@ def resolve_input_spec(
     ----------
     name : str
         Registered model name.
-    features : sequence of {"de", "psd"}, optional
-        Feature kinds (ablations: DE only, PSD only); any order, stored in canonical order.
+    features : sequence of :data:`~bench.data.inputs.FEATURE_KINDS`, optional
+        Feature kinds (ablations: DE only, PSD only, + DASM, ...); any order, stored in canonical order.
     n_channels : int, optional
         EEG channels of the data (a ``"channels"`` layout's sample depends on it; grids do not).
     **hparams
@@ -261,8 +261,10 @@ def resolve_input_spec(
     info = get_model_info(name)
     spec = info.input_spec
     changes: dict[str, Any] = {}
-    if n_channels is not None and spec.layout == "channels" and n_channels != spec.n_channels:
+    if n_channels is not None and spec.layout != "grid" and n_channels != spec.n_channels:
         changes["n_channels"] = int(n_channels)
+    if features is not None and spec.layout == "signal":
+        raise ConfigError(f"model {name!r} reads the EEG signal, not brain-map features; drop --features")
     if features is not None:
         feats = (features,) if isinstance(features, str) else tuple(features)
         bad = [f for f in feats if f not in FEATURE_KINDS]
@@ -312,7 +314,7 @@ def create_model(
         Registered model name.
     tasks : sequence of {"valence", "arousal"}
         One output head per task; a single task gives a single-task model.
-    features : sequence of {"de", "psd"}, optional
+    features : sequence of :data:`~bench.data.inputs.FEATURE_KINDS`, optional
         Override the default input features (see :func:`resolve_input_spec`).
     n_channels : int, optional
         EEG channels of the data, for models fed per-channel features (default: DEAP's 32).

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from bench.executors import Job, LocalExecutor, error_line
-from bench.plan import Prepared, prepare
+from bench.plan import Prepared, check_config, data_contents, prepare
 from bench.progress import GridReporter, Reporter
 from bench.runner import OpenRun, close_run, open_run, run_label, unit_cost
 from bench.tracking import client, resolve_tracking_uri
@@ -89,10 +89,11 @@ def prepare_runs(
     """Prepare every RunConfig of a grid: the features are computed once and shared (the runs of a grid
     all use one data set), and each distinct model input is built once (:meth:`FeatureSet.inputs`)."""
     plans: list[Prepared] = []
-    features = None
+    features: dict = {}  # by cache contents: a time-domain model reads the signal, others the maps
     for cfg in configs:
-        p = prepare(cfg, deap=deap, synthetic=synthetic, features=features, echo=echo)
-        features = features or p.features
+        contents = data_contents(check_config(cfg))
+        p = prepare(cfg, deap=deap, synthetic=synthetic, features=features.get(contents), echo=echo)
+        features.setdefault(contents, p.features)
         plans.append(p)
     return plans
 

@@ -41,9 +41,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.checks import check_number
+from bench.data.contents import Contents
 from bench.data.datasets import Dataset, SubjectRecording, get_dataset
 from bench.data.features import FEATURE_CODE_VERSION, FeatureConfig, extract_features
-from bench.data.inputs import InputSpec, ModelInputs, build_inputs
+from bench.data.inputs import BASE_KINDS, InputSpec, ModelInputs, build_inputs
 from bench.data.safeload import check_ratings, first_non_finite
 from bench.data.source import SYNTHETIC_MARKER, DataSource, data_kind
 from bench.errors import ConfigError, DataError
@@ -54,7 +55,8 @@ STALE_TMP_SECONDS = 6 * 3600
 """Age after which a ``.<name>.*.tmp`` left by a killed writer is removed (no live writer takes hours
 for one subject)."""
 ARRAYS = ("features.npy", "ratings.npy")
-"""The files of an entry whose sha256 meta.json records."""
+"""The files every entry has; meta.json records the sha256 of these and of its other arrays
+(:meth:`Contents.arrays`)."""
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
@@ -135,6 +137,13 @@ class FeatureSet:
     channels: tuple[str, ...] = ()
     """The EEG channels on the last axis (default: the dataset's, or ``config.channels``)."""
     n_trials: np.ndarray | None = None
+    kinds: tuple[str, ...] = BASE_KINDS
+    """Feature kinds on axis 3 of ``features`` (DE and PSD, then any a model asked for)."""
+    peripheral: np.ndarray | None = None
+    """(S, T, W, P) peripheral features per window (DEAP), where a model asked for them."""
+    signal: tuple[np.ndarray, ...] | None = None
+    """Per subject, (T_s, C, L) band-limited stimulus EEG (float32, memory-mapped), where a model asked."""
+    signal_band: tuple[float, float] | None = None
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     """Inputs already built, by (spec, threshold, high_if): the runs of a grid share them (read-only)."""
 
@@ -164,6 +173,11 @@ class FeatureSet:
     def kind(self) -> str:
         return data_kind(self.dataset, self.synthetic)
 
+    @property
+    def contents(self) -> Contents:
+        """What this set's cache entries hold beyond DE/PSD maps (see :mod:`bench.data.contents`)."""
+        return Contents(kinds=self.kinds, peripheral=self.peripheral is not None, signal_band=self.signal_band)
+
     def inputs(self, spec: InputSpec, *, threshold: float = 5.0, high_if: str = "gt") -> ModelInputs:
         """Model inputs per ``spec`` (see :func:`bench.data.inputs.build_inputs`), built once per set.
 
@@ -172,10 +186,23 @@ class FeatureSet:
         """
         key = (spec, float(threshold), high_if)
         if key not in self._memo:
-            self._memo[key] = build_inputs(
-                self.features, self.ratings, self.subjects, spec, threshold=threshold, high_if=high_if,
-                channels=self.channels, n_trials=self.n_trials,
-            )  # fmt: skip
+            if spec.layout == "signal":
+                from bench.data.signal import build_signal_inputs
+
+                if self.signal is None or self.signal_band != spec.band:
+                    raise DataError(f"this data set holds no {spec.band} Hz signal (prepare it with that band)")
+                self._memo[key] = build_signal_inputs(
+                    self.signal, self.ratings, self.subjects, spec, threshold=threshold, high_if=high_if,
+                    n_trials=self.n_trials,
+                )  # fmt: skip
+            else:
+                if spec.peripheral and self.peripheral is None:
+                    raise DataError("this data set holds no peripheral features (prepare it with them)")
+                self._memo[key] = build_inputs(
+                    self.features, self.ratings, self.subjects, spec, threshold=threshold, high_if=high_if,
+                    channels=self.channels, n_trials=self.n_trials, kinds=self.kinds,
+                    peripheral=self.peripheral if spec.peripheral else None,
+                )  # fmt: skip
         return self._memo[key]
 
     def select(self, subjects: Iterable[int]) -> FeatureSet:
@@ -201,6 +228,10 @@ class FeatureSet:
             dataset=self.dataset,
             channels=self.channels,
             n_trials=n_trials,
+            kinds=self.kinds,
+            peripheral=None if self.peripheral is None else self.peripheral[idx, :t],
+            signal=None if self.signal is None else tuple(self.signal[i] for i in idx),
+            signal_band=self.signal_band,
         )
 
 
@@ -235,8 +266,9 @@ def source_fingerprint(
     return data_fingerprint(config or FeatureConfig(), digests)
 
 
-def _entry_name(config: FeatureConfig, digest: str) -> str:
-    return f"{config.fingerprint()[:16]}-{digest[:16]}"
+def _entry_name(config: FeatureConfig, digest: str, contents: Contents | None = None) -> str:
+    extra = (contents or Contents()).key()
+    return f"{config.fingerprint()[:16]}-{digest[:16]}" + (f"-{extra}" if extra else "")
 
 
 def _warn(message: str) -> None:
@@ -244,7 +276,10 @@ def _warn(message: str) -> None:
 
 
 def _verified(entry: Path) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Load an entry and check it (checksums, shapes, values); any problem is a DataError saying which."""
+    """Load an entry and check it (checksums, shapes, values); any problem is a DataError saying which.
+
+    Arrays beyond features and ratings (peripheral features, the signal) are checked too and handed back,
+    memory-mapped, in ``meta["arrays"]``."""
     try:
         meta = json.loads((entry / "meta.json").read_text())
     except (OSError, ValueError) as exc:
@@ -252,7 +287,8 @@ def _verified(entry: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     sums = meta.get("checksums") if isinstance(meta, dict) else None
     if not isinstance(sums, dict):
         raise DataError("no checksums (written by an older version)")
-    for name in ARRAYS:
+    names = tuple(ARRAYS) + tuple(n for n in sums if n not in ARRAYS)
+    for name in names:
         try:
             if checksum(entry / name) != sums.get(name):
                 raise DataError(f"{name} does not match its checksum")
@@ -272,6 +308,18 @@ def _verified(entry: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     ratings = check_ratings(ratings, "ratings.npy", ds.rating_names, ds.scale)
     if ratings.shape[0] != feats.shape[0]:
         raise DataError(f"ratings.npy has {ratings.shape[0]} trials, features.npy {feats.shape[0]}")
+    meta["arrays"] = {}
+    for name in names[len(ARRAYS) :]:
+        try:
+            arr = np.load(entry / name, mmap_mode="r")
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{name} unreadable ({exc})") from None
+        if arr.dtype != np.float32 or len(arr) != len(feats):
+            raise DataError(f"{name} is {arr.dtype} {arr.shape}, expected float32 with {len(feats)} trials")
+        bad = first_non_finite(arr)
+        if bad is not None:
+            raise DataError(f"{name} holds a non-finite value at {bad}")
+        meta["arrays"][name.removesuffix(".npy")] = arr
     return feats, ratings, meta
 
 
@@ -382,29 +430,50 @@ def _compute_arrays(
     config: FeatureConfig,
     dataset: str = "deap",
     files: tuple[Path, ...] | None = None,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Read one subject's files and compute its features: (features, ratings, seconds of feature work).
+    contents: Contents | None = None,
+) -> tuple[dict[str, np.ndarray], float]:
+    """Read one subject's files and compute its entry's arrays: ({name: array}, seconds of feature work)
+    with ``features`` and ``ratings``, plus ``peripheral`` and ``signal`` where ``contents`` asks.
 
     This is all a pool worker does; it writes nothing, so a worker that fails or is killed leaves no
     trace in the cache (the calling process writes every entry)."""
+    contents = contents or Contents()
     rec = read_subject(files or (path,), subject, dataset)
+    ds = get_dataset(dataset)
     t0 = time.perf_counter()
-    feats = extract_features(recording_for(rec, get_dataset(dataset), config), config, sfreq=rec.sfreq)
-    return feats, rec.ratings, time.perf_counter() - t0
+    eeg = recording_for(rec, ds, config)
+    chans = config.channels or rec.channel_names
+    if contents.kinds == BASE_KINDS:  # the call every entry made before other kinds existed
+        feats = extract_features(eeg, config, sfreq=rec.sfreq)
+    else:
+        feats = extract_features(eeg, config, sfreq=rec.sfreq, kinds=contents.kinds, channels=tuple(chans))
+    arrays = {"features": feats, "ratings": rec.ratings}
+    if contents.peripheral:
+        from bench.data.peripheral import peripheral_features
+
+        arrays["peripheral"] = peripheral_features(rec, ds, config)
+    if contents.signal_band is not None:
+        from bench.data.signal import band_limited
+
+        n_base = round(config.baseline_s * rec.sfreq)
+        arrays["signal"] = band_limited(eeg[..., n_base:], rec.sfreq, contents.signal_band)
+    return arrays, time.perf_counter() - t0
 
 
-def _write_entry(dest: Path, computed: tuple[np.ndarray, np.ndarray, float], path: Path, subject: int,
+def _write_entry(dest: Path, computed: tuple[dict[str, np.ndarray], float], path: Path, subject: int,
                  config: FeatureConfig, digest: str, synthetic: bool, dataset: str = "deap",
-                 files: tuple[Path, ...] | None = None) -> None:  # fmt: skip
+                 files: tuple[Path, ...] | None = None, contents: Contents | None = None) -> None:  # fmt: skip
     """Write computed arrays into a temporary folder, then rename it to ``dest`` (see :func:`_install`)."""
-    feats, ratings, seconds = computed
+    arrays, seconds = computed
+    feats = arrays["features"]
+    contents = contents or Contents()
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
     try:
-        np.save(tmp / "features.npy", feats)
-        np.save(tmp / "ratings.npy", ratings)
+        for name in contents.arrays():
+            np.save(tmp / name, arrays[name.removesuffix(".npy")])
         meta = {
-            "checksums": {name: checksum(tmp / name) for name in ARRAYS},
+            "checksums": {name: checksum(tmp / name) for name in contents.arrays()},
             "subject": subject,
             "source_file": str(path.resolve()),
             **(
@@ -416,6 +485,7 @@ def _write_entry(dest: Path, computed: tuple[np.ndarray, np.ndarray, float], pat
             "synthetic": synthetic,
             "config": config.to_dict(),
             "config_fingerprint": config.fingerprint(),
+            **({} if contents.is_default else {"contents": contents.to_dict()}),
             "feature_code_version": FEATURE_CODE_VERSION,
             "shape": list(feats.shape),
             "seconds": round(seconds, 3),
@@ -496,8 +566,12 @@ def prepare_features(
     progress: Callable[[int, int, bool], None] | None = None,
     warn: Callable[[str], None] | None = None,
     workers: int | None = None,
+    contents: Contents | None = None,
 ) -> FeatureSet:
     """Features of every subject in ``source``: loaded from the cache, computed once on a miss.
+
+    ``contents`` asks for more than the DE/PSD maps (other kinds, peripheral features, the signal): an
+    entry of its own, computed from the same files under the same config (the data fingerprint is the same).
 
     Missing subjects are computed by a pool of ``workers`` processes (default: the usable cores, at most
     one per missing subject), each reading and computing one subject at a time; this process writes
@@ -510,6 +584,7 @@ def prepare_features(
     even be opened is named before any is read).
     """
     config = config or FeatureConfig()
+    contents = contents or Contents()
     check_number("workers", workers, integer=True, low=1, none_ok=True)
     root = cache_root(cache_dir)
     remove_stale_tmp(root)
@@ -521,7 +596,7 @@ def prepare_features(
     try:
         for k, (subject, _path) in enumerate(subjects):
             digests[subject] = subject_digest(source, subject, root)
-            got = None if force else _load_entry(entry_path(config, digests[subject], root), warn)
+            got = None if force else _load_entry(entry_path(config, digests[subject], root, contents), warn)
             if got is not None:
                 loaded[subject] = got
                 continue  # else absent, forced, invalid, or left incomplete by an older writer: replaced
@@ -529,19 +604,20 @@ def prepare_features(
             if pool is None and len(todo) == 2:  # a second miss: a pool pays off (a worker per miss at most)
                 pool = _feature_pool(min(workers or usable_cores(), len(subjects) - k + 1))
             for s in [s for s, fut in todo.items() if fut is None and pool is not None]:
-                todo[s] = _submit(pool, source, s, config)  # workers start now
-        feats, ratings = [], []
+                todo[s] = _submit(pool, source, s, config, contents)  # workers start now
+        feats, ratings, extras = [], [], []
         for i, (subject, path) in enumerate(subjects, start=1):
             hit = subject in loaded
             if not hit:
                 computed = _worker_result(todo[subject], path)
                 loaded[subject] = _recompute(path, subject, config, digests[subject],
-                                             entry_path(config, digests[subject], root), source.synthetic,
-                                             warn, computed, source.dataset,
-                                             source.subject_files(subject))  # fmt: skip
-            f, r, _meta = loaded.pop(subject)
+                                             entry_path(config, digests[subject], root, contents),
+                                             source.synthetic, warn, computed, source.dataset,
+                                             source.subject_files(subject), contents)  # fmt: skip
+            f, r, meta = loaded.pop(subject)
             feats.append(f)
             ratings.append(r)
+            extras.append(meta["arrays"])
             if progress is not None:
                 progress(i, len(subjects), hit)
     except BaseException:
@@ -551,12 +627,13 @@ def prepare_features(
     if pool is not None:
         pool.shutdown(wait=True)
     return _assemble(feats, ratings, digests, config, source.synthetic, source.root, source=str(source.root),
-                     dataset=source.dataset)  # fmt: skip
+                     dataset=source.dataset, extras=extras, contents=contents)  # fmt: skip
 
 
-def _submit(pool: ProcessPoolExecutor, source: DataSource, subject: int, config: FeatureConfig) -> Future:
+def _submit(pool: ProcessPoolExecutor, source: DataSource, subject: int, config: FeatureConfig,
+            contents: Contents) -> Future:  # fmt: skip
     """Queue one subject; a pool already broken by a dead worker gives a future holding that error."""
-    extra = _dataset_args(source.dataset, source.subject_files(subject))
+    extra = _dataset_args(source.dataset, source.subject_files(subject), contents)
     try:
         return pool.submit(_compute_arrays, source.files[subject], subject, config, **extra)
     except BrokenProcessPool as exc:
@@ -565,8 +642,8 @@ def _submit(pool: ProcessPoolExecutor, source: DataSource, subject: int, config:
         return failed
 
 
-def _worker_result(future: Future | None, path: Path) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """A pool worker's (features, ratings, seconds) for ``path``; None if no worker computed it."""
+def _worker_result(future: Future | None, path: Path) -> tuple[dict[str, np.ndarray], float] | None:
+    """A pool worker's ({name: array}, seconds) for ``path``; None if no worker computed it."""
     if future is None:
         return None
     try:
@@ -577,39 +654,48 @@ def _worker_result(future: Future | None, path: Path) -> tuple[np.ndarray, np.nd
 
 def _recompute(path: Path, subject: int, config: FeatureConfig, digest: str, entry: Path, synthetic: bool,
                warn: Callable[[str], None] | None,
-               computed: tuple[np.ndarray, np.ndarray, float] | None = None, dataset: str = "deap",
-               files: tuple[Path, ...] | None = None) -> tuple[np.ndarray, np.ndarray, dict]:  # fmt: skip
+               computed: tuple[dict[str, np.ndarray], float] | None = None, dataset: str = "deap",
+               files: tuple[Path, ...] | None = None,
+               contents: Contents | None = None) -> tuple[np.ndarray, np.ndarray, dict]:  # fmt: skip
     """Write an entry (replacing what is there) and hand back the verified result; computed here unless
     ``computed`` (a pool worker's result) is given."""
-    computed = computed or _compute_arrays(path, subject, config, **_dataset_args(dataset, files))
-    _write_entry(entry, computed, path, subject, config, digest, synthetic, dataset, files)
+    computed = computed or _compute_arrays(path, subject, config, **_dataset_args(dataset, files, contents))
+    _write_entry(entry, computed, path, subject, config, digest, synthetic, dataset, files, contents)
     loaded = _load_entry(entry, warn)
     if loaded is None:
         raise DataError(f"{entry}: cache entry invalid right after writing it")
     return loaded
 
 
-def _dataset_args(dataset: str, files: tuple[Path, ...] | None) -> dict:
-    """Extra arguments of :func:`_compute_arrays` for a dataset other than DEAP (none for DEAP)."""
-    return {} if dataset == "deap" else {"dataset": dataset, "files": files}
+def _dataset_args(dataset: str, files: tuple[Path, ...] | None, contents: Contents | None = None) -> dict:
+    """Extra arguments of :func:`_compute_arrays`: the dataset's (none for DEAP) and non-default contents."""
+    extra = {} if contents is None or contents.is_default else {"contents": contents}
+    return extra if dataset == "deap" else {"dataset": dataset, "files": files, **extra}
 
 
 def _assemble(feats: list, ratings: list, digests: dict[int, str], config: FeatureConfig, synthetic: bool,
-              where: object, source: str = "", dataset: str = "deap") -> FeatureSet:  # fmt: skip
+              where: object, source: str = "", dataset: str = "deap", extras: list | None = None,
+              contents: Contents | None = None) -> FeatureSet:  # fmt: skip
     """Stack per-subject entries (in ``digests`` order) into one FeatureSet read from ``source``.
 
     Subjects with fewer trials (documented missing trials) are padded to the most any has (features 0,
-    ratings NaN) and the set records each subject's count; any other difference is an error."""
+    ratings NaN) and the set records each subject's count; any other difference is an error. ``extras``
+    are the entries' other arrays (peripheral features are stacked like features; signals stay one
+    memory-mapped array per subject)."""
+    contents = contents or Contents()
+    extras = extras or [{} for _ in feats]
     ragged = get_dataset(dataset).missing_trials
     shapes = {f.shape[1:] if ragged else f.shape for f in feats}
     if len(shapes) != 1:
         raise DataError(f"{where}: subjects differ in trials/windows {sorted(shapes)}; cannot pool them")
     counts = np.array([len(f) for f in feats], dtype=np.int64)
     n_trials = None
+    periph = [e["peripheral"] for e in extras] if contents.peripheral else None
     if len(set(counts.tolist())) > 1:
         t = int(counts.max())
         feats = [_pad(np.asarray(f), t, 0.0) for f in feats]
         ratings = [_pad(np.asarray(r), t, np.nan) for r in ratings]
+        periph = None if periph is None else [_pad(np.asarray(p), t, 0.0) for p in periph]
         n_trials = counts
     return FeatureSet(
         features=np.stack(feats) if len(feats) > 1 else np.asarray(feats[0])[None],
@@ -621,6 +707,10 @@ def _assemble(feats: list, ratings: list, digests: dict[int, str], config: Featu
         source=source,
         dataset=dataset,
         n_trials=n_trials,
+        kinds=contents.kinds,
+        peripheral=None if periph is None else np.stack(periph),
+        signal=tuple(e["signal"] for e in extras) if contents.signal_band is not None else None,
+        signal_band=contents.signal_band,
     )
 
 
@@ -633,9 +723,11 @@ def _pad(a: np.ndarray, n: int, value: float) -> np.ndarray:
     return out
 
 
-def entry_path(config: FeatureConfig, digest: str, cache_dir: str | Path | None = None) -> Path:
-    """The cache entry of one subject file (by content hash) under one feature config."""
-    return cache_root(cache_dir) / "features" / _entry_name(config, digest)
+def entry_path(
+    config: FeatureConfig, digest: str, cache_dir: str | Path | None = None, contents: Contents | None = None
+) -> Path:
+    """The cache entry of one subject file (by content hash) under one feature config (and contents)."""
+    return cache_root(cache_dir) / "features" / _entry_name(config, digest, contents)
 
 
 def load_cached(
@@ -646,6 +738,7 @@ def load_cached(
     cache_dir: str | Path | None = None,
     warn: Callable[[str], None] | None = None,
     dataset: str = "deap",
+    contents: Contents | None = None,
 ) -> FeatureSet:
     """Features already in the cache, found by each input file's content hash.
 
@@ -656,14 +749,14 @@ def load_cached(
     """
     root = cache_root(cache_dir)
     remove_stale_tmp(root)
-    feats, ratings = [], []
+    feats, ratings, extras = [], [], []
     for subject, digest in file_digests.items():
-        entry = entry_path(config, digest, root)
+        entry = entry_path(config, digest, root, contents)
         loaded = _load_entry(entry, warn)
         files = _source_files(entry, digest, subject, root) if loaded is None and entry.is_dir() else None
         if files is not None:
             loaded = _recompute(files[0], subject, config, digest, entry, synthetic, warn, None, dataset,
-                                files)  # fmt: skip
+                                files, contents)  # fmt: skip
         if loaded is None:
             raise DataError(
                 f"{entry}: feature cache entry of subject {subject} not found; on a cluster put the cache "
@@ -671,8 +764,9 @@ def load_cached(
             )
         feats.append(loaded[0])
         ratings.append(loaded[1])
+        extras.append(loaded[2]["arrays"])
     return _assemble(feats, ratings, dict(file_digests), config, synthetic, cache_root(cache_dir),
-                     dataset=dataset)  # fmt: skip
+                     dataset=dataset, extras=extras, contents=contents)  # fmt: skip
 
 
 def _source_files(entry: Path, digest: str, subject: int, root: Path) -> tuple[Path, ...] | None:

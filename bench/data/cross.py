@@ -122,6 +122,11 @@ class CrossFeatures:
         return f"{self.train.source or self.train.dataset} -> {self.test.source or self.test.dataset}"
 
     @property
+    def contents(self):
+        """What both data sets' cache entries hold beyond DE/PSD maps (the same for both)."""
+        return self.train.contents
+
+    @property
     def file_digests(self) -> dict[int, str]:
         return self.test.file_digests
 

@@ -253,7 +253,12 @@ def _segment_features(x: np.ndarray, cfg: FeatureConfig, sfreq: float, win: int,
 
 
 def extract_features(
-    eeg: np.ndarray, config: FeatureConfig | None = None, sfreq: float = 128.0
+    eeg: np.ndarray,
+    config: FeatureConfig | None = None,
+    sfreq: float = 128.0,
+    *,
+    kinds: tuple[str, ...] = ("de", "psd"),
+    channels: tuple[str, ...] | None = None,
 ) -> np.ndarray:
     """Compute brain-map features for one subject's trials.
 
@@ -272,6 +277,8 @@ def extract_features(
         Axis 2 is the feature kind: 0 = DE, 1 = PSD (see :data:`bench.data.inputs.FEATURE_KINDS`).
     """
     cfg = config or FeatureConfig()
+    if tuple(kinds) != ("de", "psd"):
+        raise NotImplementedError(f"feature kinds {kinds}")  # being written (issue 15)
     eeg = np.asarray(eeg)
     if eeg.ndim != 3:
         raise ValueError(f"eeg must have shape (trials, channels, samples), got {eeg.shape}")

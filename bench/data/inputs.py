@@ -14,6 +14,24 @@ Layouts
 ``channels``
     ``x``: (N, T, C, K*B): per-channel features over T consecutive windows (sequence models); C is
     ``n_channels`` (DEAP: 32, the Emotiv headsets of DREAMER and AMIGOS: 14).
+``signal``
+    ``x``: (N, C, S): band-limited EEG (``band``, zero-phase) of the stimulus part, cut into windows of
+    ``window_s`` seconds every ``hop_s`` seconds (S = ``window_s`` x 128 Hz); the time-domain models'
+    input. The windows are cut from the cached signal (:mod:`bench.data.signal`); windows that do not fit
+    at the end of a trial are dropped.
+
+Feature kinds
+-------------
+``de`` and ``psd`` are the brain maps of the papers (:mod:`bench.data.features`); ``dasm`` and ``rasm``
+the hemispheric asymmetry of DE (difference and ratio with the mirror electrode), ``activity``,
+``mobility`` and ``complexity`` the Hjorth parameters of each band-passed window. Every cache entry holds
+DE and PSD (:data:`BASE_KINDS`); the others are computed where a model asks for them.
+
+Peripheral signals
+------------------
+``peripheral=True`` (grid layouts, DEAP) adds one plane to each sample, after the feature maps: its first
+P cells (row-major) hold the window's peripheral features (:mod:`bench.data.peripheral`), the rest are 0.
+One tensor per sample keeps every trainer, standardiser and executor unchanged; a fusion model splits it.
 """
 
 from __future__ import annotations
@@ -24,8 +42,16 @@ import numpy as np
 
 from bench.data.channels import EEG_CHANNELS, GRIDS, grid_shape, to_grid
 
-FEATURE_KINDS: tuple[str, ...] = ("de", "psd")
-"""Feature kinds stored in the cache, in this order on the feature axis."""
+FEATURE_KINDS: tuple[str, ...] = ("de", "psd", "dasm", "rasm", "activity", "mobility", "complexity")
+"""Every feature kind, in the canonical order of the feature axis (and of a model's maps)."""
+
+BASE_KINDS: tuple[str, ...] = ("de", "psd")
+"""The kinds every cache entry holds (the others are added to an entry only where a model asks)."""
+
+LAYOUTS: tuple[str, ...] = ("grid", "channels", "signal")
+
+SIGNAL_SFREQ = 128.0
+"""Sampling rate of every dataset's recordings as read (each reader resamples to it), Hz."""
 
 TASKS: tuple[str, ...] = ("valence", "arousal")
 
@@ -35,19 +61,29 @@ class InputSpec:
     """What a model consumes. Hashable and serialisable (plain values only)."""
 
     layout: str = "grid"
-    """``"grid"`` (brain maps on an electrode grid) or ``"channels"`` (per-channel feature vectors)."""
+    """``"grid"`` (brain maps on an electrode grid), ``"channels"`` (per-channel feature vectors) or
+    ``"signal"`` (band-limited EEG windows)."""
     features: tuple[str, ...] = ("de", "psd")
-    """Feature kinds, a non-empty subset of ``("de", "psd")`` in that order."""
+    """Feature kinds, a non-empty subset of :data:`FEATURE_KINDS` in that order (unused by ``signal``)."""
     grid: str = "8x9"
     """Electrode grid for ``layout="grid"``: ``"8x9"`` or ``"9x9"``."""
     time_slices: int = 1
     """Consecutive 0.5 s windows per sample."""
     n_channels: int = 32
-    """EEG channels of a ``"channels"`` layout sample (set from the data; grids do not depend on it)."""
+    """EEG channels of a ``"channels"`` or ``"signal"`` sample (set from the data; grids do not depend
+    on it)."""
+    window_s: float = 4.0
+    """``signal``: seconds per sample window."""
+    hop_s: float | None = None
+    """``signal``: seconds between window starts (None: the window length, no overlap)."""
+    band: tuple[float, float] = (4.0, 45.0)
+    """``signal``: pass band (Hz) of the zero-phase filter applied to the whole stimulus part."""
+    peripheral: bool = False
+    """``grid``: add the peripheral-feature plane (DEAP's 8 peripheral channels; see module doc)."""
 
     def __post_init__(self) -> None:
-        if self.layout not in ("grid", "channels"):
-            raise ValueError(f"layout={self.layout!r} is not allowed; allowed: 'grid', 'channels'")
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout={self.layout!r} is not allowed; allowed: {', '.join(map(repr, LAYOUTS))}")
         if not self.features or any(f not in FEATURE_KINDS for f in self.features):
             raise ValueError(f"features={self.features!r} must be a non-empty subset of {FEATURE_KINDS}")
         if tuple(sorted(self.features, key=FEATURE_KINDS.index)) != tuple(self.features) or len(
@@ -60,13 +96,35 @@ class InputSpec:
             raise ValueError(f"time_slices={self.time_slices!r} must be >= 1")
         if int(self.n_channels) < 1:
             raise ValueError(f"n_channels={self.n_channels!r} must be >= 1")
+        if not float(self.window_s) * SIGNAL_SFREQ >= 8:
+            raise ValueError(f"window_s={self.window_s!r} must be at least 8 samples ({8 / SIGNAL_SFREQ:g} s)")
+        if self.hop_s is not None and not 0 < float(self.hop_s) * SIGNAL_SFREQ:
+            raise ValueError(f"hop_s={self.hop_s!r} must be > 0 (or None: no overlap)")
+        lo, hi = (float(v) for v in self.band)
+        if not 0 < lo < hi < SIGNAL_SFREQ / 2:
+            raise ValueError(f"band={self.band!r} must be (low, high) Hz with 0 < low < high < {SIGNAL_SFREQ / 2:g}")
+        object.__setattr__(self, "band", (lo, hi))
+        if self.peripheral and self.layout != "grid":
+            raise ValueError(f"peripheral=True needs layout='grid', not {self.layout!r}")
+
+    @property
+    def window_samples(self) -> int:
+        """``signal``: samples per window."""
+        return round(float(self.window_s) * SIGNAL_SFREQ)
+
+    @property
+    def hop_samples(self) -> int:
+        """``signal``: samples between window starts."""
+        return self.window_samples if self.hop_s is None else max(1, round(float(self.hop_s) * SIGNAL_SFREQ))
 
     def n_maps(self, n_bands: int = 4) -> int:
-        """Number of feature maps (K*B) per window."""
-        return len(self.features) * n_bands
+        """Number of planes per window: K*B feature maps, plus one with ``peripheral``."""
+        return len(self.features) * n_bands + int(self.peripheral)
 
     def sample_shape(self, n_bands: int = 4, n_channels: int | None = None) -> tuple[int, ...]:
         """Shape of one sample (without the batch axis)."""
+        if self.layout == "signal":
+            return (self.n_channels if n_channels is None else n_channels, self.window_samples)
         c = self.n_maps(n_bands)
         t = self.time_slices
         if self.layout == "channels":
@@ -76,9 +134,14 @@ class InputSpec:
 
     def describe(self) -> str:
         """Short human description, e.g. ``'DE+PSD, 4 bands, 8x9 grid, 6 x 0.5 s'``."""
+        if self.layout == "signal":
+            lo, hi = self.band
+            hop = "" if self.hop_s is None else f", hop {float(self.hop_s):g} s"
+            return f"EEG {lo:g}-{hi:g} Hz, {self.n_channels} ch x {float(self.window_s):g} s{hop}"
         feats = "+".join(f.upper() for f in self.features)
         where = f"{self.grid} grid" if self.layout == "grid" else "per channel"
-        return f"{feats}, {where}, {self.time_slices} x 0.5 s"
+        extra = " + peripheral" if self.peripheral else ""
+        return f"{feats}{extra}, {where}, {self.time_slices} x 0.5 s"
 
 
 @dataclass(frozen=True)
@@ -115,13 +178,15 @@ def build_inputs(
     high_if: str = "gt",
     channels: tuple[str, ...] = EEG_CHANNELS,
     n_trials: np.ndarray | None = None,
+    kinds: tuple[str, ...] = BASE_KINDS,
+    peripheral: np.ndarray | None = None,
 ) -> ModelInputs:
     """Build a model's input from per-channel features.
 
     Parameters
     ----------
     features : array, shape (S, T, W, K, B, C)
-        Subjects x trials x windows x feature kinds (``FEATURE_KINDS``) x bands x EEG channels.
+        Subjects x trials x windows x feature kinds (``kinds``) x bands x EEG channels.
     ratings : array, shape (S, T, >= 2)
         Valence and arousal self-ratings per trial (first two columns).
     subjects : array, shape (S,)
@@ -135,9 +200,22 @@ def build_inputs(
         Channel names of the last feature axis (grids place them by name; default DEAP's 32).
     n_trials : array, shape (S,), optional
         Real trials per subject where subjects differ (the rest are padding; no sample is built from them).
+    kinds : tuple of str
+        The feature kinds on axis 3 of ``features`` (a cache entry's: DE, PSD, then any others).
+    peripheral : array, shape (S, T, W, P), optional
+        Peripheral features per window, for ``spec.peripheral``: the sample's extra plane holds their mean
+        over the sample's windows.
     """
-    if features.ndim != 6 or features.shape[3] != len(FEATURE_KINDS) or features.shape[-1] != len(channels):
-        raise ValueError(f"features must have shape (S, T, W, 2, B, {len(channels)}), got {features.shape}")
+    k = len(kinds)
+    if features.ndim != 6 or features.shape[3] != k or features.shape[-1] != len(channels):
+        raise ValueError(f"features must have shape (S, T, W, {k}, B, {len(channels)}), got {features.shape}")
+    if spec.layout == "signal":
+        raise ValueError("a 'signal' input is built from the signal (bench.data.signal), not from features")
+    missing = [f for f in spec.features if f not in kinds]
+    if missing:
+        raise ValueError(f"features {missing} were not computed for this data set (it holds {list(kinds)})")
+    if spec.peripheral and peripheral is None:
+        raise ValueError("spec.peripheral needs the peripheral features")
     if high_if not in ("gt", "ge"):
         raise ValueError(f"high_if={high_if!r} is not allowed; allowed: 'gt', 'ge'")
     n_s, n_t, n_w, _, n_b, n_c = features.shape
@@ -145,11 +223,13 @@ def build_inputs(
     n_seg = n_w // ts
     if n_seg == 0:
         raise ValueError(f"time_slices={ts} is longer than the {n_w} windows of a trial")
-    kinds = [FEATURE_KINDS.index(f) for f in spec.features]
-    x = features[:, :, : n_seg * ts][:, :, :, kinds]  # (S, T, W', K', B, C)
-    x = x.reshape(n_s * n_t * n_seg, ts, len(kinds) * n_b, n_c)
+    index = [kinds.index(f) for f in spec.features]
+    x = features[:, :, : n_seg * ts][:, :, :, index]  # (S, T, W', K', B, C)
+    x = x.reshape(n_s * n_t * n_seg, ts, len(index) * n_b, n_c)
     if spec.layout == "grid":
         x = to_grid(np.ascontiguousarray(x, dtype=np.float32), spec.grid, channels)  # (N, ts, KB, H, W)
+        if spec.peripheral:
+            x = _with_peripheral_plane(x, peripheral, n_seg, ts)
         if ts == 1:
             x = x[:, 0]
     else:
@@ -173,6 +253,19 @@ def build_inputs(
     real = np.arange(n_t)[None, :] < np.asarray(n_trials)[:, None]  # (S, T)
     keep = np.broadcast_to(real[:, :, None], (n_s, n_t, n_seg)).reshape(-1)
     return take(out, np.flatnonzero(keep))
+
+
+def _with_peripheral_plane(x: np.ndarray, peripheral: np.ndarray, n_seg: int, ts: int) -> np.ndarray:
+    """``x`` (N, ts, KB, H, W) with one more plane per time slice whose first P cells (row-major) hold the
+    peripheral features (S, T, W, P) of the sample's windows, averaged over its ``ts`` windows."""
+    n_s, n_t, _, n_p = peripheral.shape
+    n, _, kb, h, w = x.shape
+    if n_p > h * w:
+        raise ValueError(f"{n_p} peripheral features do not fit one {h}x{w} plane")
+    p = np.asarray(peripheral[:, :, : n_seg * ts], dtype=np.float32).reshape(n_s * n_t * n_seg, ts, n_p)
+    plane = np.zeros((n, ts, h * w), dtype=np.float32)
+    plane[:, :, :n_p] = p.mean(axis=1, keepdims=True)
+    return np.concatenate([x, plane.reshape(n, ts, 1, h, w)], axis=2)
 
 
 def take(inputs: ModelInputs, index: np.ndarray) -> ModelInputs:
