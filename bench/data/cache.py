@@ -176,7 +176,8 @@ class FeatureSet:
     @property
     def contents(self) -> Contents:
         """What this set's cache entries hold beyond DE/PSD maps (see :mod:`bench.data.contents`)."""
-        return Contents(kinds=self.kinds, peripheral=self.peripheral is not None, signal_band=self.signal_band)
+        has_peripheral = self.peripheral is not None
+        return Contents(kinds=self.kinds, peripheral=has_peripheral, signal_band=self.signal_band)
 
     def inputs(self, spec: InputSpec, *, threshold: float = 5.0, high_if: str = "gt") -> ModelInputs:
         """Model inputs per ``spec`` (see :func:`bench.data.inputs.build_inputs`), built once per set.
@@ -190,7 +191,7 @@ class FeatureSet:
                 from bench.data.signal import build_signal_inputs
 
                 if self.signal is None or self.signal_band != spec.band:
-                    raise DataError(f"this data set holds no {spec.band} Hz signal (prepare it with that band)")
+                    raise DataError(f"this data set holds no {spec.band} Hz signal (load it with that band)")
                 self._memo[key] = build_signal_inputs(
                     self.signal, self.ratings, self.subjects, spec, threshold=threshold, high_if=high_if,
                     n_trials=self.n_trials,
@@ -462,7 +463,8 @@ def _compute_arrays(
 
 def _write_entry(dest: Path, computed: tuple[dict[str, np.ndarray], float], path: Path, subject: int,
                  config: FeatureConfig, digest: str, synthetic: bool, dataset: str = "deap",
-                 files: tuple[Path, ...] | None = None, contents: Contents | None = None) -> None:  # fmt: skip
+                 files: tuple[Path, ...] | None = None,
+                 contents: Contents | None = None) -> None:  # fmt: skip
     """Write computed arrays into a temporary folder, then rename it to ``dest`` (see :func:`_install`)."""
     arrays, seconds = computed
     feats = arrays["features"]

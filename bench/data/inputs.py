@@ -83,7 +83,8 @@ class InputSpec:
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
-            raise ValueError(f"layout={self.layout!r} is not allowed; allowed: {', '.join(map(repr, LAYOUTS))}")
+            allowed = ", ".join(map(repr, LAYOUTS))
+            raise ValueError(f"layout={self.layout!r} is not allowed; allowed: {allowed}")
         if not self.features or any(f not in FEATURE_KINDS for f in self.features):
             raise ValueError(f"features={self.features!r} must be a non-empty subset of {FEATURE_KINDS}")
         if tuple(sorted(self.features, key=FEATURE_KINDS.index)) != tuple(self.features) or len(
@@ -97,12 +98,13 @@ class InputSpec:
         if int(self.n_channels) < 1:
             raise ValueError(f"n_channels={self.n_channels!r} must be >= 1")
         if not float(self.window_s) * SIGNAL_SFREQ >= 8:
-            raise ValueError(f"window_s={self.window_s!r} must be at least 8 samples ({8 / SIGNAL_SFREQ:g} s)")
-        if self.hop_s is not None and not 0 < float(self.hop_s) * SIGNAL_SFREQ:
+            raise ValueError(f"window_s={self.window_s!r}: need at least 8 samples ({8 / SIGNAL_SFREQ:g} s)")
+        if self.hop_s is not None and not float(self.hop_s) > 0:
             raise ValueError(f"hop_s={self.hop_s!r} must be > 0 (or None: no overlap)")
         lo, hi = (float(v) for v in self.band)
         if not 0 < lo < hi < SIGNAL_SFREQ / 2:
-            raise ValueError(f"band={self.band!r} must be (low, high) Hz with 0 < low < high < {SIGNAL_SFREQ / 2:g}")
+            nyquist = SIGNAL_SFREQ / 2
+            raise ValueError(f"band={self.band!r} must be (low, high) Hz with 0 < low < high < {nyquist:g}")
         object.__setattr__(self, "band", (lo, hi))
         if self.peripheral and self.layout != "grid":
             raise ValueError(f"peripheral=True needs layout='grid', not {self.layout!r}")
