@@ -105,6 +105,11 @@ def check_config(cfg: RunConfig) -> RunConfig:
             raise ConfigError(
                 f"train.stack={cfg.train.stack}: model {cfg.model!r} is not trained; nothing to stack"
             )
+        if info.input_spec.layout == "signal":
+            raise ConfigError(
+                f"train.stack={cfg.train.stack}: model {cfg.model!r} reads the EEG signal; stacking is for "
+                "brain-map models (drop --stack)"
+            )
         if get_protocol(cfg.protocol).finetune:
             raise ConfigError(
                 f"train.stack={cfg.train.stack}: protocol {cfg.protocol!r} fine-tunes one pooled model per "

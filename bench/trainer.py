@@ -59,14 +59,17 @@ def native_bf16(device: torch.device) -> bool:
     return device.type == "cpu" and bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
-def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+def to_device(t: torch.Tensor | Rows, device: torch.device) -> torch.Tensor | Rows:
     """``t`` on ``device``, moved once: through pinned host memory (an asynchronous copy) onto a GPU.
 
     A unit's tensors go to the device once, before its first step, and stay there; batches are index
-    slices of the resident tensors, so nothing crosses the bus inside the step loop.
+    slices of the resident tensors, so nothing crosses the bus inside the step loop. :class:`Rows` stay
+    rows of the host input on the CPU, and become one tensor of their rows on a GPU.
     """
     if t.device == device:
         return t
+    if isinstance(t, Rows):
+        return t.to(device)
     if device.type == "cuda" and t.device.type == "cpu":
         return t.pin_memory().to(device, non_blocking=True)
     return t.to(device)
@@ -137,7 +140,9 @@ def high_probability(logits: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Standardiser:
-    """Element-wise standardisation with statistics of the training part only."""
+    """Standardisation with statistics of the training part only: element-wise (brain maps, every cell
+    its own mean and sd), or per channel (:meth:`fit_channels`, signals: one mean and sd per EEG channel
+    over every sample and time point)."""
 
     mean: torch.Tensor
     std: torch.Tensor
@@ -149,8 +154,62 @@ class Standardiser:
         std = torch.where(std > 1e-8, std, torch.ones_like(std))  # empty grid cells stay 0
         return cls(mean, std)
 
+    @classmethod
+    def fit_channels(cls, x: torch.Tensor, index: torch.Tensor, chunk: int = 2048) -> Standardiser:
+        """Per-channel statistics of the rows ``index`` of ``x`` (N, C, S), in chunks of rows (float64
+        sums), so the training part of a large input is never copied whole: mean and sd of shape (C, 1)."""
+        total = torch.zeros(x.shape[1], dtype=torch.float64)
+        squares = torch.zeros_like(total)
+        for start in range(0, len(index), chunk):
+            part = x[index[start : start + chunk]].double()
+            total += part.sum(dim=(0, 2))
+            squares += part.square().sum(dim=(0, 2))
+        n = max(len(index) * x.shape[2], 2)
+        mean = total / n
+        var = (squares - n * mean.square()).clamp(min=0) / (n - 1)
+        std = var.sqrt()
+        std = torch.where(std > 1e-8, std, torch.ones_like(std))
+        return cls(mean.float()[:, None], std.float()[:, None])
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
+
+
+class Rows:
+    """The rows ``index`` of an input, standardised batch by batch where they are read.
+
+    Time-domain inputs are large (full DEAP: 1.26 GB); a fold's training part as a copy would double that.
+    ``Rows`` looks like the copy to :func:`fit` and :func:`predict_proba` (``shape``, ``dim``, ``device``,
+    indexing by a tensor of positions or a slice) and gathers only the rows of each batch.
+    """
+
+    def __init__(self, base: torch.Tensor, index: torch.Tensor, transform: Standardiser | None = None):
+        self.base, self.index, self.transform = base, index, transform
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((len(self.index), *self.base.shape[1:]))
+
+    @property
+    def device(self) -> torch.device:
+        return self.base.device
+
+    def dim(self) -> int:
+        return self.base.dim()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, item: torch.Tensor | slice) -> torch.Tensor:
+        rows = self.base[self.index[item.cpu() if isinstance(item, torch.Tensor) else item]]
+        return rows if self.transform is None else self.transform(rows)
+
+    def to(self, device: torch.device, chunk: int = 4096) -> torch.Tensor:
+        """One tensor of the (standardised) rows on ``device``, filled chunk by chunk."""
+        out = torch.empty(self.shape, dtype=self.base.dtype, device=device)
+        for start in range(0, len(self), chunk):
+            out[start : start + chunk] = self[slice(start, start + chunk)].to(device)
+        return out
 
 
 def class_weights(y: torch.Tensor) -> torch.Tensor:

@@ -34,6 +34,7 @@ from bench.tracking import TAG, flatten, hardware, log_dataset, log_params
 from bench.trainer import (
     TASK_INDEX,
     FitResult,
+    Rows,
     Standardiser,
     classification_metrics,
     confusion,
@@ -68,8 +69,13 @@ def labels_tensor(inputs: ModelInputs) -> torch.Tensor:
 
 
 def train_standardiser(p: Prepared, x: torch.Tensor, train: np.ndarray) -> Standardiser | None:
-    """The input standardisation a model trained on ``train`` uses (None with ``standardise = "none"``)."""
-    return Standardiser.fit(x[torch.from_numpy(train)]) if p.config.train.standardise == "train" else None
+    """The input standardisation a model trained on ``train`` uses (None with ``standardise = "none"``):
+    per element for brain maps, per channel for signals (whose training part is never copied whole)."""
+    if p.config.train.standardise != "train":
+        return None
+    if p.inputs.spec.layout == "signal":
+        return Standardiser.fit_channels(x, torch.from_numpy(train))
+    return Standardiser.fit(x[torch.from_numpy(train)])
 
 
 def build_model(p: Prepared, unit: Unit, seed: int) -> torch.nn.Module:
@@ -86,9 +92,13 @@ def unit_parts(
     val: np.ndarray,
     test: np.ndarray,
     standardiser: Standardiser | None,
+    rows: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(x_train, y_train, x_val, y_val, x_test) of a unit, inputs standardised with ``standardiser``."""
+    """(x_train, y_train, x_val, y_val, x_test) of a unit, inputs standardised with ``standardiser``;
+    with ``rows`` the inputs are :class:`~bench.trainer.Rows` of ``x`` (signals: no copy of a part)."""
     tr, va, te = (torch.from_numpy(i) for i in (train, val, test))
+    if rows:
+        return Rows(x, tr, standardiser), y[tr], Rows(x, va, standardiser), y[va], Rows(x, te, standardiser)
     std = standardiser if standardiser is not None else (lambda v: v)
     return std(x[tr]), y[tr], std(x[va]), y[va], std(x[te])
 
@@ -120,7 +130,7 @@ def fit_predict(
     if model is None:
         model = build_model(p, unit, seed)
     history: list[dict] = []
-    xt, yt, xv, yv, xs = unit_parts(x, y, train, val, test, standardiser)
+    xt, yt, xv, yv, xs = unit_parts(x, y, train, val, test, standardiser, p.inputs.spec.layout == "signal")
     nhwc = trains_channels_last(cfg.train.precision)
     if info.trainable:
         tcfg = cfg.train if lr is None else replace(cfg.train, lr=lr)

@@ -141,8 +141,9 @@ class FeatureSet:
     """Feature kinds on axis 3 of ``features`` (DE and PSD, then any a model asked for)."""
     peripheral: np.ndarray | None = None
     """(S, T, W, P) peripheral features per window (DEAP), where a model asked for them."""
-    signal: tuple[np.ndarray, ...] | None = None
-    """Per subject, (T_s, C, L) band-limited stimulus EEG (float32, memory-mapped), where a model asked."""
+    signal: tuple[np.ndarray | Path, ...] | None = None
+    """Per subject, (T_s, C, L) band-limited stimulus EEG (float32; the verified cache file's path, read
+    where inputs are built), where a model asked for it."""
     signal_band: tuple[float, float] | None = None
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     """Inputs already built, by (spec, threshold, high_if): the runs of a grid share them (read-only)."""
@@ -311,8 +312,8 @@ def _verified(entry: Path) -> tuple[np.ndarray, np.ndarray, dict]:
         raise DataError(f"ratings.npy has {ratings.shape[0]} trials, features.npy {feats.shape[0]}")
     meta["arrays"] = {}
     for name in names[len(ARRAYS) :]:
-        try:
-            arr = np.load(entry / name, mmap_mode="r")
+        try:  # read, not mapped: a mapped signal's pages would stay in this process's memory
+            arr = np.load(entry / name)
         except (OSError, ValueError) as exc:
             raise DataError(f"{name} unreadable ({exc})") from None
         if arr.dtype != np.float32 or len(arr) != len(feats):
@@ -320,7 +321,9 @@ def _verified(entry: Path) -> tuple[np.ndarray, np.ndarray, dict]:
         bad = first_non_finite(arr)
         if bad is not None:
             raise DataError(f"{name} holds a non-finite value at {bad}")
-        meta["arrays"][name.removesuffix(".npy")] = arr
+        # the signal (1.26 GB for DEAP) is read again where inputs are built from it, one subject at a time
+        meta["arrays"][name.removesuffix(".npy")] = entry / name if name == "signal.npy" else arr
+        del arr
     return feats, ratings, meta
 
 

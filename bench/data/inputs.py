@@ -236,25 +236,49 @@ def build_inputs(
             x = x[:, 0]
     else:
         x = np.ascontiguousarray(x.transpose(0, 1, 3, 2), dtype=np.float32)  # (N, ts, C, KB)
-    r = np.broadcast_to(ratings[:, :, None, :2], (n_s, n_t, n_seg, 2)).reshape(-1, 2).astype(np.float32)
+    out = with_samples(x, ratings, subjects, n_seg, spec, threshold=threshold, high_if=high_if)
+    keep = real_samples(n_trials, n_s, n_t, n_seg)
+    return out if keep is None else take(out, keep)
+
+
+def real_samples(n_trials: np.ndarray | None, n_s: int, n_t: int, n_seg: int) -> np.ndarray | None:
+    """Indices of the (S, T, n_seg) samples that come from real trials (None: all of them)."""
+    if n_trials is None:
+        return None
+    real = np.arange(n_t)[None, :] < np.asarray(n_trials)[:, None]  # (S, T)
+    return np.flatnonzero(np.broadcast_to(real[:, :, None], (n_s, n_t, n_seg)).reshape(-1))
+
+
+def with_samples(
+    x: np.ndarray,
+    ratings: np.ndarray,
+    subjects: np.ndarray,
+    n_seg: int,
+    spec: InputSpec,
+    *,
+    threshold: float,
+    high_if: str,
+    keep: np.ndarray | None = None,
+) -> ModelInputs:
+    """``x`` with the labels, ratings and groups of its samples: ``n_seg`` samples per trial, in (subject,
+    trial, segment) order, restricted to ``keep`` (indices into that order) when given."""
+    n_s, n_t = ratings.shape[:2]
+    shape = (n_s, n_t, n_seg)
+    r = np.broadcast_to(ratings[:, :, None, :2], (*shape, 2)).reshape(-1, 2).astype(np.float32)
     labels = (r > threshold) if high_if == "gt" else (r >= threshold)
-    subj = np.broadcast_to(np.asarray(subjects)[:, None, None], (n_s, n_t, n_seg)).reshape(-1)
-    trial = np.broadcast_to(np.arange(n_t)[None, :, None], (n_s, n_t, n_seg)).reshape(-1)
-    seg = np.broadcast_to(np.arange(n_seg)[None, None, :], (n_s, n_t, n_seg)).reshape(-1)
-    out = ModelInputs(
+    subj = np.broadcast_to(np.asarray(subjects)[:, None, None], shape).reshape(-1)
+    trial = np.broadcast_to(np.arange(n_t)[None, :, None], shape).reshape(-1)
+    seg = np.broadcast_to(np.arange(n_seg)[None, None, :], shape).reshape(-1)
+    sel = slice(None) if keep is None else keep
+    return ModelInputs(
         x=x,
-        labels=labels.astype(np.int64),
-        ratings=r,
-        subject=subj.astype(np.int64),
-        trial=trial.astype(np.int64),
-        segment=seg.astype(np.int64),
+        labels=labels[sel].astype(np.int64),
+        ratings=r[sel],
+        subject=subj[sel].astype(np.int64),
+        trial=trial[sel].astype(np.int64),
+        segment=seg[sel].astype(np.int64),
         spec=spec,
     )
-    if n_trials is None:
-        return out
-    real = np.arange(n_t)[None, :] < np.asarray(n_trials)[:, None]  # (S, T)
-    keep = np.broadcast_to(real[:, :, None], (n_s, n_t, n_seg)).reshape(-1)
-    return take(out, np.flatnonzero(keep))
 
 
 def _with_peripheral_plane(x: np.ndarray, peripheral: np.ndarray, n_seg: int, ts: int) -> np.ndarray:
