@@ -108,7 +108,8 @@ class RunConfig:
     subjects: tuple[int, ...] | None = None
     tasks: tuple[str, ...] = ("valence", "arousal")
     features: tuple[str, ...] | None = None
-    """Override the model's input features (ablation: ("de",) or ("psd",))."""
+    """Override the model's input features (:data:`bench.data.inputs.FEATURE_KINDS`; ablations: ("de",),
+    ("psd",); more kinds: ("de", "psd", "dasm"))."""
     single_task: bool = False
     """Train a multi-task model as two single-task models (ablation)."""
     threshold: float | None = None
@@ -162,7 +163,10 @@ class RunConfig:
         for t in tasks:
             check_option("tasks", t, ("valence", "arousal"))
         object.__setattr__(self, "tasks", tuple(t for t in ("valence", "arousal") if t in tasks))
-        if check_type("features", self.features, (list, tuple, None), "a list of de, psd") is not None:
+        from bench.data.inputs import FEATURE_KINDS
+
+        what = f"a list of {', '.join(FEATURE_KINDS)}"
+        if check_type("features", self.features, (list, tuple, None), what) is not None:
             object.__setattr__(self, "features", tuple(self.features))
         check_type("single_task", self.single_task, bool, "true or false")
         check_number("threshold", self.threshold, none_ok=True)

@@ -211,10 +211,14 @@ def dataset(features):
     from mlflow.entities import Dataset
     from mlflow.types import Schema, TensorSpec
 
+    from bench.data.inputs import BASE_KINDS
+
     f, r = features.features, features.ratings
     n_subjects, n_trials, n_windows = (int(v) for v in f.shape[:3])
+    # the DE/PSD maps every cache entry holds: one entity per data set, whatever other kinds a run read
+    shape = (n_subjects, n_trials, n_windows, len(BASE_KINDS), *(int(v) for v in f.shape[4:]))
     schema = TensorDatasetSchema(
-        features=Schema([TensorSpec(f.dtype, tuple(int(v) for v in f.shape), "features")]),
+        features=Schema([TensorSpec(f.dtype, shape, "features")]),
         targets=Schema([TensorSpec(r.dtype, tuple(int(v) for v in r.shape), "ratings")]),
     )
     profile = {
@@ -226,7 +230,7 @@ def dataset(features):
         "trials_per_subject": n_trials,
         "windows_per_trial": n_windows,
         "windows": n_subjects * n_trials * n_windows,
-        "window_features": "x".join(str(int(v)) for v in f.shape[3:]) + " (DE/PSD x bands x channels)",
+        "window_features": "x".join(map(str, shape[3:])) + " (DE/PSD x bands x channels)",
         "feature_config": features.config.fingerprint()[:16],
     }
     return Dataset(

@@ -33,6 +33,7 @@ from bench.cli.common import (
     parse_subjects,
     read_config_file,
 )
+from bench.data.inputs import FEATURE_KINDS
 from bench.errors import ConfigError
 from bench.table_fit import NAME, Col, FitTable
 
@@ -240,7 +241,12 @@ def register(app: typer.Typer) -> None:
             "is shown, see `bench models NAME`; else fp32) | fp32 | bf16",
         ),  # fmt: skip
         tasks: str | None = typer.Option(None, "--tasks", help="valence,arousal (default both)"),
-        features: str | None = typer.Option(None, "--features", help="de,psd | de | psd (ablation)"),
+        features: str | None = typer.Option(
+            None,
+            "--features",
+            help=f"Feature kinds, e.g. de,psd,dasm; any of {', '.join(FEATURE_KINDS)} (default: the model's; "
+            "de | psd: ablations)",
+        ),
         single_task: bool = typer.Option(False, "--single-task", help="Two single-task models (ablation)"),
         no_dropout: bool = typer.Option(False, "--no-dropout", help="Dropout 0 (ablation)"),
         no_batch_norm: bool = typer.Option(False, "--no-batch-norm", help="No batch norm (ablation)"),
@@ -319,7 +325,7 @@ def register(app: typer.Typer) -> None:
             model=model, protocol=data.protocol(protocol, file_cfg.get("protocol")), split=split,
             n_folds=folds, seed=seed, device=device,
             subjects=tuple(sub) if sub else None, tasks=_csv(tasks, "--tasks", ("valence", "arousal")),
-            features=_csv(features, "--features", ("de", "psd")), single_task=single_task or None,
+            features=_csv(features, "--features", FEATURE_KINDS), single_task=single_task or None,
             audit=_csv(audit, "--audit", ("select-on-test",)), num_threads=threads, recipe=recipe,
             log_model=log_model or None, compile=compile_ or None,
         )  # fmt: skip

@@ -11,6 +11,7 @@ channel takes the free cell nearest to where that map puts it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -19,7 +20,7 @@ import numpy as np
 from bench.data.datasets.deap import ALL_CHANNELS, EEG_CHANNELS, PERIPHERAL_CHANNELS, SFREQ
 
 __all__ = ["ALL_CHANNELS", "EEG_CHANNELS", "GRIDS", "PERIPHERAL_CHANNELS", "SFREQ", "grid_positions",
-           "grid_shape", "montage_xy", "to_grid"]  # fmt: skip
+           "grid_shape", "mirror_index", "montage_xy", "to_grid"]  # fmt: skip
 
 _GRID_ROWS: dict[str, tuple[str, ...]] = {
     "8x9": (
@@ -163,3 +164,28 @@ def _flat_cells(grid: str, channels: tuple[str, ...]) -> np.ndarray:
     w = grid_shape(grid)[1]
     pos = grid_positions(grid, channels)
     return np.array([pos[ch][0] * w + pos[ch][1] for ch in channels])
+
+
+_NUMBERED = re.compile(r"([A-Z]+)(\d+)")
+
+
+def mirror_name(channel: str) -> str | None:
+    """The 10-20 name of the electrode mirrored across the midline, upper case; None for a midline
+    ('z') electrode or a name that does not follow the rule.
+
+    The 10-20/10-10 naming puts left electrodes at odd numbers and their mirror at the next even one
+    with the same letters (Fp1/Fp2, F7/F8, FT9/FT10), midline electrodes at 'z' (Fz, Cz)."""
+    m = _NUMBERED.fullmatch(channel.strip().upper())
+    if m is None or int(m.group(2)) == 0:
+        return None
+    n = int(m.group(2))
+    return f"{m.group(1)}{n + 1 if n % 2 else n - 1}"
+
+
+def mirror_index(channels: Sequence[str]) -> np.ndarray:
+    """For each channel, the index in ``channels`` of its mirror electrode (:func:`mirror_name`, any
+    letter case), or -1 where it has none: a midline electrode, or a partner the headset lacks.
+
+    The hemispheric asymmetry features (DASM, RASM) pair channels with it."""
+    where = {c.strip().upper(): i for i, c in enumerate(channels)}
+    return np.array([where.get(mirror_name(c) or "", -1) for c in channels], dtype=np.int64)

@@ -17,6 +17,32 @@ The default :class:`FeatureConfig` is the recipe that the MT-CNN and 4D-CRNN rep
 Every step is an option (see :class:`FeatureConfig`); the whole config is hashed into the cache key and
 logged with every run. All steps are vectorised over channels and windows, in blocks of trials
 (:data:`BLOCK_BYTES`).
+
+More feature kinds
+------------------
+:func:`extract_features` computes any of :data:`bench.data.inputs.FEATURE_KINDS` (``kinds=``), each from
+the same band-passed windows as DE (steps 1-2, with every filter option), each then through steps 4 and
+5 on its own (its own baseline mean, its own window z-score):
+
+``dasm``, ``rasm``
+    Hemispheric asymmetry of DE (Duan, Zhu & Lu 2013, "Differential entropy feature for EEG-based
+    emotion classification", IEEE NER): per window and band, ``DASM(c) = DE(c) - DE(m(c))`` and
+    ``RASM(c) = DE(c) / DE(m(c))`` with ``m(c)`` the electrode mirrored across the midline
+    (:func:`bench.data.channels.mirror_index`: Fp1/Fp2, F7/F8, ...), from the raw per-window DE (before
+    steps 4 and 5). The paper keeps one value per pair; here both electrodes of a pair carry theirs
+    (DASM is antisymmetric, RASM reciprocal), so a grid model sees a full map. A channel without a
+    mirror among the channels (a midline 'z' electrode, or a partner the headset lacks) gets DASM 0 and
+    RASM 1. DE crosses 0 at a variance of 1/(2 pi e), so RASM's denominator is kept at least
+    :data:`RASM_FLOOR` away from 0, with its sign (0 counts as positive): RASM stays finite, and equals
+    the plain ratio wherever ``|DE(m(c))| >= RASM_FLOOR``.
+``activity``, ``mobility``, ``complexity``
+    Hjorth's parameters (Hjorth 1970, "EEG analysis based on time domain properties",
+    Electroencephalography and Clinical Neurophysiology 29(3)) of each band-passed window ``y``:
+    ``activity = var(y)``, ``mobility = sqrt(var(y') / var(y))``, ``complexity = mobility(y') /
+    mobility(y)``, with ``y'`` the first difference within the window (``np.diff``; mobility is per
+    sample: a sine of frequency f has mobility ``2 sin(pi f / sfreq)`` and complexity 1) and population
+    variances (ddof 0, whatever ``de_ddof`` says). Variances are floored at the smallest positive
+    float, as in DE, so a flat window gives finite values.
 """
 
 from __future__ import annotations
@@ -30,6 +56,8 @@ import numpy as np
 from scipy import signal
 
 from bench.checks import check_number, check_option, check_type
+from bench.data.channels import mirror_index
+from bench.data.inputs import BASE_KINDS, FEATURE_KINDS
 from bench.errors import ConfigError
 
 FEATURE_CODE_VERSION = 1
@@ -59,6 +87,11 @@ PSD_METHODS = ("energy", "welch")
 BASELINE_MODES = ("subtract", "none")
 NORMALISE_MODES = ("window-zscore", "none")
 SEGMENT_MODES = ("separate", "joint")
+
+HJORTH_KINDS: tuple[str, ...] = ("activity", "mobility", "complexity")
+ASYMMETRY_KINDS: tuple[str, ...] = ("dasm", "rasm")
+RASM_FLOOR = 1e-3
+"""Smallest ``|DE|`` (nats) RASM divides by; a mirror DE closer to 0 is moved to +-RASM_FLOOR."""
 
 
 @dataclass(frozen=True)
@@ -226,30 +259,88 @@ def band_energy(windows: np.ndarray) -> np.ndarray:
     return np.einsum("...i,...i->...", windows, windows)
 
 
-def _segment_features(x: np.ndarray, cfg: FeatureConfig, sfreq: float, win: int, step: int) -> np.ndarray:
-    """Features of one contiguous segment: x (..., n_samples) -> (..., n_windows, 2, n_bands)."""
-    de, psd = [], []
+def hjorth(windows: np.ndarray, kinds: tuple[str, ...] = HJORTH_KINDS) -> dict[str, np.ndarray]:
+    """Hjorth's parameters of windows along the last axis (see the module docstring), only ``kinds``:
+    each costs one more difference of the windows."""
+    tiny = np.finfo(np.float64).tiny
+    v0 = windows.var(axis=-1)
+    out = {"activity": v0} if "activity" in kinds else {}
+    if "mobility" in kinds or "complexity" in kinds:
+        v0 = np.maximum(v0, tiny)
+        d1 = np.diff(windows, axis=-1)
+        v1 = np.maximum(d1.var(axis=-1), tiny)
+        mobility = np.sqrt(v1 / v0)
+        if "mobility" in kinds:
+            out["mobility"] = mobility
+        if "complexity" in kinds:
+            v2 = np.maximum(np.diff(d1, axis=-1).var(axis=-1), tiny)
+            out["complexity"] = np.sqrt(v2 / v1) / mobility
+    return out
+
+
+def asymmetry(de: np.ndarray, mirror: np.ndarray, kind: str) -> np.ndarray:
+    """DASM or RASM (``kind``) of DE values (..., channels, windows, bands) whose channel axis is
+    ``-3``, with ``mirror`` each channel's mirror index or -1 (see the module docstring)."""
+    check_option("asymmetry kind", kind, ASYMMETRY_KINDS)
+    has = (mirror >= 0)[:, None, None]
+    partner = np.take(de, np.where(mirror >= 0, mirror, np.arange(len(mirror))), axis=-3)
+    if kind == "dasm":
+        return np.where(has, de - partner, 0.0)
+    floor = np.maximum(np.abs(partner), RASM_FLOOR)
+    return np.where(has, de / np.where(partner < 0, -floor, floor), 1.0)
+
+
+def _window_kinds(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """The kinds computed window by window for ``kinds`` (DE also for DASM/RASM), in canonical order."""
+    need = set(kinds) - set(ASYMMETRY_KINDS) | ({"de"} if set(kinds) & set(ASYMMETRY_KINDS) else set())
+    return tuple(k for k in FEATURE_KINDS if k in need)
+
+
+def _segment_features(
+    x: np.ndarray, cfg: FeatureConfig, sfreq: float, win: int, step: int, kinds: tuple[str, ...] = BASE_KINDS
+) -> np.ndarray:
+    """Features of one contiguous segment: x (..., n_samples) -> (..., n_windows, len(kinds), n_bands).
+
+    ``kinds``: kinds computed window by window (:func:`_window_kinds`), in canonical order."""
+    planes: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
+    asked = tuple(k for k in HJORTH_KINDS if k in planes)
     # one C-ordered copy of the segment (a slice of the recording) for every band: the filters copy
     # their input once more (they work in place), from a strided slice that would cost two copies each
     x = np.ascontiguousarray(x)
-    if cfg.psd == "welch":
+    if "psd" in planes and cfg.psd == "welch":
         freqs, pxx = signal.periodogram(_windows(x, win, step), fs=sfreq, window="hann", axis=-1)
     for _name, lo, hi in cfg.bands:
         sos = _band_sos(lo, hi, int(cfg.filter_order), float(sfreq))
         y = signal.sosfiltfilt(sos, x, axis=-1) if cfg.zero_phase else signal.sosfilt(sos, x, axis=-1)
         w = _windows(y, win, step, writeable=step >= win)  # y is ours: scratch space where no overlap
-        if cfg.psd == "energy":
-            psd.append(band_energy(w))  # before DE, which may overwrite w
-        else:
+        if "psd" in planes and cfg.psd == "energy":
+            planes["psd"].append(band_energy(w))  # before DE, which may overwrite w
+        elif "psd" in planes:
             mask = (freqs >= lo) & (freqs < hi)
             if not mask.any():
                 raise ConfigError(f"band {lo}-{hi} Hz holds no periodogram bin at window {cfg.window_s} s")
-            psd.append(pxx[..., mask].mean(axis=-1))
-        de.append(differential_entropy(w, cfg.de_ddof, overwrite=w.flags.writeable))
-    p = np.stack(psd, axis=-1)
-    if cfg.log_psd:
-        p = np.log(np.maximum(p, np.finfo(np.float64).tiny))
-    return np.stack([np.stack(de, axis=-1), p], axis=-2)
+            planes["psd"].append(pxx[..., mask].mean(axis=-1))
+        if asked:  # before DE, too
+            for kind, value in hjorth(w, asked).items():
+                planes[kind].append(value)
+        if "de" in planes:
+            planes["de"].append(differential_entropy(w, cfg.de_ddof, overwrite=w.flags.writeable))
+    out = {k: np.stack(v, axis=-1) for k, v in planes.items()}
+    if "psd" in out and cfg.log_psd:
+        out["psd"] = np.log(np.maximum(out["psd"], np.finfo(np.float64).tiny))
+    return np.stack([out[k] for k in kinds], axis=-2)
+
+
+def _with_kinds(
+    x: np.ndarray, computed: tuple[str, ...], kinds: tuple[str, ...], mirror: np.ndarray | None
+) -> np.ndarray:
+    """Segment features (trials, channels, windows, len(computed), bands) of the window-by-window kinds
+    -> the same with ``kinds`` on axis 3, DASM and RASM derived from the raw DE."""
+    planes = {k: x[..., i, :] for i, k in enumerate(computed)}
+    for kind in ASYMMETRY_KINDS:
+        if kind in kinds:
+            planes[kind] = asymmetry(planes["de"], mirror, kind)
+    return np.stack([planes[k] for k in kinds], axis=-2)
 
 
 def extract_features(
@@ -257,7 +348,7 @@ def extract_features(
     config: FeatureConfig | None = None,
     sfreq: float = 128.0,
     *,
-    kinds: tuple[str, ...] = ("de", "psd"),
+    kinds: tuple[str, ...] = BASE_KINDS,
     channels: tuple[str, ...] | None = None,
 ) -> np.ndarray:
     """Compute brain-map features for one subject's trials.
@@ -270,46 +361,71 @@ def extract_features(
         The recipe; default: the authors'.
     sfreq : float
         Sampling rate, Hz.
+    kinds : tuple of str
+        Feature kinds (:data:`bench.data.inputs.FEATURE_KINDS`), in the order wanted on axis 2; only
+        these are computed (DE also, internally, for DASM/RASM).
+    channels : tuple of str, optional
+        Names of the EEG channels (axis 1); DASM and RASM need them to pair mirror electrodes.
 
     Returns
     -------
-    array, shape (n_trials, n_windows, 2, n_bands, n_channels), float32
-        Axis 2 is the feature kind: 0 = DE, 1 = PSD (see :data:`bench.data.inputs.FEATURE_KINDS`).
+    array, shape (n_trials, n_windows, len(kinds), n_bands, n_channels), float32
+        Axis 2 is the feature kind, in ``kinds`` order (default: 0 = DE, 1 = PSD).
     """
     cfg = config or FeatureConfig()
-    if tuple(kinds) != ("de", "psd"):
-        raise NotImplementedError(f"feature kinds {kinds}")  # being written (issue 15)
+    kinds = tuple(kinds)
+    for kind in kinds or ("",):
+        check_option("feature kind", kind, FEATURE_KINDS)
+    if len(set(kinds)) != len(kinds):
+        raise ConfigError(f"feature kinds {', '.join(kinds)}: each at most once")
     eeg = np.asarray(eeg)
     if eeg.ndim != 3:
         raise ValueError(f"eeg must have shape (trials, channels, samples), got {eeg.shape}")
+    mirror = None
+    if set(kinds) & set(ASYMMETRY_KINDS):
+        if channels is None or len(channels) != eeg.shape[1]:
+            raise ValueError(
+                f"DASM/RASM need the names of the {eeg.shape[1]} channels, got channels={channels}"
+            )
+        mirror = mirror_index(channels)
     # every step is per trial, so blocks of trials give the same numbers, bit for bit; small blocks keep
     # the filtered copies in cache and let malloc reuse their memory instead of faulting in fresh pages
     k = max(1, BLOCK_BYTES // max(1, eeg.shape[1] * eeg.shape[2] * 8))
     blocks = [
-        _extract_block(np.asarray(eeg[i : i + k], dtype=np.float64), cfg, sfreq)
+        _extract_block(np.asarray(eeg[i : i + k], dtype=np.float64), cfg, sfreq, kinds, mirror)
         for i in range(0, max(len(eeg), 1), k)
     ]
     return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
-def _extract_block(eeg: np.ndarray, cfg: FeatureConfig, sfreq: float) -> np.ndarray:
+def _extract_block(
+    eeg: np.ndarray,
+    cfg: FeatureConfig,
+    sfreq: float,
+    kinds: tuple[str, ...] = BASE_KINDS,
+    mirror: np.ndarray | None = None,
+) -> np.ndarray:
     """:func:`extract_features` of a block of trials, float64 (trials, channels, samples)."""
     win = round(cfg.window_s * sfreq)
     step = win if cfg.step_s is None else round(cfg.step_s * sfreq)
     n_base = round(cfg.baseline_s * sfreq)
     if n_base >= eeg.shape[-1]:
         raise ValueError(f"recording of {eeg.shape[-1]} samples is not longer than its baseline ({n_base})")
+    computed = _window_kinds(kinds)
     if cfg.filter_segments == "separate":
-        trial = _segment_features(eeg[..., n_base:], cfg, sfreq, win, step)
-        base = _segment_features(eeg[..., :n_base], cfg, sfreq, win, step) if n_base else None
+        trial = _segment_features(eeg[..., n_base:], cfg, sfreq, win, step, computed)
+        base = _segment_features(eeg[..., :n_base], cfg, sfreq, win, step, computed) if n_base else None
     else:
         # Filter the whole recording, then window each part: same hop grid as "separate".
-        both = _segment_features(eeg, cfg, sfreq, win, step) if n_base % step == 0 else None
+        both = _segment_features(eeg, cfg, sfreq, win, step, computed) if n_base % step == 0 else None
         if both is None:
             raise ConfigError("filter_segments='joint' needs the baseline length to be a multiple of the hop")
         n_bw = (n_base - win) // step + 1 if n_base >= win else 0
         base, trial = both[:, :, :n_bw], both[:, :, n_base // step :]
-    # (trials, channels, windows, 2, bands) -> (trials, windows, 2, bands, channels)
+    if computed != kinds:  # derived kinds (from the raw DE) or another order: each kind then as DE
+        trial = _with_kinds(trial, computed, kinds, mirror)
+        base = None if base is None else _with_kinds(base, computed, kinds, mirror)
+    # (trials, channels, windows, kinds, bands) -> (trials, windows, kinds, bands, channels)
     trial = trial.transpose(0, 2, 3, 4, 1)
     if cfg.baseline == "subtract":
         if base is None or base.shape[2] == 0:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.channels import EEG_CHANNELS, SFREQ, template_montage
-from bench.data.inputs import FEATURE_KINDS, TASKS
+from bench.data.inputs import BASE_KINDS, TASKS
 from bench.data.source import kind_words
 
 
@@ -25,20 +25,27 @@ def eeg_info(channels: tuple[str, ...] = EEG_CHANNELS):
 
 
 def class_means(
-    features: np.ndarray, ratings: np.ndarray, threshold: float = 5.0, real: np.ndarray | None = None
+    features: np.ndarray,
+    ratings: np.ndarray,
+    threshold: float = 5.0,
+    real: np.ndarray | None = None,
+    kinds: tuple[str, ...] = BASE_KINDS,
 ) -> dict:
     """Mean feature map per (kind, task, class) over all windows of high / low trials.
 
-    ``features`` (S, T, W, 2, B, C), ``ratings`` (S, T, >=2), ``real`` (S, T): the trials that are not
-    padding (a FeatureSet's ``trial_mask``; default all). Returns ``{(kind, task, "high"|"low"): (B, C)}``;
-    a class without trials maps to NaN.
+    ``features`` (S, T, W, K, B, C) with the feature ``kinds`` on axis 3 (a FeatureSet's ``kinds``),
+    ``ratings`` (S, T, >=2), ``real`` (S, T): the trials that are not padding (a FeatureSet's
+    ``trial_mask``; default all). Returns ``{(kind, task, "high"|"low"): (B, C)}``; a class without
+    trials maps to NaN.
     """
-    per_trial = np.asarray(features, dtype=np.float64).mean(axis=2)  # (S, T, 2, B, C)
+    if np.shape(features)[3] != len(kinds):
+        raise ValueError(f"features have {np.shape(features)[3]} kinds on axis 3, kinds names {len(kinds)}")
+    per_trial = np.asarray(features, dtype=np.float64).mean(axis=2)  # (S, T, K, B, C)
     real = np.ones(per_trial.shape[:2], dtype=bool) if real is None else np.asarray(real, dtype=bool)
     out = {}
     for t, task in enumerate(TASKS):
         high = ratings[..., t] > threshold
-        for k, kind in enumerate(FEATURE_KINDS):
+        for k, kind in enumerate(kinds):
             for cls, mask in (("high", high & real), ("low", ~high & real)):
                 sel = per_trial[mask][:, k]
                 out[(kind, task, cls)] = (
@@ -59,10 +66,11 @@ def class_counts(ratings: np.ndarray, threshold: float = 5.0) -> dict[tuple[str,
 
 
 def differences(means: dict) -> dict[tuple[str, str], np.ndarray]:
-    """High minus low mean map per (kind, task): where the two classes differ (NaN if one is empty)."""
+    """High minus low mean map per (kind, task) of :func:`class_means`' kinds: where the two classes
+    differ (NaN if one is empty)."""
     return {
         (kind, task): means[(kind, task, "high")] - means[(kind, task, "low")]
-        for kind in FEATURE_KINDS
+        for kind in dict.fromkeys(k for k, _, _ in means)
         for task in TASKS
     }
 
@@ -80,10 +88,11 @@ def _limits(maps: list[np.ndarray]) -> tuple[float, float]:
 def plot_average_maps(fs, out: str | Path, threshold: float = 5.0) -> Path:
     """Write the average brain maps as scalp pictures (format from ``out``'s suffix).
 
-    Rows: (DE, PSD) x bands. Columns: the mean map of high and low valence and arousal trials, on one
-    colour scale per row (feature and band, colour bar beside them), then the high-minus-low maps of
-    valence and arousal on a diverging scale centred at 0 (colour bar beside them), so a difference
-    between the classes shows as colour rather than as two near-identical pictures.
+    Rows: the set's feature kinds (DE, PSD, ...) x bands. Columns: the mean map of high and low valence
+    and arousal trials, on one colour scale per row (feature and band, colour bar beside them), then the
+    high-minus-low maps of valence and arousal on a diverging scale centred at 0 (colour bar beside
+    them), so a difference between the classes shows as colour rather than as two near-identical
+    pictures.
     """
     from bench.plots import SAVE_METADATA, plot_format
 
@@ -95,12 +104,12 @@ def plot_average_maps(fs, out: str | Path, threshold: float = 5.0) -> Path:
     import mne
 
     info = eeg_info(tuple(fs.channels))
-    means = class_means(fs.features, fs.ratings, threshold, fs.trial_mask)
+    means = class_means(fs.features, fs.ratings, threshold, fs.trial_mask, fs.kinds)
     diffs = differences(means)
     counts = class_counts(fs.ratings, threshold)
     classes = [(t, c) for t in TASKS for c in ("high", "low")]
     bands = fs.config.band_names
-    rows = [(k, b) for k in FEATURE_KINDS for b in range(len(bands))]
+    rows = [(k, b) for k in fs.kinds for b in range(len(bands))]
     # columns: class maps | colour bar | gap | difference maps | colour bar
     ratios = [1.0] * len(classes) + [0.07, 0.45] + [1.0] * len(TASKS) + [0.07]
     fig, axes = plt.subplots(
