@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.data.channels import EEG_CHANNELS, to_grid
-from bench.data.inputs import FEATURE_KINDS, InputSpec
+from bench.data.inputs import BASE_KINDS, InputSpec
 from bench.errors import ConfigError
 from bench.registry import (
     count_parameters,
@@ -232,7 +232,7 @@ def planted_inputs(spec: InputSpec, n: int, seed: int) -> tuple[torch.Tensor, di
     """
     rng = np.random.default_rng(seed)
     n_t, n_b = spec.time_slices, 4
-    feats = rng.normal(size=(n, n_t, len(FEATURE_KINDS), n_b, 32)).astype(np.float32)
+    feats = rng.normal(size=(n, n_t, len(BASE_KINDS), n_b, 32)).astype(np.float32)
     yv, ya = rng.integers(0, 2, n), rng.integers(0, 2, n)
     ch = {c: i for i, c in enumerate(EEG_CHANNELS)}
     sv, sa = (2 * yv - 1)[:, None, None] * 1.5, (2 * ya - 1)[:, None, None] * 1.5
@@ -240,7 +240,7 @@ def planted_inputs(spec: InputSpec, n: int, seed: int) -> tuple[torch.Tensor, di
     feats[..., 1, ch["F3"]] -= sv
     for c in ("P3", "Pz", "P4"):
         feats[..., 2, ch[c]] += sa
-    kinds = [FEATURE_KINDS.index(f) for f in spec.features]
+    kinds = [BASE_KINDS.index(f) for f in spec.features]
     x = feats[:, :, kinds].reshape(n, n_t, len(kinds) * n_b, 32)
     if spec.layout == "grid":
         x = to_grid(x, spec.grid)
