@@ -614,7 +614,7 @@ def prepare_features(
         for i, (subject, path) in enumerate(subjects, start=1):
             hit = subject in loaded
             if not hit:
-                computed = _worker_result(todo[subject], path)
+                computed = _worker_result(todo.pop(subject), path)  # the future lets go of it
                 loaded[subject] = _recompute(path, subject, config, digests[subject],
                                              entry_path(config, digests[subject], root, contents),
                                              source.synthetic, warn, computed, source.dataset,
