@@ -9,7 +9,8 @@ from bench.errors import ConfigError
 from bench.grid import GRID_SCALES, PRESETS, SCALES, Scale, load_grid, preset_text, subject_folds
 from bench.registry import list_models
 
-MODELS = [m.name for m in list_models()]
+MODELS = [m.name for m in list_models() if m.input_spec.layout != "signal"]
+"""The models of the rudakov2021 preset: every brain-map model (the time-domain ones are not the paper's)."""
 
 
 def write(tmp_path, text: str, name: str = "g.toml"):

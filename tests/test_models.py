@@ -29,6 +29,8 @@ from mtcnn.model import SameConv2d, same_padding
 ALL = [m.name for m in list_models()]
 TRAINABLE = [m.name for m in list_models() if m.trainable]
 TRIVIAL = [m.name for m in list_models() if not m.trainable]
+FEATURE_TRAINABLE = [m.name for m in list_models() if m.trainable and m.input_spec.layout != "signal"]
+"""Trainable models on brain-map features; the time-domain ones learn in tests/test_timedomain_models.py."""
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +45,11 @@ def _fit_if_trivial(model: nn.Module, tasks=("valence", "arousal")) -> None:
 
 
 def test_builtin_models_registered_in_order():
-    assert ALL == ["mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "majority", "prior"]
+    assert ALL == [
+        "mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm",
+        "eegnet", "shallowconvnet", "deepconvnet", "tsception",
+        "majority", "prior",
+    ]  # fmt: skip
     assert TRIVIAL == ["majority", "prior"]
 
 
@@ -215,7 +221,7 @@ def _train(model: nn.Module, x: torch.Tensor, y: dict, *, steps: int, lr: float 
     return loss.item()
 
 
-@pytest.mark.parametrize("name", TRAINABLE)
+@pytest.mark.parametrize("name", FEATURE_TRAINABLE)
 def test_overfits_tiny_random_batch(name):
     info = get_model_info(name)
     x = torch.randn(16, *info.input_spec.sample_shape())
@@ -266,7 +272,7 @@ def _recalibrate_batch_norm(model: nn.Module, x: torch.Tensor) -> None:
 
 # 4D-CRNN runs its CNN over 6 slices per sample: ~15 s here on 2 CPU cores
 @pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "4dcrnn" else n for n in TRAINABLE]
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "4dcrnn" else n for n in FEATURE_TRAINABLE]
 )
 def test_learns_planted_effect(name):
     spec = resolve_input_spec(name)
@@ -416,6 +422,10 @@ def test_metadata_complete():
         "fbccnn": (90.26, 88.90),
         "mccnn": (90.01, 90.65),
         "saelstm": (81.10, 74.38),
+        "eegnet": (None, None),
+        "shallowconvnet": (None, None),
+        "deepconvnet": (None, None),
+        "tsception": (None, None),
         "majority": (None, None),
         "prior": (None, None),
     }

@@ -15,6 +15,7 @@ from bench.cli.common import console
 from bench.cli.run import build_config
 from bench.config import RunConfig, TrainConfig
 from bench.data.cache import prepare_features
+from bench.data.contents import Contents
 from bench.data.inputs import InputSpec
 from bench.data.source import open_deap
 from bench.errors import ConfigError
@@ -40,6 +41,13 @@ class _Tiny(nn.Module):
 @pytest.fixture(scope="module")
 def features(deap_dir, tmp_path_factory):
     return prepare_features(open_deap(deap_dir), cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def signal_features(deap_dir, tmp_path_factory):
+    """The same data with the band-limited signal the time-domain models read."""
+    signal = Contents.for_spec(InputSpec(layout="signal"))
+    return prepare_features(open_deap(deap_dir), cache_dir=tmp_path_factory.mktemp("cache"), contents=signal)
 
 
 # ----------------------------------------------------------------------------- registry metadata
@@ -133,12 +141,13 @@ def test_new_fields_keep_existing_run_keys():
     assert resolve_config(RunConfig(model="fbccnn")).train.precision == "fp32"
 
 
-def test_view_settings_match_what_prepare_resolves(features):
+def test_view_settings_match_what_prepare_resolves(features, signal_features):
     for info in list_models():
         if not info.trainable:
             continue
+        data = signal_features if info.input_spec.layout == "signal" else features
         for recipe in ("harness", "paper"):
-            p = runner.prepare(RunConfig(model=info.name, n_folds=2, recipe=recipe), features=features)
+            p = runner.prepare(RunConfig(model=info.name, n_folds=2, recipe=recipe), features=data)
             shown = recipe_train(info, recipe)  # precision "auto": decided per machine when a run starts
             assert shown.precision == "auto" and p.config.train.precision == "fp32"  # tests: no native bf16
             assert replace(shown, precision="fp32") == p.config.train, (info.name, recipe)
