@@ -22,9 +22,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from bench.data.inputs import InputSpec
 
 # ------------------------------------------------------------------------------------------- parity
 
@@ -365,6 +369,22 @@ class SizedRun:
     max_epochs: int
 
 
+FEATURE_WINDOW_S = 0.5
+"""Seconds per brain-map window of :data:`FULL_SIZE` (the feature recipe's default)."""
+
+
+def samples_per_trial(spec: InputSpec, windows: int) -> int:
+    """Model samples one trial of ``windows`` brain-map windows gives: blocks of ``time_slices`` windows, or
+    for a ``signal`` input the windows of ``window_s`` every ``hop_s`` that fit in the trial's seconds, as
+    :func:`bench.data.signal.n_windows` cuts them."""
+    from bench.data.inputs import SIGNAL_SFREQ
+    from bench.data.signal import n_windows
+
+    if spec.layout != "signal":
+        return windows // spec.time_slices
+    return n_windows(round(windows * FEATURE_WINDOW_S * SIGNAL_SFREQ), spec)
+
+
 class FullSizeFolds:
     """Folds of full-size DEAP, made by the protocols' own :func:`protocols.make_folds` on subject and
     trial ids of 32 x 40 trials x (120 // time slices) samples. Labels only steer stratification, not
@@ -384,7 +404,9 @@ class FullSizeFolds:
         from protocols import make_folds
 
         n_s, n_t, n_w = FULL_SIZE
-        n_seg = n_w // resolve_input_spec(cfg.model, features=cfg.features, **model_hparams(cfg)).time_slices
+        n_seg = samples_per_trial(
+            resolve_input_spec(cfg.model, features=cfg.features, **model_hparams(cfg)), n_w
+        )
         select = "select-on-test" in cfg.audit
         key = (cfg.protocol, cfg.split, cfg.n_folds, cfg.val_fraction, cfg.seed, select, n_seg)
         if key not in self._folds:
@@ -618,7 +640,8 @@ def estimate_note(r: PerfReport) -> str:
 
     s, t, w = FULL_SIZE
     return (
-        f"Full size: {s} subjects x {t} trials x {w} windows, fold sizes from the protocols' own splitter; "
+        f"Full size: {s} subjects x {t} trials x {w} windows (a time-domain model: its own windows of those "
+        f"{w * FEATURE_WINDOW_S:g} s, 15 of 4 s by default), fold sizes from the protocols' own splitter; "
         f"{PROTOCOL_FOLDS} folds, the protocol's default split; {TYPICAL_EPOCHS} epochs (typical with early "
         f"stopping) of training + validation, + {UNIT_OVERHEAD_S:g} s tracking per unit (bench.estimate); "
         "at the measured rate of the precision --precision auto picks here, channels-last in bf16 (as the "

@@ -352,7 +352,7 @@ def test_train_eval_and_bf16_autocast(name):
         assert torch.allclose(a[t], b[t].float(), atol=0.15 * (1 + a[t].abs().max().item()))
 
 
-# ---------------------------------------------------------------------------------------------- CLI
+# ------------------------------------------------------------------------------------- CLI and perf
 
 
 def test_bench_models_lists_and_details(capsys, monkeypatch):
@@ -375,3 +375,24 @@ def test_bench_models_lists_and_details(capsys, monkeypatch):
     layers = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") >= 4}
     assert "8x32x512" in layers["body.temporal"] and "16x1x512" in layers["body.spatial"]
     assert "16x1x16" in layers["body.pool2"] and "256" in layers["body.flatten"]
+
+
+def test_perf_model_setup_and_full_size_samples(monkeypatch):
+    """``bench perf`` times a signal model on its (C, S) input, and sizes full-size DEAP folds in its own
+    windows: 4 s windows of 60 s trials are 15 samples per trial, not the 120 brain-map windows."""
+    from bench import perf as P
+    from bench.config import RunConfig
+    from bench.plan import check_config
+
+    hp, tasks, shape = P._model_setup("eegnet")
+    assert shape == (32, 512) and tasks == ("valence",) and hp["dropout"] == 0.5
+    monkeypatch.setattr(P, "FULL_SIZE", (6, 40, 120))
+    units = P.FullSizeFolds().units(
+        check_config(RunConfig(model="tsception", protocol="whole-set", n_folds=5))
+    )
+    assert len(units) == 5 * 2  # single-task: one unit per fold and task
+    assert sum(len(f.test) for _, f in units[::2]) == 6 * 40 * 15
+    two_s = check_config(
+        RunConfig(model="eegnet", protocol="whole-set", n_folds=5, model_options={"window_s": 2})
+    )
+    assert sum(len(f.test) for _, f in P.FullSizeFolds().units(two_s)[::2]) == 6 * 40 * 30
