@@ -80,7 +80,7 @@ class DeepConvNet(nn.Module):
     flatten (200 x T) -> dense 2 per task. T = :func:`time_left` (S): 512 -> 503 -> 167 -> 158 -> 52 -> 43
     -> 14 -> 5 -> 1.
 
-    Parameters (trainable; convolutions without bias where BN follows; N heads of 2 classes)::
+    Parameter count (trainable; convolutions without bias where BN follows; N heads of 2 classes)::
 
         (10 x 25 + 25) + 25 x 25 C + 2 x 25 + sum over (a, b) in (25, 50), (50, 100), (100, 200)
         of (10 a b + 2 b) + N (2 x 200 T + 2)

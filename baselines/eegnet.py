@@ -73,7 +73,7 @@ class EEGNet(nn.Module):
     (depthwise (1, 16) 'same' + pointwise F2@1x1, no biases) -> BN -> ELU -> avg-pool (1, 8) -> dropout.
     Classifier: flatten (F2 x floor(S/32)) -> dense 2 per task, max-norm 0.25.
 
-    Parameters (trainable; N heads of 2 classes, T = floor(floor(S / 4) / 8))::
+    Parameter count (trainable; N heads of 2 classes, T = floor(floor(S / 4) / 8))::
 
         64 F1 + 2 F1 + C D F1 + 2 D F1 + 16 D F1 + D F1 F2 + 2 F2 + N (2 F2 T + 2)
 

@@ -69,7 +69,7 @@ class ShallowConvNet(nn.Module):
     pool (1, p) stride (1, s) -> log -> dropout -> flatten (F x T) -> dense 2 per task, where
     T = floor((S - k + 1 - p) / s) + 1 and (k, p, s) = (13, 38, 8) at 128 Hz or the paper's (25, 75, 15).
 
-    Parameters (trainable; N heads of 2 classes)::
+    Parameter count (trainable; N heads of 2 classes)::
 
         (k F + F) + F F C + 2 F + N (2 F T + 2)
 

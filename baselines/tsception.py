@@ -128,7 +128,7 @@ class TSception(nn.Module):
     2, stacked into 3 rows -> BN; fusion K@(3, 1) -> LeakyReLU -> avg pool 4 -> BN; mean over time;
     dense hidden -> ReLU -> dropout -> dense 2 per task.
 
-    Parameters (trainable; N heads of 2 classes)::
+    Parameter count (trainable; N heads of 2 classes)::
 
         T (64 + 32 + 16 + 3) + 2 T + (T K C' + K) + (T K C'/2 + K) + 2 K + (3 K K + K) + 2 K
         + (K H + H) + N (2 H + 2)

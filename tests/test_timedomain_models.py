@@ -250,6 +250,21 @@ def test_eegnet_same_padding_and_max_norm():
     assert torch.allclose(used.norm(dim=1), torch.full((2,), 0.25), atol=1e-5)
 
 
+def test_eegnet_faithful_keras_batch_norm_and_init():
+    def bns(model: nn.Module) -> list[nn.BatchNorm2d]:
+        return [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+
+    keras = create_model("eegnet", tasks=("valence",), faithful_keras=True)
+    assert len(bns(keras)) == 3 and all(b.eps == 1e-3 and b.momentum == 0.01 for b in bns(keras))
+    assert all(b.eps == 1e-5 and b.momentum == 0.1 for b in bns(create_model("eegnet")))
+    # glorot-uniform: |w| <= sqrt(6 / (fan_in + fan_out)); the spatial conv's fans are 32 and 16 x 32, so
+    # the bound is 0.105 where PyTorch's default (1 / sqrt(32) = 0.177) is wider; dense biases are 0
+    bound = (6 / (32 + 16 * 32)) ** 0.5
+    assert keras.body.spatial.weight.detach().abs().max().item() <= bound
+    assert create_model("eegnet").body.spatial.weight.detach().abs().max().item() > bound
+    assert torch.equal(keras.heads["valence"].bias, torch.zeros(2)) and count_parameters(keras) == 2_130
+
+
 def test_hemisphere_order_is_the_authors_tsception_order():
     """DEAP's 32 channels in the authors' TSception order (their prepare_data_DEAP.py 'TS' list): the 14 left
     channels, then their mirrors; the midline Oz, Pz, Fz, Cz are left out."""
