@@ -30,8 +30,8 @@ _NOTES = (
     "0.25 cross-subject: set -M dropout=0.25 for the cross-subject protocol.",
     "Max-norm constraints (depthwise kernel 1, dense 0.25) act on the weights the layer uses, out of place "
     "in the forward pass (the stored parameter is not clipped); Keras clips the stored weights after "
-    "each update. The same constrained function, by a different optimisation path; it keeps the model "
-    "usable under autocast, torch.compile and the stacked trainer's vmap.",
+    "each update. The same constrained function, by a different optimisation path; no in-place write to a "
+    "parameter in the forward pass (autocast, torch.compile).",
     "faithful_keras=False (default): PyTorch's BN (eps 1e-5, momentum 0.1) and initialisation; True: Keras' "
     "BN eps 1e-3 / momentum 0.99 (PyTorch 0.01) and glorot-uniform weights (see mtcnn's note on momentum).",
     "Keras 'same' padding of the even kernels is asymmetric (64: 31 before, 32 after; 16: 7, 8), reproduced.",

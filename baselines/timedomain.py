@@ -62,8 +62,8 @@ def check_samples(model: str, samples: int, length: Callable[[int], int]) -> Non
 
 def clip_norm(weight: torch.Tensor, limit: float) -> torch.Tensor:
     """``weight`` with each output unit's L2 norm capped at ``limit`` (Keras' ``max_norm`` constraint, as
-    ``torch.renorm`` computes it), out of place and from plain ops, so autocast, ``torch.compile`` and the
-    stacked trainer's ``vmap`` all see an ordinary function of the parameter."""
+    ``torch.renorm`` computes it), out of place and from plain ops, so autocast, ``torch.compile`` and
+    ``vmap`` see an ordinary function of the parameter (no in-place write to it in the forward pass)."""
     norm = weight.flatten(1).norm(dim=1).view(-1, *([1] * (weight.dim() - 1)))
     return weight * (limit / (norm + 1e-7)).clamp(max=1.0)
 
