@@ -337,11 +337,6 @@ def test_overfits_a_random_batch(name, max_steps):
         assert bool((model(x)["valence"].argmax(1) == y).all())
 
 
-@pytest.mark.skip(reason="planted effects in band-limited EEG: added with the signal data layer's tests")
-def test_learns_planted_effect():
-    pass
-
-
 # --------------------------------------------------------------------------- modes and precision
 
 
@@ -411,3 +406,50 @@ def test_perf_model_setup_and_full_size_samples(monkeypatch):
         RunConfig(model="eegnet", protocol="whole-set", n_folds=5, model_options={"window_s": 2})
     )
     assert sum(len(f.test) for _, f in P.FullSizeFolds().units(two_s)[::2]) == 6 * 40 * 30
+
+
+def _planted_signal(root, effect_size: float):
+    """A synthetic DEAP (2 subjects x 30 trials) read through the whole signal path: reader, band-limited
+    signal in the cache, 4 s windows."""
+    from bench.data.cache import prepare_features
+    from bench.data.contents import Contents
+    from bench.data.source import open_deap
+    from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
+
+    cfg = SyntheticConfig(n_subjects=2, n_trials=30, seed=5, effect_size=effect_size)
+    write_synthetic_deap(root / "data", cfg)
+    return prepare_features(open_deap(root / "data"), cache_dir=root / "cache",
+                            contents=Contents(signal_band=(4.0, 45.0)))  # fmt: skip
+
+
+def _held_out_auc(name: str, features) -> float:
+    """Arousal AUC on the first of 3 whole-set folds (by trial), 8 epochs."""
+    import torch
+
+    from bench.config import RunConfig, TrainConfig
+    from bench.plan import prepare
+    from bench.unit import run_unit
+
+    cfg = RunConfig(model=name, protocol="whole-set", n_folds=3, tasks=("arousal",),
+                    train=TrainConfig(max_epochs=8, lr=1e-3))  # fmt: skip
+    p = prepare(cfg, features=features)
+    unit, fold = p.units[0]
+    return run_unit(p, unit, fold, torch.device("cpu")).metrics["test_auc_arousal"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["eegnet", "shallowconvnet", "deepconvnet", "tsception"])
+def test_learns_the_planted_effect_from_the_signal(name, tmp_path):
+    """Trained on two thirds of the trials, each model ranks the held-out trials' windows by the planted
+    arousal effect (beta/gamma up everywhere, posterior alpha down; twice the default size): AUC > 0.85.
+
+    Measured (AMD EPYC, 1 thread): 0.96, 0.91, 0.98, 0.96. The same runs on the twin without an effect:
+    0.54, 0.76, 0.62, 0.77: above 0.5 because two subjects differ in EEG and in their share of high
+    ratings, which a model can read from who the subject is; the threshold sits above that."""
+    assert _held_out_auc(name, _planted_signal(tmp_path, 2.0)) > 0.85
+
+
+@pytest.mark.slow
+def test_without_a_planted_effect_eegnet_stays_near_chance(tmp_path):
+    """The control of the test above: no planted effect, EEGNet's AUC 0.54 (measured) < 0.65."""
+    assert _held_out_auc("eegnet", _planted_signal(tmp_path, 0.0)) < 0.65
