@@ -25,6 +25,15 @@ VARIANTS: tuple[str, ...] = (
 )
 """The ablation grid, in the order the paper's chart lists it (balancing last: not in the paper)."""
 
+EXTRA_VARIANTS: tuple[str, ...] = ("peripheral",)
+"""Named variants beyond the paper's grid: ``peripheral`` adds DEAP's peripheral features to MT-CNN
+(fusion before the heads, ``-M peripheral=true``). Asked for by name (``bench ablate --variants
+full,peripheral``, a grid's ``variants``), not by ``"all"``: an addition rather than an ablation, and one
+that only DEAP's recordings allow."""
+
+NAMED_VARIANTS: tuple[str, ...] = VARIANTS + EXTRA_VARIANTS
+"""Every variant with a name: the ablation table's rows and the names :mod:`bench.identity` gives runs."""
+
 ABLATION_CHANGES: dict[str, dict] = {
     "full": {},
     "only-de": {"features": ("de",)},
@@ -34,8 +43,10 @@ ABLATION_CHANGES: dict[str, dict] = {
     "no-batch-norm": {"train.batch_norm": False},
     "no-dropout": {"train.dropout": 0.0},
     "no-balance": {"train.balance": False},
+    "peripheral": {"model_options.peripheral": True},
 }
-"""RunConfig changes of each ablation variant (``train.x`` is a TrainConfig field)."""
+"""RunConfig changes of each named variant (``train.x`` is a TrainConfig field, ``model_options.x`` a
+model option)."""
 
 VARIANT_FLAGS: dict[str, str] = {
     "full": "",
@@ -46,6 +57,7 @@ VARIANT_FLAGS: dict[str, str] = {
     "no-batch-norm": "--no-batch-norm",
     "no-dropout": "--no-dropout",
     "no-balance": "--no-balance",
+    "peripheral": "-M peripheral=true",
 }
 """The ``bench run`` flags that make each variant."""
 
@@ -54,9 +66,9 @@ def check_variants(names: Iterable[str]) -> tuple[str, ...]:
     """The names as a tuple; an unknown one is a one-line :class:`ConfigError`."""
     names = tuple(names)
     if not names:
-        raise ConfigError(f"no ablation variant given; allowed: {', '.join(VARIANTS)}")
+        raise ConfigError(f"no ablation variant given; allowed: {', '.join(NAMED_VARIANTS)}")
     for v in names:
-        check_option("ablation variant", v, VARIANTS)
+        check_option("ablation variant", v, NAMED_VARIANTS)
     return names
 
 
@@ -65,8 +77,15 @@ def ablation_configs(base: RunConfig, variants: Iterable[str] = VARIANTS) -> lis
     out = []
     for v in check_variants(variants):
         changes = ABLATION_CHANGES[v]
-        top = {k: val for k, val in changes.items() if not k.startswith("train.")}
+        top = {k: val for k, val in changes.items() if "." not in k}
         train = {k.removeprefix("train."): val for k, val in changes.items() if k.startswith("train.")}
+        options = {
+            k.removeprefix("model_options."): val
+            for k, val in changes.items()
+            if k.startswith("model_options.")
+        }
+        if options:
+            top["model_options"] = {**base.model_options, **options}
         cfg = replace(base, **top)
         if train:
             cfg = cfg.with_train(**train)

@@ -22,7 +22,8 @@ The format (every key optional except ``[[runs]]``; nothing else is allowed)::
     models = "all"              # or ["mtcnn", "4dcrnn"]; "all": every registered model, registry order
     protocols = ["subject-specific", "whole-set"]
     splits = ["trial"]          # default: each protocol's default split
-    variants = ["full"]         # ablation variants (bench.ablation.VARIANTS) or "all"; default ["full"]
+    variants = ["full"]         # named variants (bench.ablation.NAMED_VARIANTS) or "all" (the paper's
+                                # ablation grid, bench.ablation.VARIANTS); default ["full"]
     audits = ["none"]           # "none" | "select-on-test"; default ["none"]
 
 A single name may be given as a string instead of a one-item list. ``load_grid(scale=...)`` (the CLI's
@@ -55,7 +56,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.ablation import VARIANTS, ablation_configs
+from bench.ablation import NAMED_VARIANTS, VARIANTS, ablation_configs
 from bench.checks import check_number, check_option, check_type
 from bench.config import AUDITS, RunConfig, TrainConfig
 from bench.errors import ConfigError
@@ -232,13 +233,16 @@ def parse_subjects(key: str, value: Any) -> tuple[int, ...] | None:
     return tuple(sorted({int(s) for s in value}))
 
 
-def _names(key: str, value: Any, allowed: tuple[str, ...], *, all_ok: bool = False) -> tuple[str, ...]:
-    """A name or a non-empty list of names, each one of ``allowed`` (``"all"`` for all when ``all_ok``)."""
+def _names(
+    key: str, value: Any, allowed: tuple[str, ...], *, all_ok: bool | tuple[str, ...] = False
+) -> tuple[str, ...]:
+    """A name or a non-empty list of names, each one of ``allowed``; ``"all"`` where ``all_ok`` is all of
+    ``allowed`` (True) or these names (a tuple: the variants' "all" is the paper's grid)."""
     what = "a name or a list of names" + (", or 'all'" if all_ok else "")
     check_type(key, value, (str, list, tuple), what)
     if isinstance(value, str):
         if all_ok and value == "all":
-            return allowed
+            return allowed if all_ok is True else all_ok
         value = [value]
     if not value:
         raise ConfigError(f"{key}={value!r}: expected {what}")
@@ -290,7 +294,9 @@ def _run_blocks(runs: Any) -> list[dict[str, tuple[str, ...]]]:
         b = {
             "models": _names(f"{at}.models", block["models"], models, all_ok=True),
             "protocols": _names(f"{at}.protocols", block["protocols"], protocols),
-            "variants": _names(f"{at}.variants", block.get("variants", "full"), VARIANTS, all_ok=True),
+            "variants": _names(
+                f"{at}.variants", block.get("variants", "full"), NAMED_VARIANTS, all_ok=VARIANTS
+            ),
             "audits": _names(f"{at}.audits", block.get("audits", "none"), GRID_AUDITS),
             "splits": None,
         }

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.ablation import ABLATION_CHANGES, VARIANTS
+from bench.ablation import ABLATION_CHANGES, NAMED_VARIANTS
 from bench.checks import check_number, check_option
 from bench.config import RunConfig
 from bench.data.features import FeatureConfig
@@ -179,7 +179,7 @@ def variant_name(dev: dict[str, Any], recipe: str = "harness") -> str:
     count); ``"full"`` for none under the harness recipe, ``"paper-recipe"`` under the paper's."""
     rest = {k: v for k, v in dev.items() if k not in SCALE_KEYS}
     parts = [] if recipe == "harness" else [f"{recipe}-recipe"]
-    for name in VARIANTS:
+    for name in NAMED_VARIANTS:
         changes = {k: _plain(v) for k, v in ABLATION_CHANGES[name].items()}
         if changes and all(k in rest and rest[k] == v for k, v in changes.items()):
             parts.append(name)

@@ -122,7 +122,13 @@ def check_config(cfg: RunConfig) -> RunConfig:
         )
     except (TypeError, ValueError, RuntimeError) as exc:
         raise ConfigError(f"model {cfg.model!r} options {hp}: {exc}") from None
-    resolve_input_spec(cfg.model, features=cfg.features, **hp)
+    if resolve_input_spec(cfg.model, features=cfg.features, **hp).peripheral:
+        from bench.data.datasets import get_dataset
+        from bench.data.peripheral import check_peripheral
+
+        for name in (cfg.dataset, cfg.test_dataset):
+            if name is not None:
+                check_peripheral(get_dataset(name))
     return cfg
 
 

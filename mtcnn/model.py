@@ -14,10 +14,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.checks import check_number
 from bench.data.channels import grid_shape
 from bench.data.inputs import TASKS, InputSpec
+from bench.data.peripheral import PERIPHERAL_FEATURES
 from bench.registry import register_model
 
+PERIPHERAL_UNITS = 32
+"""Width of the dense layer that embeds the peripheral features in the fusion variant (``peripheral``)."""
+MODALITY_DROPOUT = 0.5
+"""Default ``modality_dropout`` of the fusion variant (see :class:`MTCNN`)."""
 KERAS_BN_EPS = 1e-3
 """Keras ``BatchNormalization`` default epsilon (PyTorch: 1e-5)."""
 KERAS_BN_MOMENTUM = 0.01
@@ -125,6 +131,19 @@ _MTCNN_NOTES = (
     "Multi-input (n_inputs=k, input time_slices=k): the trunk incl. the dense-512 block is shared over "
     "the k windows and the 512-d outputs averaged before the heads (our reading of 'outputs averaged').",
     "Class weighting, LR schedule, early stopping and folds belong to the trainer/protocol, not the model.",
+    "peripheral=True (ours, not in the paper; DEAP only): the input's last plane holds the window's "
+    f"{len(PERIPHERAL_FEATURES)} peripheral features (bench.data.peripheral); a dense "
+    f"{len(PERIPHERAL_FEATURES)} -> {PERIPHERAL_UNITS}, ReLU, BN, dropout (the trunk's dense block in "
+    "small) embeds them, concatenated with the trunk's 512-d output before the heads: "
+    f"{PERIPHERAL_UNITS * (len(PERIPHERAL_FEATURES) + 1) + 2 * PERIPHERAL_UNITS} parameters more, plus "
+    f"{PERIPHERAL_UNITS * 2} per head. With n_inputs=k every slice carries the same plane (the mean over "
+    "the k windows): the first slice's is read.",
+    "modality_dropout (ours, fusion variant only, default 0.5; ModDrop, Neverova et al., IEEE TPAMI 2016): "
+    "in training the trunk's 512-d output of a sample is zeroed with this probability (the rest scaled "
+    "by 1/(1-p)), so the heads cannot leave the peripheral branch unused. Without it the trunk fits the "
+    "training windows within an epoch and the branch learns little: on a 4-subject x 20-trial twin whose "
+    "only planted effect is peripheral (whole-set, 3 folds, 4 epochs, arousal; tests/test_peripheral.py) "
+    "arousal accuracy was 57.2 % without and 66.3 % with it (majority class 52.5 %, plain MT-CNN 52.0 %).",
 )
 
 
@@ -145,7 +164,7 @@ _MTCNN_NOTES = (
     notes=_MTCNN_NOTES,
     defaults={"dropout": 0.2, "max_epochs": 200, "adam_eps": 1e-7},
     trainable=True,
-    spec_params={"n_inputs": "time_slices"},
+    spec_params={"n_inputs": "time_slices", "peripheral": "peripheral"},
     paper_recipe={},
     paper_recipe_note="The harness recipe is the authors' own (Keras code): Adam lr 1e-3 (Keras eps 1e-7), "
     "batch 64, up to 200 epochs, ReduceLROnPlateau on validation loss (factor 0.5, patience 5), early "
@@ -182,6 +201,15 @@ class MTCNN(nn.Module):
         ``input_spec.time_slices`` and must agree with it.
     faithful_keras : bool
         Keras BN eps/momentum and glorot-uniform init (default False: PyTorch's; see notes).
+    peripheral : bool
+        Fusion variant: the input's last plane holds the peripheral features (``InputSpec.peripheral``);
+        a dense layer of :data:`PERIPHERAL_UNITS` takes its first P cells and is concatenated with the
+        trunk's 512-d output before the heads. Default False: the paper's model, unchanged.
+    modality_dropout : float, optional
+        Fusion variant only (default :data:`MODALITY_DROPOUT`): in training, the trunk's 512-d output of a
+        sample is dropped whole (zeroed, the rest scaled by ``1 / (1 - p)``) with this probability, so the
+        heads learn to use the peripheral features even once the trunk fits the training windows (ModDrop;
+        see notes).
 
     Design choices and sources are listed in the registry notes (``bench models mtcnn``).
     """
@@ -195,20 +223,29 @@ class MTCNN(nn.Module):
         batch_norm: bool = True,
         n_inputs: int | None = None,
         faithful_keras: bool = False,
+        peripheral: bool = False,
+        modality_dropout: float | None = None,
     ) -> None:
         super().__init__()
         self.tasks = check_tasks(tasks)
         if input_spec is None:
-            input_spec = InputSpec(time_slices=n_inputs or 1)
+            input_spec = InputSpec(time_slices=n_inputs or 1, peripheral=bool(peripheral))
         if input_spec.layout != "grid":
             raise ValueError("MT-CNN needs a grid input spec")
         if n_inputs is None:
             n_inputs = input_spec.time_slices
         if int(n_inputs) < 1 or int(n_inputs) != input_spec.time_slices:
             raise ValueError(f"n_inputs={n_inputs!r} must be >= 1 and equal input time_slices")
+        if bool(peripheral) != input_spec.peripheral:
+            raise ValueError(f"peripheral={peripheral!r} must equal input_spec.peripheral")
         self.input_spec = input_spec
         self.n_inputs = int(n_inputs)
-        c = input_spec.n_maps()
+        self.peripheral = bool(peripheral)
+        if modality_dropout is not None and not self.peripheral:
+            raise ValueError("modality_dropout applies to the fusion variant only (peripheral=true)")
+        check_number("model.modality_dropout", modality_dropout, low=0, high=1, high_open=True, none_ok=True)
+        self.modality_dropout = MODALITY_DROPOUT if modality_dropout is None else float(modality_dropout)
+        c = input_spec.n_maps() - int(self.peripheral)  # the trunk reads the feature maps only
         h, w = grid_shape(input_spec.grid)
         self._sample_shape = input_spec.sample_shape()
         kw = {"enabled": batch_norm, "keras": faithful_keras}
@@ -238,17 +275,42 @@ class MTCNN(nn.Module):
                 drop5=dropout_layer(dropout),
             )
         )
-        self.heads = nn.ModuleDict({t: nn.Linear(512, 2) for t in self.tasks})
+        width = 512
+        if self.peripheral:  # only then: the paper's model keeps its modules and state-dict keys
+            self.peripheral_net = nn.Sequential(
+                OrderedDict(
+                    dense=nn.Linear(len(PERIPHERAL_FEATURES), PERIPHERAL_UNITS),
+                    relu=nn.ReLU(),
+                    bn=make_batch_norm("1d", PERIPHERAL_UNITS, **kw),
+                    drop=dropout_layer(dropout),
+                )
+            )
+            width += PERIPHERAL_UNITS
+        self.heads = nn.ModuleDict({t: nn.Linear(width, 2) for t in self.tasks})
         if faithful_keras:
             keras_init_(self)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The 512-d representation (averaged over the windows of a multi-input sample)."""
+        """The 512-d representation (averaged over the windows of a multi-input sample), followed by the
+        peripheral features' :data:`PERIPHERAL_UNITS` with ``peripheral``."""
         check_input(x, self._sample_shape, "mtcnn")
+        if self.peripheral:
+            # the last plane: its first P cells (row-major) are the peripheral features, the same in
+            # every time slice of a multi-input sample
+            plane = x[:, -1] if self.n_inputs == 1 else x[:, 0, -1]
+            extra = self.peripheral_net(plane.flatten(1)[:, : len(PERIPHERAL_FEATURES)])
+            x = x[..., :-1, :, :]
         if self.n_inputs == 1:
-            return self.trunk(x)
-        n, k = x.shape[:2]
-        return self.trunk(x.reshape(n * k, *x.shape[2:])).view(n, k, -1).mean(dim=1)
+            z = self.trunk(x)
+        else:
+            n, k = x.shape[:2]
+            z = self.trunk(x.reshape(n * k, *x.shape[2:])).view(n, k, -1).mean(dim=1)
+        if not self.peripheral:
+            return z
+        if self.training and self.modality_dropout > 0:  # ModDrop: whole samples' brain-map features
+            keep = torch.rand(z.shape[0], 1, device=z.device) >= self.modality_dropout
+            z = z * keep.to(z.dtype) / (1.0 - self.modality_dropout)
+        return torch.cat([z, extra], dim=1)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.features(x)

@@ -113,10 +113,11 @@ def test_nan_and_ratings_out_of_range(tmp_path):
     labels[0, 1] = 9.5
     with pytest.raises(DataError, match=r"rating arousal of trial 0 is 9.5, outside 1-9"):
         read_subject(write_deap_file(tmp_path / "s01.dat", data, labels))
-    # NaN in a peripheral channel (never used) is not an error
+    # the peripheral channels are read too (bench.data.peripheral), and checked as the EEG is
     data, labels = random_subject(1)
-    data[0, 36, :] = np.nan
-    assert read_subject(write_deap_file(tmp_path / "s01.dat", data, labels)).eeg.shape == (1, 32, 8064)
+    data[0, 36, 9] = np.nan
+    with pytest.raises(DataError, match=r"non-finite peripheral value at trial 0, channel GSR, sample 9$"):
+        read_subject(write_deap_file(tmp_path / "s01.dat", data, labels))
 
 
 def test_truncated_and_non_pickle_files(tmp_path):

@@ -82,6 +82,9 @@ def synth(
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed"),
     effect_size: float = typer.Option(1.0, "--effect-size", min=0.0, help="Scale of the planted effects"),
+    peripheral_effect: float = typer.Option(
+        0.0, "--peripheral-effect", help="Scale of the planted arousal effect in GSR and heart rate (DEAP)"
+    ),
     fast: bool = typer.Option(False, "--fast", help="Small preset for tests (overrides --subjects/--trials)"),
 ) -> None:
     """Write a synthetic twin of a dataset (its exact file format, documented planted effects)."""
@@ -98,8 +101,9 @@ def synth(
     else:
         n_subjects, n_trials = subjects or ds.n_subjects, trials or ds.n_trials
     cfg = SyntheticConfig(
-        n_subjects=n_subjects, n_trials=n_trials, seed=seed, effect_size=effect_size, dataset=ds.name
-    )
+        n_subjects=n_subjects, n_trials=n_trials, seed=seed, effect_size=effect_size, dataset=ds.name,
+        peripheral_effect=peripheral_effect,
+    )  # fmt: skip
     t0 = time.perf_counter()
     files = write_synthetic(out, cfg)
     console.print(

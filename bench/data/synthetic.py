@@ -24,9 +24,28 @@ Each EEG channel is Gaussian noise shaped by an amplitude spectrum ``bg(f) * G[b
                    by a log-normal factor (sd 0.3) so subjects differ in how strongly they show them.
 
 Ratings are continuous on 1-9 (rounded to 0.01) with a per-subject bias, giving roughly 55-60% "high"
-trials per task as on DEAP. The peripheral channels 32-39 carry plausible, label-free signals.
-Subject ``s`` is generated from ``SeedSequence([seed, s])``: a subject's data does not depend on how
-many subjects are written.
+trials per task as on DEAP. Subject ``s`` is generated from ``SeedSequence([seed, s])``: a subject's data
+does not depend on how many subjects are written.
+
+Peripheral channels (DEAP's 32-39)
+----------------------------------
+Plausible signals, label-free by default: EOG and EMG noise; GSR a per-trial level (1000-5000) plus a
+random walk; respiration a 0.2-0.35 Hz sine; plethysmograph pulses ``sin(2 pi f t)**8`` with f drawn
+from 1.0-1.5 Hz, so the pulse rate is 2f = 2-3 Hz (120-180 per minute: fast for a seated listener, kept
+so that existing twins stay the same files); temperature a level of 28-34 plus a slow drift.
+
+``peripheral_effect`` (default 0: none, and the files are exactly those of before it existed) plants an
+arousal effect in the stimulus part only (the 3 s baseline is untouched), scaled by ``peripheral_effect
+* z`` with ``z = (arousal - 5) / 4`` as the EEG effects are (:data:`PERIPHERAL_EFFECTS`):
+
+* GSR rises with arousal: ``+ GSR_RISE * z * (1 - exp(-t / GSR_TAU_S))`` after stimulus onset (t in
+  seconds): a level 400 units higher at ``z = 1`` once settled, and a slope of ``GSR_RISE / GSR_TAU_S``
+  per second at onset.
+* Heart rate rises with arousal: the pulse rate shifts by ``HEART_SHIFT_HZ * z`` (0.5 Hz = 30 per minute
+  at ``z = 1``) from stimulus onset, phase-continuous.
+
+Strong and uniform across subjects on purpose: it is there to test that a model fusing peripheral
+features (:mod:`bench.data.peripheral`) can use them, not to mimic DEAP's physiology.
 """
 
 from __future__ import annotations
@@ -39,6 +58,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.checks import check_number
 from bench.data.datasets.deap import BASELINE_SAMPLES, EEG_CHANNELS, N_SAMPLES, SFREQ
 from bench.errors import ConfigError, DataError
 from bench.files import atomic_file
@@ -69,6 +89,19 @@ PLANTED_EFFECTS: tuple[tuple[str, str, tuple[str, ...], float], ...] = (
 )
 """The planted rating -> band-amplitude effects (documented; tests assert them)."""
 
+GSR_RISE = 400.0
+"""GSR level change (DEAP's GSR units) at ``peripheral_effect * z = 1``, once settled."""
+GSR_TAU_S = 15.0
+"""Time constant (s) of the GSR change after stimulus onset."""
+HEART_SHIFT_HZ = 0.5
+"""Pulse-rate change (Hz) at ``peripheral_effect * z = 1``."""
+PERIPHERAL_EFFECTS: tuple[tuple[str, str, str, float], ...] = (
+    # (rating, channel, what changes, change per unit peripheral_effect * z)
+    ("arousal", "GSR", "level, saturating with time constant GSR_TAU_S after onset", GSR_RISE),
+    ("arousal", "Plethysmograph", "pulse rate (Hz)", HEART_SHIFT_HZ),
+)
+"""The planted arousal -> peripheral effects of ``SyntheticConfig.peripheral_effect`` (DEAP twins)."""
+
 
 @dataclass(frozen=True)
 class SyntheticConfig:
@@ -86,6 +119,8 @@ class SyntheticConfig:
     """Target share of ratings above the dataset's threshold (DEAP: roughly 0.55-0.60 above 5)."""
     dataset: str = "deap"
     """The dataset whose file format, channels, rates and rating scale the twin has."""
+    peripheral_effect: float = 0.0
+    """Scale of :data:`PERIPHERAL_EFFECTS` (DEAP twins; 0: label-free peripheral signals)."""
 
     def __post_init__(self) -> None:
         from bench.data.datasets import get_dataset
@@ -100,11 +135,19 @@ class SyntheticConfig:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be >= 0")
         if not 0.05 <= self.high_fraction <= 0.95:
             raise ConfigError(f"high_fraction={self.high_fraction!r} must be in 0.05..0.95")
+        check_number("peripheral_effect", self.peripheral_effect, low=0)
+        if self.peripheral_effect and not ds.peripheral:
+            raise ConfigError(
+                f"peripheral_effect={self.peripheral_effect!r}: {ds.title} twins have no peripheral signals "
+                "that the harness reads (DEAP's do)"
+            )
 
     def to_dict(self) -> dict:
         d = asdict(self)
         if d["dataset"] == "deap":  # DEAP twins predate the field: their folder keys stay the same
             del d["dataset"]
+        if not d["peripheral_effect"]:  # likewise: twins without it keep their keys and markers
+            del d["peripheral_effect"]
         return d
 
 
@@ -167,8 +210,11 @@ def _ratings(rng: np.random.Generator, n_trials: int, high_fraction: float) -> n
     return np.round(np.clip(np.column_stack([va, dom, lik]), 1.0, 9.0), 2)
 
 
-def _peripheral(rng: np.random.Generator, n_trials: int) -> np.ndarray:
-    """(trials, 8, 8064): EOG, EMG, GSR, respiration, plethysmograph, temperature; no planted effect."""
+def _peripheral(rng: np.random.Generator, n_trials: int, arousal_z: np.ndarray | None = None,
+                effect: float = 0.0) -> np.ndarray:  # fmt: skip
+    """(trials, 8, 8064): EOG, EMG, GSR, respiration, plethysmograph, temperature, with the planted
+    arousal effects (module doc) scaled by ``effect * arousal_z`` where ``effect`` is not 0. The random
+    draws are the same with and without the effect, so ``effect=0`` gives the files of before it existed."""
     t = np.arange(N_SAMPLES) / SFREQ
     out = np.empty((n_trials, 8, N_SAMPLES))
     out[:, 0:2] = rng.normal(0.0, 40.0, (n_trials, 2, N_SAMPLES))  # hEOG, vEOG
@@ -177,9 +223,22 @@ def _peripheral(rng: np.random.Generator, n_trials: int) -> np.ndarray:
     out[:, 4] = rng.uniform(1000.0, 5000.0, (n_trials, 1)) + walk  # GSR
     resp_f, heart_f = rng.uniform(0.2, 0.35, (n_trials, 1)), rng.uniform(1.0, 1.5, (n_trials, 1))
     out[:, 5] = 500.0 * np.sin(2 * np.pi * resp_f * t)  # respiration
-    out[:, 6] = 2000.0 * np.sin(2 * np.pi * heart_f * t) ** 8  # plethysmograph pulses
+    out[:, 6] = 2000.0 * np.sin(2 * np.pi * heart_f * t) ** 8  # plethysmograph pulses (rate 2 * heart_f)
     out[:, 7] = rng.uniform(28.0, 34.0, (n_trials, 1)) + 0.001 * t  # temperature
+    if effect:
+        z = effect * np.asarray(arousal_z, dtype=np.float64)[:, None]
+        onset = np.maximum(t - BASELINE_SAMPLES / SFREQ, 0.0)  # seconds since stimulus onset, 0 before
+        out[:, 4] += GSR_RISE * z * (1.0 - np.exp(-onset / GSR_TAU_S))
+        # sin**8 pulses twice per period of the sine: its frequency moves by half the pulse-rate change
+        phase = 2 * np.pi * heart_f * t + np.pi * HEART_SHIFT_HZ * z * onset  # the baseline's bit for bit
+        out[:, 6] = 2000.0 * np.sin(phase) ** 8
     return out
+
+
+def rating_z(ratings: np.ndarray, threshold: float = 5.0, high: float = 9.0) -> np.ndarray:
+    """``(rating - threshold) / (high - threshold)``: what every planted effect is proportional to (1 at the
+    top of the scale, 0 at the threshold)."""
+    return (ratings - threshold) / (high - threshold)
 
 
 def planted_signals(
@@ -211,7 +270,7 @@ def planted_signals(
         labels = lo + (labels - 1.0) * (hi - lo) / 8.0
     if integer_ratings:
         labels = np.clip(np.round(labels), lo, hi)
-    z = (labels[:, :2] - threshold) / (hi - threshold)  # (trials, 2)
+    z = rating_z(labels[:, :2], threshold, hi)  # (trials, 2)
     subject_gain = rng.normal(0.0, config.subject_variability, (1, n_c, n_b))
     effect_scale = np.exp(rng.normal(0.0, 0.3, (2, 1, 1)))  # how strongly this subject shows each effect
     effect = config.effect_size * np.einsum("tk,kcb->tcb", z, effect_scale * _effect_matrix(channels))
@@ -234,7 +293,8 @@ def generate_subject(config: SyntheticConfig, subject: int) -> dict[str, np.ndar
         rng, config, channels=EEG_CHANNELS, sfreq=SFREQ, n_trials=int(config.n_trials),
         n_baseline=BASELINE_SAMPLES, n_stimulus=N_SAMPLES - BASELINE_SAMPLES,
     )  # fmt: skip
-    data = np.concatenate([np.concatenate([base, trial], axis=-1), _peripheral(rng, len(labels))], axis=1)
+    periph = _peripheral(rng, len(labels), rating_z(labels[:, 1]), float(config.peripheral_effect))
+    data = np.concatenate([np.concatenate([base, trial], axis=-1), periph], axis=1)
     return {"data": data.astype(np.float64), "labels": labels}
 
 
@@ -282,6 +342,16 @@ def write_marker(folder: Path, config: SyntheticConfig) -> None:
             {"rating": r, "band": b, "channels": list(c), "log_amplitude_per_z": v}
             for r, b, c, v in PLANTED_EFFECTS
         ],
+        **(
+            {
+                "peripheral_effects": [
+                    {"rating": r, "channel": c, "what": w, "change_per_z": v}
+                    for r, c, w, v in PERIPHERAL_EFFECTS
+                ]
+            }
+            if config.peripheral_effect
+            else {}
+        ),
         "note": f"Synthetic data from deap-bench; not {title}. Results computed from it are synthetic.",
     }
     marker = folder / MARKER

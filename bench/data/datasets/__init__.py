@@ -48,6 +48,11 @@ class SubjectRecording:
         The file the subject was read from (the first of several, for datasets with a file per session).
     trial_ids : tuple of int, optional
         The dataset's own trial numbers of the rows (datasets that drop empty trials); None: 0, 1, ...
+    peripheral : array, shape (n_trials, n_peripheral, n_samples), optional
+        The non-EEG signals a reader keeps (DEAP: its 8 peripheral channels), cut like ``eeg``; None for
+        datasets whose peripheral signals this harness does not read (:attr:`Dataset.peripheral`).
+    peripheral_names : tuple of str
+        The channels of ``peripheral``, in its order.
     """
 
     subject: int
@@ -57,6 +62,8 @@ class SubjectRecording:
     sfreq: float = 128.0
     channel_names: tuple[str, ...] = ()
     trial_ids: tuple[int, ...] | None = None
+    peripheral: np.ndarray | None = None
+    peripheral_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.channel_names:  # the DEAP reader's default, kept for callers that build one by hand
@@ -113,6 +120,9 @@ class Dataset:
     missing_trials: bool = False
     """Subjects may have fewer than ``n_trials`` trials (documented gaps, AMIGOS and MAHNOB-HCI); where
     False, subjects with different trial counts cannot be pooled."""
+    peripheral: tuple[str, ...] = ()
+    """Peripheral channels the reader returns (:attr:`SubjectRecording.peripheral`); empty: none, so a
+    model input that asks for them is refused before any data is read."""
     notes: tuple[str, ...] = field(default=())
 
     @property

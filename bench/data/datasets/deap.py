@@ -37,7 +37,8 @@ EEG_CHANNELS: tuple[str, ...] = (
 PERIPHERAL_CHANNELS: tuple[str, ...] = (
     "hEOG", "vEOG", "zEMG", "tEMG", "GSR", "Respiration", "Plethysmograph", "Temperature",
 )  # fmt: skip
-"""Channels 32-39 of DEAP's ``data`` array (not EEG, never used as features)."""
+"""Channels 32-39 of DEAP's ``data`` array: returned as :attr:`SubjectRecording.peripheral`, used only by
+models whose input asks for them (:mod:`bench.data.peripheral`)."""
 
 ALL_CHANNELS: tuple[str, ...] = EEG_CHANNELS + PERIPHERAL_CHANNELS
 
@@ -93,9 +94,12 @@ def read_subject(path: str | Path) -> SubjectRecording:
     if missing:
         raise DataError(f"{path}: missing key(s) {', '.join(map(repr, missing))} (found {sorted(obj)})")
     eeg, ratings = validate_arrays(obj["data"], obj["labels"], path)
+    # a view of the file's array, as the EEG is: no copy, and checked finite like the EEG
+    peripheral = check_eeg(obj["data"][:, len(EEG_CHANNELS) :], path, PERIPHERAL_CHANNELS, what="peripheral")
     return SubjectRecording(
-        subject=subject, eeg=eeg, ratings=ratings, path=path, sfreq=SFREQ, channel_names=EEG_CHANNELS
-    )
+        subject=subject, eeg=eeg, ratings=ratings, path=path, sfreq=SFREQ, channel_names=EEG_CHANNELS,
+        peripheral=peripheral, peripheral_names=PERIPHERAL_CHANNELS,
+    )  # fmt: skip
 
 
 def find_subject_files(root: str | Path, subjects: Iterable[int] | None = None) -> dict[int, Path]:
@@ -168,5 +172,6 @@ DEAP = register_dataset(
         find=_find,
         read=_read,
         write_synthetic=_write_synthetic,
+        peripheral=PERIPHERAL_CHANNELS,
     )
 )
