@@ -68,6 +68,9 @@ class Prepared:
     @property
     def run_key(self) -> str:
         payload = f"{self.config.fingerprint()}:{self.features.fingerprint}"
+        extra = self.features.contents.key()  # the recipes of a signal / peripheral input ("" for maps)
+        if extra:
+            payload += f":{extra}"
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

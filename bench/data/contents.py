@@ -16,6 +16,12 @@ from dataclasses import dataclass
 
 from bench.data.inputs import BASE_KINDS, FEATURE_KINDS, InputSpec
 
+SIGNAL_CODE_VERSION = 1
+"""Bump when the numbers :mod:`bench.data.signal` caches change (part of the entry name and run key)."""
+PERIPHERAL_CODE_VERSION = 1
+"""Bump when the numbers :mod:`bench.data.peripheral` computes change (part of the entry name and run
+key). Other feature kinds are covered by ``FEATURE_CODE_VERSION`` in the feature config's hash."""
+
 
 @dataclass(frozen=True)
 class Contents:
@@ -57,10 +63,16 @@ class Contents:
         }
 
     def key(self) -> str:
-        """Suffix of the entry name: "" for the default contents (entries keep their names), else a hash."""
+        """Suffix of the entry name, and part of the run key: "" for the default contents (entries and
+        runs keep their keys), else a hash of the contents and the code versions of what they add."""
         if self.is_default:
             return ""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+        payload = self.to_dict()
+        if self.peripheral:
+            payload["peripheral_code_version"] = PERIPHERAL_CODE_VERSION
+        if self.signal_band is not None:
+            payload["signal_code_version"] = SIGNAL_CODE_VERSION
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:8]
 
     def arrays(self) -> tuple[str, ...]:
         """The ``.npy`` files of an entry with these contents."""
