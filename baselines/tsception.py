@@ -3,6 +3,7 @@ convolutions on the raw EEG, designed for emotion recognition."""
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -29,16 +30,13 @@ _NOTES = (
     "4, BN; mean over time; dense 32 -> ReLU -> dropout 0.5 -> dense 2. num_T = num_S = 15 as in the code.",
     "Hemispheres: the authors reorder DEAP to the 14 left channels then their 14 mirrors (Fp1..O1, "
     "Fp2..O2), dropping the midline (Fz, Cz, Pz, Oz): 28 channels. Here the model takes C channels as the "
-    "harness gives them and selects that order itself, from channel names it infers from C: 32 = DEAP's "
-    "(and MAHNOB-HCI's) order, 14 = the Emotiv order of DREAMER and AMIGOS; mirror pairs follow the 10-20 "
-    "numbering (bench.data.channels.mirror_index). On DEAP this is exactly the authors' 28-channel input.",
-    "Approximation: the input spec carries the channel count, not the names. Cross-dataset runs train on the "
-    "shared channels in the training dataset's order, so DEAP -> DREAMER gives 14 channels in DEAP's order, "
-    "read here as Emotiv's: the two hemispheres are still separated, but the hemisphere kernel sees the "
-    "right hemisphere's channels in another order than the left's. Another channel count is refused unless "
-    "ts_order=False: the channels' own order, first half as one hemisphere (the authors' graph type 'O').",
-    "power_layer=True (ours, an option): square -> avg pool -> log in place of LeakyReLU -> avg pool after "
-    "each convolution, the 'power layer' of the authors' later LGGNet; the TSception code has none.",
+    "harness gives them and selects that order itself by channel name (the input spec's channels, set "
+    "from the data; built without data: the registered headset with C channels, 32 = DEAP's order, 14 = "
+    "the Emotiv order): each left (odd-numbered) channel with a mirror, then the mirrors in the same order "
+    "(bench.data.channels.mirror_index). On DEAP this is exactly the authors' 28-channel input; on the "
+    "channels two datasets share (cross-dataset) the pairs stay aligned. Without names for C channels the "
+    "model is refused unless ts_order=False: the channels' own order, first half as one hemisphere (the "
+    "authors' graph type 'O').",
     "Parameters checked against the authors' code run with the same settings (28 channels, 512 samples, "
     "num_T = num_S = 15, hidden 32, 2 classes: 12,563; 14 channels: 7,838); braindecode's TSception is the "
     "2020 conference version (no fusion layer, flattened features), not comparable.",
@@ -55,19 +53,22 @@ def headset_channels(n_channels: int) -> tuple[str, ...] | None:
     return orders.pop() if len(orders) == 1 else None
 
 
-def hemisphere_order(n_channels: int) -> tuple[int, ...]:
-    """Indices of one channel of each mirror pair (:func:`bench.data.channels.mirror_index`), in the
-    headset's order, then of their mirrors in the same order; midline and unpaired channels left out. Both
-    known orders list a pair's left channel first, so this is left hemisphere then right (the authors' TS
-    order on DEAP). ValueError where no registered headset has ``n_channels`` channels."""
-    names = headset_channels(n_channels)
-    if names is None:
+def hemisphere_order(n_channels: int, names: tuple[str, ...] = ()) -> tuple[int, ...]:
+    """Indices of the left channel of each mirror pair (:func:`bench.data.channels.mirror_index`; odd
+    10-20 numbers are left), in the channels' order, then of their mirrors in the same order; midline and
+    unpaired channels left out: the authors' TS order on DEAP. ``names``: the channels' names as the data
+    gives them (the input spec's); without them, a registered headset's with ``n_channels`` channels
+    (ValueError where none has that many)."""
+    if not names:
+        names = headset_channels(n_channels) or ()
+    if not names:
         raise ValueError(
             f"tsception pairs hemispheres by channel name and knows no headset with {n_channels} channels "
             "(32: DEAP order, 14: Emotiv order); set ts_order=false to use the channels' own order"
         )
-    pairs = [(i, int(j)) for i, j in enumerate(mirror_index(names)) if j > i]  # each pair once, as it comes
-    return tuple(first for first, _ in pairs) + tuple(second for _, second in pairs)
+    mirror = mirror_index(names)
+    left = [i for i, j in enumerate(mirror) if j >= 0 and int(re.search(r"\d+$", names[i]).group()) % 2]
+    return tuple(left) + tuple(int(mirror[i]) for i in left)
 
 
 class _PowerLayer(nn.Module):
@@ -177,7 +178,7 @@ class TSception(nn.Module):
         self.input_spec, c, s = signal_dims(input_spec, "tsception", window_s)
         if min(num_T, num_S, hidden) < 1:
             raise ValueError(f"num_T, num_S and hidden must be >= 1, got {num_T}, {num_S}, {hidden}")
-        order = hemisphere_order(c) if ts_order else tuple(range(c))
+        order = hemisphere_order(c, self.input_spec.channels) if ts_order else tuple(range(c))
         if len(order) < 2:
             raise ValueError(f"tsception needs at least 2 channels (one per hemisphere), got {len(order)}")
         self.register_buffer("channel_order", torch.tensor(order, dtype=torch.long))

@@ -25,11 +25,12 @@ VARIANTS: tuple[str, ...] = (
 )
 """The ablation grid, in the order the paper's chart lists it (balancing last: not in the paper)."""
 
-EXTRA_VARIANTS: tuple[str, ...] = ("peripheral",)
-"""Named variants beyond the paper's grid: ``peripheral`` adds DEAP's peripheral features to MT-CNN
-(fusion before the heads, ``-M peripheral=true``). Asked for by name (``bench ablate --variants
-full,peripheral``, a grid's ``variants``), not by ``"all"``: an addition rather than an ablation, and one
-that only DEAP's recordings allow."""
+EXTRA_VARIANTS: tuple[str, ...] = ("peripheral", "plus-dasm", "plus-hjorth")
+"""Named variants beyond the paper's grid (its future work): ``peripheral`` adds DEAP's peripheral
+features to MT-CNN (fusion before the heads, ``-M peripheral=true``); ``plus-dasm`` and ``plus-hjorth``
+add hemispheric-asymmetry maps (DASM) or the three Hjorth parameters to the DE and PSD maps. Asked for
+by name (``bench ablate --variants full,peripheral``, a grid's ``variants``), not by ``"all"``: additions
+rather than ablations (and ``peripheral`` only DEAP's recordings allow)."""
 
 NAMED_VARIANTS: tuple[str, ...] = VARIANTS + EXTRA_VARIANTS
 """Every variant with a name: the ablation table's rows and the names :mod:`bench.identity` gives runs."""
@@ -44,6 +45,8 @@ ABLATION_CHANGES: dict[str, dict] = {
     "no-dropout": {"train.dropout": 0.0},
     "no-balance": {"train.balance": False},
     "peripheral": {"model_options.peripheral": True},
+    "plus-dasm": {"features": ("de", "psd", "dasm")},
+    "plus-hjorth": {"features": ("de", "psd", "activity", "mobility", "complexity")},
 }
 """RunConfig changes of each named variant (``train.x`` is a TrainConfig field, ``model_options.x`` a
 model option)."""
@@ -58,6 +61,8 @@ VARIANT_FLAGS: dict[str, str] = {
     "no-dropout": "--no-dropout",
     "no-balance": "--no-balance",
     "peripheral": "-M peripheral=true",
+    "plus-dasm": "--features de,psd,dasm",
+    "plus-hjorth": "--features de,psd,activity,mobility,complexity",
 }
 """The ``bench run`` flags that make each variant."""
 

@@ -68,8 +68,9 @@ GRID_SCALES: tuple[str, ...] = ("smoke", "small", "full")
 DEFAULT_SCALE = "small"
 DEFAULT_PRESET = "rudakov2021"
 GRID_AUDITS: tuple[str, ...] = ("none", *AUDITS)
-FEATURE_VARIANTS = ("only-de", "only-psd")
-"""Ablations that remove one of the DE+PSD inputs: meaningful only for a model that takes both."""
+FEATURE_VARIANTS = ("only-de", "only-psd", "plus-dasm", "plus-hjorth")
+"""Variants that remove one of the DE+PSD inputs or add maps to them: meaningful only for a model that
+takes both."""
 
 TOP_KEYS = ("name", "scale", "data", "runs")
 SCALE_TABLE_KEYS = ("subjects", "n_folds", "max_epochs", "seeds")
@@ -146,6 +147,24 @@ variants = "all"
 [[runs]]
 models = ["mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "majority", "prior"]
 protocols = ["cross-subject"]
+""",
+    "future-work": """\
+# The paper's future work beyond its tables: time-domain models beside MT-CNN, DEAP's peripheral
+# signals fused into MT-CNN, and new brain-map feature kinds (asymmetry, Hjorth).
+name = "future-work"
+
+# comparison table: the time-domain models on the band-limited signal, MT-CNN on its brain maps
+[[runs]]
+models = ["mtcnn", "eegnet", "shallowconvnet", "deepconvnet", "tsception", "majority"]
+protocols = ["subject-specific", "whole-set"]
+splits = ["trial"]
+
+# ablation table: MT-CNN with its peripheral-signal fusion and with more brain-map kinds
+[[runs]]
+models = ["mtcnn"]
+protocols = ["whole-set"]
+splits = ["trial"]
+variants = ["full", "peripheral", "plus-dasm", "plus-hjorth"]
 """,
 }
 """Built-in grids as TOML text: parsed like a file, so each is also an example of the format."""

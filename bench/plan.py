@@ -216,7 +216,7 @@ def prepare(
             f"features holding {features.contents.to_dict()} given to a run of {cfg.model!r}, which reads "
             f"{need.to_dict()}; prepare them with bench.plan.load_data"
         )
-    spec = resolve_input_spec(cfg.model, features=cfg.features, n_channels=len(features.channels), **hp)
+    spec = resolve_input_spec(cfg.model, features=cfg.features, channels=features.channels, **hp)
     inputs = features.inputs(spec, threshold=cfg.threshold, high_if=cfg.high_if)
     select_on_test = "select-on-test" in cfg.audit
     folds = make_folds(

@@ -242,7 +242,12 @@ def _check_tasks(tasks: Iterable[str]) -> tuple[str, ...]:
 
 
 def resolve_input_spec(
-    name: str, *, features: Iterable[str] | str | None = None, n_channels: int | None = None, **hparams: Any
+    name: str,
+    *,
+    features: Iterable[str] | str | None = None,
+    n_channels: int | None = None,
+    channels: Iterable[str] | None = None,
+    **hparams: Any,
 ) -> InputSpec:
     """The input spec a model consumes: its default with ``features`` overridden.
 
@@ -254,6 +259,8 @@ def resolve_input_spec(
         Feature kinds (ablations: DE only, PSD only, + DASM, ...); any order, stored in canonical order.
     n_channels : int, optional
         EEG channels of the data (a ``"channels"`` layout's sample depends on it; grids do not).
+    channels : sequence of str, optional
+        Their names (set where the data is known; grids place channels by name themselves).
     **hparams
         Model hyper-parameters; those listed in the model's ``spec_params`` (e.g. MT-CNN's
         ``n_inputs``) change the spec, the others are ignored here.
@@ -261,6 +268,9 @@ def resolve_input_spec(
     info = get_model_info(name)
     spec = info.input_spec
     changes: dict[str, Any] = {}
+    if channels is not None and spec.layout != "grid":
+        changes["channels"] = tuple(channels)
+        n_channels = len(changes["channels"]) if n_channels is None else n_channels
     if n_channels is not None and spec.layout != "grid" and n_channels != spec.n_channels:
         changes["n_channels"] = int(n_channels)
     if features is not None and spec.layout == "signal":
@@ -304,6 +314,7 @@ def create_model(
     tasks: Iterable[str] = TASKS,
     features: Iterable[str] | str | None = None,
     n_channels: int | None = None,
+    channels: Iterable[str] | None = None,
     **hparams: Any,
 ) -> nn.Module:
     """Build a registered model.
@@ -318,6 +329,8 @@ def create_model(
         Override the default input features (see :func:`resolve_input_spec`).
     n_channels : int, optional
         EEG channels of the data, for models fed per-channel features (default: DEAP's 32).
+    channels : sequence of str, optional
+        Their names, for models that pair electrodes by name (TSception's hemispheres).
     **hparams
         Model keyword arguments (e.g. ``dropout``, ``batch_norm``); unknown names are a
         :class:`ConfigError` naming the allowed ones.
@@ -332,7 +345,7 @@ def create_model(
             f"allowed: {', '.join(allowed) or 'none'}"
         )
     _check_hparam_types(info.factory, hparams)
-    spec = resolve_input_spec(name, features=features, n_channels=n_channels, **hparams)
+    spec = resolve_input_spec(name, features=features, n_channels=n_channels, channels=channels, **hparams)
     try:
         return info.factory(tasks=tasks, input_spec=spec, **hparams)
     except ValueError as err:

@@ -92,7 +92,8 @@ def prepare_runs(
     features: dict = {}  # by cache contents: a time-domain model reads the signal, others the maps
     for cfg in configs:
         contents = data_contents(check_config(cfg))
-        p = prepare(cfg, deap=deap, synthetic=synthetic, features=features.get(contents), echo=echo)
+        say = echo if not features else None  # where the data comes from: said once
+        p = prepare(cfg, deap=deap, synthetic=synthetic, features=features.get(contents), echo=say)
         features.setdefault(contents, p.features)
         plans.append(p)
     return plans

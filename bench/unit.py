@@ -82,7 +82,8 @@ def build_model(p: Prepared, unit: Unit, seed: int) -> torch.nn.Module:
     """A unit's fresh model, initialised from its seed: the same weights alone or stacked."""
     torch.manual_seed(seed)
     return create_model(p.config.model, tasks=unit.tasks, features=p.config.features,
-                        n_channels=p.inputs.spec.n_channels, **p.hparams)  # fmt: skip
+                        n_channels=p.inputs.spec.n_channels, channels=p.inputs.spec.channels or None,
+                        **p.hparams)  # fmt: skip
 
 
 def unit_parts(

@@ -279,6 +279,23 @@ def test_hemisphere_order_is_the_authors_tsception_order():
     assert model.channel_order.tolist() == list(hemisphere_order(32))
 
 
+def test_tsception_pairs_the_channels_the_data_names():
+    """Channels as the data gives them (the spec's names): DEAP's and the Emotiv headset's shared 14 in
+    DEAP's order (cross-dataset) still pair each left channel with its own mirror; 10 named channels
+    (no registered headset) too."""
+    from bench.data.cross import shared_channels
+
+    shared = shared_channels("deap", "dreamer")
+    model = create_model("tsception", tasks=("valence",), channels=shared)
+    order = [shared[i] for i in model.channel_order.tolist()]
+    assert order == ["AF3", "F3", "F7", "FC5", "T7", "P7", "O1", "AF4", "F4", "F8", "FC6", "T8", "P8", "O2"]
+    ten = ("Cz", "C4", "C3", "P4", "P3", "O2", "O1", "Fz", "F8", "F7")
+    model = create_model("tsception", tasks=("valence",), channels=ten)
+    assert [ten[i] for i in model.channel_order.tolist()] == ["C3", "P3", "O1", "F7", "C4", "P4", "O2", "F8"]
+    with pytest.raises(ConfigError, match="expected the names of 3 channels"):
+        create_model("tsception", n_channels=3, channels=("C3", "C4"))
+
+
 def test_tsception_channel_counts_without_a_known_headset():
     with pytest.raises(ConfigError, match="knows no headset with 10 channels"):
         create_model("tsception", n_channels=10)

@@ -181,17 +181,18 @@ def info() -> None:
         console.print(f"The feature cache at {cache_root()} is empty: run `bench data prepare`.")
         return
     table = Table(title=f"Feature cache at {cache_root()}")
-    for col in ("config", "kind", "source (data folder)", "dataset", "subjects", "trials x windows", "size",
-                "created"):  # fmt: skip
+    for col in ("config", "kind", "source (data folder)", "dataset", "holds", "subjects", "trials x windows",
+                "size", "created"):  # fmt: skip
         table.add_column(col)
     groups: dict[tuple, list[dict]] = {}
     for e in entries:
         source, exists = entry_source(e)
         if exists is False:
             source += " (folder no longer exists)"
-        key = (e["config_fingerprint"][:12], bool(e.get("synthetic")), source, e.get("dataset", "deap"))
+        key = (e["config_fingerprint"][:12], bool(e.get("synthetic")), source, e.get("dataset", "deap"),
+               _holds(e.get("contents")))  # fmt: skip
         groups.setdefault(key, []).append(e)
-    for (cfg, synth, source, dataset), items in sorted(groups.items()):
+    for (cfg, synth, source, dataset, holds), items in sorted(groups.items()):
         subs = sorted(e["subject"] for e in items)
         shape = items[0]["shape"]
         table.add_row(
@@ -199,6 +200,7 @@ def info() -> None:
             kind_words(data_kind(dataset, synth)),
             source,
             dataset,
+            holds,
             _compact(subs),
             f"{shape[0]} x {shape[1]}",
             f"{sum(e['bytes'] for e in items) / 1e6:.1f} MB",
@@ -209,6 +211,19 @@ def info() -> None:
         "shared by several folders); unknown: an entry written without it"
     )
     console.print(table)
+
+
+def _holds(contents: dict | None) -> str:
+    """What an entry holds, in words (its meta.json ``contents``; absent: DE and PSD maps)."""
+    from bench.data.contents import Contents
+
+    c = Contents(**(contents or {}))
+    words = [", ".join(k.upper() if k in ("de", "psd", "dasm", "rasm") else k for k in c.kinds)]
+    if c.peripheral:
+        words.append("peripheral")
+    if c.signal_band is not None:
+        words.append(f"signal {c.signal_band[0]:g}-{c.signal_band[1]:g} Hz")
+    return " + ".join(words)
 
 
 def _compact(nums: list[int]) -> str:

@@ -80,6 +80,9 @@ class InputSpec:
     """``signal``: pass band (Hz) of the zero-phase filter applied to the whole stimulus part."""
     peripheral: bool = False
     """``grid``: add the peripheral-feature plane (DEAP's 8 peripheral channels; see module doc)."""
+    channels: tuple[str, ...] = ()
+    """``channels``/``signal``: the EEG channel names of a sample's channel axis, set from the data (a
+    model that pairs electrodes by name reads them; empty: not known, e.g. a model built without data)."""
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -106,6 +109,9 @@ class InputSpec:
             nyquist = SIGNAL_SFREQ / 2
             raise ValueError(f"band={self.band!r} must be (low, high) Hz with 0 < low < high < {nyquist:g}")
         object.__setattr__(self, "band", (lo, hi))
+        object.__setattr__(self, "channels", tuple(self.channels))
+        if self.channels and len(self.channels) != int(self.n_channels):
+            raise ValueError(f"channels={self.channels!r}: expected the names of {self.n_channels} channels")
         if self.peripheral and self.layout != "grid":
             raise ValueError(f"peripheral=True needs layout='grid', not {self.layout!r}")
 
