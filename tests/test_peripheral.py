@@ -186,6 +186,7 @@ def test_default_twins_are_the_same_files_as_before_the_option(deap_dir, tmp_pat
         SyntheticConfig(peripheral_effect=-1)
 
 
+@pytest.mark.slow
 def test_the_planted_arousal_effect_is_in_gsr_and_heart_rate(tmp_path):
     """The same twin (2 subjects x 40 trials, no EEG effect) with and without the peripheral effect (the
     subjects as the DEAP writer pickles them: :func:`generate_subject`)."""

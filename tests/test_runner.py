@@ -229,7 +229,7 @@ def test_majority_baseline_scores_the_majority_rate(features, uri):
     "kw, n_units",
     [
         ({"protocol": "cross-subject", "n_folds": 3}, 3),  # leave-one-subject-out
-        ({"protocol": "whole-set-finetune"}, 2),
+        pytest.param({"protocol": "whole-set-finetune"}, 2, marks=pytest.mark.slow),  # 24 s
         pytest.param({"model": "fbccnn"}, 4, marks=pytest.mark.slow),  # single-task: a unit per fold and task
         pytest.param({"single_task": True}, 4, marks=pytest.mark.slow),
         ({"features": ("de",), "train": {"dropout": 0.0, "batch_norm": False}}, 2),
