@@ -200,6 +200,17 @@ def log_params(cl, run_id: str, params: dict[str, str]) -> None:
         cl.log_batch(run_id, params=items[start : start + MAX_PARAMS_PER_BATCH])
 
 
+def map_windows(features) -> int:
+    """Brain-map windows per trial of a data set, from its feature config and dataset (trial length)."""
+    from bench.data.datasets import get_dataset
+
+    ds = get_dataset(features.dataset.split(">")[0])
+    cfg = features.config
+    win = round(cfg.window_s * ds.sfreq)
+    step = win if cfg.step_s is None else round(cfg.step_s * ds.sfreq)
+    return (round(ds.trial_s * ds.sfreq) - win) // step + 1
+
+
 def dataset(features):
     """A FeatureSet as an MLflow dataset entity: name :data:`DATASET_NAMES`, digest the data fingerprint,
     source the folder its files were read from, schema and profile its shape.
@@ -215,6 +226,8 @@ def dataset(features):
 
     f, r = features.features, features.ratings
     n_subjects, n_trials, n_windows = (int(v) for v in f.shape[:3])
+    if n_windows == 0:  # a time-domain model's set holds no maps: the windows its maps have
+        n_windows = map_windows(features)
     # the DE/PSD maps every cache entry holds: one entity per data set, whatever other kinds a run read
     shape = (n_subjects, n_trials, n_windows, len(BASE_KINDS), *(int(v) for v in f.shape[4:]))
     schema = TensorDatasetSchema(

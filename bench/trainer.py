@@ -155,15 +155,15 @@ class Standardiser:
         return cls(mean, std)
 
     @classmethod
-    def fit_channels(cls, x: torch.Tensor, index: torch.Tensor, chunk: int = 2048) -> Standardiser:
+    def fit_channels(cls, x: torch.Tensor, index: torch.Tensor, chunk: int = 256) -> Standardiser:
         """Per-channel statistics of the rows ``index`` of ``x`` (N, C, S), in chunks of rows (float64
         sums), so the training part of a large input is never copied whole: mean and sd of shape (C, 1)."""
         total = torch.zeros(x.shape[1], dtype=torch.float64)
         squares = torch.zeros_like(total)
         for start in range(0, len(index), chunk):
-            part = x[index[start : start + chunk]].double()
-            total += part.sum(dim=(0, 2))
-            squares += part.square().sum(dim=(0, 2))
+            part = x[index[start : start + chunk]]
+            total += part.sum(dim=(0, 2), dtype=torch.float64)
+            squares += part.square().sum(dim=(0, 2), dtype=torch.float64)
         n = max(len(index) * x.shape[2], 2)
         mean = total / n
         var = (squares - n * mean.square()).clamp(min=0) / (n - 1)
@@ -349,6 +349,13 @@ def fit(
     return result
 
 
+def eval_rows(x: torch.Tensor | Rows, batch_size: int) -> int:
+    """Rows per forward pass without gradients: at least 256 for brain maps (fewer, larger steps), the
+    training batch for signals (3-D inputs), whose models spread every sample's channels x time over
+    filters (EEGNet: 8 x the input per layer), so a 256-sample step would hold hundreds of MB at once."""
+    return int(batch_size) if x.dim() == 3 else max(int(batch_size), 256)
+
+
 @torch.no_grad()
 def predict_proba(
     model: torch.nn.Module,
@@ -368,9 +375,10 @@ def predict_proba(
     if channels_last:
         x = use_channels_last(model, x)
     chunks: dict[str, list[torch.Tensor]] = {}
-    for start in range(0, x.shape[0], max(batch_size, 256)):
+    step = eval_rows(x, batch_size)
+    for start in range(0, x.shape[0], step):
         with autocast(device, precision):
-            out = model(x[start : start + max(batch_size, 256)])
+            out = model(x[start : start + step])
         for t, logits in out.items():
             chunks.setdefault(t, []).append(high_probability(logits))
     return {t: torch.cat(v).cpu().numpy() for t, v in chunks.items()}
@@ -384,9 +392,10 @@ def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision) -> di
     model.eval()
     n = x.shape[0]
     chunks: dict[str, list[torch.Tensor]] = {t: [] for t in tasks}
-    for start in range(0, n, max(bs, 256)):
+    step = eval_rows(x, bs)
+    for start in range(0, n, step):
         with autocast(device, precision):
-            out = model(x[start : start + max(bs, 256)])
+            out = model(x[start : start + step])
         for t in tasks:
             chunks[t].append(out[t].float())
     if n == 0:

@@ -447,7 +447,10 @@ def _compute_arrays(
     t0 = time.perf_counter()
     eeg = recording_for(rec, ds, config)
     chans = config.channels or rec.channel_names
-    if contents.kinds == BASE_KINDS:  # the call every entry made before other kinds existed
+    if contents.signal_band is not None:  # a time-domain model's entry: the signal, no maps (0 windows)
+        n_bands = len(config.bands)
+        feats = np.empty((len(eeg), 0, len(contents.kinds), n_bands, eeg.shape[1]), dtype=np.float32)
+    elif contents.kinds == BASE_KINDS:  # the call every entry made before other kinds existed
         feats = extract_features(eeg, config, sfreq=rec.sfreq)
     else:
         feats = extract_features(eeg, config, sfreq=rec.sfreq, kinds=contents.kinds, channels=tuple(chans))

@@ -33,7 +33,8 @@ class Contents:
     peripheral: bool = False
     """Per-window peripheral features (``peripheral.npy``, (trials, windows, P))."""
     signal_band: tuple[float, float] | None = None
-    """Band-limited stimulus EEG (``signal.npy``, (trials, channels, samples) float32) with this pass band."""
+    """Band-limited stimulus EEG (``signal.npy``, (trials, channels, samples) float32) with this pass band.
+    Such an entry holds no maps (``features.npy`` has 0 windows): its models read the signal only."""
 
     def __post_init__(self) -> None:
         kinds = tuple(k for k in FEATURE_KINDS if k in self.kinds or k in BASE_KINDS)
