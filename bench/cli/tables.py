@@ -309,7 +309,10 @@ def register(root: typer.Typer) -> None:
         protocol: str = typer.Option("whole-set", "--protocol", "-p", help="Protocol"),
         split: str | None = typer.Option(None, "--split", help="trial (default) | segment | subject"),
         variants: str | None = typer.Option(
-            None, "--variants", help="Comma-separated variants (default: the paper's grid; also: peripheral)"
+            None,
+            "--variants",
+            help="Comma-separated variants (default: the paper's grid; also: peripheral, plus-dasm, "
+            "plus-hjorth)",
         ),
         folds: int | None = typer.Option(None, "--folds", help="Outer folds (default 5)"),
         subjects: str | None = typer.Option(None, "--subjects", help="Subjects, e.g. '1-32' or '1,3,5-8'"),
