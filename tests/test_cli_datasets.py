@@ -239,6 +239,10 @@ def test_data_info_lists_the_datasets_then_the_cache(twins, tmp_path, capsys, mo
             "created": "2026-01-01T00:00:00+0000", "dataset": "dreamer",
             "source_file": str(twin / "DREAMER.mat")}  # fmt: skip
     (entry / "meta.json").write_text(json.dumps(meta))
+    signal = cache_root() / "features" / "e2"  # a time-domain model's entry of the same subject
+    signal.mkdir(parents=True)
+    contents = {"kinds": ["de", "psd"], "peripheral": False, "signal_band": [4.0, 45.0]}
+    (signal / "meta.json").write_text(json.dumps({**meta, "contents": contents}))
     assert main(["data", "info"]) == 0
     out = capsys.readouterr().out
     datasets, cache = out.split("Feature cache at")
@@ -252,14 +256,23 @@ def test_data_info_lists_the_datasets_then_the_cache(twins, tmp_path, capsys, mo
         ["mahnob-hci", "MAHNOB-HCI", "30 x 20", "32", "128", "30 + 30", "1-9, high if > 5",
          f"$MAHNOB_DIR={tmp_path / 'none'} (not a folder)", "not generated yet"],
     ]  # fmt: skip
-    assert [row[:5] for row in _table_rows(cache)] == [
+    assert [row[:6] for row in _table_rows(cache)] == [
         [
             "cccccccccccc",
             "synthetic DREAMER",
             "embedded synthetic (4 subjects x 18 trials, seed 0)",
             "dreamer",
+            "DE, PSD",
             "1",
-        ]
+        ],
+        [
+            "cccccccccccc",
+            "synthetic DREAMER",
+            "embedded synthetic (4 subjects x 18 trials, seed 0)",
+            "dreamer",
+            "DE, PSD + signal 4-45 Hz",
+            "1",
+        ],
     ]
 
 
