@@ -111,7 +111,7 @@ def preset():
 
 
 def test_preset_expands_to_the_papers_runs(preset):
-    assert "[[runs]]" in preset_text("rudakov2021") and set(PRESETS) == {"rudakov2021"}
+    assert "[[runs]]" in preset_text("rudakov2021") and set(PRESETS) == {"rudakov2021", "future-work"}
     g = preset
     labels = [e.label for e in g.entries]
     assert len(labels) == len(set(labels)) == 36
@@ -127,6 +127,22 @@ def test_preset_expands_to_the_papers_runs(preset):
         assert label in labels
     assert labels.count("mtcnn|whole-set|trial|full") == 1  # the ablation's full is the comparison's run
     assert g.skipped == ()
+
+
+def test_future_work_preset_runs_the_new_models_and_variants():
+    """The time-domain models beside MT-CNN under both protocols, and MT-CNN's fusion and extra-kind
+    variants: 15 runs, nothing skipped, every variant a distinct config."""
+    g = load_grid(preset="future-work")
+    labels = [e.label for e in g.entries]
+    assert len(labels) == len({e.config.fingerprint() for e in g.entries}) == 15 and g.skipped == ()
+    for model in ("mtcnn", "eegnet", "shallowconvnet", "deepconvnet", "tsception", "majority"):
+        for protocol in ("subject-specific", "whole-set"):
+            assert f"{model}|{protocol}|trial|full" in labels
+    for variant in ("peripheral", "plus-dasm", "plus-hjorth"):
+        assert f"mtcnn|whole-set|trial|{variant}" in labels
+    by_label = {e.label: e.config for e in g.entries}
+    assert by_label["mtcnn|whole-set|trial|peripheral"].model_options == {"peripheral": True}
+    assert by_label["mtcnn|whole-set|trial|plus-dasm"].features == ("de", "psd", "dasm")
 
 
 def test_preset_covers_every_table_cell(preset):
