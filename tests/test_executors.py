@@ -192,6 +192,7 @@ def test_pool_reports_a_dead_worker_then_resume_completes(features, cache_dir, m
 
 
 # --------------------------------------------------------------------------------------- dask
+@pytest.mark.slow  # ~15-20 s: keeps the default test run under 10 min
 def test_dask_local_cluster_matches_local(features, cache_dir, local_reference, cluster, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     res = _run(_cfg(), features, uri, cache_dir, executor=DaskExecutor(cluster))

@@ -172,6 +172,7 @@ def test_a_failed_unit_fails_its_run_only_then_the_same_call_completes(
         np.testing.assert_equal(got[k], one_by_one[k], err_msg=str(k))
 
 
+@pytest.mark.slow  # ~15-20 s: keeps the default test run under 10 min
 def test_ctrl_c_keeps_finished_units_and_the_same_call_resumes(features, one_by_one, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     with pytest.raises(KeyboardInterrupt, match=r"interrupted: 3 of 12 units of 4 runs finished and kept"):
