@@ -304,7 +304,7 @@ def test_cli_runs_with_dasm_are_runs_of_their_own_on_the_same_data(deap_dir, tmp
     assert main([*args, "--features", "dasm,psd,de"]) == 0
     assert main(args) == 0
     runs = _parents(uri)
-    assert sorted(runs) == ["features=de,psd,dasm", "full"]
-    mine, default = runs["features=de,psd,dasm"], runs["full"]
+    assert sorted(runs) == ["full", "plus-dasm"]  # the named variant of --features de,psd,dasm
+    mine, default = runs["plus-dasm"], runs["full"]
     assert mine[f"{TAG}run_key"] != default[f"{TAG}run_key"]
     assert mine[f"{TAG}data_fingerprint"] == default[f"{TAG}data_fingerprint"]
