@@ -205,10 +205,7 @@ def map_windows(features) -> int:
     from bench.data.datasets import get_dataset
 
     ds = get_dataset(features.dataset.split(">")[0])
-    cfg = features.config
-    win = round(cfg.window_s * ds.sfreq)
-    step = win if cfg.step_s is None else round(cfg.step_s * ds.sfreq)
-    return (round(ds.trial_s * ds.sfreq) - win) // step + 1
+    return features.config.n_windows(round(ds.trial_s * ds.sfreq), ds.sfreq)
 
 
 def dataset(features):

@@ -184,6 +184,16 @@ class FeatureConfig:
                 raise ConfigError(f"features.channels={self.channels!r}: expected {what}")
             object.__setattr__(self, "channels", tuple(chans))
 
+    def window_grid(self, sfreq: float) -> tuple[int, int]:
+        """(window, hop) in samples at ``sfreq``: the grid of every per-window feature (maps, peripheral)."""
+        win = round(self.window_s * sfreq)
+        return win, (win if self.step_s is None else round(self.step_s * sfreq))
+
+    def n_windows(self, n_samples: int, sfreq: float) -> int:
+        """Windows of the grid in a segment of ``n_samples``."""
+        win, step = self.window_grid(sfreq)
+        return max(0, (n_samples - win) // step + 1)
+
     @property
     def band_names(self) -> tuple[str, ...]:
         return tuple(b[0] for b in self.bands)
@@ -406,8 +416,7 @@ def _extract_block(
     mirror: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`extract_features` of a block of trials, float64 (trials, channels, samples)."""
-    win = round(cfg.window_s * sfreq)
-    step = win if cfg.step_s is None else round(cfg.step_s * sfreq)
+    win, step = cfg.window_grid(sfreq)
     n_base = round(cfg.baseline_s * sfreq)
     if n_base >= eeg.shape[-1]:
         raise ValueError(f"recording of {eeg.shape[-1]} samples is not longer than its baseline ({n_base})")

@@ -121,10 +121,9 @@ def peripheral_features(rec: SubjectRecording, ds: Dataset, config: FeatureConfi
                       replace(config, channels=None))  # fmt: skip
     sfreq = float(rec.sfreq)
     n_base = round(config.baseline_s * sfreq)
-    win = round(config.window_s * sfreq)
-    step = win if config.step_s is None else round(config.step_s * sfreq)
+    win, step = config.window_grid(sfreq)
     n_trials, _, n = x.shape
-    n_windows = max(0, (n - n_base - win) // step + 1)
+    n_windows = config.n_windows(n - n_base, sfreq)
     ends = n_base + np.arange(n_windows) * step + win
     ctx = min(round(CONTEXT_S * sfreq), n)
     starts = np.clip(ends - ctx, 0, None)
