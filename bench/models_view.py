@@ -16,7 +16,7 @@ from rich.text import Text
 from torch import nn
 
 from bench.data.inputs import TASKS
-from bench.recipes import describe_train, recipe_train
+from bench.recipes import DEFAULT_MAX_EPOCHS, describe_train, recipe_train
 from bench.registry import ModelInfo, count_parameters, create_model, get_model_info, list_models
 from bench.table_fit import NAME, TEXT, Col, FitTable
 
@@ -38,8 +38,16 @@ def _param_label(info: ModelInfo) -> str:
     return f"{n:,}" + ("" if info.multitask or not info.trainable else " x 2")
 
 
+def max_epochs_label(info: ModelInfo) -> str:
+    """The model's own epoch cap (what a run without ``--epochs`` trains at most), "-" if not trained.
+
+    The registry default is the one source of this number: ``bench run --help`` and this table read it."""
+    return str(int(info.defaults.get("max_epochs", DEFAULT_MAX_EPOCHS))) if info.trainable else "-"
+
+
 def models_table() -> FitTable:
-    """One row per registered model: name, paper, input, tasks, parameters, reported V/A, fidelity.
+    """One row per registered model: name, paper, input, tasks, parameters, epoch cap, reported V/A,
+    fidelity.
 
     At a narrow terminal the paper, then the tasks, then the input columns are left out (and named)."""
     columns = [
@@ -48,6 +56,7 @@ def models_table() -> FitTable:
         Col("input", TEXT, priority=3),
         Col("tasks", TEXT, priority=2),
         Col("parameters"),
+        Col("max epochs", priority=4),
         Col("valence %"),
         Col("arousal %"),
         Col("fidelity", NAME),
@@ -59,6 +68,7 @@ def models_table() -> FitTable:
             info.input_spec.describe(),
             _tasks_label(info),
             _param_label(info),
+            max_epochs_label(info),
             _fmt_acc(info.reported.get("valence")),
             _fmt_acc(info.reported.get("arousal")),
             Text(info.fidelity, style="green" if info.fidelity == "exact" else "yellow"),
@@ -66,7 +76,8 @@ def models_table() -> FitTable:
         for info in list_models()
     ]
     caption = (
-        "parameters 'x 2': the paper trains one model per task; accuracies as reported on DEAP; all models "
+        "parameters 'x 2': the paper trains one model per task; max epochs: the cap of a run without "
+        "--epochs (early stopping usually ends sooner; the embedded synthetic default caps lower); accuracies as reported on DEAP; all models "
         "train under the harness recipe (`bench models NAME` compares it with the paper's, --recipe paper)"
     )
     return FitTable(columns, rows, title="Registered models", caption=caption)

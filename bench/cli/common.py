@@ -309,13 +309,13 @@ def epochs_help(lead: str = "Max epochs (early stopping may end sooner)") -> str
     """``--epochs`` help that says what happens without it, from the code's own numbers: each trainable
     model's default epoch cap (registry) and the cap of the embedded synthetic default (``QUICK_EPOCHS``)."""
     from bench.cli.run import QUICK_EPOCHS
-    from bench.recipes import DEFAULT_MAX_EPOCHS
+    from bench.models_view import max_epochs_label
     from bench.registry import list_models
 
-    caps: dict[int, list[str]] = {}
+    caps: dict[str, list[str]] = {}
     for info in list_models():
         if info.trainable:
-            caps.setdefault(int(info.defaults.get("max_epochs", DEFAULT_MAX_EPOCHS)), []).append(info.name)
+            caps.setdefault(max_epochs_label(info), []).append(info.name)
     per_model = ", ".join(f"{cap} for {'/'.join(names)}" for cap, names in caps.items())
     return (
         f"{lead}; default: the model's own cap ({per_model}), or at most {QUICK_EPOCHS} on the embedded "
