@@ -60,14 +60,14 @@ warnings are kept out of the output.
 
 The synthetic twin
 ------------------
-:func:`write_twin` (the dataset's ``write_synthetic``) writes real BDF files (:func:`write_bdf`: MNE
-reads BDF but cannot write it) with the 47 channels at 256 Hz: 30 s of baseline, a stimulus of 35-60 s
-(fixed per trial index) and 30 s after it (the baseline reversed in time: label-free), per-channel DC
-offsets of up to 30 mV, label-free peripheral signals, and a Status channel as the recordings have it:
-a trigger pulse of :data:`TWIN_PULSE` samples at the stimulus onset and another at its end (with
-Biosemi-like system bits set throughout); ``session.xml`` files with the ratings; and, per subject, an
-implicit-tagging session (no felt* attributes) and an emotion session whose ``.bdf`` is missing, which
-the reader leaves out and counts.
+:func:`write_twin` (the dataset's ``write_synthetic``) writes real BDF files
+(:func:`bench.data.datasets.bdf.write_bdf`: MNE reads BDF but cannot write it) with the 47 channels
+at 256 Hz: 30 s of baseline, a stimulus of 35-60 s (fixed per trial index) and 30 s after it (the
+baseline reversed in time: label-free), per-channel DC offsets of up to 30 mV, label-free peripheral
+signals, and a Status channel as the recordings have it: a trigger pulse of :data:`TWIN_PULSE` samples
+at the stimulus onset and another at its end (with Biosemi-like system bits set throughout);
+``session.xml`` files with the ratings; and, per subject, an implicit-tagging session (no felt*
+attributes) and an emotion session whose ``.bdf`` is missing, which the reader leaves out and counts.
 """
 
 from __future__ import annotations
@@ -77,15 +77,16 @@ import os
 import re
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from bench.checks import check_option
 from bench.data.datasets import Dataset, LeftOut, SubjectRecording, register_dataset
+from bench.data.datasets.bdf import DIGITAL as _DIGITAL
+from bench.data.datasets.bdf import check_bdf_header, write_bdf
 from bench.data.datasets.deap import EEG_CHANNELS
 from bench.data.preprocess import deap_like
 from bench.data.safeload import check_eeg, check_ratings, first_non_finite
@@ -120,153 +121,6 @@ SKIP_UNRATED_ENV = "MAHNOB_SKIP_UNRATED"
 """``1``: the CLI skips emotion sessions without their rating (and counts them) rather than refusing them."""
 
 
-# --- BDF files --------------------------------------------------------------------------------------
-
-_DIGITAL = (-(2**23), 2**23 - 1)
-"""A BDF sample is a 24-bit little-endian two's-complement integer."""
-_FIELDS = (16, 80, 8, 8, 8, 8, 8, 80, 8, 32)
-"""Widths of the per-channel header fields: label, transducer, physical dimension, physical min/max,
-digital min/max, prefiltering, samples per data record, reserved."""
-
-
-def _field(value: object, width: int) -> bytes:
-    text = str(value)
-    if len(text) > width or not text.isascii():
-        raise ValueError(f"BDF header field {text!r} is not ASCII of at most {width} characters")
-    return text.ljust(width).encode("ascii")
-
-
-def _number(x: float) -> str:
-    """``x`` as the header's 8-character number text (as precise as fits)."""
-    if float(x).is_integer() and len(str(int(x))) <= 8:
-        return str(int(x))
-    for digits in range(8, 0, -1):
-        text = f"{x:.{digits}g}"
-        if len(text) <= 8:
-            return text
-    raise ValueError(f"{x!r} does not fit an 8-character BDF header field")
-
-
-def write_bdf(
-    path: Path,
-    channel_names: Sequence[str],
-    sfreq: float,
-    data: np.ndarray,
-    units: Sequence[str],
-    physical_min: Sequence[float],
-    physical_max: Sequence[float],
-    *,
-    transducers: Sequence[str] | None = None,
-    start: datetime = datetime(2009, 1, 1, 12, 0, 0),
-    patient: str = "X X X X",
-    recording: str = "Startdate X X X X",
-) -> None:
-    """Write ``data`` (channels, samples; physical values in ``units``) as a Biosemi BDF file.
-
-    The format (the published EDF/BDF specification): a 256-byte ASCII header, then 256 bytes per channel
-    of ASCII fields (each field for all channels in turn), then data records of one second, each holding
-    every channel's samples of that second as 24-bit little-endian two's-complement integers. A value
-    ``x`` is stored as ``round((x - pmin) / (pmax - pmin) * (dmax - dmin) + dmin)`` with Biosemi's full
-    24-bit digital range, so a reader recovers it within half of ``(pmax - pmin) / (2**24 - 1)``.
-    Channels whose physical range equals the digital range (Biosemi's ``Status``) are stored exactly.
-    ``sfreq`` must be a whole number of samples per second and the length a whole number of seconds.
-    """
-    data = np.asarray(data, dtype=np.float64)
-    n_ch, n = data.shape
-    spr = int(sfreq)
-    if spr != sfreq or spr < 1 or n % spr:
-        raise ValueError(f"BDF records are 1 s: need integer sfreq and whole seconds ({sfreq}, {n} samples)")
-    if not len(channel_names) == len(units) == len(physical_min) == len(physical_max) == n_ch:
-        raise ValueError("one name, unit and physical range per channel")
-    pmin_text, pmax_text = [_number(v) for v in physical_min], [_number(v) for v in physical_max]
-    pmin = np.array([float(v) for v in pmin_text])[:, None]  # the values the header says
-    pmax = np.array([float(v) for v in pmax_text])[:, None]
-    if not (pmax > pmin).all():
-        raise ValueError("physical_max must exceed physical_min")
-    bad = np.argwhere((data < pmin) | (data > pmax) | ~np.isfinite(data))
-    if len(bad):
-        raise ValueError(f"channel {channel_names[bad[0][0]]}: values outside its physical range")
-    dmin, dmax = _DIGITAL
-    digital = np.rint((data - pmin) / (pmax - pmin) * (dmax - dmin) + dmin)
-    digital = np.clip(digital, dmin, dmax).astype("<i4")
-    n_records = n // spr
-    header = b"".join([
-        b"\xffBIOSEMI", _field(patient, 80), _field(recording, 80), _field(start.strftime("%d.%m.%y"), 8),
-        _field(start.strftime("%H.%M.%S"), 8), _field(256 * (n_ch + 1), 8), _field("24BIT", 44),
-        _field(n_records, 8), _field(1, 8), _field(n_ch, 4),
-    ])  # fmt: skip
-    columns = (
-        channel_names, transducers or [""] * n_ch, units, pmin_text, pmax_text, [dmin] * n_ch,
-        [dmax] * n_ch, [""] * n_ch, [spr] * n_ch, [""] * n_ch,
-    )  # fmt: skip
-    for values, width in zip(columns, _FIELDS, strict=True):
-        header += b"".join(_field(v, width) for v in values)
-    # records x channels x samples, each int32 cut to its 3 low (little-endian) bytes
-    records = digital.reshape(n_ch, n_records, spr).transpose(1, 0, 2)
-    body = np.ascontiguousarray(records).view(np.uint8).reshape(n_records, n_ch, spr, 4)[..., :3]
-    with Path(path).open("wb") as f:
-        f.write(header)
-        f.write(np.ascontiguousarray(body).tobytes())
-
-
-def _header_fields(block: bytes, ns: int, k: int) -> list[str]:
-    """Field ``k`` (:data:`_FIELDS`) of every channel, from the ``256 * ns`` bytes of channel headers."""
-    start, width = ns * sum(_FIELDS[:k]), _FIELDS[k]
-    fields = [block[start + i * width : start + (i + 1) * width] for i in range(ns)]
-    return [f.decode("ascii", "replace").strip() for f in fields]
-
-
-def _check_ranges(path: Path, block: bytes, ns: int) -> None:
-    """Refuse a channel whose physical or digital range is empty: its samples scale by a division by
-    ``max - min`` (fields MNE cannot parse are left to MNE's own error)."""
-    labels = _header_fields(block, ns, 0)
-    for kind, lo_k in (("physical", 3), ("digital", 5)):
-        for label, lo, hi in zip(labels, _header_fields(block, ns, lo_k), _header_fields(block, ns, lo_k + 1),
-                                 strict=True):  # fmt: skip
-            try:
-                empty = float(lo) == float(hi)
-            except ValueError:
-                continue
-            if empty:
-                raise DataError(
-                    f"{path}: channel {label or '?'} has an empty {kind} range in its header "
-                    f"(minimum = maximum = {lo}): its samples cannot be scaled"
-                )
-
-
-def _check_bdf_header(path: Path) -> None:
-    """Refuse a file that is not a BDF, holds fewer (or more) data bytes than its header promises (MNE
-    would warn and read what is there) or has a channel with an empty range (:func:`_check_ranges`)."""
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
-            head = f.read(256)
-            ns = int(head[252:256]) if len(head) == 256 and head[:1] == b"\xff" else 0
-            block = f.read(256 * ns) if ns > 0 else b""
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except ValueError:
-        raise DataError(f"{path}: not a BDF file (unreadable channel count in its header)") from None
-    if len(head) < 256 or head[:1] != b"\xff":
-        raise DataError(f"{path}: not a BDF file (no BDF header)")
-    try:
-        header_bytes, n_records = int(head[184:192]), int(head[236:244])
-        spr = [int(v) for v in _header_fields(block, ns, 8)] if len(block) == 256 * ns else []
-    except ValueError:
-        raise DataError(f"{path}: not a BDF file (unreadable header fields)") from None
-    if ns < 1 or header_bytes != 256 * (ns + 1) or len(spr) != ns:
-        raise DataError(f"{path}: not a BDF file (header of {header_bytes} bytes for {ns} channels)")
-    expected = header_bytes + n_records * sum(spr) * 3
-    if n_records >= 0 and size != expected:  # -1: number of records unknown (recording not stopped)
-        what = "truncated" if size < expected else "longer than its header says"
-        raise DataError(
-            f"{path}: {what}: {size} bytes, the header promises {expected} ({n_records} 1-s records)"
-        )
-    _check_ranges(path, block, ns)
-
-
 @contextlib.contextmanager
 def _quiet_mne() -> Iterator[None]:
     """MNE logs and warns about everything it reads; a reader's only output is its result or error."""
@@ -286,7 +140,7 @@ def _read_recording(bdf: Path) -> np.ndarray:
     """One session's trial: (32 EEG channels, baseline + trial samples at 128 Hz) in microvolts."""
     import mne
 
-    _check_bdf_header(bdf)
+    check_bdf_header(bdf)
     with _quiet_mne():
         try:
             raw = mne.io.read_raw_bdf(bdf, preload=True, stim_channel=STATUS, verbose="error")
