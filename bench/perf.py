@@ -664,18 +664,17 @@ def markdown(r: PerfReport) -> str:
 
 
 def rich_tables(r: PerfReport) -> list:
-    """The report as rich renderables: the header lines and two tables."""
-    from rich.table import Table
+    """The report as rich renderables: the header lines and two tables, laid out for the terminal's width
+    (:class:`bench.table_fit.FitTable`): the columns a narrow terminal cannot hold side by side fold into
+    a further table repeating the model column, so no number is ever cut."""
+    from bench.table_fit import NAME, NUMBER, Col, FitTable
 
     out: list = ["\n".join(header_lines(r))]
     for title, headers, rows, note in (
         ("Training throughput", MODEL_HEADERS, model_rows(r), model_note(r)),
         ("Full-size wall time", estimate_headers(r), estimate_rows(r), estimate_note(r)),
     ):
-        t = Table(title=title, caption=note)
-        for i, h in enumerate(headers):
-            t.add_column(h, justify="left" if i == 0 else "right")
-        for row in rows:
-            t.add_row(*row, style="bold" if row[0] == "total" else None)
-        out.append(t)
+        columns = [Col(h, NAME if i == 0 else NUMBER) for i, h in enumerate(headers)]  # as aligned before
+        styles = ["bold" if row[0] == "total" else None for row in rows]
+        out.append(FitTable(columns, rows, title=title, caption=note, styles=styles, fold=1))
     return out

@@ -34,6 +34,7 @@ import torch
 from bench import __version__
 from bench.claims import find_or_create_run
 from bench.config import RunConfig
+from bench.data.datasets import left_out_tags
 from bench.data.source import kind_words
 from bench.executors import Job, LocalExecutor, Outcome, UnitContext, check_stack_executor, failure_error
 from bench.identity import identity_tags
@@ -174,6 +175,8 @@ def run_tags(p: Prepared) -> dict[str, str]:
         f"{TAG}n_subjects": str(len(p.features.subjects)),
         f"{TAG}n_trials": str(p.features.features.shape[1]),  # per subject: names the data set in tables
         **identity_tags(cfg, p.folds_fingerprint, prefix=TAG),
+        # what the reader left out of the copy (MAHNOB-HCI's sessions); none for the other datasets
+        **left_out_tags(p.features, TAG),
     }
 
 

@@ -9,12 +9,17 @@ column (models, protocols, variants, run ids) a word, which may break only after
 headers do); prose columns may fold words longer than :data:`FOLD`. While even these minimums do not
 fit, the columns of the lowest priority are left out. The room left is shared as Rich shares it, the
 widest column giving way first, words before numbers. Every table of the CLI goes through it (result
-tables, ``bench runs``, ``bench models``, ``bench run``'s summary); Markdown, LaTeX, CSV and HTML never
-do, so files keep every column at full width.
+tables, ``bench runs``, ``bench models``, ``bench run``'s summary, ``bench data info``, ``bench perf``);
+Markdown, LaTeX, CSV and HTML never do, so files keep every column at full width.
+
+A table made with ``fold=n`` (``bench data info``, ``bench perf``: tables whose every column matters)
+leaves nothing out: the columns a width cannot hold side by side go to further tables below it, each
+repeating the first ``n`` (key) columns, so every cell is shown in full at any width.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,8 +63,9 @@ def _pieces(word: str) -> list[str]:
     return re.findall(r"[^/-]*[/-]|[^/-]+", word)
 
 
-_UNIT = re.compile(r"\[[^\]]*\]|\S+(?:\s+[±x]\s+\S+)*")
-"""What a number cell never breaks: an interval, or a value with its ``± spread`` or ``x factor``."""
+_UNIT = re.compile(r"\[[^\]]*\]|\S+(?:\s+[±x]\s+\S+)*(?:\s+(?:%|ms|s|min|h|d|[kMG]B)(?=\s|$))?")
+"""What a number cell never breaks: an interval, or a value with its ``± spread`` or ``x factor``, and its
+unit where one follows (``34 %``, ``5.8 d``, ``19.7 MB``)."""
 
 
 def _units(text: str) -> list[str]:
@@ -147,6 +153,9 @@ class FitTable:
 
     ``rows``: one sequence of cells (str or rich Text) per row; ``styles``: a row style per row (or
     None). Columns left out are named in one line below the table, with ``hint`` saying where to see them.
+    ``fold``: where greater than 0, no column is left out (priorities are ignored): the columns that do
+    not fit side by side are folded into further tables below, each repeating the first ``fold`` columns
+    (the row keys), so that every cell appears in full however narrow the terminal.
     """
 
     def __init__(
@@ -158,24 +167,31 @@ class FitTable:
         caption: str | None = None,
         styles: Sequence[str | None] | None = None,
         hint: str = WIDER,
+        fold: int = 0,
     ) -> None:
         self.columns = list(columns)
         self.rows = [list(r) for r in rows]
         for r in self.rows:
             if len(r) != len(self.columns):
                 raise ValueError(f"row of {len(r)} cells for {len(self.columns)} columns")
+        if not 0 <= fold < max(1, len(self.columns)):
+            raise ValueError(f"fold={fold}: the key columns must leave at least one other column")
         self.title = title
         self.caption = caption
         self.styles = list(styles) if styles is not None else [None] * len(self.rows)
         self.hint = hint
+        self.fold = fold
 
     def _cells(self, i: int) -> list[object]:
         return [r[i] for r in self.rows]
 
+    def _lows(self) -> list[int]:
+        return [min_width(c, self._cells(i)) for i, c in enumerate(self.columns)]
+
     def shown(self, width: int) -> list[int]:
         """Indices of the columns that fit in ``width`` (lowest priorities left out first)."""
         keep = list(range(len(self.columns)))
-        lows = {i: min_width(self.columns[i], self._cells(i)) for i in keep}
+        lows = self._lows()
         while sum(lows[i] for i in keep) + overhead(len(keep)) > width:
             droppable = [self.columns[i].priority for i in keep if self.columns[i].priority is not None]
             if not droppable:
@@ -184,14 +200,42 @@ class FitTable:
             keep = [i for i in keep if self.columns[i].priority != lowest]
         return keep
 
-    def layout(self, width: int) -> tuple[Table, list[str]]:
-        """The Rich table for ``width`` cells, and the headers of the columns left out."""
-        keep = self.shown(width)
+    def groups(self, width: int) -> list[list[int]]:
+        """The columns of each table printed at ``width``: one table of the :meth:`shown` columns, or with
+        ``fold`` the fewest tables whose minimum widths fit, the other columns split between them in
+        order so that the most crowded table is as little crowded as can be (each table's natural width
+        over ``width``), every table starting with the key columns."""
+        if not self.fold:
+            return [self.shown(width)]
+        keys = list(range(self.fold))
+        rest = list(range(self.fold, len(self.columns)))
+        lows = self._lows()
+        highs = [natural_width(c, self._cells(i)) for i, c in enumerate(self.columns)]
+
+        def need(cols: list[int], widths: list[int]) -> int:
+            return sum(widths[i] for i in cols) + overhead(len(cols))
+
+        for n_tables in range(1, len(rest) + 1):
+            best: tuple[float, list[list[int]]] | None = None
+            for cuts in itertools.combinations(range(1, len(rest)), n_tables - 1):
+                bounds = (0, *cuts, len(rest))
+                parts = [keys + rest[a:b] for a, b in itertools.pairwise(bounds)]
+                if any(need(p, lows) > width for p in parts):
+                    continue
+                crowded = max(need(p, highs) / width for p in parts)
+                if best is None or crowded < best[0]:
+                    best = (crowded, parts)
+            if best is not None:
+                return best[1]
+        return [keys + [i] for i in rest]  # even one column beside the keys is too wide: one each
+
+    def _table(self, keep: list[int], width: int, title: str | None, caption: str | None) -> Table:
+        """The Rich table of the columns ``keep`` laid out for ``width`` cells."""
         cols = [self.columns[i] for i in keep]
         lows = [min_width(self.columns[i], self._cells(i)) for i in keep]
         highs = [natural_width(self.columns[i], self._cells(i)) for i in keep]
         widths = _shrink(highs, lows, width - overhead(len(keep)), [c.kind != NUMBER for c in cols])
-        table = Table(title=self.title, caption=self.caption, show_lines=False)
+        table = Table(title=title, caption=caption, show_lines=False)
         for col, w in zip(cols, widths, strict=True):
             justify = "right" if col.kind == NUMBER else "left"
             table.add_column(
@@ -201,10 +245,28 @@ class FitTable:
             table.add_row(
                 *(_cell(row[i], c, w) for i, c, w in zip(keep, cols, widths, strict=True)), style=style
             )
+        return table
+
+    def layout(self, width: int) -> tuple[Table, list[str]]:
+        """The Rich table for ``width`` cells, and the headers of the columns left out."""
+        keep = self.shown(width)
         dropped = [c.header for i, c in enumerate(self.columns) if i not in keep]
-        return table, dropped
+        return self._table(keep, width, self.title, self.caption), dropped
+
+    def tables(self, width: int) -> list[Table]:
+        """The Rich tables printed at ``width``: one, or with ``fold`` one per :meth:`groups` group (the
+        title on the first, "(continued)" on the others, the caption below the last)."""
+        groups = self.groups(width)
+        out = []
+        for k, keep in enumerate(groups):
+            title = self.title if k == 0 or self.title is None else f"{self.title} (continued)"
+            out.append(self._table(keep, width, title, self.caption if k == len(groups) - 1 else None))
+        return out
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.fold:
+            yield from self.tables(options.max_width)
+            return
         table, dropped = self.layout(options.max_width)
         yield table
         if dropped:
@@ -213,5 +275,5 @@ class FitTable:
             )
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        table, _ = self.layout(options.max_width)
-        return Measurement.get(console, options, table)
+        sizes = [Measurement.get(console, options, t) for t in self.tables(options.max_width)]
+        return Measurement(max(m.minimum for m in sizes), max(m.maximum for m in sizes))

@@ -247,13 +247,17 @@ def test_data_info_lists_the_datasets_then_the_cache(twins, tmp_path, capsys, mo
     out = capsys.readouterr().out
     datasets, cache = out.split("Feature cache at")
     assert _table_rows(datasets) == [
-        ["deap", "DEAP", "32 x 40", "32", "128", "3 + 60", "1-9, high if > 5", "$DEAP_DIR not set",
+        ["deap", "DEAP", "32 x 40", "32", "128", "3 + 60",
+         "the 3 s before the video (DEAP's pre-trial baseline)", "1-9, high if > 5", "$DEAP_DIR not set",
          "not generated yet"],
-        ["dreamer", "DREAMER", "23 x 18", "14", "128", "61 + 60", "1-5, high if > 3", "$DREAMER_DIR not set",
-         "generated"],
-        ["amigos", "AMIGOS", "40 x 16", "14", "128", "5 + 45", "1-9, high if > 5",
+        ["dreamer", "DREAMER", "23 x 18", "14", "128", "61 + 60",
+         "the last 3 s of the 61 s baseline recorded before the clip", "1-5, high if > 3",
+         "$DREAMER_DIR not set", "generated"],
+        ["amigos", "AMIGOS", "40 x 16", "14", "128", "5 + 45",
+         "seconds 2-5 of the stimulus itself (no pre-stimulus recording in the release)", "1-9, high if > 5",
          f"$AMIGOS_DIR={twins['amigos']}", "not generated yet"],
-        ["mahnob-hci", "MAHNOB-HCI", "30 x 20", "32", "128", "30 + 30", "1-9, high if > 5",
+        ["mahnob-hci", "MAHNOB-HCI", "30 x 20", "32", "128", "30 + 30",
+         "the last 3 s before the stimulus onset trigger", "1-9, high if > 5",
          f"$MAHNOB_DIR={tmp_path / 'none'} (not a folder)", "not generated yet"],
     ]  # fmt: skip
     assert [row[:6] for row in _table_rows(cache)] == [

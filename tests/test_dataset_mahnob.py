@@ -129,8 +129,8 @@ def test_registry_entry():
     assert ds.rating_names == ("valence", "arousal", "control", "predictability")
     assert (ds.n_subjects, ds.n_trials, ds.env, ds.shared_file) == (30, 20, "MAHNOB_DIR", False)
     assert ds.channels == M.EEG_CHANNELS and len(M.BDF_CHANNELS) == 47
-    assert ds.digest_salt == "mahnob-hci/reader-v1/30s+last30s"
-    assert ds.find is M.find_sessions and ds.read is M.read_subject
+    assert ds.digest_salt == "mahnob-hci/reader-v2/30s+last30s"  # v2: the stimulus ends at the end pulse
+    assert ds.find is M._find and ds.read is M.read_subject and ds.left_out is M.left_out
 
 
 def test_twin_refuses_a_real_copy_and_prunes_an_earlier_twin(tmp_path):
@@ -187,7 +187,10 @@ def test_twin_bdf_has_the_real_channels_rate_and_triggers(twin):
     n_stim = M._TWIN_STIMULUS[0]
     assert raw.n_times == 2 * N_BASE + n_stim  # 30 s + 35 s + 30 s: whole seconds already
     trigger = raw.get_data(picks=["Status"])[0].astype(int)
-    assert set(trigger[:N_BASE]) == {1 << 16} and set(trigger[N_BASE : N_BASE + n_stim]) == {(1 << 16) + 1}
+    pulse = N_BASE + np.arange(M.TWIN_PULSE)  # a pulse at the onset and one at the end of the stimulus
+    assert set(trigger[pulse]) == set(trigger[pulse + n_stim]) == {(1 << 16) + 1}
+    trigger[pulse], trigger[pulse + n_stim] = 1 << 16, 1 << 16
+    assert set(trigger) == {1 << 16}  # the system bits, and nothing else
     assert np.abs(raw.get_data(picks=["Fp1"])).max() > 1e-4  # a DC offset of tenths of mV or more
 
 
@@ -235,7 +238,10 @@ def test_find_errors(tmp_path):
     with _raises(f"{tmp_path / 'nope'}: MAHNOB-HCI folder not found"):
         M.find_sessions(tmp_path / "nope")
     (tmp_path / "Sessions").mkdir()
-    _session(tmp_path / "Sessions", 9, attrib={"feltVlnc": None})  # implicit tagging only
+    # implicit tagging only (no felt* attributes, no *_emotion.bdf): an emotion session without its
+    # rating is an error now (tests/test_findings_readers.py)
+    bdf, _ = _session(tmp_path / "Sessions", 9, attrib=dict.fromkeys(M.RATING_ATTRIBUTES))
+    bdf.rename(bdf.with_name("Part_1_N_Trial1_tagging.bdf"))
     with _raises(
         f"{tmp_path / 'Sessions'}: no MAHNOB-HCI emotion sessions (<session id>/session.xml with feltVlnc "
         "and feltArsl, and a .bdf) found"

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from bench.checks import check_option
 from bench.cli.common import (
@@ -22,6 +21,7 @@ from bench.cli.common import (
     parse_subjects,
     read_config_file,
 )
+from bench.table_fit import NAME, TEXT, Col, FitTable
 
 app = typer.Typer(
     help="The registered datasets, their synthetic twins, the feature cache and brain-map pictures.",
@@ -136,36 +136,71 @@ def prepare(
     )
 
 
-def datasets_table() -> Table:
-    """The registered datasets: size, channels, rates, rating scale, and where a command finds each
-    (its environment variable; its embedded twin, generated in the cache or not yet)."""
+def datasets_table() -> FitTable:
+    """The registered datasets: size, channels, rates, the baseline the features subtract, rating scale,
+    and where a command finds each (its environment variable; its embedded twin, generated in the cache
+    or not yet). Folded, never cut, at any terminal width."""
     import os
 
     from bench.data.datasets import list_datasets
+    from bench.data.features import FeatureConfig
     from bench.data.source import generated_twin
 
-    table = Table(title="Datasets (--dataset NAME; --data-dir DIR, else $VARIABLE, else the embedded twin)")
-    for col in ("dataset", "title", "subjects x trials", "channels", "Hz", "baseline + trial s", "ratings",
-                "environment variable", "embedded twin"):  # fmt: skip
-        table.add_column(col)
+    seconds = FeatureConfig().baseline_s
+    columns = [
+        Col("dataset", NAME), Col("title", NAME), Col("subjects x trials"), Col("channels"), Col("Hz"),
+        Col("baseline + trial s", TEXT), Col(f"baseline subtracted (-F baseline_s={seconds:g})", TEXT),
+        Col("ratings", TEXT), Col("environment variable", TEXT), Col("embedded twin", TEXT),
+    ]  # fmt: skip
+    rows = []
     for ds in list_datasets():
         value = os.environ.get(ds.env)
         if not value:
             env = f"${ds.env} not set"
         else:
             env = f"${ds.env}={value}" + ("" if Path(value).expanduser().is_dir() else " (not a folder)")
-        table.add_row(
-            ds.name,
-            ds.title,
-            f"{ds.n_subjects} x {ds.n_trials}",
-            str(len(ds.channels)),
-            f"{ds.sfreq:g}",
-            f"{ds.baseline_s:g} + {ds.trial_s:g}",
-            f"{ds.scale[0]:g}-{ds.scale[1]:g}, high if > {ds.threshold:g}",
-            env,
+        rows.append([
+            ds.name, ds.title, f"{ds.n_subjects} x {ds.n_trials}", str(len(ds.channels)), f"{ds.sfreq:g}",
+            f"{ds.baseline_s:g} + {ds.trial_s:g}", ds.baseline_segment(seconds),
+            f"{ds.scale[0]:g}-{ds.scale[1]:g}, high if > {ds.threshold:g}", env,
             "generated" if generated_twin(ds.name) is not None else "not generated yet",
-        )
-    return table
+        ])  # fmt: skip
+    title = "Datasets (--dataset NAME; --data-dir DIR, else $VARIABLE, else the embedded twin)"
+    return FitTable(columns, rows, title=title, fold=1)
+
+
+def left_out_table() -> FitTable | None:
+    """What the readers leave out of the copies ``bench data info`` knows of (the folder each dataset's
+    environment variable names, its generated embedded twin), for the datasets whose reader may leave
+    something out (MAHNOB-HCI's sessions); None where there is nothing to show."""
+    import os
+
+    from bench.data.datasets import left_out, list_datasets
+    from bench.data.source import generated_twin
+    from bench.errors import DataError
+
+    rows = []
+    for ds in list_datasets():
+        if ds.left_out is None:
+            continue
+        folders = []
+        value = os.environ.get(ds.env)
+        if value and Path(value).expanduser().is_dir():
+            folders.append((f"${ds.env}={value}", Path(value)))
+        twin = generated_twin(ds.name)
+        if twin is not None:
+            folders.append(("embedded twin", twin))
+        for name, folder in folders:
+            try:
+                kinds = left_out(ds, folder)
+                what = "; ".join(k.words() for k in kinds if k.ids) or "nothing"
+            except DataError as exc:
+                what = f"cannot tell: {exc}"
+            rows.append([ds.name, name, what])
+    if not rows:
+        return None
+    columns = [Col("dataset", NAME), Col("folder", TEXT), Col("left out by the reader", TEXT)]
+    return FitTable(columns, rows, title="Left out by the readers (also counted in each run's tags)", fold=1)
 
 
 @app.command("info")
@@ -176,14 +211,17 @@ def info() -> None:
     from bench.data.source import data_kind, kind_words
 
     console.print(datasets_table())
+    skipped = left_out_table()
+    if skipped is not None:
+        console.print(skipped)
     entries = list_cached()
     if not entries:
         console.print(f"The feature cache at {cache_root()} is empty: run `bench data prepare`.")
         return
-    table = Table(title=f"Feature cache at {cache_root()}")
-    for col in ("config", "kind", "source (data folder)", "dataset", "holds", "subjects", "trials x windows",
-                "size", "created"):  # fmt: skip
-        table.add_column(col)
+    columns = [
+        Col("config", NAME), Col("kind", NAME), Col("source (data folder)", TEXT), Col("dataset", NAME),
+        Col("holds", TEXT), Col("subjects", NAME), Col("trials x windows"), Col("size"), Col("created", NAME),
+    ]  # fmt: skip
     groups: dict[tuple, list[dict]] = {}
     for e in entries:
         source, exists = entry_source(e)
@@ -192,25 +230,20 @@ def info() -> None:
         key = (e["config_fingerprint"][:12], bool(e.get("synthetic")), source, e.get("dataset", "deap"),
                _holds(e.get("contents")))  # fmt: skip
         groups.setdefault(key, []).append(e)
+    rows = []
     for (cfg, synth, source, dataset, holds), items in sorted(groups.items()):
         subs = sorted(e["subject"] for e in items)
         shape = items[0]["shape"]
-        table.add_row(
-            cfg,
-            kind_words(data_kind(dataset, synth)),
-            source,
-            dataset,
-            holds,
-            _compact(subs),
-            f"{shape[0]} x {shape[1]}",
-            f"{sum(e['bytes'] for e in items) / 1e6:.1f} MB",
+        rows.append([
+            cfg, kind_words(data_kind(dataset, synth)), source, dataset, holds, _compact(subs),
+            f"{shape[0]} x {shape[1]}", f"{sum(e['bytes'] for e in items) / 1e6:.1f} MB",
             max(e["created"] for e in items),
-        )
-    table.caption = (
+        ])  # fmt: skip
+    caption = (
         "source: the folder of the subject files the features were computed from (the cache may be "
         "shared by several folders); unknown: an entry written without it"
     )
-    console.print(table)
+    console.print(FitTable(columns, rows, title=f"Feature cache at {cache_root()}", caption=caption, fold=1))
 
 
 def _holds(contents: dict | None) -> str:

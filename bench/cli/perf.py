@@ -49,8 +49,10 @@ def register(app: typer.Typer) -> None:
             echo=lambda m: err_console.print(m, markup=False, highlight=False),
         )  # fmt: skip
         if json_path is not None:
-            try:
-                json_path.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+            from bench.files import atomic_write
+
+            try:  # whole or not at all: a reader never sees half a report
+                atomic_write(json_path, json.dumps(report.to_json(), indent=2) + "\n")
             except OSError as exc:
                 raise ConfigError(f"--json {json_path}: cannot write ({exc.strerror or exc})") from None
         if fmt == "md":

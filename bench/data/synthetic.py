@@ -65,6 +65,11 @@ from bench.files import atomic_file
 
 GENERATOR_VERSION = 1
 """Bump when the files a config produces change (part of the embedded default's cache key)."""
+TWIN_REVISIONS: dict[str, int] = {"mahnob-hci": 2}
+"""Per dataset, the revision of its twin's files where they changed since :data:`GENERATOR_VERSION` 1
+(MAHNOB-HCI 2: the Status channel's onset and end pulses, as in the recordings). Part of that dataset's
+config (:meth:`SyntheticConfig.to_dict`), hence of its twin's folder key and marker: a twin written
+before is not taken for the new one, and the other datasets' twins keep their keys."""
 
 BANDS: tuple[tuple[str, float, float], ...] = (
     ("theta", 4.0, 8.0),
@@ -148,6 +153,8 @@ class SyntheticConfig:
             del d["dataset"]
         if not d["peripheral_effect"]:  # likewise: twins without it keep their keys and markers
             del d["peripheral_effect"]
+        if self.dataset in TWIN_REVISIONS:
+            d["twin_revision"] = TWIN_REVISIONS[self.dataset]
         return d
 
 

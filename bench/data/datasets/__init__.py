@@ -6,9 +6,15 @@ subject, write a synthetic twin. Everything downstream (features, grids, the cac
 MLflow experiment names, the CLI's ``--dataset``) follows from the description, so a new dataset is one
 module plus one line in :data:`MODULES`.
 
-Every reader returns a :class:`SubjectRecording` in one shape: per trial, the last ``baseline_s`` seconds
-before the stimulus followed by ``trial_s`` seconds of the stimulus, all at ``sfreq`` Hz, channels in
-the dataset's order, ratings with valence and arousal first.
+Every reader returns a :class:`SubjectRecording` in one shape: per trial, ``baseline_s`` seconds of
+baseline followed by ``trial_s`` seconds of the stimulus, all at ``sfreq`` Hz, channels in the dataset's
+order, ratings with valence and arousal first. The baseline is the last ``baseline_s`` seconds before
+the stimulus where a dataset recorded one, and the stimulus's own first seconds where it did not
+(AMIGOS): :meth:`Dataset.baseline_segment` says which, in words, for the seconds the features use.
+
+A reader never drops data in silence: what a dataset's ``find`` leaves out of a copy (MAHNOB-HCI's
+sessions without a recording, or, when asked to, without a rating) is reported by :func:`left_out`,
+which ``bench data info`` and the run's tags count.
 """
 
 from __future__ import annotations
@@ -77,6 +83,29 @@ class SubjectRecording:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """One kind of thing a dataset's ``find`` leaves out of a copy (``bench data info``, the run's tags).
+
+    Attributes
+    ----------
+    tag : str
+        Short name: the run's tag is ``bench.left_out.<tag>`` holding ``len(ids)``.
+    what : str
+        What they are and why they are left out, in words (plural: "emotion sessions without ...").
+    ids : tuple of int
+        The dataset's own ids of the items left out (MAHNOB-HCI: session ids), in order.
+    """
+
+    tag: str
+    what: str
+    ids: tuple[int, ...] = ()
+
+    def words(self) -> str:
+        """``3 emotion sessions without a recording (...): 3, 133, 263``."""
+        return f"{len(self.ids)} {self.what}" + (f": {', '.join(map(str, self.ids))}" if self.ids else "")
+
+
+@dataclass(frozen=True)
 class Dataset:
     """A registered dataset: what its recordings are and how to read and synthesise them.
 
@@ -124,6 +153,14 @@ class Dataset:
     """Peripheral channels the reader returns (:attr:`SubjectRecording.peripheral`); empty: none, so a
     model input that asks for them is refused before any data is read."""
     notes: tuple[str, ...] = field(default=())
+    baseline_where: str = "before the stimulus"
+    """Where the recording's baseline lies, in words completing "the last 3 s ..." (``bench data info``)."""
+    baseline_in_stimulus: bool = False
+    """The baseline is the stimulus's own first ``baseline_s`` seconds, not a pre-stimulus recording
+    (AMIGOS): baseline removal then also removes part of the response to the stimulus."""
+    left_out: Callable[[Path, Iterable[int] | None], tuple[LeftOut, ...]] | None = None
+    """``left_out(root, subjects)``: what ``find`` leaves out of the copy at ``root`` (every kind the
+    dataset may leave out, with no ids where none is); None: the dataset's ``find`` leaves nothing out."""
 
     @property
     def n_baseline(self) -> int:
@@ -133,6 +170,17 @@ class Dataset:
     def n_samples(self) -> int:
         """Samples per trial in a recording: baseline and stimulus."""
         return round((self.baseline_s + self.trial_s) * self.sfreq)
+
+    def baseline_segment(self, seconds: float) -> str:
+        """The segment a feature baseline of ``seconds`` (``features.baseline_s``) is in this dataset, in
+        words: the last ``seconds`` of the recording's baseline (the features take the end of it)."""
+        if seconds > self.baseline_s:
+            return f"none: {self.title} recordings hold {self.baseline_s:g} s of baseline"
+        if self.baseline_in_stimulus:
+            start = self.baseline_s - seconds
+            return f"seconds {start:g}-{self.baseline_s:g} of the stimulus itself {self.baseline_where}"
+        last = "the" if seconds == self.baseline_s else "the last"
+        return f"{last} {seconds:g} s {self.baseline_where}"
 
     def describe(self) -> str:
         return (
@@ -169,3 +217,38 @@ def get_dataset(name: str) -> Dataset:
 
 def list_datasets() -> list[Dataset]:
     return [get_dataset(n) for n in MODULES]
+
+
+def left_out(
+    dataset: str | Dataset, root: str | Path, subjects: Iterable[int] | None = None
+) -> tuple[LeftOut, ...]:
+    """What ``dataset``'s ``find`` leaves out of the copy at ``root`` (of ``subjects``' data, or all);
+    empty for a dataset whose ``find`` leaves nothing out. Raises the one-line DataError of a bad copy."""
+    ds = get_dataset(dataset) if isinstance(dataset, str) else dataset
+    return () if ds.left_out is None else ds.left_out(Path(root).expanduser(), subjects)
+
+
+def left_out_tags(features, prefix: str = "bench.") -> dict[str, str]:
+    """A run's tags counting what its data's ``find`` left out: ``{prefix}left_out.<tag>: count`` per kind
+    the dataset may leave out (no tag for a dataset that leaves nothing out; ``{prefix}left_out: ?`` where
+    the folder is unknown or cannot be read again). ``features``: a FeatureSet (its ``dataset``, ``source``
+    folder and ``subjects``), or a cross-dataset pair (``train``, ``test``: tags ``left_out.train.<tag>``
+    and ``left_out.test.<tag>``)."""
+    from bench.errors import BenchError
+
+    pair = hasattr(features, "train") and hasattr(features, "test")
+    sides = (("train.", features.train), ("test.", features.test)) if pair else (("", features),)
+    out: dict[str, str] = {}
+    for side, fs in sides:
+        ds = get_dataset(fs.dataset)
+        if ds.left_out is None:
+            continue
+        try:
+            kinds = left_out(ds, fs.source, [int(s) for s in fs.subjects]) if fs.source else None
+        except BenchError:
+            kinds = None
+        if kinds is None:
+            out[f"{prefix}left_out{'.' + side.rstrip('.') if side else ''}"] = "?"
+            continue
+        out.update({f"{prefix}left_out.{side}{k.tag}": str(len(k.ids)) for k in kinds})
+    return out

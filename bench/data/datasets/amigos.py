@@ -3,7 +3,8 @@
 Layout read
 -----------
 The preprocessed release: one MATLAB v5 file ``Data_Preprocessed_PXX.mat`` per participant (``XX`` =
-01..40; the subject number is taken from the file name). The files are found recursively under the
+01..40; the subject number is taken from the file name, and a number outside 1-40 is refused: such a
+file is not one of the release's). The files are found recursively under the
 folder given, so all the shapes downloads come in are read: the files side by side, one sub-folder per
 participant (``Data_Preprocessed_P01/Data_Preprocessed_P01.mat``), or the dataset's top folder
 (``Physiological Recordings/Matlab Preprocessed Data/``); a single file may be given too. Two files for
@@ -30,11 +31,18 @@ Only the 16 short-video trials (cells 0-15) are used, as TorchEEG and EEGain do:
 (cells 16-19) were not watched by every participant. A trial whose data or ratings cell is empty is a
 documented missing trial: it is skipped, and ``trial_ids`` says which cells the rows are. The
 preprocessed release has no separate pre-stimulus recording, so the baseline is the first 5 s of the
-trial (as TorchEEG takes it) and the stimulus part is the trial's LAST 45 s (the shortest short video
-lasts about 51 s, so every trial yields the same length, and the end of the clip is what the
-participant saw just before rating it). A row is therefore ``samples[0:640]`` followed by the last
-5760 samples; a trial shorter than 50 s is refused. Ratings are reordered to valence, arousal,
-dominance, liking, familiarity.
+trial, that is of the clip itself (TorchEEG takes it so), and the stimulus part is the trial's LAST
+45 s (the shortest short video lasts about 51 s, so every trial yields the same length, and the end of
+the clip is what the participant saw just before rating it). A row is therefore ``samples[0:640]``
+followed by the last 5760 samples; a trial shorter than 50 s is refused. Ratings are reordered to
+valence, arousal, dominance, liking, familiarity.
+
+Which seconds of that baseline the features subtract is the feature option ``baseline_s``: the last
+``baseline_s`` seconds of it, so by default (3 s) seconds 2-5 of the clip, unlike the other datasets'
+pre-stimulus baselines. ``-F baseline_s=5`` takes seconds 0-5 (TorchEEG's baseline) and
+``-F baseline=none`` subtracts none. Either way the consequence is that baseline removal subtracts the
+first seconds of the response to the clip itself, not a resting state: effects present from the clip's
+start are weakened, those that build up over the clip are kept (:meth:`Dataset.baseline_segment`).
 
 The data are already preprocessed by the dataset's authors with DEAP's steps (128 Hz, common average
 reference, 4-45 Hz band-pass), so this reader does not filter or resample. Values are taken to be
@@ -85,6 +93,8 @@ OTHER_CHANNELS: tuple[str, ...] = ("ECG_Right", "ECG_Left", "GSR")
 """Columns 14-16 of ``joined_data`` (never used as features)."""
 ALL_CHANNELS: tuple[str, ...] = EEG_CHANNELS + OTHER_CHANNELS
 
+N_SUBJECTS = 40
+"""Participants of the release, numbered 1-40."""
 N_CELLS = 20
 """Cells per variable: 16 short videos, then 4 long ones."""
 N_SHORT = 16
@@ -118,6 +128,20 @@ def file_name(subject: int) -> str:
     return f"Data_Preprocessed_P{subject:02d}.mat"
 
 
+def _participant(path: Path) -> int:
+    """The participant number of a file's name; a DataError outside the release's 1-40."""
+    m = FILE_RE.match(path.name)
+    if m is None:
+        raise DataError(f"{path}: not an AMIGOS participant file name (expected Data_Preprocessed_PXX.mat)")
+    number = int(m.group(1))
+    if not 1 <= number <= N_SUBJECTS:
+        raise DataError(
+            f"{path}: participant {number} is outside AMIGOS' participants 1-{N_SUBJECTS}; not a file of the "
+            "release (rename or remove it)"
+        )
+    return number
+
+
 def find(root: Path, subjects: Iterable[int] | None) -> dict[int, tuple[Path, ...]]:
     """Participant files under ``root`` (searched recursively; ``root`` may also be one file)."""
     root = Path(root).expanduser()
@@ -127,12 +151,18 @@ def find(root: Path, subjects: Iterable[int] | None) -> dict[int, tuple[Path, ..
         paths = sorted(p for p in root.rglob(FILE_GLOB) if FILE_RE.match(p.name) and p.is_file())
     else:
         raise DataError(f"{root}: AMIGOS folder not found")
+    if not paths:
+        raise DataError(f"{root}: no AMIGOS participant files (Data_Preprocessed_PXX.mat) found under it")
+    wanted = None if subjects is None else sorted(set(subjects))
+    for s in wanted or ():
+        if not 1 <= s <= N_SUBJECTS:
+            raise DataError(f"{root}: subject {s} is outside AMIGOS' participants 1-{N_SUBJECTS}")
     found: dict[int, list[Path]] = {}
     for p in paths:
-        found.setdefault(int(FILE_RE.match(p.name).group(1)), []).append(p)
-    if not found:
-        raise DataError(f"{root}: no AMIGOS participant files (Data_Preprocessed_PXX.mat) found under it")
-    wanted = sorted(found) if subjects is None else sorted(set(subjects))
+        number = int(FILE_RE.match(p.name).group(1))
+        if wanted is None or number in wanted:  # a stray file of a participant not asked for is not read
+            found.setdefault(_participant(p), []).append(p)
+    wanted = sorted(found) if wanted is None else wanted
     missing = [s for s in wanted if s not in found]
     if missing:
         names = ", ".join(file_name(s) for s in missing)
@@ -172,11 +202,9 @@ def read(files: tuple[Path, ...], subject: int) -> SubjectRecording:
             f"{files[0] if files else '?'}: AMIGOS reads one file per participant, got {len(files)}"
         )
     path = Path(files[0])
-    m = FILE_RE.match(path.name)
-    if m is None:
-        raise DataError(f"{path}: not an AMIGOS participant file name (expected Data_Preprocessed_PXX.mat)")
-    if int(m.group(1)) != subject:
-        raise DataError(f"{path}: subject number mismatch ({int(m.group(1))} != {subject})")
+    number = _participant(path)
+    if number != subject:
+        raise DataError(f"{path}: subject number mismatch ({number} != {subject})")
     obj = load_mat(path)
     missing = [k for k in ("joined_data", "labels_selfassessment") if k not in obj]
     if missing:
@@ -339,7 +367,7 @@ DATASET = register_dataset(
         rating_names=RATING_NAMES,
         scale=SCALE,
         threshold=THRESHOLD,
-        n_subjects=40,
+        n_subjects=N_SUBJECTS,
         n_trials=N_SHORT,
         env="AMIGOS_DIR",
         layout="Data_Preprocessed_PXX.mat, one per participant, anywhere under the folder (side by side, "
@@ -351,5 +379,7 @@ DATASET = register_dataset(
         digest_salt="amigos/reader-v1/first5s+last45s",
         shared_file=False,
         missing_trials=True,
+        baseline_where="(no pre-stimulus recording in the release)",
+        baseline_in_stimulus=True,
     )
 )

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
-from bench.data.safeload import check_eeg, check_ratings, load_mat, safe_load_pickle
+from bench.data.safeload import check_eeg, check_ratings, describe_mat_value, load_mat, safe_load_pickle
 from bench.errors import DataError
 
 SFREQ = 128.0
@@ -64,10 +64,23 @@ def validate_ratings(labels: np.ndarray, where: object) -> np.ndarray:
     return check_ratings(labels, where, RATING_NAMES, SCALE)
 
 
+def _what(value: object, path: Path) -> str:
+    """What a value is, in words: MATLAB's for a ``.mat`` (``a 1x1 cell``, ``a 1x1 struct``, ``a string``),
+    else numpy's (``an array of dtype object, shape (1, 1)``) or the Python type's."""
+    if path.suffix == ".mat":
+        return describe_mat_value(value)
+    if isinstance(value, np.ndarray):
+        dtype = "structured" if value.dtype.names is not None else value.dtype
+        return f"an array of dtype {dtype}, shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
 def validate_arrays(data: object, labels: object, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Check a DEAP subject's arrays; return (data, labels) as float arrays or raise DataError."""
-    if not isinstance(data, np.ndarray) or not isinstance(labels, np.ndarray):
-        raise DataError(f"{path}: 'data' and 'labels' must be numpy arrays")
+    for name, value in (("data", data), ("labels", labels)):
+        numbers = isinstance(value, np.ndarray) and value.dtype.names is None and value.dtype.kind in "iuf"
+        if not numbers:
+            raise DataError(f"{path}: '{name}' must be an array of numbers, got {_what(value, path)}")
     if data.ndim != 3 or data.shape[1] != len(ALL_CHANNELS) or data.shape[2] != N_SAMPLES or not len(data):
         raise DataError(
             f"{path}: 'data' has shape {data.shape}, expected (trials, {len(ALL_CHANNELS)}, {N_SAMPLES})"
@@ -173,5 +186,6 @@ DEAP = register_dataset(
         read=_read,
         write_synthetic=_write_synthetic,
         peripheral=PERIPHERAL_CHANNELS,
+        baseline_where="before the video (DEAP's pre-trial baseline)",
     )
 )

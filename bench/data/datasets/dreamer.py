@@ -434,5 +434,6 @@ DREAMER = register_dataset(
         write_synthetic=write_synthetic,
         digest_salt="dreamer/reader-v1/61s+last60s",
         shared_file=True,
+        baseline_where="of the 61 s baseline recorded before the clip",
     )
 )

@@ -10,15 +10,22 @@ sub-folder per recording session, named by its integer session id (1 ... 3810, n
 
 as documented by TorchEEG's and EEGain's MAHNOB readers and bob.db.hci_tagging. A session is an
 emotion-elicitation trial iff its ``session.xml`` root element ``<session>`` carries the ``feltVlnc`` and
-``feltArsl`` attributes and its folder holds a ``.bdf``; every other session (the implicit-tagging
-sessions, which have no felt* attributes, and the few sessions whose recording is missing) is skipped,
-as TorchEEG and EEGain skip them. The subject is the ``id`` of the ``<subject>`` child element. A
-subject's files are the (``.bdf``, ``session.xml``) pairs of its emotion sessions in integer session-id
-order: that order is the trial order, and the session ids are the returned ``trial_ids``.
-:func:`find_sessions` reads only the XML files, with ElementTree (which resolves no external entities;
-expat >= 2.4.1 refuses entity-expansion bombs). Ratings are the ``<session>`` attributes ``feltVlnc``,
-``feltArsl``, ``feltCtrl``, ``feltPred`` (valence, arousal, control, predictability): integers 1-9; high
-means above 5.
+``feltArsl`` attributes and its folder holds a ``.bdf``. The subject is the ``id`` of the ``<subject>``
+child element. A subject's files are the (``.bdf``, ``session.xml``) pairs of its emotion sessions in
+integer session-id order: that order is the trial order, and the session ids are the returned
+``trial_ids``. :func:`find_sessions` reads only the XML files, with ElementTree (which resolves no
+external entities; expat >= 2.4.1 refuses entity-expansion bombs). Ratings are the ``<session>``
+attributes ``feltVlnc``, ``feltArsl``, ``feltCtrl``, ``feltPred`` (valence, arousal, control,
+predictability): integers 1-9; high means above 5.
+
+Nothing is left out in silence. The implicit-tagging sessions (no felt* attributes, no
+``*_emotion.bdf``) are another experiment and are not read. Emotion sessions whose recording is missing
+(rated, no ``.bdf``: a gap the release documents) are left out, as TorchEEG and EEGain leave them out,
+and counted (:func:`left_out`: ``bench data info``, the run's tag ``bench.left_out.missing_recordings``).
+An emotion session without its rating - a ``*_emotion.bdf`` without ``session.xml``, or a session with
+some felt* attributes or an ``*_emotion.bdf`` but no ``feltVlnc`` or ``feltArsl`` - is an error naming
+the session; with ``skip_unrated=True`` (the CLI: ``MAHNOB_SKIP_UNRATED=1`` in the environment) it is
+skipped instead, and counted likewise (``bench.left_out.unrated_sessions``).
 
 Each ``.bdf`` is a Biosemi BDF (24-bit samples) of 47 channels, read with MNE: 32 EEG channels
 (:data:`EEG_CHANNELS`, found by name, case-insensitively, and returned in DEAP's order), the external
@@ -26,9 +33,15 @@ electrodes ``EXG1``-``EXG8`` (ECG and others), ``GSR1``, ``GSR2``, ``Erg1``, ``E
 ``Temp`` and the trigger channel ``Status``. The sampling rate is read from the file (256 Hz in the
 released data). A recording holds about 30 s before the stimulus, the stimulus (clips of 34.9-117 s) and
 about 30 s after it. The stimulus is located from ``Status`` masked to its low 16 bits (Biosemi's
-trigger bits; the high byte holds system status bits): from the first sample where the trigger is
-non-zero to one past the last such sample, as bob.db.hci_tagging does (TorchEEG takes the first two
-``mne.find_events`` events instead; EEGain trims a fixed 30 s at both ends).
+trigger bits; the high byte holds system status bits). The recordings mark the stimulus's onset and its
+end with one trigger pulse each, as the public readers expect (TorchEEG takes the first two
+``mne.find_events`` events, from one sample after the first to one sample before the second;
+bob.db.hci_tagging the first and last non-zero samples): the stimulus runs from the first sample of the
+first pulse up to (not including) the first sample of the second. A trigger held through the whole
+stimulus instead (one run of non-zero samples; twins written before the pulses) runs from its first
+sample to one past its last. Any other number of pulses is an error: the reader does not guess.
+A channel whose header gives an empty physical or digital range (minimum = maximum) is an error too:
+its samples cannot be scaled (MNE would return a flat or non-finite channel without a word).
 
 What the reader returns
 -----------------------
@@ -40,33 +53,40 @@ Each trial is then the 30 s before the stimulus onset followed by the LAST 30 s 
 (clips differ in length; their ends are the comparable part), in microvolts. A recording with less
 than 30 s before the onset, or a stimulus shorter than 30 s, is an error.
 
-Every problem (a missing or unreadable file, malformed XML, a rating that is not an integer 1-9, a
-missing EEG channel, a truncated BDF, no trigger) is a one-line :class:`~bench.errors.DataError`
-naming the file; MNE's own messages and warnings are kept out of the output.
+Every problem (a missing or unreadable file, malformed XML, an unrated emotion session, a rating that
+is not an integer 1-9, a missing EEG channel, a truncated BDF, an empty channel range, no trigger or
+too many) is a one-line :class:`~bench.errors.DataError` naming the file; MNE's own messages and
+warnings are kept out of the output.
 
 The synthetic twin
 ------------------
-:func:`write_twin` (the dataset's ``write_synthetic``) writes real BDF files (:func:`write_bdf`: MNE
-reads BDF but cannot write it) with the 47 channels at 256 Hz: 30 s of baseline, a stimulus of 35-60 s
-(fixed per trial index) and 30 s after it (the baseline reversed in time: label-free), per-channel DC
-offsets of up to 30 mV, label-free peripheral signals, and a Status channel holding a trigger code
-during the stimulus (with Biosemi-like system bits set throughout); ``session.xml`` files with the
-ratings; and, per subject, an implicit-tagging session (no felt* attributes) and an emotion session
-whose ``.bdf`` is missing, which the reader skips.
+:func:`write_twin` (the dataset's ``write_synthetic``) writes real BDF files
+(:func:`bench.data.datasets.bdf.write_bdf`: MNE reads BDF but cannot write it) with the 47 channels
+at 256 Hz: 30 s of baseline, a stimulus of 35-60 s (fixed per trial index) and 30 s after it (the
+baseline reversed in time: label-free), per-channel DC offsets of up to 30 mV, label-free peripheral
+signals, and a Status channel as the recordings have it: a trigger pulse of :data:`TWIN_PULSE` samples
+at the stimulus onset and another at its end (with Biosemi-like system bits set throughout);
+``session.xml`` files with the ratings; and, per subject, an implicit-tagging session (no felt*
+attributes) and an emotion session whose ``.bdf`` is missing, which the reader leaves out and counts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from bench.data.datasets import Dataset, SubjectRecording, register_dataset
+from bench.checks import check_option
+from bench.data.datasets import Dataset, LeftOut, SubjectRecording, register_dataset
+from bench.data.datasets.bdf import DIGITAL as _DIGITAL
+from bench.data.datasets.bdf import check_bdf_header, write_bdf
 from bench.data.datasets.deap import EEG_CHANNELS
 from bench.data.preprocess import deap_like
 from bench.data.safeload import check_eeg, check_ratings, first_non_finite
@@ -95,128 +115,10 @@ SCALE = (1.0, 9.0)
 THRESHOLD = 5.0
 SESSIONS = "Sessions"
 SESSION_XML = "session.xml"
-
-
-# --- BDF files --------------------------------------------------------------------------------------
-
-_DIGITAL = (-(2**23), 2**23 - 1)
-"""A BDF sample is a 24-bit little-endian two's-complement integer."""
-_FIELDS = (16, 80, 8, 8, 8, 8, 8, 80, 8, 32)
-"""Widths of the per-channel header fields: label, transducer, physical dimension, physical min/max,
-digital min/max, prefiltering, samples per data record, reserved."""
-
-
-def _field(value: object, width: int) -> bytes:
-    text = str(value)
-    if len(text) > width or not text.isascii():
-        raise ValueError(f"BDF header field {text!r} is not ASCII of at most {width} characters")
-    return text.ljust(width).encode("ascii")
-
-
-def _number(x: float) -> str:
-    """``x`` as the header's 8-character number text (as precise as fits)."""
-    if float(x).is_integer() and len(str(int(x))) <= 8:
-        return str(int(x))
-    for digits in range(8, 0, -1):
-        text = f"{x:.{digits}g}"
-        if len(text) <= 8:
-            return text
-    raise ValueError(f"{x!r} does not fit an 8-character BDF header field")
-
-
-def write_bdf(
-    path: Path,
-    channel_names: Sequence[str],
-    sfreq: float,
-    data: np.ndarray,
-    units: Sequence[str],
-    physical_min: Sequence[float],
-    physical_max: Sequence[float],
-    *,
-    transducers: Sequence[str] | None = None,
-    start: datetime = datetime(2009, 1, 1, 12, 0, 0),
-    patient: str = "X X X X",
-    recording: str = "Startdate X X X X",
-) -> None:
-    """Write ``data`` (channels, samples; physical values in ``units``) as a Biosemi BDF file.
-
-    The format (the published EDF/BDF specification): a 256-byte ASCII header, then 256 bytes per channel
-    of ASCII fields (each field for all channels in turn), then data records of one second, each holding
-    every channel's samples of that second as 24-bit little-endian two's-complement integers. A value
-    ``x`` is stored as ``round((x - pmin) / (pmax - pmin) * (dmax - dmin) + dmin)`` with Biosemi's full
-    24-bit digital range, so a reader recovers it within half of ``(pmax - pmin) / (2**24 - 1)``.
-    Channels whose physical range equals the digital range (Biosemi's ``Status``) are stored exactly.
-    ``sfreq`` must be a whole number of samples per second and the length a whole number of seconds.
-    """
-    data = np.asarray(data, dtype=np.float64)
-    n_ch, n = data.shape
-    spr = int(sfreq)
-    if spr != sfreq or spr < 1 or n % spr:
-        raise ValueError(f"BDF records are 1 s: need integer sfreq and whole seconds ({sfreq}, {n} samples)")
-    if not len(channel_names) == len(units) == len(physical_min) == len(physical_max) == n_ch:
-        raise ValueError("one name, unit and physical range per channel")
-    pmin_text, pmax_text = [_number(v) for v in physical_min], [_number(v) for v in physical_max]
-    pmin = np.array([float(v) for v in pmin_text])[:, None]  # the values the header says
-    pmax = np.array([float(v) for v in pmax_text])[:, None]
-    if not (pmax > pmin).all():
-        raise ValueError("physical_max must exceed physical_min")
-    bad = np.argwhere((data < pmin) | (data > pmax) | ~np.isfinite(data))
-    if len(bad):
-        raise ValueError(f"channel {channel_names[bad[0][0]]}: values outside its physical range")
-    dmin, dmax = _DIGITAL
-    digital = np.rint((data - pmin) / (pmax - pmin) * (dmax - dmin) + dmin)
-    digital = np.clip(digital, dmin, dmax).astype("<i4")
-    n_records = n // spr
-    header = b"".join([
-        b"\xffBIOSEMI", _field(patient, 80), _field(recording, 80), _field(start.strftime("%d.%m.%y"), 8),
-        _field(start.strftime("%H.%M.%S"), 8), _field(256 * (n_ch + 1), 8), _field("24BIT", 44),
-        _field(n_records, 8), _field(1, 8), _field(n_ch, 4),
-    ])  # fmt: skip
-    columns = (
-        channel_names, transducers or [""] * n_ch, units, pmin_text, pmax_text, [dmin] * n_ch,
-        [dmax] * n_ch, [""] * n_ch, [spr] * n_ch, [""] * n_ch,
-    )  # fmt: skip
-    for values, width in zip(columns, _FIELDS, strict=True):
-        header += b"".join(_field(v, width) for v in values)
-    # records x channels x samples, each int32 cut to its 3 low (little-endian) bytes
-    records = digital.reshape(n_ch, n_records, spr).transpose(1, 0, 2)
-    body = np.ascontiguousarray(records).view(np.uint8).reshape(n_records, n_ch, spr, 4)[..., :3]
-    with Path(path).open("wb") as f:
-        f.write(header)
-        f.write(np.ascontiguousarray(body).tobytes())
-
-
-def _check_bdf_header(path: Path) -> None:
-    """Refuse a file that is not a BDF or holds fewer (or more) data bytes than its header promises
-    (MNE would warn and read what is there)."""
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
-            head = f.read(256)
-            ns = int(head[252:256]) if len(head) == 256 and head[:1] == b"\xff" else 0
-            f.seek(256 + ns * sum(_FIELDS[:8]))
-            spr_field = f.read(8 * ns)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except ValueError:
-        raise DataError(f"{path}: not a BDF file (unreadable channel count in its header)") from None
-    if len(head) < 256 or head[:1] != b"\xff":
-        raise DataError(f"{path}: not a BDF file (no BDF header)")
-    try:
-        header_bytes, n_records = int(head[184:192]), int(head[236:244])
-        spr = [int(spr_field[8 * i : 8 * i + 8]) for i in range(ns)]
-    except ValueError:
-        raise DataError(f"{path}: not a BDF file (unreadable header fields)") from None
-    if ns < 1 or header_bytes != 256 * (ns + 1) or len(spr) != ns:
-        raise DataError(f"{path}: not a BDF file (header of {header_bytes} bytes for {ns} channels)")
-    expected = header_bytes + n_records * sum(spr) * 3
-    if n_records >= 0 and size != expected:  # -1: number of records unknown (recording not stopped)
-        what = "truncated" if size < expected else "longer than its header says"
-        raise DataError(
-            f"{path}: {what}: {size} bytes, the header promises {expected} ({n_records} 1-s records)"
-        )
+EMOTION_BDF = re.compile(r"^Part_(\d+)_.*_emotion\.bdf$", re.IGNORECASE)
+"""An emotion session's recording, ``Part_<subject>_<N|S>_Trial<k>_emotion.bdf``."""
+SKIP_UNRATED_ENV = "MAHNOB_SKIP_UNRATED"
+"""``1``: the CLI skips emotion sessions without their rating (and counts them) rather than refusing them."""
 
 
 @contextlib.contextmanager
@@ -238,7 +140,7 @@ def _read_recording(bdf: Path) -> np.ndarray:
     """One session's trial: (32 EEG channels, baseline + trial samples at 128 Hz) in microvolts."""
     import mne
 
-    _check_bdf_header(bdf)
+    check_bdf_header(bdf)
     with _quiet_mne():
         try:
             raw = mne.io.read_raw_bdf(bdf, preload=True, stim_channel=STATUS, verbose="error")
@@ -269,14 +171,29 @@ def _read_recording(bdf: Path) -> np.ndarray:
     return np.concatenate([eeg[:, start - n_base : start], eeg[:, stop - n_trial : stop]], axis=1)
 
 
+def trigger_pulses(status: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, stops) of the runs of non-zero trigger bits (:data:`TRIGGER_MASK`) in a Status channel:
+    the first sample of each run and one past its last."""
+    on = (np.rint(status).astype(np.int64) & TRIGGER_MASK) != 0
+    edges = np.diff(on.astype(np.int8), prepend=0, append=0)
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
 def _stimulus(bdf: Path, status: np.ndarray, sfreq: float) -> tuple[int, int]:
-    """(onset, offset) samples of the stimulus: the first and one past the last sample whose trigger
-    bits are non-zero; refuse a recording too short before it or a stimulus too short to cut."""
-    trigger = np.rint(status).astype(np.int64) & TRIGGER_MASK
-    on = np.flatnonzero(trigger)
-    if not on.size:
+    """(onset, end) samples of the stimulus (end exclusive): from the onset pulse to the start of the end
+    pulse, or the span of one trigger held through it (module doc); refuse a recording too short before
+    it, a stimulus too short to cut, or any other number of pulses."""
+    starts, stops = trigger_pulses(status)
+    if not starts.size:
         raise DataError(f"{bdf}: no stimulus trigger in the {STATUS} channel (its low 16 bits are all 0)")
-    onset, offset = int(on[0]), int(on[-1]) + 1
+    if starts.size > 2:
+        at = ", ".join(f"{s / sfreq:.2f}" for s in starts[:4]) + (", ..." if starts.size > 4 else "")
+        raise DataError(
+            f"{bdf}: {starts.size} trigger pulses in the {STATUS} channel (at {at} s); expected one at the "
+            "stimulus onset and one at its end"
+        )
+    onset = int(starts[0])
+    offset = int(starts[1]) if starts.size == 2 else int(stops[0])
     if onset < round(BASELINE_S * sfreq):
         raise DataError(
             f"{bdf}: the stimulus starts {onset / sfreq:.2f} s into the recording; "
@@ -308,6 +225,7 @@ def _parse_session(xml: Path) -> ET.Element:
 
 
 def _is_emotion(session: ET.Element) -> bool:
+    """Rated as an emotion session: valence and arousal, the ratings every run uses."""
     return all(a in session.attrib for a in RATING_ATTRIBUTES[:2])
 
 
@@ -345,43 +263,152 @@ def _ratings(xml: Path, session: ET.Element) -> list[float]:
 # --- find and read ----------------------------------------------------------------------------------
 
 
-def find_sessions(root: str | Path, subjects: Iterable[int] | None = None) -> dict[int, tuple[Path, ...]]:
-    """``{subject: (bdf, xml, bdf, xml, ...)}``: each requested subject's emotion sessions in session-id
-    order (all subjects found if ``subjects`` is None). Reads only the ``session.xml`` files."""
-    root = Path(root).expanduser()
+@dataclass(frozen=True)
+class _Unrated:
+    """An emotion session without its rating: its id, its subject where known, the file to name, and what
+    is missing."""
+
+    session: int
+    subject: int | None
+    where: Path
+    missing: str
+
+
+@dataclass
+class _Scan:
+    """A ``Sessions`` folder read through its ``session.xml`` files."""
+
+    sessions: dict[int, list[tuple[int, Path, Path]]] = field(default_factory=dict)
+    """Subject -> its rated emotion sessions with a recording: (session id, bdf, xml)."""
+    no_recording: list[tuple[int, int]] = field(default_factory=list)
+    """(session id, subject) of the rated emotion sessions without a ``.bdf``."""
+    unrated: list[_Unrated] = field(default_factory=list)
+
+
+def _sessions_folder(root: Path) -> Path:
+    """The ``Sessions`` folder of a copy (``root`` may be it or the folder holding it)."""
     if not root.is_dir():
         raise DataError(f"{root}: MAHNOB-HCI folder not found")
-    folder = root / SESSIONS if (root / SESSIONS).is_dir() else root
-    found: dict[int, list[tuple[int, Path, Path]]] = {}
-    for session in folder.iterdir():
-        xml = session / SESSION_XML
-        if not (session.name.isdigit() and xml.is_file()):
-            continue
+    return root / SESSIONS if (root / SESSIONS).is_dir() else root
+
+
+def _scan(folder: Path) -> _Scan:
+    """Every session folder of ``folder`` sorted into rated emotion sessions, sessions without a recording,
+    unrated emotion sessions, and the rest (implicit tagging: not this experiment, not reported)."""
+    scan = _Scan()
+    folders = [p for p in folder.iterdir() if p.name.isdigit() and p.is_dir()]
+    for session in sorted(folders, key=lambda p: int(p.name)):
+        sid, xml = int(session.name), session / SESSION_XML
         bdfs = sorted(session.glob("*.bdf"))
-        if not bdfs:  # a session whose recording is missing from the release
+        emotion_bdf = next((b for b in bdfs if EMOTION_BDF.match(b.name)), None)
+        named = int(EMOTION_BDF.match(emotion_bdf.name).group(1)) if emotion_bdf is not None else None
+        if not xml.is_file():
+            if emotion_bdf is not None:
+                scan.unrated.append(_Unrated(sid, named, emotion_bdf, f"no {SESSION_XML} beside it"))
             continue
         element = _parse_session(xml)
-        if not _is_emotion(element):  # implicit tagging
+        missing = [a for a in RATING_ATTRIBUTES[:2] if a not in element.attrib]
+        if missing:
+            if emotion_bdf is not None or any(a.startswith("felt") for a in element.attrib):
+                try:
+                    subject = _subject_id(xml, element)
+                except DataError:
+                    subject = named
+                scan.unrated.append(_Unrated(sid, subject, xml, f"no {' and no '.join(missing)} rating"))
+            continue  # else an implicit-tagging session
+        subject = _subject_id(xml, element)
+        if not bdfs:  # a session whose recording is missing from the release
+            scan.no_recording.append((sid, subject))
             continue
         if len(bdfs) > 1:
             raise DataError(f"{session}: {len(bdfs)} .bdf files, expected one per session")
-        found.setdefault(_subject_id(xml, element), []).append((int(session.name), bdfs[0], xml))
-    if not found:
+        scan.sessions.setdefault(subject, []).append((sid, bdfs[0], xml))
+    return scan
+
+
+def _wanted(subject: int | None, subjects: set[int] | None) -> bool:
+    """A session counts for ``subjects`` (None: all); one whose subject is unknown counts for any."""
+    return subjects is None or subject is None or subject in subjects
+
+
+def find_sessions(
+    root: str | Path,
+    subjects: Iterable[int] | None = None,
+    *,
+    skip_unrated: bool = False,
+    how_to_skip: str = "pass skip_unrated=True",
+) -> dict[int, tuple[Path, ...]]:
+    """``{subject: (bdf, xml, bdf, xml, ...)}``: each requested subject's emotion sessions in session-id
+    order (all subjects found if ``subjects`` is None). Reads only the ``session.xml`` files.
+
+    An emotion session without its rating (module doc) is a DataError naming it unless ``skip_unrated``;
+    ``how_to_skip`` is the error's hint (the CLI's: ``set MAHNOB_SKIP_UNRATED=1``). What is left out is
+    counted by :func:`left_out`."""
+    folder = _sessions_folder(Path(root).expanduser())
+    scan = _scan(folder)
+    wanted = None if subjects is None else set(subjects)
+    unrated = [u for u in scan.unrated if _wanted(u.subject, wanted)]
+    if unrated and not skip_unrated:
+        first, more = unrated[0], unrated[1:]
+        ids = ", ".join(str(u.session) for u in more)
+        also = f" (and {len(more)} more: session(s) {ids})" if more else ""
+        raise DataError(
+            f"{first.where}: emotion session {first.session} has {first.missing}{also}; {how_to_skip} to "
+            "skip unrated sessions (counted by `bench data info` and in the run's tags)"
+        )
+    if not scan.sessions:
         raise DataError(
             f"{folder}: no MAHNOB-HCI emotion sessions (<session id>/session.xml with feltVlnc and "
             "feltArsl, and a .bdf) found"
         )
+    found = scan.sessions
     files = {s: tuple(p for _, bdf, xml in sorted(v) for p in (bdf, xml)) for s, v in sorted(found.items())}
-    if subjects is None:
+    if wanted is None:
         return files
-    wanted = sorted(set(subjects))
-    missing = [s for s in wanted if s not in files]
+    missing = [s for s in sorted(wanted) if s not in files]
     if missing:
         raise DataError(
             f"{folder}: no emotion sessions of subject(s) {', '.join(map(str, missing))} "
             f"(found {', '.join(map(str, files))})"
         )
-    return {s: files[s] for s in wanted}
+    return {s: files[s] for s in sorted(wanted)}
+
+
+def skip_unrated_from_env() -> bool:
+    """Whether ``$MAHNOB_SKIP_UNRATED`` asks to skip unrated sessions (``1``; ``0`` or unset: refuse)."""
+    value = os.environ.get(SKIP_UNRATED_ENV, "").strip() or "0"
+    return check_option(f"${SKIP_UNRATED_ENV}", value, ("0", "1")) == "1"
+
+
+def _find(root: Path, subjects: Iterable[int] | None) -> dict[int, tuple[Path, ...]]:
+    """The registry's ``find``: :func:`find_sessions` with ``skip_unrated`` from the environment."""
+    return find_sessions(
+        root, subjects, skip_unrated=skip_unrated_from_env(), how_to_skip=f"set {SKIP_UNRATED_ENV}=1"
+    )
+
+
+def left_out(root: Path, subjects: Iterable[int] | None = None) -> tuple[LeftOut, LeftOut]:
+    """What :func:`find_sessions` leaves out of the copy at ``root`` for ``subjects`` (all if None): the
+    rated emotion sessions without a recording, and the unrated ones (skipped only where asked to; an
+    error otherwise). ``root`` may also be one session folder (a copy of a single session)."""
+    root = Path(root).expanduser()
+    if (root / SESSION_XML).is_file() or any(root.glob("*.bdf")):  # a session folder: its Sessions folder
+        root = root.parent
+    scan = _scan(_sessions_folder(root))
+    wanted = None if subjects is None else set(subjects)
+    handling = "skipped" if skip_unrated_from_env() else f"refused; {SKIP_UNRATED_ENV}=1 skips them"
+    return (
+        LeftOut(
+            "missing_recordings",
+            "emotion sessions without a recording (left out, a gap the release documents)",
+            tuple(sid for sid, subject in scan.no_recording if _wanted(subject, wanted)),
+        ),
+        LeftOut(
+            "unrated_sessions",
+            f"emotion sessions without {SESSION_XML} or a feltVlnc/feltArsl rating ({handling})",
+            tuple(u.session for u in scan.unrated if _wanted(u.subject, wanted)),
+        ),
+    )
 
 
 def read_subject(files: tuple[Path, ...], subject: int) -> SubjectRecording:
@@ -426,6 +453,8 @@ _FELT_EMO = (0, 1, 2, 3, 4, 5, 6, 11, 12)
 """``feltEmo`` codes the twin draws (an emotion keyword; label-free in the twin)."""
 _PHYSICAL = {"eeg": (-262144.0, 262143.0), "GSR": (0.0, 4194304.0), "Status": _DIGITAL}
 """Physical ranges: Biosemi's +-262 mV for electrode channels, ohms for GSR, the raw Status word."""
+TWIN_PULSE = 6
+"""Samples of each of the twin's two trigger pulses (23 ms at 256 Hz), at the stimulus onset and end."""
 _STATUS_SYSTEM_BITS = (1 << 16) | (1 << 17) | (1 << 20)
 """Status bits above the trigger bits the twin sets throughout (Biosemi's epoch/speed/CMS bits)."""
 _ID_STRIDE = 130
@@ -517,7 +546,8 @@ def write_twin(folder: str | Path, config) -> list[Path]:
             post = np.concatenate([base[t, :, ::-1], base[t, :, :pad]], axis=1)  # >= 30 s, label-free
             eeg = np.concatenate([base[t], stim[t, :, :n_stim], post], axis=1)
             status = np.full(eeg.shape[1], _STATUS_SYSTEM_BITS, dtype=np.float64)
-            status[n_base : n_base + n_stim] += 1 + t % 15  # the trigger code during the stimulus
+            for at in (n_base, n_base + n_stim):  # a pulse at the stimulus onset, one where it ends
+                status[at : at + TWIN_PULSE] += 1 + t % 15
             sid = _session_id(s, 2 * t + 2)
             bdf = sessions / str(sid) / f"Part_{s}_{code}_Trial{t + 1}_emotion.bdf"
             bdf.parent.mkdir(parents=True, exist_ok=True)
@@ -575,11 +605,13 @@ MAHNOB = register_dataset(
         env="MAHNOB_DIR",
         layout="Sessions/<session id>/ holding Part_<subject>_<N|S>_Trial<k>_emotion.bdf and session.xml "
         "(emotion sessions: session.xml with feltVlnc/feltArsl)",
-        find=find_sessions,
+        find=_find,
         read=read_subject,
         write_synthetic=write_twin,
-        digest_salt="mahnob-hci/reader-v1/30s+last30s",
+        digest_salt="mahnob-hci/reader-v2/30s+last30s",
         shared_file=False,
         missing_trials=True,
+        baseline_where="before the stimulus onset trigger",
+        left_out=left_out,
     )
 )
