@@ -56,7 +56,7 @@ def models_table() -> FitTable:
         Col("input", TEXT, priority=3),
         Col("tasks", TEXT, priority=2),
         Col("parameters"),
-        Col("max epochs", priority=4),
+        Col("max epochs", priority=2),
         Col("valence %"),
         Col("arousal %"),
         Col("fidelity", NAME),

@@ -319,7 +319,7 @@ def test_runs_and_models_at_80_columns(crafted, small_default):
     assert _check_fits(fit, _print([fit])) == []
     fit = models_table()
     text = _print([fit])
-    assert _check_fits(fit, text) == ["paper", "tasks"]
+    assert _check_fits(fit, text) == ["paper", "tasks", "max epochs"]
     assert "1,532,418 x 2" in text and "approximate" in text
     assert _check_fits(fit, _print([fit], 140), 140) == []
 

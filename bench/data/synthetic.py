@@ -63,8 +63,16 @@ from bench.data.datasets.deap import BASELINE_SAMPLES, EEG_CHANNELS, N_SAMPLES, 
 from bench.errors import ConfigError, DataError
 from bench.files import atomic_file
 
-GENERATOR_VERSION = 1
-"""Bump when the files a config produces change (part of the embedded default's cache key)."""
+GENERATOR_VERSION = 2
+"""Bump when the files a config produces change (part of the embedded default's cache key). 2: signals
+rounded to :data:`SIGNAL_DECIMALS`."""
+SIGNAL_DECIMALS = 3
+"""Every twin's signals are rounded to 1e-3 of their unit (EEG: microvolts) before they are written.
+The float64 arithmetic that draws them (FFT, exp, sin) may differ in its last bit between numpy builds
+and CPUs, and a data fingerprint is a hash of the files: unrounded, the same config gave other files,
+hence another data set in the tables, on another install. A last-bit difference moves a rounded value
+only when it lies within that bit of a rounding boundary (odds ~1e-11 per value); 1e-3 uV is far
+below the EEG's noise and below the resolution DEAP's 24-bit recordings had."""
 TWIN_REVISIONS: dict[str, int] = {"mahnob-hci": 2}
 """Per dataset, the revision of its twin's files where they changed since :data:`GENERATOR_VERSION` 1
 (MAHNOB-HCI 2: the Status channel's onset and end pulses, as in the recordings). Part of that dataset's
@@ -239,7 +247,7 @@ def _peripheral(rng: np.random.Generator, n_trials: int, arousal_z: np.ndarray |
         # sin**8 pulses twice per period of the sine: its frequency moves by half the pulse-rate change
         phase = 2 * np.pi * heart_f * t + np.pi * HEART_SHIFT_HZ * z * onset  # the baseline's bit for bit
         out[:, 6] = 2000.0 * np.sin(phase) ** 8
-    return out
+    return np.round(out, SIGNAL_DECIMALS)
 
 
 def rating_z(ratings: np.ndarray, threshold: float = 5.0, high: float = 9.0) -> np.ndarray:
@@ -285,7 +293,7 @@ def planted_signals(
     fingerprint = rng.normal(0.0, config.fingerprint_sd, (n_t, n_c, n_b))
     base = _shaped_noise(rng, np.exp(subject_gain + state), n_baseline, sfreq)
     stim = _shaped_noise(rng, np.exp(subject_gain + state + fingerprint + effect), n_stimulus, sfreq)
-    return labels, base, stim
+    return labels, np.round(base, SIGNAL_DECIMALS), np.round(stim, SIGNAL_DECIMALS)
 
 
 def subject_rng(config: SyntheticConfig, subject: int) -> np.random.Generator:
