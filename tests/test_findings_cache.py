@@ -202,6 +202,29 @@ def test_malformed_digest_memo_is_rehashed_with_one_warning(text, tiny_deap, _is
     assert fs.file_digests == clean.file_digests
 
 
+def test_memo_replaced_by_another_process_is_read_again(tmp_path):
+    """The memo is parsed and checked once per process while its file stays the same; another
+    process's write (an atomic replace: a new inode) is read again."""
+    from bench.data.digests import MEMO_NAME, file_stamp
+
+    data = tmp_path / "s01.dat"
+    data.write_bytes(b"eeg")
+    real = cache.file_digest(data, tmp_path)
+    other = "ab" * 32
+    records = {str(data.resolve()): {"stamp": file_stamp(data.resolve()), "sha256": other}}
+    body = {"version": 2, "checksum": _records_sum(records), "files": records}
+    (tmp_path / "new.json").write_text(json.dumps(body))
+    os.replace(tmp_path / "new.json", tmp_path / MEMO_NAME)
+    assert cache.file_digest(data, tmp_path) == other != real
+
+
+def _records_sum(records: dict) -> str:
+    """The memo's checksum as documented: sha256 of its records as compact, key-sorted JSON."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(records, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def test_memo_hit_hashes_nothing(tiny_deap, monkeypatch):
     src = open_deap(tiny_deap)
     cache.prepare_features(src)

@@ -418,7 +418,10 @@ def prepare_features(
     ``progress(done, total, hit)`` is called after each subject, in subject order. An invalid entry is
     recomputed and ``warn`` (default: print on stderr) gets one line naming it. A bad subject file is
     the same one-line DataError naming it in either mode (the first in subject order; a file that cannot
-    even be opened is named before any is read).
+    even be opened is named before any is read). Subjects read from one shared file (DREAMER) are put in
+    the cache together once every one of them asked for has been read: a shared file that fails for
+    one subject leaves none of them cached (:func:`_file_groups`). A cache folder that cannot be
+    written is a one-line :class:`bench.files.WriteError` naming it.
     """
     config = config or FeatureConfig()
     contents = contents or Contents()

@@ -30,6 +30,10 @@ MEMO_NAME = "digests.json"
 MEMO_VERSION = 2
 """Version 1 (no checksum, stamps of size, mtime and inode) is dropped unread."""
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_parsed: dict[str, tuple[tuple[int, ...], dict[str, dict]]] = {}
+"""Per memo path, the (inode, size, mtime_ns, ctime_ns) of the memo file last read or written here and its
+records: a run hashing many files reads and checks the memo once, not once per file (another process's
+write replaces the file, a new inode)."""
 _warned: set[tuple[str, str]] = set()
 """(memo path, its text's hash) already reported as damaged: a read-only cache keeps a damaged memo,
 and it is said once per process, not once per file."""
@@ -92,24 +96,37 @@ def read_memo(root: Path, warn: Callable[[str], None]) -> dict[str, dict]:
     or it is damaged (then ``warn`` gets one line naming it, once per process)."""
     path = root / MEMO_NAME
     try:
+        stamp = _memo_stamp(path)
+        known = _parsed.get(str(path))
+        if known is not None and known[0] == stamp:
+            return dict(known[1])
         text = path.read_text(errors="replace")
     except OSError:  # none yet, or unreadable: hash again
         return {}
     records, problem = _damage(text)
-    if problem is not None:
-        seen = (str(path), hashlib.sha256(text.encode()).hexdigest())
-        if seen not in _warned:
-            _warned.add(seen)
-            warn(f"warning: digest memo {path} is damaged ({problem}); hashing the data files again")
+    if problem is None:
+        _parsed[str(path)] = (stamp, dict(records))
+        return records
+    seen = (str(path), hashlib.sha256(text.encode()).hexdigest())
+    if seen not in _warned:
+        _warned.add(seen)
+        warn(f"warning: digest memo {path} is damaged ({problem}); hashing the data files again")
     return records
 
 
 def write_memo(root: Path, records: dict[str, dict]) -> None:
     """Replace the memo (atomically) by ``records`` and their checksum; a read-only cache is left as it
     is (the files are hashed again next time)."""
+    path = root / MEMO_NAME
     memo = {"version": MEMO_VERSION, "checksum": _records_sum(records), "files": records}
     with contextlib.suppress(OSError):
-        atomic_write(root / MEMO_NAME, json.dumps(memo, indent=0, sort_keys=True))
+        atomic_write(path, json.dumps(memo, indent=0, sort_keys=True))
+        _parsed[str(path)] = (_memo_stamp(path), dict(records))
+
+
+def _memo_stamp(path: Path) -> tuple[int, ...]:
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def memo_lookup(path: Path, root: Path, hash_file: Callable[[Path], str], warn: Callable[[str], None]) -> str:
