@@ -65,21 +65,24 @@ def temp_folder(parent: Path, prefix: str, suffix: str = ".tmp") -> Path:
     return tmp
 
 
-def _file_in_the_way(path: Path) -> Path | None:
-    """The nearest of ``path`` and the folders above it that exists and is not a folder, if any."""
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or the nearest folder above it that exists (what a user can act on): the folder where a
+    new file could not be made, or the regular file standing where a folder is needed."""
     for p in (path, *path.parents):
         if p.is_symlink() or p.exists():
-            return None if p.is_dir() else p
-    return None
+            return p
+    return path
 
 
 @contextlib.contextmanager
 def writable(folder: Path, what: str, elsewhere: str) -> Iterator[None]:
     """Turn an OSError saying that ``folder`` (or a path in it) cannot be written into a one-line
-    :class:`WriteError` naming the path, the reason and what to do; other OSErrors pass unchanged.
+    :class:`WriteError` naming the path to act on, the reason and what to do; other OSErrors pass
+    unchanged.
 
     ``what`` says what was being written (``the feature cache``); ``elsewhere`` is the other way out
-    (``set $DEAP_BENCH_CACHE to a folder you can write``). Without this, a cache folder that is
+    (``set $DEAP_BENCH_CACHE to a folder you can write``); ``folder`` is named where the error names no
+    path (a full disk). Without this, a cache folder that is
     read-only, owned by another user or under a regular file is a 50-line traceback from deep inside
     the writer.
     """
@@ -88,13 +91,12 @@ def writable(folder: Path, what: str, elsewhere: str) -> Iterator[None]:
     except OSError as exc:
         code = exc.errno
         if code in _NOT_WRITABLE:
-            todo = f"make {folder} writable for you, or {elsewhere}"
+            todo = f"make it writable for you, or {elsewhere}"
         elif code in _IN_THE_WAY:
-            blocker = _file_in_the_way(Path(exc.filename if exc.filename is not None else folder))
-            todo = f"{blocker or 'a file'} is a file where a folder is needed: move it, or {elsewhere}"
+            todo = f"it is not a folder: move it, or {elsewhere}"
         elif code in _FULL:
             todo = f"free some space there, or {elsewhere}"
         else:
             raise
-        path = exc.filename if exc.filename is not None else folder
+        path = _nearest_existing(Path(exc.filename if exc.filename is not None else folder))
         raise WriteError(f"{path}: cannot write {what} ({exc.strerror or exc}); {todo}") from None

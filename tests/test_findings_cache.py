@@ -297,8 +297,10 @@ def test_cache_under_a_regular_file_is_one_line(tiny_deap, tmp_path, monkeypatch
     rc = main(["data", "prepare", "--deap", str(tiny_deap)])
     err = capsys.readouterr().err
     assert rc == 2 and ONE_LINE.fullmatch(err), err
-    assert f"{blocker}/cache/features: cannot write the feature cache (Not a directory)" in err
-    assert f"; {blocker} is a file where a folder is needed: move it, or set $DEAP_BENCH_CACHE" in err
+    assert err.strip() == (
+        f"error: {blocker}: cannot write the feature cache (Not a directory); it is not a folder: move it, "
+        "or set $DEAP_BENCH_CACHE to a folder you can write"
+    )
 
 
 def _deny_writes_under(monkeypatch, root: Path) -> None:
@@ -332,14 +334,19 @@ def test_read_only_cache_is_one_line_naming_the_path(tiny_deap, tmp_path, monkey
     rc = main(["run", "--model", "majority", "--protocol", "whole-set", "--deap", str(tiny_deap)])
     err = capsys.readouterr().err
     assert rc == 2 and ONE_LINE.fullmatch(err), err
-    assert f"{root}/features" in err and "Permission denied" in err
-    assert f"make {root} writable for you, or set $DEAP_BENCH_CACHE" in err
+    assert err.strip() == (
+        f"error: {root}: cannot write the feature cache (Permission denied); make it writable for you, "
+        "or set $DEAP_BENCH_CACHE to a folder you can write"
+    )
     rc = main(["data", "prepare"])  # the embedded twin is generated into the cache
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("Generating synthetic DEAP"), err
     err = err[err.index("\nerror: ") :]  # the line saying what is being generated, then the error
     assert ONE_LINE.fullmatch(err), err
-    assert f"{root}/synthetic" in err and "Permission denied" in err and "$DEAP_BENCH_CACHE" in err
+    assert err == (
+        f"\nerror: {root}: cannot write the synthetic DEAP (Permission denied); make it writable for you, "
+        "or set $DEAP_BENCH_CACHE to a folder you can write, or give a data folder\n"
+    )
 
 
 def test_read_only_cache_still_serves_its_entries(tiny_deap, _isolated_cache, monkeypatch, capsys):
