@@ -225,13 +225,6 @@ def _records_sum(records: dict) -> str:
     return hashlib.sha256(json.dumps(records, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def test_memo_hit_hashes_nothing(tiny_deap, monkeypatch):
-    src = open_deap(tiny_deap)
-    cache.prepare_features(src)
-    monkeypatch.setattr(cache, "_sha256_file", lambda p: pytest.fail("re-hashed an unchanged file"))
-    cache.prepare_features(src)
-
-
 # -------------------------------------------------------------- 3. nothing cached from a bad file
 @pytest.mark.parametrize("workers", [1, 2])
 def test_bad_subject_of_a_shared_file_caches_none_of_it(workers, tmp_path, _isolated_cache):
