@@ -2,24 +2,27 @@
 
 Layout under the cache root (``$DEAP_BENCH_CACHE`` or ``~/.cache/deap-bench``)::
 
-    digests.json                      path/size/mtime -> sha256 memo (so a hit never re-reads 3 GB)
+    digests.json                      path -> sha256 memo, checksummed (so a hit never re-reads 3 GB)
     features/<cfg16>-<file16>/        one entry per subject file and feature config
         features.npy                  (trials, windows, 2, bands, 32) float32, loaded memory-mapped
         ratings.npy                   (trials, 4) float64
-        meta.json                     written last: config, file digest, subject, synthetic flag, checksums
+        meta.json                     written last: what it was computed from, synthetic flag, checksums
 
 Missing subjects are computed in parallel by forked worker processes (one per usable core), which only
 read and compute; the calling process writes every entry. An entry is written into a temporary folder
 and renamed into place in one step, so a crash or Ctrl-C never leaves an entry that looks complete.
 The key holds the sha256 of the file's bytes, so a changed file or a changed config is a miss, never
-stale data.
+stale data; the memo of those hashes is checked too (:mod:`bench.data.digests`). Subjects read from one
+shared file (DREAMER) are installed only once every one of them asked for has been read: nothing is
+cached from a file that fails to read.
 
-Entries are verified on every load, because a cache on disk can rot or be edited behind our back and a
-corrupt entry must never become a run's numbers: meta.json holds the sha256 of each ``.npy`` file, and
-the arrays are checked as the reader checks a subject file (finite features, ratings within 1-9,
-expected shapes). An entry that fails (or predates the checksums) is a miss: it is recomputed and
-replaced, with one warning line naming it. Temporary folders left by a killed writer are removed when
-the cache is next opened, once they are older than :data:`STALE_TMP_SECONDS`.
+Entries are verified on every load (:mod:`bench.data.entries`), because a cache on disk can rot or be
+edited behind our back and a wrong entry must never become a run's numbers: what meta.json records must
+match the request (source digest, dataset, subject, feature config, contents), each ``.npy`` file its
+sha256, and the arrays are checked as the reader checks a subject file. An entry that fails (or
+predates the checksums) is a miss: it is recomputed and replaced, with one warning line naming it.
+A cache folder that cannot be written is one line naming it (:func:`bench.files.writable`); one
+prepared before and shared read-only still serves its entries.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -43,20 +45,30 @@ import numpy as np
 from bench.checks import check_number
 from bench.data.contents import Contents
 from bench.data.datasets import Dataset, SubjectRecording, get_dataset
-from bench.data.features import FEATURE_CODE_VERSION, FeatureConfig, extract_features
+from bench.data.digests import memo_lookup
+from bench.data.entries import (  # noqa: F401  (ARRAYS, STALE_TMP_SECONDS: this module's names before)
+    ARRAYS,
+    STALE_TMP_SECONDS,
+    EntryId,
+    Loaded,
+    checksum,
+    install_entry,
+    load_entry,
+    remove_stale_tmp,
+    stage_entry,
+    verify_entry,
+)
+from bench.data.features import FeatureConfig, extract_features
 from bench.data.inputs import BASE_KINDS, InputSpec, ModelInputs, build_inputs
-from bench.data.safeload import check_ratings, first_non_finite
 from bench.data.source import SYNTHETIC_MARKER, DataSource, data_kind
 from bench.errors import ConfigError, DataError
-from bench.files import atomic_write
+from bench.files import writable
+
+_verified = verify_entry
+"""The entry check under its name before :mod:`bench.data.entries` (tests call it)."""
 
 CACHE_ENV = "DEAP_BENCH_CACHE"
-STALE_TMP_SECONDS = 6 * 3600
-"""Age after which a ``.<name>.*.tmp`` left by a killed writer is removed (no live writer takes hours
-for one subject)."""
-ARRAYS = ("features.npy", "ratings.npy")
-"""The files every entry has; meta.json records the sha256 of these and of its other arrays
-(:meth:`Contents.arrays`)."""
+_ELSEWHERE = f"set ${CACHE_ENV} to a folder you can write"
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
@@ -67,43 +79,18 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "deap-bench"
 
 
-def checksum(path: Path) -> str:
-    """sha256 of a file's bytes: cached arrays (recorded in, and checked against, meta.json)."""
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 _sha256_file = checksum
 """The same hash for input (subject) files; a separate name so tests can tell the two uses apart."""
 
 
-def file_digest(path: Path, root: Path) -> str:
-    """sha256 of a file's bytes, memoised by (path, size, mtime, inode) in ``root/digests.json``.
+def file_digest(path: Path, root: Path, warn: Callable[[str], None] | None = None) -> str:
+    """sha256 of a file's bytes, memoised by its stamp (size, mtime, ctime, inode) in ``root/digests.json``
+    (:mod:`bench.data.digests`; a damaged memo is dropped with one line to ``warn``).
 
     A file that cannot be opened for reading (permissions, a folder) is a one-line DataError naming it,
     before any hashing.
     """
-    path = path.resolve()
-    try:
-        st = path.stat()
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
-    index_path = root / "digests.json"
-    try:
-        index = json.loads(index_path.read_text())
-    except (OSError, ValueError):
-        index = {}
-    hit = index.get(str(path))
-    if hit and hit.get("stamp") == stamp:
-        return hit["sha256"]
-    digest = _sha256_file(path)
-    index[str(path)] = {"stamp": stamp, "sha256": digest}
-    with contextlib.suppress(OSError):  # a read-only cache still works, it only re-hashes next time
-        atomic_write(index_path, json.dumps(index, indent=0, sort_keys=True))
-    return digest
+    return memo_lookup(path, root, lambda p: _sha256_file(p), warn or _warn)
 
 
 @dataclass(frozen=True)
@@ -245,13 +232,15 @@ def data_fingerprint(config: FeatureConfig, digests: dict[int, str]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def subject_digest(source: DataSource, subject: int, root: Path) -> str:
+def subject_digest(
+    source: DataSource, subject: int, root: Path, warn: Callable[[str], None] | None = None
+) -> str:
     """The content key of one subject's recording: its files' sha256 (memoised), and for every dataset
     but DEAP the reader's version (``Dataset.digest_salt``) and the subject, so a changed reader or cut,
     or two subjects read from one shared file (DREAMER), never share an entry. DEAP's key is its subject
     file's hash alone, as it was before datasets were registered."""
     ds = get_dataset(source.dataset)
-    digests = [file_digest(p, root) for p in source.subject_files(subject)]
+    digests = [file_digest(p, root, warn) for p in source.subject_files(subject)]
     if ds.digest_salt is None and len(digests) == 1:
         return digests[0]
     payload = json.dumps({"dataset": ds.digest_salt or ds.name, "subject": int(subject), "files": digests})
@@ -275,127 +264,6 @@ def _entry_name(config: FeatureConfig, digest: str, contents: Contents | None = 
 
 def _warn(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _verified(entry: Path) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Load an entry and check it (checksums, shapes, values); any problem is a DataError saying which.
-
-    Arrays beyond features and ratings (peripheral features, the signal) are checked too and handed back,
-    memory-mapped, in ``meta["arrays"]``."""
-    try:
-        meta = json.loads((entry / "meta.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"meta.json unreadable ({exc})") from None
-    sums = meta.get("checksums") if isinstance(meta, dict) else None
-    if not isinstance(sums, dict):
-        raise DataError("no checksums (written by an older version)")
-    names = tuple(ARRAYS) + tuple(n for n in sums if n not in ARRAYS)
-    for name in names:
-        try:
-            if checksum(entry / name) != sums.get(name):
-                raise DataError(f"{name} does not match its checksum")
-        except OSError as exc:
-            raise DataError(f"{name} unreadable ({exc.strerror or exc})") from None
-    try:
-        feats = np.load(entry / "features.npy", mmap_mode="r")
-        ratings = np.load(entry / "ratings.npy")
-    except (OSError, ValueError) as exc:
-        raise DataError(f"arrays unreadable ({exc})") from None
-    if feats.dtype != np.float32 or feats.ndim != 5 or list(feats.shape) != meta.get("shape"):
-        raise DataError(f"features.npy is {feats.dtype} {feats.shape}, expected float32 {meta.get('shape')}")
-    bad = first_non_finite(feats)
-    if bad is not None:
-        raise DataError(f"features.npy holds a non-finite value at {bad}")
-    ds = _meta_dataset(meta)
-    ratings = check_ratings(ratings, "ratings.npy", ds.rating_names, ds.scale)
-    if ratings.shape[0] != feats.shape[0]:
-        raise DataError(f"ratings.npy has {ratings.shape[0]} trials, features.npy {feats.shape[0]}")
-    meta["arrays"] = {}
-    for name in names[len(ARRAYS) :]:
-        try:  # read, not mapped: a mapped signal's pages would stay in this process's memory
-            arr = np.load(entry / name)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{name} unreadable ({exc})") from None
-        if arr.dtype != np.float32 or len(arr) != len(feats):
-            raise DataError(f"{name} is {arr.dtype} {arr.shape}, expected float32 with {len(feats)} trials")
-        bad = first_non_finite(arr)
-        if bad is not None:
-            raise DataError(f"{name} holds a non-finite value at {bad}")
-        # the signal (1.26 GB for DEAP) is read again where inputs are built from it, one subject at a time
-        meta["arrays"][name.removesuffix(".npy")] = entry / name if name == "signal.npy" else arr
-        del arr
-    return feats, ratings, meta
-
-
-def _meta_dataset(meta: dict) -> Dataset:
-    """The dataset an entry was computed from (entries written before the registry are DEAP's)."""
-    try:
-        return get_dataset(meta.get("dataset", "deap"))
-    except ConfigError:
-        raise DataError(f"meta.json names an unknown dataset {meta.get('dataset')!r}") from None
-
-
-def _load_entry(
-    entry: Path, warn: Callable[[str], None] | None = None
-) -> tuple[np.ndarray, np.ndarray, dict] | None:
-    """A verified entry (features memory-mapped), or None if absent or invalid (then one warning line)."""
-    if not entry.is_dir():
-        return None
-    try:
-        return _verified(entry)
-    except DataError as exc:
-        (warn or _warn)(f"warning: feature cache entry {entry} is invalid ({exc}); not using it")
-        return None
-
-
-def remove_stale_tmp(root: Path, max_age_s: float = STALE_TMP_SECONDS) -> list[Path]:
-    """Remove ``.<name>.*.tmp`` files and folders older than ``max_age_s`` left by killed writers.
-
-    Younger ones may belong to a writer at work (another process) and are kept.
-    """
-    removed = []
-    now = time.time()
-    for folder in (root, root / "features"):
-        try:
-            items = list(folder.iterdir())
-        except OSError:
-            continue
-        for p in items:
-            if not (p.name.startswith(".") and p.name.endswith(".tmp")):
-                continue
-            try:
-                if now - p.lstat().st_mtime < max_age_s:
-                    continue
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p)
-                else:
-                    p.unlink()
-            except OSError:  # removed concurrently, or not ours to remove: leave it
-                continue
-            removed.append(p)
-    return removed
-
-
-def _install(tmp: Path, dest: Path) -> None:
-    """Rename a complete entry folder into place, replacing an invalid one with the shortest gap.
-
-    POSIX cannot swap two folders in one step, so the old entry is first renamed aside (into a
-    ``.tmp`` name that the stale sweep removes if we die here), then the new one is renamed in.
-    """
-    aside = None
-    if dest.exists():
-        aside = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
-        with contextlib.suppress(FileNotFoundError):  # removed concurrently
-            os.rename(dest, aside / "old")
-    try:
-        os.rename(tmp, dest)
-    except OSError:
-        if not (dest / "meta.json").is_file():  # not a concurrent writer's complete entry
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)
-    finally:
-        if aside is not None:
-            shutil.rmtree(aside, ignore_errors=True)
 
 
 def read_subject(files: tuple[Path, ...], subject: int, dataset: str = "deap") -> SubjectRecording:
@@ -465,45 +333,6 @@ def _compute_arrays(
         n_base = round(config.baseline_s * rec.sfreq)
         arrays["signal"] = band_limited(eeg[..., n_base:], rec.sfreq, contents.signal_band)
     return arrays, time.perf_counter() - t0
-
-
-def _write_entry(dest: Path, computed: tuple[dict[str, np.ndarray], float], path: Path, subject: int,
-                 config: FeatureConfig, digest: str, synthetic: bool, dataset: str = "deap",
-                 files: tuple[Path, ...] | None = None,
-                 contents: Contents | None = None) -> None:  # fmt: skip
-    """Write computed arrays into a temporary folder, then rename it to ``dest`` (see :func:`_install`)."""
-    arrays, seconds = computed
-    feats = arrays["features"]
-    contents = contents or Contents()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
-    try:
-        for name in contents.arrays():
-            np.save(tmp / name, arrays[name.removesuffix(".npy")])
-        meta = {
-            "checksums": {name: checksum(tmp / name) for name in contents.arrays()},
-            "subject": subject,
-            "source_file": str(path.resolve()),
-            **(
-                {}
-                if dataset == "deap"
-                else {"dataset": dataset, "source_files": [str(p.resolve()) for p in files or (path,)]}
-            ),
-            "sha256": digest,
-            "synthetic": synthetic,
-            "config": config.to_dict(),
-            "config_fingerprint": config.fingerprint(),
-            **({} if contents.is_default else {"contents": contents.to_dict()}),
-            "feature_code_version": FEATURE_CODE_VERSION,
-            "shape": list(feats.shape),
-            "seconds": round(seconds, 3),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        _install(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def usable_cores() -> int:
@@ -589,22 +418,28 @@ def prepare_features(
     ``progress(done, total, hit)`` is called after each subject, in subject order. An invalid entry is
     recomputed and ``warn`` (default: print on stderr) gets one line naming it. A bad subject file is
     the same one-line DataError naming it in either mode (the first in subject order; a file that cannot
-    even be opened is named before any is read).
+    even be opened is named before any is read). Subjects read from one shared file (DREAMER) are put in
+    the cache together once every one of them asked for has been read: a shared file that fails for
+    one subject leaves none of them cached (:func:`_file_groups`). A cache folder that cannot be
+    written is a one-line :class:`bench.files.WriteError` naming it.
     """
     config = config or FeatureConfig()
     contents = contents or Contents()
     check_number("workers", workers, integer=True, low=1, none_ok=True)
+    warn = warn or _warn
     root = cache_root(cache_dir)
     remove_stale_tmp(root)
     subjects = sorted(source.files.items())
-    digests: dict[int, str] = {}
-    loaded: dict[int, tuple[np.ndarray, np.ndarray, dict]] = {}
+    ids: dict[int, EntryId] = {}
+    loaded: dict[int, Loaded] = {}
     todo: dict[int, Future | None] = {}  # misses: a worker's result to come, or None (computed here)
+    staged: dict[int, Path] = {}  # misses written into temporary folders, not yet installed
     pool = None
     try:
         for k, (subject, _path) in enumerate(subjects):
-            digests[subject] = subject_digest(source, subject, root)
-            got = None if force else _load_entry(entry_path(config, digests[subject], root, contents), warn)
+            digest = subject_digest(source, subject, root, warn)
+            ids[subject] = EntryId(digest, subject, source.dataset, config, contents)
+            got = None if force else load_entry(_entry_of(ids[subject], root), warn, ids[subject])
             if got is not None:
                 loaded[subject] = got
                 continue  # else absent, forced, invalid, or left incomplete by an older writer: replaced
@@ -613,29 +448,81 @@ def prepare_features(
                 pool = _feature_pool(min(workers or usable_cores(), len(subjects) - k + 1))
             for s in [s for s, fut in todo.items() if fut is None and pool is not None]:
                 todo[s] = _submit(pool, source, s, config, contents)  # workers start now
-        feats, ratings, extras = [], [], []
+        readers = _file_groups(source, list(todo))
         for i, (subject, path) in enumerate(subjects, start=1):
             hit = subject in loaded
             if not hit:
                 computed = _worker_result(todo.pop(subject), path)  # the future lets go of it
-                loaded[subject] = _recompute(path, subject, config, digests[subject],
-                                             entry_path(config, digests[subject], root, contents),
-                                             source.synthetic, warn, computed, source.dataset,
-                                             source.subject_files(subject), contents)  # fmt: skip
-            f, r, meta = loaded.pop(subject)
-            feats.append(f)
-            ratings.append(r)
-            extras.append(meta["arrays"])
+                entry = _entry_of(ids[subject], root)
+                staged[subject] = _stage(ids[subject], entry, source.subject_files(subject), source.synthetic,
+                                         computed)  # fmt: skip
+                if readers[subject] <= staged.keys():  # all read from its file(s): install them
+                    for s in sorted(readers[subject]):
+                        loaded[s] = _install_staged(staged.pop(s), ids[s], _entry_of(ids[s], root), warn)
             if progress is not None:
                 progress(i, len(subjects), hit)
     except BaseException:
+        for tmp in staged.values():  # read from a file that failed (or interrupted): cache none of it
+            shutil.rmtree(tmp, ignore_errors=True)
         if pool is not None:
             _stop_pool(pool)
         raise
     if pool is not None:
         pool.shutdown(wait=True)
-    return _assemble(feats, ratings, digests, config, source.synthetic, source.root, source=str(source.root),
-                     dataset=source.dataset, extras=extras, contents=contents)  # fmt: skip
+    got = [loaded.pop(s) for s, _ in subjects]
+    digests = {s: ids[s].digest for s, _ in subjects}
+    return _assemble([g[0] for g in got], [g[1] for g in got], digests, config, source.synthetic, source.root,
+                     source=str(source.root), dataset=source.dataset, extras=[g[2]["arrays"] for g in got],
+                     contents=contents)  # fmt: skip
+
+
+def _file_groups(source: DataSource, subjects: list[int]) -> dict[int, frozenset[int]]:
+    """Each of ``subjects`` with those it shares a file with (directly or through others): DREAMER's
+    subjects are all read from one file, every other dataset's from files of their own.
+
+    A subject's entry is installed only once its whole group has been read and computed, so a shared file
+    that fails to read for one subject leaves none of its subjects in the cache: the file is suspect (a
+    copy cut short, a damaged struct), and a later run should read it whole again rather than mix entries
+    from it with an error."""
+    group: dict[int, set[int]] = {s: {s} for s in subjects}
+    first_reader: dict[Path, int] = {}
+    for s in subjects:
+        for f in source.subject_files(s):
+            other = first_reader.setdefault(Path(f).resolve(), s)
+            if group[other] is not group[s]:
+                merged = group[other] | group[s]
+                for m in merged:
+                    group[m] = merged
+    return {s: frozenset(g) for s, g in group.items()}
+
+
+def _entry_of(expect: EntryId, root: Path) -> Path:
+    return entry_path(expect.config, expect.digest, root, expect.contents)
+
+
+def _cache_writes(entry: Path):
+    """Writing ``entry`` (under ``<root>/features``): a folder we may not write is one line saying so."""
+    return writable(entry.parent.parent, "the feature cache", _ELSEWHERE)
+
+
+def _stage(expect: EntryId, entry: Path, files: tuple[Path, ...], synthetic: bool,
+           computed: tuple[dict[str, np.ndarray], float] | None = None) -> Path:  # fmt: skip
+    """Compute a subject's arrays here unless ``computed`` (a pool worker's result) is given, and write
+    them into a temporary folder beside ``entry`` (:func:`bench.data.entries.stage_entry`)."""
+    extra = _dataset_args(expect.dataset, files, expect.contents)
+    computed = computed or _compute_arrays(files[0], expect.subject, expect.config, **extra)
+    with _cache_writes(entry):
+        return stage_entry(entry, computed, expect, files, synthetic)
+
+
+def _install_staged(tmp: Path, expect: EntryId, entry: Path, warn: Callable[[str], None]) -> Loaded:
+    """Rename a staged entry into place (replacing what is there) and hand back the verified result."""
+    with _cache_writes(entry):
+        install_entry(tmp, entry)
+    loaded = load_entry(entry, warn, expect)
+    if loaded is None:
+        raise DataError(f"{entry}: cache entry invalid right after writing it")
+    return loaded
 
 
 def _submit(pool: ProcessPoolExecutor, source: DataSource, subject: int, config: FeatureConfig,
@@ -664,15 +551,12 @@ def _recompute(path: Path, subject: int, config: FeatureConfig, digest: str, ent
                warn: Callable[[str], None] | None,
                computed: tuple[dict[str, np.ndarray], float] | None = None, dataset: str = "deap",
                files: tuple[Path, ...] | None = None,
-               contents: Contents | None = None) -> tuple[np.ndarray, np.ndarray, dict]:  # fmt: skip
+               contents: Contents | None = None) -> Loaded:  # fmt: skip
     """Write an entry (replacing what is there) and hand back the verified result; computed here unless
     ``computed`` (a pool worker's result) is given."""
-    computed = computed or _compute_arrays(path, subject, config, **_dataset_args(dataset, files, contents))
-    _write_entry(entry, computed, path, subject, config, digest, synthetic, dataset, files, contents)
-    loaded = _load_entry(entry, warn)
-    if loaded is None:
-        raise DataError(f"{entry}: cache entry invalid right after writing it")
-    return loaded
+    expect = EntryId(digest, subject, dataset, config, contents or Contents())
+    tmp = _stage(expect, entry, files or (path,), synthetic, computed)
+    return _install_staged(tmp, expect, entry, warn or _warn)
 
 
 def _dataset_args(dataset: str, files: tuple[Path, ...] | None, contents: Contents | None = None) -> dict:
@@ -760,7 +644,9 @@ def load_cached(
     feats, ratings, extras = [], [], []
     for subject, digest in file_digests.items():
         entry = entry_path(config, digest, root, contents)
-        loaded = _load_entry(entry, warn)
+        loaded = load_entry(
+            entry, warn or _warn, EntryId(digest, subject, dataset, config, contents or Contents())
+        )
         files = _source_files(entry, digest, subject, root) if loaded is None and entry.is_dir() else None
         if files is not None:
             loaded = _recompute(files[0], subject, config, digest, entry, synthetic, warn, None, dataset,

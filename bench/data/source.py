@@ -191,10 +191,16 @@ def synthetic_source(
     ds = get_dataset(config.dataset)
     folder = _synthetic_folder(config, cache_dir)
     if not _complete(folder, config):
+        from bench.data.cache import CACHE_ENV, cache_root
+        from bench.files import writable
+
         if echo:
             size = f"{config.n_subjects} subjects x {config.n_trials} trials"
             echo(f"Generating synthetic {ds.title} ({size}) in {folder}")
-        write_synthetic(folder, config)
+        # generated into the cache: a cache folder we may not write is one line saying what to do
+        with writable(cache_root(cache_dir), f"the synthetic {ds.title}", f"set ${CACHE_ENV} to a folder "
+                      "you can write, or give a data folder"):  # fmt: skip
+            write_synthetic(folder, config)
     source = open_dataset(ds, folder)
     return DataSource(
         root=source.root,
