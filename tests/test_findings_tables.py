@@ -347,7 +347,7 @@ def test_errors_from_python_name_the_argument_and_the_cli_the_flag(env, capsys):
     for args, message in (
         (["--where", "bogus.key=1"], "--where bogus.key: no run has this setting"),
         (["--where", "seed"], "--where seed: expected key=value, e.g. --where train.max_epochs=200"),
-        (["--fingerprint", "0bad"], "--fingerprint 0bad: no data set"),
+        (["--fingerprint", "0bad"], "--fingerprint '0bad': no data set"),
         (["--where", "seed=9"], "--where seed=9: no finished synthetic run"),
     ):
         capsys.readouterr()

@@ -397,9 +397,12 @@ def register(root: typer.Typer) -> None:
             f"train.max_epochs={p.config.train.max_epochs}",
             "subjects=" + json.dumps(list(p.config.subjects) if p.config.subjects else None),
         ]
-        store = R.load_store(
-            tracking_uri, data=p.features.kind, fingerprint=p.features.fingerprint, where=scale
-        )
-        show(R.to_rich(R.build("ablation", store, model=model, protocol=protocol, split=p.split)))
+        from bench.results.naming import cli_names
+
+        with cli_names():
+            store = R.load_store(
+                tracking_uri, data=p.features.kind, fingerprint=p.features.fingerprint, where=scale
+            )
+            show(R.to_rich(R.build("ablation", store, model=model, protocol=protocol, split=p.split)))
         if res.failed:
             raise typer.Exit(1)

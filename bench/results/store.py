@@ -26,7 +26,7 @@ from bench.checks import check_option
 from bench.data.inputs import TASKS
 from bench.data.source import kind_words
 from bench.errors import ConfigError
-from bench.results.naming import arg, arg_value
+from bench.results.naming import arg, arg_value, is_cli
 from bench.results.where import (
     cell_allowed,
     describe,
@@ -125,23 +125,6 @@ class Store:
         """This store, with only ``cells`` (``(model, protocol, split, audit, variant)``) listed as not run
         when missing: a grid's report names what the grid asked for, not every registered model."""
         return replace(self, asked=frozenset(tuple(c) for c in cells))
-
-    @property
-    def where_note(self) -> str | None:
-        """Which settings picked the runs, and the variants of theirs that the cells show under another
-        name (None without ``where``)."""
-        if not self.where:
-            return None
-        text = f"runs picked with {describe(self.conditions, self.where)}"
-        renamed = self.runs[self.runs["run_variant"] != self.runs["variant"]]
-        if renamed.empty:
-            return text + "."
-        pairs = sorted(set(zip(renamed["run_variant"], renamed["variant"], strict=True)))
-        shown = "; ".join(f"{own} as {cell}" for own, cell in pairs)
-        return (
-            f"{text}: every cell shows runs with these settings, named by their other settings (variants "
-            f"as `bench runs` lists them: {shown})."
-        )
 
     @property
     def notes(self) -> list[str]:
@@ -367,15 +350,13 @@ def choose_dataset(
         if len(hits) == 1:
             return hits[0], "the one picked with --fingerprint"
         listing = "; ".join(d.describe() for d in (hits or pool))
+        given = f"{arg('fingerprint')}{' ' if is_cli() else '='}{prefix!r}"
         if not hits:
-            raise ConfigError(
-                f"{arg_value('fingerprint', prefix)}: no {of_kind}data set with finished runs; available: "
-                f"{listing}"
-            )
+            raise ConfigError(f"{given}: no {of_kind}data set with finished runs; available: {listing}")
         kinds = "|".join(k for k in EXPERIMENTS if any(d.kind == k for d in hits))
         raise ConfigError(
-            f"{arg_value('fingerprint', prefix)} matches {len(hits)} data sets: {listing}; give more "
-            "characters" + ("" if data else f" or {arg_value('data', kinds)}")
+            f"{given} matches {len(hits)} data sets: {listing}; give more characters"
+            + ("" if data else f" or {arg_value('data', kinds)}")
         )
     if len(pool) > 1:
         for kind, fp in default():

@@ -184,11 +184,27 @@ def data_notes(store: Store) -> list[str]:
         real = store.data_kind.removesuffix("-synthetic")
         real = "the real datasets" if real == "cross-dataset" else kind_words(real)
         notes.append(f"SYNTHETIC data: numbers test the harness, they say nothing about {real}.")
-    if store.where_note:
-        notes.append(store.where_note)
+    if store.where:
+        notes.append(where_note(store))
     if store.others_note:
         notes.append(store.others_note)
     return [*notes, *store.notes]
+
+
+def where_note(store: Store) -> str:
+    """Which settings picked the runs (``where``), and the variants of theirs the cells show under another
+    name: the run's own, as `bench runs` lists it, and the cell's. Worded as the CLI options whoever made
+    the table (``bench report``, ``bench reproduce``, a notebook): the same runs give the same notes."""
+    text = "runs picked with " + " ".join(f"--where {w}" for w in store.where)
+    renamed = store.runs[store.runs["run_variant"] != store.runs["variant"]]
+    if renamed.empty:
+        return text + "."
+    pairs = sorted(set(zip(renamed["run_variant"], renamed["variant"], strict=True)))
+    shown = "; ".join(f"{own} as {cell}" for own, cell in pairs)
+    return (
+        f"{text}: every cell shows runs with these settings, named by their other settings (variants as "
+        f"`bench runs` lists them: {shown})."
+    )
 
 
 def model_names() -> list[str]:
