@@ -352,16 +352,32 @@ def _html(store: Store, metric: str, sections: list[_Section], prov: list[Table]
 
 
 # ---------------------------------------------------------------------------------------- writing
+def grid_cells(grid: Any) -> list[tuple[str, ...]]:
+    """The cells a grid (:class:`bench.grid.Grid`) asks for: ``(model, protocol, split, audit, variant)``
+    of each of its runs."""
+    return [(e.model, e.protocol, e.split, e.audit, e.variant) for e in grid.entries]
+
+
 def build_report(
-    store: Store, out_dir: str | Path, *, metric: str = "acc", context: Mapping[str, Any] | None = None
+    store: Store,
+    out_dir: str | Path,
+    *,
+    metric: str = "acc",
+    context: Mapping[str, Any] | None = None,
+    grid: Any | None = None,
 ) -> ReportFiles:
     """Write the report of ``store`` into ``out_dir``: ``report.html`` (self-contained), ``report.md``,
     ``tables/<name>.csv|.tex`` and ``plots/<name>.png``. ``context`` (e.g. the grid, scale and command
-    of ``bench reproduce``) is shown in the provenance. Raises :class:`ConfigError` for a store without
-    finished runs and for an ``out_dir`` that cannot be written."""
+    of ``bench reproduce``) is shown in the provenance. With ``grid`` (the :class:`bench.grid.Grid` the
+    runs come from) a missing cell is "not run", with a command to fill it, only where the grid asked for
+    it (:func:`grid_cells`): a grid of two models does not list nine others as not run. Raises
+    :class:`ConfigError` for a store without finished runs and for an ``out_dir`` that cannot be
+    written."""
     from bench.results.cells import check_metric
 
     check_metric(metric)
+    if grid is not None:
+        store = store.asking(grid_cells(grid))
     if store.parents.empty:
         raise ConfigError(
             f"no finished runs on {store.label}: nothing to report; run bench reproduce first "

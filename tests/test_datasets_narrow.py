@@ -230,15 +230,15 @@ def test_choose_dataset_rule():
     with pytest.raises(ConfigError) as exc:
         choose_dataset(sets, fingerprint="e")
     assert str(exc.value) == (
-        "--fingerprint 'e': no data set with finished runs; available: synthetic 4 subjects x 40 trials "
+        "fingerprint='e': no data set with finished runs; available: synthetic 4 subjects x 40 trials "
         "(5 runs, aa11); synthetic 4 subjects x 40 trials (2 runs, bb22); synthetic 4 subjects x 40 trials "
         "(5 runs, cc33); DEAP 4 subjects x 40 trials (9 runs, dd44)"
     )
     with pytest.raises(ConfigError) as exc:
         choose_dataset([ds("synthetic", "ab12", 1, 1), ds("deap", "ab34", 1, 1)], fingerprint="ab")
     assert str(exc.value) == (
-        "--fingerprint 'ab' matches 2 data sets: synthetic 4 subjects x 40 trials (1 run, ab12); DEAP 4 "
-        "subjects x 40 trials (1 run, ab34); give more characters or --data synthetic|deap"
+        "fingerprint='ab' matches 2 data sets: synthetic 4 subjects x 40 trials (1 run, ab12); DEAP 4 "
+        "subjects x 40 trials (1 run, ab34); give more characters or data='synthetic|deap'"
     )
 
 

@@ -189,7 +189,8 @@ def test_not_run_cells_and_commands(store, store_env):
     assert fr.loc["saelstm", "whole-set/trial valence"] == NOT_RUN  # only a FAILED run exists
     cmd = next(c for c in tab.commands if "--model 4dcrnn --protocol whole-set " in c)
     assert cmd.startswith("bench run --model 4dcrnn --protocol whole-set --split trial --folds 2 --epochs 1")
-    assert "--synthetic" in cmd and f"--tracking-uri {store_env['uri']}" in cmd
+    # the runs read a synthetic folder, not the embedded twin: the command names that folder
+    assert f"--deap {store_env['folder']}" in cmd and f"--tracking-uri {store_env['uri']}" in cmd
     md = R.to_markdown([tab])
     assert "not run" in md and cmd in md
     missing = tab.data[tab.data["status"] == NOT_RUN]

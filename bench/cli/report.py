@@ -54,8 +54,9 @@ def report(
         features = grid_features(g, echo=echo, data=choice)
         write_grid_report(g, features, uri, out, grid_command(g, grid_file, choice))
         return
+    check_tracking_uri(tracking_uri)  # read as given: the fill-in commands carry it so
     store = load_store(
-        check_tracking_uri(tracking_uri),
+        tracking_uri,
         data=data,
         fingerprint=fingerprint,
         where=where,
@@ -81,7 +82,10 @@ def register(root: typer.Typer) -> None:
     params += [inspect.Parameter(n, kw, default=d, annotation=a) for n, a, d in grid]
 
     def command(**kwargs: Any) -> None:
-        report(**kwargs)
+        from bench.results.naming import cli_names
+
+        with cli_names():  # errors name the flags (--where), not the Python arguments (where=)
+            report(**kwargs)
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}

@@ -337,7 +337,7 @@ def write_grid_report(g, features, uri: str, out: Path, command: str) -> None:
         f"{sc.n_folds} folds, up to {sc.max_epochs} epochs, seeds {list(sc.seeds)})",
         "command": command,
     }
-    files = build_report(store, out, context=context)
+    files = build_report(store, out, context=context, grid=g)
     console.print(files.summary(), markup=False, soft_wrap=True)
 
 

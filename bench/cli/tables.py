@@ -128,7 +128,10 @@ def _command(spec) -> Any:
         )
 
     def command(**kwargs: Any) -> None:
-        emit(spec.name, **kwargs)
+        from bench.results.naming import cli_names
+
+        with cli_names():  # errors name the flags (--where), not the Python arguments (where=)
+            emit(spec.name, **kwargs)
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
@@ -195,12 +198,12 @@ def emit(
     if plot is not None:
         plot_format("--plot", plot)
     to_stdout = output is not None and str(output) == STDOUT
-    uri = check_tracking_uri(tracking_uri)
+    check_tracking_uri(tracking_uri)  # the store is read as given: fill-in commands carry it so
     if spec.across_pairs and data is None:  # a table of dataset pairs reads the cross-dataset runs
         from bench.results.crossdataset import default_kind
 
-        data = default_kind(uri)
-    store = R.load_store(uri, data=data, fingerprint=fingerprint, where=where)
+        data = default_kind(tracking_uri)
+    store = R.load_store(tracking_uri, data=data, fingerprint=fingerprint, where=where)
     built = R.build(name, store, metric=metric, **options)
     if fmt is not None and (output is None or to_stdout):
         sys.stdout.write(R.render(built, fmt))
@@ -219,20 +222,32 @@ def runs_table(store) -> Any:
 
     shown = set(store.parents["run_id"])
     n_subjects = store.dataset.n_subjects if store.dataset else None
-    rows = []
+    rows, example = [], None
     for _, r in store.runs.iterrows():
         cell = f"{r['protocol']}/{r['split']}" + ("" if r["audit"] == "none" else f" {r['audit']}")
-        cell += f" {r['variant']}" + (" (tuned)" if r["tuned"] else "")
-        rest = ", ".join(f"{k}={json.dumps(v)}" for k, v in other_settings(r).items())
+        own = r["run_variant"]
+        cell += f" {own}" + ("" if own == r["variant"] else f" (shown as {r['variant']})")
+        cell += " (tuned)" if r["tuned"] else ""
+        others = other_settings(r)
+        rest = ", ".join(f"{k}={json.dumps(v)}" for k, v in others.items())
+        if example is None and others and r["variant"] != "full":
+            key, value = next(iter(others.items()))
+            example = f"--where {key}={_where_value(value)}"
         mark = " *" if r["run_id"] in shown else ""
         rows.append([r["run_id"][:8] + mark, r["model"], cell, describe_scale(r, n_subjects), rest])
     columns = [Col("run", NAME), Col("model", NAME), Col("cell", NAME), Col("scale", TEXT)]
+    caption = "*: the run the tables show for its cell (the newest). The tables show other runs with --where "
+    caption += "KEY=VALUE of any setting" + (f" (e.g. {example})" if example else "")
     return FitTable(
-        [*columns, Col("other settings", TEXT)],
-        rows,
-        title=f"Finished runs | {store.label}",
-        caption="*: the run the tables show for its cell (the newest); pick another with --where KEY=VALUE",
+        [*columns, Col("other settings", TEXT)], rows, title=f"Finished runs | {store.label}", caption=caption
     )
+
+
+def _where_value(value: Any) -> str:
+    """A setting's value as ``--where`` takes it: lists comma-joined (``subjects=1,2``), else JSON."""
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def datasets_table(sets, default, chosen: str) -> Any:
@@ -285,20 +300,23 @@ def register(root: typer.Typer) -> None:
         """List the finished runs the tables choose from (of one data set), with the settings that set
         them apart; --datasets lists the data sets of the store."""
         from bench.results import load_store
+        from bench.results.naming import cli_names
         from bench.results.store import list_datasets
 
         uri = check_tracking_uri(tracking_uri)
         if list_sets:
             if fingerprint is not None or where or model:
                 raise ConfigError("--datasets lists every data set: drop --fingerprint, --where and --model")
-            console.print(datasets_table(*list_datasets(uri, data)))
+            with cli_names():
+                console.print(datasets_table(*list_datasets(uri, data)))
             return
-        store = load_store(
-            uri,
-            data=data,
-            fingerprint=fingerprint,
-            where=[*(where or []), *([f"model={model}"] if model else [])],
-        )
+        with cli_names():
+            store = load_store(
+                uri,
+                data=data,
+                fingerprint=fingerprint,
+                where=[*(where or []), *([f"model={model}"] if model else [])],
+            )
         console.print(runs_table(store))
         for n in [*([store.others_note] if store.others_note else []), *store.notes]:
             err_console.print(n, markup=False)
@@ -379,9 +397,12 @@ def register(root: typer.Typer) -> None:
             f"train.max_epochs={p.config.train.max_epochs}",
             "subjects=" + json.dumps(list(p.config.subjects) if p.config.subjects else None),
         ]
-        store = R.load_store(
-            tracking_uri, data=p.features.kind, fingerprint=p.features.fingerprint, where=scale
-        )
-        show(R.to_rich(R.build("ablation", store, model=model, protocol=protocol, split=p.split)))
+        from bench.results.naming import cli_names
+
+        with cli_names():
+            store = R.load_store(
+                tracking_uri, data=p.features.kind, fingerprint=p.features.fingerprint, where=scale
+            )
+            show(R.to_rich(R.build("ablation", store, model=model, protocol=protocol, split=p.split)))
         if res.failed:
             raise typer.Exit(1)

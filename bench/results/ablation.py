@@ -19,6 +19,7 @@ from bench.results.table import (
     consistency,
     data_notes,
     metric_note,
+    missing,
     pval,
     register_table,
     run_command,
@@ -67,7 +68,8 @@ def ablation_table(
     flags = consistency(store, pars.values())
     rows, frame, commands = [], [], []
     for v, par in pars.items():
-        if par is None:
+        absent = missing(store, model, protocol, split, variant=v)
+        if par is None and store.asks(model, protocol, split, variant=v):
             commands.append(run_command(store, model, protocol, split, variant=v, ref=ref))
         for task in TASKS:
             c, cf = cell(store, par, task, metric), cell(store, full, task, metric)
@@ -86,7 +88,7 @@ def ablation_table(
                     "variant": v,
                     "task": task,
                     "metric": metric,
-                    **cell_fields(c),
+                    **cell_fields(c, absent),
                     "diff_vs_full": diff(c, cf),
                     "p_vs_full": test["p"],
                     "test": test["test"],
@@ -100,7 +102,7 @@ def ablation_table(
                 {
                     "variant": v,
                     "task": task,
-                    METRIC_COLUMNS[metric]: short(c, flags.mark(par)),
+                    METRIC_COLUMNS[metric]: short(c, flags.mark(par), absent),
                     "Δ vs full": signed(diff(c, cf)) if v != "full" else "",
                     "p vs full": test["why"],
                     "paper": DASH if paper is None else f"{paper:.2f}",

@@ -25,6 +25,7 @@ import pandas as pd
 
 from bench import stats
 from bench.checks import check_option
+from bench.results.naming import arg
 from bench.results.store import Store
 
 METRICS: dict[str, str] = {
@@ -56,7 +57,7 @@ OTHER_FOLDS = "n/a (other folds)"
 
 
 def check_metric(metric: str) -> str:
-    return check_option("--metric", metric, METRICS)
+    return check_option(arg("metric"), metric, METRICS)
 
 
 @dataclass(frozen=True)
@@ -133,22 +134,10 @@ def paired_test(
     if not a["folds_fp"] or a["folds_fp"] != b["folds_fp"]:
         return {**out, "why": OTHER_FOLDS}
     col = METRICS[check_metric(metric)]
-    ua, ub = _units(store, a["run_id"], task), _units(store, b["run_id"], task)
     if a["per_subject"]:
-        sa, sb = ua.groupby("subject")[col].mean(), ub.groupby("subject")[col].mean()
-        shared = sorted(set(sa.index) & set(sb.index))
-        if not shared:
-            return {**out, "why": "no shared subjects"}
-        p = stats.wilcoxon_paired(
-            sa.loc[shared].to_numpy(), sb.loc[shared].to_numpy(), alternative=alternative
-        )
-        return {
-            "p": p,
-            "test": "W",
-            "n": len(shared),
-            "min_p": stats.wilcoxon_min_p(len(shared), alternative),
-            "why": "",
-        }
+        return subjects_test(subject_scores(store, a, task, metric), subject_scores(store, b, task, metric),
+                             alternative)  # fmt: skip
+    ua, ub = _units(store, a["run_id"], task), _units(store, b["run_id"], task)
     ua, ub = ua.set_index("base"), ub.set_index("base")
     shared = sorted(set(ua.index) & set(ub.index))
     if len(shared) < 2:
@@ -164,6 +153,23 @@ def paired_test(
         alternative=alternative,
     )
     return {"p": p, "test": "t", "n": len(shared), "min_p": 0.0, "why": ""}
+
+
+def subject_scores(store: Store, parent: pd.Series, task: str, metric: str = "acc") -> pd.Series:
+    """A run's metric per test subject (each subject's folds averaged), indexed by subject."""
+    col = METRICS[check_metric(metric)]
+    return _units(store, parent["run_id"], task).groupby("subject")[col].mean().sort_index()
+
+
+def subjects_test(a: pd.Series, b: pd.Series, alternative: str = "two-sided") -> dict:
+    """Wilcoxon signed-rank test of per-subject scores ``a`` vs ``b`` over their shared subjects, in
+    :func:`paired_test`'s form (``min_p``: the smallest p this many subjects can give)."""
+    shared = sorted(set(a.index) & set(b.index))
+    if not shared:
+        return {"p": math.nan, "test": "", "n": 0, "min_p": math.nan, "why": "no shared subjects"}
+    p = stats.wilcoxon_paired(a.loc[shared].to_numpy(), b.loc[shared].to_numpy(), alternative=alternative)
+    return {"p": p, "test": "W", "n": len(shared), "min_p": stats.wilcoxon_min_p(len(shared), alternative),
+            "why": ""}  # fmt: skip
 
 
 def binomial_chance(c: Cell) -> float:
@@ -185,11 +191,12 @@ def ci_kind(s: stats.Summary) -> str:
     return "corrected t" if s.corrected else "t"
 
 
-def cell_fields(c: Cell | None) -> dict:
-    """The tidy numbers of one cell (NaN and status 'not run' for a missing one, never zeros)."""
+def cell_fields(c: Cell | None, absent: str = "not run") -> dict:
+    """The tidy numbers of one cell (NaN and status ``absent`` for a missing one, never zeros): 'not run',
+    or 'not asked' for a cell the ``where`` conditions or a grid leave out."""
     if c is None:
         return {
-            "status": "not run",
+            "status": absent,
             "run_id": "",
             "over": "",
             "mean": math.nan,

@@ -13,6 +13,7 @@ from bench.results.store import Store, find_parent
 from bench.results.table import (
     BELOW_CHANCE,
     DASH,
+    NOT_ASKED,
     NOT_RUN,
     REFERENCE_MODEL,
     TRIVIAL,
@@ -71,7 +72,7 @@ def _verdict(r: pd.Series) -> object:
 
 def _text(r: pd.Series, marker: str) -> str:
     if r["status"] != "ok":
-        return NOT_RUN
+        return DASH if r["status"] == NOT_ASKED else NOT_RUN
     text = pct(r["mean"])
     if math.isfinite(r["std"]):
         text += f" ± {pct(r['std'])}"
@@ -112,7 +113,8 @@ def comparison_table(store: Store, metric: str = "acc") -> list[Table]:
         for model in models:
             par = find_parent(store, model, protocol, split)
             shown.append(par)
-            if par is None:
+            asked = store.asks(model, protocol, split)
+            if par is None and asked:
                 commands.append(run_command(store, model, protocol, split, ref=col_ref))
             for task in TASKS:
                 c = cell(store, par, task, metric)
@@ -122,7 +124,7 @@ def comparison_table(store: Store, metric: str = "acc") -> list[Table]:
                     "split": split,
                     "task": task,
                     "metric": metric,
-                    **cell_fields(c),
+                    **cell_fields(c, NOT_RUN if asked else NOT_ASKED),
                     "p_vs_mtcnn": math.nan,
                     "p_vs_mtcnn_holm": math.nan,
                     "test": "",

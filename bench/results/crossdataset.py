@@ -1,5 +1,12 @@
 """Cross-dataset matrix: per model, test accuracy of training on one dataset (rows) and testing on
-another (columns), with the majority baseline of the same pair and a paired test against it.
+another (columns), with the trivial references of the same pair and a paired test against the stronger.
+
+The majority baseline answers the TRAINING dataset's majority class, which can be the test dataset's
+minority class: then the other constant answer scores higher, and a model that learnt nothing but that
+constant would beat the baseline. So the star tests a model against the stronger of the two constants
+on each pair, the other one computed per test subject from the baseline's own scores (it is right exactly
+where the baseline is wrong). Picking the better constant uses the test labels: an oracle reference, not
+a model, and labelled so.
 
 Every pair is its own data set (the fingerprint of both datasets' features), so this table reads every
 cross-dataset data set of the chosen kind (real or synthetic, never both) and places each run by the
@@ -17,7 +24,9 @@ from bench.data.cross import CROSS_KIND
 from bench.data.datasets import dataset_names, get_dataset
 from bench.data.inputs import TASKS
 from bench.errors import ConfigError
-from bench.results.cells import cell, cell_fields, paired_test
+from bench.results.cells import cell, cell_fields, paired_test, subject_scores, subjects_test
+from bench.results.commands import run_command
+from bench.results.naming import arg_value
 from bench.results.store import Store, list_datasets, load_stores
 from bench.results.table import (
     DASH,
@@ -36,6 +45,8 @@ from bench.results.table import (
 PROTOCOL = "cross-dataset"
 BASELINE = "majority"
 ALPHA = 0.05
+ORACLE = "oracle const"
+"""The label of the better constant answer, chosen with the test labels (not a model)."""
 
 
 def _pair(parent: pd.Series) -> tuple[str, str] | None:
@@ -77,6 +88,7 @@ def cross_store(store: Store) -> Store:
         else "",
         where=store.where,
         untagged=sum(s.untagged for s in stores),
+        conditions=store.conditions,
     )
 
 
@@ -109,7 +121,9 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
     models = [m for m in ordered_models(st, all_models=False) if m != BASELINE or model == BASELINE]
     if model is not None:
         if model not in set(p["model"]):
-            raise ConfigError(f"--model {model!r}: no cross-dataset runs; runs exist for {', '.join(models)}")
+            raise ConfigError(
+                f"{arg_value('model', model)}: no cross-dataset runs; runs exist for {', '.join(models)}"
+            )
         models = [model]
     order = {n: i for i, n in enumerate(dataset_names())}
     trains = sorted({a for a, _ in p["pair"]}, key=order.get)
@@ -130,19 +144,23 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
                     par, base = shown(m, (a, b)), shown(BASELINE, (a, b))
                     c, cb = cell(st, par, task, metric), cell(st, base, task, metric)
                     test = {"p": math.nan, "why": "no majority run"}
-                    if par is not None and base is not None:
-                        test = paired_test(st, par, base, task, metric, alternative="greater")
-                    above = math.isfinite(test["p"]) and test["p"] < ALPHA
-                    untestable = test.get("min_p", 0.0) > ALPHA  # too few test subjects for any p < alpha
+                    ref = {"p": math.nan, "why": "no majority run"}
+                    name, best = "", math.nan
+                    if base is not None and cb is not None:
+                        name, scores = stronger_constant(st, base, task, metric)
+                        best = float(scores.mean())
+                        if par is not None and c is not None:
+                            test = paired_test(st, par, base, task, metric, alternative="greater")
+                            model_scores = subject_scores(st, par, task, metric)
+                            ref = subjects_test(model_scores, scores, alternative="greater")
+                    above = math.isfinite(ref["p"]) and ref["p"] < ALPHA
+                    untestable = ref.get("min_p", 0.0) > ALPHA  # too few test subjects for any p < alpha
                     mark = flags.mark(par) + ("*" if above else UNTESTABLE if untestable else "")
-                    # the majority baseline predicts the TRAINING dataset's majority class; the other
-                    # constant scores 1 - that on the test dataset: the better of the two is the floor
-                    best = max(cb.mean, 1 - cb.mean) if cb is not None else math.nan
                     line[_title(b)] = (
                         DASH
                         if a == b
                         else short(c, mark)
-                        + (f" | maj {pct(cb.mean)}, best constant {pct(best)}" if c and cb else "")
+                        + (f" | maj {pct(cb.mean)}, {ORACLE} {pct(best)}" if c and cb else "")
                     )
                     rows.append(
                         {
@@ -150,7 +168,9 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
                             **cell_fields(c),
                             "majority": cb.mean if cb is not None else math.nan,
                             "best_constant": best,
-                            "p_vs_majority": test["p"], "p_note": test.get("why", ""),
+                            "reference": name,
+                            "p_vs_reference": ref["p"],
+                            "p_vs_majority": test["p"], "p_note": ref.get("why", ""),
                             "data_fingerprint": par["fingerprint"] if par is not None else "",
                         }
                     )  # fmt: skip
@@ -166,11 +186,12 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
                     metric_note(metric),
                     "Each cell: mean ± sd over the test dataset's subjects (n = subjects), one model "
                     "trained on every subject of the row's dataset, on the channels both share; `maj`: the "
-                    "majority baseline on the same pair (the training dataset's majority class); `best "
-                    "constant`: the better of the two constant answers on the test dataset (the floor when "
-                    "the datasets' class shares differ); * = above the majority baseline (one-sided "
-                    f"Wilcoxon over subjects, p < {ALPHA}); {UNTESTABLE} = too few test subjects for "
-                    f"p < {ALPHA} (the smallest p with n subjects is 1/2^n)."
+                    "majority baseline on the same pair (it answers the training dataset's majority class, "
+                    f"which may be the test dataset's minority); `{ORACLE}`: the better of the two constant "
+                    "answers on the test dataset, chosen with the TEST labels: an oracle reference, not a "
+                    "model; * = above the stronger of the two (one-sided Wilcoxon over subjects against the "
+                    f"stronger constant's per-subject scores, p < {ALPHA}); {UNTESTABLE} = too few test "
+                    f"subjects for p < {ALPHA} (the smallest p with n subjects is 1/2^n)."
                     + " Each dataset is binarised at its own threshold (DEAP, AMIGOS, MAHNOB-HCI: > 5 of "
                     "1-9; DREAMER: > 3 of 1-5).",
                     *([st.chosen] if st.chosen else []),
@@ -178,17 +199,48 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
                     *data_notes(st),
                 ],
                 [
-                    f"bench run --protocol cross-dataset --model {m} --dataset {a} --test {b}"
-                    + (" --synthetic" if st.data_kind.endswith("-synthetic") else "")
-                    + (f" --tracking-uri {st.tracking_uri}" if st.tracking_uri else "")
+                    _command(st, m, (a, b))
                     for a in trains
                     for b in tests
-                    if a != b and shown(m, (a, b)) is None
+                    if a != b and shown(m, (a, b)) is None and st.asks(m, PROTOCOL, "dataset")
                 ],
             )
         )
     return out
 
 
+def stronger_constant(store: Store, base: pd.Series, task: str, metric: str) -> tuple[str, pd.Series]:
+    """The stronger constant answer on a pair, and its scores per test subject: ``majority`` (the
+    baseline run ``base``, the training dataset's majority class) or ``oracle constant`` (the other class,
+    better on the test labels). The other constant is right exactly where the baseline is wrong: its
+    (trial, balanced) accuracy is 1 - the baseline's per subject; its macro-F1 is q / (1 + q) with q the
+    share of its class (1 - the baseline's window accuracy); any constant's AUC is the same."""
+    maj = subject_scores(store, base, task, metric)
+    if metric == "auc":
+        return "majority", maj
+    if metric == "f1":
+        q = 1.0 - subject_scores(store, base, task, "acc")
+        other = q / (1.0 + q)
+    else:
+        other = 1.0 - maj
+    return ("majority", maj) if maj.mean() >= other.mean() else ("oracle constant", other)
+
+
+def _command(st: Store, model: str, pair: tuple[str, str]) -> str:
+    """The run that fills a missing pair: the scale, folders and ``where`` settings of a run shown on the
+    same pair (else of any shown run, with the pair's datasets from their variables or twins)."""
+    p = st.parents
+    same = p[p["pair"] == pair]
+    ref = same.iloc[0] if not same.empty else p.iloc[0]
+    data = None
+    if same.empty:
+        data = ["--dataset", pair[0], "--test", pair[1]] + (["--synthetic"] if _synthetic(st) else [])
+    return run_command(st, model, PROTOCOL, "dataset", ref=ref, data=data)
+
+
+def _synthetic(store: Store) -> bool:
+    return store.data_kind.endswith("-synthetic")
+
+
 def _kind(store: Store) -> str:
-    return "synthetic twins" if store.data_kind.endswith("-synthetic") else "real data"
+    return "synthetic twins" if _synthetic(store) else "real data"

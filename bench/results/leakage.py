@@ -13,6 +13,7 @@ from bench.results.table import (
     consistency,
     data_notes,
     metric_note,
+    missing,
     ordered_models,
     protocols_with,
     register_table,
@@ -38,8 +39,9 @@ def leakage_table(store: Store, metric: str = "acc") -> list[Table]:
                 continue
             shown += pars
             ref = next(p for p in pars if p is not None)
+            absent = [missing(store, model, pr, sp, au) for sp, au in SETTINGS]
             for par, (sp, au) in zip(pars, SETTINGS, strict=True):
-                if par is None:
+                if par is None and store.asks(model, pr, sp, au):
                     commands.append(run_command(store, model, pr, sp, audit=au, ref=ref))
             for task in TASKS:
                 ct, cs, ca = (cell(store, p, task, metric) for p in pars)
@@ -48,7 +50,7 @@ def leakage_table(store: Store, metric: str = "acc") -> list[Table]:
                     "select_on_test_leak": diff(ca, cs),
                     "total_leak": diff(ca, ct),
                 }
-                for c, (sp, au) in zip((ct, cs, ca), SETTINGS, strict=True):
+                for c, (sp, au), gone in zip((ct, cs, ca), SETTINGS, absent, strict=True):
                     rows.append(
                         {
                             "model": model,
@@ -57,7 +59,7 @@ def leakage_table(store: Store, metric: str = "acc") -> list[Table]:
                             "audit": au,
                             "task": task,
                             "metric": metric,
-                            **cell_fields(c),
+                            **cell_fields(c, gone),
                             **leaks,
                         }
                     )
@@ -68,6 +70,7 @@ def leakage_table(store: Store, metric: str = "acc") -> list[Table]:
                         "task": task,
                         "cells": (ct, cs, ca),
                         "pars": pars,
+                        "absent": absent,
                         "Δ seg": signed(leaks["segment_leak"]),
                         "Δ select": signed(leaks["select_on_test_leak"]),
                         "Δ total": signed(leaks["total_leak"]),
@@ -77,9 +80,9 @@ def leakage_table(store: Store, metric: str = "acc") -> list[Table]:
         raise ConfigError(f"no runs under protocols with trial and segment splits on {store.label}")
     flags = consistency(store, shown)
     for out in frame:
-        cells, pars = out.pop("cells"), out.pop("pars")
-        for col, c, par in zip(("trial", "segment", "seg+select"), cells, pars, strict=True):
-            out[col] = short(c, flags.mark(par))
+        cells, pars, absent = out.pop("cells"), out.pop("pars"), out.pop("absent")
+        for col, c, par, gone in zip(("trial", "segment", "seg+select"), cells, pars, absent, strict=True):
+            out[col] = short(c, flags.mark(par), gone)
     cols = ["model", "protocol", "task", "trial", "segment", "seg+select", "Δ seg", "Δ select", "Δ total"]
     return [
         Table(

@@ -17,6 +17,7 @@ from bench.results.table import (
     consistency,
     data_notes,
     metric_note,
+    missing,
     ordered_models,
     protocols_with,
     register_table,
@@ -54,7 +55,7 @@ def _by_protocol(store: Store, split: str, metric: str) -> Table:
     has_delta = all(pr in protocols for pr in PAPER_PAIR)
     for model, pars in pairs:
         for pr, par in pars.items():
-            if par is None:
+            if par is None and store.asks(model, pr, split):
                 commands.append(run_command(store, model, pr, split))
         for task in TASKS:
             cs = {pr: cell(store, par, task, metric) for pr, par in pars.items()}
@@ -69,12 +70,12 @@ def _by_protocol(store: Store, split: str, metric: str) -> Table:
                         "split": split,
                         "task": task,
                         "metric": metric,
-                        **cell_fields(cs[pr]),
+                        **cell_fields(cs[pr], missing(store, model, pr, split)),
                         "diff_whole_minus_subject": d,
                         "ratio": math.nan,
                     }
                 )
-                out[pr] = short(cs[pr], flags.mark(pars[pr]))
+                out[pr] = short(cs[pr], flags.mark(pars[pr]), missing(store, model, pr, split))
             if has_delta:
                 out[DELTA] = signed(d)
             frame.append(out)
@@ -125,7 +126,7 @@ def _by_split(store: Store, metric: str) -> Table:
                 continue
             shown += [tr, sg]
             for par, sp in ((tr, "trial"), (sg, "segment")):
-                if par is None:
+                if par is None and store.asks(model, pr, sp):
                     commands.append(run_command(store, model, pr, sp, ref=tr if tr is not None else sg))
             for task in TASKS:
                 ct, cs = cell(store, tr, task, metric), cell(store, sg, task, metric)
@@ -139,7 +140,7 @@ def _by_split(store: Store, metric: str) -> Table:
                             "split": sp,
                             "task": task,
                             "metric": metric,
-                            **cell_fields(c),
+                            **cell_fields(c, missing(store, model, pr, sp)),
                             "diff_segment_minus_trial": d,
                             "ratio": q,
                         }
@@ -149,8 +150,8 @@ def _by_split(store: Store, metric: str) -> Table:
                         "model": model,
                         "protocol": pr,
                         "task": task,
-                        "trial": (ct, tr),
-                        "segment (leaky)": (cs, sg),
+                        "trial": (ct, tr, missing(store, model, pr, "trial")),
+                        "segment (leaky)": (cs, sg, missing(store, model, pr, "segment")),
                         "Δ": signed(d),
                         "ratio": DASH if not math.isfinite(q) else f"{q:.3f}",
                     }
@@ -158,8 +159,8 @@ def _by_split(store: Store, metric: str) -> Table:
     flags = consistency(store, shown)
     for out in frame:
         for col in ("trial", "segment (leaky)"):
-            c, par = out[col]
-            out[col] = short(c, flags.mark(par))
+            c, par, absent = out[col]
+            out[col] = short(c, flags.mark(par), absent)
     return Table(
         "protocols-split",
         title(store, "Split: segment (leaky) vs trial, leakage inflation", metric),

@@ -7,15 +7,16 @@ set). Which data set a table shows is :func:`choose_dataset`'s rule. A cell is
 ``(model, protocol, split, audit, variant)``, all read from the tags the runner wrote when the run
 started (:mod:`bench.identity`); nothing is re-derived here. When several finished runs compete for a
 cell (same recipe, other scale: epochs, folds, seed, subjects, precision) the newest is shown and the
-tables say so; ``--where key=value`` picks among them.
+tables say so; ``--where key=value`` picks among them, and picks runs of any setting: the cell a picked
+run is shown in is named without the settings the conditions fix (:mod:`bench.results.where`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,21 @@ from bench.checks import check_option
 from bench.data.inputs import TASKS
 from bench.data.source import kind_words
 from bench.errors import ConfigError
+from bench.results.naming import arg, arg_value, is_cli
+from bench.results.where import (
+    cell_allowed,
+    describe,
+    filter_runs,
+    json_value,
+    lookup,  # noqa: F401  (part of this module's interface before where.py existed)
+    parse_where,
+    pinned,
+    shown_variant,
+)
 from bench.tracking import EXPERIMENTS, TAG
 from bench.trainer import TEST_METRICS
+
+_json = json_value
 
 CELL_KEY: tuple[str, ...] = ("model", "protocol", "split", "audit", "variant")
 
@@ -87,6 +101,30 @@ class Store:
     where: tuple[str, ...] = ()
     untagged: int = 0
     """Finished parents made before runs carried their cell identity (not shown)."""
+    conditions: tuple[tuple[str, Any], ...] = ()
+    """``where`` parsed: ``(key, value)`` pairs."""
+    asked: frozenset[tuple[str, ...]] | None = None
+    """The cells (:data:`CELL_KEY` tuples) a grid asked for: a missing cell outside them is not "not run"
+    (None: every cell a table shows)."""
+
+    def asks(self, model: str, protocol: str, split: str, audit: str = "none", variant: str = "full") -> bool:
+        """Whether a missing cell is one to list as "not run", with a command to fill it: a run meeting
+        the ``where`` conditions can fill it (:func:`~bench.results.where.cell_allowed`: ``model=mtcnn``
+        asks for no other model) and, for a grid's report, the grid asked for it (:meth:`asking`)."""
+        if not cell_allowed(self.conditions, model, protocol, split, audit, variant):
+            return False
+        return self.asked is None or (model, protocol, split, audit, variant) in self.asked
+
+    def asks_model(self, model: str) -> bool:
+        """Whether a table listing every registered model lists ``model`` (see :meth:`asks`)."""
+        if not cell_allowed([(k, v) for k, v in self.conditions if k == "model"], model, "", ""):
+            return False
+        return self.asked is None or any(c[0] == model for c in self.asked)
+
+    def asking(self, cells: Collection[tuple[str, ...]]) -> Store:
+        """This store, with only ``cells`` (``(model, protocol, split, audit, variant)``) listed as not run
+        when missing: a grid's report names what the grid asked for, not every registered model."""
+        return replace(self, asked=frozenset(tuple(c) for c in cells))
 
     @property
     def notes(self) -> list[str]:
@@ -125,15 +163,6 @@ class Store:
         return r[same & (r["run_id"] != parent["run_id"]) & (r["scale_sig"] != parent["scale_sig"])]
 
 
-def _json(value: str | None, default: Any = None) -> Any:
-    if value is None:
-        return default
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
-
-
 def _search_all(cl, exp_id: str, filter_string: str) -> list:
     out, token = [], None
     while True:
@@ -159,43 +188,6 @@ def _nested_params(params: dict[str, str]) -> dict:
     return out
 
 
-def lookup(settings: dict, key: str) -> tuple[bool, Any]:
-    """``(found, value)`` of a dotted key in a nested settings dict."""
-    node: Any = settings
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False, None
-        node = node[part]
-    return True, node
-
-
-def parse_where(items: Sequence[str] | None) -> list[tuple[str, Any]]:
-    """``["train.max_epochs=200"]`` -> ``[("train.max_epochs", 200)]`` (values JSON where they parse)."""
-    out = []
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or not key:
-            raise ConfigError(f"--where {item!r}: expected key=value, e.g. --where train.max_epochs=200")
-        out.append((key, _json(value.strip(), value.strip())))
-    return out
-
-
-def _matches(row: dict, key: str, want: Any) -> bool | None:
-    """Whether a run has ``key == want``; None when the run has no such setting or tag."""
-    found, value = lookup(row["config"], key)
-    if not found:
-        found, value = key.removeprefix(TAG) in row["tags"], row["tags"].get(key.removeprefix(TAG))
-        value = _json(value, value)
-    if not found:
-        return None
-    if isinstance(value, float) and isinstance(want, int | float):
-        return math.isclose(value, float(want))
-    if isinstance(value, list) and isinstance(want, str):  # --where subjects=1,2 or features=de
-        return [str(v) for v in value] == [w.strip() for w in want.split(",")]
-    return value == want or str(value) == str(want)
-
-
 def _parent_row(run) -> dict:
     t, p = run.data.tags, run.data.params
     scale = _json(t.get(f"{TAG}scale"), {}) or {}
@@ -214,6 +206,8 @@ def _parent_row(run) -> dict:
         "split": t.get(f"{TAG}split", "?"),
         "audit": t.get(f"{TAG}audit", "none") or "none",
         "variant": t.get(f"{TAG}variant"),
+        "run_variant": t.get(f"{TAG}variant"),
+        "source": _source(run),
         "leaky": t.get(f"{TAG}leaky", "false") == "true",
         "fingerprint": t.get(f"{TAG}data_fingerprint", "?"),
         "data_kind": t.get(f"{TAG}data_kind", "?"),
@@ -235,6 +229,16 @@ def _parent_row(run) -> dict:
         "config": _nested_params(p),
         "tags": {k.removeprefix(TAG): v for k, v in t.items() if k.startswith(TAG)},
     }
+
+
+def _source(run) -> str:
+    """The folder the run read its data from (its MLflow dataset input; ``a -> b`` for a cross-dataset
+    pair), or "" where it was not recorded (a run on the feature cache alone)."""
+    for item in getattr(getattr(run, "inputs", None), "dataset_inputs", None) or ():
+        uri = json_value(getattr(item.dataset, "source", None), {})
+        if isinstance(uri, dict) and uri.get("uri") and uri["uri"] != "feature cache":
+            return str(uri["uri"])
+    return ""
 
 
 def _unit_rows(run) -> list[dict]:
@@ -346,17 +350,13 @@ def choose_dataset(
         if len(hits) == 1:
             return hits[0], "the one picked with --fingerprint"
         listing = "; ".join(d.describe() for d in (hits or pool))
+        given = f"{arg('fingerprint')}{' ' if is_cli() else '='}{prefix!r}"
         if not hits:
-            raise ConfigError(
-                f"--fingerprint {prefix!r}: no {of_kind}data set with finished runs; available: {listing}"
-            )
+            raise ConfigError(f"{given}: no {of_kind}data set with finished runs; available: {listing}")
+        kinds = "|".join(k for k in EXPERIMENTS if any(d.kind == k for d in hits))
         raise ConfigError(
-            f"--fingerprint {prefix!r} matches {len(hits)} data sets: {listing}; give more characters"
-            + (
-                ""
-                if data
-                else " or --data " + "|".join(k for k in EXPERIMENTS if any(d.kind == k for d in hits))
-            )  # noqa: E501
+            f"{given} matches {len(hits)} data sets: {listing}; give more characters"
+            + ("" if data else f" or {arg_value('data', kinds)}")
         )
     if len(pool) > 1:
         for kind, fp in default():
@@ -393,10 +393,10 @@ def _open(tracking_uri: str | None, data: str | None, first: str) -> tuple[Any, 
     from bench.tracking import client, resolve_tracking_uri
 
     if data is not None:
-        check_option("--data", data, EXPERIMENTS)
+        check_option(arg("data"), data, EXPERIMENTS)
     uri = resolve_tracking_uri(tracking_uri)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        raise ConfigError(f"no MLflow store at {uri}; run `{first}` first (or pass --tracking-uri)")
+        raise ConfigError(f"no MLflow store at {uri}; run `{first}` first (or pass {arg('tracking_uri')})")
     cl = client(tracking_uri)
     found = _finished_parents(cl)
     if not found:
@@ -428,24 +428,50 @@ def load_store(
     deap; ``fingerprint``: a prefix of one).
 
     ``where`` (``["train.max_epochs=200", ...]``) keeps the runs whose config (or ``bench.`` tag) has
-    those values. Raises :class:`ConfigError` for an unknown data kind or fingerprint, an empty store, or
-    a ``where`` key no run has; ``first`` is the command those errors tell to run first.
+    those values, and the cells show them named without those settings (:mod:`bench.results.where`):
+    ``where=["train.lr=0.0001"]`` fills the ``full`` cells with the runs of that learning rate. Without
+    ``fingerprint`` the data set is chosen among those with runs meeting ``where`` (``-F`` settings make
+    a data set of their own). Raises :class:`ConfigError` for an unknown data kind or fingerprint, an
+    empty store, or a ``where`` key no run has; ``first`` is the command those errors tell to run first.
+    ``tracking_uri`` is kept as given: the fill-in commands carry it so.
     """
     conditions = parse_where(where)
     cl, found, sets = _open(tracking_uri, data, first)
-    ds, chosen = choose_dataset(sets, data=data, fingerprint=fingerprint)
+    pool, note = _matching_sets(found, sets, conditions, data, fingerprint)
+    ds, chosen = choose_dataset(pool, data=data, fingerprint=fingerprint)
     units = _finished_units(cl, found[ds.kind][0])
-    return _store(found, sets, ds, chosen, tracking_uri, where, conditions, units)
+    return _store(found, sets, ds, chosen + note, tracking_uri, where, conditions, units)
+
+
+def _matching_sets(found: dict, sets: list[DataSet], conditions: list, data: str | None,
+                   fingerprint: str | None) -> tuple[list[DataSet], str]:  # fmt: skip
+    """The data sets to choose from: with conditions and no fingerprint, those holding a run that meets
+    them (all of them when none does: the error then comes from the chosen one); and a note when that
+    left some out."""
+    if not conditions or fingerprint is not None:
+        return sets, ""
+    rows = [r for kind, (_, rs) in found.items() if data is None or kind == data for r in rs]
+    keep = {(r["data_kind"], r["fingerprint"]) for r in filter_runs(rows, conditions)}
+    pool = [d for d in sets if (d.kind, d.fingerprint) in keep]
+    if not pool or len(pool) == len([d for d in sets if data is None or d.kind == data]):
+        return sets, ""
+    return pool, f" among those with runs picked by {arg('where')}"
 
 
 def load_stores(
     tracking_uri: str | None, data: str, where: Sequence[str] | None = None, *, first: str = "bench run ..."
 ) -> list[Store]:
     """One :class:`Store` per data set of kind ``data`` (every cross-dataset pair, say), with the store read
-    once: as :func:`load_store` for each, without reading every run again per data set."""
+    once: as :func:`load_store` for each, without reading every run again per data set. A data set without
+    runs meeting ``where`` is left out (error: none has any)."""
     conditions = parse_where(where)
     cl, found, sets = _open(tracking_uri, data, first)
     sets = [d for d in sets if d.kind == data]
+    if conditions:
+        keep = {r["fingerprint"] for r in filter_runs(found[data][1], conditions)}
+        if not keep:
+            raise ConfigError(f"{describe(conditions, list(where or ()))}: no finished {data} run matches")
+        sets = [d for d in sets if d.fingerprint in keep]
     units = _finished_units(cl, found[data][0])
     chosen = f"every {data} data set"
     return [_store(found, sets, d, chosen, tracking_uri, where, conditions, units) for d in sets]
@@ -460,25 +486,22 @@ def _finished_units(cl, exp_id: str) -> list:
 
 def _store(found: dict, sets: list[DataSet], ds: DataSet, chosen: str, tracking_uri: str | None,
            where: Sequence[str] | None, conditions: list, units: list) -> Store:  # fmt: skip
-    """The Store of data set ``ds`` from the store's finished parents (``found``) and unit runs."""
+    """The Store of data set ``ds`` from the store's finished parents (``found``) and unit runs: the runs
+    meeting ``conditions``, each in the cell :func:`~bench.results.where.shown_variant` names."""
     _, rows = found[ds.kind]
-    runs = pd.DataFrame(rows).sort_values(["start_time", "run_id"], ascending=[False, False], kind="stable")
-    runs = runs[runs["fingerprint"] == ds.fingerprint]
-    untagged = int(runs["variant"].isna().sum())
-    runs = runs[runs["variant"].notna()]
-    for key, want in conditions:
-        hits = [_matches(r, key, want) for r in runs.to_dict("records")]
-        if all(h is None for h in hits) and len(hits):
-            raise ConfigError(
-                f"--where {key}: no run has this setting; settings look like train.max_epochs, n_folds, "
-                "seed, subjects, threshold, model_options.NAME, feature_config.NAME, variant, code_version"
-            )
-        runs = runs[[h is True for h in hits]]
-    if conditions and runs.empty:
+    columns = list(rows[0])  # every row has the same keys (an empty frame keeps them too)
+    rows = [r for r in rows if r["fingerprint"] == ds.fingerprint]
+    untagged = sum(r["variant"] is None for r in rows)
+    rows = filter_runs([r for r in rows if r["variant"] is not None], conditions)
+    if conditions and not rows:
         raise ConfigError(
-            f"--where {' '.join(where or ())}: no finished {ds.kind} run on data set {ds.fingerprint[:8]} "
-            f"({ds.size}) matches"
+            f"{describe(conditions, list(where or ()))}: no finished {ds.kind} run on data set "
+            f"{ds.fingerprint[:8]} ({ds.size}) matches"
         )
+    keys, whole = pinned(conditions)
+    rows = [{**r, "variant": shown_variant(r, keys, whole)} for r in rows]
+    runs = pd.DataFrame(rows, columns=columns)
+    runs = runs.sort_values(["start_time", "run_id"], ascending=[False, False], kind="stable")
     runs = runs.reset_index(drop=True)
     parents = runs.drop_duplicates(list(CELL_KEY), keep="first").reset_index(drop=True)
     ids = set(runs["run_id"])
@@ -500,8 +523,9 @@ def _store(found: dict, sets: list[DataSet], ds: DataSet, chosen: str, tracking_
         dataset=ds,
         others=tuple(d for d in sets if d != ds),
         chosen=chosen,
-        where=tuple(where or ()),
+        where=tuple(str(w) for w in ([where] if isinstance(where, str) else where or ())),
         untagged=untagged,
+        conditions=tuple(conditions),
     )
 
 

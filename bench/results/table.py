@@ -14,19 +14,23 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from bench.ablation import VARIANT_FLAGS
 from bench.data.source import kind_words
 from bench.errors import ConfigError
 from bench.results.cells import METRIC_LABELS, Cell
+from bench.results.commands import data_options, run_command  # noqa: F401  (re-exported: table modules)
+from bench.results.naming import arg
 from bench.results.store import Store
 
 NOT_RUN = "not run"
+NOT_ASKED = "not asked"
+"""Status of a missing cell that the ``where`` conditions or a grid's report leave out (shown as a dash,
+with no command: no run of theirs could fill it, or the grid did not ask for it)."""
 DASH = "—"
 REFERENCE_MODEL = "mtcnn"
 TRIVIAL: tuple[str, ...] = ("majority", "prior")
@@ -127,7 +131,8 @@ def build(name: str, store: Store, metric: str = "acc", **options: Any) -> list[
     known = {o.name: o.default for o in spec.options}
     unknown = sorted(set(options) - set(known))
     if unknown:
-        raise ConfigError(f"table {name!r} has no option {', '.join(unknown)}; allowed: {', '.join(known)}")
+        have = ", ".join(map(arg, known))
+        raise ConfigError(f"table {name!r} has no option {', '.join(map(arg, unknown))}; allowed: {have}")
     kwargs = {**known, **{k: v for k, v in options.items() if v is not None}}
     return spec.build(store, metric, **kwargs)
 
@@ -152,10 +157,11 @@ def pval(p: float) -> str:
     return "p<0.001" if p < 0.001 else f"p={p:.3f}"
 
 
-def short(c: Cell | None, marker: str = "") -> str:
-    """``mean ± std (n=k)`` of a cell, with its marker; ``not run`` for a missing one."""
+def short(c: Cell | None, marker: str = "", absent: str = NOT_RUN) -> str:
+    """``mean ± std (n=k)`` of a cell, with its marker; for a missing one its status ``absent`` (``not
+    run``; a dash for ``not asked``)."""
     if c is None:
-        return NOT_RUN
+        return DASH if absent == NOT_ASKED else absent
     s = c.summary
     text = pct(s.mean) + ("" if not math.isfinite(s.std) else f" ± {pct(s.std)}") + f" (n={s.n})"
     return text + (f" {marker}" if marker else "")
@@ -179,10 +185,26 @@ def data_notes(store: Store) -> list[str]:
         real = "the real datasets" if real == "cross-dataset" else kind_words(real)
         notes.append(f"SYNTHETIC data: numbers test the harness, they say nothing about {real}.")
     if store.where:
-        notes.append("runs picked with --where " + " --where ".join(store.where) + ".")
+        notes.append(where_note(store))
     if store.others_note:
         notes.append(store.others_note)
     return [*notes, *store.notes]
+
+
+def where_note(store: Store) -> str:
+    """Which settings picked the runs (``where``), and the variants of theirs the cells show under another
+    name: the run's own, as `bench runs` lists it, and the cell's. Worded as the CLI options whoever made
+    the table (``bench report``, ``bench reproduce``, a notebook): the same runs give the same notes."""
+    text = "runs picked with " + " ".join(f"--where {w}" for w in store.where)
+    renamed = store.runs[store.runs["run_variant"] != store.runs["variant"]]
+    if renamed.empty:
+        return text + "."
+    pairs = sorted(set(zip(renamed["run_variant"], renamed["variant"], strict=True)))
+    shown = "; ".join(f"{own} as {cell}" for own, cell in pairs)
+    return (
+        f"{text}: every cell shows runs with these settings, named by their other settings (variants as "
+        f"`bench runs` lists them: {shown})."
+    )
 
 
 def model_names() -> list[str]:
@@ -192,9 +214,19 @@ def model_names() -> list[str]:
 
 
 def ordered_models(store: Store, all_models: bool) -> list[str]:
+    """Models with runs, registry order first; with ``all_models`` also every registered model the store
+    asks for (:meth:`Store.asks_model`: all of them, unless ``where`` or a grid's report narrow it)."""
     names = model_names()
     seen = set(store.parents["model"]) if not store.parents.empty else set()
-    return [m for m in names if all_models or m in seen] + sorted(seen - set(names))
+    listed = [m for m in names if m in seen or (all_models and store.asks_model(m))]
+    return listed + sorted(seen - set(names))
+
+
+def missing(store: Store, model: str, protocol: str, split: str, audit: str = "none",
+            variant: str = "full") -> str:  # fmt: skip
+    """The status of a missing cell: ``not run`` where the store asks for it, else ``not asked`` (shown
+    as a dash, :func:`short`)."""
+    return NOT_RUN if store.asks(model, protocol, split, audit, variant) else NOT_ASKED
 
 
 def protocol_names() -> list[str]:
@@ -234,82 +266,6 @@ def reported(model: str) -> dict:
         return get_model_info(model).reported
     except ConfigError:
         return {}
-
-
-# ------------------------------------------------------------------------------ fill-in commands
-def _subjects_arg(subjects: Sequence[int] | None) -> str | None:
-    if not subjects:
-        return None
-    subs = sorted(int(s) for s in subjects)
-    parts, start, prev = [], subs[0], subs[0]
-    for s in [*subs[1:], None]:
-        if s is not None and s == prev + 1:
-            prev = s
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if s is not None:
-            start = prev = s
-    return ",".join(parts)
-
-
-def run_command(
-    store: Store,
-    model: str,
-    protocol: str,
-    split: str,
-    *,
-    variant: str = "full",
-    audit: str = "none",
-    ref: pd.Series | None = None,
-) -> str:
-    """The ``bench run`` command that fills a missing cell, at the scale of ``ref`` (a shown run)."""
-    parts = ["bench run", f"--model {model}", f"--protocol {protocol}", f"--split {split}"]
-    for v in variant.split("+"):
-        if VARIANT_FLAGS.get(v):
-            parts.append(VARIANT_FLAGS[v])
-        elif v == "paper-recipe":
-            parts.append("--recipe paper")
-    if audit != "none":
-        parts.append(f"--audit {audit}")
-    if ref is None and not store.parents.empty:
-        ref = store.parents.iloc[0]
-    if ref is not None:
-        if ref["n_folds"] and (protocol != "cross-subject" or ref["protocol"] == protocol):
-            parts.append(f"--folds {ref['n_folds']}")
-        if ref["seed"]:
-            parts.append(f"--seed {ref['seed']}")
-        subs = _subjects_arg(ref["subjects"])
-        if subs:
-            parts.append(f"--subjects {subs}")
-        if "train.max_epochs" in ref["settings"]:
-            parts.append(f"--epochs {ref['settings']['train.max_epochs']}")
-    parts += data_options(store.data_kind, ref)
-    if store.tracking_uri:
-        parts.append(f"--tracking-uri {store.tracking_uri}")
-    return " ".join(parts)
-
-
-def data_options(kind: str, ref: pd.Series | None = None) -> list[str]:
-    """The data options of a fill-in command for runs of data kind ``kind``: DEAP's as before other
-    datasets were registered (``--synthetic`` / ``--deap "$DEAP_DIR"``), else ``--dataset NAME`` with
-    ``--synthetic`` or the dataset's folder variable, and ``--test`` for a cross-dataset pair (``ref``'s)."""
-    from bench.data.datasets import get_dataset
-
-    synthetic = kind == "synthetic" or kind.endswith("-synthetic")
-    if kind in ("synthetic", "deap"):
-        return ["--synthetic" if synthetic else '--deap "$DEAP_DIR"']
-    name = kind.removesuffix("-synthetic")
-    pair = str(ref["tags"].get("dataset", "")) if ref is not None else ""
-    train, _, test = pair.partition(">")
-    if name == "cross-dataset":
-        if not test:
-            return ["--synthetic"] if synthetic else []
-        out = ["--dataset", train, "--test", test]
-        if synthetic:
-            return [*out, "--synthetic"]
-        folders = f'--data-dir "${get_dataset(train).env}" --test-data-dir "${get_dataset(test).env}"'
-        return [*out, folders]
-    return ["--dataset", name, "--synthetic" if synthetic else f'--data-dir "${get_dataset(name).env}"']
 
 
 # ---------------------------------------------------------------------------------- consistency
