@@ -237,9 +237,7 @@ def test_cli_log_model_and_ui_urls(deap_dir, tmp_path, capsys, monkeypatch):
         port = s.getsockname()[1]
     assert main(["ui", "--tracking-uri", uri, "--port", str(port)]) == 0
     err = capsys.readouterr().err
-    want = (
-        f"deap-bench-synthetic: http://127.0.0.1:{port}/#/experiments/{exp}/runs?workflowType=machine_learning"
-    )
+    want = f"deap-bench-synthetic: http://127.0.0.1:{port}/#/experiments/{exp}/runs?workflowType=machine_learning"
     assert want in err and "deap-bench-deap" not in err
     cmd = calls[0][0]
     assert cmd[cmd.index("--host") :][:4] == ["--host", "127.0.0.1", "--port", str(port)]
