@@ -88,3 +88,16 @@ def check_number(
     if bad:
         raise ConfigError(f"{name}={value!r}: expected {what}")
     return value
+
+
+def check_name(name: str, value: Any) -> str:
+    """A name of printable characters (a grid's, a study's): it is printed on terminals, in reports and
+    as an MLflow run name, where a control character (an escape sequence, a newline, a bidi override)
+    would rewrite the screen or split a line. Refused with one line that shows the character escaped."""
+    check_type(name, value, str, "a name")
+    bad = next((i for i, ch in enumerate(value) if not ch.isprintable()), None)
+    if bad is not None:
+        raise ConfigError(
+            f"{name}={value!r}: expected a name of printable characters ({value[bad]!r} at position {bad})"
+        )
+    return value

@@ -223,7 +223,9 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> RunConfig:
-        d = dict(d)
+        """A config from a table of options (a config file's, say); anything but a table of known
+        options is one ConfigError line."""
+        d = dict(check_type("d", d, dict, "a dict of run options (a config file's top-level table)"))
         train = d.pop("train", {}) or {}
         check_type("train", train, (dict, TrainConfig), "a table of train options")
         if isinstance(train, dict):

@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ablation import NAMED_VARIANTS, VARIANTS, ablation_configs
-from bench.checks import check_number, check_option, check_type
+from bench.checks import check_name, check_number, check_option, check_type
 from bench.config import AUDITS, RunConfig, TrainConfig
 from bench.errors import ConfigError
 from bench.plan import check_config
@@ -384,7 +384,8 @@ def expand(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: not valid TOML ({exc})") from None
     _in(source, _keys, "grid file", doc, TOP_KEYS)
-    name = _in(source, check_type, "name", doc.get("name", Path(source).stem), str, "a name")
+    key = "name" if "name" in doc else 'name (the file\'s; set name = "..." in it)'
+    name = _in(source, check_name, key, doc.get("name", Path(source).stem))
     if scale is not None:
         scale_name, sc = scale, SCALES[_in(source, check_option, "scale", scale, GRID_SCALES)]
     else:

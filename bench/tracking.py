@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bench import __version__
 from bench.errors import ConfigError
+from bench.faults import unwritable
 
 TAG = "bench."
 
@@ -77,14 +78,20 @@ def store_lock(url: str, timeout: float = 600.0) -> Iterator[bool]:
         return
     from filelock import FileLock, Timeout
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(f"{path}.lock", is_singleton=True)  # re-entrant within a thread, blocks other threads
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(lock_path(path), is_singleton=True)  # re-entrant within a thread, blocks others
         lock.acquire(timeout=timeout)
     except Timeout:
         raise ConfigError(
-            f"{path}.lock: held by another process for over {timeout:.0f} s; if no bench process is "
+            f"{lock_path(path)}: held by another process for over {timeout:.0f} s; if no bench process is "
             "running, delete the lock file and run again"
+        ) from None
+    except OSError as exc:  # a read-only folder, a lock file of another user
+        raise ConfigError(
+            f"{exc.filename or lock_path(path)}: cannot create the store's lock file "
+            f"({exc.strerror or exc}); make the store's folder writable, or point --tracking-uri at a "
+            "store of your own"
         ) from None
     try:
         yield True
@@ -98,6 +105,10 @@ def check_sqlite_file(path: Path, what: str) -> None:
     Such a store fails every later command with a long traceback; the one line says which file and
     what to do instead.
     """
+    if path.is_dir():
+        raise ConfigError(
+            f"{path}: a folder, not a SQLite database; name a file: sqlite:///{path / 'mlflow.db'}"
+        )
     if not path.exists() or path.stat().st_size == 0:
         return
     with path.open("rb") as fh:
@@ -137,22 +148,68 @@ def init_once(url: str, what: str, open_store: Callable[[], object]):
         return open_store()
     with store_lock(url):
         check_sqlite_file(path, what)
-        try:
-            store = open_store()
-        except Exception as exc:  # noqa: BLE001 - a broken store: one line, not MLflow's traceback
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            raise ConfigError(f"{path}: cannot open the {what} ({first}); move it aside, run again") from None
+        store = _opened(path, what, open_store)
     _READY.add(url)
     return store
 
 
-def client(uri: str | None = None):
-    """An MLflow client; a local SQLite store is created or upgraded under its file lock."""
+def lock_path(db: Path) -> Path:
+    """The lock file of a SQLite store (:func:`store_lock`)."""
+    return Path(f"{db}.lock")
+
+
+def client(uri: str | None = None, *, write: bool = True):
+    """An MLflow client; a local SQLite store is created or upgraded under its file lock.
+
+    A SQLite store this user cannot write (a read-only mount, another user's files, a lock file of
+    another user) is refused up front with ``write`` (one line naming the file, before any run is
+    created), and opened as it is without it: SQLite then opens the database read-only by itself, so
+    tables and ``bench runs`` work. (MLflow 3.17 cannot be handed SQLite's own ``file:...?mode=ro``
+    URI: it creates a folder named ``file:`` in the working directory for it.)
+    """
     from mlflow.tracking import MlflowClient
 
-    uri = resolve_tracking_uri(uri)
-    # MlflowClient() opens the store at once: tables, migrations and the default experiment
-    return init_once(uri, "MLflow store", lambda: MlflowClient(tracking_uri=uri))
+    uri = check_store_uri(resolve_tracking_uri(uri))
+    path = sqlite_path(uri)
+    if path is not None and not store_writable(uri):
+        store_writable(uri, refuse=write or not path.is_file())  # a reader reads a store that exists
+        check_sqlite_file(path, "MLflow store")  # as it is: no lock, no table to create
+        return _opened(path, "MLflow store", lambda: MlflowClient(tracking_uri=uri))
+    try:
+        # MlflowClient() opens the store at once: tables, migrations and the default experiment
+        return init_once(uri, "MLflow store", lambda: MlflowClient(tracking_uri=uri))
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a store MLflow refuses: one line, not its traceback
+        raise ConfigError(f"tracking URI {uri!r}: MLflow cannot open it ({_first_line(exc)})") from None
+
+
+def store_writable(uri: str, *, refuse: bool = False) -> bool:
+    """Whether this user may write the SQLite store ``uri``: its database (or the folder it will be
+    created in), that folder (SQLite's journal) and its lock file. With ``refuse`` a store that is not
+    is a one-line ConfigError naming the file and the fix. Other stores answer for themselves (True)."""
+    path = sqlite_path(uri)
+    why = None if path is None else unwritable(path) or unwritable(lock_path(path))
+    if why is not None and refuse:
+        raise ConfigError(
+            f"{uri}: the MLflow store cannot be written here ({why}); make it writable, or point "
+            "--tracking-uri (tracking_uri=) at a store of your own"
+        )
+    return why is None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _opened(path: Path, what: str, open_store: Callable[[], object]):
+    """``open_store()``, a failure as one line naming the file."""
+    try:
+        return open_store()
+    except Exception as exc:  # noqa: BLE001 - a broken store: one line, not MLflow's traceback
+        raise ConfigError(
+            f"{path}: cannot open the {what} ({_first_line(exc)}); move it aside, run again"
+        ) from None
 
 
 def experiment_id(cl, kind: str) -> str:
@@ -171,12 +228,29 @@ def experiment_id(cl, kind: str) -> str:
             if exp is None:
                 tags = {f"{TAG}data_kind": kind, EXPERIMENT_KIND[0]: EXPERIMENT_KIND[1]}
                 try:
-                    return cl.create_experiment(name, tags=tags)
+                    exp = cl.get_experiment(cl.create_experiment(name, tags=tags))
                 except MlflowException:  # created concurrently on a remote server
                     exp = cl.get_experiment_by_name(name)
     if EXPERIMENT_KIND[0] not in exp.tags:
         cl.set_experiment_tag(exp.experiment_id, *EXPERIMENT_KIND)
+    check_artifact_root(name, exp.artifact_location)
     return exp.experiment_id
+
+
+def check_artifact_root(experiment: str, location: str | None) -> None:
+    """Refuse an experiment whose artifacts go to a local folder this user cannot write: found before
+    any run is created, not when the first unit has trained and its artifacts are logged."""
+    from bench.artifacts import local_artifact_dir
+
+    folder = local_artifact_dir(location) if location else None
+    if folder is None:
+        return  # a remote artifact store (s3:, mlflow-artifacts:, ...) answers for itself
+    why = unwritable(folder / "x")
+    if why is not None:
+        raise ConfigError(
+            f"experiment {experiment!r} keeps its artifacts in {folder}, and {why}; make it writable, or "
+            "point --tracking-uri (tracking_uri=) at a store of your own"
+        )
 
 
 def experiment_url(base: str, experiment: str, run_id: str | None = None) -> str:
@@ -272,16 +346,24 @@ def log_dataset(cl, run_id: str, features, context: str) -> None:
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """Git commit of the installed code (with ``-dirty`` for local changes), else the package version."""
+    """Git commit of the installed code (with ``-dirty`` for local changes), else the package version.
+
+    A checkout is often shared: git refuses a repository owned by another user ("dubious ownership")
+    unless it is a ``safe.directory``, and every run of that user would record no commit. The code
+    being run comes from this very checkout, so trusting it adds no risk: this one call names it safe
+    (on the command line, which git honours), and ``--no-optional-locks`` keeps ``git status`` from
+    refreshing another user's index.
+    """
     root = Path(__file__).resolve().parent.parent
+    git = ["git", "-c", f"safe.directory={root}", "--no-optional-locks"]
     try:
         sha = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+            [*git, "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
         )
         if sha.returncode != 0:
             return f"v{__version__}"
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "bench", "mtcnn", "baselines",
+            [*git, "status", "--porcelain", "--untracked-files=no", "--", "bench", "mtcnn", "baselines",
              "protocols"],
             cwd=root, capture_output=True, text=True, timeout=5,
         )  # fmt: skip
@@ -361,34 +443,71 @@ SERVER_TIMEOUT_S = 5.0
 """How long a tracking server may take to answer the up-front check."""
 
 
-def check_tracking_uri(uri: str | None = None) -> str:
-    """The resolved tracking URI, checked before any work: a known scheme, an existing folder for a
-    SQLite file, and for http(s) a server that answers within :data:`SERVER_TIMEOUT_S`.
-
-    Without this an unknown scheme is a long MLflow traceback, and an http URI with nothing behind it
-    retries for minutes after the data was prepared. Problems are one-line ConfigErrors naming the URI.
-    """
-    import urllib.error
+def check_store_uri(uri: str) -> str:
+    """``uri`` if MLflow can keep runs there; the checks that need no network, as one-line ConfigErrors
+    naming the URI: a known scheme, no file store where this MLflow refuses one, and a SQLite database
+    that is a file in an existing folder (not a folder itself)."""
     import urllib.parse
-    import urllib.request
 
     from bench.checks import check_option
-    from bench.errors import ConfigError
 
-    uri = resolve_tracking_uri(uri)
     parsed = urllib.parse.urlparse(uri)
     scheme = parsed.scheme.split("+", 1)[0].lower()
-    if len(scheme) <= 1:  # a plain path (or a Windows drive letter): MLflow's file store
+    if len(scheme) <= 1 or scheme == "file":  # a plain path (or a Windows drive letter): a file store
+        _check_file_store(uri)
         return uri
     try:
         check_option("scheme", scheme, TRACKING_SCHEMES)
     except ConfigError as exc:
         raise ConfigError(f"tracking URI {uri!r}: {exc}") from None
     if scheme == "sqlite":
-        db = uri.split(":///", 1)[1] if ":///" in uri else ""
-        if db and db != ":memory:" and not Path(db).expanduser().parent.is_dir():
-            raise ConfigError(f"tracking URI {uri!r}: folder {Path(db).parent} does not exist")
-    if scheme in ("http", "https"):
+        db = uri.split(":///", 1)[1].split("?", 1)[0] if ":///" in uri else ""
+        if db and db != ":memory:":
+            path = Path(db).expanduser()
+            if path.is_dir():
+                raise ConfigError(
+                    f"tracking URI {uri!r}: {path} is a folder; name the database file in it: "
+                    f"sqlite:///{path.absolute() / 'mlflow.db'}"
+                )
+            if not path.parent.is_dir():
+                raise ConfigError(f"tracking URI {uri!r}: folder {path.parent} does not exist")
+    return uri
+
+
+def _check_file_store(uri: str) -> None:
+    """MLflow 3.17 refuses file stores (a folder such as ``./mlruns``) unless $MLFLOW_ALLOW_FILE_STORE is
+    true, after the data was prepared and with a long traceback; said here as one line with the fix.
+    Versions without that switch accept file stores."""
+    from mlflow import environment_variables
+
+    allow = getattr(environment_variables, "MLFLOW_ALLOW_FILE_STORE", None)
+    if allow is None or allow.get():
+        return
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    folder = Path(local_file_uri_to_path(uri) if uri.startswith("file:") else uri).expanduser().absolute()
+    raise ConfigError(
+        f"tracking URI {uri!r}: a file store, which this MLflow refuses (maintenance mode); use a SQLite "
+        f"store such as sqlite:///{folder.parent / 'mlflow.db'} (`mlflow migrate-filestore` moves runs "
+        "already there), or set MLFLOW_ALLOW_FILE_STORE=true"
+    )
+
+
+def check_tracking_uri(uri: str | None = None, *, write: bool = False) -> str:
+    """The resolved tracking URI, checked before any work: :func:`check_store_uri`, a SQLite store this
+    user may write with ``write`` (commands that track runs; readers read a read-only store), and for
+    http(s) a server that answers within :data:`SERVER_TIMEOUT_S`.
+
+    Without this an unknown scheme is a long MLflow traceback, and an http URI with nothing behind it
+    retries for minutes after the data was prepared. Problems are one-line ConfigErrors naming the URI.
+    """
+    import urllib.error
+    import urllib.request
+
+    uri = check_store_uri(resolve_tracking_uri(uri))
+    if write:
+        store_writable(uri, refuse=True)
+    if uri.split(":", 1)[0].lower() in ("http", "https"):
         url = uri.rstrip("/") + "/health"
         try:
             with urllib.request.urlopen(url, timeout=SERVER_TIMEOUT_S):

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bench.artifacts import log_artifacts
 from bench.claims import claim_unit, heartbeat
 from bench.data.inputs import ModelInputs
 from bench.plan import Prepared, Unit
@@ -327,7 +328,8 @@ def score_unit(
 
 
 def log_unit_artifacts(cl, run_id: str, res: UnitResult) -> None:
-    """Predictions, history, learning curve and confusion matrices as the child run's artifacts."""
+    """Predictions, history, learning curve and confusion matrices as the child run's artifacts, each
+    file whole or absent (:func:`bench.artifacts.log_artifacts`: a full disk leaves no half file)."""
     from bench.plots import plot_confusions, plot_learning_curve
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -339,7 +341,7 @@ def log_unit_artifacts(cl, run_id: str, res: UnitResult) -> None:
         cms = {t: confusion(res.predictions[f"y_{t}"].to_numpy(), res.predictions[f"p_{t}"].to_numpy())
                for t in res.unit.tasks}  # fmt: skip
         plot_confusions(cms, d / "confusion.png", title=res.unit.key)
-        cl.log_artifacts(run_id, str(d))
+        log_artifacts(cl, run_id, d)
 
 
 MODEL_FILE, MODEL_INFO, STANDARDISER_FILE = "model.pt", "model.json", "standardiser.pt"
@@ -376,7 +378,7 @@ def log_unit_model(cl, run_id: str, p: Prepared, unit: Unit, res: UnitResult) ->
             if std is not None:
                 torch.save({"mean": std.mean, "std": std.std}, d / STANDARDISER_FILE)
             (d / MODEL_INFO).write_text(json.dumps(info, indent=2, default=str))
-            cl.log_artifacts(run_id, str(d), artifact_path=folder)
+            log_artifacts(cl, run_id, d, artifact_path=folder)
 
 
 def load_unit_model(folder: str | Path) -> tuple[torch.nn.Module, Standardiser | None]:

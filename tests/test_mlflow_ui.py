@@ -4,6 +4,7 @@ description and the unit models of ``--log-model``."""
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -230,11 +231,13 @@ def test_cli_log_model_and_ui_urls(deap_dir, tmp_path, capsys, monkeypatch):
         np.testing.assert_allclose(model.prior.numpy(), np.stack([1 - high, high], axis=1), rtol=1e-6)
     capsys.readouterr()
     calls = []
-    monkeypatch.setattr("bench.cli.run.os.execv", lambda *a: calls.append(a))
-    assert main(["ui", "--tracking-uri", uri, "--port", "5123"]) == 0
+    monkeypatch.setattr("bench.mlflow_ui.serve", lambda *a: calls.append(a) or 0)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["ui", "--tracking-uri", uri, "--port", str(port)]) == 0
     err = capsys.readouterr().err
-    want = (
-        f"deap-bench-synthetic: http://127.0.0.1:5123/#/experiments/{exp}/runs?workflowType=machine_learning"
-    )
+    want = f"deap-bench-synthetic: http://127.0.0.1:{port}/#/experiments/{exp}/runs?workflowType=machine_learning"
     assert want in err and "deap-bench-deap" not in err
-    assert calls and calls[0][1][-4:] == ["--host", "127.0.0.1", "--port", "5123"]
+    cmd = calls[0][0]
+    assert cmd[cmd.index("--host") :][:4] == ["--host", "127.0.0.1", "--port", str(port)]

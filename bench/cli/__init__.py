@@ -101,6 +101,15 @@ def main(argv: list[str] | None = None) -> int:
         text = str(exc) if isinstance(exc, KeyboardInterrupt) else ""
         err_console.print(text or "interrupted", markup=False, highlight=False, soft_wrap=True)
         return 130
+    except Exception as exc:
+        # the machine's faults (a full disk, a read-only file system) are one line too; bugs are not
+        from bench.faults import fault_line
+
+        line = fault_line(exc)
+        if line is None:
+            raise
+        err_console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+        return 1
     return rv if isinstance(rv, int) else 0  # standalone_mode=False returns an Exit's code
 
 

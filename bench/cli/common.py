@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -286,23 +287,36 @@ def parse_overrides(items: list[str] | None, option: str) -> dict:
 
 
 def read_config_file(path: Path | None) -> dict:
-    """Read a TOML or JSON config file into a dict (missing or bad file: one-line error)."""
+    """Read a TOML or JSON config file into a dict (missing or bad file: one-line error).
+
+    Both formats are UTF-8 by definition; a file in another encoding (a Windows editor's cp1252, say)
+    and a JSON file whose top level is not an object of options are refused with what to do.
+    """
     if path is None:
         return {}
+    kind = "JSON" if str(path).endswith(".json") else "TOML"
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_bytes().decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from None
-    try:
-        if str(path).endswith(".json"):
-            return json.loads(text)
-        import tomllib
-
-        return tomllib.loads(text)
-    except ValueError as exc:
+    except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"{path}: not valid {'JSON' if str(path).endswith('.json') else 'TOML'} ({exc})"
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            f"{kind} config files are UTF-8: save it as UTF-8"
         ) from None
+    try:
+        doc = json.loads(text) if kind == "JSON" else tomllib.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not valid {kind} ({exc})") from None
+    if not isinstance(doc, dict):  # TOML's top level is always a table
+        got = JSON_KINDS.get(type(doc), type(doc).__name__)
+        raise ConfigError(f'{path}: expected a JSON object of options ({{"model": "mtcnn", ...}}), not {got}')
+    return doc
+
+
+JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false",
+              type(None): "null"}  # fmt: skip
+"""JSON's names of the values ``json.loads`` returns, for messages about a file's top level."""
 
 
 def epochs_help(lead: str = "Max epochs (early stopping may end sooner)") -> str:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -333,7 +331,7 @@ def register(app: typer.Typer) -> None:
         cfg = RunConfig.from_dict(d)
         data.check_run(cfg)
         resolve_device(cfg.device)  # --device cuda without CUDA: refused here
-        uri = check_tracking_uri(tracking_uri)  # an unknown scheme or a silent server: refused up front
+        uri = check_tracking_uri(tracking_uri, write=True)  # a bad or read-only store: refused up front
         quick = data.embedded(cfg.dataset, cfg.test_dataset) and d["train"].get("max_epochs") is None
         if quick:
             d["train"]["max_epochs"] = QUICK_EPOCHS
@@ -390,18 +388,26 @@ def register(app: typer.Typer) -> None:
             None, "--tracking-uri", help="MLflow store (default ./mlflow.db)"
         ),
         port: int = typer.Option(5000, "--port", help="Port on 127.0.0.1"),
+        browser: bool = typer.Option(
+            True, "--browser/--no-browser", help="Open the runs page in a browser once the UI is up"
+        ),
     ) -> None:
-        """Open the MLflow UI on the harness's tracking store (127.0.0.1 only)."""
-        from bench.tracking import EXPERIMENTS, check_tracking_uri, client, experiment_id, experiment_url
+        """Open the MLflow UI on the harness's tracking store (127.0.0.1 only), on the runs of the
+        experiment run last: one quiet worker process, the store only read."""
+        from bench import mlflow_ui as mui
+        from bench.tracking import check_tracking_uri, client
 
         uri = check_tracking_uri(tracking_uri)
-        cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
-               "--port", str(port)]  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
+        mui.check_port(port)
+        base = f"http://{mui.HOST}:{port}"
         say = lambda m: err_console.print(m, markup=False, soft_wrap=True)  # noqa: E731 (URLs unbroken)
+        pages = mui.experiment_pages(client(uri, write=False), base)
+        page = mui.start_page(pages, base)
         say(f"MLflow UI on {base} for {uri} (Ctrl-C to stop)")
-        cl = client(uri)
-        for kind, name in EXPERIMENTS.items():  # the runs pages (MLflow 3 opens on GenAI pages otherwise)
-            if cl.get_experiment_by_name(name) is not None:
-                say(f"  {name}: {experiment_url(base, experiment_id(cl, kind))}")
-        os.execv(sys.executable, cmd)
+        for name, url in pages:  # the runs pages (MLflow 3 opens on GenAI pages otherwise)
+            say(f"  {name}: {url}")
+        opening = browser and mui.can_open_browser()
+        say(f"Opening {page}" if opening else f"Open {page}")
+        code = mui.serve(mui.ui_command(uri, port), mui.ui_env(), base, page if opening else None, say)
+        if code:
+            raise typer.Exit(code)

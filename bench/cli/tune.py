@@ -132,6 +132,7 @@ def register(app: typer.Typer) -> None:
         """Tune the multi-task loss weights w_v/w_a (sum fixed at 2) with Optuna on validation folds."""
         import optuna
 
+        from bench.checks import check_name
         from bench.cli.run import QUICK_EPOCHS, build_config, quick_epochs_line
         from bench.config import RunConfig
         from bench.tracking import check_tracking_uri, resolve_tracking_uri
@@ -149,6 +150,8 @@ def register(app: typer.Typer) -> None:
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         objective = canonical_objective(objective)
         _validate(trials, space, objective, tune_folds, n_jobs, timeout)
+        if study is not None:  # an MLflow run name and a terminal line: no control characters
+            check_name("--study", study)
         file_cfg = read_config_file(config)
         sub = parse_subjects(subjects, data.name(file_cfg.get("dataset")))
         d = build_config(
@@ -161,7 +164,7 @@ def register(app: typer.Typer) -> None:
         checked = RunConfig.from_dict(d)
         check_tunable(checked)  # user errors first, before any output
         resolve_device(checked.device)
-        tracking_uri = check_tracking_uri(tracking_uri)
+        tracking_uri = check_tracking_uri(tracking_uri, write=True)
         if data.embedded(checked.dataset, checked.test_dataset) and d["train"].get("max_epochs") is None:
             d["train"]["max_epochs"] = QUICK_EPOCHS
             err_console.print(quick_epochs_line())

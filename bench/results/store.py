@@ -389,15 +389,17 @@ _UNIT_COLS = [
 
 def _open(tracking_uri: str | None, data: str | None, first: str) -> tuple[Any, dict, list[DataSet]]:
     """The client, the finished parents per kind (:func:`_finished_parents`) and the data sets of a store;
-    one-line errors for a missing or empty store and an unknown or empty data kind."""
-    from bench.tracking import client, resolve_tracking_uri
+    one-line errors for a missing or empty store and an unknown or empty data kind. Reading writes
+    nothing, so a store this user cannot write (a read-only mount, another user's files) is read as it
+    is (:func:`bench.tracking.client` with ``write=False``)."""
+    from bench.tracking import check_store_uri, client, resolve_tracking_uri
 
     if data is not None:
         check_option(arg("data"), data, EXPERIMENTS)
-    uri = resolve_tracking_uri(tracking_uri)
+    uri = check_store_uri(resolve_tracking_uri(tracking_uri))
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         raise ConfigError(f"no MLflow store at {uri}; run `{first}` first (or pass {arg('tracking_uri')})")
-    cl = client(tracking_uri)
+    cl = client(uri, write=False)
     found = _finished_parents(cl)
     if not found:
         raise ConfigError(f"no finished runs in {uri}; run `{first}` first")
