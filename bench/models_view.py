@@ -77,8 +77,9 @@ def models_table() -> FitTable:
     ]
     caption = (
         "parameters 'x 2': the paper trains one model per task; max epochs: the cap of a run without "
-        "--epochs (early stopping usually ends sooner; the embedded synthetic default caps lower); accuracies as reported on DEAP; all models "
-        "train under the harness recipe (`bench models NAME` compares it with the paper's, --recipe paper)"
+        "--epochs (early stopping usually ends sooner; the embedded synthetic default caps lower); "
+        "accuracies as reported on DEAP; all models train under the harness recipe (`bench models NAME` "
+        "compares it with the paper's, --recipe paper)"
     )
     return FitTable(columns, rows, title="Registered models", caption=caption)
 

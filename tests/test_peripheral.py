@@ -172,11 +172,13 @@ def _folder_hash(folder: Path) -> str:
 
 
 def test_default_twins_are_the_same_files_as_before_the_option(deap_dir, tmp_path):
-    """Hashes of the files (and marker) the generator wrote before peripheral_effect existed."""
-    assert _folder_hash(deap_dir) == "4ecf6d9009e05414"  # SyntheticConfig(n_subjects=2, n_trials=6, seed=0)
+    """Hashes of the files (and marker) the generator writes without peripheral_effect: those it wrote
+    before the option existed (generator 1: 4ecf6d9009e05414, aa43cd011046b2f0), now with its signals
+    rounded (generator 2, :data:`bench.data.synthetic.SIGNAL_DECIMALS`)."""
+    assert _folder_hash(deap_dir) == "682ff108f101ca62"  # SyntheticConfig(n_subjects=2, n_trials=6, seed=0)
     cfg = SyntheticConfig(n_subjects=1, n_trials=3, seed=5, effect_size=0.0, peripheral_effect=0.0)
     write_synthetic_deap(tmp_path / "b", cfg)
-    assert _folder_hash(tmp_path / "b") == "aa43cd011046b2f0"
+    assert _folder_hash(tmp_path / "b") == "3fd395698141a894"
     assert "peripheral_effect" not in cfg.to_dict()
     on = SyntheticConfig(n_subjects=1, n_trials=3, peripheral_effect=1.0)
     assert on.to_dict()["peripheral_effect"] == 1.0

@@ -1,0 +1,30 @@
+"""The embedded twins are the same files on every install: their float arithmetic may differ in the
+last bit between numpy builds and CPUs, and a data fingerprint hashes the files."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
+
+
+def _files_hash(folder) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.glob("s*.dat")):
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def test_twin_files_do_not_depend_on_the_last_bit_of_the_arithmetic(tmp_path, monkeypatch):
+    """Every value the FFT and the sine give one ulp larger (as another numpy build might round): the
+    same files, so the same data fingerprint (unrounded, every file changed)."""
+    cfg = SyntheticConfig(n_subjects=1, n_trials=2, seed=0)
+    write_synthetic_deap(tmp_path / "a", cfg)
+    irfft, sin = np.fft.irfft, np.sin
+    monkeypatch.setattr(np.fft, "irfft", lambda *a, **k: np.nextafter(irfft(*a, **k), np.inf))
+    monkeypatch.setattr(np, "sin", lambda *a, **k: np.nextafter(sin(*a, **k), np.inf))
+    write_synthetic_deap(tmp_path / "b", cfg)
+    monkeypatch.undo()
+    assert _files_hash(tmp_path / "a") == _files_hash(tmp_path / "b")
