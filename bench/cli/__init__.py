@@ -9,6 +9,7 @@ import typer
 
 from bench.cli.common import err_console
 from bench.errors import BenchError
+from bench.faults import fault_line
 
 
 def build_app() -> typer.Typer:
@@ -103,8 +104,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:
         # the machine's faults (a full disk, a read-only file system) are one line too; bugs are not
-        from bench.faults import fault_line
-
         line = fault_line(exc)
         if line is None:
             raise
