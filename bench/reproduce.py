@@ -9,6 +9,7 @@ unit is in; a failing unit fails its own run only, the grid goes on, and the end
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import torch
 from bench.executors import Job, LocalExecutor, error_line
 from bench.plan import Prepared, check_config, data_contents, prepare
 from bench.progress import GridReporter, Reporter
-from bench.runner import OpenRun, close_run, open_run, run_label, unit_cost
+from bench.runner import OpenRun, close_run, collect_finished, open_run, run_label, unit_cost
 from bench.tracking import client, resolve_tracking_uri
 from bench.trainer import resolve_device
 
@@ -142,18 +143,21 @@ def run_grid(
         for r in runs:
             if r.complete:  # every unit reused: nothing to run
                 reports[id(r)] = _close(r, "FINISHED", reporter)
-        for out in executor.run(jobs, started=reporter.job_started):
-            run = by_ctx[id(out.job.ctx)]
-            run.record(out)
-            if run.complete and id(run) not in reports:
-                reports[id(run)] = _close(run, "FINISHED", reporter)
-            reporter.job_finished(out)
+        # closing: on Ctrl-C the executor stops (a pool waits for its workers) before the count below
+        with contextlib.closing(executor.run(jobs, started=reporter.job_started)) as outcomes:
+            for out in outcomes:
+                run = by_ctx[id(out.job.ctx)]
+                run.record(out)
+                if run.complete and id(run) not in reports:
+                    reports[id(run)] = _close(run, "FINISHED", reporter)
+                reporter.job_finished(out)
         for r in runs:
             if id(r) not in reports:
                 reports[id(r)] = _close(r, "FAILED", reporter)
     except KeyboardInterrupt:
         for r in runs:
             if id(r) not in reports:  # a run whose last unit came in as Ctrl-C struck is complete
+                collect_finished(r)  # units a worker finished after the last result came back
                 reports[id(r)] = _close(r, "FINISHED" if r.complete else "KILLED", reporter)
         done = sum(len(r.results) for r in runs)
         total = sum(len(r.prepared.units) for r in runs)

@@ -20,6 +20,7 @@ partial runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import tempfile
@@ -84,6 +85,7 @@ __all__ = [
     "model_hparams",
     "open_run",
     "close_run",
+    "collect_finished",
     "prepare",
     "reuse",
     "run_experiment",
@@ -388,6 +390,25 @@ def close_run(run: OpenRun, status: str) -> ExperimentResult | None:
     return result
 
 
+def collect_finished(run: OpenRun) -> list[UnitResult]:
+    """Units of ``run`` FINISHED in the store whose result never reached this process, recorded in
+    ``run.results`` (as reused) and returned.
+
+    Called after Ctrl-C once the executor has stopped: a pool or Dask worker may have finished a unit
+    (its child run FINISHED) after this process last collected a result, or while the pool shut down, so
+    counting the results received would say fewer units were kept than MLflow keeps.
+    """
+    ctx = run.ctx
+    units = {u.key: u for u, _ in run.prepared.units}
+    found = []
+    for child in child_runs(ctx.client, ctx.experiment_id, ctx.parent_run_id):
+        key = child.data.tags.get(f"{TAG}unit")
+        if child.info.status == "FINISHED" and key in units and key not in run.results:
+            run.results[key] = reuse(child, units[key])
+            found.append(run.results[key])
+    return found
+
+
 def unit_cost(p: Prepared, fold) -> float:
     """A unit's size for queue order when no estimate is given: training windows x epoch cap."""
     return float(len(fold.train)) * p.max_epochs
@@ -439,17 +460,21 @@ def run_experiment(
     jobs = [Job(run.ctx, unit, fold, unit_cost(p, fold)) for unit, fold in run.todo]
     status = "FAILED"
     try:
-        for out in executor.run(jobs):
-            if out.error is not None and executor.name == "local":
-                raise out.error  # in-process: the unit's own error, traceback and all
-            run.record(out)
-            if out.error is None:
-                reporter.unit_end(out.result)
+        # closing: on Ctrl-C the executor stops (a pool waits for its workers) before the count below
+        with contextlib.closing(executor.run(jobs)) as outcomes:
+            for out in outcomes:
+                if out.error is not None and executor.name == "local":
+                    raise out.error  # in-process: the unit's own error, traceback and all
+                run.record(out)
+                if out.error is None:
+                    reporter.unit_end(out.result)
         if run.failures:
             raise failure_error(run.failures, len(jobs))
         status = "FINISHED"
     except KeyboardInterrupt:
-        status = "KILLED"
+        for res in collect_finished(run):  # finished by a worker as Ctrl-C struck: kept, so counted
+            reporter.unit_end(res)
+        status = "FINISHED" if run.complete else "KILLED"
         raise
     finally:
         result = close_run(run, status)
