@@ -37,6 +37,7 @@ from bench.claims import find_or_create_run
 from bench.config import RunConfig
 from bench.data.source import kind_words
 from bench.executors import Job, LocalExecutor, Outcome, UnitContext, check_stack_executor, failure_error
+from bench.finished import collect_finished
 from bench.identity import identity_tags
 from bench.plan import Prepared, Unit, model_hparams, prepare
 from bench.progress import Reporter
@@ -85,7 +86,6 @@ __all__ = [
     "model_hparams",
     "open_run",
     "close_run",
-    "collect_finished",
     "prepare",
     "reuse",
     "run_experiment",
@@ -388,25 +388,6 @@ def close_run(run: OpenRun, status: str) -> ExperimentResult | None:
             cl.set_terminated(parent_id, status=status)
         run.status = status
     return result
-
-
-def collect_finished(run: OpenRun) -> list[UnitResult]:
-    """Units of ``run`` FINISHED in the store whose result never reached this process, recorded in
-    ``run.results`` (as reused) and returned.
-
-    Called after Ctrl-C once the executor has stopped: a pool or Dask worker may have finished a unit
-    (its child run FINISHED) after this process last collected a result, or while the pool shut down, so
-    counting the results received would say fewer units were kept than MLflow keeps.
-    """
-    ctx = run.ctx
-    units = {u.key: u for u, _ in run.prepared.units}
-    found = []
-    for child in child_runs(ctx.client, ctx.experiment_id, ctx.parent_run_id):
-        key = child.data.tags.get(f"{TAG}unit")
-        if child.info.status == "FINISHED" and key in units and key not in run.results:
-            run.results[key] = reuse(child, units[key])
-            found.append(run.results[key])
-    return found
 
 
 def unit_cost(p: Prepared, fold) -> float:
