@@ -136,7 +136,8 @@ def run_grid(
     # opening the store (created on first use) and every run's parent takes seconds: said, not silent
     pulse = Pulse(reporter.note)
     pulse.say(f"Tracking to {uri}: opening {len(plans)} run(s) ...")
-    cl = client(tracking_uri)
+    with pulse.during("... opening the MLflow store (a new one is created first)"):
+        cl = client(tracking_uri)
     t0 = time.monotonic()
     runs: list[OpenRun] = []
     reports: dict[int, RunReport] = {}

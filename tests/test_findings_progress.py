@@ -370,3 +370,17 @@ def test_no_silent_gap_while_preparing_probing_and_opening_runs(tiny_grid, uri, 
     gaps = [(b - a, text) for a, b, (_, text) in zip(times[:-1], times[1:], lines, strict=True)]
     assert clock() >= 6 * 3.0  # 2 runs prepared, 2 probed, the store, 2 runs opened
     assert max(g for g, _ in gaps) <= PULSE_S + 3.0, gaps
+
+
+def test_a_long_single_step_still_says_something():
+    """Creating a new MLflow store is one call of ~7 s (1,088 disk syncs): a line comes while it runs."""
+    from bench.progress import Pulse
+
+    lines: list[str] = []
+    pulse = Pulse(lines.append, every=0.1)
+    with pulse.during("... opening the store"):
+        time.sleep(1.0)
+    assert len(lines) >= 2 and all(line.startswith("... opening the store (") for line in lines)
+    n = len(lines)
+    time.sleep(0.3)
+    assert len(lines) == n  # the watcher stops with the block

@@ -188,7 +188,8 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     labels = [e.label for e in g.entries]
     preparing = lambda i, n: pulse.step(f"preparing run {i} of {n}: {labels[i - 1]}")  # noqa: E731
     try:
-        plans = prepare_runs(configs, deap=g.deap, synthetic=synthetic, echo=pulse.say, step=preparing)
+        with pulse.during("... still preparing (features are computed once per subject, then cached)"):
+            plans = prepare_runs(configs, deap=g.deap, synthetic=synthetic, echo=pulse.say, step=preparing)
     except KeyboardInterrupt:
         exit_interrupted(
             "interrupted while preparing data: nothing was tracked in MLflow (finished feature cache entries "
@@ -198,9 +199,10 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     pulse.say(f"Data: {fs.kind} {fs.fingerprint}; probing each model's throughput (a few training steps "
               "each) ...")  # fmt: skip
     step = lambda i, n: pulse.step(f"probing run {i} of {n}: {labels[i - 1]}")  # noqa: E731
-    tps, pace_s = _probe_all(
-        plans, dev, threads or getattr(ex, "threads_per_worker", lambda: None)(), step=step
-    )
+    with pulse.during("... still probing"):
+        tps, pace_s = _probe_all(
+            plans, dev, threads or getattr(ex, "threads_per_worker", lambda: None)(), step=step
+        )
     done = finished_in_store(plans, uri)  # what a run reuses costs nothing (read only: nothing is created)
     rows = [
         (e, estimate_run(p, tps[id(p)], done[id(p)], pace_s)) for e, p in zip(g.entries, plans, strict=True)
@@ -246,7 +248,7 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
 
 def _probe_all(plans, device, threads: int | None, step=None) -> tuple[dict, float]:
     """Each run's throughput (by ``id``), probed with the torch threads a unit will have (a pool worker's
-    share), and the machine's pace for the tracking overheads (:func:`bench.estimate.pace`: the median of
+    share), and the machine's pace for the tracking overheads (:func:`bench.overhead.pace`: the median of
     one sample before each probe, so it sees the load the probes saw); ``step(i, n)`` before the
     ``i``-th run's probe (a progress line)."""
     import statistics
@@ -340,9 +342,10 @@ def register(root: typer.Typer) -> None:
         )  # fmt: skip
         if res is None:
             return
-        if level != "quiet":
-            err_console.print(f"Writing the report to {out} ...", markup=False, highlight=False)
-        write_grid_report(g, plans[0].features, uri, out, grid_command(g, grid_file, data))
+        pulse = Pulse(lambda m: level == "quiet" or err_console.print(m, markup=False, highlight=False))
+        pulse.say(f"Writing the report to {out} ...")
+        with pulse.during("... still writing the report"):
+            write_grid_report(g, plans[0].features, uri, out, grid_command(g, grid_file, data))
         if res.failed:
             raise typer.Exit(1)
 
