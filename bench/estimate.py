@@ -3,9 +3,11 @@
 Nothing here trains a real unit. :func:`probe` times a few real training steps and prediction batches
 of a freshly built model on random inputs of the run's input shape, on the device and with the precision
 the run will use; :func:`estimate_run` multiplies those rates by the windows of every unit of a
-:class:`bench.plan.Prepared` run. The result is an estimate, good to a small factor: the probe sees a
-warm model and random data, the machine may be busy with something else, and the number of epochs early
-stopping will run is unknown, so two numbers are given: at the epoch cap and at a typical number.
+:class:`bench.plan.Prepared` run that is not finished in the store yet, and adds the time spent besides
+training (tracking, per unit, per run: :mod:`bench.overhead`, scaled to this machine's measured pace).
+The result is an estimate: the probe sees a warm model and random data, the machine may get busier or
+quieter than it was during the probes, and the number of epochs early stopping will run is unknown, so
+two numbers are given: at the epoch cap and at a typical number.
 """
 
 from __future__ import annotations
@@ -106,12 +108,15 @@ def probe(
     class-weighted cross-entropy per task (+ the model's auxiliary loss), backward and an Adam step,
     at the run's batch size. Prediction is :func:`bench.trainer.predict_proba`'s batch of
     ``max(batch_size, 256)`` in eval mode. Up to ``steps`` timed steps follow ``warmup`` untimed ones,
-    and timing stops after :data:`PROBE_BUDGET_S`; the median step counts. Results are cached per model,
-    hyper-parameters, tasks, input shape, device, precision, batch size and torch thread count within
-    the process. Measured on this 2-vCPU machine (shared, load ~3), fp32, batch 64, 2 threads: mtcnn
-    1.3 s (440 train / 1,200 predict samples/s), 4dcrnn 2.5 s (95 / 240: one step is ~0.7 s, so it
-    is the one model over ~2 s), fbccnn 1.2 s, mccnn 0.5 s, saelstm 0.07 s, majority and prior 1 ms;
-    the first probe of a process pays ~1 s more (torch's start-up); a cached call takes microseconds.
+    and timing stops after :data:`PROBE_BUDGET_S` but not before :data:`MIN_TIMED_STEPS` calls; the
+    median step counts. Prediction gets one untimed batch first (eval mode and its batch size are new to
+    the kernels). Results are cached per model, hyper-parameters, tasks, input shape, device, precision,
+    batch size and torch thread count within the process. Measured on this 2-vCPU machine (shared, load
+    ~3), fp32, batch 64, 2 threads, before the three-call minimum: mtcnn 1.3 s (440 train / 1,200 predict
+    samples/s), 4dcrnn 2.5 s (95 / 240: one step is ~0.7 s, a prediction batch ~1.1 s, so with three
+    timed calls of each and the untimed batch it takes ~7 s, the one model over ~2 s), fbccnn 1.2 s,
+    mccnn 0.5 s, saelstm 0.07 s, majority and prior 1 ms; the first probe of a process pays ~1 s more
+    (torch's start-up); a cached call takes microseconds.
     """
     device = torch.device(device)
     info = get_model_info(cfg.model)

@@ -30,8 +30,12 @@ def collect_finished(run: OpenRun) -> list[UnitResult]:
     """
     ctx = run.ctx
     units = {u.key: u for u, _ in run.prepared.units}
-    found = []
-    for child in child_runs(ctx.client, ctx.experiment_id, ctx.parent_run_id):
+    found: list[UnitResult] = []
+    try:
+        children = child_runs(ctx.client, ctx.experiment_id, ctx.parent_run_id)
+    except Exception:  # noqa: BLE001 - a store that cannot be read now must not hide the Ctrl-C itself
+        return found
+    for child in children:
         key = child.data.tags.get(f"{TAG}unit")
         if child.info.status == "FINISHED" and key in units and key not in run.results:
             run.results[key] = reuse(child, units[key])
