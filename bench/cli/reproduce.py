@@ -318,17 +318,16 @@ def register(root: typer.Typer) -> None:
         from bench.checks import check_option
         from bench.config import DEVICES
         from bench.executors import make_executor
-        from bench.grid import preset_text
+        from bench.grid import DEFAULT_PRESET, preset_text
         from bench.tracking import check_tracking_uri
 
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         level = verbosity(quiet, verbose)
-        if not show and (level != "quiet" or plan_only):  # the first line, before the grid's checks
-            from bench.grid import DEFAULT_PRESET
-
-            name = grid_file if grid_file is not None else preset or DEFAULT_PRESET
-            err_console.print(f"Loading grid {name} ...", markup=False, highlight=False, soft_wrap=True)
-        g = data_grid(data, preset=preset, path=grid_file, scale=scale)
+        name = grid_file if grid_file is not None else preset or DEFAULT_PRESET
+        talk = not show and (level != "quiet" or plan_only)
+        pulse = Pulse(lambda m: talk and err_console.print(m, markup=False, highlight=False, soft_wrap=True))
+        with pulse.during(f"... loading grid {name} (each run's settings are checked)"):  # a bad one: 1 line
+            g = data_grid(data, preset=preset, path=grid_file, scale=scale)
         if show:
             sys.stdout.write(grid_file.read_text() if grid_file is not None else preset_text(g.name))
             return
