@@ -3,9 +3,11 @@
 Nothing here trains a real unit. :func:`probe` times a few real training steps and prediction batches
 of a freshly built model on random inputs of the run's input shape, on the device and with the precision
 the run will use; :func:`estimate_run` multiplies those rates by the windows of every unit of a
-:class:`bench.plan.Prepared` run. The result is an estimate, good to a small factor: the probe sees a
-warm model and random data, the machine may be busy with something else, and the number of epochs early
-stopping will run is unknown, so two numbers are given: at the epoch cap and at a typical number.
+:class:`bench.plan.Prepared` run that is not finished in the store yet, and adds the time spent besides
+training (tracking, per unit, per run: :mod:`bench.overhead`, scaled to this machine's measured pace).
+The result is an estimate: the probe sees a warm model and random data, the machine may get busier or
+quieter than it was during the probes, and the number of epochs early stopping will run is unknown, so
+two numbers are given: at the epoch cap and at a typical number.
 """
 
 from __future__ import annotations
@@ -13,13 +15,21 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
 from rich.table import Table
 
 from bench.config import RunConfig
+from bench.overhead import (
+    FIRST_UNIT,
+    NEW_STORE,
+    REFERENCE_WORK_S,
+    RUN,
+    TRAINED_UNIT,
+    UNTRAINED_UNIT,
+)
 from bench.registry import create_model, get_model_info
 from bench.trainer import (
     TASK_INDEX,
@@ -34,21 +44,22 @@ TYPICAL_EPOCHS = 30
 """Assumption: epochs a unit runs before early stopping (patience 16 on validation loss) ends it. The
 README's extrapolation for a full-size run uses the same ~30; runs at a lower cap run the cap."""
 
-UNIT_OVERHEAD_S = 1.5
-"""Per-unit cost of a trained unit besides fitting and predicting: test metrics, the MLflow child run
-with its claim, metrics and per-epoch history, the artifacts (predictions csv, learning curve and
-confusion png). Measured on this project's 2-vCPU machine: MT-CNN whole-set at smoke scale (3 units,
-embedded synthetic default, SQLite store) spent 4.9 s of wall time outside its units' fit time, i.e.
-~1.6 s per unit; a process's first run pays ~3-5 s once more (imports, store set-up), not counted."""
+UNIT_OVERHEAD_S = TRAINED_UNIT.seconds()
+"""Seconds of a trained unit besides its probed steps on the calibration machine (:mod:`bench.overhead`);
+a plan scales it to this machine's pace."""
 
-UNTRAINED_UNIT_OVERHEAD_S = 0.3
-"""The same for a model with nothing to train (no history, no learning curve): the majority baseline,
-subject-specific at smoke scale, ran 9 units in 1.9 s of wall time on a quiet machine (0.6-1.3 s per
-unit while other jobs loaded it)."""
+UNTRAINED_UNIT_OVERHEAD_S = UNTRAINED_UNIT.seconds()
+RUN_OVERHEAD_S = RUN.seconds()
 
 PROBE_BUDGET_S = 0.5
-"""Warm-up and timed training steps each stop once they took this long (after at least one), and
-prediction batches after half of it, so a slow model probes in a few steps."""
+"""Warm-up and timed training steps each stop once they took this long (after at least
+:data:`MIN_TIMED_STEPS` timed ones), and prediction batches after half of it, so a slow model probes in
+a few steps."""
+
+MIN_TIMED_STEPS = 3
+"""Timed calls a probe makes at least, whatever the budget: the median of one or two calls is one call,
+and on a shared machine one call is often one that another process slowed down (a probe of SAE-LSTM
+measured 43 and 750 training samples/s a minute apart). With three a single outlier no longer decides."""
 
 _CACHE: dict[tuple, Throughput] = {}
 
@@ -64,7 +75,8 @@ class Throughput:
 
 @dataclass(frozen=True)
 class RunEstimate:
-    """Size and time of one run; seconds include the per-unit overhead (``overhead_s`` in all)."""
+    """Size and time of one run; seconds include the per-unit and per-run overhead (``overhead_s`` in
+    all) and count only the units left to run (``units``; ``reused`` more are FINISHED in the store)."""
 
     units: int
     train_windows_mean: float
@@ -75,6 +87,8 @@ class RunEstimate:
     seconds_cap: float
     seconds_typical: float
     overhead_s: float
+    reused: int = 0
+    """Units FINISHED in the tracking store already: a run reuses them, so they cost nothing here."""
 
 
 def probe(
@@ -94,12 +108,15 @@ def probe(
     class-weighted cross-entropy per task (+ the model's auxiliary loss), backward and an Adam step,
     at the run's batch size. Prediction is :func:`bench.trainer.predict_proba`'s batch of
     ``max(batch_size, 256)`` in eval mode. Up to ``steps`` timed steps follow ``warmup`` untimed ones,
-    and timing stops after :data:`PROBE_BUDGET_S`; the median step counts. Results are cached per model,
-    hyper-parameters, tasks, input shape, device, precision, batch size and torch thread count within
-    the process. Measured on this 2-vCPU machine (shared, load ~3), fp32, batch 64, 2 threads: mtcnn
-    1.3 s (440 train / 1,200 predict samples/s), 4dcrnn 2.5 s (95 / 240: one step is ~0.7 s, so it
-    is the one model over ~2 s), fbccnn 1.2 s, mccnn 0.5 s, saelstm 0.07 s, majority and prior 1 ms;
-    the first probe of a process pays ~1 s more (torch's start-up); a cached call takes microseconds.
+    and timing stops after :data:`PROBE_BUDGET_S` but not before :data:`MIN_TIMED_STEPS` calls; the
+    median step counts. Prediction gets one untimed batch first (eval mode and its batch size are new to
+    the kernels). Results are cached per model, hyper-parameters, tasks, input shape, device, precision,
+    batch size and torch thread count within the process. Measured on this 2-vCPU machine (shared, load
+    ~3), fp32, batch 64, 2 threads, before the three-call minimum: mtcnn 1.3 s (440 train / 1,200 predict
+    samples/s), 4dcrnn 2.5 s (95 / 240: one step is ~0.7 s, a prediction batch ~1.1 s, so with three
+    timed calls of each and the untimed batch it takes ~7 s, the one model over ~2 s), fbccnn 1.2 s,
+    mccnn 0.5 s, saelstm 0.07 s, majority and prior 1 ms; the first probe of a process pays ~1 s more
+    (torch's start-up); a cached call takes microseconds.
     """
     device = torch.device(device)
     info = get_model_info(cfg.model)
@@ -136,8 +153,9 @@ def probe(
         model.fit_labels({t: y[:, TASK_INDEX[t]] for t in tasks})
 
     predict = prediction_step(model, x, device=device, precision=precision)
-    model.eval()  # the training steps warmed the kernels up: no untimed prediction
-    predict_sps = pb / _median_time(predict, max(1, steps // 2), 0, device, PROBE_BUDGET_S / 2)
+    model.eval()
+    # one untimed batch: eval mode and the prediction batch are new shapes and code paths for the kernels
+    predict_sps = pb / _median_time(predict, max(1, steps // 2), 1, device, PROBE_BUDGET_S / 2)
     tp = Throughput(train_sps, predict_sps)
     _CACHE[key] = tp
     return tp
@@ -190,31 +208,58 @@ def prediction_step(
     return predict
 
 
-def timed(fn: Callable[[], None], device: torch.device) -> float:
-    """Seconds of one call of ``fn`` (waiting for a CUDA device to finish it)."""
-    t0 = time.perf_counter()
+def timed(fn: Callable[[], None], device: torch.device, clock: Callable[[], float] | None = None) -> float:
+    """Seconds of one call of ``fn`` (waiting for a CUDA device to finish it); ``clock``: perf_counter."""
+    clock = clock or time.perf_counter
+    t0 = clock()
     fn()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
-def _median_time(fn, steps: int, warmup: int, device: torch.device, budget: float) -> float:
+def _median_time(
+    fn,
+    steps: int,
+    warmup: int,
+    device: torch.device,
+    budget: float,
+    *,
+    min_steps: int = MIN_TIMED_STEPS,
+    clock: Callable[[], float] | None = None,
+) -> float:
     """Median seconds of ``fn`` over up to ``steps`` timed calls after up to ``warmup`` untimed ones.
 
-    Warm-up and timed calls each stop once they took ``budget`` seconds (after at least one call).
+    The warm-up stops once it took ``budget`` seconds (after at least one call); timed calls stop after
+    ``budget`` seconds too, but not before ``min(steps, min_steps)`` calls. With an even number of calls
+    the lower median counts: the upper one of two is the slower call, often a disturbed one.
     """
-    start = time.perf_counter()
+    clock = clock or time.perf_counter
+    start = clock()
     for _ in range(warmup):
         fn()
-        if time.perf_counter() - start >= budget:
+        if clock() - start >= budget:
             break
     times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < steps and (not times or time.perf_counter() - start < budget):
-        times.append(timed(fn, device))
+    start = clock()
+    least = min(steps, min_steps)
+    while len(times) < steps and (len(times) < least or clock() - start < budget):
+        times.append(timed(fn, device, clock))
     times.sort()
-    return times[len(times) // 2]
+    return times[(len(times) - 1) // 2]
+
+
+def overheads(pace_s: float = REFERENCE_WORK_S) -> tuple[float, float, float]:
+    """Seconds per trained unit, per untrained unit and per run at ``pace_s`` (``overhead.pace``)."""
+    return TRAINED_UNIT.seconds(pace_s), UNTRAINED_UNIT.seconds(pace_s), RUN.seconds(pace_s)
+
+
+def command_seconds(units: int, *, new_store: bool, pace_s: float = REFERENCE_WORK_S) -> float:
+    """The one-off costs of a command that runs ``units`` units: the first unit's set-up, and creating the
+    store when it does not exist yet (``new_store``); nothing when there is nothing to run."""
+    if not units:
+        return 0.0
+    return FIRST_UNIT.seconds(pace_s) + (NEW_STORE.seconds(pace_s) if new_store else 0.0)
 
 
 def probe_prepared(p, *, device: torch.device | str = "cpu") -> Throughput:
@@ -223,49 +268,74 @@ def probe_prepared(p, *, device: torch.device | str = "cpu") -> Throughput:
     return probe(p.config, tuple(p.inputs.x.shape[1:]), tasks=unit.tasks, hparams=p.hparams, device=device)
 
 
-def unit_seconds(p, fold, tp: Throughput, epochs: int | None = None) -> float:
+def unit_seconds(
+    p, fold, tp: Throughput, epochs: int | None = None, pace_s: float = REFERENCE_WORK_S
+) -> float:
     """Seconds of one unit (``fold`` of the prepared run ``p``) at throughput ``tp``: ``epochs`` (default
-    ``min(cap, TYPICAL_EPOCHS)``) of training and validation, the test part once, the tracking overhead.
+    ``min(cap, TYPICAL_EPOCHS)``) of training and validation, the test part once, the tracking overhead
+    at ``pace_s`` (:func:`overheads`).
 
     A model with nothing to train (infinite ``train_sps``) runs no epochs, predicts the test part only and
-    costs :data:`UNTRAINED_UNIT_OVERHEAD_S`.
+    costs the untrained overhead.
     """
+    trained_s, untrained_s, _ = overheads(pace_s)
     if not math.isfinite(tp.train_samples_per_s):
-        return len(fold.test) / tp.predict_samples_per_s + UNTRAINED_UNIT_OVERHEAD_S
+        return len(fold.test) / tp.predict_samples_per_s + untrained_s
     if epochs is None:
         epochs = min(int(p.max_epochs), TYPICAL_EPOCHS)
     epoch = len(fold.train) / tp.train_samples_per_s + len(fold.val) / tp.predict_samples_per_s
-    return epochs * epoch + len(fold.test) / tp.predict_samples_per_s + UNIT_OVERHEAD_S
+    return epochs * epoch + len(fold.test) / tp.predict_samples_per_s + trained_s
 
 
-def estimate_run(p, tp: Throughput) -> RunEstimate:
-    """Seconds of a :class:`bench.plan.Prepared` run at throughput ``tp``.
+def estimate_run(
+    p, tp: Throughput, done: Collection[str] = frozenset(), pace_s: float = REFERENCE_WORK_S
+) -> RunEstimate:
+    """Seconds of a :class:`bench.plan.Prepared` run at throughput ``tp``, for its units whose key is not
+    in ``done`` (units FINISHED in the store, :func:`bench.finished.finished_in_store`: a run reuses
+    them at no cost).
 
     Per unit: ``epochs * (n_train / train_sps + n_valid / predict_sps) + n_test / predict_sps +``
-    :data:`UNIT_OVERHEAD_S`, summed over units, at the epoch cap (``p.max_epochs``) and at
-    ``min(cap, TYPICAL_EPOCHS)``. A model with nothing to train (infinite ``train_sps``) runs no epochs
-    (``epochs_cap`` 0), predicts the test part only and costs :data:`UNTRAINED_UNIT_OVERHEAD_S` per unit.
-    whole-set-finetune: the per-subject fine-tuning stage is not counted (it trains on the same windows
-    again, subject by subject, so it can add up to as much again as the pooled training).
+    :data:`UNIT_OVERHEAD_S`, summed over the units left, at the epoch cap (``p.max_epochs``) and at
+    ``min(cap, TYPICAL_EPOCHS)``; plus :data:`RUN_OVERHEAD_S` once when any unit is left. A model with
+    nothing to train (infinite ``train_sps``) runs no epochs (``epochs_cap`` 0), predicts the test part
+    only and costs :data:`UNTRAINED_UNIT_OVERHEAD_S` per unit. The overheads are scaled by ``pace_s``
+    (:func:`pace`, :func:`overheads`): the calibration machine's by default. whole-set-finetune: the
+    per-subject fine-tuning stage is not counted (it trains on the same windows again, subject by subject,
+    so it can add up to as much again as the pooled training).
     """
     trained = math.isfinite(tp.train_samples_per_s)
     cap = int(p.max_epochs) if trained else 0
     typical = min(cap, TYPICAL_EPOCHS)
-    overhead = UNIT_OVERHEAD_S if trained else UNTRAINED_UNIT_OVERHEAD_S
+    trained_s, untrained_s, per_run_s = overheads(pace_s)
+    overhead = trained_s if trained else untrained_s
     trains = [len(fold.train) for _, fold in p.units]
-    cap_s = sum(unit_seconds(p, fold, tp, cap) for _, fold in p.units)
-    typ_s = sum(unit_seconds(p, fold, tp, typical) for _, fold in p.units)
-    n = len(p.units)
+    todo = [fold for unit, fold in p.units if getattr(unit, "key", None) not in done]
+    n = len(todo)
+    run_s = per_run_s if n else 0.0
     return RunEstimate(
         units=n,
-        train_windows_mean=sum(trains) / n if n else 0.0,
+        train_windows_mean=sum(trains) / len(trains) if trains else 0.0,
         train_windows_min=min(trains, default=0),
         train_windows_max=max(trains, default=0),
         epochs_cap=cap,
         epochs_typical=typical,
-        seconds_cap=cap_s,
-        seconds_typical=typ_s,
-        overhead_s=n * overhead,
+        seconds_cap=sum(unit_seconds(p, fold, tp, cap, pace_s) for fold in todo) + run_s,
+        seconds_typical=sum(unit_seconds(p, fold, tp, typical, pace_s) for fold in todo) + run_s,
+        overhead_s=n * overhead + run_s,
+        reused=len(p.units) - n,
+    )
+
+
+def assumptions(threads: int, pace_s: float = REFERENCE_WORK_S) -> str:
+    """What a plan's estimate assumes, in one line (``--plan`` prints it; the README says the same)."""
+    unit_s, untrained_s, run_s = overheads(pace_s)
+    return (
+        f"Assumes: each model trains and predicts at the rate just probed ({threads} torch thread(s) per "
+        f"unit) and the machine stays as busy as during the probes; min(cap, {TYPICAL_EPOCHS}) epochs per "
+        f"unit (early stopping); besides that {unit_s:.1f} s per trained unit, {untrained_s:.1f} s per "
+        f"untrained one and {run_s:.1f} s per run (tracking), at this machine's measured pace "
+        f"({pace_s / REFERENCE_WORK_S:.2g}x the calibration machine's time). Not counted: the report at the "
+        "end."
     )
 
 
@@ -283,7 +353,7 @@ def format_seconds(s: float) -> str:
     return f"{s / 86400:.1f} d"
 
 
-HEADERS = ("run", "units", "train windows/unit", "at epoch cap", "at typical epochs")
+HEADERS = ("run", "units to run", "train windows/unit", "at epoch cap", "at typical epochs")
 
 
 def plan_rows(entries_with_estimates: Iterable[tuple[object, RunEstimate]]) -> list[tuple[str, ...]]:
@@ -299,9 +369,10 @@ def plan_rows(entries_with_estimates: Iterable[tuple[object, RunEstimate]]) -> l
         if est.train_windows_min != est.train_windows_max:
             w += f" ({est.train_windows_min:,}-{est.train_windows_max:,})"
         cap, typ = format_seconds(est.seconds_cap), format_seconds(est.seconds_typical)
-        if est.epochs_cap:  # a model with nothing to train runs no epochs
+        if est.epochs_cap and est.units:  # a model with nothing to train runs no epochs
             cap, typ = f"{cap} ({est.epochs_cap} ep)", f"{typ} ({est.epochs_typical} ep)"
-        rows.append((entry.label, str(est.units), w, cap, typ))
+        units = str(est.units) + (f" (+{est.reused} done)" if est.reused else "")
+        rows.append((entry.label, units, w, cap, typ))
         t = totals.setdefault(entry.model, [0, 0.0, 0.0])
         t[0] += est.units
         t[1] += est.seconds_cap
@@ -321,7 +392,7 @@ def plan_table(entries_with_estimates: Iterable[tuple[object, RunEstimate]], tit
     table = Table(
         title=title,
         caption=f"Estimates from a throughput probe; typical = min(cap, {TYPICAL_EPOCHS}) epochs (early "
-        f"stopping); + {UNIT_OVERHEAD_S:g} s tracking per trained unit.",
+        "stopping); + tracking per unit and run; units finished in MLflow are reused (not counted).",
     )
     for i, h in enumerate(HEADERS):
         table.add_column(h, justify="left" if i == 0 else "right")

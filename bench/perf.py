@@ -643,7 +643,7 @@ def estimate_note(r: PerfReport) -> str:
         f"Full size: {s} subjects x {t} trials x {w} windows (a time-domain model: its own windows of those "
         f"{w * FEATURE_WINDOW_S:g} s, 15 of 4 s by default), fold sizes from the protocols' own splitter; "
         f"{PROTOCOL_FOLDS} folds, the protocol's default split; {TYPICAL_EPOCHS} epochs (typical with early "
-        f"stopping) of training + validation, + {UNIT_OVERHEAD_S:g} s tracking per unit (bench.estimate); "
+        f"stopping) of training + validation, + {UNIT_OVERHEAD_S:.1f} s tracking per unit (bench.estimate); "
         "at the measured rate of the precision --precision auto picks here, channels-last in bf16 (as the "
         "trainer runs it). whole-set-finetune: "
         f"the fine-tuning stage is not counted. Grid: the {r.grid} preset at the full scale, its runs of "

@@ -9,6 +9,7 @@ unit is in; a failing unit fails its own run only, the grid goes on, and the end
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,8 +18,9 @@ from pathlib import Path
 import torch
 
 from bench.executors import Job, LocalExecutor, error_line
+from bench.finished import collect_finished
 from bench.plan import Prepared, check_config, data_contents, prepare
-from bench.progress import GridReporter, Reporter
+from bench.progress import GridReporter, Pulse, Reporter
 from bench.runner import OpenRun, close_run, open_run, run_label, unit_cost
 from bench.tracking import client, resolve_tracking_uri
 from bench.trainer import resolve_device
@@ -85,12 +87,18 @@ def prepare_runs(
     deap: str | Path | None = None,
     synthetic=None,
     echo: Callable[[str], None] | None = None,
+    step: Callable[[int, int], None] | None = None,
 ) -> list[Prepared]:
     """Prepare every RunConfig of a grid: the features are computed once and shared (the runs of a grid
-    all use one data set), and each distinct model input is built once (:meth:`FeatureSet.inputs`)."""
+    all use one data set), and each distinct model input is built once (:meth:`FeatureSet.inputs`).
+
+    ``step(i, n)`` is called before the ``i``-th of ``n`` runs is prepared (a progress line, see
+    :class:`bench.progress.Pulse`)."""
     plans: list[Prepared] = []
     features: dict = {}  # by cache contents: a time-domain model reads the signal, others the maps
-    for cfg in configs:
+    for i, cfg in enumerate(configs, start=1):
+        if step is not None:
+            step(i, len(configs))
         contents = data_contents(check_config(cfg))
         say = echo if not features else None  # where the data comes from: said once
         p = prepare(cfg, deap=deap, synthetic=synthetic, features=features.get(contents), echo=say)
@@ -125,12 +133,17 @@ def run_grid(
     for p in plans:  # every run checked (features in the cache for workers, scheduler reachable) first
         executor.check(p, cache_dir)
     uri = resolve_tracking_uri(tracking_uri)
-    cl = client(tracking_uri)
+    # opening the store (created on first use) and every run's parent takes seconds: said, not silent
+    pulse = Pulse(reporter.note)
+    pulse.say(f"Tracking to {uri}: opening {len(plans)} run(s) ...")
+    with pulse.during("... opening the MLflow store (a new one is created first)"):
+        cl = client(tracking_uri)
     t0 = time.monotonic()
     runs: list[OpenRun] = []
     reports: dict[int, RunReport] = {}
     try:
-        for p in plans:
+        for i, p in enumerate(plans, start=1):
+            pulse.step(f"opening run {i} of {len(plans)} in MLflow: {run_label(p)}")
             view = _RunView(reporter, run_label(p))
             runs.append(open_run(
                 p, cl, uri, device=devices[p.config.device], reporter=view, force=force, cache_dir=cache_dir,
@@ -142,18 +155,21 @@ def run_grid(
         for r in runs:
             if r.complete:  # every unit reused: nothing to run
                 reports[id(r)] = _close(r, "FINISHED", reporter)
-        for out in executor.run(jobs, started=reporter.job_started):
-            run = by_ctx[id(out.job.ctx)]
-            run.record(out)
-            if run.complete and id(run) not in reports:
-                reports[id(run)] = _close(run, "FINISHED", reporter)
-            reporter.job_finished(out)
+        # closing: on Ctrl-C the executor stops (a pool waits for its workers) before the count below
+        with contextlib.closing(executor.run(jobs, started=reporter.job_started)) as outcomes:
+            for out in outcomes:
+                run = by_ctx[id(out.job.ctx)]
+                run.record(out)
+                if run.complete and id(run) not in reports:
+                    reports[id(run)] = _close(run, "FINISHED", reporter)
+                reporter.job_finished(out)
         for r in runs:
             if id(r) not in reports:
                 reports[id(r)] = _close(r, "FAILED", reporter)
     except KeyboardInterrupt:
         for r in runs:
             if id(r) not in reports:  # a run whose last unit came in as Ctrl-C struck is complete
+                collect_finished(r)  # units a worker finished after the last result came back
                 reports[id(r)] = _close(r, "FINISHED" if r.complete else "KILLED", reporter)
         done = sum(len(r.results) for r in runs)
         total = sum(len(r.prepared.units) for r in runs)

@@ -20,6 +20,7 @@ partial runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import tempfile
@@ -37,6 +38,7 @@ from bench.config import RunConfig
 from bench.data.datasets import left_out_tags
 from bench.data.source import kind_words
 from bench.executors import Job, LocalExecutor, Outcome, UnitContext, check_stack_executor, failure_error
+from bench.finished import collect_finished
 from bench.identity import identity_tags
 from bench.plan import Prepared, Unit, model_hparams, prepare
 from bench.progress import Reporter
@@ -232,6 +234,9 @@ class OpenRun:
     status: str = "RUNNING"
     opened: float = field(default_factory=time.monotonic)
     """When this command opened the run (its wall time in the run's description)."""
+    finished_before: bool = False
+    """The parent was FINISHED with every unit when this command found it: nothing to run, and closing it
+    writes nothing (a no-op rerun leaves its end time, status, metrics and description as they were)."""
 
     @property
     def label(self) -> str:
@@ -278,19 +283,26 @@ def open_run(
         cl, exp, key, lambda: _new_parent(cl, exp, p, tags, extra), force=force
     )
     done: dict[str, object] = {}
+    finished_before = False
     if parent is not None:
         for run in child_runs(cl, exp, parent.info.run_id):
             if run.info.status == "FINISHED":
                 done.setdefault(run.data.tags.get(f"{TAG}unit"), run)
         parent_id = parent.info.run_id
+        finished_before = parent.info.status == "FINISHED" and all(u.key in done for u, _ in p.units)
         for k, v in extra.items():
-            cl.set_tag(parent_id, k, v)
+            if parent.data.tags.get(k) != v:
+                cl.set_tag(parent_id, k, v)
         name = run_name(p)  # a parent named before names carried the scale gets today's name
-        if parent.info.status != "RUNNING" or parent.info.run_name != name:
+        if finished_before:  # nothing to run: the parent keeps its status and end time
+            if parent.info.run_name != name:
+                cl.update_run(parent_id, name=name)
+        elif parent.info.status != "RUNNING" or parent.info.run_name != name:
             cl.update_run(parent_id, status="RUNNING", name=name)
     else:
         _log_parent(cl, parent_id, p)
-    log_dataset(cl, parent_id, p.features, context=DATASET_CONTEXT)  # again on resume: no change
+    if not finished_before:
+        log_dataset(cl, parent_id, p.features, context=DATASET_CONTEXT)  # again on resume: no change
     ctx = UnitContext(
         prepared=p, client=cl, experiment_id=exp, parent_run_id=parent_id, tags=tags, device=device,
         reporter=reporter, tracking_uri=tracking_uri, cache_dir=cache_dir, label=run_label(p),
@@ -304,7 +316,7 @@ def open_run(
             reporter.unit_end(results[unit.key])
         else:
             todo.append((unit, fold))
-    return OpenRun(p, ctx, results, todo)
+    return OpenRun(p, ctx, results, todo, finished_before=finished_before)
 
 
 def _pct(summary: dict[str, float], metric: str) -> str:
@@ -339,7 +351,11 @@ def run_description(p: Prepared, summary: dict[str, float], wall_s: float, fit_s
 
 def close_run(run: OpenRun, status: str) -> ExperimentResult | None:
     """End a run: with every unit finished, log the summary and mark the parent FINISHED; otherwise mark
-    it ``status`` (FAILED / KILLED). Returns the result when the run finished."""
+    it ``status`` (FAILED / KILLED). Returns the result when the run finished.
+
+    A parent that was FINISHED with every unit before this command opened it (a no-op rerun,
+    :attr:`OpenRun.finished_before`) is left exactly as it was: its end time, description and metrics
+    record the command that finished it, not one that found nothing to do."""
     p, ctx = run.prepared, run.ctx
     cl, parent_id = ctx.client, ctx.parent_run_id
     result = None
@@ -352,10 +368,11 @@ def close_run(run: OpenRun, status: str) -> ExperimentResult | None:
             per_subject = get_protocol(p.config.protocol).over_subjects
             summary = summarise(results, p.config.tasks, per_subject)
             fit_s = sum(r.metrics.get("fit_seconds", 0.0) for r in results)
-            note = run_description(p, summary, time.monotonic() - run.opened, fit_s)
-            with store_lock(ctx.tracking_uri):  # two commands sharing a parent end together
-                log_metrics(cl, parent_id, summary)
-                cl.set_tag(parent_id, "mlflow.note.content", note)
+            if not run.finished_before:  # a no-op rerun writes nothing: the summary is already there
+                note = run_description(p, summary, time.monotonic() - run.opened, fit_s)
+                with store_lock(ctx.tracking_uri):  # two commands sharing a parent end together
+                    log_metrics(cl, parent_id, summary)
+                    cl.set_tag(parent_id, "mlflow.note.content", note)
             result = ExperimentResult(
                 config=p.config, split=p.split, data_kind=p.features.kind,
                 data_fingerprint=p.features.fingerprint, leaky=p.leaky, parent_run_id=parent_id,
@@ -366,8 +383,11 @@ def close_run(run: OpenRun, status: str) -> ExperimentResult | None:
         status = "FAILED"
         raise
     finally:
-        # a command that shares the parent may have finished it: a complete parent stays FINISHED
-        if status == "FINISHED" or cl.get_run(parent_id).info.status != "FINISHED":
+        # a command that shares the parent may have finished it: a complete parent stays FINISHED; one
+        # that was FINISHED before this command keeps its end time
+        if run.finished_before and status == "FINISHED":
+            pass
+        elif status == "FINISHED" or cl.get_run(parent_id).info.status != "FINISHED":
             cl.set_terminated(parent_id, status=status)
         run.status = status
     return result
@@ -424,17 +444,21 @@ def run_experiment(
     jobs = [Job(run.ctx, unit, fold, unit_cost(p, fold)) for unit, fold in run.todo]
     status = "FAILED"
     try:
-        for out in executor.run(jobs):
-            if out.error is not None and executor.name == "local":
-                raise out.error  # in-process: the unit's own error, traceback and all
-            run.record(out)
-            if out.error is None:
-                reporter.unit_end(out.result)
+        # closing: on Ctrl-C the executor stops (a pool waits for its workers) before the count below
+        with contextlib.closing(executor.run(jobs)) as outcomes:
+            for out in outcomes:
+                if out.error is not None and executor.name == "local":
+                    raise out.error  # in-process: the unit's own error, traceback and all
+                run.record(out)
+                if out.error is None:
+                    reporter.unit_end(out.result)
         if run.failures:
             raise failure_error(run.failures, len(jobs))
         status = "FINISHED"
     except KeyboardInterrupt:
-        status = "KILLED"
+        for res in collect_finished(run):  # finished by a worker as Ctrl-C struck: kept, so counted
+            reporter.unit_end(res)
+        status = "FINISHED" if run.complete else "KILLED"
         raise
     finally:
         result = close_run(run, status)

@@ -68,6 +68,7 @@ import os
 import signal
 import tempfile
 import time
+import uuid
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -102,6 +103,7 @@ from bench.trainer import (
 )
 from bench.unit import fit_predict, labels_tensor, train_standardiser
 
+COMMAND_ATTR = "bench_command"
 SPACES = ("weights", "weights+lr+dropout")
 OBJECTIVES = ("valid-loss", "valid-bacc")
 OBJECTIVE_ALIASES = {"val-loss": "valid-loss", "val-bacc": "valid-bacc"}
@@ -311,6 +313,9 @@ class _Settings:
     tracking_uri: str
     parent_run_id: str
     experiment_id: str
+    command: str = ""
+    """This command's id, on each trial it runs (user attr ``bench_command``): its own trials are told
+    from those of another ``bench tune`` on the same study at the same time."""
 
 
 def suggest(trial, space: str, cfg: RunConfig) -> tuple[RunConfig, dict]:
@@ -340,6 +345,7 @@ class Objective:
         from mlflow.entities import Metric, Param
 
         s, p = self.s, self.p
+        trial.set_user_attr(COMMAND_ATTR, s.command)  # first: a trial that fails at once is counted too
         cfg_t, params = suggest(trial, s.space, p.config)
         pt = replace(p, config=cfg_t, hparams=model_hparams(cfg_t))
         tags = {
@@ -628,9 +634,10 @@ def _run_processes(payload: dict, n_jobs: int, n_trials: int, study, reporter: T
     )
     seen = {t.number for t in study.get_trials(deepcopy=False, states=finished)}
     interrupted = False
+    command = payload["settings"].command
 
-    def poll() -> None:
-        for t in study.get_trials(deepcopy=False, states=finished):
+    def poll() -> None:  # this command's trials only: another tuner on the study reports its own
+        for t in own_trials(study.get_trials(deepcopy=False, states=finished), command):
             if t.number not in seen:
                 seen.add(t.number)
                 b = _best_value(study)
@@ -658,6 +665,11 @@ def _run_processes(payload: dict, n_jobs: int, n_trials: int, study, reporter: T
     if bad and not interrupted:
         raise RuntimeError(f"tuning worker(s) failed: {', '.join(bad)}; see their traceback above")
     return interrupted
+
+
+def own_trials(trials, command: str) -> list:
+    """The trials of ``trials`` that the command ``command`` (:attr:`_Settings.command`) ran."""
+    return [t for t in trials if t.user_attrs.get(COMMAND_ATTR) == command]
 
 
 def _best_value(study) -> float | None:
@@ -791,7 +803,7 @@ def run_study(
     cl = client(uri)
     exp = experiment_id(cl, p.features.kind)
     parent_id = _study_parent(cl, exp, name, url, p, key)
-    settings = _Settings(name, url, space, objective, int(tune_folds), uri, parent_id, exp)
+    settings = _Settings(name, url, space, objective, int(tune_folds), uri, parent_id, exp, uuid.uuid4().hex)
     reporter.start(int(n_trials), n_existing, _best_value(study))
     interrupted, status = False, "FAILED"
     try:
@@ -830,7 +842,7 @@ def run_study(
     if interrupted:
         notes.insert(0, "interrupted: finished trials are kept; re-run the same command to continue")
     states = [t.state.name for t in trials]
-    n_new = sum(s != "WAITING" for s in states) - n_existing
+    n_new = len(own_trials(trials, settings.command))  # not those of another command on the study
     return TuneResult(
         study=name, storage=url, objective=objective, space=space, n_new=n_new,
         n_complete=states.count("COMPLETE"), n_pruned=states.count("PRUNED"),

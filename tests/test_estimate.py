@@ -11,6 +11,7 @@ import pytest
 
 from bench.config import RunConfig, TrainConfig
 from bench.estimate import (
+    RUN_OVERHEAD_S,
     TYPICAL_EPOCHS,
     UNIT_OVERHEAD_S,
     UNTRAINED_UNIT_OVERHEAD_S,
@@ -42,9 +43,10 @@ def test_estimate_arithmetic():
     # unit 1: epoch = 100/100 + 20/200 = 1.1 s, test 30/200 = 0.15 s; unit 2: 2.2 s and 0.3 s
     assert est.units == 2 and est.epochs_cap == 50 and est.epochs_typical == TYPICAL_EPOCHS == 30
     assert (est.train_windows_mean, est.train_windows_min, est.train_windows_max) == (150, 100, 200)
-    assert est.seconds_cap == pytest.approx(50 * 1.1 + 0.15 + 50 * 2.2 + 0.3 + 2 * UNIT_OVERHEAD_S)
-    assert est.seconds_typical == pytest.approx(30 * 1.1 + 0.15 + 30 * 2.2 + 0.3 + 2 * UNIT_OVERHEAD_S)
-    assert est.overhead_s == 2 * UNIT_OVERHEAD_S
+    overhead = 2 * UNIT_OVERHEAD_S + RUN_OVERHEAD_S  # per unit, and once per run (its parent)
+    assert est.seconds_cap == pytest.approx(50 * 1.1 + 0.15 + 50 * 2.2 + 0.3 + overhead)
+    assert est.seconds_typical == pytest.approx(30 * 1.1 + 0.15 + 30 * 2.2 + 0.3 + overhead)
+    assert est.overhead_s == pytest.approx(overhead)
     # a cap below the typical number of epochs is the typical number
     small = estimate_run(fake_prepared(3), tp)
     assert small.epochs_typical == 3 and small.seconds_typical == pytest.approx(small.seconds_cap)
@@ -52,7 +54,9 @@ def test_estimate_arithmetic():
     trivial = estimate_run(fake_prepared(50), Throughput(math.inf, 200.0))
     assert trivial.epochs_cap == trivial.epochs_typical == 0
     assert (
-        trivial.seconds_cap == trivial.seconds_typical == pytest.approx(0.45 + 2 * UNTRAINED_UNIT_OVERHEAD_S)
+        trivial.seconds_cap
+        == trivial.seconds_typical
+        == pytest.approx(0.45 + 2 * UNTRAINED_UNIT_OVERHEAD_S + RUN_OVERHEAD_S)
     )
 
 
@@ -71,9 +75,8 @@ def test_format_and_tables():
     lines = text.splitlines()
     assert lines[0].split()[:2] == ["run", "units"] and len(lines) == 1 + 3 + 2 + 1
     assert lines[-1].startswith("total (3 runs)") and "6" in lines[-1].split()
-    assert (
-        "150 (100-200)" in lines[1] and f"{format_seconds(165.45 + 2 * UNIT_OVERHEAD_S)} (50 ep)" in lines[1]
-    )
+    seconds = 165.45 + 2 * UNIT_OVERHEAD_S + RUN_OVERHEAD_S
+    assert "150 (100-200)" in lines[1] and f"{format_seconds(seconds)} (50 ep)" in lines[1]
     assert plan_table(entries).row_count == 6
     trivial = estimate_run(fake_prepared(50), Throughput(math.inf, 200.0))
     row = plan_text([(SimpleNamespace(label="majority|x", model="majority"), trivial)]).splitlines()[1]

@@ -32,7 +32,7 @@ from bench.cli.common import (
 from bench.cli.run_progress import format_duration as _fmt
 from bench.cli.run_progress import stamp, verbosity
 from bench.errors import ConfigError
-from bench.progress import GridReporter, epoch_line
+from bench.progress import GridReporter, Pulse, epoch_line
 
 
 def queue_line(reporter: GridReporter, runs, jobs, slots: int) -> str:
@@ -164,8 +164,10 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     then, unless ``plan_only``, run the grid on executor ``ex`` with a progress view. Returns the plans
     and the :class:`~bench.reproduce.GridResult` (None with ``plan_only``). ``level="quiet"`` prints only
     skipped runs, failures and the summary (the plan too with ``plan_only``: it is what was asked for)."""
-    from bench.estimate import estimate_run, plan_table, plan_text, unit_seconds
+    from bench.estimate import assumptions, command_seconds, estimate_run, plan_table, plan_text, unit_seconds
+    from bench.finished import finished_in_store
     from bench.reproduce import prepare_runs, run_grid
+    from bench.tracking import sqlite_path
     from bench.trainer import resolve_device
 
     dev = resolve_device(device or "auto")  # --device cuda without CUDA: refused before any data
@@ -173,25 +175,38 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
         ex.connect()  # an unreachable Dask scheduler: refused before any data
     say = lambda m: err_console.print(m, markup=False, soft_wrap=True)  # noqa: E731
     info = say if level != "quiet" or plan_only else (lambda m: None)
+    pulse = Pulse(info)  # every step below takes a second or more: never a silent stretch
     for label, reason in g.skipped:
         say(f"skipped {label}: {reason}")
     if not g.entries:
         raise ConfigError(f"grid {g.name!r} has no run to do (every entry was skipped)")
+    pulse.say(f"Grid {g.name!r}, scale {g.scale_name}: {len(g.entries)} runs; preparing the data and each "
+              "run's folds ...")  # fmt: skip
     configs = [replace(e.config, device=device or "auto", num_threads=threads, log_model=log_model,
                        compile=compile) for e in g.entries]  # fmt: skip
     synthetic = synthetic or scale_data(g)
+    labels = [e.label for e in g.entries]
+    preparing = lambda i, n: pulse.step(f"preparing run {i} of {n}: {labels[i - 1]}")  # noqa: E731
     try:
-        plans = prepare_runs(configs, deap=g.deap, synthetic=synthetic, echo=info)
+        with pulse.during("... still preparing (features are computed once per subject, then cached)"):
+            plans = prepare_runs(configs, deap=g.deap, synthetic=synthetic, echo=pulse.say, step=preparing)
     except KeyboardInterrupt:
         exit_interrupted(
             "interrupted while preparing data: nothing was tracked in MLflow (finished feature cache entries "
             "are kept); run the same command again to go on"
         )
     fs = plans[0].features
-    info(f"Grid {g.name!r}, scale {g.scale_name}: {len(plans)} runs on {fs.kind} data {fs.fingerprint}; "
-         "probing each model's throughput ...")  # fmt: skip
-    tps = _probe_all(plans, dev, threads or getattr(ex, "threads_per_worker", lambda: None)())
-    rows = [(e, estimate_run(p, tps[id(p)])) for e, p in zip(g.entries, plans, strict=True)]
+    pulse.say(f"Data: {fs.kind} {fs.fingerprint}; probing each model's throughput (a few training steps "
+              "each) ...")  # fmt: skip
+    step = lambda i, n: pulse.step(f"probing run {i} of {n}: {labels[i - 1]}")  # noqa: E731
+    with pulse.during("... still probing"):
+        tps, pace_s = _probe_all(
+            plans, dev, threads or getattr(ex, "threads_per_worker", lambda: None)(), step=step
+        )
+    done = finished_in_store(plans, uri)  # what a run reuses costs nothing (read only: nothing is created)
+    rows = [
+        (e, estimate_run(p, tps[id(p)], done[id(p)], pace_s)) for e, p in zip(g.entries, plans, strict=True)
+    ]
     slots = ex.slots()
     title = f"Plan: grid {g.name}, scale {g.scale_name}, {slots} worker(s)"
     if level == "quiet" and not plan_only:
@@ -200,18 +215,22 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
         err_console.print(plan_table(rows, title=title))
     else:
         say(title + "\n" + plan_text(rows))
-    total = sum(est.seconds_typical for _, est in rows)
     per_unit = threads or getattr(ex, "threads_per_worker", torch_threads)()
-    info(f"Estimated: about {_fmt(total / slots)} on {slots} worker(s) at typical epochs ({per_unit} torch "
-         "thread(s) per unit; finished units counted too).")  # fmt: skip
+    todo, reused = sum(est.units for _, est in rows), sum(est.reused for _, est in rows)
+    new_store = (db := sqlite_path(uri)) is not None and not db.exists()
+    total = sum(est.seconds_typical for _, est in rows) / slots
+    total += command_seconds(todo, new_store=new_store, pace_s=pace_s)
+    reuse = f" ({reused} units finished in MLflow are reused)" if reused else ""
+    info(f"Estimated: about {_fmt(total)} for the {todo} units to run on {slots} worker(s) at "
+         f"typical epochs{reuse}.")  # fmt: skip
+    info(assumptions(per_unit, pace_s))
     if plan_only:
         return plans, None
     reporter = make_grid_reporter(level)
-    info(f"Tracking to {uri}")
     try:
         res = run_grid(
             plans, tracking_uri=uri, executor=ex, reporter=reporter,
-            cost=lambda p, unit, fold: unit_seconds(p, fold, tps[id(p)]),
+            cost=lambda p, unit, fold: unit_seconds(p, fold, tps[id(p)], pace_s=pace_s),
         )  # fmt: skip
     except KeyboardInterrupt as exc:  # run_grid's line says what was kept
         if isinstance(reporter, LiveReporter):
@@ -227,17 +246,29 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     return plans, res
 
 
-def _probe_all(plans, device, threads: int | None) -> dict:
-    """Each run's throughput, probed with the torch threads a unit will have (a pool worker's share)."""
+def _probe_all(plans, device, threads: int | None, step=None) -> tuple[dict, float]:
+    """Each run's throughput (by ``id``), probed with the torch threads a unit will have (a pool worker's
+    share), and the machine's pace for the tracking overheads (:func:`bench.overhead.pace`: the median of
+    one sample before each probe, so it sees the load the probes saw); ``step(i, n)`` before the
+    ``i``-th run's probe (a progress line)."""
+    import statistics
+
     import torch
 
     from bench.estimate import probe_prepared
+    from bench.overhead import pace
 
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(int(threads))
     try:
-        return {id(p): probe_prepared(p, device=device) for p in plans}
+        out, paces = {}, []
+        for i, p in enumerate(plans, start=1):
+            if step is not None:
+                step(i, len(plans))
+            paces.append(pace(1))
+            out[id(p)] = probe_prepared(p, device=device)
+        return out, statistics.median_low(paces)
     finally:
         torch.set_num_threads(before)
 
@@ -287,12 +318,16 @@ def register(root: typer.Typer) -> None:
         from bench.checks import check_option
         from bench.config import DEVICES
         from bench.executors import make_executor
-        from bench.grid import preset_text
+        from bench.grid import DEFAULT_PRESET, preset_text
         from bench.tracking import check_tracking_uri
 
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         level = verbosity(quiet, verbose)
-        g = data_grid(data, preset=preset, path=grid_file, scale=scale)
+        name = grid_file if grid_file is not None else preset or DEFAULT_PRESET
+        talk = not show and (level != "quiet" or plan_only)
+        pulse = Pulse(lambda m: talk and err_console.print(m, markup=False, highlight=False, soft_wrap=True))
+        with pulse.during(f"... loading grid {name} (each run's settings are checked)"):  # a bad one: 1 line
+            g = data_grid(data, preset=preset, path=grid_file, scale=scale)
         if show:
             sys.stdout.write(grid_file.read_text() if grid_file is not None else preset_text(g.name))
             return
@@ -306,7 +341,10 @@ def register(root: typer.Typer) -> None:
         )  # fmt: skip
         if res is None:
             return
-        write_grid_report(g, plans[0].features, uri, out, grid_command(g, grid_file, data))
+        pulse = Pulse(lambda m: level == "quiet" or err_console.print(m, markup=False, highlight=False))
+        pulse.say(f"Writing the report to {out} ...")
+        with pulse.during("... still writing the report"):
+            write_grid_report(g, plans[0].features, uri, out, grid_command(g, grid_file, data))
         if res.failed:
             raise typer.Exit(1)
 
