@@ -158,7 +158,7 @@ def test_unreadable_subject_file_is_named_before_hashing(tmp_path, monkeypatch):
 
 def test_string_ratings_are_a_data_error(tmp_path):
     data, labels = random_subject(2)
-    with pytest.raises(DataError, match=r"ratings \('labels'\) must be numbers, got <U"):
+    with pytest.raises(DataError, match=r"'labels' must be an array of numbers, got an array of dtype <U"):
         validate_arrays(data, labels.astype(str), tmp_path / "s01.dat")
 
 
