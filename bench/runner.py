@@ -385,9 +385,8 @@ def close_run(run: OpenRun, status: str) -> ExperimentResult | None:
     finally:
         # a command that shares the parent may have finished it: a complete parent stays FINISHED; one
         # that was FINISHED before this command keeps its end time
-        if run.finished_before and status == "FINISHED":
-            pass
-        elif status == "FINISHED" or cl.get_run(parent_id).info.status != "FINISHED":
+        untouched = run.finished_before and status == "FINISHED"
+        if not untouched and (status == "FINISHED" or cl.get_run(parent_id).info.status != "FINISHED"):
             cl.set_terminated(parent_id, status=status)
         run.status = status
     return result

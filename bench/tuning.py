@@ -198,6 +198,7 @@ class TuneResult:
     objective: str
     space: str
     n_new: int
+    """Trials this command ran (not those another ``bench tune`` on the study ran meanwhile)."""
     n_complete: int
     n_pruned: int
     n_fail: int

@@ -12,17 +12,7 @@ import pytest
 
 import bench.runner as runner
 from bench.config import RunConfig, TrainConfig
-from bench.data.cache import prepare_features
-from bench.data.source import open_deap
-from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
 from bench.tracking import TAG, child_runs, client, experiment_id
-
-
-@pytest.fixture(scope="module")
-def features(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("syn") / "data"
-    write_synthetic_deap(folder, SyntheticConfig(n_subjects=2, n_trials=6, seed=0))
-    return prepare_features(open_deap(folder), cache_dir=tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture
