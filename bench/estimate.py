@@ -57,9 +57,11 @@ PROBE_BUDGET_S = 0.5
 a few steps."""
 
 MIN_TIMED_STEPS = 3
-"""Timed calls a probe makes at least, whatever the budget: the median of one or two calls is one call,
-and on a shared machine one call is often one that another process slowed down (a probe of SAE-LSTM
-measured 43 and 750 training samples/s a minute apart). With three a single outlier no longer decides."""
+"""Timed calls a probe makes at least, whatever the budget, and the fastest counts: a probe lasts a
+fraction of a second, so on a shared machine one or two of its calls are often ones another process
+slowed down (a probe of SAE-LSTM measured 43 and 750 training samples/s a minute apart; on the 2-vCPU
+machine with other jobs, a plan of the smoke grid said 1.1 h for 17 min of units, MC-CNN's runs 10x).
+The fastest of three is what the machine does undisturbed: the plan assumes the machine to itself."""
 
 _CACHE: dict[tuple, Throughput] = {}
 
@@ -109,7 +111,7 @@ def probe(
     at the run's batch size. Prediction is :func:`bench.trainer.predict_proba`'s batch of
     ``max(batch_size, 256)`` in eval mode. Up to ``steps`` timed steps follow ``warmup`` untimed ones,
     and timing stops after :data:`PROBE_BUDGET_S` but not before :data:`MIN_TIMED_STEPS` calls; the
-    median step counts. Prediction gets one untimed batch first (eval mode and its batch size are new to
+    fastest step counts. Prediction gets one untimed batch first (eval mode and its batch size are new to
     the kernels). Results are cached per model, hyper-parameters, tasks, input shape, device, precision,
     batch size and torch thread count within the process. Measured on this 2-vCPU machine (shared, load
     ~3), fp32, batch 64, 2 threads, before the three-call minimum: mtcnn 1.3 s (440 train / 1,200 predict
@@ -148,14 +150,14 @@ def probe(
         step = training_step(
             model, x[:bs], y, tasks=tasks, device=device, precision=precision, lr=cfg.train.lr
         )
-        train_sps = bs / _median_time(step, steps, warmup, device, PROBE_BUDGET_S)
+        train_sps = bs / _fastest_time(step, steps, warmup, device, PROBE_BUDGET_S)
     else:
         model.fit_labels({t: y[:, TASK_INDEX[t]] for t in tasks})
 
     predict = prediction_step(model, x, device=device, precision=precision)
     model.eval()
     # one untimed batch: eval mode and the prediction batch are new shapes and code paths for the kernels
-    predict_sps = pb / _median_time(predict, max(1, steps // 2), 1, device, PROBE_BUDGET_S / 2)
+    predict_sps = pb / _fastest_time(predict, max(MIN_TIMED_STEPS, steps // 2), 1, device, PROBE_BUDGET_S / 2)
     tp = Throughput(train_sps, predict_sps)
     _CACHE[key] = tp
     return tp
@@ -218,7 +220,7 @@ def timed(fn: Callable[[], None], device: torch.device, clock: Callable[[], floa
     return clock() - t0
 
 
-def _median_time(
+def _fastest_time(
     fn,
     steps: int,
     warmup: int,
@@ -228,11 +230,11 @@ def _median_time(
     min_steps: int = MIN_TIMED_STEPS,
     clock: Callable[[], float] | None = None,
 ) -> float:
-    """Median seconds of ``fn`` over up to ``steps`` timed calls after up to ``warmup`` untimed ones.
+    """Seconds of the fastest of up to ``steps`` timed calls of ``fn`` after up to ``warmup`` untimed ones:
+    what the machine does when nothing else disturbs it (:data:`MIN_TIMED_STEPS`).
 
     The warm-up stops once it took ``budget`` seconds (after at least one call); timed calls stop after
-    ``budget`` seconds too, but not before ``min(steps, min_steps)`` calls. With an even number of calls
-    the lower median counts: the upper one of two is the slower call, often a disturbed one.
+    ``budget`` seconds too, but not before ``min(steps, min_steps)`` calls.
     """
     clock = clock or time.perf_counter
     start = clock()
@@ -245,8 +247,7 @@ def _median_time(
     least = min(steps, min_steps)
     while len(times) < steps and (len(times) < least or clock() - start < budget):
         times.append(timed(fn, device, clock))
-    times.sort()
-    return times[(len(times) - 1) // 2]
+    return min(times)
 
 
 def overheads(pace_s: float = REFERENCE_WORK_S) -> tuple[float, float, float]:
@@ -330,9 +331,10 @@ def assumptions(threads: int, pace_s: float = REFERENCE_WORK_S) -> str:
     """What a plan's estimate assumes, in one line (``--plan`` prints it; the README says the same)."""
     unit_s, untrained_s, run_s = overheads(pace_s)
     return (
-        f"Assumes: each model trains and predicts at the rate just probed ({threads} torch thread(s) per "
-        f"unit) and the machine stays as busy as during the probes; min(cap, {TYPICAL_EPOCHS}) epochs per "
-        f"unit (early stopping); besides that {unit_s:.1f} s per trained unit, {untrained_s:.1f} s per "
+        "Assumes: this machine to itself (other jobs on it make every part proportionally longer; the ETA "
+        "then corrects itself from the units that finish); each model trains and predicts at the fastest "
+        f"rate its probe measured ({threads} torch thread(s) per unit); min(cap, {TYPICAL_EPOCHS}) epochs "
+        f"per unit (early stopping); besides that {unit_s:.1f} s per trained unit, {untrained_s:.1f} s per "
         f"untrained one and {run_s:.1f} s per run (tracking), at this machine's measured pace "
         f"({pace_s / REFERENCE_WORK_S:.2g}x the calibration machine's time). Not counted: the report at the "
         "end."

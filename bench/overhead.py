@@ -4,8 +4,8 @@ one-off costs. :mod:`bench.estimate` adds it to the probed compute time of every
 Measured, not guessed: each cost is a number of :func:`reference_work` calls (a fixed piece of plain
 Python work, the same kind of work as tracking: MLflow, SQLAlchemy, pandas, matplotlib in one thread) plus
 a number of disk syncs (SQLite commits). A plan times :func:`reference_work` again on the machine it runs
-on (:func:`pace`, one sample before each throughput probe), so the overheads follow the machine's speed
-and load as the probed compute does; the counts hold wherever the harness runs.
+on (:func:`pace`, one sample before each throughput probe, the fastest counts), so the overheads follow
+the machine's speed as the probed compute does; the counts hold wherever the harness runs.
 
 Calibration (AMD EPYC, 2 vCPUs, SQLite store on ext4; five other jobs sharing the machine, load 8-10, so
 every cost was measured against the yardstick timed just before and after it, in the same window:
@@ -76,13 +76,12 @@ def reference_work() -> None:
 
 
 def pace(samples: int = 3, clock: Callable[[], float] | None = None) -> float:
-    """Seconds of one :func:`reference_work` here and now: the median (the lower one of an even number)
-    of ``samples`` calls."""
+    """Seconds of one :func:`reference_work` here: the fastest of ``samples`` calls (undisturbed by other
+    processes, as the throughput probe's fastest step; :data:`bench.estimate.MIN_TIMED_STEPS`)."""
     clock = clock or time.perf_counter
     times = []
     for _ in range(samples):
         t0 = clock()
         reference_work()
         times.append(clock() - t0)
-    times.sort()
-    return times[(len(times) - 1) // 2]
+    return min(times)

@@ -124,10 +124,10 @@ class Eta:
         return self.left * self.ratio / self.slots
 
 
-PULSE_S = 2.0
-"""Seconds after a line at which a :class:`Pulse` step says what it starts. A line then comes at least every
-``PULSE_S`` plus one step (a run's preparation, a throughput probe, opening a run in MLflow: about a second
-or two each on a 2-vCPU machine), well within the ~5 s a user reads as a hang."""
+PULSE_S = 3.0
+"""Seconds after a line at which a :class:`Pulse` step says what it starts, or (:meth:`Pulse.during`) that
+it goes on: a line comes at least every ~3 s, within the ~5 s a user reads as a hang, and a stretch of
+quick steps (a run's preparation, a throughput probe, opening a run in MLflow) does not print one each."""
 
 
 class Pulse:
@@ -144,27 +144,32 @@ class Pulse:
     ) -> None:
         self.echo, self.every, self.clock = echo, float(every), clock or time.monotonic
         self.last = self.clock()
+        self.current = ""
+        """The message of the step under way (:meth:`during` repeats it when that step runs long)."""
 
     def say(self, message: str) -> None:
         self.echo(message)
         self.last = self.clock()
 
     def step(self, message: str) -> None:
+        self.current = message
         if self.clock() - self.last >= self.every:
             self.say(message)
 
     @contextlib.contextmanager
     def during(self, message: str, poll: float = 0.25) -> Iterator[None]:
         """A block that may hold one long step (creating a new MLflow store: ~7 s on a 2-vCPU machine,
-        mostly 1,088 disk syncs; computing the features of many subjects): a thread says ``message`` with
-        the seconds so far whenever the last line is ``every`` seconds old, until the block ends."""
+        mostly 1,088 disk syncs; computing the features of many subjects; a slow model's probe): a thread
+        says what is under way (the last :meth:`step`'s message, else ``message``) with the seconds the
+        block has taken so far, whenever the last line is ``every`` seconds old, until the block ends."""
         stop = threading.Event()
         start = self.clock()
+        self.current = ""
 
         def watch() -> None:
             while not stop.wait(poll):
                 if self.clock() - self.last >= self.every:
-                    self.say(f"{message} ({self.clock() - start:.0f} s)")
+                    self.say(f"{self.current or message} ({self.clock() - start:.0f} s)")
 
         thread = threading.Thread(target=watch, name="bench-pulse", daemon=True)
         thread.start()

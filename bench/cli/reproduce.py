@@ -248,11 +248,8 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
 
 def _probe_all(plans, device, threads: int | None, step=None) -> tuple[dict, float]:
     """Each run's throughput (by ``id``), probed with the torch threads a unit will have (a pool worker's
-    share), and the machine's pace for the tracking overheads (:func:`bench.overhead.pace`: the median of
-    one sample before each probe, so it sees the load the probes saw); ``step(i, n)`` before the
-    ``i``-th run's probe (a progress line)."""
-    import statistics
-
+    share), and the machine's pace for the tracking overheads (:func:`bench.overhead.pace`: the fastest
+    of one sample before each probe); ``step(i, n)`` before the ``i``-th run's probe (a progress line)."""
     import torch
 
     from bench.estimate import probe_prepared
@@ -268,7 +265,7 @@ def _probe_all(plans, device, threads: int | None, step=None) -> tuple[dict, flo
                 step(i, len(plans))
             paces.append(pace(1))
             out[id(p)] = probe_prepared(p, device=device)
-        return out, statistics.median_low(paces)
+        return out, min(paces)
     finally:
         torch.set_num_threads(before)
 
