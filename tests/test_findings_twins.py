@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pytest
 
 from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
 
@@ -28,3 +29,22 @@ def test_twin_files_do_not_depend_on_the_last_bit_of_the_arithmetic(tmp_path, mo
     write_synthetic_deap(tmp_path / "b", cfg)
     monkeypatch.undo()
     assert _files_hash(tmp_path / "a") == _files_hash(tmp_path / "b")
+
+
+@pytest.mark.parametrize("dataset", ["dreamer", "amigos"])
+def test_matlab_twins_do_not_carry_the_time_they_were_written(dataset, tmp_path, monkeypatch):
+    """``savemat`` writes "Created on: <time>" into a file's header: the twins write a fixed text, so a
+    twin written on another day (another machine, a new cache) is the same files and its runs the same
+    run keys (before, every DREAMER and AMIGOS twin had its own data fingerprint)."""
+    import time
+
+    from bench.data.datasets.matfile import DESCRIPTION
+    from bench.data.synthetic import write_synthetic
+
+    cfg = SyntheticConfig(dataset=dataset, n_subjects=1, n_trials=2)
+    write_synthetic(tmp_path / "a", cfg)
+    monkeypatch.setattr(time, "asctime", lambda *a: "Thu Jan  1 00:00:00 1970")
+    write_synthetic(tmp_path / "b", cfg)
+    a, b = (sorted((tmp_path / d).glob("*.mat")) for d in "ab")
+    assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+    assert a[0].read_bytes()[:116] == DESCRIPTION.ljust(116)

@@ -78,6 +78,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
+from bench.data.datasets.matfile import save_mat
 from bench.data.safeload import check_ratings, describe_mat_value, first_non_finite, load_mat
 from bench.errors import DataError
 
@@ -335,10 +336,7 @@ def twin_subject(config, subject: int) -> dict[str, np.ndarray]:
 
 def write_synthetic(folder: Path, config) -> list[Path]:
     """Write ``Data_Preprocessed_P01.mat`` ... and ``SYNTHETIC.json`` into ``folder``; returns the files."""
-    from scipy.io import savemat
-
     from bench.data.synthetic import open_twin_folder, write_marker
-    from bench.files import atomic_file
 
     folder = open_twin_folder(folder, "Data_Preprocessed_P[0-9][0-9].mat")
     for stale in folder.glob("Data_Preprocessed_P[0-9][0-9].mat"):  # an earlier twin had more subjects
@@ -348,7 +346,7 @@ def write_synthetic(folder: Path, config) -> list[Path]:
     for s in range(1, int(config.n_subjects) + 1):
         path = folder / file_name(s)
         variables = twin_subject(config, s)
-        atomic_file(path, lambda tmp, v=variables: savemat(tmp, v, appendmat=False))
+        save_mat(path, variables, appendmat=False)
         files.append(path)
     write_marker(folder, config)
     return files

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
+from bench.data.datasets.matfile import save_mat
 from bench.data.preprocess import deap_like
 from bench.data.safeload import check_ratings, describe_mat_value, first_non_finite, load_mat
 from bench.errors import DataError
@@ -386,11 +387,7 @@ def twin_struct(config: SyntheticConfig) -> dict[str, object]:
 
 def save_dreamer(path: Path, struct: dict[str, object]) -> None:
     """Write ``{"DREAMER": struct}`` as a MATLAB v5 file, atomically."""
-    from scipy.io import savemat
-
-    from bench.files import atomic_file
-
-    atomic_file(path, lambda tmp: savemat(tmp, {VARIABLE: struct}, format="5", oned_as="column"))
+    save_mat(path, {VARIABLE: struct}, format="5", oned_as="column")
 
 
 def write_synthetic(folder: Path, config: SyntheticConfig) -> list[Path]:
