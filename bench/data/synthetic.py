@@ -73,7 +73,7 @@ and CPUs, and a data fingerprint is a hash of the files: unrounded, the same con
 hence another data set in the tables, on another install. A last-bit difference moves a rounded value
 only when it lies within that bit of a rounding boundary (odds ~1e-11 per value); 1e-3 uV is far
 below the EEG's noise and below the resolution DEAP's 24-bit recordings had."""
-TWIN_REVISIONS: dict[str, int] = {"mahnob-hci": 2}
+TWIN_REVISIONS: dict[str, int] = {"mahnob-hci": 2, "dreamer": 2, "amigos": 2}
 """Per dataset, the revision of its twin's files where they changed since :data:`GENERATOR_VERSION` 1
 (MAHNOB-HCI 2: the Status channel's onset and end pulses, as in the recordings). Part of that dataset's
 config (:meth:`SyntheticConfig.to_dict`), hence of its twin's folder key and marker: a twin written

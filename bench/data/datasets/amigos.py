@@ -291,7 +291,9 @@ def _other_channels(rng: np.random.Generator, n_trials: int, n: int) -> np.ndarr
     ecg_r = 800.0 * beat + rng.normal(0.0, 20.0, (n_trials, n))
     ecg_l = -600.0 * beat + rng.normal(0.0, 20.0, (n_trials, n))
     gsr = rng.uniform(1000.0, 4000.0, (n_trials, 1)) + np.cumsum(rng.normal(0.0, 1.0, (n_trials, n)), axis=-1)
-    return np.stack([ecg_r, ecg_l, gsr], axis=-1)
+    from bench.data.synthetic import SIGNAL_DECIMALS
+
+    return np.round(np.stack([ecg_r, ecg_l, gsr], axis=-1), SIGNAL_DECIMALS)
 
 
 def twin_subject(config, subject: int) -> dict[str, np.ndarray]:

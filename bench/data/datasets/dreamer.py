@@ -320,7 +320,9 @@ def _ecg(rng: np.random.Generator, n: int, heart_hz: float) -> np.ndarray:
     )
     gains = rng.uniform(0.6, 1.0, 2)
     offsets = rng.uniform(1800.0, 2200.0, 2)
-    return offsets + beat[:, None] * gains + rng.normal(0.0, 10.0, (n, 2))
+    from bench.data.synthetic import SIGNAL_DECIMALS
+
+    return np.round(offsets + beat[:, None] * gains + rng.normal(0.0, 10.0, (n, 2)), SIGNAL_DECIMALS)
 
 
 def _cell_of(arrays: Iterable[np.ndarray]) -> np.ndarray:
