@@ -10,7 +10,7 @@ from torch import nn
 
 from bench.data.channels import grid_shape
 from bench.data.inputs import TASKS, InputSpec
-from bench.registry import register_model
+from bench.models.registry import register_model
 from mtcnn.model import SameConv2d, check_input, check_tasks, keras_init_
 
 _NOTES = (

@@ -17,7 +17,7 @@ from baselines.timedomain import (
     signal_dims,
 )
 from bench.data.inputs import TASKS, InputSpec
-from bench.registry import register_model
+from bench.models.registry import register_model
 from mtcnn.model import check_input, check_tasks, dropout_layer, keras_init_, make_batch_norm
 
 POOLS: tuple[int, int] = (4, 8)

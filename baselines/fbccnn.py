@@ -10,7 +10,7 @@ from torch import nn
 
 from bench.data.channels import grid_shape
 from bench.data.inputs import TASKS, InputSpec
-from bench.registry import PAPER_RECIPE_NOT_STATED, register_model
+from bench.models.registry import PAPER_RECIPE_NOT_STATED, register_model
 from mtcnn.model import check_input, check_tasks, make_batch_norm
 
 CONV_CHANNELS: tuple[int, ...] = (12, 32, 64, 128, 256, 128, 32)

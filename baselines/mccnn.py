@@ -17,7 +17,7 @@ from torch import nn
 
 from bench.data.channels import grid_shape
 from bench.data.inputs import TASKS, InputSpec
-from bench.registry import PAPER_RECIPE_NOT_STATED, register_model
+from bench.models.registry import PAPER_RECIPE_NOT_STATED, register_model
 from mtcnn.model import SameConv2d, check_input, check_tasks, dropout_layer, make_batch_norm
 
 _NOTES = (

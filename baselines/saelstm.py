@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.data.inputs import TASKS, InputSpec
-from bench.registry import PAPER_RECIPE_NOT_STATED, register_model
+from bench.models.registry import PAPER_RECIPE_NOT_STATED, register_model
 from mtcnn.model import check_input, check_tasks, dropout_layer
 
 _NOTES = (

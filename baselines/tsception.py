@@ -13,7 +13,7 @@ from torch import nn
 from baselines.timedomain import SIGNAL_SPEC, check_samples, out_len, signal_dims
 from bench.data.channels import mirror_index
 from bench.data.inputs import SIGNAL_SFREQ, TASKS, InputSpec
-from bench.registry import register_model
+from bench.models.registry import register_model
 from mtcnn.model import check_input, check_tasks, dropout_layer, make_batch_norm
 
 INCEPTION_WINDOWS: tuple[float, float, float] = (0.5, 0.25, 0.125)

@@ -14,11 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.checks import check_number
+from bench.core.checks import check_number
 from bench.data.channels import grid_shape
 from bench.data.inputs import TASKS, InputSpec
 from bench.data.peripheral import PERIPHERAL_FEATURES
-from bench.registry import register_model
+from bench.models.registry import register_model
 
 PERIPHERAL_UNITS = 32
 """Width of the dense layer that embeds the peripheral features in the fusion variant (``peripheral``)."""

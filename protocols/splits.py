@@ -20,8 +20,8 @@ from sklearn.model_selection import (
     StratifiedKFold,
 )
 
-from bench.checks import check_option
-from bench.errors import ConfigError
+from bench.core.checks import check_option
+from bench.core.errors import ConfigError
 from protocols.registry import get_protocol
 
 

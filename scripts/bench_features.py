@@ -123,7 +123,7 @@ def main() -> None:
         return
 
     from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
-    from bench.tracking import hardware
+    from bench.tracking.store import hardware
 
     if not (data / "SYNTHETIC.json").is_file():
         t0 = time.perf_counter()

@@ -4,7 +4,8 @@ one full-size whole-set training epoch through the real trainer, and the grid es
 1. ``bench perf`` on the GPU at each ``--batches`` size: the fp32/bf16 matmul ceiling, every model's
    FLOPs per training sample, training samples/s (fp32 / bf16, contiguous / channels-last) and the
    fraction of the ceiling, and the full-size estimates per protocol and for the default grid.
-2. One full-size epoch: :func:`bench.trainer.fit` on random tensors of a whole-set unit's size (fold 1
+2. One full-size epoch: :func:`bench.training.trainer.fit` on random tensors of a whole-set unit's size
+(fold 1
    of the full-size whole-set protocol: 98,280 training and ~24,600 validation windows of MT-CNN's 8x8x9
    maps), resident on the device, at the precision ``--precision auto`` picks, once eager and once with
    ``--compile`` (CUDA graphs); the seconds per epoch are what a full-size unit pays per epoch,
@@ -29,19 +30,19 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a checkout without installing
 
-from bench.config import RunConfig  # noqa: E402
+from bench.config.run import RunConfig  # noqa: E402
 from bench.data.inputs import TASKS  # noqa: E402
-from bench.identity import resolve_config  # noqa: E402
-from bench.perf import markdown, measure  # noqa: E402
-from bench.registry import create_model, get_model_info, resolve_input_spec  # noqa: E402
-from bench.trainer import fit, resolve_device  # noqa: E402
+from bench.models.registry import create_model, get_model_info, resolve_input_spec  # noqa: E402
+from bench.perf.benchmarks import markdown, measure  # noqa: E402
+from bench.runs.identity import resolve_config  # noqa: E402
+from bench.training.trainer import fit, resolve_device  # noqa: E402
 
 
 def whole_set_sizes(model_name: str) -> tuple[int, int]:
     """Training and validation windows of fold 1 of a full-size whole-set run of ``model_name`` (the
     protocol's own folds on 32 x 40 trials, as ``bench perf`` sizes its estimates)."""
-    from bench.perf import FullSizeFolds
-    from bench.plan import check_config
+    from bench.perf.benchmarks import FullSizeFolds
+    from bench.runs.plan import check_config
 
     _unit, fold = FullSizeFolds().units(check_config(RunConfig(model=model_name, protocol="whole-set")))[0]
     return len(fold.train), len(fold.val)
@@ -129,7 +130,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from bench.errors import BenchError
+    from bench.core.errors import BenchError
 
     try:
         main()

@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a chec
 
 import torch  # noqa: E402
 
-from bench.perf import parity, parity_note, parity_text  # noqa: E402
-from bench.tracking import cpu_name  # noqa: E402
+from bench.perf.benchmarks import parity, parity_note, parity_text  # noqa: E402
+from bench.tracking.store import cpu_name  # noqa: E402
 
 
 def main() -> None:
@@ -35,7 +35,7 @@ def main() -> None:
     r = parity(args.model, n_folds=args.folds, epochs=args.epochs, seed=args.seed, echo=print)
     print(parity_text(r))
     if r.verdict:
-        from bench.trainer import native_bf16
+        from bench.training.trainer import native_bf16
 
         bf16 = "native bf16" if native_bf16(torch.device("cpu")) else "bf16 emulated"
         note = parity_note(r, f"{cpu_name()} ({bf16})", datetime.date.today().isoformat())

@@ -29,7 +29,7 @@ def ceiling() -> dict:
     """This machine's CPU and its matmul throughput (GFLOP/s), fp32 and bf16, 2048 x 2048, torch threads."""
     import torch
 
-    from bench.tracking import hardware
+    from bench.tracking.store import hardware
 
     out = {"hardware": hardware(), "threads": torch.get_num_threads()}
     n = 2048
@@ -64,11 +64,11 @@ def smoke(workers: list[int]) -> None:
 
 
 def full_sample(deap: str, epochs: int, runs: list[str]) -> None:
-    from bench.estimate import UNIT_OVERHEAD_S, estimate_run, plan_text, probe_prepared, unit_seconds
-    from bench.grid import load_grid
-    from bench.reproduce import prepare_runs
-    from bench.trainer import resolve_device
-    from bench.unit import run_unit
+    from bench.runs.estimate import UNIT_OVERHEAD_S, estimate_run, plan_text, probe_prepared, unit_seconds
+    from bench.runs.grid import load_grid
+    from bench.runs.reproduce import prepare_runs
+    from bench.runs.unit import run_unit
+    from bench.training.trainer import resolve_device
 
     print(json.dumps({"ceiling": ceiling()}))
     g = load_grid(scale="full", deap=deap)

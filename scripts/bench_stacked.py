@@ -1,8 +1,9 @@
 """Stacked training (``bench run --stack K``) against one unit at a time, interleaved in one process.
 
 For each model and K, the same K subject-specific units (embedded synthetic DEAP, 4 subjects x 5 folds)
-are trained for ``--epochs`` epochs twice, alternately: one after the other with ``bench.trainer.fit``
-(what ``bench run`` does without ``--stack``) and all at once with ``bench.stacked.fit_stacked``.
+are trained for ``--epochs`` epochs twice, alternately: one after the other with
+``bench.training.trainer.fit``
+(what ``bench run`` does without ``--stack``) and all at once with ``bench.training.stacked.fit_stacked``.
 Dropout is set to 0 (the configuration in which both give the same numbers). Prints training samples per
 second and wall seconds per unit for both, and their ratio; timings of A and B alternate within one
 run so a busy shared machine slows both alike. Runs on CUDA too (``--device cuda``).
@@ -19,15 +20,15 @@ import time
 
 import torch
 
-from bench.tracking import cpu_name
+from bench.tracking.store import cpu_name
 
 
 def units_of(model: str, epochs: int):
     """The prepared subject-specific run of ``model`` (dropout 0) and its units' data, models built lazily."""
-    from bench.config import RunConfig, TrainConfig
+    from bench.config.run import RunConfig, TrainConfig
     from bench.data.source import default_synthetic_config
-    from bench.plan import prepare
-    from bench.registry import get_model_info
+    from bench.models.registry import get_model_info
+    from bench.runs.plan import prepare
 
     info = get_model_info(model)
     opts = {"dropout": 0.0} if "dropout" in info.model_params else {}
@@ -42,9 +43,9 @@ def one_group(p, k: int, device: torch.device, stacked: bool) -> tuple[float, in
     """Wall seconds and training samples (x epochs) of the first ``k`` units, alone or stacked."""
     import numpy as np
 
-    from bench.stacked import fit_stacked
-    from bench.trainer import fit
-    from bench.unit import build_model, labels_tensor, train_standardiser, unit_parts
+    from bench.runs.unit import build_model, labels_tensor, train_standardiser, unit_parts
+    from bench.training.stacked import fit_stacked
+    from bench.training.trainer import fit
 
     x = torch.from_numpy(np.ascontiguousarray(p.inputs.x))
     y = labels_tensor(p.inputs)

@@ -2,7 +2,8 @@
 
 1. Throughput: MT-CNN on the training part of fold 1 (embedded synthetic default, whole-set, trial
    split). A plain loop (pre-made tensors, contiguous index slices, forward/backward/step, nothing else)
-   vs ``bench.trainer.fit`` (shuffled index slices, class-balanced loss, per-epoch validation on a 256-
+   vs ``bench.training.trainer.fit`` (shuffled index slices, class-balanced loss, per-epoch validation on a
+   256-
    window validation part, best-state copy): samples/s and the trainer's overhead.
 2. ``--full-size DIR`` (a DEAP-size folder, e.g. from ``bench data synth DIR --subjects 32``): one
    epoch of the first unit of whole-set and of subject-specific (5 folds, trial split), timed, and the
@@ -20,12 +21,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from bench.config import RunConfig, TrainConfig
+from bench.config.run import RunConfig, TrainConfig
 from bench.data.cache import prepare_features
 from bench.data.source import open_deap, synthetic_source
-from bench.registry import create_model
-from bench.runner import prepare, run_unit
-from bench.trainer import Standardiser, fit, trains_channels_last
+from bench.models.registry import create_model
+from bench.runs.runner import prepare, run_unit
+from bench.training.trainer import Standardiser, fit, trains_channels_last
 
 
 def plain_loop(x: torch.Tensor, y: torch.Tensor, epochs: int, batch: int) -> float:
@@ -104,8 +105,8 @@ def main() -> None:
     print("| loop | samples/s | vs plain |")
     print("|---|---:|---:|")
     print(f"| plain forward/backward (fp32) | {plain:.0f} | 1.00 |")
-    print(f"| bench.trainer.fit (fp32) | {harness:.0f} | {harness / plain:.2f} |")
-    print(f"| bench.trainer.fit (bf16 autocast, channels-last) | {bf16:.0f} | {bf16 / plain:.2f} |")
+    print(f"| bench.training.trainer.fit (fp32) | {harness:.0f} | {harness / plain:.2f} |")
+    print(f"| bench.training.trainer.fit (bf16 autocast, channels-last) | {bf16:.0f} | {bf16 / plain:.2f} |")
 
 
 if __name__ == "__main__":

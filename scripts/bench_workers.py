@@ -72,12 +72,12 @@ def main() -> None:
 
 def run(args: argparse.Namespace, tmp: Path) -> None:
 
-    from bench.config import RunConfig, TrainConfig
+    from bench.config.run import RunConfig, TrainConfig
     from bench.data.cache import prepare_features
     from bench.data.source import open_deap
     from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
-    from bench.executors import PoolExecutor
-    from bench.runner import prepare, run_experiment
+    from bench.runs.executors import PoolExecutor
+    from bench.runs.runner import prepare, run_experiment
 
     data = tmp / "deap"
     write_synthetic_deap(data, SyntheticConfig(n_subjects=args.subjects, n_trials=args.trials, seed=0))

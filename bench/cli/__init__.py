@@ -8,8 +8,8 @@ import click
 import typer
 
 from bench.cli.common import err_console
-from bench.errors import BenchError
-from bench.faults import fault_line
+from bench.core.errors import BenchError
+from bench.core.faults import fault_line
 
 
 def build_app() -> typer.Typer:
@@ -38,9 +38,9 @@ def build_app() -> typer.Typer:
 
 def version_line() -> str:
     """``deap-bench VERSION (commit SHA)``: the package version and, in a git checkout, the commit of the
-    code (``-dirty`` with local changes), as every tracked run records them (bench.tracking)."""
+    code (``-dirty`` with local changes), as every tracked run records them (bench.tracking.store)."""
     from bench import __version__
-    from bench.tracking import code_version
+    from bench.tracking.store import code_version
 
     code = code_version()
     commit = "commit unknown: not a git checkout" if code == f"v{__version__}" else f"commit {code}"

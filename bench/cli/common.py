@@ -12,9 +12,9 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-from bench.checks import check_option
+from bench.core.checks import check_option
+from bench.core.errors import ConfigError
 from bench.data.datasets import dataset_names, get_dataset
-from bench.errors import ConfigError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -29,7 +29,7 @@ WORKERS_OPTION = typer.Option(
 SCHEDULER_OPTION = typer.Option(
     None, "--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (--executor dask)"
 )
-"""Where units run (`bench run`, `bench reproduce`, `bench ablate`; bench.executors.make_executor)."""
+"""Where units run (`bench run`, `bench reproduce`, `bench ablate`; bench.runs.executors.make_executor)."""
 LOG_MODEL_HELP = "Save each unit's trained weights as an MLflow artifact (not part of the run key)"
 COMPILE_HELP = "torch.compile each model (CUDA graphs on a GPU, for small models; not part of the run key)"
 
@@ -146,7 +146,7 @@ class DataChoice:
             )
 
     def prepare_args(self) -> dict:
-        """Keyword arguments of :func:`bench.plan.prepare` / :func:`bench.plan.load_data`."""
+        """Keyword arguments of :func:`bench.runs.plan.prepare` / :func:`bench.runs.plan.load_data`."""
         synthetic = True if self.synthetic else None  # True: each dataset's embedded twin
         return {"deap": self.folder, "synthetic": synthetic, "test_data": self.test_folder}
 
@@ -252,7 +252,7 @@ def parse_subjects(text: str | None, dataset: str | None = None) -> list[int] | 
 
     Subjects are numbered from 1; with ``dataset`` (a registered name) also at most its subject count,
     and the message names its numbering. Without it the range is left to the run config's resolution
-    (bench.identity), which checks it per dataset.
+    (bench.runs.identity), which checks it per dataset.
     """
     if text is None or text.strip().lower() in ("", "all"):
         return None
@@ -323,8 +323,8 @@ def epochs_help(lead: str = "Max epochs (early stopping may end sooner)") -> str
     """``--epochs`` help that says what happens without it, from the code's own numbers: each trainable
     model's default epoch cap (registry) and the cap of the embedded synthetic default (``QUICK_EPOCHS``)."""
     from bench.cli.run import QUICK_EPOCHS
-    from bench.models_view import max_epochs_label
-    from bench.registry import list_models
+    from bench.models.registry import list_models
+    from bench.models.view import max_epochs_label
 
     caps: dict[str, list[str]] = {}
     for info in list_models():

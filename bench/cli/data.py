@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from bench.checks import check_option
 from bench.cli.common import (
     DATA_DIR_OPTION,
     DATASET_OPTION,
@@ -21,7 +20,8 @@ from bench.cli.common import (
     parse_subjects,
     read_config_file,
 )
-from bench.table_fit import NAME, TEXT, Col, FitTable
+from bench.core.checks import check_option
+from bench.core.terminal import NAME, TEXT, Col, FitTable
 
 app = typer.Typer(
     help="The registered datasets, their synthetic twins, the feature cache and brain-map pictures.",
@@ -88,7 +88,7 @@ def synth(
     fast: bool = typer.Option(False, "--fast", help="Small preset for tests (overrides --subjects/--trials)"),
 ) -> None:
     """Write a synthetic twin of a dataset (its exact file format, documented planted effects)."""
-    from bench.checks import check_number
+    from bench.core.checks import check_number
     from bench.data.datasets import dataset_names, get_dataset
     from bench.data.synthetic import FAST, SyntheticConfig, write_synthetic
 
@@ -175,9 +175,9 @@ def left_out_table() -> FitTable | None:
     something out (MAHNOB-HCI's sessions); None where there is nothing to show."""
     import os
 
+    from bench.core.errors import DataError
     from bench.data.datasets import left_out, list_datasets
     from bench.data.source import generated_twin
-    from bench.errors import DataError
 
     rows = []
     for ds in list_datasets():
@@ -286,8 +286,8 @@ def show(
 ) -> None:
     """Draw the average brain maps (DE and PSD per band, high vs low valence and arousal, and their
     high-minus-low differences) as scalp maps."""
+    from bench.core.plots import plot_format
     from bench.data.topomaps import plot_average_maps
-    from bench.plots import plot_format
 
     data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
     plot_format("--out", out)  # a wrong suffix is refused before any data is read

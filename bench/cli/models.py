@@ -11,6 +11,6 @@ def register(app: typer.Typer) -> None:
     @app.command("models")
     def models(name: str | None = typer.Argument(None, help="A registered model name")) -> None:
         """List the registered models, or show one model's details and layer summary."""
-        from bench.models_view import model_details, models_table
+        from bench.models.view import model_details, models_table
 
         console.print(models_table() if name is None else model_details(name))

@@ -29,11 +29,11 @@ def register(app: typer.Typer) -> None:
         """Measure the fp32 and bf16 matmul ceiling, each model's FLOPs per training sample and samples/s
         (fp32 / bf16, contiguous / channels-last) with its fraction of the ceiling, and the full-size
         wall time per protocol and for the default grid. One run: the numbers compare with each other."""
-        from bench.checks import check_number, check_option
-        from bench.config import DEVICES
-        from bench.errors import ConfigError
-        from bench.perf import markdown, measure, rich_tables
-        from bench.registry import list_models
+        from bench.config.run import DEVICES
+        from bench.core.checks import check_number, check_option
+        from bench.core.errors import ConfigError
+        from bench.models.registry import list_models
+        from bench.perf.benchmarks import markdown, measure, rich_tables
 
         check_option("--format", fmt, FORMATS)
         check_option("--device", device, DEVICES)
@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
             echo=lambda m: err_console.print(m, markup=False, highlight=False),
         )  # fmt: skip
         if json_path is not None:
-            from bench.files import atomic_write
+            from bench.core.files import atomic_write
 
             try:  # whole or not at all: a reader never sees half a report
                 atomic_write(json_path, json.dumps(report.to_json(), indent=2) + "\n")

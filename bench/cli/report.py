@@ -32,17 +32,17 @@ def report(
     (report.html, self-contained; report.md; tables/*.csv|.tex; plots/*.png). With --preset/--grid
     (and --scale and the data options --dataset, --data-dir, --deap, --synthetic, as given to `bench
     reproduce`): the report `bench reproduce` wrote for that grid, rebuilt from the store."""
-    from bench.report import build_report
     from bench.results import load_store
     from bench.results.cells import check_metric
-    from bench.tracking import check_tracking_uri
+    from bench.results.report import build_report
+    from bench.tracking.store import check_tracking_uri
 
     check_metric(metric)
     grid_data = (deap, dataset, data_dir) != (None, None, None) or synthetic
     if preset is not None or grid_file is not None or scale is not None or grid_data:
         from bench.cli.common import data_choice, err_console
         from bench.cli.reproduce import data_grid, grid_command, grid_features, write_grid_report
-        from bench.errors import ConfigError
+        from bench.core.errors import ConfigError
 
         choice = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         if data is not None or fingerprint is not None or where or metric != "acc":

@@ -31,8 +31,8 @@ from bench.cli.common import (
 )
 from bench.cli.run_progress import format_duration as _fmt
 from bench.cli.run_progress import stamp, verbosity
-from bench.errors import ConfigError
-from bench.progress import GridReporter, Pulse, epoch_line
+from bench.core.errors import ConfigError
+from bench.runs.progress import GridReporter, Pulse, epoch_line
 
 
 def queue_line(reporter: GridReporter, runs, jobs, slots: int) -> str:
@@ -162,13 +162,20 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
                      level: str = "normal"):  # fmt: skip
     """Prepare every run of grid ``g``, print the plan (estimated from a throughput probe of each model),
     then, unless ``plan_only``, run the grid on executor ``ex`` with a progress view. Returns the plans
-    and the :class:`~bench.reproduce.GridResult` (None with ``plan_only``). ``level="quiet"`` prints only
+    and the :class:`~bench.runs.reproduce.GridResult` (None with ``plan_only``). ``level="quiet"`` prints only
     skipped runs, failures and the summary (the plan too with ``plan_only``: it is what was asked for)."""
-    from bench.estimate import assumptions, command_seconds, estimate_run, plan_table, plan_text, unit_seconds
-    from bench.finished import finished_in_store
-    from bench.reproduce import prepare_runs, run_grid
-    from bench.tracking import sqlite_path
-    from bench.trainer import resolve_device
+    from bench.runs.estimate import (
+        assumptions,
+        command_seconds,
+        estimate_run,
+        plan_table,
+        plan_text,
+        unit_seconds,
+    )
+    from bench.runs.finished import finished_in_store
+    from bench.runs.reproduce import prepare_runs, run_grid
+    from bench.tracking.store import sqlite_path
+    from bench.training.trainer import resolve_device
 
     dev = resolve_device(device or "auto")  # --device cuda without CUDA: refused before any data
     if hasattr(ex, "connect"):
@@ -248,12 +255,12 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
 
 def _probe_all(plans, device, threads: int | None, step=None) -> tuple[dict, float]:
     """Each run's throughput (by ``id``), probed with the torch threads a unit will have (a pool worker's
-    share), and the machine's pace for the tracking overheads (:func:`bench.overhead.pace`: the fastest
+    share), and the machine's pace for the tracking overheads (:func:`bench.runs.overhead.pace`: the fastest
     of one sample before each probe); ``step(i, n)`` before the ``i``-th run's probe (a progress line)."""
     import torch
 
-    from bench.estimate import probe_prepared
-    from bench.overhead import pace
+    from bench.runs.estimate import probe_prepared
+    from bench.runs.overhead import pace
 
     before = torch.get_num_threads()
     if threads:
@@ -312,11 +319,11 @@ def register(root: typer.Typer) -> None:
     ) -> None:
         """Run a whole grid (models x protocols x splits x variants x audits) on one executor queue, then
         write the report (tables, plots, provenance). Re-running the same command resumes."""
-        from bench.checks import check_option
-        from bench.config import DEVICES
-        from bench.executors import make_executor
-        from bench.grid import DEFAULT_PRESET, preset_text
-        from bench.tracking import check_tracking_uri
+        from bench.config.run import DEVICES
+        from bench.core.checks import check_option
+        from bench.runs.executors import make_executor
+        from bench.runs.grid import DEFAULT_PRESET, preset_text
+        from bench.tracking.store import check_tracking_uri
 
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         level = verbosity(quiet, verbose)
@@ -361,8 +368,8 @@ def grid_command(g, grid_file: Path | None, data: DataChoice | None = None) -> s
 def write_grid_report(g, features, uri: str, out: Path, command: str) -> None:
     """The report of grid ``g``: its data (``features``) and its scale only, with the grid, scale and
     command as context; ``bench reproduce`` ends with it and ``bench report --preset/--grid`` rebuilds it."""
-    from bench.report import build_report
     from bench.results import load_store
+    from bench.results.report import build_report
 
     store = load_store(uri, data=features.kind, fingerprint=features.fingerprint, where=_where(g))
     sc = g.scale
@@ -386,9 +393,9 @@ def scale_data(g):
 
 
 def data_grid(data: DataChoice, **kwargs):
-    """:func:`bench.grid.load_grid` with the data options: ``--dataset`` and a folder replace the grid's
+    """:func:`bench.runs.grid.load_grid` with the data options: ``--dataset`` and a folder replace the grid's
     ``[data]``; ``--synthetic`` with a grid file that names a folder is refused (one of the two)."""
-    from bench.grid import load_grid
+    from bench.runs.grid import load_grid
 
     g = load_grid(deap=data.folder, dataset=data.dataset, **kwargs)
     if data.synthetic and g.deap is not None:
@@ -408,7 +415,7 @@ def grid_synthetic(g, data: DataChoice | None):
 
 def grid_features(g, echo=None, data: DataChoice | None = None):
     """The features a grid's runs use (from the feature cache once prepared), without planning it."""
-    from bench.reproduce import prepare_runs
+    from bench.runs.reproduce import prepare_runs
 
     synthetic = grid_synthetic(g, data)
     return prepare_runs([g.entries[0].config], deap=g.deap, synthetic=synthetic, echo=echo)[0].features

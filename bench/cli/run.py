@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 
-from bench.checks import check_option, check_type
 from bench.cli.common import (
     COMPILE_HELP,
     DATA_DIR_OPTION,
@@ -31,9 +30,10 @@ from bench.cli.common import (
     parse_subjects,
     read_config_file,
 )
+from bench.core.checks import check_option, check_type
+from bench.core.errors import ConfigError
+from bench.core.terminal import NAME, Col, FitTable
 from bench.data.inputs import FEATURE_KINDS
-from bench.errors import ConfigError
-from bench.table_fit import NAME, Col, FitTable
 
 QUICK_EPOCHS = 1
 """Epoch cap when the embedded synthetic default runs without --epochs. On that data MT-CNN's best
@@ -87,12 +87,12 @@ def _csv(text: str | None, what: str, allowed: tuple[str, ...]) -> tuple[str, ..
 
 
 def _tuned(text: str | None, storage: str | None):
-    """``tuned:STUDY`` -> the study's best trial (bench.tuning.TunedWeights); anything else -> None."""
+    """``tuned:STUDY`` -> the study's best trial (bench.runs.tuning.TunedWeights); anything else -> None."""
     if text is None or not text.strip().lower().startswith("tuned:"):
         if storage is not None:
             raise ConfigError("--storage only applies with --loss-weights tuned:STUDY")
         return None
-    from bench.tuning import best_weights
+    from bench.runs.tuning import best_weights
 
     return best_weights(text.strip()[len("tuned:") :].strip(), storage)
 
@@ -154,7 +154,7 @@ def results_table(res) -> FitTable:
     from bench.results.store import DataSet
 
     data = DataSet(res.data_kind, res.data_fingerprint, *res.data_size, n_runs=0, newest=0).label
-    from bench.identity import deviations, variant_name
+    from bench.runs.identity import deviations, variant_name
 
     variant = variant_name(deviations(cfg), cfg.recipe)
     if cfg.test_dataset is not None:  # the kind says cross-dataset: name the two datasets
@@ -283,15 +283,15 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Train and test a model under a protocol; tracked in MLflow, resumable."""
-        from bench.config import RunConfig
-        from bench.runner import prepare, run_experiment
-        from bench.tracking import check_tracking_uri
-        from bench.trainer import resolve_device
+        from bench.config.run import RunConfig
+        from bench.runs.runner import prepare, run_experiment
+        from bench.tracking.store import check_tracking_uri
+        from bench.training.trainer import resolve_device
 
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic, test=test,
                            test_data_dir=test_data_dir)  # fmt: skip
         from bench.cli.run_progress import format_duration, make_reporter, verbosity
-        from bench.executors import check_stack_executor, make_executor
+        from bench.runs.executors import check_stack_executor, make_executor
 
         level = verbosity(quiet, verbose)
         t_start = time.monotonic()
@@ -375,7 +375,7 @@ def register(app: typer.Typer) -> None:
                 exit_interrupted(reporter.interrupted())
         console.print(results_table(res))
         took = format_duration(time.monotonic() - t_start)
-        from bench.tracking import EXPERIMENTS
+        from bench.tracking.store import EXPERIMENTS
 
         console.print(
             f"Finished in {took}. MLflow parent run {res.parent_run_id} in experiment "
@@ -394,8 +394,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Open the MLflow UI on the harness's tracking store (127.0.0.1 only), on the runs of the
         experiment run last: one quiet worker process, the store only read."""
-        from bench import mlflow_ui as mui
-        from bench.tracking import check_tracking_uri, client
+        from bench.tracking.store import check_tracking_uri, client
+        from bench.tracking.store import ui as mui
 
         uri = check_tracking_uri(tracking_uri)
         mui.check_port(port)

@@ -22,8 +22,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from bench.checks import check_option
-from bench.progress import Reporter, epoch_line
+from bench.core.checks import check_option
+from bench.runs.progress import Reporter, epoch_line
 
 VERBOSITIES = ("quiet", "normal", "verbose")
 
@@ -31,7 +31,7 @@ VERBOSITIES = ("quiet", "normal", "verbose")
 def verbosity(quiet: bool, verbose: bool) -> str:
     """``--quiet`` / ``--verbose`` as one value (both at once is refused)."""
     if quiet and verbose:
-        from bench.errors import ConfigError
+        from bench.core.errors import ConfigError
 
         raise ConfigError("--quiet and --verbose exclude each other")
     return "quiet" if quiet else "verbose" if verbose else "normal"
@@ -43,9 +43,10 @@ def stamp() -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """``45 s``, ``3 min 20 s`` (:func:`bench.estimate.format_seconds`, imported only when a line needs it:
+    """``45 s``, ``3 min 20 s`` (:func:`bench.runs.estimate.format_seconds`, imported only when a line
+    needs it:
     the estimate module loads torch)."""
-    from bench.estimate import format_seconds
+    from bench.runs.estimate import format_seconds
 
     return format_seconds(seconds)
 

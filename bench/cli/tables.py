@@ -11,7 +11,6 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from bench.checks import check_option
 from bench.cli.common import (
     DATA_DIR_OPTION,
     DATASET_OPTION,
@@ -26,9 +25,10 @@ from bench.cli.common import (
     err_console,
     parse_subjects,
 )
-from bench.errors import ConfigError
-from bench.plots import plot_format
-from bench.tracking import check_tracking_uri
+from bench.core.checks import check_option
+from bench.core.errors import ConfigError
+from bench.core.plots import plot_format
+from bench.tracking.store import check_tracking_uri
 
 STDOUT = "-"
 """``--output -``: the formatted table goes to stdout, as without --output (the usual Unix meaning)."""
@@ -217,8 +217,8 @@ def emit(
 
 def runs_table(store) -> Any:
     """The finished parents of the store's data set: run id, cell, scale, other settings that set it apart."""
+    from bench.core.terminal import NAME, TEXT, Col, FitTable
     from bench.results.store import describe_scale, other_settings
-    from bench.table_fit import NAME, TEXT, Col, FitTable
 
     shown = set(store.parents["run_id"])
     n_subjects = store.dataset.n_subjects if store.dataset else None
@@ -254,8 +254,8 @@ def datasets_table(sets, default, chosen: str) -> Any:
     """One row per data set of the store: kind, size, finished runs, newest run, fingerprint."""
     import time
 
+    from bench.core.terminal import NAME, Col, FitTable
     from bench.data.source import kind_words
-    from bench.table_fit import NAME, Col, FitTable
 
     def when(ms: int) -> str:
         return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000)) if ms else "?"
@@ -353,13 +353,13 @@ def register(root: typer.Typer) -> None:
         reused); the ablation table of exactly that scale follows.
         """
         from bench import results as R
-        from bench.ablation import VARIANTS
         from bench.cli.reproduce import run_grid_command
         from bench.cli.run import QUICK_EPOCHS, quick_epochs_line
-        from bench.executors import make_executor
-        from bench.grid import expand
-        from bench.recipes import DEFAULT_MAX_EPOCHS
-        from bench.registry import get_model_info
+        from bench.config.ablation import VARIANTS
+        from bench.models.recipes import DEFAULT_MAX_EPOCHS
+        from bench.models.registry import get_model_info
+        from bench.runs.executors import make_executor
+        from bench.runs.grid import expand
 
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         name = data.name()

@@ -1,6 +1,6 @@
 """``bench tune``: search MT-CNN's loss weights (and optionally lr, dropout) with Optuna on validation data.
 
-See :mod:`bench.tuning` for the parametrisation (ratio ``w_v / w_a`` on a log scale, sum fixed at 2),
+See :mod:`bench.runs.tuning` for the parametrisation (ratio ``w_v / w_a`` on a log scale, sum fixed at 2),
 the objective (validation folds only), storage and tracking.
 """
 
@@ -132,12 +132,10 @@ def register(app: typer.Typer) -> None:
         """Tune the multi-task loss weights w_v/w_a (sum fixed at 2) with Optuna on validation folds."""
         import optuna
 
-        from bench.checks import check_name
         from bench.cli.run import QUICK_EPOCHS, build_config, quick_epochs_line
-        from bench.config import RunConfig
-        from bench.tracking import check_tracking_uri, resolve_tracking_uri
-        from bench.trainer import resolve_device
-        from bench.tuning import (
+        from bench.config.run import RunConfig
+        from bench.core.checks import check_name
+        from bench.runs.tuning import (
             _validate,
             canonical_objective,
             check_tunable,
@@ -146,6 +144,8 @@ def register(app: typer.Typer) -> None:
             resolve_storage,
             run_study,
         )
+        from bench.tracking.store import check_tracking_uri, resolve_tracking_uri
+        from bench.training.trainer import resolve_device
 
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         objective = canonical_objective(objective)

@@ -21,7 +21,7 @@ edited behind our back and a wrong entry must never become a run's numbers: what
 match the request (source digest, dataset, subject, feature config, contents), each ``.npy`` file its
 sha256, and the arrays are checked as the reader checks a subject file. An entry that fails (or
 predates the checksums) is a miss: it is recomputed and replaced, with one warning line naming it.
-A cache folder that cannot be written is one line naming it (:func:`bench.files.writable`); one
+A cache folder that cannot be written is one line naming it (:func:`bench.core.files.writable`); one
 prepared before and shared read-only still serves its entries.
 """
 
@@ -42,7 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.checks import check_number
+from bench.core.checks import check_number
+from bench.core.errors import ConfigError, DataError
+from bench.core.files import writable
 from bench.data.contents import Contents
 from bench.data.datasets import Dataset, SubjectRecording, get_dataset
 from bench.data.digests import memo_lookup
@@ -61,8 +63,6 @@ from bench.data.entries import (  # noqa: F401  (ARRAYS, STALE_TMP_SECONDS: this
 from bench.data.features import FeatureConfig, extract_features
 from bench.data.inputs import BASE_KINDS, InputSpec, ModelInputs, build_inputs
 from bench.data.source import SYNTHETIC_MARKER, DataSource, data_kind
-from bench.errors import ConfigError, DataError
-from bench.files import writable
 
 _verified = verify_entry
 """The entry check under its name before :mod:`bench.data.entries` (tests call it)."""
@@ -421,7 +421,7 @@ def prepare_features(
     even be opened is named before any is read). Subjects read from one shared file (DREAMER) are put in
     the cache together once every one of them asked for has been read: a shared file that fails for
     one subject leaves none of them cached (:func:`_file_groups`). A cache folder that cannot be
-    written is a one-line :class:`bench.files.WriteError` naming it.
+    written is a one-line :class:`bench.core.files.WriteError` naming it.
     """
     config = config or FeatureConfig()
     contents = contents or Contents()

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from bench.core.errors import ConfigError
 from bench.data.cache import FeatureSet
 from bench.data.datasets import get_dataset
 from bench.data.features import FeatureConfig
 from bench.data.inputs import InputSpec, ModelInputs
 from bench.data.source import data_kind
-from bench.errors import ConfigError
 
 CROSS_KIND = "cross-dataset"
 """The data kind of cross-dataset runs (with ``-synthetic`` when both datasets are synthetic twins)."""
@@ -54,7 +54,7 @@ def cross_feature_config(config: FeatureConfig, train: str, test: str) -> Featur
 
 
 def check_same_kind(train: str, train_synthetic: bool, test: str, test_synthetic: bool) -> None:
-    """Refuse a real dataset paired with a synthetic twin (checked by :func:`bench.plan.load_data` before
+    """Refuse a real dataset paired with a synthetic twin (checked by :func:`bench.runs.plan.load_data` before
     a twin is generated or any feature computed, and by :class:`CrossFeatures`)."""
     if train_synthetic != test_synthetic:
         real, twin = (train, test) if test_synthetic else (test, train)

@@ -23,8 +23,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.errors import DataError
-from bench.files import atomic_write
+from bench.core.errors import DataError
+from bench.core.files import atomic_write
 
 MEMO_NAME = "digests.json"
 MEMO_VERSION = 2

@@ -35,12 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.core.errors import ConfigError, DataError
+from bench.core.files import temp_folder
 from bench.data.contents import Contents
 from bench.data.datasets import Dataset, get_dataset
 from bench.data.features import FEATURE_CODE_VERSION, FeatureConfig
 from bench.data.safeload import check_ratings, first_non_finite
-from bench.errors import ConfigError, DataError
-from bench.files import temp_folder
 
 STALE_TMP_SECONDS = 6 * 3600
 """Age after which a ``.<name>.*.tmp`` left by a killed writer is removed (no live writer takes hours

@@ -55,10 +55,10 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 
-from bench.checks import check_number, check_option, check_type
+from bench.core.checks import check_number, check_option, check_type
+from bench.core.errors import ConfigError
 from bench.data.channels import mirror_index
 from bench.data.inputs import BASE_KINDS, FEATURE_KINDS
-from bench.errors import ConfigError
 
 FEATURE_CODE_VERSION = 1
 """Bump when the numbers a config produces change; it is part of every cache key."""

@@ -57,9 +57,9 @@ from dataclasses import replace
 import numpy as np
 from scipy import signal
 
+from bench.core.errors import ConfigError, DataError
 from bench.data.datasets import Dataset, SubjectRecording
 from bench.data.features import FeatureConfig, _windows
-from bench.errors import ConfigError, DataError
 
 PERIPHERAL_FEATURES: tuple[str, ...] = (
     "heog_log_power",

@@ -4,7 +4,8 @@ A pickle can run arbitrary code when loaded, so pickles are read with a restrict
 builds what an EEG data file contains: numpy arrays, dtypes and scalars, dicts, lists, strings and
 numbers. MATLAB files are read with scipy (which runs no code) and every value is checked against the
 layout the reader expects, so a file holding something else (a MATLAB object, a function handle, a
-struct with other fields) is refused by name. Every problem is a one-line :class:`~bench.errors.DataError`
+struct with other fields) is refused by name. Every problem is a one-line
+:class:`~bench.core.errors.DataError`
 naming the file.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import DataError
+from bench.core.errors import DataError
 
 
 # The only globals a data pickle needs (numpy moved `core` to `_core` in 2.0; Python 2 pickles name

@@ -4,7 +4,7 @@ The cache holds, per subject, the stimulus part of every trial after a zero-phas
 ``filter_data``, as :mod:`bench.data.preprocess`) as float32 ``(trials, channels, samples)``: DEAP's 60 s
 at 128 Hz are 7680 samples, 1.26 GB for all 32 subjects. The baseline is not part of it: a time-domain
 model sees the signal itself, standardised per channel with statistics of its training part (the
-trainer, :class:`bench.trainer.Standardiser`).
+trainer, :class:`bench.training.trainer.Standardiser`).
 
 A model's input (:class:`~bench.data.inputs.InputSpec` ``layout="signal"``) is windows of ``window_s``
 every ``hop_s`` seconds, built into one array subject by subject, so memory holds the inputs plus one

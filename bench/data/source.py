@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.core.errors import ConfigError, DataError
 from bench.data.datasets import Dataset, get_dataset
-from bench.errors import ConfigError, DataError
 
 SYNTHETIC_MARKER = "SYNTHETIC.json"
 
@@ -191,8 +191,8 @@ def synthetic_source(
     ds = get_dataset(config.dataset)
     folder = _synthetic_folder(config, cache_dir)
     if not _complete(folder, config):
+        from bench.core.files import writable
         from bench.data.cache import CACHE_ENV, cache_root
-        from bench.files import writable
 
         if echo:
             size = f"{config.n_subjects} subjects x {config.n_trials} trials"

@@ -58,10 +58,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.checks import check_number
+from bench.core.checks import check_number
+from bench.core.errors import ConfigError, DataError
+from bench.core.files import atomic_file
 from bench.data.datasets.deap import BASELINE_SAMPLES, EEG_CHANNELS, N_SAMPLES, SFREQ
-from bench.errors import ConfigError, DataError
-from bench.files import atomic_file
 
 GENERATOR_VERSION = 2
 """Bump when the files a config produces change (part of the embedded default's cache key). 2: signals
@@ -75,7 +75,9 @@ only when it lies within that bit of a rounding boundary (odds ~1e-11 per value)
 below the EEG's noise and below the resolution DEAP's 24-bit recordings had."""
 TWIN_REVISIONS: dict[str, int] = {"mahnob-hci": 2, "dreamer": 2, "amigos": 2}
 """Per dataset, the revision of its twin's files where they changed since :data:`GENERATOR_VERSION` 1
-(MAHNOB-HCI 2: the Status channel's onset and end pulses, as in the recordings). Part of that dataset's
+(MAHNOB-HCI 2: the Status channel's onset and end pulses, as in the recordings; DREAMER 2 and AMIGOS 2:
+the ECG and GSR rounded like the EEG and a fixed MATLAB header text, so the files are the same on every
+CPU and day). Part of that dataset's
 config (:meth:`SyntheticConfig.to_dict`), hence of its twin's folder key and marker: a twin written
 before is not taken for the new one, and the other datasets' twins keep their keys."""
 

@@ -94,7 +94,7 @@ def plot_average_maps(fs, out: str | Path, threshold: float = 5.0) -> Path:
     them), so a difference between the classes shows as colour rather than as two near-identical
     pictures.
     """
-    from bench.plots import SAVE_METADATA, plot_format
+    from bench.core.plots import SAVE_METADATA, plot_format
 
     fmt = plot_format("--out", out)
     import matplotlib

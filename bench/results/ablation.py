@@ -6,8 +6,8 @@ import math
 
 import pandas as pd
 
-from bench import stats
-from bench.ablation import VARIANTS
+from bench.config.ablation import VARIANTS
+from bench.core import stats
 from bench.data.inputs import TASKS
 from bench.results.cells import METRIC_COLUMNS, cell, cell_fields, diff, paired_test
 from bench.results.store import Store, find_parent

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench import stats
-from bench.checks import check_option
+from bench.core import stats
+from bench.core.checks import check_option
 from bench.results.naming import arg
 from bench.results.store import Store
 

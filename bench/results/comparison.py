@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from bench import stats
+from bench.core import stats
 from bench.data.inputs import TASKS
 from bench.results.cells import OTHER_FOLDS, binomial_chance, cell, cell_fields, paired_test
 from bench.results.store import Store, find_parent

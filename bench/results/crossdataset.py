@@ -20,10 +20,10 @@ import math
 
 import pandas as pd
 
+from bench.core.errors import ConfigError
 from bench.data.cross import CROSS_KIND
 from bench.data.datasets import dataset_names, get_dataset
 from bench.data.inputs import TASKS
-from bench.errors import ConfigError
 from bench.results.cells import cell, cell_fields, paired_test, subject_scores, subjects_test
 from bench.results.commands import run_command
 from bench.results.naming import arg_value

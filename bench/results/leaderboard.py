@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from bench.core.errors import ConfigError
 from bench.data.inputs import TASKS
-from bench.errors import ConfigError
 from bench.results.cells import cell
 from bench.results.store import Store
 from bench.results.table import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench.core.errors import ConfigError
 from bench.data.inputs import TASKS
-from bench.errors import ConfigError
 from bench.results.cells import cell, cell_fields, diff
 from bench.results.store import Store, find_parent
 from bench.results.table import (

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.errors import ConfigError
+from bench.core.plots import SAVE_METADATA, plot_format
 from bench.data.inputs import TASKS
-from bench.errors import ConfigError
-from bench.plots import SAVE_METADATA, plot_format
 from bench.results.table import Table
 
 CHANCE = 0.5
@@ -30,7 +30,7 @@ def _bars(ax, labels: list[str], series: dict[str, list[tuple[float, float, floa
     width = 0.8 / max(1, len(series))
     for i, (name, vals) in enumerate(series.items()):
         means = np.array([100 * v[0] for v in vals])
-        # no error bar at all where the cell has no CI (n < 3: see bench.stats.MIN_CI_N)
+        # no error bar at all where the cell has no CI (n < 3: see bench.core.stats.MIN_CI_N)
         lo = np.array([100 * (v[0] - v[1]) if math.isfinite(v[1]) else math.nan for v in vals])
         hi = np.array([100 * (v[2] - v[0]) if math.isfinite(v[2]) else math.nan for v in vals])
         ax.bar(
@@ -54,7 +54,7 @@ def _bars(ax, labels: list[str], series: dict[str, list[tuple[float, float, floa
 def plot(tables: Sequence[Table], path: str | Path, *, dpi: int = 150) -> Path:
     """Bar chart with 95% CI error bars (comparison and protocols tables); deterministic PNG/SVG/PDF/JPEG.
 
-    ``path``'s suffix picks the format (:func:`bench.plots.plot_format`); ``dpi``: resolution of the
+    ``path``'s suffix picks the format (:func:`bench.core.plots.plot_format`); ``dpi``: resolution of the
     raster formats."""
     path = Path(path)
     suffix = plot_format("--plot", path)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.checks import check_option
-from bench.errors import ConfigError
+from bench.core.checks import check_option
+from bench.core.errors import ConfigError
 from bench.results.table import DASH, NOT_RUN, Table
 
 FORMATS: tuple[str, ...] = ("md", "latex", "csv", "html")
@@ -27,11 +27,12 @@ def _footer(tables: Sequence[Table]) -> tuple[list[str], list[str]]:
 
 def to_rich(tables: Sequence[Table]) -> list:
     """Rich renderables (tables, then notes and the commands that fill missing cells). Each table fits
-    the width it is printed at (:mod:`bench.table_fit`): numbers and names are never cut, and the columns of
+    the width it is printed at (:mod:`bench.core.terminal`): numbers and names are never cut, and the
+    columns of
     its lowest :attr:`~Table.priorities` are left out, and named, when even wrapping cannot make room."""
     from rich.text import Text
 
-    from bench.table_fit import NAME, NUMBER, TEXT, Col, FitTable
+    from bench.core.terminal import NAME, NUMBER, TEXT, Col, FitTable
 
     out = []
     for t in tables:

@@ -5,7 +5,7 @@ What counts: FINISHED parent runs (tag ``bench.role = parent``) and their FINISH
 (the feature config and the content of every subject file used, so ``--subjects 1-2`` is another data
 set). Which data set a table shows is :func:`choose_dataset`'s rule. A cell is
 ``(model, protocol, split, audit, variant)``, all read from the tags the runner wrote when the run
-started (:mod:`bench.identity`); nothing is re-derived here. When several finished runs compete for a
+started (:mod:`bench.runs.identity`); nothing is re-derived here. When several finished runs compete for a
 cell (same recipe, other scale: epochs, folds, seed, subjects, precision) the newest is shown and the
 tables say so; ``--where key=value`` picks among them, and picks runs of any setting: the cell a picked
 run is shown in is named without the settings the conditions fix (:mod:`bench.results.where`).
@@ -22,10 +22,10 @@ from typing import Any
 
 import pandas as pd
 
-from bench.checks import check_option
+from bench.core.checks import check_option
+from bench.core.errors import ConfigError
 from bench.data.inputs import TASKS
 from bench.data.source import kind_words
-from bench.errors import ConfigError
 from bench.results.naming import arg, arg_value, is_cli
 from bench.results.where import (
     cell_allowed,
@@ -37,8 +37,8 @@ from bench.results.where import (
     pinned,
     shown_variant,
 )
-from bench.tracking import EXPERIMENTS, TAG
-from bench.trainer import TEST_METRICS
+from bench.tracking.store import EXPERIMENTS, TAG
+from bench.training.trainer import TEST_METRICS
 
 _json = json_value
 
@@ -311,9 +311,9 @@ def default_data() -> list[tuple[str, str]]:
     """``[(kind, fingerprint)]`` of the data ``bench run`` uses without --deap/--synthetic (``$DEAP_DIR``,
     else the embedded synthetic default) under the default features; empty when its files are not there
     (the embedded default is never generated, nor a broken ``$DEAP_DIR`` reported, just to pick a table)."""
+    from bench.core.errors import BenchError
     from bench.data.cache import source_fingerprint
     from bench.data.source import default_source
-    from bench.errors import BenchError
 
     try:
         source = default_source()
@@ -391,8 +391,8 @@ def _open(tracking_uri: str | None, data: str | None, first: str) -> tuple[Any, 
     """The client, the finished parents per kind (:func:`_finished_parents`) and the data sets of a store;
     one-line errors for a missing or empty store and an unknown or empty data kind. Reading writes
     nothing, so a store this user cannot write (a read-only mount, another user's files) is read as it
-    is (:func:`bench.tracking.client` with ``write=False``)."""
-    from bench.tracking import check_store_uri, client, resolve_tracking_uri
+    is (:func:`bench.tracking.store.client` with ``write=False``)."""
+    from bench.tracking.store import check_store_uri, client, resolve_tracking_uri
 
     if data is not None:
         check_option(arg("data"), data, EXPERIMENTS)

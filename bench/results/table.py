@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from bench.core.errors import ConfigError
 from bench.data.source import kind_words
-from bench.errors import ConfigError
 from bench.results.cells import METRIC_LABELS, Cell
 from bench.results.commands import data_options, run_command  # noqa: F401  (re-exported: table modules)
 from bench.results.naming import arg
@@ -208,7 +208,7 @@ def where_note(store: Store) -> str:
 
 
 def model_names() -> list[str]:
-    from bench.registry import list_models
+    from bench.models.registry import list_models
 
     return [m.name for m in list_models()]
 
@@ -260,7 +260,7 @@ def groups(store: Store, leaky: bool | None) -> list[tuple[str, str]]:
 
 
 def reported(model: str) -> dict:
-    from bench.registry import get_model_info
+    from bench.models.registry import get_model_info
 
     try:
         return get_model_info(model).reported

@@ -4,7 +4,7 @@ A condition ``key=value`` keeps the runs whose resolved config (the flat MLflow 
 ``model_options.dropout``, ``threshold``) or ``bench.`` tag (``variant``, ``code_version``) has that value.
 
 Picking runs is half of it: a run made with a non-default setting is a variant of its own
-(:mod:`bench.identity`: ``cfg-1a2b3c`` for a learning rate of 1e-4), and the tables ask for named
+(:mod:`bench.runs.identity`: ``cfg-1a2b3c`` for a learning rate of 1e-4), and the tables ask for named
 variants (``full``, ``no-dropout``). So a setting the conditions fix is taken out of the variant the run
 is shown as (:func:`shown_variant`): under ``where=["train.lr=0.0001"]`` the runs with that learning
 rate and nothing else changed are the ``full`` cells, the ones with dropout off too are ``no-dropout``.
@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 from bench.results.naming import arg, arg_value, is_cli
 
 CELL_KEYS: tuple[str, ...] = ("model", "protocol", "split", "audit")
@@ -103,7 +103,7 @@ def filter_runs(rows: list[dict], conditions: Sequence[tuple[str, Any]]) -> list
 
 def is_setting(key: str) -> bool:
     """``key`` is a setting of a run's config that ``bench run`` can set (not a tag, not a cell key)."""
-    from bench.config import RunConfig, TrainConfig
+    from bench.config.run import RunConfig, TrainConfig
 
     top = {f.name for f in fields(RunConfig)} - set(RunConfig.NON_KEY) - {"train", *PREFIXES}
     train = {f"train.{f.name}" for f in fields(TrainConfig)}
@@ -124,7 +124,7 @@ def shown_variant(row: Mapping, keys: frozenset[str], whole: bool) -> str:
     """
     if whole:
         return "full"
-    from bench.identity import SCALE_KEYS, variant_name
+    from bench.runs.identity import SCALE_KEYS, variant_name
 
     dev: dict = row["settings"]
     recipe = str(row["config"].get("recipe", "harness") or "harness")
@@ -138,7 +138,7 @@ def shown_variant(row: Mapping, keys: frozenset[str], whole: bool) -> str:
 def variant_settings(variant: str) -> dict[str, Any]:
     """The settings a variant's name stands for (``no-dropout+paper-recipe`` -> dropout 0, recipe paper);
     a ``cfg-`` hash names none that can be read back (the ``where`` settings carry them)."""
-    from bench.ablation import ABLATION_CHANGES
+    from bench.config.ablation import ABLATION_CHANGES
 
     out: dict[str, Any] = {}
     for part in variant.split("+"):

@@ -28,13 +28,13 @@ import mlflow
 import pytest
 
 from bench.cli import main
-from bench.config import RunConfig, TrainConfig
+from bench.config.run import RunConfig, TrainConfig
 from bench.data.cache import prepare_features
 from bench.data.source import open_deap
 from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
-from bench.plan import prepare
-from bench.runner import run_name, run_tags
-from bench.unit import run_params, unit_name
+from bench.runs.plan import prepare
+from bench.runs.runner import run_name, run_tags
+from bench.runs.unit import run_params, unit_name
 
 GOLDEN = Path(__file__).with_name("golden.json")
 WRITE = os.environ.get("BENCH_GOLDEN_WRITE") == "1"

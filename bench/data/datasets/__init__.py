@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.checks import check_option
+from bench.core.checks import check_option
 
 MODULES: dict[str, str] = {
     "deap": "bench.data.datasets.deap",
@@ -234,7 +234,7 @@ def left_out_tags(features, prefix: str = "bench.") -> dict[str, str]:
     the folder is unknown or cannot be read again). ``features``: a FeatureSet (its ``dataset``, ``source``
     folder and ``subjects``), or a cross-dataset pair (``train``, ``test``: tags ``left_out.train.<tag>``
     and ``left_out.test.<tag>``)."""
-    from bench.errors import BenchError
+    from bench.core.errors import BenchError
 
     pair = hasattr(features, "train") and hasattr(features, "test")
     sides = (("train.", features.train), ("test.", features.test)) if pair else (("", features),)

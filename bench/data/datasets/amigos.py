@@ -53,7 +53,7 @@ participant is left out with ``--subjects``. Values in the unused middle of a tr
 columns and the 7 emotions are not read and so not checked.
 
 The files are read with ``scipy.io.loadmat`` (which runs no code); every value is checked, and every
-problem is a one-line :class:`~bench.errors.DataError` starting with the file's path.
+problem is a one-line :class:`~bench.core.errors.DataError` starting with the file's path.
 
 The synthetic twin
 ------------------
@@ -77,10 +77,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.core.errors import DataError
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
 from bench.data.datasets.matfile import save_mat
 from bench.data.safeload import check_ratings, describe_mat_value, first_non_finite, load_mat
-from bench.errors import DataError
 
 NAME = "amigos"
 SFREQ = 128.0
@@ -285,14 +285,15 @@ def _cell(values: list) -> np.ndarray:
 
 def _other_channels(rng: np.random.Generator, n_trials: int, n: int) -> np.ndarray:
     """(trials, n, 3): ECG_Right, ECG_Left, GSR - plausible, label-free (arbitrary units)."""
+    from bench.data.synthetic import SIGNAL_DECIMALS
+
     t = np.arange(n) / SFREQ
     heart = rng.uniform(1.0, 1.5, (n_trials, 1))  # 60-90 beats per minute
     beat = np.sin(np.pi * heart * t) ** 16  # narrow peaks once per beat
     ecg_r = 800.0 * beat + rng.normal(0.0, 20.0, (n_trials, n))
     ecg_l = -600.0 * beat + rng.normal(0.0, 20.0, (n_trials, n))
     gsr = rng.uniform(1000.0, 4000.0, (n_trials, 1)) + np.cumsum(rng.normal(0.0, 1.0, (n_trials, n)), axis=-1)
-    from bench.data.synthetic import SIGNAL_DECIMALS
-
+    # rounded like every twin signal (see SIGNAL_DECIMALS): files the same on every CPU
     return np.round(np.stack([ecg_r, ecg_l, gsr], axis=-1), SIGNAL_DECIMALS)
 
 

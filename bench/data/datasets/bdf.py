@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import DataError
+from bench.core.errors import DataError
 
 DIGITAL = (-(2**23), 2**23 - 1)
 """A BDF sample is a 24-bit little-endian two's-complement integer."""

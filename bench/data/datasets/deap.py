@@ -10,7 +10,7 @@ EOG removed, 4-45 Hz band-pass, common average reference; each trial is a 3 s pr
 60 s of the video. Ratings 1-9: valence, arousal, dominance, liking.
 
 Pickles are read with the restricted unpickler of :mod:`bench.data.safeload`; everything is validated,
-and every problem is a one-line :class:`~bench.errors.DataError` naming the file.
+and every problem is a one-line :class:`~bench.core.errors.DataError` naming the file.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.core.errors import DataError
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
 from bench.data.safeload import check_eeg, check_ratings, describe_mat_value, load_mat, safe_load_pickle
-from bench.errors import DataError
 
 SFREQ = 128.0
 """Sampling rate of DEAP's preprocessed data, Hz."""

@@ -25,7 +25,7 @@ indexed ``[0, 0]`` / ``[t, 0]``, as TorchEEG indexes it), without scipy's check 
 streams (as TorchEEG loads it: the check has false positives on files MATLAB wrote, and a damaged stream
 still fails to decompress). Every level's type and shape is checked, and anything else (a cell where a
 struct or numbers are expected, a string, a MATLAB object, a wrong shape) is a one-line
-:class:`~bench.errors.DataError` naming the file, the subject, the trial and the MATLAB field. All
+:class:`~bench.core.errors.DataError` naming the file, the subject, the trial and the MATLAB field. All
 subjects are read from the one file, so :func:`find` loads it to learn how many subjects it holds and
 keeps it (one file at a time) for the reads that follow.
 
@@ -52,11 +52,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bench.core.errors import DataError
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
 from bench.data.datasets.matfile import save_mat
 from bench.data.preprocess import deap_like
 from bench.data.safeload import check_ratings, describe_mat_value, first_non_finite, load_mat
-from bench.errors import DataError
 
 if TYPE_CHECKING:
     from bench.data.synthetic import SyntheticConfig
@@ -313,6 +313,8 @@ TWIN_CLIP_SAMPLES: tuple[int, ...] = tuple(
 
 def _ecg(rng: np.random.Generator, n: int, heart_hz: float) -> np.ndarray:
     """(n, 2) label-free ECG at 256 Hz: R-peak pulses on an electrode offset, plus noise."""
+    from bench.data.synthetic import SIGNAL_DECIMALS
+
     t = np.arange(n) / ECG_SFREQ
     phase = (t * heart_hz + rng.uniform()) % 1.0
     beat = 1500.0 * np.exp(-0.5 * ((phase - 0.5) / 0.012) ** 2) - 200.0 * np.exp(
@@ -320,9 +322,8 @@ def _ecg(rng: np.random.Generator, n: int, heart_hz: float) -> np.ndarray:
     )
     gains = rng.uniform(0.6, 1.0, 2)
     offsets = rng.uniform(1800.0, 2200.0, 2)
-    from bench.data.synthetic import SIGNAL_DECIMALS
-
-    return np.round(offsets + beat[:, None] * gains + rng.normal(0.0, 10.0, (n, 2)), SIGNAL_DECIMALS)
+    ecg = offsets + beat[:, None] * gains + rng.normal(0.0, 10.0, (n, 2))
+    return np.round(ecg, SIGNAL_DECIMALS)  # rounded like every twin signal (see SIGNAL_DECIMALS)
 
 
 def _cell_of(arrays: Iterable[np.ndarray]) -> np.ndarray:

@@ -55,7 +55,7 @@ than 30 s before the onset, or a stimulus shorter than 30 s, is an error.
 
 Every problem (a missing or unreadable file, malformed XML, an unrated emotion session, a rating that
 is not an integer 1-9, a missing EEG channel, a truncated BDF, an empty channel range, no trigger or
-too many) is a one-line :class:`~bench.errors.DataError` naming the file; MNE's own messages and
+too many) is a one-line :class:`~bench.core.errors.DataError` naming the file; MNE's own messages and
 warnings are kept out of the output.
 
 The synthetic twin
@@ -83,14 +83,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.checks import check_option
+from bench.core.checks import check_option
+from bench.core.errors import DataError
 from bench.data.datasets import Dataset, LeftOut, SubjectRecording, register_dataset
 from bench.data.datasets.bdf import DIGITAL as _DIGITAL
 from bench.data.datasets.bdf import check_bdf_header, write_bdf
 from bench.data.datasets.deap import EEG_CHANNELS
 from bench.data.preprocess import deap_like
 from bench.data.safeload import check_eeg, check_ratings, first_non_finite
-from bench.errors import DataError
 
 NAME = "mahnob-hci"
 SFREQ = 128.0
@@ -483,7 +483,7 @@ def _peripheral(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _write_session(folder: Path, attrib: dict[str, str], subject: int) -> Path:
-    from bench.files import atomic_file
+    from bench.core.files import atomic_file
 
     folder.mkdir(parents=True, exist_ok=True)
     element = ET.Element("session", attrib)
@@ -494,7 +494,7 @@ def _write_session(folder: Path, attrib: dict[str, str], subject: int) -> Path:
 
 
 def _write_twin_bdf(path: Path, eeg: np.ndarray, peripheral: np.ndarray, status: np.ndarray) -> None:
-    from bench.files import atomic_file
+    from bench.core.files import atomic_file
 
     data = np.concatenate([eeg, peripheral, status[None]], axis=0)
     ranges = [_PHYSICAL["GSR" if c.startswith("GSR") else c if c == STATUS else "eeg"] for c in BDF_CHANNELS]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from scipy.io import savemat
 
-from bench.files import atomic_file
+from bench.core.files import atomic_file
 
 DESCRIPTION = b"MATLAB 5.0 MAT-file, written by deap-bench (synthetic twin)"
 """The description every twin's MATLAB file carries, padded with spaces to the format's 116 bytes."""

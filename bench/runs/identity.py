@@ -1,0 +1,234 @@
+"""What a run is, decided once when it starts: resolved config, variant, settings, scale, folds.
+
+The result tables group runs into cells by ``(model, protocol, split, audit, variant)`` and never
+re-derive any of it: the runner stores these as tags (:func:`identity_tags`) and the tables read them.
+
+* **settings**: every setting that decides the numbers, flat (``train.lr``, ``model_options.n_inputs``,
+  ``feature_config.window_s``), of the resolved config.
+* **deviations**: the settings that differ from the model's default run (same model, protocol, split,
+  audit and recipe, nothing else given).
+* **scale** (:data:`SCALE_KEYS`): folds, seed, subjects, epoch cap, precision and stacking. Runs that
+  differ only in scale compete for the same table cell; the tables say so when they do.
+* **variant**: the other deviations, named after the ablation switches (``no-dropout``, ``only-de``),
+  ``loss-weights=a,b`` and ``paper-recipe``, and a short hash of whatever is left (``cfg-1a2b3c``), so a
+  label threshold of 7 or a learning rate of 1e-4 never shares a cell with the default recipe.
+* **folds fingerprint**: a hash of which test unit (trial, subject or window) with which labels is in
+  which test fold. Paired tests pair two runs only when these agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.config.ablation import ABLATION_CHANGES, NAMED_VARIANTS
+from bench.config.run import RunConfig
+from bench.core.checks import check_number, check_option
+from bench.core.errors import ConfigError
+from bench.data.features import FeatureConfig
+from bench.data.inputs import FEATURE_KINDS
+from bench.models.recipes import apply_recipe, with_model_defaults
+from bench.models.registry import get_model_info
+from protocols import get_protocol
+
+CELL_KEYS: tuple[str, ...] = ("model", "protocol", "split", "audit")
+"""Settings that name a table cell themselves (with the variant)."""
+SCALE_KEYS: tuple[str, ...] = (
+    "n_folds",
+    "seed",
+    "subjects",
+    "train.max_epochs",
+    "train.precision",
+    "train.stack",
+)
+"""Settings that size a run without changing its recipe: runs differing only here share a cell."""
+
+
+def resolve_config(cfg: RunConfig) -> RunConfig:
+    """The config with every "model default" filled in, so equal runs get equal run keys.
+
+    Recipe: ``--recipe paper`` applied (:func:`bench.models.recipes.apply_recipe`); split: the protocol's
+    default; features equal to the model's default input: ``None``; max epochs and Adam epsilon: the
+    model's defaults; precision ``auto``: fp32 or bf16 (:func:`resolve_precision`). Idempotent. An
+    unknown model or protocol, or a split the protocol does not offer, is a one-line :class:`ConfigError`.
+    """
+    info = get_model_info(cfg.model)
+    proto = get_protocol(cfg.protocol)
+    split = cfg.split or proto.default_split
+    check_option(f"split (protocol {cfg.protocol})", split, proto.splits)
+    features = cfg.features
+    if features is not None:
+        features = tuple(f for f in FEATURE_KINDS if f in features) + tuple(
+            f for f in features if f not in FEATURE_KINDS
+        )
+        if features == tuple(info.input_spec.features):
+            features = None
+    cfg = apply_recipe(cfg, info)
+    train = with_model_defaults(cfg.train, info)
+    train = replace(train, precision=resolve_precision(train.precision, info, cfg.device))
+    return replace(cfg, split=split, features=features, train=train, **resolve_data(cfg, proto))
+
+
+def resolve_data(cfg: RunConfig, proto) -> dict:
+    """The dataset fields of a config, checked: the threshold (None: the dataset's own, within its scale)
+    and a test dataset exactly for the cross-dataset protocol (RunConfig checks the subjects)."""
+    from bench.data.datasets import get_dataset
+
+    ds = get_dataset(cfg.dataset)
+    if proto.population == "cross-dataset":
+        if cfg.test_dataset is None:
+            raise ConfigError(f"protocol {proto.name!r} needs a test dataset (--test NAME)")
+        if cfg.threshold is not None:
+            raise ConfigError(
+                f"threshold={cfg.threshold}: protocol {proto.name!r} binarises each dataset at its own "
+                "threshold (the scales differ); leave threshold unset"
+            )
+        if cfg.subjects is not None:
+            raise ConfigError(f"protocol {proto.name!r} trains and tests on every subject; drop --subjects")
+        return {"threshold": None}
+    if cfg.test_dataset is not None:
+        raise ConfigError(
+            f"test_dataset={cfg.test_dataset!r} applies to the cross-dataset protocol only, "
+            f"not {proto.name!r}"
+        )
+    threshold = ds.threshold if cfg.threshold is None else float(cfg.threshold)
+    check_number("threshold", threshold, low=ds.scale[0], high=ds.scale[1])
+    return {"threshold": threshold}
+
+
+def resolve_precision(precision: str, info, device: str) -> str:
+    """``auto`` -> ``bf16`` where this device has native bf16 and the model's bf16 parity is shown
+    (``info.bf16_parity``), else ``fp32``; an explicit precision stays as it is.
+
+    The resolved value is what the run key, the params and the tags carry, so the same command gives
+    a bf16 run on a machine with native bf16 and an fp32 run elsewhere, never one run of mixed
+    precision.
+    """
+    if precision != "auto":
+        return precision
+    from bench.training.trainer import native_bf16, resolve_device
+
+    return "bf16" if info.bf16_parity and info.trainable and native_bf16(resolve_device(device)) else "fp32"
+
+
+def _plain(value: Any) -> Any:
+    """JSON-normal form (tuples -> lists), so a setting compares equal however it was given."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        elif not isinstance(v, dict):
+            out[f"{prefix}{k}"] = _plain(v)
+    return out
+
+
+def settings(cfg: RunConfig) -> dict[str, Any]:
+    """Every setting of a resolved config that decides the numbers, as a flat dict with dotted keys.
+
+    Model options are shown with the model's defaults filled in and the feature config with its
+    defaults, so ``-M dropout=0.2`` on MT-CNN (its default) is no deviation.
+    """
+    info = get_model_info(cfg.model)
+    d = cfg.key_dict()
+    d.pop("model_options")
+    d.pop("feature_config")
+    options = {k: v for k, v in info.defaults.items() if k in info.model_params}
+    options.update(cfg.model_options)
+    d["model_options"] = options
+    d["feature_config"] = FeatureConfig.from_dict(cfg.feature_config).to_dict()
+    return _flat(d)
+
+
+def default_config(cfg: RunConfig) -> RunConfig:
+    """The model's default recipe for the same cell: model, protocol, split, audit (and recipe), on the
+    same dataset(s)."""
+    return resolve_config(
+        RunConfig(
+            model=cfg.model,
+            protocol=cfg.protocol,
+            split=cfg.split,
+            audit=cfg.audit,
+            recipe=cfg.recipe,
+            dataset=cfg.dataset,
+            test_dataset=cfg.test_dataset,
+        )  # fmt: skip
+    )
+
+
+def deviations(cfg: RunConfig) -> dict[str, Any]:
+    """Settings of the resolved ``cfg`` that differ from the model's default recipe (cell keys aside)."""
+    base = settings(default_config(cfg))
+    return {
+        k: v
+        for k, v in sorted(settings(cfg).items())
+        if k not in CELL_KEYS and (k not in base or base[k] != v)
+    }
+
+
+def variant_name(dev: dict[str, Any], recipe: str = "harness") -> str:
+    """The variant a set of deviations from the ``recipe``'s default makes (scale deviations never
+    count); ``"full"`` for none under the harness recipe, ``"paper-recipe"`` under the paper's."""
+    rest = {k: v for k, v in dev.items() if k not in SCALE_KEYS}
+    parts = [] if recipe == "harness" else [f"{recipe}-recipe"]
+    for name in NAMED_VARIANTS:
+        changes = {k: _plain(v) for k, v in ABLATION_CHANGES[name].items()}
+        if changes and all(k in rest and rest[k] == v for k, v in changes.items()):
+            parts.append(name)
+            for k in changes:
+                rest.pop(k)
+    if "features" in rest and rest["features"] is not None:
+        parts.append("features=" + ",".join(rest.pop("features")))
+    weights = rest.pop("train.loss_weights", None)
+    if weights is not None:
+        parts.append(f"loss-weights={float(weights[0]):g},{float(weights[1]):g}")
+    if rest:
+        payload = json.dumps(rest, sort_keys=True, default=str)
+        parts.append("cfg-" + hashlib.sha256(payload.encode()).hexdigest()[:6])
+    return "+".join(parts) or "full"
+
+
+def folds_fingerprint(folds, subject: np.ndarray, trial: np.ndarray, segment: np.ndarray,
+                      labels: np.ndarray, split: str) -> str:  # fmt: skip
+    """Hash of the test folds at the level of the split unit, with each unit's labels.
+
+    Trial and subject splits are described by (fold, subject, trial, labels): models that cut a trial
+    into different samples (1 window vs 6) still share folds when the same trials are tested
+    together. The segment split adds the sample's index within the trial.
+    """
+    frames = []
+    for f in folds:
+        idx = f.test
+        cols = {"fold": f.key, "subject": subject[idx], "trial": trial[idx]}
+        for j in range(labels.shape[1]):
+            cols[f"y{j}"] = labels[idx, j]
+        if split == "segment":
+            cols["segment"] = segment[idx]
+        frames.append(pd.DataFrame(cols).drop_duplicates())
+    df = pd.concat(frames, ignore_index=True)
+    df = df.sort_values(list(df.columns), kind="stable")
+    return hashlib.sha256(df.to_csv(index=False).encode()).hexdigest()[:16]
+
+
+def identity_tags(cfg: RunConfig, folds_fp: str, prefix: str = "bench.") -> dict[str, str]:
+    """The tags the tables read: variant, deviations, scale and folds fingerprint of a resolved config."""
+    dev = deviations(cfg)
+    flat = settings(cfg)
+    return {
+        f"{prefix}variant": variant_name(dev, cfg.recipe),
+        f"{prefix}settings": json.dumps(dev, sort_keys=True, separators=(",", ":")),
+        # a key left out of the run key at its default stays out of the scale too (older tags unchanged)
+        f"{prefix}scale": json.dumps(
+            {k: flat.get(k) for k in SCALE_KEYS if k in flat or k not in RunConfig.KEY_OMIT_IF_DEFAULT},
+            separators=(",", ":"),
+        ),
+        f"{prefix}folds_fingerprint": folds_fp,
+    }

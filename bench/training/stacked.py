@@ -1,0 +1,363 @@
+"""Training many small models of one run at once, as a stacked ensemble in one process (``--stack N``).
+
+A subject-specific run trains 160 small models (32 subjects x 5 folds). One such model alone leaves a GPU
+idle between kernel launches and, on a CPU, spends much of each step in Python and per-op overhead rather
+than arithmetic. :func:`fit_stacked` trains K models of the same architecture and hyper-parameters
+together: their parameters, BatchNorm buffers and Adam states are stacked along a new first dimension
+(``torch.func.stack_module_state``) and one step runs the K forward passes as one batched call
+(``torch.func.functional_call`` under ``torch.func.vmap``), so the per-op overhead is paid once per step
+instead of K times.
+
+What each model sees is exactly what :func:`bench.training.trainer.fit` would give it alone:
+
+* **batches**: its own ``torch.Generator().manual_seed(seed)`` draws its per-epoch ``randperm``; a step
+  takes the b-th batch of every model that has one. Models whose batch at that step has another size
+  (a shorter training part, the trailing batch) are trained in a separate call for each batch size;
+  a trailing batch of 1 is skipped as ``fit`` skips it; a model that has stopped early, or has no batch
+  left, is *masked*: no parameter, Adam-state or BatchNorm running-statistic change on that step.
+* **loss**: :func:`bench.training.trainer._loss` (class-balanced per model) plus the model's
+``auxiliary_loss``,
+  called inside the vmapped function, so each model's loss is its own.
+* **optimiser**: :func:`adam_step`, ``torch.optim.Adam`` (no weight decay, no AMSGrad) written over the
+  stacked tensors. Adam is element-wise, so the only per-model quantities are the step count (a model
+  masked on a step does not count it) and the learning rate; ``tests/test_stacked.py`` checks it against
+  ``torch.optim.Adam``.
+* **schedule and stopping**: one real ``ReduceLROnPlateau`` per model (on a dummy optimiser whose lr is
+  read back), the same early stopping (patience, ``1e-6`` improvement), best-state restore and history
+  rows as ``fit``.
+* **BatchNorm**: the stacked buffers are passed into ``functional_call``, so the in-place running-stat
+  updates of train mode land in the stacked tensors (per model), and eval mode reads them.
+
+Equality. With a configuration that draws no random numbers while training (no dropout: ``-M dropout=0``
+or a model without dropout) the stacked result equals K calls of ``fit`` within float tolerance: the
+batched kernels (a grouped convolution instead of K convolutions, a different summation order) differ
+from the single ones in the last bits, which Adam and the epochs carry on. ``tests/test_stacked.py``
+checks parameters and history to 1e-4 after several epochs with early stopping and LR decay. With
+dropout, vmap cannot replay each model's own RNG stream: the masks are drawn with
+``randomness="different"`` from the global generator seeded with the group's first seed, so the models
+are trained as well (statistically equivalent), not identically, and the draws depend on which units
+were grouped. That is why ``train.stack`` is part of the run key when set (and left out of it when 0, so
+every run key from before the option stays the same).
+
+LSTMs have no vmap batching rule in torch; :class:`_LoopLSTM` replaces ``nn.LSTM``'s fused kernel by the
+same recurrence written in batched matrix products (one layer or more, unidirectional, no projection).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from bench.config.run import TrainConfig
+from bench.core.errors import ConfigError
+from bench.training.trainer import (
+    TASK_INDEX,
+    FitResult,
+    _loss,
+    autocast,
+    class_weights,
+    high_probability,
+    predicted_class,
+)
+
+Dataset = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+"""One model's (x_train, y_train, x_val, y_val), as :func:`bench.training.trainer.fit` takes them."""
+
+BETAS = (0.9, 0.999)
+"""torch.optim.Adam's default betas (the trainer uses the defaults)."""
+
+
+# ------------------------------------------------------------------------------------------------ Adam
+def adam_step(
+    params: dict[str, torch.Tensor],
+    grads: dict[str, torch.Tensor],
+    state: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    steps: torch.Tensor,
+    lr: torch.Tensor,
+    active: torch.Tensor,
+    *,
+    eps: float,
+    betas: tuple[float, float] = BETAS,
+) -> None:
+    """One ``torch.optim.Adam`` step of K stacked models, in place; models not ``active`` are untouched.
+
+    ``params``, ``grads`` and the ``state`` (exp_avg, exp_avg_sq) are stacked along dim 0; ``steps`` (K,)
+    counts each model's steps and is increased here for the active ones; ``lr`` (K,) is each model's
+    learning rate (float64: torch keeps it as a Python float). The arithmetic follows torch's
+    single-tensor Adam: ``m.lerp_(g, 1 - b1)``,
+    ``v = b2 v + (1 - b2) g^2``, ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``, with the
+    bias corrections in float64 as torch computes them from Python floats.
+    """
+    b1, b2 = betas
+    steps += active.to(steps.dtype)
+    t = steps.to(torch.float64).clamp(min=1)  # a model that never stepped is masked anyway
+    neg_step = (-lr.to(torch.float64) / (1 - b1**t)).float()
+    bc2_sqrt = torch.sqrt(1 - b2**t).float()
+    with torch.no_grad():
+        for name, p in params.items():
+            g = grads.get(name)
+            if g is None:
+                continue
+            m, v = state[name]
+            shape = (-1,) + (1,) * (p.ndim - 1)
+            mask = active.view(shape)
+            m_new = torch.lerp(m, g, 1 - b1)
+            v_new = torch.addcmul(v * b2, g, g, value=1 - b2)
+            denom = v_new.sqrt() / bc2_sqrt.view(shape) + eps
+            p_new = p + neg_step.view(shape) * (m_new / denom)  # addcdiv(p, m, denom, value=-step)
+            m.copy_(torch.where(mask, m_new, m))
+            v.copy_(torch.where(mask, v_new, v))
+            p.copy_(torch.where(mask, p_new, p))
+
+
+# ------------------------------------------------------------------------------------------------ LSTM
+class _LoopLSTM(nn.LSTM):
+    """``nn.LSTM`` whose forward is the recurrence in plain batched ops (vmap has no rule for the fused one).
+
+    Only the class of an existing module is swapped (same parameter names), so ``functional_call`` feeds
+    it the stacked weights. Gate order i, f, g, o as torch's.
+    """
+
+    def forward(self, x, hx=None):  # noqa: D401 - nn.LSTM's signature
+        if self.bidirectional or self.proj_size or (self.dropout and self.training and self.num_layers > 1):
+            raise ConfigError("train.stack: only unidirectional LSTMs without projection or dropout stack")
+        seq = x if self.batch_first else x.transpose(0, 1)  # (N, T, F)
+        n = seq.shape[0]
+        hs, cs = [], []
+        for layer in range(self.num_layers):
+            w_ih, w_hh = getattr(self, f"weight_ih_l{layer}"), getattr(self, f"weight_hh_l{layer}")
+            b = getattr(self, f"bias_ih_l{layer}") + getattr(self, f"bias_hh_l{layer}") if self.bias else 0
+            h = seq.new_zeros(n, self.hidden_size) if hx is None else hx[0][layer]
+            c = seq.new_zeros(n, self.hidden_size) if hx is None else hx[1][layer]
+            x_part = seq @ w_ih.T + b  # (N, T, 4H): the input part of every step at once
+            outs = []
+            for step in range(seq.shape[1]):
+                i, f, g, o = (x_part[:, step] + h @ w_hh.T).chunk(4, dim=-1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                outs.append(h)
+            seq = torch.stack(outs, 1)
+            hs.append(h)
+            cs.append(c)
+        out = seq if self.batch_first else seq.transpose(0, 1)
+        return out, (torch.stack(hs), torch.stack(cs))
+
+
+def _stackable(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` that can run under vmap: its LSTMs become :class:`_LoopLSTM` s."""
+    base = copy.deepcopy(model)
+    for m in base.modules():
+        if type(m) is nn.LSTM:
+            m.__class__ = _LoopLSTM
+    return base
+
+
+# ---------------------------------------------------------------------------------------------- fitting
+def _pad(tensors: Sequence[torch.Tensor], device: torch.device) -> torch.Tensor:
+    """K tensors of (n_k, ...) as one (K, max n_k, ...) tensor, zero-padded (padding is never indexed)."""
+    n = max(t.shape[0] for t in tensors)
+    out = torch.zeros((len(tensors), n, *tensors[0].shape[1:]), dtype=tensors[0].dtype, device=device)
+    for k, t in enumerate(tensors):
+        out[k, : t.shape[0]] = t.to(device)
+    return out
+
+
+def _groups(sizes: Sequence[int], active: Sequence[bool]) -> dict[int, list[int]]:
+    """Active models grouped by their batch size (vmap needs one shape per call)."""
+    out: dict[int, list[int]] = {}
+    for k, (s, a) in enumerate(zip(sizes, active, strict=True)):
+        if a:
+            out.setdefault(s, []).append(k)
+    return out
+
+
+def fit_stacked(
+    models: Sequence[nn.Module],
+    datasets: Sequence[Dataset],
+    *,
+    tasks: tuple[str, ...],
+    config: TrainConfig,
+    max_epochs: int,
+    seeds: Sequence[int],
+    device: torch.device,
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> list[FitResult]:
+    """Train ``models[k]`` on ``datasets[k]`` with ``seeds[k]``, all at once, as
+    :func:`bench.training.trainer.fit`
+    trains each alone (see the module docstring for what is equal and what is not).
+
+    The models must share architecture and hyper-parameters (one run's units). Each ends with the
+    weights of its best validation epoch (or its last with ``config.restore_best=False``); returns one
+    :class:`~bench.training.trainer.FitResult` per model, whose ``fit_seconds`` is the group's time divided
+    by K.
+    ``on_epoch(k, row)`` receives model k's history rows.
+    """
+    t0 = time.perf_counter()
+    K = len(models)
+    if not (K == len(datasets) == len(seeds)) or K == 0:
+        raise ValueError("fit_stacked needs one dataset and one seed per model, and at least one model")
+    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    torch.manual_seed(int(seeds[0]))  # dropout masks (randomness="different"): see the module docstring
+    for m in models:
+        m.to(device)
+    base = _stackable(models[0])
+    aux = getattr(base, "auxiliary_loss", None)
+    params, buffers = stack_module_state(list(models))
+    params = {k: v.detach().to(device).requires_grad_(v.requires_grad) for k, v in params.items()}
+    buffers = {k: v.to(device) for k, v in buffers.items()}
+    trained = [k for k, v in params.items() if v.requires_grad]
+    adam = {k: (torch.zeros_like(params[k]), torch.zeros_like(params[k])) for k in trained}
+    steps = torch.zeros(K, dtype=torch.long, device=device)
+    lr = torch.full((K,), float(config.lr), dtype=torch.float64, device=device)
+    lrs = [float(config.lr)] * K  # the history's values, as Python floats like opt.param_groups
+    eps = config.adam_eps or 1e-8
+    scheds = []
+    if config.lr_decay:  # the real scheduler per model, on a dummy optimiser whose lr is read back
+        for _ in range(K):
+            opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=config.lr)
+            scheds.append(torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, factor=config.lr_factor, patience=config.lr_patience))  # fmt: skip
+
+    weights = {"valence": config.loss_weights[0], "arousal": config.loss_weights[1]}
+    y_train = [d[1] for d in datasets]
+    cw = {t: None for t in tasks}
+    if config.balance:
+        cw = {t: torch.stack([class_weights(y[:, TASK_INDEX[t]]) for y in y_train]).to(device) for t in tasks}
+    X, Y = _pad([d[0] for d in datasets], device), _pad(y_train, device)
+    XV, YV = _pad([d[2] for d in datasets], device), _pad([d[3] for d in datasets], device)
+    n_train = [int(d[0].shape[0]) for d in datasets]
+    n_val = [int(d[2].shape[0]) for d in datasets]
+    bs = int(config.batch_size)
+    randomness = "different"
+
+    def train_one(p, b, xb, yb, w):
+        """One model's loss and hits on one batch (runs under vmap)."""
+        with autocast(device, config.precision):
+            out = functional_call(base, (p, b), (xb,))
+        loss, _ = _loss(out, yb, tasks, weights, w)
+        if aux is not None:
+            loss = loss + aux()
+        hits = torch.stack([(predicted_class(high_probability(out[t].detach())) == yb[:, TASK_INDEX[t]]).sum()
+                            for t in tasks])  # fmt: skip
+        return loss, hits
+
+    def logits_one(p, b, xb):
+        with autocast(device, config.precision):
+            out = functional_call(base, (p, b), (xb,))
+        return torch.stack([out[t].float() for t in tasks])  # (tasks, n, 2)
+
+    def loss_one(out, yb, w):
+        loss, _ = _loss({t: out[i] for i, t in enumerate(tasks)}, yb, tasks, weights, w)
+        hits = torch.stack([(predicted_class(high_probability(out[i])) == yb[:, TASK_INDEX[t]]).float().mean()
+                            for i, t in enumerate(tasks)])  # fmt: skip
+        return loss, hits
+
+    def pick(tree: dict, idx: list[int] | None) -> dict:
+        return tree if idx is None else {k: (None if v is None else v[idx]) for k, v in tree.items()}
+
+    results = [FitResult() for _ in range(K)]
+    best_loss = [math.inf] * K
+    bad = [0] * K
+    stopped = [False] * K
+    best = {k: v.detach().clone() for k, v in {**params, **buffers}.items()} if config.restore_best else None
+    has_best = torch.zeros(K, dtype=torch.bool, device=device)
+    all_k = list(range(K))
+    for epoch in range(1, max_epochs + 1):
+        running = [k for k in all_k if not stopped[k]]
+        if not running:
+            break
+        base.train()
+        perm = torch.zeros((K, X.shape[1]), dtype=torch.long)
+        for k in running:
+            perm[k, : n_train[k]] = torch.randperm(n_train[k], generator=gens[k])
+        perm = perm.to(device)
+        total = torch.zeros(K, device=device)
+        count = [0] * K
+        correct = torch.zeros((K, len(tasks)), dtype=torch.long, device=device)
+        for start in range(0, max(n_train[k] for k in running), bs):
+            sizes = [max(0, min(bs, n_train[k] - start)) for k in all_k]
+            # fit: "BatchNorm cannot train on a single sample" - a trailing batch of 1 is skipped
+            act = [not stopped[k] and sizes[k] > 0 and not (sizes[k] < 2 and n_train[k] > 1) for k in all_k]
+            for size, idx in _groups(sizes, act).items():
+                sel = None if len(idx) == K else idx
+                rows = torch.arange(K, device=device) if sel is None else torch.tensor(idx, device=device)
+                bi = perm[rows, start : start + size]
+                xb, yb = X[rows[:, None], bi], Y[rows[:, None], bi]
+                p_sel = pick(params, sel)
+                b_sel = pick(buffers, sel)  # a copy for a subset: written back after the step
+                loss, hits = vmap(train_one, randomness=randomness)(p_sel, b_sel, xb, yb, pick(cw, sel))
+                grads = torch.autograd.grad(loss.sum(), [params[k] for k in trained], allow_unused=True)
+                mask = torch.zeros(K, dtype=torch.bool, device=device)
+                mask[rows] = True
+                adam_step(params, dict(zip(trained, grads, strict=True)), adam, steps, lr, mask, eps=eps)
+                with torch.no_grad():
+                    if sel is not None:
+                        for name, buf in buffers.items():
+                            buf[rows] = b_sel[name]
+                    total[rows] += loss.detach().float() * size
+                    correct[rows] += hits
+                for k in idx:
+                    count[k] += size
+        # validation: every running model on its whole validation part, in eval mode
+        base.eval()
+        val_loss, val_acc = [math.nan] * K, [[math.nan] * len(tasks) for _ in all_k]
+        with torch.no_grad():
+            for nv, idx in _groups(n_val, [not stopped[k] for k in all_k]).items():
+                if nv == 0:
+                    continue
+                sel = None if len(idx) == K else idx
+                rows = torch.arange(K, device=device) if sel is None else torch.tensor(idx, device=device)
+                chunk = max(bs, 256)
+                outs = [vmap(logits_one, randomness=randomness)(pick(params, sel), pick(buffers, sel),
+                                                                XV[rows, s : min(s + chunk, nv)])
+                        for s in range(0, nv, chunk)]  # fmt: skip
+                out = torch.cat(outs, dim=2)
+                losses, accs = vmap(loss_one)(out, YV[rows, :nv], pick(cw, sel))
+                for j, k in enumerate(idx):
+                    val_loss[k] = float(losses[j])
+                    val_acc[k] = [float(a) for a in accs[j]]
+        improved = torch.zeros(K, dtype=torch.bool, device=device)
+        for k in running:
+            row = {
+                "epoch": epoch,
+                "train_loss": float(total[k]) / max(count[k], 1),
+                "valid_loss": val_loss[k],
+                "lr": lrs[k],
+                **{f"train_acc_{t}": int(correct[k, i]) / max(count[k], 1) for i, t in enumerate(tasks)},
+                **{f"valid_acc_{t}": val_acc[k][i] for i, t in enumerate(tasks)},
+            }
+            results[k].history.append(row)
+            if on_epoch is not None:
+                on_epoch(k, row)
+            if scheds:
+                scheds[k].step(val_loss[k])
+                lrs[k] = lr[k] = scheds[k].optimizer.param_groups[0]["lr"]
+            if val_loss[k] < best_loss[k] - 1e-6:
+                best_loss[k], bad[k], results[k].best_epoch = val_loss[k], 0, epoch
+                improved[k] = True
+            else:
+                bad[k] += 1
+            results[k].epochs_run = epoch
+            if config.early_stopping and bad[k] >= config.early_stopping:
+                results[k].stopped_early = stopped[k] = True
+        if best is not None and bool(improved.any()):
+            has_best |= improved
+            with torch.no_grad():
+                for name, cur in {**params, **buffers}.items():
+                    shape = (-1,) + (1,) * (cur.ndim - 1)
+                    best[name].copy_(torch.where(improved.view(shape), cur, best[name]))
+    final = {**params, **buffers}
+    for k, m in enumerate(models):
+        src = best if best is not None and bool(has_best[k]) else final
+        with torch.no_grad():
+            m.load_state_dict({name: src[name][k].detach().clone() for name in final}, strict=True)
+    seconds = (time.perf_counter() - t0) / K
+    for r in results:
+        r.fit_seconds = seconds
+    return results

@@ -1,0 +1,461 @@
+"""Fitting and evaluating one model on index-sliced, in-memory tensors.
+
+The data stays as one tensor (on the GPU when training there); batches are index slices, never
+per-item ``__getitem__`` calls. Early stopping and the learning-rate schedule watch the validation
+part only; the test part is not seen here at all: :func:`evaluate` runs once on the final model.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
+
+from bench.config.run import TrainConfig
+
+TASK_INDEX = {"valence": 0, "arousal": 1}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"``: CUDA when present, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        from bench.core.errors import ConfigError
+
+        raise ConfigError("device='cuda' requested but no CUDA device is available")
+    return torch.device(device)
+
+
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the kernel reports (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return frozenset(line.partition(":")[2].split())
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 matrix products run natively here: CUDA with bf16, or a CPU with AVX-512 BF16 or AMX.
+
+    Elsewhere bf16 autocast is emulated and slower than fp32, so ``precision="auto"`` keeps fp32.
+    """
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return device.type == "cpu" and bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def to_device(t: torch.Tensor | Rows, device: torch.device) -> torch.Tensor | Rows:
+    """``t`` on ``device``, moved once: through pinned host memory (an asynchronous copy) onto a GPU.
+
+    A unit's tensors go to the device once, before its first step, and stay there; batches are index
+    slices of the resident tensors, so nothing crosses the bus inside the step loop. :class:`Rows` stay
+    rows of the host input on the CPU, and become one tensor of their rows on a GPU.
+    """
+    if t.device == device:
+        return t
+    if isinstance(t, Rows):
+        return t.to(device)
+    if device.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+def channels_last_applies(model: torch.nn.Module, input_dim: int) -> bool:
+    """Channels-last means something only for a 4-D (N, C, H, W) input into 2-D convolutions."""
+    return input_dim == 4 and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+
+
+def trains_channels_last(precision: str) -> bool:
+    """The memory-format rule: bf16 runs train channels-last where it applies, fp32 runs stay NCHW.
+
+    Measured with ``bench perf`` (AMD EPYC, AVX-512 BF16, 2 threads, one run): channels-last over NCHW
+    was +4 % (MT-CNN), +6 % (FBCCNN) and +15 % (MC-CNN) in bf16, and +4 %, +6 % and +16 % in fp32.
+    fp32 keeps NCHW so that fp32 numbers stay those of every earlier fp32 run (and NHWC in fp32 on a
+    GPU without TF32 is not measured here)."""
+    return precision == "bf16"
+
+
+def use_channels_last(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Channels-last (NHWC) weights and input where :func:`channels_last_applies`; else ``x`` unchanged.
+
+    oneDNN's convolutions (and cuDNN's tensor-core ones) run natively in NHWC, so training skips a
+    layout conversion per convolution; index slices of an NHWC tensor stay NHWC.
+    """
+    if not channels_last_applies(model, x.dim()):
+        return x
+    model.to(memory_format=torch.channels_last)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def compile_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``torch.compile`` in place (state-dict keys unchanged); on CUDA in ``reduce-overhead`` mode, which
+    replays CUDA graphs and so removes the per-kernel launch cost that bounds small models there."""
+    model.compile(mode="reduce-overhead" if device.type == "cuda" else None)
+    return model
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast when asked for (``auto`` was resolved in bench.runs.identity); fp32 otherwise."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def predicted_class(p_high: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """The one decision rule: class 1 ("high") only when ``p_high > 0.5``; an exact tie is class 0 ("low").
+
+    The tie goes to class 0 as ``argmax`` over two equal logits does, so the majority baseline on a
+    50/50 training split predicts "low" everywhere. Every predicted class (training and validation
+    accuracy, test metrics, confusion matrices, per-subject accuracies, trial votes) goes through this
+    function, so validation and test can never disagree on a tie. Returns int64 of the input's kind.
+    """
+    if isinstance(p_high, torch.Tensor):
+        return (p_high > 0.5).long()
+    return (np.asarray(p_high) > 0.5).astype(np.int64)
+
+
+def high_probability(logits: torch.Tensor) -> torch.Tensor:
+    """Class-1 ("high") probability from (N, 2) logits, in fp32 (the input of :func:`predicted_class`).
+
+    Validation and test both take this path, so the same logits give the same class in both (argmax
+    on the logits could say "high" where the rounded probability is exactly 0.5).
+    """
+    return torch.softmax(logits.float(), dim=1)[:, 1]
+
+
+@dataclass
+class Standardiser:
+    """Standardisation with statistics of the training part only: element-wise (brain maps, every cell
+    its own mean and sd), or per channel (:meth:`fit_channels`, signals: one mean and sd per EEG channel
+    over every sample and time point)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    @classmethod
+    def fit(cls, x: torch.Tensor) -> Standardiser:
+        mean = x.mean(dim=0)
+        std = x.std(dim=0)
+        std = torch.where(std > 1e-8, std, torch.ones_like(std))  # empty grid cells stay 0
+        return cls(mean, std)
+
+    @classmethod
+    def fit_channels(cls, x: torch.Tensor, index: torch.Tensor, chunk: int = 256) -> Standardiser:
+        """Per-channel statistics of the rows ``index`` of ``x`` (N, C, S), in chunks of rows (float64
+        sums), so the training part of a large input is never copied whole: mean and sd of shape (C, 1)."""
+        total = torch.zeros(x.shape[1], dtype=torch.float64)
+        squares = torch.zeros_like(total)
+        for start in range(0, len(index), chunk):
+            part = x[index[start : start + chunk]]
+            total += part.sum(dim=(0, 2), dtype=torch.float64)
+            squares += part.square().sum(dim=(0, 2), dtype=torch.float64)
+        n = max(len(index) * x.shape[2], 2)
+        mean = total / n
+        var = (squares - n * mean.square()).clamp(min=0) / (n - 1)
+        std = var.sqrt()
+        std = torch.where(std > 1e-8, std, torch.ones_like(std))
+        return cls(mean.float()[:, None], std.float()[:, None])
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class Rows:
+    """The rows ``index`` of an input, standardised batch by batch where they are read.
+
+    Time-domain inputs are large (full DEAP: 1.26 GB); a fold's training part as a copy would double that.
+    ``Rows`` looks like the copy to :func:`fit` and :func:`predict_proba` (``shape``, ``dim``, ``device``,
+    indexing by a tensor of positions or a slice) and gathers only the rows of each batch.
+    """
+
+    def __init__(self, base: torch.Tensor, index: torch.Tensor, transform: Standardiser | None = None):
+        self.base, self.index, self.transform = base, index, transform
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((len(self.index), *self.base.shape[1:]))
+
+    @property
+    def device(self) -> torch.device:
+        return self.base.device
+
+    def dim(self) -> int:
+        return self.base.dim()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, item: torch.Tensor | slice) -> torch.Tensor:
+        rows = self.base[self.index[item.cpu() if isinstance(item, torch.Tensor) else item]]
+        return rows if self.transform is None else self.transform(rows)
+
+    def to(self, device: torch.device, chunk: int = 4096) -> torch.Tensor:
+        """One tensor of the (standardised) rows on ``device``, filled chunk by chunk."""
+        out = torch.empty(self.shape, dtype=self.base.dtype, device=device)
+        for start in range(0, len(self), chunk):
+            out[start : start + chunk] = self[slice(start, start + chunk)].to(device)
+        return out
+
+
+def class_weights(y: torch.Tensor) -> torch.Tensor:
+    """sklearn's 'balanced' weights n / (2 * count) for a binary label vector."""
+    counts = torch.bincount(y, minlength=2).double()
+    w = y.numel() / (2.0 * counts.clamp(min=1))
+    return w.float()
+
+
+@dataclass
+class FitResult:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    """Epoch of the lowest validation loss (the weights returned unless ``restore_best=False``)."""
+    epochs_run: int = 0
+    fit_seconds: float = 0.0
+    stopped_early: bool = False
+
+
+def _loss(
+    out: dict[str, torch.Tensor],
+    y: torch.Tensor,
+    tasks: tuple[str, ...],
+    weights: dict[str, float],
+    cw: dict[str, torch.Tensor | None],
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    parts = {t: F.cross_entropy(out[t].float(), y[:, TASK_INDEX[t]], weight=cw[t]) for t in tasks}
+    return sum(weights[t] * parts[t] for t in tasks), parts
+
+
+def fit(
+    model: torch.nn.Module,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_val: torch.Tensor,
+    y_val: torch.Tensor,
+    *,
+    tasks: tuple[str, ...],
+    config: TrainConfig,
+    max_epochs: int,
+    seed: int,
+    device: torch.device,
+    on_epoch: Callable[[dict], None] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+    channels_last: bool = False,
+    compile: bool = False,
+) -> FitResult:
+    """Train ``model`` on (x_train, y_train); early stopping and LR decay on (x_val, y_val) only.
+
+    ``y`` are (N, 2) int64 labels (valence, arousal). Returns the history, one row per epoch with
+    ``train_loss``, ``valid_loss``, ``lr``, ``train_acc_<task>`` and ``valid_acc_<task>`` ("valid" is
+    the validation part, never valence); ``model`` ends with the weights of its best validation epoch,
+    or of its last epoch with ``config.restore_best=False``. ``on_batch(done, total)`` follows the
+    batches of an epoch; the running loss and accuracy stay on the device until the epoch ends, so
+    the step loop never waits for a host copy. The four tensors are moved to ``device`` once
+    (:func:`to_device`) and stay there for the whole fit. ``channels_last`` trains a 4-D input in NHWC
+    (:func:`use_channels_last`); ``compile`` runs :func:`compile_model` first.
+    """
+    t0 = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model.to(device)
+    weights = {"valence": config.loss_weights[0], "arousal": config.loss_weights[1]}
+    cw = {t: class_weights(y_train[:, TASK_INDEX[t]]).to(device) if config.balance else None for t in tasks}
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, eps=config.adam_eps or 1e-8)
+    sched = (
+        torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.lr_factor, patience=config.lr_patience)
+        if config.lr_decay
+        else None
+    )
+    x_train, y_train, x_val, y_val = (to_device(t, device) for t in (x_train, y_train, x_val, y_val))
+    if channels_last:  # where it applies (use_channels_last leaves other inputs as they are)
+        x_train, x_val = use_channels_last(model, x_train), use_channels_last(model, x_val)
+    if compile:
+        compile_model(model, device)
+    n = x_train.shape[0]
+    bs = int(config.batch_size)
+    result = FitResult()
+    best_loss, best_state, bad_epochs = math.inf, None, 0
+    aux = getattr(model, "auxiliary_loss", None)
+    for epoch in range(1, max_epochs + 1):
+        model.train()
+        perm = to_device(torch.randperm(n, generator=gen), device)
+        total = torch.zeros((), device=device)
+        count = 0
+        correct = {t: torch.zeros((), dtype=torch.long, device=device) for t in tasks}
+        n_batches = -(-n // bs)
+        for b, start in enumerate(range(0, n, bs), start=1):
+            idx = perm[start : start + bs]
+            if idx.numel() < 2 and n > 1:  # BatchNorm cannot train on a single sample
+                if on_batch is not None:
+                    on_batch(b, n_batches)
+                continue
+            xb, yb = x_train[idx], y_train[idx]
+            with autocast(device, config.precision):
+                out = model(xb)
+            loss, _ = _loss(out, yb, tasks, weights, cw)
+            if aux is not None:
+                loss = loss + aux()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach().float() * idx.numel()
+            count += idx.numel()
+            for t in tasks:
+                hit = predicted_class(high_probability(out[t].detach())) == yb[:, TASK_INDEX[t]]
+                correct[t] += hit.sum()
+            if on_batch is not None:
+                on_batch(b, n_batches)
+        val = _evaluate_loss(model, x_val, y_val, tasks, weights, cw, bs, device, config.precision)
+        row = {
+            "epoch": epoch,
+            "train_loss": float(total) / max(count, 1),
+            "valid_loss": val["loss"],
+            "lr": opt.param_groups[0]["lr"],
+            **{f"train_acc_{t}": int(correct[t]) / max(count, 1) for t in tasks},
+            **{f"valid_acc_{t}": val[f"acc_{t}"] for t in tasks},
+        }
+        result.history.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
+        if sched is not None:
+            sched.step(val["loss"])
+        if val["loss"] < best_loss - 1e-6:
+            best_loss, bad_epochs, result.best_epoch = val["loss"], 0, epoch
+            if config.restore_best:
+                best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad_epochs += 1
+        result.epochs_run = epoch
+        if config.early_stopping and bad_epochs >= config.early_stopping:
+            result.stopped_early = True
+            break
+    if config.restore_best and best_state is not None:
+        model.load_state_dict(best_state)
+    result.fit_seconds = time.perf_counter() - t0
+    return result
+
+
+def eval_rows(x: torch.Tensor | Rows, batch_size: int) -> int:
+    """Rows per forward pass without gradients: at least 256 for brain maps (fewer, larger steps), the
+    training batch for signals (3-D inputs), whose models spread every sample's channels x time over
+    filters (EEGNet: 8 x the input per layer), so a 256-sample step would hold hundreds of MB at once."""
+    return int(batch_size) if x.dim() == 3 else max(int(batch_size), 256)
+
+
+@torch.no_grad()
+def predict_proba(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    *,
+    batch_size: int,
+    device: torch.device,
+    precision: str = "fp32",
+    channels_last: bool = False,
+) -> dict[str, np.ndarray]:
+    """Class-1 ("high") probabilities per task, in eval mode (``channels_last`` as the model was fitted).
+
+    ``x`` moves to the device once and the probabilities come back to the host once, at the end."""
+    model.eval()
+    model.to(device)
+    x = to_device(x, device)
+    if channels_last:
+        x = use_channels_last(model, x)
+    chunks: dict[str, list[torch.Tensor]] = {}
+    step = eval_rows(x, batch_size)
+    for start in range(0, x.shape[0], step):
+        with autocast(device, precision):
+            out = model(x[start : start + step])
+        for t, logits in out.items():
+            chunks.setdefault(t, []).append(high_probability(logits))
+    return {t: torch.cat(v).cpu().numpy() for t, v in chunks.items()}
+
+
+@torch.no_grad()
+def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision) -> dict:
+    """Loss and accuracy over the whole set at once (class-weighted means are not batch-decomposable).
+
+    ``x`` and ``y`` are already on ``device`` (:func:`fit` moved them once)."""
+    model.eval()
+    n = x.shape[0]
+    chunks: dict[str, list[torch.Tensor]] = {t: [] for t in tasks}
+    step = eval_rows(x, bs)
+    for start in range(0, n, step):
+        with autocast(device, precision):
+            out = model(x[start : start + step])
+        for t in tasks:
+            chunks[t].append(out[t].float())
+    if n == 0:
+        return {"loss": float("nan"), **{f"acc_{t}": float("nan") for t in tasks}}
+    out = {t: torch.cat(v) for t, v in chunks.items()}
+    loss, _ = _loss(out, y, tasks, weights, cw)
+    accs = {
+        f"acc_{t}": float((predicted_class(high_probability(out[t])) == y[:, TASK_INDEX[t]]).float().mean())
+        for t in tasks
+    }
+    return {"loss": float(loss), **accs}
+
+
+TEST_METRICS: tuple[str, ...] = ("acc", "balanced_acc", "f1_macro", "auc", "trial_acc", "trial_balanced_acc")
+"""Test metrics every unit logs per task as ``test_{metric}_{task}`` (window level, then trial level)."""
+
+
+def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean recall over the classes present in ``y_true``: sklearn's ``balanced_accuracy_score`` value,
+    without its warnings when a small test part holds one class only (NaN when ``y_true`` is empty)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    recalls = [float((y_pred[y_true == c] == c).mean()) for c in (0, 1) if (y_true == c).any()]
+    return float(np.mean(recalls)) if recalls else float("nan")
+
+
+def classification_metrics(y_true: np.ndarray, p_high: np.ndarray) -> dict[str, float]:
+    """Accuracy, balanced accuracy, macro-F1 and ROC-AUC of one binary task (AUC NaN if one class)."""
+    y_pred = predicted_class(p_high)
+    out = {
+        "acc": float((y_pred == y_true).mean()),
+        "balanced_acc": balanced_accuracy(y_true, y_pred),
+        "f1_macro": float(f1_score(y_true, y_pred, average="macro", labels=[0, 1], zero_division=0)),
+        "auc": float(roc_auc_score(y_true, p_high)) if len(np.unique(y_true)) == 2 else float("nan"),
+    }
+    return out
+
+
+def trial_metrics(
+    subject: np.ndarray, trial: np.ndarray, y_true: np.ndarray, p_high: np.ndarray
+) -> dict[str, float]:
+    """Accuracy and balanced accuracy over trials, the independent unit (windows of a trial are not).
+
+    Soft vote: the window probabilities of each (subject, trial) pair are averaged and
+    :func:`predicted_class` is applied to the mean (a mean of exactly 0.5 is "low"). The vote covers the
+    windows given here, i.e. those of the trial in this test part: with the segment split a trial's
+    windows are spread over folds and each fold votes with its share. All windows of a trial must carry
+    the same label.
+    """
+    df = pd.DataFrame(
+        {"subject": subject, "trial": trial, "y": y_true, "p": np.asarray(p_high, dtype=np.float64)}
+    )
+    g = df.groupby(["subject", "trial"], sort=False).agg(
+        y=("y", "first"), n_labels=("y", "nunique"), p=("p", "mean")
+    )
+    if (g["n_labels"] > 1).any():
+        raise ValueError("trial_metrics: windows of one trial carry different labels")
+    m = classification_metrics(g["y"].to_numpy(), g["p"].to_numpy())
+    return {"trial_acc": m["acc"], "trial_balanced_acc": m["balanced_acc"]}
+
+
+def confusion(y_true: np.ndarray, p_high: np.ndarray) -> np.ndarray:
+    """2x2 confusion matrix (rows true, columns predicted low/high) under :func:`predicted_class`."""
+    return confusion_matrix(y_true, predicted_class(p_high), labels=[0, 1])
