@@ -10,8 +10,8 @@ from torch import nn
 
 from bench.data.channels import grid_shape
 from bench.data.inputs import TASKS, InputSpec
+from bench.models.layers import SameConv2d, check_input, check_tasks, keras_init_
 from bench.models.registry import register_model
-from mtcnn.model import SameConv2d, check_input, check_tasks, keras_init_
 
 _NOTES = (
     "Layer list, T = 6 slices of 0.5 s, DE-only input with baseline removal and training settings from "

@@ -10,8 +10,8 @@ from torch import nn
 
 from baselines.timedomain import SIGNAL_SPEC, check_samples, out_len, signal_dims
 from bench.data.inputs import TASKS, InputSpec
+from bench.models.layers import check_input, check_tasks, dropout_layer, make_batch_norm
 from bench.models.registry import register_model
-from mtcnn.model import check_input, check_tasks, dropout_layer, make_batch_norm
 
 FILTERS: tuple[int, int, int, int] = (25, 50, 100, 200)
 """Filters of the four conv-pool blocks."""

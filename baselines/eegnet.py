@@ -17,8 +17,8 @@ from baselines.timedomain import (
     signal_dims,
 )
 from bench.data.inputs import TASKS, InputSpec
+from bench.models.layers import check_input, check_tasks, dropout_layer, keras_init_, make_batch_norm
 from bench.models.registry import register_model
-from mtcnn.model import check_input, check_tasks, dropout_layer, keras_init_, make_batch_norm
 
 POOLS: tuple[int, int] = (4, 8)
 """Average-pool lengths of blocks 1 and 2: the time axis shrinks 32-fold, to floor(floor(S / 4) / 8)."""

@@ -10,8 +10,8 @@ from torch import nn
 
 from bench.data.channels import grid_shape
 from bench.data.inputs import TASKS, InputSpec
+from bench.models.layers import check_input, check_tasks, make_batch_norm
 from bench.models.registry import PAPER_RECIPE_NOT_STATED, register_model
-from mtcnn.model import check_input, check_tasks, make_batch_norm
 
 CONV_CHANNELS: tuple[int, ...] = (12, 32, 64, 128, 256, 128, 32)
 """Output channels of the seven 3x3 convolutions."""

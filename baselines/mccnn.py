@@ -17,8 +17,8 @@ from torch import nn
 
 from bench.data.channels import grid_shape
 from bench.data.inputs import TASKS, InputSpec
+from bench.models.layers import SameConv2d, check_input, check_tasks, dropout_layer, make_batch_norm
 from bench.models.registry import PAPER_RECIPE_NOT_STATED, register_model
-from mtcnn.model import SameConv2d, check_input, check_tasks, dropout_layer, make_batch_norm
 
 _NOTES = (
     "Paper (abstract, doi 10.3390/s19214736): several independent CNN recognizing modules; the final "

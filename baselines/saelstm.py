@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.data.inputs import TASKS, InputSpec
+from bench.models.layers import check_input, check_tasks, dropout_layer
 from bench.models.registry import PAPER_RECIPE_NOT_STATED, register_model
-from mtcnn.model import check_input, check_tasks, dropout_layer
 
 _NOTES = (
     "Paper (abstract, doi 10.3389/fnbot.2019.00037): SAE solves a linear mixing model of the 32 channels "

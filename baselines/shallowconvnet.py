@@ -10,8 +10,8 @@ from torch import nn
 
 from baselines.timedomain import SIGNAL_SPEC, check_samples, out_len, scaled, signal_dims
 from bench.data.inputs import TASKS, InputSpec
+from bench.models.layers import check_input, check_tasks, dropout_layer, make_batch_norm
 from bench.models.registry import register_model
-from mtcnn.model import check_input, check_tasks, dropout_layer, make_batch_norm
 
 PAPER_SAMPLES: tuple[int, int, int] = (25, 75, 15)
 """Temporal kernel, pool length and pool stride of the paper, in samples at 250 Hz (100, 300, 60 ms)."""

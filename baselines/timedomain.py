@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.data.inputs import SIGNAL_SFREQ, InputSpec
-from mtcnn.model import same_padding
+from bench.models.layers import same_padding
 
 WINDOW_S = 4.0
 """Default window of every time-domain model: the 4 s segments of TSception's DEAP experiments (Ding et al.
@@ -84,7 +84,8 @@ class MaxNormConv2d(nn.Conv2d):
 
 class SameTimeConv2d(nn.Conv2d):
     """Stride-1 ``Conv2d`` with a ``(1, k)`` kernel and Keras' 'same' padding on the time axis only
-    (asymmetric for even k: 31 before and 32 after for EEGNet's 64), as :func:`mtcnn.model.same_padding`."""
+    (asymmetric for even k: 31 before and 32 after for EEGNet's 64), as
+    :func:`bench.models.layers.same_padding`."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, *, groups: int = 1) -> None:
         super().__init__(in_channels, out_channels, (1, kernel), groups=groups, bias=False)

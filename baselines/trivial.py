@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from bench.data.inputs import TASKS, InputSpec
+from bench.models.layers import check_tasks
 from bench.models.registry import register_model
-from mtcnn.model import check_tasks
 
 _COMMON_NOTES = (
     "Fitted on the training fold's labels only (fit_labels); inputs are ignored, any shape is accepted.",
@@ -69,7 +69,7 @@ class _LabelPrior(nn.Module):
         *_COMMON_NOTES,
         "Logits are the log training prior, so the predicted class is always the majority class; a "
         "50/50 training split predicts low (class 0) on validation and test alike (the harness's one "
-        "rule, bench.training.trainer.predicted_class: high only when p_high > 0.5).",
+        "rule, bench.core.metrics.predicted_class: high only when p_high > 0.5).",
     ),
     defaults={},
     trainable=False,

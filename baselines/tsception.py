@@ -13,8 +13,8 @@ from torch import nn
 from baselines.timedomain import SIGNAL_SPEC, check_samples, out_len, signal_dims
 from bench.data.channels import mirror_index
 from bench.data.inputs import SIGNAL_SFREQ, TASKS, InputSpec
+from bench.models.layers import check_input, check_tasks, dropout_layer, make_batch_norm
 from bench.models.registry import register_model
-from mtcnn.model import check_input, check_tasks, dropout_layer, make_batch_norm
 
 INCEPTION_WINDOWS: tuple[float, float, float] = (0.5, 0.25, 0.125)
 """Temporal kernel lengths as fractions of the sampling rate: 64, 32 and 16 samples at 128 Hz."""

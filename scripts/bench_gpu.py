@@ -31,11 +31,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a checkout without installing
 
 from bench.config.run import RunConfig  # noqa: E402
+from bench.core.host import resolve_device  # noqa: E402
 from bench.data.inputs import TASKS  # noqa: E402
 from bench.models.registry import create_model, get_model_info, resolve_input_spec  # noqa: E402
 from bench.perf.benchmarks import markdown, measure  # noqa: E402
 from bench.runs.identity import resolve_config  # noqa: E402
-from bench.training.trainer import fit, resolve_device  # noqa: E402
+from bench.training.trainer import fit  # noqa: E402
 
 
 def whole_set_sizes(model_name: str) -> tuple[int, int]:

@@ -35,7 +35,7 @@ def main() -> None:
     r = parity(args.model, n_folds=args.folds, epochs=args.epochs, seed=args.seed, echo=print)
     print(parity_text(r))
     if r.verdict:
-        from bench.training.trainer import native_bf16
+        from bench.core.host import native_bf16
 
         bf16 = "native bf16" if native_bf16(torch.device("cpu")) else "bf16 emulated"
         note = parity_note(r, f"{cpu_name()} ({bf16})", datetime.date.today().isoformat())

@@ -64,11 +64,11 @@ def smoke(workers: list[int]) -> None:
 
 
 def full_sample(deap: str, epochs: int, runs: list[str]) -> None:
+    from bench.core.host import resolve_device
     from bench.runs.estimate import UNIT_OVERHEAD_S, estimate_run, plan_text, probe_prepared, unit_seconds
     from bench.runs.grid import load_grid
     from bench.runs.reproduce import prepare_runs
     from bench.runs.unit import run_unit
-    from bench.training.trainer import resolve_device
 
     print(json.dumps({"ceiling": ceiling()}))
     g = load_grid(scale="full", deap=deap)

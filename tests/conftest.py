@@ -76,10 +76,10 @@ def _fp32_unless_asked():
     """``precision="auto"`` resolves to fp32 in tests, whatever the CPU: numbers and run names asserted
     here must not depend on whether the test machine has native bf16 (tests/test_precision.py covers
     the bf16 side by patching this back)."""
-    import bench.training.trainer
+    import bench.core.host
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(bench.training.trainer, "native_bf16", lambda device: False)
+        mp.setattr(bench.core.host, "native_bf16", lambda device: False)
         yield
 
 

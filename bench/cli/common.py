@@ -322,7 +322,7 @@ JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a numb
 def epochs_help(lead: str = "Max epochs (early stopping may end sooner)") -> str:
     """``--epochs`` help that says what happens without it, from the code's own numbers: each trainable
     model's default epoch cap (registry) and the cap of the embedded synthetic default (``QUICK_EPOCHS``)."""
-    from bench.cli.run import QUICK_EPOCHS
+    from bench.config.run import QUICK_EPOCHS
     from bench.models.registry import list_models
     from bench.models.view import max_epochs_label
 

@@ -164,6 +164,7 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     then, unless ``plan_only``, run the grid on executor ``ex`` with a progress view. Returns the plans
     and the :class:`~bench.runs.reproduce.GridResult` (None with ``plan_only``). ``level="quiet"`` prints only
     skipped runs, failures and the summary (the plan too with ``plan_only``: it is what was asked for)."""
+    from bench.core.host import resolve_device
     from bench.runs.estimate import (
         assumptions,
         command_seconds,
@@ -175,7 +176,6 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     from bench.runs.finished import finished_in_store
     from bench.runs.reproduce import prepare_runs, run_grid
     from bench.tracking.store import sqlite_path
-    from bench.training.trainer import resolve_device
 
     dev = resolve_device(device or "auto")  # --device cuda without CUDA: refused before any data
     if hasattr(ex, "connect"):

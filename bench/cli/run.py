@@ -30,16 +30,11 @@ from bench.cli.common import (
     parse_subjects,
     read_config_file,
 )
+from bench.config.run import QUICK_EPOCHS
 from bench.core.checks import check_option, check_type
 from bench.core.errors import ConfigError
 from bench.core.terminal import NAME, Col, FitTable
 from bench.data.inputs import FEATURE_KINDS
-
-QUICK_EPOCHS = 1
-"""Epoch cap when the embedded synthetic default runs without --epochs. On that data MT-CNN's best
-validation epoch is 1 or 2 (measured with --epochs 3: 1 in 3 of 5 folds, 2 in the others; test accuracy
-+0.2/+0.6 points for 3x the time), so one epoch keeps the README command near 2 minutes."""
-
 
 STACK_HELP = (
     "Train up to N units at once as a stacked ensemble in this process (0: one at a time, the default). "
@@ -154,7 +149,8 @@ def results_table(res) -> FitTable:
     from bench.results.store import DataSet
 
     data = DataSet(res.data_kind, res.data_fingerprint, *res.data_size, n_runs=0, newest=0).label
-    from bench.runs.identity import deviations, variant_name
+    from bench.config.ablation import variant_name
+    from bench.runs.identity import deviations
 
     variant = variant_name(deviations(cfg), cfg.recipe)
     if cfg.test_dataset is not None:  # the kind says cross-dataset: name the two datasets
@@ -284,9 +280,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train and test a model under a protocol; tracked in MLflow, resumable."""
         from bench.config.run import RunConfig
+        from bench.core.host import resolve_device
         from bench.runs.runner import prepare, run_experiment
         from bench.tracking.store import check_tracking_uri
-        from bench.training.trainer import resolve_device
 
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic, test=test,
                            test_data_dir=test_data_dir)  # fmt: skip

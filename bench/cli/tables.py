@@ -354,8 +354,9 @@ def register(root: typer.Typer) -> None:
         """
         from bench import results as R
         from bench.cli.reproduce import run_grid_command
-        from bench.cli.run import QUICK_EPOCHS, quick_epochs_line
+        from bench.cli.run import quick_epochs_line
         from bench.config.ablation import VARIANTS
+        from bench.config.run import QUICK_EPOCHS
         from bench.models.recipes import DEFAULT_MAX_EPOCHS
         from bench.models.registry import get_model_info
         from bench.runs.executors import make_executor

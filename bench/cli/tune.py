@@ -132,9 +132,10 @@ def register(app: typer.Typer) -> None:
         """Tune the multi-task loss weights w_v/w_a (sum fixed at 2) with Optuna on validation folds."""
         import optuna
 
-        from bench.cli.run import QUICK_EPOCHS, build_config, quick_epochs_line
-        from bench.config.run import RunConfig
+        from bench.cli.run import build_config, quick_epochs_line
+        from bench.config.run import QUICK_EPOCHS, RunConfig
         from bench.core.checks import check_name
+        from bench.core.host import resolve_device
         from bench.runs.tuning import (
             _validate,
             canonical_objective,
@@ -145,7 +146,6 @@ def register(app: typer.Typer) -> None:
             run_study,
         )
         from bench.tracking.store import check_tracking_uri, resolve_tracking_uri
-        from bench.training.trainer import resolve_device
 
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         objective = canonical_objective(objective)

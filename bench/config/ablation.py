@@ -1,4 +1,5 @@
-"""The ablation catalogue: the paper's one-at-a-time switches, as changes to a run configuration.
+"""The ablation catalogue: the paper's one-at-a-time switches, as changes to a run configuration, and
+the variant name a run's deviations from its default make (:func:`variant_name`).
 
 An input to runs (``bench ablate``, and the names :mod:`bench.runs.identity` gives a run's variant), not a
 result: the tables only read the variant tag each run was given when it started.
@@ -6,8 +7,11 @@ result: the tables only read the variant tag each run was given when it started.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
 from bench.config.run import RunConfig
 from bench.core.checks import check_option
@@ -97,3 +101,41 @@ def ablation_configs(base: RunConfig, variants: Iterable[str] = VARIANTS) -> lis
             cfg = cfg.with_train(**train)
         out.append((v, cfg))
     return out
+
+
+SCALE_KEYS: tuple[str, ...] = (
+    "n_folds",
+    "seed",
+    "subjects",
+    "train.max_epochs",
+    "train.precision",
+    "train.stack",
+)
+"""Settings that size a run without changing its recipe: runs differing only here share a cell."""
+
+
+def json_normal(value: Any) -> Any:
+    """JSON-normal form (tuples -> lists), so a setting compares equal however it was given."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def variant_name(dev: dict[str, Any], recipe: str = "harness") -> str:
+    """The variant a set of deviations from the ``recipe``'s default makes (scale deviations never
+    count); ``"full"`` for none under the harness recipe, ``"paper-recipe"`` under the paper's."""
+    rest = {k: v for k, v in dev.items() if k not in SCALE_KEYS}
+    parts = [] if recipe == "harness" else [f"{recipe}-recipe"]
+    for name in NAMED_VARIANTS:
+        changes = {k: json_normal(v) for k, v in ABLATION_CHANGES[name].items()}
+        if changes and all(k in rest and rest[k] == v for k, v in changes.items()):
+            parts.append(name)
+            for k in changes:
+                rest.pop(k)
+    if "features" in rest and rest["features"] is not None:
+        parts.append("features=" + ",".join(rest.pop("features")))
+    weights = rest.pop("train.loss_weights", None)
+    if weights is not None:
+        parts.append(f"loss-weights={float(weights[0]):g},{float(weights[1]):g}")
+    if rest:
+        payload = json.dumps(rest, sort_keys=True, default=str)
+        parts.append("cfg-" + hashlib.sha256(payload.encode()).hexdigest()[:6])
+    return "+".join(parts) or "full"

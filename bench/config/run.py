@@ -245,3 +245,9 @@ class RunConfig:
 
     def with_train(self, **changes) -> RunConfig:
         return replace(self, train=replace(self.train, **changes))
+
+
+QUICK_EPOCHS = 1
+"""Epoch cap when the embedded synthetic default runs without --epochs. On that data MT-CNN's best
+validation epoch is 1 or 2 (measured with --epochs 3: 1 in 3 of 5 folds, 2 in the others; test accuracy
++0.2/+0.6 points for 3x the time), so one epoch keeps the README command near 2 minutes."""

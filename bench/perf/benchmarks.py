@@ -79,9 +79,8 @@ def parity(
     in bf16 autocast (explicit precisions: bf16 runs even without native bf16, only slower), same folds
     and seed, through :func:`bench.runs.runner.run_experiment` into ``tracking_uri`` (default: a SQLite store
     in a temporary folder, removed afterwards). ``epochs`` defaults to the embedded default's cap
-    (``bench.cli.run.QUICK_EPOCHS``, what ``bench run`` trains there)."""
-    from bench.cli.run import QUICK_EPOCHS
-    from bench.config.run import RunConfig, TrainConfig
+    (``bench.config.run.QUICK_EPOCHS``, what ``bench run`` trains there)."""
+    from bench.config.run import QUICK_EPOCHS, RunConfig, TrainConfig
     from bench.data.cache import prepare_features
     from bench.data.source import synthetic_source
     from bench.models.registry import get_model_info
@@ -184,8 +183,8 @@ def parity_note(r: ParityResult, machine: str, date: str) -> str:
 # ------------------------------------------------------------------------------------------ machine
 def machine(device: torch.device) -> dict[str, object]:
     """What the numbers were measured on: CPU, torch, threads, native bf16, device."""
+    from bench.core.host import native_bf16
     from bench.tracking.store import cpu_name
-    from bench.training.trainer import native_bf16
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     return {
@@ -516,8 +515,8 @@ def measure(
     """The whole ``bench perf`` run: machine, ceiling (before and after the models), every model (default:
     every trainable registered model), the full-size estimates. ``quick``: a 1024 matmul, 1 warm-up and
     2 timed rounds (a smoke check, not a measurement); else 2048, 3 warm-up steps and 10 rounds."""
+    from bench.core.host import resolve_device
     from bench.models.registry import list_models
-    from bench.training.trainer import resolve_device
 
     echo = echo or (lambda _m: None)
     dev = resolve_device(device)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
+from bench.core.metrics import TEST_METRICS
 from bench.data.inputs import TASKS
 from bench.data.source import kind_words
 from bench.results.naming import arg, arg_value, is_cli
@@ -38,7 +39,6 @@ from bench.results.where import (
     shown_variant,
 )
 from bench.tracking.store import EXPERIMENTS, TAG
-from bench.training.trainer import TEST_METRICS
 
 _json = json_value
 

@@ -124,7 +124,7 @@ def shown_variant(row: Mapping, keys: frozenset[str], whole: bool) -> str:
     """
     if whole:
         return "full"
-    from bench.runs.identity import SCALE_KEYS, variant_name
+    from bench.config.ablation import SCALE_KEYS, variant_name
 
     dev: dict = row["settings"]
     recipe = str(row["config"].get("recipe", "harness") or "harness")

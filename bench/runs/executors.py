@@ -171,8 +171,8 @@ def run_task(task: UnitTask):
 
     Returns the :class:`bench.runs.unit.UnitResult` (metrics, history, predictions, child run id).
     """
+    from bench.core.host import resolve_device
     from bench.tracking.store import client
-    from bench.training.trainer import resolve_device
 
     if task.num_threads:
         torch.set_num_threads(int(task.num_threads))

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.config.ablation import ABLATION_CHANGES, NAMED_VARIANTS
+from bench.config.ablation import SCALE_KEYS, json_normal, variant_name
 from bench.config.run import RunConfig
+from bench.core import host
 from bench.core.checks import check_number, check_option
 from bench.core.errors import ConfigError
 from bench.data.features import FeatureConfig
@@ -38,15 +39,6 @@ from protocols import get_protocol
 
 CELL_KEYS: tuple[str, ...] = ("model", "protocol", "split", "audit")
 """Settings that name a table cell themselves (with the variant)."""
-SCALE_KEYS: tuple[str, ...] = (
-    "n_folds",
-    "seed",
-    "subjects",
-    "train.max_epochs",
-    "train.precision",
-    "train.stack",
-)
-"""Settings that size a run without changing its recipe: runs differing only here share a cell."""
 
 
 def resolve_config(cfg: RunConfig) -> RunConfig:
@@ -111,14 +103,8 @@ def resolve_precision(precision: str, info, device: str) -> str:
     """
     if precision != "auto":
         return precision
-    from bench.training.trainer import native_bf16, resolve_device
-
-    return "bf16" if info.bf16_parity and info.trainable and native_bf16(resolve_device(device)) else "fp32"
-
-
-def _plain(value: Any) -> Any:
-    """JSON-normal form (tuples -> lists), so a setting compares equal however it was given."""
-    return json.loads(json.dumps(value, default=str))
+    native = host.native_bf16(host.resolve_device(device))  # looked up at call time: tests pin the host
+    return "bf16" if info.bf16_parity and info.trainable and native else "fp32"
 
 
 def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
@@ -127,7 +113,7 @@ def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
         if isinstance(v, dict) and v:
             out.update(_flat(v, f"{prefix}{k}."))
         elif not isinstance(v, dict):
-            out[f"{prefix}{k}"] = _plain(v)
+            out[f"{prefix}{k}"] = json_normal(v)
     return out
 
 
@@ -172,28 +158,6 @@ def deviations(cfg: RunConfig) -> dict[str, Any]:
         for k, v in sorted(settings(cfg).items())
         if k not in CELL_KEYS and (k not in base or base[k] != v)
     }
-
-
-def variant_name(dev: dict[str, Any], recipe: str = "harness") -> str:
-    """The variant a set of deviations from the ``recipe``'s default makes (scale deviations never
-    count); ``"full"`` for none under the harness recipe, ``"paper-recipe"`` under the paper's."""
-    rest = {k: v for k, v in dev.items() if k not in SCALE_KEYS}
-    parts = [] if recipe == "harness" else [f"{recipe}-recipe"]
-    for name in NAMED_VARIANTS:
-        changes = {k: _plain(v) for k, v in ABLATION_CHANGES[name].items()}
-        if changes and all(k in rest and rest[k] == v for k, v in changes.items()):
-            parts.append(name)
-            for k in changes:
-                rest.pop(k)
-    if "features" in rest and rest["features"] is not None:
-        parts.append("features=" + ",".join(rest.pop("features")))
-    weights = rest.pop("train.loss_weights", None)
-    if weights is not None:
-        parts.append(f"loss-weights={float(weights[0]):g},{float(weights[1]):g}")
-    if rest:
-        payload = json.dumps(rest, sort_keys=True, default=str)
-        parts.append("cfg-" + hashlib.sha256(payload.encode()).hexdigest()[:6])
-    return "+".join(parts) or "full"
 
 
 def folds_fingerprint(folds, subject: np.ndarray, trial: np.ndarray, segment: np.ndarray,

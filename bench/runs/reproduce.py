@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 
+from bench.core.host import resolve_device
 from bench.runs.executors import Job, LocalExecutor, error_line
 from bench.runs.finished import collect_finished
 from bench.runs.plan import Prepared, check_config, data_contents, prepare
 from bench.runs.progress import GridReporter, Pulse, Reporter
 from bench.runs.runner import OpenRun, close_run, open_run, run_label, unit_cost
 from bench.tracking.store import client, resolve_tracking_uri
-from bench.training.trainer import resolve_device
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ import torch
 
 from bench import __version__
 from bench.config.run import RunConfig
+from bench.core.host import resolve_device
+from bench.core.metrics import TEST_METRICS
 from bench.data.datasets import left_out_tags
 from bench.data.source import kind_words
 from bench.runs.executors import Job, LocalExecutor, Outcome, UnitContext, check_stack_executor, failure_error
@@ -69,7 +71,6 @@ from bench.tracking.store import (
     resolve_tracking_uri,
     store_lock,
 )
-from bench.training.trainer import TEST_METRICS, resolve_device
 from protocols import fold_assignment, get_protocol
 
 __all__ = [

@@ -79,6 +79,8 @@ import torch
 from bench.config.run import RunConfig
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
+from bench.core.host import resolve_device
+from bench.core.metrics import balanced_accuracy, predicted_class
 from bench.models.registry import create_model, get_model_info
 from bench.runs.plan import Prepared, Unit, model_hparams, prepare
 from bench.runs.progress import Reporter
@@ -94,14 +96,7 @@ from bench.tracking.store import (
     sqlite_path,
     store_lock,
 )
-from bench.training.trainer import (
-    TASK_INDEX,
-    balanced_accuracy,
-    class_weights,
-    predict_proba,
-    predicted_class,
-    resolve_device,
-)
+from bench.training.trainer import TASK_INDEX, class_weights, predict_proba
 
 COMMAND_ATTR = "bench_command"
 SPACES = ("weights", "weights+lr+dropout")

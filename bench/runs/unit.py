@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bench.core.metrics import classification_metrics, confusion, predicted_class, trial_metrics
 from bench.data.inputs import ModelInputs
 from bench.models.registry import create_model, get_model_info
 from bench.runs.plan import Prepared, Unit
@@ -38,13 +39,9 @@ from bench.training.trainer import (
     FitResult,
     Rows,
     Standardiser,
-    classification_metrics,
-    confusion,
     fit,
     predict_proba,
-    predicted_class,
     trains_channels_last,
-    trial_metrics,
 )
 
 

@@ -56,15 +56,8 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from bench.config.run import TrainConfig
 from bench.core.errors import ConfigError
-from bench.training.trainer import (
-    TASK_INDEX,
-    FitResult,
-    _loss,
-    autocast,
-    class_weights,
-    high_probability,
-    predicted_class,
-)
+from bench.core.metrics import predicted_class
+from bench.training.trainer import TASK_INDEX, FitResult, _loss, autocast, class_weights, high_probability
 
 Dataset = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 """One model's (x_train, y_train, x_val, y_val), as :func:`bench.training.trainer.fit` takes them."""

@@ -8,55 +8,20 @@ part only; the test part is not seen here at all: :func:`evaluate` runs once on 
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
 
 from bench.config.run import TrainConfig
+from bench.core.metrics import predicted_class
 
 TASK_INDEX = {"valence": 0, "arousal": 1}
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"``: CUDA when present, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        from bench.core.errors import ConfigError
-
-        raise ConfigError("device='cuda' requested but no CUDA device is available")
-    return torch.device(device)
-
-
-@functools.cache
-def _cpu_flags() -> frozenset[str]:
-    """The CPU feature flags the kernel reports (Linux ``/proc/cpuinfo``; empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return frozenset()
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    return frozenset(line.partition(":")[2].split())
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether bf16 matrix products run natively here: CUDA with bf16, or a CPU with AVX-512 BF16 or AMX.
-
-    Elsewhere bf16 autocast is emulated and slower than fp32, so ``precision="auto"`` keeps fp32.
-    """
-    if device.type == "cuda":
-        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    return device.type == "cpu" and bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 def to_device(t: torch.Tensor | Rows, device: torch.device) -> torch.Tensor | Rows:
@@ -114,19 +79,6 @@ def autocast(device: torch.device, precision: str):
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return nullcontext()
-
-
-def predicted_class(p_high: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-    """The one decision rule: class 1 ("high") only when ``p_high > 0.5``; an exact tie is class 0 ("low").
-
-    The tie goes to class 0 as ``argmax`` over two equal logits does, so the majority baseline on a
-    50/50 training split predicts "low" everywhere. Every predicted class (training and validation
-    accuracy, test metrics, confusion matrices, per-subject accuracies, trial votes) goes through this
-    function, so validation and test can never disagree on a tie. Returns int64 of the input's kind.
-    """
-    if isinstance(p_high, torch.Tensor):
-        return (p_high > 0.5).long()
-    return (np.asarray(p_high) > 0.5).astype(np.int64)
 
 
 def high_probability(logits: torch.Tensor) -> torch.Tensor:
@@ -407,55 +359,3 @@ def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision) -> di
         for t in tasks
     }
     return {"loss": float(loss), **accs}
-
-
-TEST_METRICS: tuple[str, ...] = ("acc", "balanced_acc", "f1_macro", "auc", "trial_acc", "trial_balanced_acc")
-"""Test metrics every unit logs per task as ``test_{metric}_{task}`` (window level, then trial level)."""
-
-
-def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Mean recall over the classes present in ``y_true``: sklearn's ``balanced_accuracy_score`` value,
-    without its warnings when a small test part holds one class only (NaN when ``y_true`` is empty)."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    recalls = [float((y_pred[y_true == c] == c).mean()) for c in (0, 1) if (y_true == c).any()]
-    return float(np.mean(recalls)) if recalls else float("nan")
-
-
-def classification_metrics(y_true: np.ndarray, p_high: np.ndarray) -> dict[str, float]:
-    """Accuracy, balanced accuracy, macro-F1 and ROC-AUC of one binary task (AUC NaN if one class)."""
-    y_pred = predicted_class(p_high)
-    out = {
-        "acc": float((y_pred == y_true).mean()),
-        "balanced_acc": balanced_accuracy(y_true, y_pred),
-        "f1_macro": float(f1_score(y_true, y_pred, average="macro", labels=[0, 1], zero_division=0)),
-        "auc": float(roc_auc_score(y_true, p_high)) if len(np.unique(y_true)) == 2 else float("nan"),
-    }
-    return out
-
-
-def trial_metrics(
-    subject: np.ndarray, trial: np.ndarray, y_true: np.ndarray, p_high: np.ndarray
-) -> dict[str, float]:
-    """Accuracy and balanced accuracy over trials, the independent unit (windows of a trial are not).
-
-    Soft vote: the window probabilities of each (subject, trial) pair are averaged and
-    :func:`predicted_class` is applied to the mean (a mean of exactly 0.5 is "low"). The vote covers the
-    windows given here, i.e. those of the trial in this test part: with the segment split a trial's
-    windows are spread over folds and each fold votes with its share. All windows of a trial must carry
-    the same label.
-    """
-    df = pd.DataFrame(
-        {"subject": subject, "trial": trial, "y": y_true, "p": np.asarray(p_high, dtype=np.float64)}
-    )
-    g = df.groupby(["subject", "trial"], sort=False).agg(
-        y=("y", "first"), n_labels=("y", "nunique"), p=("p", "mean")
-    )
-    if (g["n_labels"] > 1).any():
-        raise ValueError("trial_metrics: windows of one trial carry different labels")
-    m = classification_metrics(g["y"].to_numpy(), g["p"].to_numpy())
-    return {"trial_acc": m["acc"], "trial_balanced_acc": m["balanced_acc"]}
-
-
-def confusion(y_true: np.ndarray, p_high: np.ndarray) -> np.ndarray:
-    """2x2 confusion matrix (rows true, columns predicted low/high) under :func:`predicted_class`."""
-    return confusion_matrix(y_true, predicted_class(p_high), labels=[0, 1])

@@ -51,7 +51,7 @@ def _option_help(command: list[str], option: str) -> str:
     ],
 )
 def test_epochs_help_says_the_default(command, lead):
-    from bench.cli.run import QUICK_EPOCHS
+    from bench.config.run import QUICK_EPOCHS
     from bench.models.registry import get_model_info
 
     assert get_model_info("mtcnn").defaults["max_epochs"] == 200

@@ -18,13 +18,13 @@ from rich.console import Console
 from bench import results as R
 from bench.cli import main
 from bench.core.errors import ConfigError
+from bench.core.metrics import TEST_METRICS
 from bench.core.terminal import NAME, NUMBER, Col, FitTable, _pieces, _units, wrap_units, wrap_words
 from bench.data.cache import prepare_features, source_fingerprint
 from bench.data.source import open_deap, synthetic_source
 from bench.data.synthetic import SyntheticConfig
 from bench.results.store import DataSet, choose_dataset
 from bench.tracking.store import TAG, client, experiment_id
-from bench.training.trainer import TEST_METRICS
 
 SMALL = SyntheticConfig(n_subjects=2, n_trials=6, seed=0)
 SIDE_FP = "1a2b3c4d5e6f7a8b"

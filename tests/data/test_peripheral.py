@@ -334,9 +334,9 @@ def test_a_peripheral_run_and_the_ablation_table(periph_features, features, tmp_
     """The named variant: ablation_configs makes it, the run is tagged with it, the table shows its row
     (one subject, 2 folds, 1 epoch: ~20 s on 2 busy cores)."""
     from bench import results as R
-    from bench.config.ablation import ablation_configs
+    from bench.config.ablation import ablation_configs, variant_name
     from bench.results.table import run_command
-    from bench.runs.identity import deviations, resolve_config, variant_name
+    from bench.runs.identity import deviations, resolve_config
     from bench.runs.plan import prepare
     from bench.runs.runner import run_experiment
 

@@ -15,6 +15,7 @@ from torch import nn
 from bench.core.errors import ConfigError
 from bench.data.channels import EEG_CHANNELS, to_grid
 from bench.data.inputs import BASE_KINDS, InputSpec
+from bench.models.layers import SameConv2d, same_padding
 from bench.models.registry import (
     count_parameters,
     create_model,
@@ -24,7 +25,6 @@ from bench.models.registry import (
     resolve_input_spec,
     unregister_model,
 )
-from mtcnn.model import SameConv2d, same_padding
 
 ALL = [m.name for m in list_models()]
 TRAINABLE = [m.name for m in list_models() if m.trainable]

@@ -99,7 +99,7 @@ def _unit_metric(uri, parent_id, name):
     cl = client(uri)
     exp = cl.get_experiment_by_name(EXPERIMENTS["synthetic"]).experiment_id
     runs = cl.search_runs([exp], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'")
-    return {r.data.tags["bench.runs.unit"]: r.data.metrics[name] for r in runs if name in r.data.metrics}
+    return {r.data.tags["bench.unit"]: r.data.metrics[name] for r in runs if name in r.data.metrics}
 
 
 def _par(store, run_id):

@@ -12,11 +12,12 @@ import torch
 import bench.runs.runner as runner
 import bench.runs.unit
 from bench.config.run import RunConfig, TrainConfig
+from bench.core.metrics import predicted_class, trial_metrics
 from bench.data.cache import prepare_features
 from bench.data.source import open_deap
 from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
 from bench.tracking.store import TAG, child_runs, client, experiment_id
-from bench.training.trainer import Standardiser, predicted_class, trial_metrics
+from bench.training.trainer import Standardiser
 
 
 @pytest.fixture(scope="module")

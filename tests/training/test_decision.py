@@ -6,15 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from bench.core.metrics import classification_metrics, confusion, predicted_class, trial_metrics
 from bench.models.registry import create_model
-from bench.training.trainer import (
-    _evaluate_loss,
-    classification_metrics,
-    confusion,
-    predict_proba,
-    predicted_class,
-    trial_metrics,
-)
+from bench.training.trainer import _evaluate_loss, predict_proba
 
 
 def test_predicted_class_tie_is_low_for_numpy_and_torch():
@@ -88,7 +82,7 @@ def test_balanced_accuracy_is_sklearns_without_its_warnings():
 
     from sklearn.metrics import balanced_accuracy_score
 
-    from bench.training.trainer import balanced_accuracy
+    from bench.core.metrics import balanced_accuracy
 
     cases = [([0, 0, 1, 1, 1], [0, 1, 1, 1, 0]), ([1, 1, 1], [1, 0, 1]), ([0, 0], [1, 1]), ([1, 0], [1, 0])]
     for y_true, y_pred in cases:

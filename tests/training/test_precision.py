@@ -8,12 +8,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-import bench.training.trainer
+import bench.core.host
 from bench.config.run import RunConfig
 from bench.models.registry import get_model_info
 from bench.runs.identity import resolve_config, resolve_precision
 
-NATIVE_BF16 = bench.training.trainer.native_bf16
+NATIVE_BF16 = bench.core.host.native_bf16
 """The real check (conftest makes every test see fp32 hardware)."""
 
 
@@ -22,7 +22,7 @@ def native(monkeypatch):
     """Pretend this machine has (True) or lacks (False) native bf16."""
 
     def set_native(value: bool) -> None:
-        monkeypatch.setattr(bench.training.trainer, "native_bf16", lambda device: value)
+        monkeypatch.setattr(bench.core.host, "native_bf16", lambda device: value)
 
     return set_native
 
@@ -56,11 +56,11 @@ def test_resolved_precision_enters_the_run_key(native):
 
 
 def test_cpu_flags_decide_native_bf16(monkeypatch):
-    monkeypatch.setattr(bench.training.trainer, "_cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    monkeypatch.setattr(bench.core.host, "_cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
     assert not NATIVE_BF16(torch.device("cpu"))
-    monkeypatch.setattr(bench.training.trainer, "_cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    monkeypatch.setattr(bench.core.host, "_cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
     assert NATIVE_BF16(torch.device("cpu"))
-    monkeypatch.setattr(bench.training.trainer, "_cpu_flags", lambda: frozenset({"amx_bf16"}))
+    monkeypatch.setattr(bench.core.host, "_cpu_flags", lambda: frozenset({"amx_bf16"}))
     assert NATIVE_BF16(torch.device("cpu"))
     assert not NATIVE_BF16(torch.device("meta"))
 

@@ -1,0 +1,44 @@
+"""The host a run executes on: its device and what its CPU can do natively.
+
+Machine capability is asked here, never in the trainer or a model, so the run identity (which resolves
+``precision="auto"``), the trainer and ``bench perf`` agree on one answer.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import torch
+
+from bench.core.errors import ConfigError
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"``: CUDA when present, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device='cuda' requested but no CUDA device is available")
+    return torch.device(device)
+
+
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the kernel reports (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return frozenset(line.partition(":")[2].split())
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 matrix products run natively here: CUDA with bf16, or a CPU with AVX-512 BF16 or AMX.
+
+    Elsewhere bf16 autocast is emulated and slower than fp32, so ``precision="auto"`` keeps fp32.
+    """
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return device.type == "cpu" and bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
