@@ -363,7 +363,7 @@ def _free_port() -> int:
 
 def test_ui_command_line_and_the_page_it_opens(store, capsys, monkeypatch):
     """One worker, warnings only, no job runner; the runs page of the experiment run last is opened."""
-    from bench.tracking.store import ui as mlflow_ui
+    from bench.tracking import ui as mlflow_ui
 
     uri = store[1]
     cl = client(uri)
