@@ -123,8 +123,8 @@ def narrow(monkeypatch):
 def test_data_info_at_80_columns(tmp_path, monkeypatch, capsys, narrow):
     """The datasets table (its new baseline column included), the left-out table and the feature cache
     table, with a long folder name in each: every cell whole."""
-    from bench.data.cache import cache_root
     from bench.data.datasets import mahnob as M
+    from bench.data.paths import cache_root
 
     long = tmp_path / "a-folder-with-a-rather-long-name" / "and-another-one-below-it" / "AMIGOS"
     long.mkdir(parents=True)

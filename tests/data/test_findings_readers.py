@@ -345,9 +345,9 @@ def test_amigos_baseline_option_selects_the_segment_and_the_default_keeps_its_ke
     """The rows hold the clip's first 5 s then its last 45 s; the features use the last ``baseline_s``
     seconds of the first part: samples 256-640 by default, 0-640 with ``baseline_s=5``. The default's
     reader key (digest salt) is the one cached features were filed under."""
-    from bench.data.cache import recording_for
     from bench.data.datasets.amigos import read
     from bench.data.features import FeatureConfig
+    from bench.data.recordings import recording_for
 
     ds = get_dataset("amigos")
     rec = read((amigos_file,), 1)
