@@ -50,7 +50,8 @@ def _peak_rss_gb() -> float:
 
 def one_run(data: Path, cache: Path, mode: str) -> dict:
     """Cold extraction into an empty ``cache`` then a cache hit, in this (fresh) process."""
-    from bench.data.cache import prepare_features, usable_cores
+    from bench.core.host import usable_cores
+    from bench.data.cache import prepare_features
     from bench.data.source import open_deap
 
     shutil.rmtree(cache, ignore_errors=True)
@@ -83,8 +84,10 @@ def one_run(data: Path, cache: Path, mode: str) -> dict:
 
 def profile_stages(path: Path, cache: Path) -> dict[str, float]:
     """CPU seconds of each stage for one subject file (best of 2)."""
-    from bench.data.cache import _compute_arrays, _recompute, entry_path, file_digest
+    from bench.data.cache import _recompute, entry_path
+    from bench.data.compute import compute_arrays
     from bench.data.features import FeatureConfig, extract_features
+    from bench.data.fingerprints import file_digest
     from bench.data.reader import read_subject, subject_number
 
     cfg, subject = FeatureConfig(), subject_number(path)
@@ -102,7 +105,7 @@ def profile_stages(path: Path, cache: Path) -> dict[str, float]:
         digest = timed("content hash (sha256)", file_digest, path, cache)
         rec = timed("read + unpickle + validate", read_subject, path)
         timed("features (4 bands: filter, DE, energy)", extract_features, rec.eeg, cfg)
-        computed = _compute_arrays(path, subject, cfg)
+        computed = compute_arrays(path, subject, cfg)
         entry = entry_path(cfg, digest, cache)
         timed("cache write + verify", _recompute, path, subject, cfg, digest, entry, True, None, computed)
     shutil.rmtree(cache, ignore_errors=True)

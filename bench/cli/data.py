@@ -207,7 +207,8 @@ def left_out_table() -> FitTable | None:
 def info() -> None:
     """List the registered datasets, then what the feature cache holds: per dataset, data folder and
     feature config, whose features they are."""
-    from bench.data.cache import cache_root, entry_source, list_cached
+    from bench.data.cache import entry_source, list_cached
+    from bench.data.paths import cache_root
     from bench.data.source import data_kind, kind_words
 
     console.print(datasets_table())

@@ -1,4 +1,4 @@
-"""The host a run executes on: its device and what its CPU can do natively.
+"""The host a run executes on: its device, what its CPU can do natively, and the cores it may use.
 
 Machine capability is asked here, never in the trainer or a model, so the run identity (which resolves
 ``precision="auto"``), the trainer and ``bench perf`` agree on one answer.
@@ -7,6 +7,7 @@ Machine capability is asked here, never in the trainer or a model, so the run id
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import torch
@@ -42,3 +43,12 @@ def native_bf16(device: torch.device) -> bool:
     if device.type == "cuda":
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     return device.type == "cpu" and bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask: a container's or ``taskset``'s limit).
+
+    The feature pool, the run executors and tuning size their workers by it, so a process limited to a
+    few cores does not start one worker per core of the machine.
+    """
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from bench.core.errors import ConfigError
-from bench.data.cache import FeatureSet
 from bench.data.datasets import get_dataset
 from bench.data.features import FeatureConfig
+from bench.data.featureset import FeatureSet
 from bench.data.inputs import InputSpec, ModelInputs
 from bench.data.source import data_kind
 

@@ -69,7 +69,7 @@ class EntryId:
     """
 
     digest: str
-    """The subject's content key (:func:`bench.data.cache.subject_digest`)."""
+    """The subject's content key (:func:`bench.data.fingerprints.subject_digest`)."""
     subject: int
     dataset: str
     config: FeatureConfig

@@ -60,6 +60,7 @@ from scipy import signal
 from bench.core.errors import ConfigError, DataError
 from bench.data.datasets import Dataset, SubjectRecording
 from bench.data.features import FeatureConfig, _windows
+from bench.data.recordings import recording_for
 
 PERIPHERAL_FEATURES: tuple[str, ...] = (
     "heog_log_power",
@@ -114,8 +115,6 @@ def peripheral_features(rec: SubjectRecording, ds: Dataset, config: FeatureConfi
     missing = [c for c in needed if c not in index]
     if missing:
         raise DataError(f"{rec.path}: peripheral channels {', '.join(missing)} missing (has {list(index)})")
-    from bench.data.cache import recording_for
-
     # the same cut as the EEG's: the config's baseline seconds, then the stimulus
     x = recording_for(replace(rec, eeg=rec.peripheral, channel_names=rec.peripheral_names), ds,
                       replace(config, channels=None))  # fmt: skip

@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.core.errors import ConfigError, DataError
+from bench.core.files import writable
 from bench.data.datasets import Dataset, get_dataset
+from bench.data.paths import CACHE_ENV, cache_root
+from bench.data.synthetic import GENERATOR_VERSION, SyntheticConfig, write_synthetic
 
 SYNTHETIC_MARKER = "SYNTHETIC.json"
 
@@ -119,33 +122,28 @@ def open_deap(root: str | Path, subjects: Iterable[int] | None = None) -> DataSo
     return open_dataset("deap", root, subjects)
 
 
-def default_synthetic_config(dataset: str = "deap"):
+def default_synthetic_config(dataset: str = "deap") -> SyntheticConfig:
     """The embedded default twin: 4 subjects (DEAP: x 40 trials), so the README's main command runs in
     minutes on 2 cores; the other datasets' twins have their full trial count."""
-    from bench.data.synthetic import SyntheticConfig
-
     if dataset == "deap":
         return SyntheticConfig(n_subjects=4, n_trials=40, seed=0)
     return SyntheticConfig(n_subjects=4, n_trials=get_dataset(dataset).n_trials, seed=0, dataset=dataset)
 
 
-def twin_config(dataset: str):
+def twin_config(dataset: str) -> SyntheticConfig:
     """The embedded default twin of ``dataset`` (:func:`default_synthetic_config`, looked up by name at
     call time so that it can be replaced in one place)."""
     return default_synthetic_config() if dataset == "deap" else default_synthetic_config(dataset)
 
 
-def _synthetic_folder(config, cache_dir: str | Path | None) -> Path:
+def _synthetic_folder(config: SyntheticConfig, cache_dir: str | Path | None) -> Path:
     """Where the synthetic twin of ``config`` is generated: one folder per generator version and config."""
-    from bench.data.cache import cache_root
-    from bench.data.synthetic import GENERATOR_VERSION
-
     payload = json.dumps({"v": GENERATOR_VERSION, **config.to_dict()}, sort_keys=True)
     key = hashlib.sha256(payload.encode()).hexdigest()[:16]
     return cache_root(cache_dir) / "synthetic" / key
 
 
-def _complete(folder: Path, config) -> bool:
+def _complete(folder: Path, config: SyntheticConfig) -> bool:
     """The twin in ``folder`` was written whole (its marker comes last) for this config."""
     marker = _marker(folder)
     if marker is None or marker.get("config") != config.to_dict():
@@ -178,22 +176,17 @@ def default_source(cache_dir: str | Path | None = None, dataset: str = "deap") -
 
 
 def synthetic_source(
-    config=None,
+    config: SyntheticConfig | None = None,
     *,
     cache_dir: str | Path | None = None,
     echo: Callable[[str], None] | None = None,
 ) -> DataSource:
     """Generate (once) and open a synthetic twin in the cache; ``config`` is a SyntheticConfig (its
     ``dataset`` says which dataset's twin)."""
-    from bench.data.synthetic import write_synthetic
-
     config = config or twin_config("deap")
     ds = get_dataset(config.dataset)
     folder = _synthetic_folder(config, cache_dir)
     if not _complete(folder, config):
-        from bench.core.files import writable
-        from bench.data.cache import CACHE_ENV, cache_root
-
         if echo:
             size = f"{config.n_subjects} subjects x {config.n_trials} trials"
             echo(f"Generating synthetic {ds.title} ({size}) in {folder}")
@@ -219,7 +212,7 @@ def resolve_source(
     deap: str | Path | None = None,
     *,
     subjects: Iterable[int] | None = None,
-    synthetic=None,
+    synthetic: SyntheticConfig | None = None,
     cache_dir: str | Path | None = None,
     echo: Callable[[str], None] | None = None,
     dataset: str = "deap",

@@ -312,7 +312,7 @@ def default_data() -> list[tuple[str, str]]:
     else the embedded synthetic default) under the default features; empty when its files are not there
     (the embedded default is never generated, nor a broken ``$DEAP_DIR`` reported, just to pick a table)."""
     from bench.core.errors import BenchError
-    from bench.data.cache import source_fingerprint
+    from bench.data.fingerprints import source_fingerprint
     from bench.data.source import default_source
 
     try:

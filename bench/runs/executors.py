@@ -39,7 +39,7 @@ import torch
 
 from bench.core.checks import check_option
 from bench.core.errors import BenchError, ConfigError, DataError
-from bench.data.cache import usable_cores
+from bench.core.host import usable_cores
 from bench.runs.plan import prepare
 from bench.runs.progress import Reporter
 from bench.runs.unit import stacks, track_unit, track_units
@@ -77,8 +77,9 @@ def data_reference(features, cache_dir: str | Path | None = None) -> dict:
     Raises ConfigError if a subject's entry is not in that cache (features passed in memory, or
     prepared under another cache folder: pass ``cache_dir``).
     """
-    from bench.data.cache import cache_root, entry_path
+    from bench.data.cache import entry_path
     from bench.data.cross import CrossFeatures
+    from bench.data.paths import cache_root
 
     if isinstance(features, CrossFeatures):
         raise ConfigError(

@@ -24,10 +24,11 @@ from pathlib import Path
 
 from bench.config.run import RunConfig
 from bench.core.errors import ConfigError
-from bench.data.cache import FeatureSet, prepare_features
+from bench.data.cache import prepare_features
 from bench.data.contents import Contents
 from bench.data.cross import CrossFeatures, check_same_kind, cross_feature_config
 from bench.data.features import FeatureConfig
+from bench.data.featureset import FeatureSet
 from bench.data.inputs import ModelInputs
 from bench.data.source import env_folder, resolve_source, twin_config
 from bench.models.registry import create_model, get_model_info, resolve_input_spec

@@ -613,7 +613,7 @@ def _run_processes(payload: dict, n_jobs: int, n_trials: int, study, reporter: T
 
     ctx = mp.get_context("spawn")
     shares = [n_trials // n_jobs + (i < n_trials % n_jobs) for i in range(n_jobs)]
-    from bench.data.cache import usable_cores
+    from bench.core.host import usable_cores
 
     cores = usable_cores()
     procs = []

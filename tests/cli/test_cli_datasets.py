@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from bench.cli import main
-from bench.data.cache import cache_root
+from bench.data.paths import cache_root
 from bench.data.synthetic import SyntheticConfig, write_synthetic
 
 pytestmark = pytest.mark.usefixtures("wide_console")

@@ -13,7 +13,8 @@ from bench import __version__
 from bench.cli import build_app, main
 from bench.core.errors import ConfigError
 from bench.core.plots import plot_format
-from bench.data.cache import cache_root, entry_source
+from bench.data.cache import entry_source
+from bench.data.paths import cache_root
 
 
 def test_version_prints_package_version_and_commit(capsys):

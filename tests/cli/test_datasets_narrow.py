@@ -20,7 +20,8 @@ from bench.cli import main
 from bench.core.errors import ConfigError
 from bench.core.metrics import TEST_METRICS
 from bench.core.terminal import NAME, NUMBER, Col, FitTable, _pieces, _units, wrap_units, wrap_words
-from bench.data.cache import prepare_features, source_fingerprint
+from bench.data.cache import prepare_features
+from bench.data.fingerprints import source_fingerprint
 from bench.data.source import open_deap, synthetic_source
 from bench.data.synthetic import SyntheticConfig
 from bench.results.store import DataSet, choose_dataset

@@ -123,15 +123,15 @@ def narrow(monkeypatch):
 def test_data_info_at_80_columns(tmp_path, monkeypatch, capsys, narrow):
     """The datasets table (its new baseline column included), the left-out table and the feature cache
     table, with a long folder name in each: every cell whole."""
-    from bench.data.cache import cache_root
-    from bench.data.datasets import mahnob as M
+    from bench.data.datasets import mahnob_twin as T
+    from bench.data.paths import cache_root
 
     long = tmp_path / "a-folder-with-a-rather-long-name" / "and-another-one-below-it" / "AMIGOS"
     long.mkdir(parents=True)
     monkeypatch.setenv("AMIGOS_DIR", str(long))
     copy = tmp_path / "MAHNOB" / "Sessions" / "3"
     copy.mkdir(parents=True)
-    M._write_session(copy, {"feltVlnc": "3", "feltArsl": "7", "feltCtrl": "5", "feltPred": "1"}, 1)
+    T._write_session(copy, {"feltVlnc": "3", "feltArsl": "7", "feltCtrl": "5", "feltPred": "1"}, 1)
     monkeypatch.setenv("MAHNOB_DIR", str(tmp_path / "MAHNOB"))  # session 3: rated, no recording
     entry = cache_root() / "features" / "e1"
     entry.mkdir(parents=True)

@@ -12,7 +12,11 @@ import numpy as np
 import pytest
 
 import bench.data.cache as cache
+import bench.data.compute as compute
+import bench.data.fingerprints as fingerprints
+import bench.data.workers as workers
 from bench.core.errors import ConfigError, DataError
+from bench.data.entries import ARRAYS
 from bench.data.features import FeatureConfig, extract_features
 from bench.data.reader import read_subject
 from bench.data.source import open_deap
@@ -46,8 +50,8 @@ def test_miss_then_hit(tiny_deap, _isolated_cache):
 def test_hit_does_not_reread_files(tiny_deap, monkeypatch):
     src = open_deap(tiny_deap)
     cache.prepare_features(src)
-    monkeypatch.setattr(cache, "_sha256_file", lambda p: pytest.fail("re-hashed an unchanged file"))
-    monkeypatch.setattr(cache, "read_subject", lambda p: pytest.fail("re-read an unchanged file"))
+    monkeypatch.setattr(fingerprints, "_sha256_file", lambda p: pytest.fail("re-hashed an unchanged file"))
+    monkeypatch.setattr(compute, "read_subject", lambda p: pytest.fail("re-read an unchanged file"))
     cache.prepare_features(src)
 
 
@@ -79,11 +83,11 @@ def test_crash_leaves_no_valid_looking_entry(tiny_deap, _isolated_cache, monkeyp
             raise exc
         return real_save(path, arr, *a, **k)
 
-    monkeypatch.setattr(cache.np, "save", failing_save)
+    monkeypatch.setattr(np, "save", failing_save)
     with pytest.raises(type(exc)):
         cache.prepare_features(src)
     assert _entries(_isolated_cache) == []  # the temporary folder is gone too
-    monkeypatch.setattr(cache.np, "save", real_save)
+    monkeypatch.setattr(np, "save", real_save)
     fs = cache.prepare_features(src)
     assert np.isfinite(fs.features).all()
 
@@ -142,14 +146,14 @@ def _tmp_left(root):
 @pytest.fixture
 def pools(monkeypatch):
     """Records the size of every pool prepare_features asks for, and whether it got one."""
-    made, real = [], cache._feature_pool
+    made, real = [], workers.feature_pool
 
     def spy(n):
         pool = real(n)
         made.append((n, pool is not None))
         return pool
 
-    monkeypatch.setattr(cache, "_feature_pool", spy)
+    monkeypatch.setattr(cache, "feature_pool", spy)
     return made
 
 
@@ -168,7 +172,7 @@ def test_pool_and_serial_write_identical_entries(tmp_path, pools):
     assert _entries(tmp_path / "par") == _entries(tmp_path / "ser") and len(_entries(tmp_path / "par")) == 4
     for name in _entries(tmp_path / "par"):
         a, b = tmp_path / "par" / "features" / name, tmp_path / "ser" / "features" / name
-        for f in cache.ARRAYS:
+        for f in ARRAYS:
             assert (a / f).read_bytes() == (b / f).read_bytes(), (name, f)
         meta_a, meta_b = (json.loads((d / "meta.json").read_text()) for d in (a, b))
         for volatile in ("seconds", "created"):
@@ -198,7 +202,7 @@ def test_bad_file_in_pool_mode_is_one_line_and_cached_nothing(tmp_path, pools):
 @forks
 def test_dead_worker_is_a_data_error_naming_the_file(tmp_path, monkeypatch, pools):
     src = _folder(tmp_path, n=3)
-    monkeypatch.setattr(cache, "_compute_arrays", _die)
+    monkeypatch.setattr(workers, "compute_arrays", _die)
     with pytest.raises(DataError, match=rf"^{src.files[1]}: a feature process died before finishing it"):
         cache.prepare_features(src, cache_dir=tmp_path / "c", workers=2)
     assert _entries(tmp_path / "c") == [] and _tmp_left(tmp_path / "c") == []
@@ -217,7 +221,7 @@ def test_interrupt_in_pool_mode_leaves_no_entry_being_written(tmp_path, monkeypa
             raise KeyboardInterrupt
         return real_save(path, arr, *a, **k)
 
-    monkeypatch.setattr(cache.np, "save", interrupted_save)
+    monkeypatch.setattr(np, "save", interrupted_save)
     with pytest.raises(KeyboardInterrupt):
         cache.prepare_features(src, cache_dir=tmp_path / "c", workers=2)
     assert pools == [(2, True)] and multiprocessing.active_children() == []
@@ -227,12 +231,12 @@ def test_interrupt_in_pool_mode_leaves_no_entry_being_written(tmp_path, monkeypa
 def test_pool_only_where_it_pays_and_forking_is_safe(tmp_path, pools):
     import threading
 
-    assert cache._feature_pool(1) is None  # one worker: this process
+    assert workers.feature_pool(1) is None  # one worker: this process
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert cache._feature_pool(2) is None  # another thread may hold a lock at the fork
+        assert workers.feature_pool(2) is None  # another thread may hold a lock at the fork
     finally:
         stop.set()
         other.join()

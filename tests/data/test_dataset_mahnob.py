@@ -12,6 +12,9 @@ import pytest
 from bench.core.errors import DataError
 from bench.data.datasets import get_dataset
 from bench.data.datasets import mahnob as M
+from bench.data.datasets import mahnob_layout as L
+from bench.data.datasets import mahnob_twin as T
+from bench.data.datasets.bdf import DIGITAL, write_bdf
 from bench.data.synthetic import MARKER, SyntheticConfig, planted_signals, subject_rng
 
 CONFIG = SyntheticConfig(dataset="mahnob-hci", n_subjects=2, n_trials=4, seed=0, effect_size=3.0)
@@ -27,8 +30,8 @@ def _raises(message: str):
 def _planted(subject: int):
     rng = subject_rng(CONFIG, subject)
     return planted_signals(
-        rng, CONFIG, channels=M.EEG_CHANNELS, sfreq=M.FILE_SFREQ, n_trials=CONFIG.n_trials,
-        n_baseline=N_BASE, n_stimulus=max(M._TWIN_STIMULUS), scale=(1.0, 9.0), threshold=5.0,
+        rng, CONFIG, channels=M.EEG_CHANNELS, sfreq=L.FILE_SFREQ, n_trials=CONFIG.n_trials,
+        n_baseline=N_BASE, n_stimulus=max(T._TWIN_STIMULUS), scale=(1.0, 9.0), threshold=5.0,
         integer_ratings=True,
     )  # fmt: skip
 
@@ -36,7 +39,7 @@ def _planted(subject: int):
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mahnob") / "MAHNOB-HCI"
-    written = M.write_twin(folder, CONFIG)
+    written = T.write_twin(folder, CONFIG)
     found = M.find_sessions(folder)
     records = {s: M.read_subject(files, s) for s, files in found.items()}
     return folder, written, found, records
@@ -87,7 +90,7 @@ def test_eeg_is_the_generators_signal_rereferenced_and_filtered(twin):
     eeg = records[1].eeg
     assert np.abs(eeg.mean(axis=-1)).max() < 0.5  # microvolts; the offsets were up to 30 000 uV
     for t in range(4):
-        n = M._TWIN_STIMULUS[t]
+        n = T._TWIN_STIMULUS[t]
         want_base = (base[t] - base[t].mean(axis=0))[:, ::2]
         want_stim = stim[t, :, n - N_BASE : n]
         want_stim = (want_stim - want_stim.mean(axis=0))[:, ::2]
@@ -128,7 +131,7 @@ def test_registry_entry():
     assert (ds.scale, ds.threshold) == ((1.0, 9.0), 5.0)
     assert ds.rating_names == ("valence", "arousal", "control", "predictability")
     assert (ds.n_subjects, ds.n_trials, ds.env, ds.shared_file) == (30, 20, "MAHNOB_DIR", False)
-    assert ds.channels == M.EEG_CHANNELS and len(M.BDF_CHANNELS) == 47
+    assert ds.channels == M.EEG_CHANNELS and len(L.BDF_CHANNELS) == 47
     assert ds.digest_salt == "mahnob-hci/reader-v2/30s+last30s"  # v2: the stimulus ends at the end pulse
     assert ds.find is M._find and ds.read is M.read_subject and ds.left_out is M.left_out
 
@@ -138,10 +141,10 @@ def test_twin_refuses_a_real_copy_and_prunes_an_earlier_twin(tmp_path):
     (real / "Sessions" / "2").mkdir(parents=True)
     (real / "Sessions" / "2" / "Part_1_N_Trial1_emotion.bdf").write_bytes(b"real")
     with _raises(f"{real}: holds data files that are not synthetic; refusing to overwrite them"):
-        M.write_twin(real, SyntheticConfig(dataset="mahnob-hci", n_subjects=1, n_trials=1))
+        T.write_twin(real, SyntheticConfig(dataset="mahnob-hci", n_subjects=1, n_trials=1))
     folder = tmp_path / "twin"
-    M.write_twin(folder, SyntheticConfig(dataset="mahnob-hci", n_subjects=2, n_trials=2))
-    M.write_twin(folder, SyntheticConfig(dataset="mahnob-hci", n_subjects=1, n_trials=1))
+    T.write_twin(folder, SyntheticConfig(dataset="mahnob-hci", n_subjects=2, n_trials=2))
+    T.write_twin(folder, SyntheticConfig(dataset="mahnob-hci", n_subjects=1, n_trials=1))
     assert sorted(p.name for p in (folder / "Sessions").iterdir()) == ["2", "3", "61"]
     assert list(M.find_sessions(folder)) == [1]
 
@@ -161,7 +164,7 @@ def test_write_bdf_bytes_and_mne_reads_it_back(tmp_path):
     eeg = rng.uniform(-1000.0, 1000.0, (2, 512))
     status = np.zeros(512)
     status[:4] = (-1, 1, 2**23 - 1, -(2**23))  # Status: physical range == digital range, stored exactly
-    M.write_bdf(path, ["Fp1", "GSR1", "Status"], 256.0, np.vstack([eeg, status]), ["uV", "Ohm", "Boolean"],
+    write_bdf(path, ["Fp1", "GSR1", "Status"], 256.0, np.vstack([eeg, status]), ["uV", "Ohm", "Boolean"],
                 [-262144, -262144, -(2**23)], [262143, 262143, 2**23 - 1])  # fmt: skip
     raw = path.read_bytes()
     assert len(raw) == 256 * 4 + 2 * 3 * 256 * 3  # header + 2 one-second records of 3 channels
@@ -183,11 +186,11 @@ def test_write_bdf_bytes_and_mne_reads_it_back(tmp_path):
 def test_twin_bdf_has_the_real_channels_rate_and_triggers(twin):
     _, written, _, _ = twin
     raw = _read_bdf(written[0])
-    assert tuple(raw.ch_names) == M.BDF_CHANNELS and raw.info["sfreq"] == 256.0
-    n_stim = M._TWIN_STIMULUS[0]
+    assert tuple(raw.ch_names) == L.BDF_CHANNELS and raw.info["sfreq"] == 256.0
+    n_stim = T._TWIN_STIMULUS[0]
     assert raw.n_times == 2 * N_BASE + n_stim  # 30 s + 35 s + 30 s: whole seconds already
     trigger = raw.get_data(picks=["Status"])[0].astype(int)
-    pulse = N_BASE + np.arange(M.TWIN_PULSE)  # a pulse at the onset and one at the end of the stimulus
+    pulse = N_BASE + np.arange(T.TWIN_PULSE)  # a pulse at the onset and one at the end of the stimulus
     assert set(trigger[pulse]) == set(trigger[pulse + n_stim]) == {(1 << 16) + 1}
     trigger[pulse], trigger[pulse + n_stim] = 1 << 16, 1 << 16
     assert set(trigger) == {1 << 16}  # the system bits, and nothing else
@@ -197,7 +200,7 @@ def test_twin_bdf_has_the_real_channels_rate_and_triggers(twin):
 # --- bad input: one line naming the file ---------------------------------------------------------------
 
 
-def _session(sessions: Path, sid: int, subject: int = 1, *, names=M.BDF_CHANNELS, onset_s=30.0, stim_s=31.0,
+def _session(sessions: Path, sid: int, subject: int = 1, *, names=L.BDF_CHANNELS, onset_s=30.0, stim_s=31.0,
              total_s=62, attrib=None) -> tuple[Path, Path]:  # fmt: skip
     """A small session folder: noise EEG, a trigger from ``onset_s`` for ``stim_s`` seconds."""
     folder = sessions / str(sid)
@@ -208,11 +211,11 @@ def _session(sessions: Path, sid: int, subject: int = 1, *, names=M.BDF_CHANNELS
     for i in status_row:
         data[i] = 0.0
         data[i, round(onset_s * FS) : round((onset_s + stim_s) * FS)] = 7
-    ranges = [M._DIGITAL if c.lower() == "status" else (-262144, 262143) for c in names]
+    ranges = [DIGITAL if c.lower() == "status" else (-262144, 262143) for c in names]
     bdf = folder / f"Part_{subject}_N_Trial1_emotion.bdf"
-    M.write_bdf(bdf, names, FS, data, ["uV"] * len(names), [r[0] for r in ranges], [r[1] for r in ranges])
+    write_bdf(bdf, names, FS, data, ["uV"] * len(names), [r[0] for r in ranges], [r[1] for r in ranges])
     attrib = {"feltVlnc": "3", "feltArsl": "7", "feltCtrl": "5", "feltPred": "1", **(attrib or {})}
-    xml = M._write_session(folder, {k: v for k, v in attrib.items() if v is not None}, subject)
+    xml = T._write_session(folder, {k: v for k, v in attrib.items() if v is not None}, subject)
     return bdf, xml
 
 
@@ -225,7 +228,7 @@ def test_channels_are_found_by_name_in_any_order_and_case(tmp_path):
     for i, c in enumerate(M.EEG_CHANNELS):
         data[names.index(c.upper())] = 50.0 * np.sin(2 * np.pi * freqs[i] * t)
     data[32, N_BASE : N_BASE + 31 * FS] = 3
-    M.write_bdf(bdf, names, FS, data, ["uV"] * 32 + ["Boolean"], [-262144] * 32 + [-(2**23)],
+    write_bdf(bdf, names, FS, data, ["uV"] * 32 + ["Boolean"], [-262144] * 32 + [-(2**23)],
                 [262143] * 32 + [2**23 - 1])  # fmt: skip
     rec = M.read_subject((bdf, xml), 1)
     spectrum = np.abs(np.fft.rfft(rec.eeg[0, :, 3840:], axis=-1))
@@ -240,7 +243,7 @@ def test_find_errors(tmp_path):
     (tmp_path / "Sessions").mkdir()
     # implicit tagging only (no felt* attributes, no *_emotion.bdf): an emotion session without its
     # rating is an error now (tests/test_findings_readers.py)
-    bdf, _ = _session(tmp_path / "Sessions", 9, attrib=dict.fromkeys(M.RATING_ATTRIBUTES))
+    bdf, _ = _session(tmp_path / "Sessions", 9, attrib=dict.fromkeys(L.RATING_ATTRIBUTES))
     bdf.rename(bdf.with_name("Part_1_N_Trial1_tagging.bdf"))
     with _raises(
         f"{tmp_path / 'Sessions'}: no MAHNOB-HCI emotion sessions (<session id>/session.xml with feltVlnc "
@@ -313,9 +316,9 @@ def test_read_errors_about_the_files_given(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
-        ({"names": tuple(c for c in M.BDF_CHANNELS if c not in ("Oz", "T8"))},
+        ({"names": tuple(c for c in L.BDF_CHANNELS if c not in ("Oz", "T8"))},
          "EEG channel(s) Oz, T8 missing"),
-        ({"names": M.BDF_CHANNELS[:-1]}, "no Status channel (the stimulus triggers)"),
+        ({"names": L.BDF_CHANNELS[:-1]}, "no Status channel (the stimulus triggers)"),
         ({"stim_s": 0.0}, "no stimulus trigger in the Status channel (its low 16 bits are all 0)"),
         ({"onset_s": 20.0},
          "the stimulus starts 20.00 s into the recording; 30 s of baseline are needed before it"),
@@ -365,7 +368,7 @@ def test_non_finite_eeg(tmp_path):
     """BDF samples are integers, but a header's physical range can be NaN: MNE then scales to NaN."""
     bdf, xml = _session(tmp_path, 2)
     raw = bdf.read_bytes()
-    pmax_f3 = 256 + 47 * (16 + 80 + 8 + 8) + M.BDF_CHANNELS.index("F3") * 8
+    pmax_f3 = 256 + 47 * (16 + 80 + 8 + 8) + L.BDF_CHANNELS.index("F3") * 8
     bdf.write_bytes(raw[:pmax_f3] + b"nan     " + raw[pmax_f3 + 8 :])
     with _raises(f"{bdf}: non-finite EEG value at channel F3, sample 0"):
         M.read_subject((bdf, xml), 1)

@@ -14,9 +14,10 @@ from scipy.io import loadmat, savemat
 
 from bench.config.run import RunConfig, TrainConfig
 from bench.core.errors import ConfigError, DataError
-from bench.data.cache import prepare_features, source_fingerprint, subject_digest
+from bench.data.cache import prepare_features
 from bench.data.channels import EEG_CHANNELS, GRIDS, grid_positions, montage_xy, to_grid
 from bench.data.datasets import dataset_names, get_dataset, list_datasets
+from bench.data.fingerprints import source_fingerprint, subject_digest
 from bench.data.inputs import InputSpec
 from bench.data.source import data_kind, kind_words, open_dataset, open_deap
 from bench.data.synthetic import PARTIAL_MARKER, SyntheticConfig, write_synthetic, write_synthetic_deap
@@ -142,14 +143,12 @@ def test_documented_missing_trials_are_padding_no_sample_is_built_from(tmp_path)
 
 
 def test_subjects_of_datasets_without_missing_trials_must_match(tmp_path, deap_dir):
-    from bench.data.cache import _assemble
     from bench.data.features import FeatureConfig
+    from bench.data.featureset import assemble
 
     f = np.zeros((3, 2, 2, 4, 32), np.float32)
     with pytest.raises(DataError, match="subjects differ in trials/windows"):
-        _assemble(
-            [f, f[:2]], [np.ones((3, 4)), np.ones((2, 4))], {1: "a", 2: "b"}, FeatureConfig(), True, "x"
-        )
+        assemble([f, f[:2]], [np.ones((3, 4)), np.ones((2, 4))], {1: "a", 2: "b"}, FeatureConfig(), True, "x")
 
 
 def test_a_twin_write_cut_short_can_be_redone(tmp_path, monkeypatch):

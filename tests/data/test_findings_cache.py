@@ -16,11 +16,13 @@ import numpy as np
 import pytest
 
 import bench.data.cache as cache
+import bench.data.fingerprints as fingerprints
 from bench.cli import main
 from bench.core.errors import DataError
 from bench.data.contents import Contents
 from bench.data.datasets import dreamer as D
 from bench.data.features import FeatureConfig
+from bench.data.paths import cache_root
 from bench.data.source import open_dataset, open_deap, synthetic_source
 from bench.data.synthetic import SyntheticConfig, write_marker
 from tests.conftest import random_subject, write_deap_file
@@ -97,7 +99,7 @@ def test_swapped_entries_are_not_served_to_workers(tiny_deap, _isolated_cache, c
 
 
 def _other_digest(entry: Path, src) -> str:
-    digests = {cache.subject_digest(src, s, cache.cache_root()) for s in src.subjects}
+    digests = {fingerprints.subject_digest(src, s, cache_root()) for s in src.subjects}
     return next(d for d in digests if d != _meta(entry)["sha256"])
 
 
@@ -209,13 +211,13 @@ def test_memo_replaced_by_another_process_is_read_again(tmp_path):
 
     data = tmp_path / "s01.dat"
     data.write_bytes(b"eeg")
-    real = cache.file_digest(data, tmp_path)
+    real = fingerprints.file_digest(data, tmp_path)
     other = "ab" * 32
     records = {str(data.resolve()): {"stamp": file_stamp(data.resolve()), "sha256": other}}
     body = {"version": 2, "checksum": _records_sum(records), "files": records}
     (tmp_path / "new.json").write_text(json.dumps(body))
     os.replace(tmp_path / "new.json", tmp_path / MEMO_NAME)
-    assert cache.file_digest(data, tmp_path) == other != real
+    assert fingerprints.file_digest(data, tmp_path) == other != real
 
 
 def _records_sum(records: dict) -> str:

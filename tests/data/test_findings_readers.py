@@ -24,6 +24,9 @@ from bench.cli import main
 from bench.core.errors import ConfigError, DataError
 from bench.data.datasets import get_dataset
 from bench.data.datasets import mahnob as M
+from bench.data.datasets import mahnob_layout as L
+from bench.data.datasets import mahnob_twin as T
+from bench.data.datasets.bdf import DIGITAL, write_bdf
 from bench.data.synthetic import SyntheticConfig
 
 FS = 256
@@ -44,9 +47,9 @@ def _session(sessions: Path, sid: int, subject: int = 1, attrib: dict | None = N
     bdf = folder / (bdf_name or f"Part_{subject}_N_Trial{sid}_emotion.bdf")
     bdf.write_bytes(b"")
     ratings = {"feltVlnc": "3", "feltArsl": "7", "feltCtrl": "5", "feltPred": "1", **(attrib or {})}
-    path = folder / M.SESSION_XML
+    path = folder / L.SESSION_XML
     if xml:
-        M._write_session(folder, {k: v for k, v in ratings.items() if v is not None}, subject)
+        T._write_session(folder, {k: v for k, v in ratings.items() if v is not None}, subject)
     return bdf, path
 
 
@@ -60,7 +63,7 @@ def copy(tmp_path) -> Path:
         _session(sessions, sid, subject)
     _, xml = _session(sessions, 3)
     (xml.parent / "Part_1_N_Trial3_emotion.bdf").unlink()
-    _session(sessions, 5, attrib=dict.fromkeys(M.RATING_ATTRIBUTES), bdf_name="Part_1_N_Trial1_tagging.bdf")
+    _session(sessions, 5, attrib=dict.fromkeys(L.RATING_ATTRIBUTES), bdf_name="Part_1_N_Trial1_tagging.bdf")
     _session(sessions, 7, xml=False)
     _session(sessions, 8, subject=2, attrib={"feltArsl": None})
     return tmp_path / "MAHNOB"
@@ -157,7 +160,7 @@ def test_a_run_on_a_copy_with_a_skipped_session_tags_the_counts(tmp_path, monkey
     from mlflow.tracking import MlflowClient
 
     folder = tmp_path / "twin"
-    written = M.write_twin(folder, SyntheticConfig(dataset="mahnob-hci", n_subjects=1, n_trials=5))
+    written = T.write_twin(folder, SyntheticConfig(dataset="mahnob-hci", n_subjects=1, n_trials=5))
     written[-1].unlink()  # the fifth session's session.xml: an unrated emotion session
     monkeypatch.setenv("MAHNOB_SKIP_UNRATED", "1")
     uri = f"sqlite:///{tmp_path}/m.db"
@@ -180,14 +183,14 @@ def _bdf(tmp_path: Path) -> tuple[Path, Path]:
     folder = tmp_path / "2"
     folder.mkdir()
     n = 62 * FS
-    data = np.random.default_rng(0).normal(0.0, 20.0, (len(M.BDF_CHANNELS), n))
+    data = np.random.default_rng(0).normal(0.0, 20.0, (len(L.BDF_CHANNELS), n))
     data[-1] = 0.0
     data[-1, 30 * FS : 61 * FS] = 7
-    ranges = [M._DIGITAL if c == M.STATUS else (-262144, 262143) for c in M.BDF_CHANNELS]
+    ranges = [DIGITAL if c == L.STATUS else (-262144, 262143) for c in L.BDF_CHANNELS]
     bdf = folder / "Part_1_N_Trial1_emotion.bdf"
-    M.write_bdf(bdf, M.BDF_CHANNELS, FS, data, ["uV"] * len(ranges), [r[0] for r in ranges],
+    write_bdf(bdf, L.BDF_CHANNELS, FS, data, ["uV"] * len(ranges), [r[0] for r in ranges],
                 [r[1] for r in ranges])  # fmt: skip
-    xml = M._write_session(folder, {"feltVlnc": "3", "feltArsl": "7", "feltCtrl": "5", "feltPred": "1"}, 1)
+    xml = T._write_session(folder, {"feltVlnc": "3", "feltArsl": "7", "feltCtrl": "5", "feltPred": "1"}, 1)
     return bdf, xml
 
 
@@ -199,8 +202,8 @@ def test_an_empty_channel_range_is_a_data_error(tmp_path, field, value, kind, sh
     """MNE reads such a file without a word (a flat or non-finite channel): refused before it does."""
     bdf, xml = _bdf(tmp_path)
     raw = bytearray(bdf.read_bytes())
-    ns = len(M.BDF_CHANNELS)
-    at = 256 + ns * sum((16, 80, 8, 8, 8, 8, 8, 80, 8, 32)[:field]) + M.BDF_CHANNELS.index("F3") * 8  # spec
+    ns = len(L.BDF_CHANNELS)
+    at = 256 + ns * sum((16, 80, 8, 8, 8, 8, 8, 80, 8, 32)[:field]) + L.BDF_CHANNELS.index("F3") * 8  # spec
     raw[at : at + 8] = value
     bdf.write_bytes(bytes(raw))
     with _raises(
@@ -237,11 +240,11 @@ def test_the_twins_status_reads_with_torcheegs_event_lookup(tmp_path):
     import mne
 
     folder = tmp_path / "twin"
-    written = M.write_twin(folder, SyntheticConfig(dataset="mahnob-hci", n_subjects=1, n_trials=1))
+    written = T.write_twin(folder, SyntheticConfig(dataset="mahnob-hci", n_subjects=1, n_trials=1))
     raw = mne.io.read_raw_bdf(written[0], preload=True, stim_channel="Status", verbose="error")
     events = mne.find_events(raw, stim_channel="Status", verbose="error")
     start, end = events[0][0] + 1, events[1][0] - 1
-    n_base, n_stim = 30 * FS, M._TWIN_STIMULUS[0]
+    n_base, n_stim = 30 * FS, T._TWIN_STIMULUS[0]
     assert (start, end) == (n_base + 1, n_base + n_stim - 1)
     status = raw.get_data(picks=["Status"])[0]
     assert M._stimulus(written[0], status, FS) == (n_base, n_base + n_stim)
@@ -345,9 +348,9 @@ def test_amigos_baseline_option_selects_the_segment_and_the_default_keeps_its_ke
     """The rows hold the clip's first 5 s then its last 45 s; the features use the last ``baseline_s``
     seconds of the first part: samples 256-640 by default, 0-640 with ``baseline_s=5``. The default's
     reader key (digest salt) is the one cached features were filed under."""
-    from bench.data.cache import recording_for
     from bench.data.datasets.amigos import read
     from bench.data.features import FeatureConfig
+    from bench.data.recordings import recording_for
 
     ds = get_dataset("amigos")
     rec = read((amigos_file,), 1)

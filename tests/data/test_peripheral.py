@@ -154,7 +154,7 @@ def test_windows_are_those_of_the_brain_maps(config):
     rec = _recording(rng.normal(size=(1, 8, 8064)))
     rec = SubjectRecording(1, rng.normal(size=(1, 32, 8064)), rec.ratings, rec.path,
                            peripheral=rec.peripheral, peripheral_names=PERIPHERAL_CHANNELS)  # fmt: skip
-    from bench.data.cache import recording_for
+    from bench.data.recordings import recording_for
 
     maps = extract_features(recording_for(rec, DEAP, config), config)
     assert peripheral_features(rec, DEAP, config).shape == (1, maps.shape[1], P)

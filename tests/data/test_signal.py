@@ -79,7 +79,7 @@ def test_the_signal_entry_has_the_data_fingerprint_of_the_maps(deap_dir):
 
     assert dataset(fs).profile == dataset(maps).profile  # one MLflow dataset: the maps' 120 windows
     # the cached signal is the reader's stimulus part, band-limited
-    from bench.data.cache import read_subject
+    from bench.data.recordings import read_subject
 
     rec = read_subject((src.files[1],), 1)
     expected = band_limited(rec.eeg[:, :, 384:], 128.0, (4.0, 45.0))

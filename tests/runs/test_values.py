@@ -17,10 +17,12 @@ import numpy as np
 import pytest
 
 import bench.data.cache as cache
+import bench.data.fingerprints as fingerprints
 from bench.cli import main
 from bench.config.run import RunConfig, TrainConfig
 from bench.core.checks import check_number, check_option, check_type
 from bench.core.errors import ConfigError, DataError
+from bench.data.entries import ARRAYS, STALE_TMP_SECONDS, checksum, verify_entry
 from bench.data.features import FeatureConfig
 from bench.data.reader import validate_arrays
 from bench.data.source import open_deap
@@ -46,7 +48,7 @@ def _rewrite(path: Path, change) -> None:
     arr = np.load(path)
     np.save(path, change(arr))
     meta = json.loads((path.parent / "meta.json").read_text())
-    meta["checksums"][path.name] = cache.checksum(path)
+    meta["checksums"][path.name] = checksum(path)
     (path.parent / "meta.json").write_text(json.dumps(meta))
 
 
@@ -130,7 +132,7 @@ def test_stale_tmp_removed_fresh_tmp_kept(tiny_deap, _isolated_cache):
     for d in (stale, fresh):
         d.mkdir(parents=True)
         (d / "features.npy").write_bytes(b"partial")
-    old = time.time() - cache.STALE_TMP_SECONDS - 60
+    old = time.time() - STALE_TMP_SECONDS - 60
     os.utime(stale, (old, old))
     cache.prepare_features(open_deap(tiny_deap))
     assert not stale.exists() and fresh.exists()
@@ -140,7 +142,7 @@ def test_unreadable_subject_file_is_named_before_hashing(tmp_path, monkeypatch):
     folder = tmp_path / "s01.dat"
     folder.mkdir()
     with pytest.raises(DataError, match=r"s01\.dat: cannot read"):
-        cache.file_digest(folder, tmp_path)
+        fingerprints.file_digest(folder, tmp_path)
     path = tmp_path / "s02.dat"
     path.write_bytes(b"x")
     real_open = Path.open
@@ -151,9 +153,9 @@ def test_unreadable_subject_file_is_named_before_hashing(tmp_path, monkeypatch):
         return real_open(self, *a, **k)
 
     monkeypatch.setattr(Path, "open", no_permission)
-    monkeypatch.setattr(cache, "_sha256_file", lambda p: pytest.fail("hashed an unreadable file"))
+    monkeypatch.setattr(fingerprints, "_sha256_file", lambda p: pytest.fail("hashed an unreadable file"))
     with pytest.raises(DataError, match=r"s02\.dat: cannot read \(Permission denied\)"):
-        cache.file_digest(path, tmp_path)
+        fingerprints.file_digest(path, tmp_path)
 
 
 def test_string_ratings_are_a_data_error(tmp_path):
@@ -170,10 +172,10 @@ def test_verifying_a_real_sized_entry_is_cheap(tmp_path):
     entry.mkdir()
     np.save(entry / "features.npy", rng.normal(size=(40, 120, 2, 4, 32)).astype(np.float32))
     np.save(entry / "ratings.npy", rng.uniform(1, 9, size=(40, 4)))
-    meta = {"shape": [40, 120, 2, 4, 32], "checksums": {n: cache.checksum(entry / n) for n in cache.ARRAYS}}
+    meta = {"shape": [40, 120, 2, 4, 32], "checksums": {n: checksum(entry / n) for n in ARRAYS}}
     (entry / "meta.json").write_text(json.dumps(meta))
     t0 = time.perf_counter()
-    feats, ratings, _ = cache._verified(entry)
+    feats, ratings, _ = verify_entry(entry)
     assert time.perf_counter() - t0 < 1.0 and feats.shape[0] == ratings.shape[0] == 40
 
 
