@@ -390,8 +390,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Open the MLflow UI on the harness's tracking store (127.0.0.1 only), on the runs of the
         experiment run last: one quiet worker process, the store only read."""
-        from bench.tracking.store import check_tracking_uri, client
         from bench.tracking import ui as mui
+        from bench.tracking.store import check_tracking_uri, client
 
         uri = check_tracking_uri(tracking_uri)
         mui.check_port(port)
