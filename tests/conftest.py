@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 from pathlib import Path
 
@@ -81,6 +82,17 @@ def _fp32_unless_asked():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(bench.core.host, "native_bf16", lambda device: False)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _no_pulse_lines_unless_asked(request, monkeypatch):
+    """No progress line that only the machine's speed decides ("loading grid ... (3 s)" when the box is
+    loaded) enters a test's exact comparison of stderr: :class:`bench.runs.progress.Pulse` stays quiet
+    unless a test is marked ``pulse`` (the tests of the pulse itself, with fake clocks)."""
+    if request.node.get_closest_marker("pulse") is None:
+        import bench.runs.progress
+
+        monkeypatch.setattr(bench.runs.progress, "PULSE_S", math.inf)
 
 
 @pytest.fixture(autouse=True)

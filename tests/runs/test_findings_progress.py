@@ -324,6 +324,7 @@ def test_plan_after_a_finished_grid_counts_no_unit(tiny_grid, uri, capsys):
 
 
 # ------------------------------------------------------------------- 4. no silent gap at start-up
+@pytest.mark.pulse
 def test_no_silent_gap_while_preparing_probing_and_opening_runs(tiny_grid, uri, monkeypatch):
     """Each slow step of a reproduce's start-up (preparing a run, probing a model, creating the store,
     opening a run in MLflow) is made to take 2 s of a fake clock; a line must come at least every 5 s
