@@ -34,7 +34,8 @@ from bench.config.run import RunConfig  # noqa: E402
 from bench.core.host import resolve_device  # noqa: E402
 from bench.data.inputs import TASKS  # noqa: E402
 from bench.models.registry import create_model, get_model_info, resolve_input_spec  # noqa: E402
-from bench.perf.benchmarks import markdown, measure  # noqa: E402
+from bench.perf.measure import measure  # noqa: E402
+from bench.perf.report import markdown  # noqa: E402
 from bench.runs.identity import resolve_config  # noqa: E402
 from bench.training.trainer import fit  # noqa: E402
 
@@ -42,7 +43,7 @@ from bench.training.trainer import fit  # noqa: E402
 def whole_set_sizes(model_name: str) -> tuple[int, int]:
     """Training and validation windows of fold 1 of a full-size whole-set run of ``model_name`` (the
     protocol's own folds on 32 x 40 trials, as ``bench perf`` sizes its estimates)."""
-    from bench.perf.benchmarks import FullSizeFolds
+    from bench.perf.fullsize import FullSizeFolds
     from bench.runs.plan import check_config
 
     _unit, fold = FullSizeFolds().units(check_config(RunConfig(model=model_name, protocol="whole-set")))[0]

@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
         from bench.core.checks import check_number, check_option
         from bench.core.errors import ConfigError
         from bench.models.registry import list_models
-        from bench.perf.benchmarks import markdown, measure, rich_tables
+        from bench.perf.measure import measure
+        from bench.perf.report import markdown, rich_tables
 
         check_option("--format", fmt, FORMATS)
         check_option("--device", device, DEVICES)

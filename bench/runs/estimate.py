@@ -31,14 +31,8 @@ from bench.runs.overhead import (
     TRAINED_UNIT,
     UNTRAINED_UNIT,
 )
-from bench.training.trainer import (
-    TASK_INDEX,
-    _loss,
-    autocast,
-    class_weights,
-    trains_channels_last,
-    use_channels_last,
-)
+from bench.training.step import TASK_INDEX, autocast, class_weights, train_step
+from bench.training.trainer import trains_channels_last, use_channels_last
 
 TYPICAL_EPOCHS = 30
 """Assumption: epochs a unit runs before early stopping (patience 16 on validation loss) ends it. The
@@ -174,25 +168,16 @@ def training_step(
     lr: float = 1e-3,
 ) -> Callable[[], None]:
     """One training step of ``model`` on the batch ``x``, ``y`` (labels, shape (batch, 2)) as the trainer
-    (:func:`bench.training.trainer.fit`) takes it: autocast at ``precision``, class-weighted cross-entropy
-    per task
-    (+ the model's auxiliary loss), backward and an Adam step. The probe here and ``bench perf``
-    (bench.perf.benchmarks) time this one step, so their numbers measure the same work."""
+    (:func:`bench.training.trainer.fit`) takes it: :func:`bench.training.step.train_step` (autocast at
+    ``precision``, class-weighted cross-entropy per task, weight 1 each, + the model's auxiliary loss,
+    backward and an Adam step). The probe here and ``bench perf`` (:mod:`bench.perf.throughput`) time this one
+    step, so their numbers measure the work a run does."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     cw = {t: class_weights(y[:, TASK_INDEX[t]]) for t in tasks}
-    aux = getattr(model, "auxiliary_loss", None)
-
     weights = dict.fromkeys(tasks, 1.0)
 
     def step() -> None:
-        with autocast(device, precision):
-            out = model(x)
-        loss, _ = _loss(out, y, tuple(tasks), weights, cw)
-        if aux is not None:
-            loss = loss + aux()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(model, opt, x, y, tasks=tasks, weights=weights, cw=cw, device=device, precision=precision)
 
     return step
 

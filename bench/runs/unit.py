@@ -34,9 +34,9 @@ from bench.runs.progress import Reporter
 from bench.tracking.artifacts import log_artifacts
 from bench.tracking.claims import claim_unit, heartbeat
 from bench.tracking.store import TAG, flatten, hardware, log_dataset, log_params
+from bench.training.policy import FitResult
+from bench.training.step import TASK_INDEX
 from bench.training.trainer import (
-    TASK_INDEX,
-    FitResult,
     Rows,
     Standardiser,
     fit,

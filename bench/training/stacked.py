@@ -15,15 +15,15 @@ What each model sees is exactly what :func:`bench.training.trainer.fit` would gi
   (a shorter training part, the trailing batch) are trained in a separate call for each batch size;
   a trailing batch of 1 is skipped as ``fit`` skips it; a model that has stopped early, or has no batch
   left, is *masked*: no parameter, Adam-state or BatchNorm running-statistic change on that step.
-* **loss**: :func:`bench.training.trainer._loss` (class-balanced per model) plus the model's
-``auxiliary_loss``,
-  called inside the vmapped function, so each model's loss is its own.
-* **optimiser**: :func:`adam_step`, ``torch.optim.Adam`` (no weight decay, no AMSGrad) written over the
-  stacked tensors. Adam is element-wise, so the only per-model quantities are the step count (a model
-  masked on a step does not count it) and the learning rate; ``tests/test_stacked.py`` checks it against
-  ``torch.optim.Adam``.
-* **schedule and stopping**: one real ``ReduceLROnPlateau`` per model (on a dummy optimiser whose lr is
-  read back), the same early stopping (patience, ``1e-6`` improvement), best-state restore and history
+* **loss**: :func:`bench.training.step.forward_loss` (the multi-task loss, class-balanced per model, plus
+  the model's ``auxiliary_loss``), called inside the vmapped function, so each model's loss is its own.
+* **optimiser**: :func:`bench.training.step.stacked_update`, whose :func:`~bench.training.step.adam_step`
+  is ``torch.optim.Adam`` (no weight decay, no AMSGrad) written over the stacked tensors. Adam is
+  element-wise, so the only per-model quantities are the step count (a model masked on a step does not
+  count it) and the learning rate; ``tests/training/test_stacked.py`` checks it against ``torch.optim.Adam``.
+* **schedule and stopping**: one :class:`bench.training.policy.EpochPolicy` per model, as ``fit`` runs
+  one (its ``ReduceLROnPlateau`` on a dummy optimiser whose lr is read back), so the same early stopping,
+  per model, and the best-state restore (:class:`~bench.training.policy.StackedBestState`) and history
   rows as ``fit``.
 * **BatchNorm**: the stacked buffers are passed into ``functional_call``, so the in-place running-stat
   updates of train mode land in the stacked tensors (per model), and eval mode reads them.
@@ -57,56 +57,21 @@ from torch.func import functional_call, stack_module_state, vmap
 from bench.config.run import TrainConfig
 from bench.core.errors import ConfigError
 from bench.core.metrics import predicted_class
-from bench.training.trainer import TASK_INDEX, FitResult, _loss, autocast, class_weights, high_probability
+from bench.training.policy import EpochPolicy, FitResult, StackedBestState
+from bench.training.step import (
+    TASK_INDEX,
+    autocast,
+    batch_hits,
+    class_weights,
+    forward_loss,
+    high_probability,
+    multitask_loss,
+    stacked_update,
+    task_weights,
+)
 
 Dataset = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 """One model's (x_train, y_train, x_val, y_val), as :func:`bench.training.trainer.fit` takes them."""
-
-BETAS = (0.9, 0.999)
-"""torch.optim.Adam's default betas (the trainer uses the defaults)."""
-
-
-# ------------------------------------------------------------------------------------------------ Adam
-def adam_step(
-    params: dict[str, torch.Tensor],
-    grads: dict[str, torch.Tensor],
-    state: dict[str, tuple[torch.Tensor, torch.Tensor]],
-    steps: torch.Tensor,
-    lr: torch.Tensor,
-    active: torch.Tensor,
-    *,
-    eps: float,
-    betas: tuple[float, float] = BETAS,
-) -> None:
-    """One ``torch.optim.Adam`` step of K stacked models, in place; models not ``active`` are untouched.
-
-    ``params``, ``grads`` and the ``state`` (exp_avg, exp_avg_sq) are stacked along dim 0; ``steps`` (K,)
-    counts each model's steps and is increased here for the active ones; ``lr`` (K,) is each model's
-    learning rate (float64: torch keeps it as a Python float). The arithmetic follows torch's
-    single-tensor Adam: ``m.lerp_(g, 1 - b1)``,
-    ``v = b2 v + (1 - b2) g^2``, ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``, with the
-    bias corrections in float64 as torch computes them from Python floats.
-    """
-    b1, b2 = betas
-    steps += active.to(steps.dtype)
-    t = steps.to(torch.float64).clamp(min=1)  # a model that never stepped is masked anyway
-    neg_step = (-lr.to(torch.float64) / (1 - b1**t)).float()
-    bc2_sqrt = torch.sqrt(1 - b2**t).float()
-    with torch.no_grad():
-        for name, p in params.items():
-            g = grads.get(name)
-            if g is None:
-                continue
-            m, v = state[name]
-            shape = (-1,) + (1,) * (p.ndim - 1)
-            mask = active.view(shape)
-            m_new = torch.lerp(m, g, 1 - b1)
-            v_new = torch.addcmul(v * b2, g, g, value=1 - b2)
-            denom = v_new.sqrt() / bc2_sqrt.view(shape) + eps
-            p_new = p + neg_step.view(shape) * (m_new / denom)  # addcdiv(p, m, denom, value=-step)
-            m.copy_(torch.where(mask, m_new, m))
-            v.copy_(torch.where(mask, v_new, v))
-            p.copy_(torch.where(mask, p_new, p))
 
 
 # ------------------------------------------------------------------------------------------------ LSTM
@@ -208,16 +173,12 @@ def fit_stacked(
     adam = {k: (torch.zeros_like(params[k]), torch.zeros_like(params[k])) for k in trained}
     steps = torch.zeros(K, dtype=torch.long, device=device)
     lr = torch.full((K,), float(config.lr), dtype=torch.float64, device=device)
-    lrs = [float(config.lr)] * K  # the history's values, as Python floats like opt.param_groups
     eps = config.adam_eps or 1e-8
-    scheds = []
-    if config.lr_decay:  # the real scheduler per model, on a dummy optimiser whose lr is read back
-        for _ in range(K):
-            opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=config.lr)
-            scheds.append(torch.optim.lr_scheduler.ReduceLROnPlateau(
-                opt, factor=config.lr_factor, patience=config.lr_patience))  # fmt: skip
+    results = [FitResult() for _ in range(K)]
+    policies = [EpochPolicy(config, r) for r in results]  # each its own scheduler, on a dummy optimiser
+    lrs = [float(config.lr)] * K  # the history's values, as Python floats like opt.param_groups
 
-    weights = {"valence": config.loss_weights[0], "arousal": config.loss_weights[1]}
+    weights = task_weights(config)
     y_train = [d[1] for d in datasets]
     cw = {t: None for t in tasks}
     if config.balance:
@@ -231,14 +192,11 @@ def fit_stacked(
 
     def train_one(p, b, xb, yb, w):
         """One model's loss and hits on one batch (runs under vmap)."""
-        with autocast(device, config.precision):
-            out = functional_call(base, (p, b), (xb,))
-        loss, _ = _loss(out, yb, tasks, weights, w)
-        if aux is not None:
-            loss = loss + aux()
-        hits = torch.stack([(predicted_class(high_probability(out[t].detach())) == yb[:, TASK_INDEX[t]]).sum()
-                            for t in tasks])  # fmt: skip
-        return loss, hits
+        loss, out = forward_loss(
+            lambda x: functional_call(base, (p, b), (x,)), xb, yb, tasks=tasks, weights=weights, cw=w,
+            device=device, precision=config.precision, aux=aux,
+        )  # fmt: skip
+        return loss, batch_hits(out, yb, tasks)
 
     def logits_one(p, b, xb):
         with autocast(device, config.precision):
@@ -246,7 +204,7 @@ def fit_stacked(
         return torch.stack([out[t].float() for t in tasks])  # (tasks, n, 2)
 
     def loss_one(out, yb, w):
-        loss, _ = _loss({t: out[i] for i, t in enumerate(tasks)}, yb, tasks, weights, w)
+        loss, _ = multitask_loss({t: out[i] for i, t in enumerate(tasks)}, yb, tasks, weights, w)
         hits = torch.stack([(predicted_class(high_probability(out[i])) == yb[:, TASK_INDEX[t]]).float().mean()
                             for i, t in enumerate(tasks)])  # fmt: skip
         return loss, hits
@@ -254,14 +212,10 @@ def fit_stacked(
     def pick(tree: dict, idx: list[int] | None) -> dict:
         return tree if idx is None else {k: (None if v is None else v[idx]) for k, v in tree.items()}
 
-    results = [FitResult() for _ in range(K)]
-    best_loss = [math.inf] * K
-    bad = [0] * K
-    stopped = [False] * K
-    best = {k: v.detach().clone() for k, v in {**params, **buffers}.items()} if config.restore_best else None
-    has_best = torch.zeros(K, dtype=torch.bool, device=device)
+    best = StackedBestState(config.restore_best, {**params, **buffers})
     all_k = list(range(K))
     for epoch in range(1, max_epochs + 1):
+        stopped = [p.stopped for p in policies]
         running = [k for k in all_k if not stopped[k]]
         if not running:
             break
@@ -285,10 +239,9 @@ def fit_stacked(
                 p_sel = pick(params, sel)
                 b_sel = pick(buffers, sel)  # a copy for a subset: written back after the step
                 loss, hits = vmap(train_one, randomness=randomness)(p_sel, b_sel, xb, yb, pick(cw, sel))
-                grads = torch.autograd.grad(loss.sum(), [params[k] for k in trained], allow_unused=True)
                 mask = torch.zeros(K, dtype=torch.bool, device=device)
                 mask[rows] = True
-                adam_step(params, dict(zip(trained, grads, strict=True)), adam, steps, lr, mask, eps=eps)
+                stacked_update(loss, params, trained, adam, steps, lr, mask, eps=eps)
                 with torch.no_grad():
                     if sel is not None:
                         for name, buf in buffers.items():
@@ -328,26 +281,13 @@ def fit_stacked(
             results[k].history.append(row)
             if on_epoch is not None:
                 on_epoch(k, row)
-            if scheds:
-                scheds[k].step(val_loss[k])
-                lrs[k] = lr[k] = scheds[k].optimizer.param_groups[0]["lr"]
-            if val_loss[k] < best_loss[k] - 1e-6:
-                best_loss[k], bad[k], results[k].best_epoch = val_loss[k], 0, epoch
-                improved[k] = True
-            else:
-                bad[k] += 1
-            results[k].epochs_run = epoch
-            if config.early_stopping and bad[k] >= config.early_stopping:
-                results[k].stopped_early = stopped[k] = True
-        if best is not None and bool(improved.any()):
-            has_best |= improved
-            with torch.no_grad():
-                for name, cur in {**params, **buffers}.items():
-                    shape = (-1,) + (1,) * (cur.ndim - 1)
-                    best[name].copy_(torch.where(improved.view(shape), cur, best[name]))
+            improved[k] = policies[k].end_epoch(epoch, val_loss[k])
+            if policies[k].scheduler is not None:
+                lrs[k] = lr[k] = policies[k].lr
+        best.keep(improved, {**params, **buffers})
     final = {**params, **buffers}
     for k, m in enumerate(models):
-        src = best if best is not None and bool(has_best[k]) else final
+        src = best.source(k, final)
         with torch.no_grad():
             m.load_state_dict({name: src[name][k].detach().clone() for name in final}, strict=True)
     seconds = (time.perf_counter() - t0) / K

@@ -3,25 +3,32 @@
 The data stays as one tensor (on the GPU when training there); batches are index slices, never
 per-item ``__getitem__`` calls. Early stopping and the learning-rate schedule watch the validation
 part only; the test part is not seen here at all: :func:`evaluate` runs once on the final model.
+Each batch is one :func:`bench.training.step.train_step`; what follows each epoch's validation (schedule,
+early stopping, best weights) is :class:`bench.training.policy.EpochPolicy`.
 """
 
 from __future__ import annotations
 
-import copy
-import math
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from bench.config.run import TrainConfig
 from bench.core.metrics import predicted_class
-
-TASK_INDEX = {"valence": 0, "arousal": 1}
+from bench.training.policy import BestState, EpochPolicy, FitResult
+from bench.training.step import (
+    TASK_INDEX,
+    autocast,
+    batch_hits,
+    class_weights,
+    high_probability,
+    multitask_loss,
+    task_weights,
+    train_step,
+)
 
 
 def to_device(t: torch.Tensor | Rows, device: torch.device) -> torch.Tensor | Rows:
@@ -72,22 +79,6 @@ def compile_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Modu
     replays CUDA graphs and so removes the per-kernel launch cost that bounds small models there."""
     model.compile(mode="reduce-overhead" if device.type == "cuda" else None)
     return model
-
-
-def autocast(device: torch.device, precision: str):
-    """bf16 autocast when asked for (``auto`` was resolved in bench.runs.identity); fp32 otherwise."""
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return nullcontext()
-
-
-def high_probability(logits: torch.Tensor) -> torch.Tensor:
-    """Class-1 ("high") probability from (N, 2) logits, in fp32 (the input of :func:`predicted_class`).
-
-    Validation and test both take this path, so the same logits give the same class in both (argmax
-    on the logits could say "high" where the rounded probability is exactly 0.5).
-    """
-    return torch.softmax(logits.float(), dim=1)[:, 1]
 
 
 @dataclass
@@ -164,34 +155,6 @@ class Rows:
         return out
 
 
-def class_weights(y: torch.Tensor) -> torch.Tensor:
-    """sklearn's 'balanced' weights n / (2 * count) for a binary label vector."""
-    counts = torch.bincount(y, minlength=2).double()
-    w = y.numel() / (2.0 * counts.clamp(min=1))
-    return w.float()
-
-
-@dataclass
-class FitResult:
-    history: list[dict] = field(default_factory=list)
-    best_epoch: int = 0
-    """Epoch of the lowest validation loss (the weights returned unless ``restore_best=False``)."""
-    epochs_run: int = 0
-    fit_seconds: float = 0.0
-    stopped_early: bool = False
-
-
-def _loss(
-    out: dict[str, torch.Tensor],
-    y: torch.Tensor,
-    tasks: tuple[str, ...],
-    weights: dict[str, float],
-    cw: dict[str, torch.Tensor | None],
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    parts = {t: F.cross_entropy(out[t].float(), y[:, TASK_INDEX[t]], weight=cw[t]) for t in tasks}
-    return sum(weights[t] * parts[t] for t in tasks), parts
-
-
 def fit(
     model: torch.nn.Module,
     x_train: torch.Tensor,
@@ -224,14 +187,12 @@ def fit(
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model.to(device)
-    weights = {"valence": config.loss_weights[0], "arousal": config.loss_weights[1]}
+    weights = task_weights(config)
     cw = {t: class_weights(y_train[:, TASK_INDEX[t]]).to(device) if config.balance else None for t in tasks}
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, eps=config.adam_eps or 1e-8)
-    sched = (
-        torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.lr_factor, patience=config.lr_patience)
-        if config.lr_decay
-        else None
-    )
+    result = FitResult()
+    policy = EpochPolicy(config, result, opt)
+    best = BestState(config.restore_best)
     x_train, y_train, x_val, y_val = (to_device(t, device) for t in (x_train, y_train, x_val, y_val))
     if channels_last:  # where it applies (use_channels_last leaves other inputs as they are)
         x_train, x_val = use_channels_last(model, x_train), use_channels_last(model, x_val)
@@ -239,15 +200,12 @@ def fit(
         compile_model(model, device)
     n = x_train.shape[0]
     bs = int(config.batch_size)
-    result = FitResult()
-    best_loss, best_state, bad_epochs = math.inf, None, 0
-    aux = getattr(model, "auxiliary_loss", None)
     for epoch in range(1, max_epochs + 1):
         model.train()
         perm = to_device(torch.randperm(n, generator=gen), device)
         total = torch.zeros((), device=device)
         count = 0
-        correct = {t: torch.zeros((), dtype=torch.long, device=device) for t in tasks}
+        correct = torch.zeros(len(tasks), dtype=torch.long, device=device)
         n_batches = -(-n // bs)
         for b, start in enumerate(range(0, n, bs), start=1):
             idx = perm[start : start + bs]
@@ -256,19 +214,13 @@ def fit(
                     on_batch(b, n_batches)
                 continue
             xb, yb = x_train[idx], y_train[idx]
-            with autocast(device, config.precision):
-                out = model(xb)
-            loss, _ = _loss(out, yb, tasks, weights, cw)
-            if aux is not None:
-                loss = loss + aux()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach().float() * idx.numel()
+            loss, out = train_step(
+                model, opt, xb, yb, tasks=tasks, weights=weights, cw=cw, device=device,
+                precision=config.precision,
+            )  # fmt: skip
+            total += loss.float() * idx.numel()
             count += idx.numel()
-            for t in tasks:
-                hit = predicted_class(high_probability(out[t].detach())) == yb[:, TASK_INDEX[t]]
-                correct[t] += hit.sum()
+            correct += batch_hits(out, yb, tasks)
             if on_batch is not None:
                 on_batch(b, n_batches)
         val = _evaluate_loss(model, x_val, y_val, tasks, weights, cw, bs, device, config.precision)
@@ -277,26 +229,17 @@ def fit(
             "train_loss": float(total) / max(count, 1),
             "valid_loss": val["loss"],
             "lr": opt.param_groups[0]["lr"],
-            **{f"train_acc_{t}": int(correct[t]) / max(count, 1) for t in tasks},
+            **{f"train_acc_{t}": int(correct[i]) / max(count, 1) for i, t in enumerate(tasks)},
             **{f"valid_acc_{t}": val[f"acc_{t}"] for t in tasks},
         }
         result.history.append(row)
         if on_epoch is not None:
             on_epoch(row)
-        if sched is not None:
-            sched.step(val["loss"])
-        if val["loss"] < best_loss - 1e-6:
-            best_loss, bad_epochs, result.best_epoch = val["loss"], 0, epoch
-            if config.restore_best:
-                best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad_epochs += 1
-        result.epochs_run = epoch
-        if config.early_stopping and bad_epochs >= config.early_stopping:
-            result.stopped_early = True
+        if policy.end_epoch(epoch, val["loss"]):
+            best.keep(model)
+        if policy.stopped:
             break
-    if config.restore_best and best_state is not None:
-        model.load_state_dict(best_state)
+    best.restore(model)
     result.fit_seconds = time.perf_counter() - t0
     return result
 
@@ -353,7 +296,7 @@ def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision) -> di
     if n == 0:
         return {"loss": float("nan"), **{f"acc_{t}": float("nan") for t in tasks}}
     out = {t: torch.cat(v) for t, v in chunks.items()}
-    loss, _ = _loss(out, y, tasks, weights, cw)
+    loss, _ = multitask_loss(out, y, tasks, weights, cw)
     accs = {
         f"acc_{t}": float((predicted_class(high_probability(out[t])) == y[:, TASK_INDEX[t]]).float().mean())
         for t in tasks

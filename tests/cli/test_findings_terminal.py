@@ -14,7 +14,7 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from bench.cli import main
-from bench.perf import benchmarks as P
+from bench.perf import fullsize, measure, report, throughput
 
 WIDTH = 80
 
@@ -78,19 +78,19 @@ def test_a_fit_table_folds_its_columns_into_further_tables():
     assert fit.groups(500) == [list(range(8))]  # wide enough: one table, as without fold
 
 
-def _long_report() -> P.PerfReport:
-    mp = P.ModelPerf(
+def _long_report() -> measure.PerfReport:
+    mp = throughput.ModelPerf(
         name="mtcnn", sample_shape=(8, 8, 9), parameters=1_213_956, flops_per_sample=297e6,
         samples_per_s={"fp32": 464.0, "fp32-cl": 440.0, "bf16": 1_735.0, "bf16-cl": 1_780.0},
         auto_precision="bf16", predict_samples_per_s=1200.0,
     )  # fmt: skip
-    estimate = P.FullSizeEstimate(
+    estimate = fullsize.FullSizeEstimate(
         model="mtcnn", precision="bf16", train_samples_per_s=1_780.0,
         protocols={"subject-specific": 501_000.0, "whole-set": 86_400.0 * 5.9, "cross-subject": 7_200.0,
                    "whole-set-finetune": 3_000.0},
         grid_seconds=86_400.0 * 91.7, grid_runs=14,
     )  # fmt: skip
-    return P.PerfReport(
+    return measure.PerfReport(
         machine={"cpu": "AMD EPYC", "torch": "2.x", "threads": 2, "native_bf16": True, "device": "CPU"},
         settings={"batch": 64, "matmul_size": 2048, "warmup": 3, "reps": 10, "quick": False},
         ceiling_before={"fp32": 180.0, "bf16": 400.0},
@@ -105,11 +105,11 @@ def test_perf_tables_fold_at_80_columns():
     """``bench perf``'s two tables: at 80 columns the parameters ("1,21…" before), the throughputs and
     the hours are whole; the model column is repeated in the folded part."""
     r = _long_report()
-    text = _render(*P.rich_tables(r))
-    _check_whole(text, list(P.MODEL_HEADERS), [list(row) for row in P.model_rows(r)])
-    _check_whole(text, list(P.estimate_headers(r)), [list(row) for row in P.estimate_rows(r)])
+    text = _render(*report.rich_tables(r))
+    _check_whole(text, list(report.MODEL_HEADERS), [list(row) for row in report.model_rows(r)])
+    _check_whole(text, list(report.estimate_headers(r)), [list(row) for row in report.estimate_rows(r)])
     assert "23,456,789" in text and "91.7 d" in text and "183.4 d (28)" in text
-    wide = _render(*P.rich_tables(r), width=250)  # a wide terminal: one table each, as before
+    wide = _render(*report.rich_tables(r), width=250)  # a wide terminal: one table each, as before
     assert wide.count("(continued)") == 0 and "│ mtcnn  │ 8x8x9 │  1,213,956 │" in wide
 
 

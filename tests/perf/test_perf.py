@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from bench.cli import main
-from bench.perf import benchmarks as P
+from bench.perf import ceiling, fullsize, measure, parity, report, throughput
 
 
 def test_flops_of_a_linear_layer_are_the_hand_count():
@@ -18,18 +18,18 @@ def test_flops_of_a_linear_layer_are_the_hand_count():
     n_in, n_out, batch = 8, 4, 16
     lin = torch.nn.Linear(n_in, n_out)
     x = torch.randn(batch, n_in, requires_grad=True)
-    assert P.count_flops(lambda: lin(x)) == 2 * n_in * n_out * batch == 1024
-    assert P.count_flops(lambda: lin(x).sum().backward()) == 3 * 1024
+    assert throughput.count_flops(lambda: lin(x)) == 2 * n_in * n_out * batch == 1024
+    assert throughput.count_flops(lambda: lin(x).sum().backward()) == 3 * 1024
 
 
 def test_fraction_of_ceiling_arithmetic():
     # 297 MFLOP/sample at 464 samples/s = 137.808 GFLOP/s, against a 184 GFLOP/s ceiling
-    assert P.fraction_of_ceiling(297e6, 464, 184) == pytest.approx(137.808 / 184)
-    assert P.fraction_of_ceiling(297e6, 464, 184) == pytest.approx(0.74896, abs=1e-5)
+    assert ceiling.fraction_of_ceiling(297e6, 464, 184) == pytest.approx(137.808 / 184)
+    assert ceiling.fraction_of_ceiling(297e6, 464, 184) == pytest.approx(0.74896, abs=1e-5)
 
 
-def _report() -> P.PerfReport:
-    mp = P.ModelPerf(
+def _report() -> measure.PerfReport:
+    mp = throughput.ModelPerf(
         name="mtcnn",
         sample_shape=(8, 8, 9),
         parameters=1_213_956,
@@ -38,7 +38,7 @@ def _report() -> P.PerfReport:
         auto_precision="bf16",
         predict_samples_per_s=1200.0,
     )
-    return P.PerfReport(
+    return measure.PerfReport(
         machine={"cpu": "AMD EPYC", "torch": "2.x", "threads": 2, "native_bf16": True, "device": "CPU"},
         settings={"batch": 64, "matmul_size": 2048, "warmup": 3, "reps": 10, "quick": False},
         ceiling_before={"fp32": 180.0, "bf16": 400.0},
@@ -64,7 +64,7 @@ def test_report_rows_from_given_numbers():
         == 464.0
     )
     # % of ceiling, faster memory format: 297e6 * 464 / 1e9 / 184 = 74.9 %; 297e6 * 780 / 416e9 = 55.7 %
-    assert P.model_rows(r) == [
+    assert report.model_rows(r) == [
         ("mtcnn", "8x8x9", "1,213,956", "297", "464", "440", "735", "780", "75 %", "56 %")
     ]
     d = r.to_json()
@@ -72,8 +72,8 @@ def test_report_rows_from_given_numbers():
     assert d["models"][0]["gflops"]["fp32"] == pytest.approx(137.808)
     assert d["models"][0]["fraction_of_ceiling"]["bf16-cl"] == pytest.approx(297e6 * 780 / 1e9 / 416)
     assert (
-        "Ceiling (2048x2048 matmul" in P.header_lines(r)[1]
-        and "fp32 184 GFLOP/s (180 / 188)" in P.header_lines(r)[1]
+        "Ceiling (2048x2048 matmul" in report.header_lines(r)[1]
+        and "fp32 184 GFLOP/s (180 / 188)" in report.header_lines(r)[1]
     )
 
 
@@ -83,8 +83,8 @@ def test_full_size_units_follow_the_protocols(monkeypatch):
     from bench.config.run import RunConfig
     from bench.runs.plan import check_config
 
-    monkeypatch.setattr(P, "FULL_SIZE", (6, 40, 12))  # small: the splitter is slow at 153,600 windows
-    folds = P.FullSizeFolds()
+    monkeypatch.setattr(fullsize, "FULL_SIZE", (6, 40, 12))  # small: the splitter is slow at 153,600 windows
+    folds = fullsize.FullSizeFolds()
     ss = folds.units(check_config(RunConfig(model="mtcnn", protocol="subject-specific", n_folds=5)))
     assert len(ss) == 6 * 5
     fold = ss[0][1]
@@ -97,7 +97,7 @@ def test_full_size_units_follow_the_protocols(monkeypatch):
 
 
 def test_cli_quick_markdown_and_json(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(P, "FULL_SIZE", (6, 40, 12))
+    monkeypatch.setattr(fullsize, "FULL_SIZE", (6, 40, 12))
     out_json = tmp_path / "perf.json"
     rc = main(["perf", "--quick", "--models", "saelstm", "--format", "md", "--json", str(out_json)])
     out = capsys.readouterr().out
@@ -153,7 +153,7 @@ def test_terminal_tables_carry_the_same_rows():
     from rich.console import Console
 
     con = Console(width=250, record=True, file=io.StringIO())
-    for part in P.rich_tables(_report()):
+    for part in report.rich_tables(_report()):
         con.print(part)
     text = con.export_text()
     assert "Machine: AMD EPYC; device CPU; torch 2.x, 2 threads; native bf16: yes." in text
@@ -164,7 +164,7 @@ def test_terminal_tables_carry_the_same_rows():
 
 
 def test_parity_verdict_and_registry_wording_from_given_accuracies():
-    r = P.ParityResult(
+    r = parity.ParityResult(
         model="mccnn",
         n_folds=3,
         epochs=1,
@@ -180,11 +180,11 @@ def test_parity_verdict_and_registry_wording_from_given_accuracies():
     assert r.difference("valence") == pytest.approx(1.0) and r.holds("valence")  # 1.0 <= min(10, 9)
     assert r.difference("arousal") == pytest.approx(4.0) and not r.holds("arousal")  # 4.0 > min(2, 1)
     assert not r.verdict
-    text = P.parity_text(r)
+    text = parity.parity_text(r)
     assert "| fp32 | 60.0 | 70.0 | 80.0 | 70.0 | 72.0 | 74.0 | 70.0 ± 10.0 | 72.0 ± 2.0 | 10 |" in text
     assert "arousal: bf16 - fp32 = +4.0 points; smaller fold-to-fold std 1.0: OUTSIDE" in text
     assert text.endswith("verdict: parity NOT shown")
-    note = P.parity_note(r, "AMD EPYC (native bf16)", "2026-11-29")
+    note = parity.parity_note(r, "AMD EPYC (native bf16)", "2026-11-29")
     assert note == (
         "Embedded synthetic default (4 subjects x 40 trials), whole-set, 3 folds by trial, 1 epoch, seed 0, "
         "the same folds, on AMD EPYC (native bf16) (2026-11-29): window test accuracy, mean ± std over "
@@ -199,7 +199,7 @@ def test_parity_verdict_and_registry_wording_from_given_accuracies():
 def test_parity_runs_both_precisions_on_the_same_folds(tmp_path, monkeypatch):
     """Through the runner (~1 min): 2 folds x 2 tasks of SAE-LSTM per precision; nothing left behind."""
     monkeypatch.chdir(tmp_path)
-    r = P.parity("saelstm", n_folds=2)
+    r = parity.parity("saelstm", n_folds=2)
     assert r.tasks == ("valence", "arousal") and r.epochs == 1
     assert {p: {t: len(v) for t, v in a.items()} for p, a in r.accuracy.items()} == {
         "fp32": {"valence": 2, "arousal": 2},

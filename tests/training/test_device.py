@@ -199,12 +199,12 @@ def test_bench_gpu_script_runs_its_full_size_epoch_on_any_device(monkeypatch):
     epoch is a whole-set unit's (fold 1 of the protocol's own folds at 32 x 40 trials)."""
     import importlib.util
 
-    import bench.perf.benchmarks
+    import bench.perf.fullsize
 
     spec = importlib.util.spec_from_file_location("bench_gpu", REPO / "scripts" / "bench_gpu.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    monkeypatch.setattr(bench.perf.benchmarks, "FULL_SIZE", (6, 40, 12))  # the splitter is slow at full size
+    monkeypatch.setattr(bench.perf.fullsize, "FULL_SIZE", (6, 40, 12))  # the splitter is slow at full size
     n_train, n_valid = script.whole_set_sizes("mtcnn")
     assert n_train + n_valid == 6 * 40 * 12 * 4 // 5  # the 4 folds left by the test fold
     epoch = script.full_size_epoch("saelstm", torch.device("cpu"), n_train=256, n_valid=64, compile=False)

@@ -13,7 +13,8 @@ from bench.core.errors import ConfigError
 from bench.models.registry import create_model, resolve_input_spec
 from bench.runs import runner
 from bench.tracking.store import TAG, child_runs, client, experiment_id
-from bench.training.stacked import _LoopLSTM, adam_step, fit_stacked
+from bench.training.stacked import _LoopLSTM, fit_stacked
+from bench.training.step import adam_step
 from bench.training.trainer import fit
 
 CPU = torch.device("cpu")

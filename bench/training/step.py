@@ -1,0 +1,199 @@
+"""One training step: the forward pass, the multi-task loss and the update, written once.
+
+:func:`bench.training.trainer.fit`, :func:`bench.training.stacked.fit_stacked`, the plan's throughput probe
+(:func:`bench.runs.estimate.training_step`) and ``bench perf``'s step timing all train through this
+module, so what a plan estimates and what ``bench perf`` times is the work a run does, and the stacked
+ensemble computes each model's loss exactly as a model trained alone does.
+
+Single model: :func:`train_step` (autocast forward, :func:`multitask_loss` plus the model's auxiliary
+loss, backward, ``torch.optim`` step). Stacked models (K models of one architecture, parameters stacked
+along dim 0): :func:`forward_loss` runs inside ``torch.func.vmap`` and :func:`stacked_update` takes the
+gradient of the K losses and applies :func:`adam_step`, torch's Adam written over stacked tensors with a
+per-model mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
+
+import torch
+import torch.nn.functional as F
+
+from bench.config.run import TrainConfig
+from bench.core.metrics import predicted_class
+
+TASK_INDEX = {"valence": 0, "arousal": 1}
+"""Column of each task in the (N, 2) label tensors."""
+
+BETAS = (0.9, 0.999)
+"""torch.optim.Adam's default betas (the trainer uses the defaults)."""
+
+Forward = Callable[[torch.Tensor], dict[str, torch.Tensor]]
+"""A model's forward pass: a batch in, logits per task out."""
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast when asked for (``auto`` was resolved in bench.runs.identity); fp32 otherwise."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def high_probability(logits: torch.Tensor) -> torch.Tensor:
+    """Class-1 ("high") probability from (N, 2) logits, in fp32 (the input of :func:`predicted_class`).
+
+    Validation and test both take this path, so the same logits give the same class in both (argmax
+    on the logits could say "high" where the rounded probability is exactly 0.5).
+    """
+    return torch.softmax(logits.float(), dim=1)[:, 1]
+
+
+def class_weights(y: torch.Tensor) -> torch.Tensor:
+    """sklearn's 'balanced' weights n / (2 * count) for a binary label vector."""
+    counts = torch.bincount(y, minlength=2).double()
+    w = y.numel() / (2.0 * counts.clamp(min=1))
+    return w.float()
+
+
+def task_weights(config: TrainConfig) -> dict[str, float]:
+    """The loss weight of each task, ``{"valence": w_v, "arousal": w_a}``, from ``config.loss_weights``."""
+    return {"valence": config.loss_weights[0], "arousal": config.loss_weights[1]}
+
+
+def multitask_loss(
+    out: Mapping[str, torch.Tensor],
+    y: torch.Tensor,
+    tasks: Sequence[str],
+    weights: Mapping[str, float],
+    cw: Mapping[str, torch.Tensor | None],
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``sum(weights[t] * L_t)`` over ``tasks`` and the per-task losses ``L_t``.
+
+    ``L_t`` is the cross-entropy of the task's fp32 logits ``out[t]`` against its column of the (N, 2)
+    labels ``y``, with the class weights ``cw[t]`` (None: unweighted). Training, validation, tuning and
+    the stacked ensemble all use this one loss, so their numbers compare.
+    """
+    parts = {t: F.cross_entropy(out[t].float(), y[:, TASK_INDEX[t]], weight=cw[t]) for t in tasks}
+    return sum(weights[t] * parts[t] for t in tasks), parts
+
+
+def forward_loss(
+    forward: Forward,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    tasks: Sequence[str],
+    weights: Mapping[str, float],
+    cw: Mapping[str, torch.Tensor | None],
+    device: torch.device,
+    precision: str,
+    aux: Callable[[], torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The training loss of one batch and its logits: ``forward(x)`` under :func:`autocast`, then
+    :func:`multitask_loss` plus ``aux()`` (a model's ``auxiliary_loss``, read after its forward pass).
+
+    Runs as it is inside ``torch.func.vmap`` (the stacked ensemble), so one model and K stacked models
+    compute the same loss."""
+    with autocast(device, precision):
+        out = forward(x)
+    loss, _ = multitask_loss(out, y, tasks, weights, cw)
+    if aux is not None:
+        loss = loss + aux()
+    return loss, out
+
+
+def batch_hits(out: Mapping[str, torch.Tensor], y: torch.Tensor, tasks: Sequence[str]) -> torch.Tensor:
+    """Correct predictions per task in a batch, as a (len(tasks),) int64 tensor left on the device (the
+    step loop never waits for a host copy)."""
+    return torch.stack(
+        [(predicted_class(high_probability(out[t].detach())) == y[:, TASK_INDEX[t]]).sum() for t in tasks]
+    )
+
+
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    tasks: Sequence[str],
+    weights: Mapping[str, float],
+    cw: Mapping[str, torch.Tensor | None],
+    device: torch.device,
+    precision: str,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One step of ``model`` on the batch ``x``, ``y`` ((N, 2) labels): :func:`forward_loss` (with the
+    model's ``auxiliary_loss`` where it has one), backward, ``optimizer.step()``.
+
+    Returns the detached loss and the logits (for the caller's running loss and :func:`batch_hits`);
+    nothing here copies to the host, so a timed step is the training work alone."""
+    loss, out = forward_loss(
+        model, x, y, tasks=tasks, weights=weights, cw=cw, device=device, precision=precision,
+        aux=getattr(model, "auxiliary_loss", None),
+    )  # fmt: skip
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), out
+
+
+# ---------------------------------------------------------------------------------------- stacked
+def adam_step(
+    params: dict[str, torch.Tensor],
+    grads: dict[str, torch.Tensor],
+    state: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    steps: torch.Tensor,
+    lr: torch.Tensor,
+    active: torch.Tensor,
+    *,
+    eps: float,
+    betas: tuple[float, float] = BETAS,
+) -> None:
+    """One ``torch.optim.Adam`` step of K stacked models, in place; models not ``active`` are untouched.
+
+    ``params``, ``grads`` and the ``state`` (exp_avg, exp_avg_sq) are stacked along dim 0; ``steps`` (K,)
+    counts each model's steps and is increased here for the active ones; ``lr`` (K,) is each model's
+    learning rate (float64: torch keeps it as a Python float). The arithmetic follows torch's
+    single-tensor Adam: ``m.lerp_(g, 1 - b1)``,
+    ``v = b2 v + (1 - b2) g^2``, ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``, with the
+    bias corrections in float64 as torch computes them from Python floats.
+    """
+    b1, b2 = betas
+    steps += active.to(steps.dtype)
+    t = steps.to(torch.float64).clamp(min=1)  # a model that never stepped is masked anyway
+    neg_step = (-lr.to(torch.float64) / (1 - b1**t)).float()
+    bc2_sqrt = torch.sqrt(1 - b2**t).float()
+    with torch.no_grad():
+        for name, p in params.items():
+            g = grads.get(name)
+            if g is None:
+                continue
+            m, v = state[name]
+            shape = (-1,) + (1,) * (p.ndim - 1)
+            mask = active.view(shape)
+            m_new = torch.lerp(m, g, 1 - b1)
+            v_new = torch.addcmul(v * b2, g, g, value=1 - b2)
+            denom = v_new.sqrt() / bc2_sqrt.view(shape) + eps
+            p_new = p + neg_step.view(shape) * (m_new / denom)  # addcdiv(p, m, denom, value=-step)
+            m.copy_(torch.where(mask, m_new, m))
+            v.copy_(torch.where(mask, v_new, v))
+            p.copy_(torch.where(mask, p_new, p))
+
+
+def stacked_update(
+    loss: torch.Tensor,
+    params: dict[str, torch.Tensor],
+    trained: Sequence[str],
+    state: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    steps: torch.Tensor,
+    lr: torch.Tensor,
+    active: torch.Tensor,
+    *,
+    eps: float,
+) -> None:
+    """The update of K stacked models after a vmapped :func:`forward_loss`: the gradient of the sum of
+    their losses ``loss`` (each model's parameters get only their own loss's gradient) with respect to
+    the ``trained`` parameters, then :func:`adam_step` on the ``active`` models."""
+    grads = torch.autograd.grad(loss.sum(), [params[k] for k in trained], allow_unused=True)
+    adam_step(params, dict(zip(trained, grads, strict=True)), state, steps, lr, active, eps=eps)
