@@ -1,29 +1,8 @@
-"""Baseline models; importing this package registers ``4dcrnn``, ``fbccnn``, ``mccnn``, ``saelstm``, the
-time-domain ``eegnet``, ``shallowconvnet``, ``deepconvnet``, ``tsception``, then ``majority`` and ``prior``
-(in this order, after ``mtcnn``): the import order is the registry's, so tables list models in it."""
+"""Baseline models, one module each; importing a module registers its models.
 
-# isort: off
-from baselines.crnn4d import CRNN4D
-from baselines.fbccnn import FBCCNN
-from baselines.mccnn import MultiColumnCNN
-from baselines.saelstm import SAELSTM
-from baselines.eegnet import EEGNet
-from baselines.shallowconvnet import ShallowConvNet
-from baselines.deepconvnet import DeepConvNet
-from baselines.tsception import TSception
-from baselines.trivial import MajorityClass, PriorSampler
-
-# isort: on
-
-__all__ = [
-    "CRNN4D",
-    "FBCCNN",
-    "MultiColumnCNN",
-    "SAELSTM",
-    "EEGNet",
-    "ShallowConvNet",
-    "DeepConvNet",
-    "TSception",
-    "MajorityClass",
-    "PriorSampler",
-]
+The model registry imports them through the ``deap_bench.models`` entry points (``pyproject.toml``, and
+``BUILTIN_MODULES`` in :mod:`bench.models.registry`) in this order, after ``mtcnn``: ``4dcrnn``,
+``fbccnn``, ``mccnn``, ``saelstm``, the time-domain ``eegnet``, ``shallowconvnet``, ``deepconvnet``,
+``tsception``, then ``majority`` and ``prior``. That order is the registry's, so tables list models in
+it; this package imports none of them, so the entry points alone decide it.
+"""

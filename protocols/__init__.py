@@ -11,6 +11,7 @@ from protocols.registry import (
     get_protocol,
     list_protocols,
     register_protocol,
+    unregister_protocol,
 )
 from protocols.splits import Fold, fold_assignment, make_folds
 
@@ -23,4 +24,5 @@ __all__ = [
     "list_protocols",
     "make_folds",
     "register_protocol",
+    "unregister_protocol",
 ]

@@ -1,10 +1,14 @@
-"""The one protocol registry: populations x split units, as plain values."""
+"""The one protocol registry: populations x split units, as plain values.
+
+The built-in protocols are registered at the end of this module (a :class:`bench.core.registry.Registry`
+with no modules to load); another module may :func:`register_protocol` its own.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.core.errors import ConfigError
+from bench.core.registry import Registry
 
 POPULATIONS = ("per-subject", "pooled", "cross-dataset")
 SPLIT_UNITS = ("segment", "trial", "subject", "dataset")
@@ -58,27 +62,29 @@ class Protocol:
             raise ValueError(f"default_split={self.default_split!r} is not in splits {self.splits}")
 
 
-_REGISTRY: dict[str, Protocol] = {}
+PROTOCOLS: Registry[Protocol] = Registry("protocol")
+"""Every protocol, in registration order (the built-ins below first)."""
 
 
 def register_protocol(protocol: Protocol) -> Protocol:
     """Add a protocol; a duplicate name is a programmer error."""
-    if protocol.name in _REGISTRY:
+    if protocol.name in PROTOCOLS:
         raise ValueError(f"protocol {protocol.name!r} is already registered")
-    _REGISTRY[protocol.name] = protocol
-    return protocol
+    return PROTOCOLS.register(protocol.name, protocol)
+
+
+def unregister_protocol(name: str) -> None:
+    """Remove a registration (tests that register throw-away protocols)."""
+    PROTOCOLS.unregister(name)
 
 
 def get_protocol(name: str) -> Protocol:
     """A registered protocol; an unknown name is a one-line :class:`ConfigError`."""
-    try:
-        return _REGISTRY[name]
-    except (KeyError, TypeError):
-        raise ConfigError(f"unknown protocol {name!r}; known: {', '.join(_REGISTRY)}") from None
+    return PROTOCOLS.get(name)
 
 
 def list_protocols() -> list[Protocol]:
-    return list(_REGISTRY.values())
+    return PROTOCOLS.values()
 
 
 register_protocol(

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
-from bench.data.datasets import dataset_names, get_dataset
+from bench.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -103,7 +103,7 @@ class DataChoice:
 
     def name(self, configured: str | None = None) -> str:
         """The dataset read: the options', else the config file's, else DEAP (a name checked here)."""
-        return get_dataset(self.dataset or configured or "deap").name
+        return get_dataset(self.dataset or configured or DEFAULT_DATASET).name
 
     def from_twin(self, dataset: str, *, test: bool = False) -> bool:
         """``dataset`` (the training one, or the test one) is read from its embedded synthetic twin."""
@@ -169,7 +169,7 @@ class DataChoice:
         if self.deap_flag:
             out = ["--deap", str(self.folder)]
         else:
-            out = [] if dataset == "deap" and self.dataset is None else ["--dataset", dataset]
+            out = [] if dataset == DEFAULT_DATASET and self.dataset is None else ["--dataset", dataset]
             out += [] if self.folder is None else ["--data-dir", str(self.folder)]
         if test is not None:
             out += ["--test", test]

@@ -22,6 +22,7 @@ from bench.cli.common import (
 )
 from bench.core.checks import check_option
 from bench.core.terminal import NAME, TEXT, Col, FitTable
+from bench.data.datasets import DEFAULT_DATASET
 
 app = typer.Typer(
     help="The registered datasets, their synthetic twins, the feature cache and brain-map pictures.",
@@ -72,7 +73,7 @@ def load_features(
 def synth(
     out: Path = typer.Argument(..., help="Folder to write the twin's files into"),
     dataset: str = typer.Option(
-        "deap", "--dataset", help="Dataset whose twin to write (its file format, channels, ratings)"
+        DEFAULT_DATASET, "--dataset", help="Dataset whose twin to write (its file format, channels, ratings)"
     ),
     subjects: int | None = typer.Option(
         None, "--subjects", help="Number of subjects (default and most: the dataset's, DEAP 32)"
@@ -90,14 +91,14 @@ def synth(
     """Write a synthetic twin of a dataset (its exact file format, documented planted effects)."""
     from bench.core.checks import check_number
     from bench.data.datasets import dataset_names, get_dataset
-    from bench.data.synthetic import FAST, SyntheticConfig, write_synthetic
+    from bench.data.synthetic import FAST_SIZE, SyntheticConfig, write_synthetic
 
     ds = get_dataset(check_option("--dataset", dataset, dataset_names()))
     for flag, value, most in (("--subjects", subjects, ds.n_subjects), ("--trials", trials, ds.n_trials)):
         if value is not None:  # the bounds are the dataset's: checked here, not by typer
             check_number(f"{flag} ({ds.title})", value, integer=True, low=1, high=most)
     if fast:
-        n_subjects, n_trials = FAST.n_subjects, min(FAST.n_trials, ds.n_trials)
+        n_subjects, n_trials = FAST_SIZE[0], min(FAST_SIZE[1], ds.n_trials)
     else:
         n_subjects, n_trials = subjects or ds.n_subjects, trials or ds.n_trials
     cfg = SyntheticConfig(

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from bench.core.checks import check_number, check_option, check_type
 from bench.core.errors import ConfigError
+from bench.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset
 
 PRECISIONS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -118,7 +119,7 @@ class RunConfig:
     on 1-5), resolved before the run key (bench.runs.identity)."""
     high_if: str = "gt"
     audit: tuple[str, ...] = ()
-    dataset: str = "deap"
+    dataset: str = DEFAULT_DATASET
     """The registered dataset the run reads (bench.data.datasets); the training dataset of a cross-dataset
     run."""
     test_dataset: str | None = None
@@ -145,7 +146,7 @@ class RunConfig:
         "recipe": "harness",
         "train.restore_best": True,
         "train.stack": 0,
-        "dataset": "deap",
+        "dataset": DEFAULT_DATASET,
         "test_dataset": None,
     }
     """Fields added after runs were tracked: left out of the run key at their default value, so the
@@ -171,8 +172,6 @@ class RunConfig:
             object.__setattr__(self, "features", tuple(self.features))
         check_type("single_task", self.single_task, bool, "true or false")
         check_number("threshold", self.threshold, none_ok=True)
-        from bench.data.datasets import dataset_names
-
         check_option("dataset", self.dataset, dataset_names())
         check_option("test_dataset", self.test_dataset, (None, *dataset_names()))
         check_option("high_if", self.high_if, ("gt", "ge"))
@@ -188,8 +187,6 @@ class RunConfig:
         check_type("log_model", self.log_model, bool, "true or false")
         check_type("compile", self.compile, bool, "true or false")
         if self.subjects is not None:
-            from bench.data.datasets import get_dataset
-
             n = get_dataset(self.dataset).n_subjects  # numbered 1-32 in DEAP, 1-23 in DREAMER, ...
             what = f"a list of subject numbers 1-{n}"
             for s in check_type("subjects", self.subjects, (list, tuple), what):
@@ -207,8 +204,6 @@ class RunConfig:
         for k in self.NON_KEY:
             d.pop(k)
         if d["threshold"] is None and self.test_dataset is None:  # the dataset's own: same run as naming it
-            from bench.data.datasets import get_dataset
-
             d["threshold"] = get_dataset(self.dataset).threshold
         for path, default in self.KEY_OMIT_IF_DEFAULT.items():
             section, _, name = path.rpartition(".")

@@ -2,18 +2,30 @@
 
 Every refused value becomes one :class:`~bench.core.errors.ConfigError` line that names the key, the value
 and what is allowed, e.g. ``train.lr='fast': expected a number > 0`` or
-``train.precision='fp8' is not allowed; allowed: fp32, bf16``. Config dataclasses, the feature config
+``train.precision='fp8' is not allowed; allowed: fp32, bf16`` (with ``; did you mean 'fp32'?`` where a
+value is close to an allowed one). Config dataclasses, the feature config
 and the CLI call these instead of writing their own f-strings, so the messages cannot drift apart.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Iterable
 from typing import Any
 
 from bench.core.errors import ConfigError
+
+
+def close_match(value: object, known: Iterable[object]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``known`` to a mistyped ``value``, or ``""`` where
+    none is close (difflib's ratio >= 0.6): the hint the unknown-name and not-allowed errors share."""
+    if not isinstance(value, str):
+        return ""
+    names = {str(k): k for k in known}
+    match = difflib.get_close_matches(value, list(names), n=1)
+    return f"; did you mean {names[match[0]]!r}?" if match else ""
 
 
 def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
@@ -24,7 +36,10 @@ def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     except TypeError:  # unhashable or incomparable values are simply not allowed
         ok = False
     if not ok:
-        raise ConfigError(f"{name}={value!r} is not allowed; allowed: {', '.join(map(str, allowed))}")
+        raise ConfigError(
+            f"{name}={value!r} is not allowed; allowed: {', '.join(map(str, allowed))}"
+            f"{close_match(value, allowed)}"
+        )
     return value
 
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from bench.data.datasets.deap import ALL_CHANNELS, EEG_CHANNELS, PERIPHERAL_CHANNELS, SFREQ
+from bench.data.datasets.deap_format import ALL_CHANNELS, EEG_CHANNELS, PERIPHERAL_CHANNELS, SFREQ
 
 __all__ = ["ALL_CHANNELS", "EEG_CHANNELS", "GRIDS", "PERIPHERAL_CHANNELS", "SFREQ", "grid_positions",
            "grid_shape", "mirror_index", "montage_xy", "to_grid"]  # fmt: skip

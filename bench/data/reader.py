@@ -6,9 +6,6 @@ restricted unpickler and the shared checks in :mod:`bench.data.safeload`.
 
 from bench.data.datasets import SubjectRecording
 from bench.data.datasets.deap import (
-    BASELINE_SAMPLES,
-    N_SAMPLES,
-    RATING_NAMES,
     SUBJECT_RE,
     find_subject_files,
     read_subject,
@@ -16,6 +13,7 @@ from bench.data.datasets.deap import (
     validate_arrays,
     validate_ratings,
 )
+from bench.data.datasets.deap_format import BASELINE_SAMPLES, N_SAMPLES, RATING_NAMES
 from bench.data.safeload import first_non_finite, safe_load_pickle
 
 __all__ = [

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.core.errors import ConfigError, DataError
 from bench.core.files import writable
-from bench.data.datasets import Dataset, get_dataset
+from bench.data.datasets import DEFAULT_DATASET, Dataset, get_dataset
 from bench.data.paths import CACHE_ENV, cache_root
 from bench.data.synthetic import GENERATOR_VERSION, SyntheticConfig, write_synthetic
 
@@ -33,7 +33,7 @@ class DataSource:
     """The file each subject is read from (the first of several for a dataset with a file per session)."""
     synthetic: bool
     description: str
-    dataset: str = "deap"
+    dataset: str = DEFAULT_DATASET
     members: dict[int, tuple[Path, ...]] = field(default_factory=dict)
     """Every file each subject is read from, where that is more than ``files`` names (MAHNOB-HCI)."""
 
@@ -122,7 +122,7 @@ def open_deap(root: str | Path, subjects: Iterable[int] | None = None) -> DataSo
     return open_dataset("deap", root, subjects)
 
 
-def default_synthetic_config(dataset: str = "deap") -> SyntheticConfig:
+def default_synthetic_config(dataset: str = DEFAULT_DATASET) -> SyntheticConfig:
     """The embedded default twin: 4 subjects (DEAP: x 40 trials), so the README's main command runs in
     minutes on 2 cores; the other datasets' twins have their full trial count."""
     if dataset == "deap":
@@ -133,7 +133,7 @@ def default_synthetic_config(dataset: str = "deap") -> SyntheticConfig:
 def twin_config(dataset: str) -> SyntheticConfig:
     """The embedded default twin of ``dataset`` (:func:`default_synthetic_config`, looked up by name at
     call time so that it can be replaced in one place)."""
-    return default_synthetic_config() if dataset == "deap" else default_synthetic_config(dataset)
+    return default_synthetic_config() if dataset == DEFAULT_DATASET else default_synthetic_config(dataset)
 
 
 def _synthetic_folder(config: SyntheticConfig, cache_dir: str | Path | None) -> Path:
@@ -164,7 +164,7 @@ def generated_twin(dataset: str, cache_dir: str | Path | None = None) -> Path | 
     return folder if _complete(folder, config) else None
 
 
-def default_source(cache_dir: str | Path | None = None, dataset: str = "deap") -> DataSource | None:
+def default_source(cache_dir: str | Path | None = None, dataset: str = DEFAULT_DATASET) -> DataSource | None:
     """The data a command uses without a folder or --synthetic: the dataset's environment variable, else
     its embedded synthetic twin if it has been generated (None otherwise: it is never generated just to
     be named)."""
@@ -183,7 +183,7 @@ def synthetic_source(
 ) -> DataSource:
     """Generate (once) and open a synthetic twin in the cache; ``config`` is a SyntheticConfig (its
     ``dataset`` says which dataset's twin)."""
-    config = config or twin_config("deap")
+    config = config or twin_config(DEFAULT_DATASET)
     ds = get_dataset(config.dataset)
     folder = _synthetic_folder(config, cache_dir)
     if not _complete(folder, config):
@@ -215,7 +215,7 @@ def resolve_source(
     synthetic: SyntheticConfig | None = None,
     cache_dir: str | Path | None = None,
     echo: Callable[[str], None] | None = None,
-    dataset: str = "deap",
+    dataset: str = DEFAULT_DATASET,
 ) -> DataSource:
     """The data a command uses: the folder ``deap`` if given (the dataset's copy; the name is DEAP's, from
     before other datasets), else the dataset's environment variable, else its embedded synthetic twin."""

@@ -61,7 +61,8 @@ import numpy as np
 from bench.core.checks import check_number
 from bench.core.errors import ConfigError, DataError
 from bench.core.files import atomic_file
-from bench.data.datasets.deap import BASELINE_SAMPLES, EEG_CHANNELS, N_SAMPLES, SFREQ
+from bench.data.datasets import DEFAULT_DATASET, get_dataset
+from bench.data.datasets.deap_format import BASELINE_SAMPLES, EEG_CHANNELS, N_SAMPLES, SFREQ
 
 GENERATOR_VERSION = 2
 """Bump when the files a config produces change (part of the embedded default's cache key). 2: signals
@@ -132,14 +133,12 @@ class SyntheticConfig:
     fingerprint_sd: float = 0.3
     high_fraction: float = 0.58
     """Target share of ratings above the dataset's threshold (DEAP: roughly 0.55-0.60 above 5)."""
-    dataset: str = "deap"
+    dataset: str = DEFAULT_DATASET
     """The dataset whose file format, channels, rates and rating scale the twin has."""
     peripheral_effect: float = 0.0
     """Scale of :data:`PERIPHERAL_EFFECTS` (DEAP twins; 0: label-free peripheral signals)."""
 
     def __post_init__(self) -> None:
-        from bench.data.datasets import get_dataset
-
         ds = get_dataset(self.dataset)
         if not 1 <= int(self.n_subjects) <= ds.n_subjects:
             raise ConfigError(f"n_subjects={self.n_subjects!r} must be in 1..{ds.n_subjects} ({ds.title})")
@@ -168,8 +167,10 @@ class SyntheticConfig:
         return d
 
 
-FAST = SyntheticConfig(n_subjects=4, n_trials=16, seed=0)
-"""A small preset for tests and quick looks."""
+FAST_SIZE: tuple[int, int] = (4, 16)
+"""Subjects and trials of the small preset for tests and quick looks (``bench data synth --fast``). Plain
+numbers, not a SyntheticConfig: building one looks its dataset up, and this module is imported while
+the DEAP dataset (whose twin writer is here) is being registered."""
 
 MARKER = "SYNTHETIC.json"
 PARTIAL_MARKER = "SYNTHETIC.partial"
@@ -349,8 +350,6 @@ def _holds_real_files(folder: Path, dataset_files: str) -> bool:
 
 def write_marker(folder: Path, config: SyntheticConfig) -> None:
     """Write ``SYNTHETIC.json`` last: the twin is complete, and everything computed from it is synthetic."""
-    from bench.data.datasets import get_dataset
-
     title = get_dataset(config.dataset).title
     info = {
         "generator_version": GENERATOR_VERSION,
@@ -380,8 +379,6 @@ def write_marker(folder: Path, config: SyntheticConfig) -> None:
 
 def write_synthetic(folder: str | Path, config: SyntheticConfig | None = None) -> list[Path]:
     """Write the twin of ``config.dataset`` into ``folder`` in that dataset's file format."""
-    from bench.data.datasets import get_dataset
-
     config = config or SyntheticConfig()
     return get_dataset(config.dataset).write_synthetic(Path(folder), config)
 

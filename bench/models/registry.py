@@ -1,8 +1,10 @@
 """The one model registry: every model is a factory plus the metadata the harness prints and uses.
 
 A model is added by decorating its class (or a factory function) with :func:`register_model` in a
-module under ``mtcnn/`` or ``baselines/``. The built-in packages are imported lazily, on the first
-lookup, so that model modules can import this one without an import cycle.
+module named by an entry point of group ``deap_bench.models``: the built-ins (``mtcnn`` and the
+``baselines`` modules, :data:`BUILTIN_MODULES`) in ``pyproject.toml``, or another installed package's.
+Those modules are imported lazily, on the first lookup (:class:`bench.core.registry.Registry`), so that
+model modules can import this one without an import cycle.
 
 Examples
 --------
@@ -13,7 +15,6 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -24,14 +25,31 @@ from torch import nn
 from bench.config.run import TrainConfig
 from bench.core.checks import check_type
 from bench.core.errors import ConfigError
+from bench.core.registry import Registry
 from bench.data.inputs import FEATURE_KINDS, TASKS, InputSpec
 
 FIDELITIES: tuple[str, ...] = ("exact", "approximate")
 """``exact``: matches the authors' code or a complete paper description; ``approximate``: some details
 are ours (listed in the notes)."""
 
-BUILTIN_PACKAGES: tuple[str, ...] = ("mtcnn", "baselines")
-"""Packages whose import registers the built-in models."""
+ENTRY_POINT_GROUP = "deap_bench.models"
+"""Entry-point group naming the modules whose import registers models (this project's and plugins')."""
+
+BUILTIN_MODULES: dict[str, str] = {
+    "mtcnn": "mtcnn",
+    "crnn4d": "baselines.crnn4d",
+    "fbccnn": "baselines.fbccnn",
+    "mccnn": "baselines.mccnn",
+    "saelstm": "baselines.saelstm",
+    "eegnet": "baselines.eegnet",
+    "shallowconvnet": "baselines.shallowconvnet",
+    "deepconvnet": "baselines.deepconvnet",
+    "tsception": "baselines.tsception",
+    "trivial": "baselines.trivial",
+}
+"""The built-in entries of :data:`ENTRY_POINT_GROUP`, as ``pyproject.toml`` declares them (a test checks
+they agree), in registry order: tables and ``bench models`` list the models in it. Loaded from this
+list where the installed metadata lacks the group."""
 
 PAPER_RECIPE_NOT_STATED = (
     "Not stated in the paper (as far as we could recover it); the harness recipe is used."
@@ -98,8 +116,8 @@ class ModelInfo:
         return model, training
 
 
-_REGISTRY: dict[str, ModelInfo] = {}
-_BUILTIN_LOADED = False
+MODELS: Registry[ModelInfo] = Registry("model", group=ENTRY_POINT_GROUP, builtins=BUILTIN_MODULES)
+"""Every registered model."""
 _REQUIRED = ("full_name", "citation", "input_spec", "reported", "fidelity")
 
 
@@ -147,8 +165,6 @@ def register_model(name: str, **metadata: Any) -> Callable:
     _check_paper_recipe(name, metadata.get("paper_recipe", {}))
 
     def decorator(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is already registered")
         info = ModelInfo(
             name=name,
             full_name=metadata["full_name"],
@@ -178,7 +194,7 @@ def register_model(name: str, **metadata: Any) -> Callable:
                 raise ValueError(
                     f"register_model({name!r}): spec_params maps {hp!r} to unknown {spec_field!r}"
                 )
-        _REGISTRY[name] = info
+        MODELS.register(name, info)
         return factory
 
     return decorator
@@ -200,33 +216,17 @@ def _check_paper_recipe(name: str, recipe: Mapping[str, Any]) -> None:
 
 def unregister_model(name: str) -> None:
     """Remove a registration (for tests and notebooks that register throw-away models)."""
-    _REGISTRY.pop(name, None)
-
-
-def _load_builtin() -> None:
-    """Import the built-in model packages once; their imports register the models."""
-    global _BUILTIN_LOADED
-    if _BUILTIN_LOADED:
-        return
-    _BUILTIN_LOADED = True
-    for pkg in BUILTIN_PACKAGES:
-        importlib.import_module(pkg)
+    MODELS.unregister(name)
 
 
 def list_models() -> list[ModelInfo]:
-    """All registered models, in registration order."""
-    _load_builtin()
-    return list(_REGISTRY.values())
+    """All registered models, in registration order (built-ins first, then plugins')."""
+    return MODELS.values()
 
 
 def get_model_info(name: str) -> ModelInfo:
     """Metadata of a registered model; an unknown name is a one-line :class:`ConfigError`."""
-    _load_builtin()
-    try:
-        return _REGISTRY[name]
-    except (KeyError, TypeError):
-        known = ", ".join(_REGISTRY) or "none"
-        raise ConfigError(f"unknown model {name!r}; known: {known}") from None
+    return MODELS.get(name)
 
 
 def _check_tasks(tasks: Iterable[str]) -> tuple[str, ...]:

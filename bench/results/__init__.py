@@ -11,17 +11,17 @@ Pure functions a notebook user can call::
 Modules: :mod:`~bench.results.store` (reading runs, one per cell), :mod:`~bench.results.cells`
 (statistics of a cell and of pairs), one module per table registered with
 :func:`~bench.results.table.register_table`, :mod:`~bench.results.render` and
-:mod:`~bench.results.plots`. A new table is one module plus its name in :data:`BUILTIN_TABLES`.
+:mod:`~bench.results.plots`. A new table is one module plus its name in
+:data:`~bench.results.table.BUILTIN_TABLES`.
 """
 
 from __future__ import annotations
-
-import importlib
 
 from bench.results.cells import METRICS, Cell, cell, paired_test
 from bench.results.render import FORMATS, render, to_csv, to_html, to_latex, to_markdown, to_rich, write
 from bench.results.store import Store, find_parent, load_store
 from bench.results.table import (
+    BUILTIN_TABLES,
     NOT_RUN,
     Table,
     TableOption,
@@ -31,28 +31,6 @@ from bench.results.table import (
     register_table,
     unregister_table,
 )
-
-BUILTIN_TABLES: tuple[str, ...] = (
-    "comparison",
-    "protocols",
-    "leakage",
-    "ablation",
-    "leaderboard",
-    "crossdataset",
-)
-"""Modules of :mod:`bench.results` whose import registers the built-in tables (in this order)."""
-
-_LOADED = False
-
-
-def load_builtin() -> None:
-    """Import the built-in table modules once (their decorators register the tables)."""
-    global _LOADED
-    if not _LOADED:
-        _LOADED = True
-        for name in BUILTIN_TABLES:
-            importlib.import_module(f"bench.results.{name}")
-
 
 __all__ = [
     "FORMATS",
@@ -68,7 +46,6 @@ __all__ = [
     "find_parent",
     "get_table",
     "list_tables",
-    "load_builtin",
     "load_store",
     "paired_test",
     "register_table",

@@ -6,7 +6,8 @@ A new table is one module with one decorated function::
     def mine(store: Store, metric: str, model: str) -> list[Table]: ...
 
 ``bench table mine`` then exists, with the shared options (data, store, ``--where``, ``--metric``,
-formats) and its own.
+formats) and its own, once its module is in :data:`BUILTIN_TABLES` (the built-in table modules, imported
+on the first lookup by the :class:`~bench.core.registry.Registry` here).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from bench.core.errors import ConfigError
+from bench.core.registry import Registry
 from bench.data.source import kind_words
 from bench.results.cells import METRIC_LABELS, Cell
 from bench.results.commands import data_options, run_command  # noqa: F401  (re-exported: table modules)
@@ -80,7 +82,18 @@ class TableSpec:
     (``bench table cross-dataset``): not a section of one data set's report."""
 
 
-_TABLES: dict[str, TableSpec] = {}
+BUILTIN_TABLES: tuple[str, ...] = (
+    "comparison",
+    "protocols",
+    "leakage",
+    "ablation",
+    "leaderboard",
+    "crossdataset",
+)
+"""Modules of :mod:`bench.results` whose import registers the built-in tables (in this order)."""
+
+TABLES: Registry[TableSpec] = Registry("table", builtins={n: f"bench.results.{n}" for n in BUILTIN_TABLES})
+"""Every table, in registration order."""
 
 
 def register_table(
@@ -94,9 +107,9 @@ def register_table(
     """Register ``build(store, metric, **options) -> list[Table]`` as table ``name``."""
 
     def decorator(build: Callable[..., list[Table]]) -> Callable[..., list[Table]]:
-        if name in _TABLES:
+        if name in TABLES:
             raise ValueError(f"table {name!r} is already registered")
-        _TABLES[name] = TableSpec(name, build, help, tuple(options), plot, across_pairs)
+        TABLES.register(name, TableSpec(name, build, help, tuple(options), plot, across_pairs))
         return build
 
     return decorator
@@ -104,25 +117,18 @@ def register_table(
 
 def unregister_table(name: str) -> None:
     """Remove a registration (tests, notebooks)."""
-    _TABLES.pop(name, None)
+    TABLES.unregister(name)
 
 
 def list_tables(*, across_pairs: bool = False) -> list[TableSpec]:
     """The tables of one data set (a report's sections); with ``across_pairs`` also those that read
     every cross-dataset pair (every ``bench table`` command)."""
-    from bench.results import load_builtin
-
-    load_builtin()
-    return [t for t in _TABLES.values() if across_pairs or not t.across_pairs]
+    return [t for t in TABLES.values() if across_pairs or not t.across_pairs]
 
 
 def get_table(name: str) -> TableSpec:
-    from bench.results import load_builtin
-
-    load_builtin()
-    if name not in _TABLES:
-        raise ConfigError(f"unknown table {name!r}; known: {', '.join(_TABLES)}")
-    return _TABLES[name]
+    """A registered table; an unknown name is a one-line :class:`ConfigError`."""
+    return TABLES.get(name)
 
 
 def build(name: str, store: Store, metric: str = "acc", **options: Any) -> list[Table]:

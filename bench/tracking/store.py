@@ -20,6 +20,7 @@ from pathlib import Path
 from bench import __version__
 from bench.core.errors import ConfigError
 from bench.core.faults import unwritable
+from bench.data.datasets import dataset_names
 
 TAG = "bench."
 
@@ -28,9 +29,7 @@ def _kinds() -> list[str]:
     """Every data kind, synthetic first within a dataset: DEAP's two (named before other datasets were
     registered), then ``<name>-synthetic`` and ``<name>`` for each other dataset and for cross-dataset
     runs."""
-    from bench.data.datasets import MODULES
-
-    names = [n for n in MODULES if n != "deap"] + ["cross-dataset"]
+    names = [n for n in dataset_names() if n != "deap"] + ["cross-dataset"]
     return ["synthetic", "deap"] + [k for n in names for k in (f"{n}-synthetic", n)]
 
 

@@ -17,7 +17,8 @@ from bench.core.errors import ConfigError, DataError
 from bench.data.cache import prepare_features
 from bench.data.contents import Contents
 from bench.data.datasets import SubjectRecording, get_dataset
-from bench.data.datasets.deap import PERIPHERAL_CHANNELS, read_subject
+from bench.data.datasets.deap import read_subject
+from bench.data.datasets.deap_format import PERIPHERAL_CHANNELS
 from bench.data.features import FeatureConfig, extract_features
 from bench.data.peripheral import (
     HEART_BAND,

@@ -351,9 +351,14 @@ def test_trivial_requires_fit(name):
 
 def test_unknown_model_is_one_line_config_error():
     with pytest.raises(ConfigError) as err:
-        get_model_info("resnet")
+        get_model_info("transformer")
     msg = str(err.value)
-    assert "\n" not in msg and msg.startswith("unknown model 'resnet'; known: mtcnn, 4dcrnn")
+    known = ", ".join(sorted(m.name for m in list_models()))
+    assert msg == f"unknown model 'transformer'; known: {known}"  # no close name: no hint
+    assert msg.startswith("unknown model 'transformer'; known: 4dcrnn, deepconvnet, eegnet")
+    with pytest.raises(ConfigError) as err:
+        get_model_info("mtcn")
+    assert str(err.value) == f"unknown model 'mtcn'; known: {known}; did you mean 'mtcnn'?"
     with pytest.raises(ConfigError):
         create_model("nope")
 

@@ -111,10 +111,9 @@ def test_dataset_threshold_and_subjects_follow_the_dataset(tmp_path):
 def _run_pair(tmp_path, effect_in_test: float) -> dict:
     """AMIGOS twin (6 subjects) -> DREAMER twin (8 subjects): MT-CNN and the majority baseline, then the
     cross-dataset table's numbers for MT-CNN."""
-    from bench.results import build, load_builtin, load_store
+    from bench.results import build, load_store
     from bench.runs.runner import run_experiment
 
-    load_builtin()
     train = synthetic_source(SyntheticConfig(dataset="amigos", n_subjects=6, n_trials=16, seed=1))
     test = synthetic_source(
         SyntheticConfig(dataset="dreamer", n_subjects=8, n_trials=18, seed=2, effect_size=effect_in_test)

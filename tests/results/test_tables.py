@@ -437,7 +437,7 @@ def test_registered_table_and_protocol_appear(store_env, capsys, tmp_path):
         assert "toy-pooled" in set(leak.frame["protocol"])
     finally:
         R.unregister_table("dummy")
-        registry._REGISTRY.pop("toy-pooled", None)
+        registry.unregister_protocol("toy-pooled")
 
 
 def test_cli_formats_deterministic(store_env, tmp_path, capsys):

@@ -4,7 +4,9 @@ A dataset is a description (channels, sampling rate, baseline and trial lengths,
 the default binarisation, where its files live) plus three functions: find a copy's files, read one
 subject, write a synthetic twin. Everything downstream (features, grids, the cache key, fingerprints,
 MLflow experiment names, the CLI's ``--dataset``) follows from the description, so a new dataset is one
-module plus one line in :data:`MODULES`.
+module plus one entry point of group ``deap_bench.datasets`` naming it (the built-ins' in
+``pyproject.toml`` and :data:`BUILTIN_MODULES`; another installed package may declare its own).
+:data:`DEFAULT_DATASET` is the one place the dataset read when none is named is set.
 
 Every reader returns a :class:`SubjectRecording` in one shape: per trial, ``baseline_s`` seconds of
 baseline followed by ``trial_s`` seconds of the stimulus, all at ``sfreq`` Hz, channels in the dataset's
@@ -19,22 +21,32 @@ which ``bench data info`` and the run's tags count.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from bench.core.checks import check_option
+from bench.core.errors import BenchError
+from bench.core.registry import Registry
+from bench.data.datasets.deap_format import EEG_CHANNELS
 
-MODULES: dict[str, str] = {
+ENTRY_POINT_GROUP = "deap_bench.datasets"
+"""Entry-point group naming each dataset's module: entry name = dataset name."""
+
+BUILTIN_MODULES: dict[str, str] = {
     "deap": "bench.data.datasets.deap",
     "dreamer": "bench.data.datasets.dreamer",
     "amigos": "bench.data.datasets.amigos",
     "mahnob-hci": "bench.data.datasets.mahnob",
 }
-"""Registered datasets: name -> the module that defines (and registers) it, imported on first use."""
+"""The built-in entries of :data:`ENTRY_POINT_GROUP` as ``pyproject.toml`` declares them (a test checks
+they agree): name -> the module that defines (and registers) it, imported on first use. Loaded from this
+list where the installed metadata lacks the group."""
+
+DEFAULT_DATASET = "deap"
+"""The dataset a run, a twin or a command reads when none is named: the paper's. Run keys leave it out
+(:attr:`bench.config.run.RunConfig.KEY_OMIT_IF_DEFAULT`), so it cannot change without changing them."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +85,6 @@ class SubjectRecording:
 
     def __post_init__(self) -> None:
         if not self.channel_names:  # the DEAP reader's default, kept for callers that build one by hand
-            from bench.data.datasets.deap import EEG_CHANNELS
-
             object.__setattr__(self, "channel_names", EEG_CHANNELS)
 
     @property
@@ -190,33 +200,31 @@ class Dataset:
         )
 
 
-_REGISTRY: dict[str, Dataset] = {}
+DATASETS: Registry[Dataset] = Registry(
+    "dataset", group=ENTRY_POINT_GROUP, builtins=BUILTIN_MODULES, by_name=True
+)
+"""Every dataset; a lookup imports only the module of the dataset named."""
 
 
 def register_dataset(dataset: Dataset) -> Dataset:
     """Add a dataset (its module calls this on import); a duplicate name is a programmer error."""
-    if dataset.name in _REGISTRY and _REGISTRY[dataset.name] is not dataset:
-        raise ValueError(f"dataset {dataset.name!r} is already registered")
     if dataset.rating_names[:2] != ("valence", "arousal"):
         raise ValueError(f"dataset {dataset.name!r}: ratings must start with valence, arousal")
-    _REGISTRY[dataset.name] = dataset
-    return dataset
+    return DATASETS.register(dataset.name, dataset)
 
 
 def dataset_names() -> tuple[str, ...]:
-    return tuple(MODULES)
+    """Every dataset's name (built-ins first), without importing any dataset module."""
+    return DATASETS.names()
 
 
 def get_dataset(name: str) -> Dataset:
     """A registered dataset by name; an unknown name is a one-line ConfigError listing the known ones."""
-    check_option("dataset", name, MODULES)
-    if name not in _REGISTRY:
-        importlib.import_module(MODULES[name])
-    return _REGISTRY[name]
+    return DATASETS.get(name)
 
 
 def list_datasets() -> list[Dataset]:
-    return [get_dataset(n) for n in MODULES]
+    return DATASETS.values()
 
 
 def left_out(
@@ -234,8 +242,6 @@ def left_out_tags(features, prefix: str = "bench.") -> dict[str, str]:
     the folder is unknown or cannot be read again). ``features``: a FeatureSet (its ``dataset``, ``source``
     folder and ``subjects``), or a cross-dataset pair (``train``, ``test``: tags ``left_out.train.<tag>``
     and ``left_out.test.<tag>``)."""
-    from bench.core.errors import BenchError
-
     pair = hasattr(features, "train") and hasattr(features, "test")
     sides = (("train.", features.train), ("test.", features.test)) if pair else (("", features),)
     out: dict[str, str] = {}

@@ -5,7 +5,8 @@ Layout read
 ``data_preprocessed_python/sXX.dat`` (Python 2 pickles of a dict with ``data`` (trials, 40 channels,
 8064 samples) and ``labels`` (trials, 4)) or ``data_preprocessed_matlab/sXX.mat`` (the same arrays); the
 folder holding them or DEAP's top folder may be given. 32 subjects x 40 one-minute music-video trials;
-channels 0-31 are EEG (:data:`EEG_CHANNELS`, the Geneva order), 32-39 peripheral. Preprocessed: 128 Hz,
+channels 0-31 are EEG (``EEG_CHANNELS`` of :mod:`~bench.data.datasets.deap_format`, the Geneva order),
+32-39 peripheral. Preprocessed: 128 Hz,
 EOG removed, 4-45 Hz band-pass, common average reference; each trial is a 3 s pre-trial baseline then
 60 s of the video. Ratings 1-9: valence, arousal, dominance, liking.
 
@@ -23,31 +24,19 @@ import numpy as np
 
 from bench.core.errors import DataError
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
+from bench.data.datasets.deap_format import (
+    ALL_CHANNELS,
+    BASELINE_SAMPLES,
+    EEG_CHANNELS,
+    N_SAMPLES,
+    PERIPHERAL_CHANNELS,
+    RATING_NAMES,
+    SCALE,
+    SFREQ,
+)
 from bench.data.safeload import check_eeg, check_ratings, describe_mat_value, load_mat, safe_load_pickle
+from bench.data.synthetic import write_synthetic_deap
 
-SFREQ = 128.0
-"""Sampling rate of DEAP's preprocessed data, Hz."""
-
-EEG_CHANNELS: tuple[str, ...] = (
-    "Fp1", "AF3", "F3", "F7", "FC5", "FC1", "C3", "T7", "CP5", "CP1", "P3", "P7", "PO3", "O1", "Oz", "Pz",
-    "Fp2", "AF4", "Fz", "F4", "F8", "FC6", "FC2", "Cz", "C4", "T8", "CP6", "CP2", "P4", "P8", "PO4", "O2",
-)  # fmt: skip
-"""The 32 EEG channels, in the order of DEAP's ``data`` array (indices 0-31)."""
-
-PERIPHERAL_CHANNELS: tuple[str, ...] = (
-    "hEOG", "vEOG", "zEMG", "tEMG", "GSR", "Respiration", "Plethysmograph", "Temperature",
-)  # fmt: skip
-"""Channels 32-39 of DEAP's ``data`` array: returned as :attr:`SubjectRecording.peripheral`, used only by
-models whose input asks for them (:mod:`bench.data.peripheral`)."""
-
-ALL_CHANNELS: tuple[str, ...] = EEG_CHANNELS + PERIPHERAL_CHANNELS
-
-N_SAMPLES = 8064
-"""Samples per trial in DEAP's preprocessed data: 63 s at 128 Hz (3 s baseline + 60 s)."""
-BASELINE_SAMPLES = 384
-"""The first 3 s of each trial are the pre-trial baseline."""
-RATING_NAMES: tuple[str, ...] = ("valence", "arousal", "dominance", "liking")
-SCALE = (1.0, 9.0)
 SUBJECT_RE = re.compile(r"^s(\d{2})\.(dat|mat)$")
 
 
@@ -159,12 +148,6 @@ def _read(files: tuple[Path, ...], subject: int) -> SubjectRecording:
     return read_subject(files[0])
 
 
-def _write_synthetic(folder: Path, config) -> list[Path]:
-    from bench.data.synthetic import write_synthetic_deap
-
-    return write_synthetic_deap(folder, config)
-
-
 DEAP = register_dataset(
     Dataset(
         name="deap",
@@ -184,7 +167,7 @@ DEAP = register_dataset(
         layout="sXX.dat (data_preprocessed_python) or sXX.mat (data_preprocessed_matlab), one per subject",
         find=_find,
         read=_read,
-        write_synthetic=_write_synthetic,
+        write_synthetic=write_synthetic_deap,
         peripheral=PERIPHERAL_CHANNELS,
         baseline_where="before the video (DEAP's pre-trial baseline)",
     )
