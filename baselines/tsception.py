@@ -12,6 +12,7 @@ from torch import nn
 
 from baselines.timedomain import SIGNAL_SPEC, check_samples, out_len, signal_dims
 from bench.data.channels import mirror_index
+from bench.data.datasets import list_datasets
 from bench.data.inputs import SIGNAL_SFREQ, TASKS, InputSpec
 from bench.models.layers import check_input, check_tasks, dropout_layer, make_batch_norm
 from bench.models.registry import register_model
@@ -47,8 +48,6 @@ _NOTES = (
 def headset_channels(n_channels: int) -> tuple[str, ...] | None:
     """The channel names of the registered datasets with ``n_channels`` EEG channels, where they all agree
     (32: DEAP and MAHNOB-HCI in DEAP's order; 14: DREAMER and AMIGOS in the Emotiv order), else None."""
-    from bench.data.datasets import list_datasets
-
     orders = {tuple(d.channels) for d in list_datasets() if len(d.channels) == n_channels}
     return orders.pop() if len(orders) == 1 else None
 

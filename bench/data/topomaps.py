@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.core.plots import SAVE_METADATA, plot_format
 from bench.data.channels import EEG_CHANNELS, SFREQ, template_montage
 from bench.data.inputs import BASE_KINDS, TASKS
 from bench.data.source import kind_words
@@ -94,8 +95,6 @@ def plot_average_maps(fs, out: str | Path, threshold: float = 5.0) -> Path:
     them), so a difference between the classes shows as colour rather than as two near-identical
     pictures.
     """
-    from bench.core.plots import SAVE_METADATA, plot_format
-
     fmt = plot_format("--out", out)
     import matplotlib
 

@@ -13,6 +13,8 @@ import shutil
 import urllib.parse
 from pathlib import Path
 
+from bench.core.files import atomic_file
+
 
 def local_artifact_dir(artifact_uri: str) -> Path | None:
     """The folder of a run's artifacts when it is on this machine (``file:`` URI or a plain path),
@@ -28,8 +30,6 @@ def local_artifact_dir(artifact_uri: str) -> Path | None:
 def log_artifacts(cl, run_id: str, folder: str | Path, artifact_path: str | None = None) -> None:
     """Every file under ``folder`` as an artifact of ``run_id`` (under ``artifact_path``), each one
     complete or absent in a local store, whatever happens while it is written."""
-    from bench.core.files import atomic_file
-
     root = local_artifact_dir(cl.get_run(run_id).info.artifact_uri)
     if root is None:
         cl.log_artifacts(run_id, str(folder), artifact_path=artifact_path)

@@ -18,9 +18,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bench import __version__
+from bench.core.checks import check_option
 from bench.core.errors import ConfigError
 from bench.core.faults import unwritable
-from bench.data.datasets import dataset_names
+from bench.data.datasets import dataset_names, get_dataset
+from bench.data.inputs import BASE_KINDS
+from bench.tracking.artifacts import local_artifact_dir
 
 TAG = "bench."
 
@@ -239,8 +242,6 @@ def experiment_id(cl, kind: str) -> str:
 def check_artifact_root(experiment: str, location: str | None) -> None:
     """Refuse an experiment whose artifacts go to a local folder this user cannot write: found before
     any run is created, not when the first unit has trained and its artifacts are logged."""
-    from bench.tracking.artifacts import local_artifact_dir
-
     folder = local_artifact_dir(location) if location else None
     if folder is None:
         return  # a remote artifact store (s3:, mlflow-artifacts:, ...) answers for itself
@@ -275,8 +276,6 @@ def log_params(cl, run_id: str, params: dict[str, str]) -> None:
 
 def map_windows(features) -> int:
     """Brain-map windows per trial of a data set, from its feature config and dataset (trial length)."""
-    from bench.data.datasets import get_dataset
-
     ds = get_dataset(features.dataset.split(">")[0])
     return features.config.n_windows(round(ds.trial_s * ds.sfreq), ds.sfreq)
 
@@ -291,8 +290,6 @@ def dataset(features):
     from mlflow.data.schema import TensorDatasetSchema
     from mlflow.entities import Dataset
     from mlflow.types import Schema, TensorSpec
-
-    from bench.data.inputs import BASE_KINDS
 
     f, r = features.features, features.ratings
     n_subjects, n_trials, n_windows = (int(v) for v in f.shape[:3])
@@ -447,8 +444,6 @@ def check_store_uri(uri: str) -> str:
     naming the URI: a known scheme, no file store where this MLflow refuses one, and a SQLite database
     that is a file in an existing folder (not a folder itself)."""
     import urllib.parse
-
-    from bench.core.checks import check_option
 
     parsed = urllib.parse.urlparse(uri)
     scheme = parsed.scheme.split("+", 1)[0].lower()

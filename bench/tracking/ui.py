@@ -21,7 +21,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
+from bench.core.checks import check_number
 from bench.core.errors import ConfigError
+from bench.tracking.store import EXPERIMENTS, experiment_url
 
 HOST = "127.0.0.1"
 CHATTER = ("[MLflow] Security middleware enabled",)
@@ -52,8 +54,6 @@ def ui_env(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 def check_port(port: int) -> None:
     """Refuse a port another server holds, as one line (uvicorn would print a traceback-like log)."""
-    from bench.core.checks import check_number
-
     check_number("--port", port, integer=True, low=1, high=65535)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
@@ -67,8 +67,6 @@ def check_port(port: int) -> None:
 def experiment_pages(cl, base: str) -> list[tuple[str, str]]:
     """``(experiment name, runs page URL)`` of each harness experiment in the store, the one with the
     newest run first (the page :func:`start_page` opens). Reads only: a read-only store will do."""
-    from bench.tracking.store import EXPERIMENTS, experiment_url
-
     found = [e for e in (cl.get_experiment_by_name(n) for n in EXPERIMENTS.values()) if e is not None]
 
     def newest(exp) -> int:

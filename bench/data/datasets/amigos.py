@@ -81,6 +81,7 @@ from bench.core.errors import DataError
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
 from bench.data.datasets.matfile import save_mat
 from bench.data.safeload import check_ratings, describe_mat_value, first_non_finite, load_mat
+from bench.data.synthetic import SIGNAL_DECIMALS, open_twin_folder, planted_signals, subject_rng, write_marker
 
 NAME = "amigos"
 SFREQ = 128.0
@@ -285,8 +286,6 @@ def _cell(values: list) -> np.ndarray:
 
 def _other_channels(rng: np.random.Generator, n_trials: int, n: int) -> np.ndarray:
     """(trials, n, 3): ECG_Right, ECG_Left, GSR - plausible, label-free (arbitrary units)."""
-    from bench.data.synthetic import SIGNAL_DECIMALS
-
     t = np.arange(n) / SFREQ
     heart = rng.uniform(1.0, 1.5, (n_trials, 1))  # 60-90 beats per minute
     beat = np.sin(np.pi * heart * t) ** 16  # narrow peaks once per beat
@@ -299,8 +298,6 @@ def _other_channels(rng: np.random.Generator, n_trials: int, n: int) -> np.ndarr
 
 def twin_subject(config, subject: int) -> dict[str, np.ndarray]:
     """One participant's four variables (1 x 20 cells), deterministic for (config, subject)."""
-    from bench.data.synthetic import planted_signals, subject_rng
-
     n_t = int(config.n_trials)
     lengths = twin_lengths()[:n_t]
     rng = subject_rng(config, subject)
@@ -339,8 +336,6 @@ def twin_subject(config, subject: int) -> dict[str, np.ndarray]:
 
 def write_synthetic(folder: Path, config) -> list[Path]:
     """Write ``Data_Preprocessed_P01.mat`` ... and ``SYNTHETIC.json`` into ``folder``; returns the files."""
-    from bench.data.synthetic import open_twin_folder, write_marker
-
     folder = open_twin_folder(folder, "Data_Preprocessed_P[0-9][0-9].mat")
     for stale in folder.glob("Data_Preprocessed_P[0-9][0-9].mat"):  # an earlier twin had more subjects
         if int(stale.name[-6:-4]) > int(config.n_subjects):

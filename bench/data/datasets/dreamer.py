@@ -57,6 +57,7 @@ from bench.data.datasets import Dataset, SubjectRecording, register_dataset
 from bench.data.datasets.matfile import save_mat
 from bench.data.preprocess import deap_like
 from bench.data.safeload import check_ratings, describe_mat_value, first_non_finite, load_mat
+from bench.data.synthetic import SIGNAL_DECIMALS, open_twin_folder, planted_signals, subject_rng, write_marker
 
 if TYPE_CHECKING:
     from bench.data.synthetic import SyntheticConfig
@@ -313,8 +314,6 @@ TWIN_CLIP_SAMPLES: tuple[int, ...] = tuple(
 
 def _ecg(rng: np.random.Generator, n: int, heart_hz: float) -> np.ndarray:
     """(n, 2) label-free ECG at 256 Hz: R-peak pulses on an electrode offset, plus noise."""
-    from bench.data.synthetic import SIGNAL_DECIMALS
-
     t = np.arange(n) / ECG_SFREQ
     phase = (t * heart_hz + rng.uniform()) % 1.0
     beat = 1500.0 * np.exp(-0.5 * ((phase - 0.5) / 0.012) ** 2) - 200.0 * np.exp(
@@ -337,8 +336,6 @@ def _cell_of(arrays: Iterable[np.ndarray]) -> np.ndarray:
 
 def twin_subject(config: SyntheticConfig, subject: int) -> dict[str, object]:
     """One subject's struct for the twin, as ``savemat`` writes it (see :func:`write_synthetic`)."""
-    from bench.data.synthetic import planted_signals, subject_rng
-
     n = int(config.n_trials)
     lengths = TWIN_CLIP_SAMPLES[:n]
     rng = subject_rng(config, subject)
@@ -401,8 +398,6 @@ def write_synthetic(folder: Path, config: SyntheticConfig) -> list[Path]:
     raw headset's DC offset per channel, 61 s baselines, stimuli of :data:`TWIN_CLIP_SAMPLES`, integer
     scores 1-5, 2-channel ECG at 256 Hz and the top-level fields. The shared signal model plants the
     rating effects (:func:`bench.data.synthetic.planted_signals`)."""
-    from bench.data.synthetic import open_twin_folder, write_marker
-
     folder = open_twin_folder(folder, FILE_NAME)
     path = folder / FILE_NAME
     save_dreamer(path, twin_struct(config))
