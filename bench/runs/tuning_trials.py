@@ -202,7 +202,10 @@ def run_processes(payload: dict, n_jobs: int, n_trials: int, study, reporter: Tu
             poll()
     except KeyboardInterrupt:
         interrupted = True
-        interrupt_workers(pool)  # the parent alone may have been interrupted (kill -INT)
+        # Ctrl-C in a terminal reaches the workers too: a second SIGINT would cut short the trial's own
+        # clean-up, so the workers get one only if theirs have not ended soon (``kill -INT`` of this process)
+        if wait(futures, timeout=5).not_done:
+            interrupt_workers(pool)
         stop_pool(pool, timeout=60)  # trials record how they ended; a worker that does not is terminated
     else:
         stop_pool(pool)
