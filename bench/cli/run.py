@@ -82,12 +82,12 @@ def _csv(text: str | None, what: str, allowed: tuple[str, ...]) -> tuple[str, ..
 
 
 def _tuned(text: str | None, storage: str | None):
-    """``tuned:STUDY`` -> the study's best trial (bench.runs.tuning.TunedWeights); anything else -> None."""
+    """``tuned:STUDY`` -> the study's best trial (bench.runs.tuning_study.TunedWeights); else None."""
     if text is None or not text.strip().lower().startswith("tuned:"):
         if storage is not None:
             raise ConfigError("--storage only applies with --loss-weights tuned:STUDY")
         return None
-    from bench.runs.tuning import best_weights
+    from bench.runs.tuning_study import best_weights
 
     return best_weights(text.strip()[len("tuned:") :].strip(), storage)
 

@@ -1,7 +1,7 @@
 """``bench tune``: search MT-CNN's loss weights (and optionally lr, dropout) with Optuna on validation data.
 
-See :mod:`bench.runs.tuning` for the parametrisation (ratio ``w_v / w_a`` on a log scale, sum fixed at 2),
-the objective (validation folds only), storage and tracking.
+See :mod:`bench.runs.tuning_space` for the parametrisation (ratio ``w_v / w_a`` on a log scale, sum fixed
+at 2) and the objective (validation folds only), :mod:`bench.runs.tuning_study` for storage and tracking.
 """
 
 from __future__ import annotations
@@ -136,15 +136,9 @@ def register(app: typer.Typer) -> None:
         from bench.config.run import QUICK_EPOCHS, RunConfig
         from bench.core.checks import check_name
         from bench.core.host import resolve_device
-        from bench.runs.tuning import (
-            _validate,
-            canonical_objective,
-            check_tunable,
-            default_study_name,
-            redact,
-            resolve_storage,
-            run_study,
-        )
+        from bench.runs.tuning import _validate, check_tunable, default_study_name, run_study
+        from bench.runs.tuning_space import canonical_objective
+        from bench.runs.tuning_study import redact, resolve_storage
         from bench.tracking.store import check_tracking_uri, resolve_tracking_uri
 
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)

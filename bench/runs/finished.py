@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bench.runs.unit import UnitResult, reuse
+from bench.runs.unit import UnitResult
+from bench.runs.unit_tracking import reuse
 from bench.tracking.store import (
     EXPERIMENTS,
     TAG,

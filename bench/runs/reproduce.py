@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 
 from bench.core.host import resolve_device
-from bench.runs.executors import Job, LocalExecutor, error_line
+from bench.runs.executors import LocalExecutor
 from bench.runs.finished import collect_finished
+from bench.runs.jobs import Job, error_line
 from bench.runs.plan import Prepared, check_config, data_contents, prepare
 from bench.runs.progress import GridReporter, Pulse, Reporter
 from bench.runs.runner import OpenRun, close_run, open_run, run_label, unit_cost

@@ -3,8 +3,9 @@
 The last of three layers, and data flows one way through them:
 
 - :mod:`bench.runs.plan`: config -> data -> folds -> units of work (:func:`prepare`, :class:`Prepared`).
-- :mod:`bench.runs.unit`: fit, predict and track one unit as a child run (:func:`track_unit`); the executors
-  (:mod:`bench.runs.executors`) run units through it, in this process or on workers.
+- :mod:`bench.runs.unit`: fit and predict one unit; :mod:`bench.runs.unit_tracking` tracks it as a child run
+  (:func:`track_unit`); the executors (:mod:`bench.runs.executors`) run units through it, in this process or
+  on workers.
 - :mod:`bench.runs.runner` (this module): the parent run (:func:`run_tags`, found or created by run key),
 resume,
   handing the unfinished units to an executor, and the summary (:func:`run_experiment`, :func:`summarise`).
@@ -39,22 +40,20 @@ from bench.core.host import resolve_device
 from bench.core.metrics import TEST_METRICS
 from bench.data.datasets import left_out_tags
 from bench.data.source import kind_words
-from bench.runs.executors import Job, LocalExecutor, Outcome, UnitContext, check_stack_executor, failure_error
+from bench.runs.executors import LocalExecutor, check_stack_executor
 from bench.runs.finished import collect_finished
 from bench.runs.identity import identity_tags
+from bench.runs.jobs import Job, Outcome, UnitContext, failure_error
 from bench.runs.plan import Prepared, Unit, model_hparams, prepare
 from bench.runs.progress import Reporter
-from bench.runs.unit import (
+from bench.runs.unit import UnitResult, fit_predict, labels_tensor, run_unit
+from bench.runs.unit_tracking import (
     DATASET_CONTEXT,
-    UnitResult,
-    fit_predict,
-    labels_tensor,
     log_history,
     log_metrics,
     log_unit_artifacts,
     reuse,
     run_params,
-    run_unit,
     track_unit,
     unit_tags,
 )
@@ -422,7 +421,7 @@ def run_experiment(
     ``executor`` runs the units that are not finished yet: ``None`` or ``bench.runs.executors.LocalExecutor``
     in this process (the default; the first failing unit stops the run with its own error),
     ``PoolExecutor`` in local worker processes, ``DaskExecutor`` on a Dask cluster (failing units are
-    reported together at the end, :class:`~bench.runs.executors.UnitsFailed`). The parent run, resume and the
+    reported together at the end, :class:`~bench.runs.jobs.UnitsFailed`). The parent run, resume and the
     summary stay in this process whatever the executor. Workers read the features from the feature cache
     (``cache_dir``, default ``$DEAP_BENCH_CACHE``): pass the folder the features were prepared in if it is
     not the default. A grid of runs on one executor queue is :func:`bench.runs.reproduce.run_grid`.

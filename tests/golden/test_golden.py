@@ -34,7 +34,7 @@ from bench.data.source import open_deap
 from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
 from bench.runs.plan import prepare
 from bench.runs.runner import run_name, run_tags
-from bench.runs.unit import run_params, unit_name
+from bench.runs.unit_tracking import run_params, unit_name
 
 GOLDEN = Path(__file__).with_name("golden.json")
 WRITE = os.environ.get("BENCH_GOLDEN_WRITE") == "1"

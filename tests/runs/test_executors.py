@@ -22,7 +22,10 @@ import bench.runs.unit
 from bench.cli import main
 from bench.config.run import RunConfig, TrainConfig
 from bench.core.errors import ConfigError
-from bench.runs.executors import DaskExecutor, PoolExecutor, UnitsFailed, make_executor, run_task
+from bench.runs.dask_executor import DaskExecutor
+from bench.runs.executors import PoolExecutor, make_executor
+from bench.runs.jobs import UnitsFailed
+from bench.runs.unit_worker import run_task
 from bench.tracking.store import TAG, child_runs, client, experiment_id
 
 distributed = pytest.importorskip("distributed")

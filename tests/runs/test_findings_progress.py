@@ -91,7 +91,7 @@ class _HoldFold2:
         self.marker = str(marker)
 
     def __call__(self, task):
-        from bench.runs.executors import run_task
+        from bench.runs.unit_worker import run_task
 
         if task.unit_key == "fold2":
             deadline = time.monotonic() + 60
@@ -139,7 +139,7 @@ class _FinishesOneMoreOnStop:
         return 2
 
     def run(self, jobs, started=lambda job, slot: None):
-        from bench.runs.executors import Outcome
+        from bench.runs.jobs import Outcome
 
         try:
             started(jobs[0], 0)
@@ -171,7 +171,7 @@ def test_a_tuner_counts_only_its_own_trials_beside_another_tuner(features, tmp_p
     """Two `bench tune` commands on one study: each says how many trials it added, not the other's."""
     import optuna
 
-    import bench.runs.tuning
+    import bench.runs.tuning_trials
     from bench.runs.tuning import run_study
 
     storage, uri = f"sqlite:///{tmp_path / 'optuna.db'}", f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -188,11 +188,11 @@ def test_a_tuner_counts_only_its_own_trials_beside_another_tuner(features, tmp_p
             ))  # fmt: skip
         return 1.0 + abs(float(p.config.train.loss_weights[0]) - 1.0), []
 
-    class Seen(bench.runs.tuning.TuneReporter):
+    class Seen(bench.runs.tuning_trials.TuneReporter):
         def trial(self, trial, best) -> None:
             seen.append(trial.number)
 
-    monkeypatch.setattr(bench.runs.tuning, "score_fold", score)
+    monkeypatch.setattr(bench.runs.tuning_trials, "score_fold", score)
     cfg = RunConfig(model="mtcnn", n_folds=2, seed=0, train=TrainConfig(max_epochs=1))
     res = run_study(cfg, n_trials=2, study_name="both", storage=storage, features=features,
                     tracking_uri=uri, reporter=Seen())  # fmt: skip

@@ -12,7 +12,8 @@ import pytest
 import bench.runs.plan
 import bench.runs.unit
 from bench.config.run import RunConfig, TrainConfig
-from bench.runs.executors import Job, LocalExecutor, PoolExecutor
+from bench.runs.executors import LocalExecutor, PoolExecutor
+from bench.runs.jobs import Job
 from bench.runs.progress import Eta, GridReporter
 from bench.runs.reproduce import prepare_runs, run_grid
 from bench.runs.runner import run_experiment
@@ -124,7 +125,7 @@ def test_pool_grid_matches_runs_one_by_one(features, cache_dir, one_by_one, tmp_
 @pytest.mark.slow  # a LocalCluster start; the single-run Dask tests (test_executors.py) are in the fast suite
 def test_dask_local_cluster_grid_matches_runs_one_by_one(features, cache_dir, one_by_one, tmp_path):
     distributed = pytest.importorskip("distributed")
-    from bench.runs.executors import DaskExecutor
+    from bench.runs.dask_executor import DaskExecutor
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     with (

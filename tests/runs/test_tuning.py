@@ -16,7 +16,8 @@ import optuna
 import pytest
 import torch
 
-import bench.runs.tuning
+import bench.runs.tuning_space
+import bench.runs.tuning_trials
 import bench.runs.unit
 from bench.cli import main
 from bench.config.run import RunConfig
@@ -26,7 +27,9 @@ from bench.data.features import FeatureConfig
 from bench.data.source import open_deap
 from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
 from bench.runs.runner import prepare
-from bench.runs.tuning import best_weights, ratio_to_weights, run_study, tune_folds_of
+from bench.runs.tuning import run_study
+from bench.runs.tuning_space import ratio_to_weights, tune_folds_of
+from bench.runs.tuning_study import best_weights
 from bench.tracking.store import EXPERIMENTS, TAG
 
 FEATURES = {"window_s": 3.0}
@@ -148,7 +151,7 @@ def test_no_test_fold_is_used(data, stores, monkeypatch):
     x[fold.test] = np.nan
     p = replace(p, inputs=replace(p.inputs, x=x))
     seen = {"fit": [], "predict": []}
-    real_fit, real_predict = bench.runs.unit.fit, bench.runs.tuning.predict_proba
+    real_fit, real_predict = bench.runs.unit.fit, bench.runs.tuning_space.predict_proba
 
     def spy_fit(model, x_train, y_train, x_val, y_val, **kw):
         assert torch.isfinite(x_train).all() and torch.isfinite(x_val).all()
@@ -162,7 +165,7 @@ def test_no_test_fold_is_used(data, stores, monkeypatch):
 
     monkeypatch.setattr(bench.runs.unit, "fit", spy_fit)
     monkeypatch.setattr(bench.runs.unit, "predict_proba", spy_predict)
-    monkeypatch.setattr(bench.runs.tuning, "predict_proba", spy_predict)
+    monkeypatch.setattr(bench.runs.tuning_space, "predict_proba", spy_predict)
     res = run_study(CFG, n_trials=1, study_name="leak", storage=storage, prepared=p, tracking_uri=uri)
     assert res.n_complete == 1 and math.isfinite(res.best.value)
     assert seen["fit"] == [(len(fold.train), len(fold.val))]
@@ -191,7 +194,7 @@ def test_median_pruner_prunes_worse_trials(data, stores, monkeypatch):
     _, fs = data
     storage, uri = stores
     calls: list = []
-    monkeypatch.setattr(bench.runs.tuning, "score_fold", _stub(calls))
+    monkeypatch.setattr(bench.runs.tuning_trials, "score_fold", _stub(calls))
     res = run_study(CFG, n_trials=4, study_name="med", storage=storage, features=fs, tracking_uri=uri,
                     pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0))  # fmt: skip
     assert [t.state.name for t in res.trials] == ["COMPLETE", "PRUNED", "PRUNED", "PRUNED"]
@@ -205,7 +208,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(data, stores, monkeypatc
     _, fs = data
     storage, uri = stores
     calls: list = []
-    monkeypatch.setattr(bench.runs.tuning, "score_fold", _stub(calls, interrupt_at=2))
+    monkeypatch.setattr(bench.runs.tuning_trials, "score_fold", _stub(calls, interrupt_at=2))
     res = run_study(CFG, n_trials=5, study_name="kb", storage=storage, features=fs, tracking_uri=uri)
     assert res.interrupted and len(calls) == 2
     assert [t.state.name for t in res.trials] == ["COMPLETE", "FAIL"]

@@ -376,7 +376,7 @@ def test_a_half_migrated_store_is_one_line(data_dir, cache_dir, tmp_path, capsys
 
 
 def test_a_broken_optuna_storage_is_one_line(tmp_path):
-    from bench.runs.tuning import open_storage
+    from bench.runs.tuning_study import open_storage
 
     db = tmp_path / "optuna.db"
     db.write_bytes(b"\x00" * 64)

@@ -18,7 +18,8 @@ from bench.cli import main
 from bench.config.run import RunConfig, TrainConfig
 from bench.models.registry import create_model
 from bench.runs.plan import Unit
-from bench.runs.unit import load_unit_model, unit_name
+from bench.runs.unit_model import load_unit_model
+from bench.runs.unit_tracking import unit_name
 from bench.tracking.store import EXPERIMENTS, TAG, child_runs, client, experiment_id
 from bench.training.trainer import predict_proba
 from protocols.splits import Fold
