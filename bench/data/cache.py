@@ -45,6 +45,7 @@ from bench.core.checks import check_number
 from bench.core.errors import ConfigError, DataError
 from bench.core.files import writable
 from bench.core.host import usable_cores
+from bench.core.pool import stop_pool
 from bench.data.compute import compute_arrays, dataset_args
 from bench.data.contents import Contents
 from bench.data.entries import (
@@ -60,7 +61,7 @@ from bench.data.featureset import FeatureSet, assemble
 from bench.data.fingerprints import subject_digest
 from bench.data.paths import CACHE_ENV, WRITE_ELSEWHERE, cache_root, warn_stderr
 from bench.data.source import SYNTHETIC_MARKER, DataSource
-from bench.data.workers import feature_pool, stop_pool, submit, worker_result
+from bench.data.workers import feature_pool, submit, worker_result
 
 
 def _entry_name(config: FeatureConfig, digest: str, contents: Contents | None = None) -> str:
@@ -140,6 +141,8 @@ def prepare_features(
         for tmp in staged.values():  # read from a file that failed (or interrupted): cache none of it
             shutil.rmtree(tmp, ignore_errors=True)
         if pool is not None:
+            # no timeout: a worker killed while sending its result would leave the pool's reader blocked
+            # on half a message; workers ignore Ctrl-C and write nothing, so waiting is all a stop needs
             stop_pool(pool)
         raise
     if pool is not None:

@@ -2,8 +2,8 @@
 
 Workers only read and compute (:func:`bench.data.compute.compute_arrays`); the calling process writes
 every entry (:mod:`bench.data.cache`), so a worker that fails or is killed leaves nothing in the cache.
-This module owns when a pool is safe and worth it, how its workers start, how a pool is stopped on an
-error or Ctrl-C, and how a dead worker becomes a one-line error naming the file.
+This module owns when a pool is safe and worth it, how its workers start (through
+:func:`bench.core.pool.process_pool`), and how a dead worker becomes a one-line error naming the file.
 """
 
 from __future__ import annotations
@@ -11,16 +11,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import multiprocessing
-import signal
 import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
 
 from bench.core.errors import DataError
+from bench.core.pool import is_broken, process_pool
 from bench.data.compute import compute_arrays, dataset_args
 from bench.data.contents import Contents
 from bench.data.features import FeatureConfig
@@ -40,14 +39,8 @@ def feature_pool(n: int) -> ProcessPoolExecutor | None:
         return None
     if multiprocessing.current_process().daemon:
         return None
-    return ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker)
-
-
-def _init_worker() -> None:
-    """Pool worker initialiser: Ctrl-C is the parent's to handle (it stops the workers), and freed
-    memory is kept for the next subject (:func:`_reuse_freed_memory`)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _reuse_freed_memory()
+    # fork: workers start at once; Ctrl-C is the parent's (workers write nothing, the parent stops them)
+    return process_pool(n, "fork", parent_handles_interrupt=True, initializer=_reuse_freed_memory)
 
 
 def _reuse_freed_memory() -> None:
@@ -64,23 +57,15 @@ def _reuse_freed_memory() -> None:
         libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GiB of freed heap for reuse
 
 
-def stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel queued subjects and wait for those in flight (at most one per worker, ~1 s each).
-
-    Workers are not killed: one killed while sending its result leaves the pool's reader blocked on a
-    half message for ever. They ignore Ctrl-C (:func:`_init_worker`) and write nothing, so waiting for
-    them is all a stop needs; their results are dropped.
-    """
-    pool.shutdown(wait=True, cancel_futures=True)
-
-
 def submit(pool: ProcessPoolExecutor, source: DataSource, subject: int, config: FeatureConfig,
            contents: Contents) -> Future:  # fmt: skip
     """Queue one subject; a pool already broken by a dead worker gives a future holding that error."""
     extra = dataset_args(source.dataset, source.subject_files(subject), contents)
     try:
         return pool.submit(compute_arrays, source.files[subject], subject, config, **extra)
-    except BrokenProcessPool as exc:
+    except Exception as exc:
+        if not is_broken(exc):
+            raise
         failed: Future = Future()
         failed.set_exception(exc)
         return failed
@@ -92,5 +77,7 @@ def worker_result(future: Future | None, path: Path) -> tuple[dict[str, np.ndarr
         return None
     try:
         return future.result()
-    except BrokenProcessPool:
+    except Exception as exc:
+        if not is_broken(exc):
+            raise
         raise DataError(f"{path}: a feature process died before finishing it (out of memory?)") from None
