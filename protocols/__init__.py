@@ -17,8 +17,8 @@ from protocols.registry import (
     get_protocol,
     list_protocols,
     make_folds,
+    protocol_for_test_dataset,
     register_protocol,
-    test_dataset_protocol,
     unregister_protocol,
 )
 from protocols.splits import Fold, fold_assignment
@@ -33,6 +33,6 @@ __all__ = [
     "list_protocols",
     "make_folds",
     "register_protocol",
-    "test_dataset_protocol",
+    "protocol_for_test_dataset",
     "unregister_protocol",
 ]

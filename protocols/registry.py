@@ -49,7 +49,7 @@ def list_protocols() -> list[Protocol]:
     return PROTOCOLS.values()
 
 
-def test_dataset_protocol() -> Protocol:
+def protocol_for_test_dataset() -> Protocol:
     """The protocol ``--test NAME`` implies: the first registered one that reads a test dataset."""
     return next(p for p in list_protocols() if p.two_datasets)
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
 from bench.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset
-from protocols import get_protocol, test_dataset_protocol
+from protocols import get_protocol, protocol_for_test_dataset
 from protocols.registry import PROTOCOLS
 
 console = Console(highlight=False)
@@ -126,7 +126,7 @@ class DataChoice:
         if self.test is None:
             return protocol
         given = protocol if protocol is not None else configured
-        implied = test_dataset_protocol().name
+        implied = protocol_for_test_dataset().name
         if given is None:
             return implied
         if given not in PROTOCOLS or not get_protocol(given).two_datasets:
@@ -140,7 +140,7 @@ class DataChoice:
         """Checks that need the run config: a test folder needs a test dataset (from --test or the
         config file)."""
         if self.test_folder is not None and cfg.test_dataset is None:
-            implied = test_dataset_protocol().name
+            implied = protocol_for_test_dataset().name
             raise ConfigError(f"--test-data-dir needs a test dataset: --test NAME (--protocol {implied})")
 
     def prepare_args(self) -> dict:
