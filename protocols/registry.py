@@ -1,66 +1,28 @@
-"""The one protocol registry: populations x split units, as plain values.
+"""The one protocol registry: the built-in protocols (one module each) and any another module adds.
 
-The built-in protocols are registered at the end of this module (a :class:`bench.core.registry.Registry`
-with no modules to load); another module may :func:`register_protocol` its own.
+The built-ins are registered at the end of this module (a :class:`bench.core.registry.Registry` with no
+modules to load); another module may :func:`register_protocol` its own :class:`protocols.base.Protocol`.
+:func:`make_folds` turns a protocol name into that protocol's folds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import numpy as np
 
 from bench.core.registry import Registry
-
-POPULATIONS = ("per-subject", "pooled", "cross-dataset")
-SPLIT_UNITS = ("segment", "trial", "subject", "dataset")
-LEAKY_SPLITS = ("segment",)
+from protocols.base import Protocol
+from protocols.cross_dataset import CROSS_DATASET
+from protocols.cross_subject import CROSS_SUBJECT
+from protocols.splits import Fold
+from protocols.subject_specific import SUBJECT_SPECIFIC
+from protocols.whole_set import WHOLE_SET
+from protocols.whole_set_finetune import WHOLE_SET_FINETUNE
 
 LEAKAGE_NOTE = (
     "split 'segment' assigns 0.5 s windows to folds at random, so windows of one one-minute trial "
     "(near-duplicates) land in both train and test and accuracy is inflated; use --split trial for a "
     "leakage-free estimate."
 )
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """How data is pooled and split.
-
-    Attributes
-    ----------
-    name : str
-        Registry name used on the command line.
-    population : {"per-subject", "pooled", "cross-dataset"}
-        ``per-subject``: one model per subject, folds inside that subject's data; ``pooled``: all
-        subjects in one data set, folds over the pool; ``cross-dataset``: train on every subject of one
-        dataset, test on every subject of another (one fold).
-    splits : tuple of {"segment", "trial", "subject", "dataset"}
-        Allowed split units; ``default_split`` is used when none is given.
-    finetune : bool
-        Pretrain on the pooled training part, then fine-tune one copy per subject on that subject's
-        training part (the MT-CNN authors' second stage).
-    """
-
-    name: str
-    population: str
-    splits: tuple[str, ...]
-    default_split: str
-    description: str
-    finetune: bool = False
-
-    @property
-    def over_subjects(self) -> bool:
-        """Statistics run over subjects (per-subject protocols; cross-dataset: one fold, many test
-        subjects), not over folds."""
-        return self.population in ("per-subject", "cross-dataset")
-
-    def __post_init__(self) -> None:
-        if self.population not in POPULATIONS:
-            raise ValueError(f"population={self.population!r}; allowed: {POPULATIONS}")
-        if not self.splits or any(s not in SPLIT_UNITS for s in self.splits):
-            raise ValueError(f"splits={self.splits!r} must be a non-empty subset of {SPLIT_UNITS}")
-        if self.default_split not in self.splits:
-            raise ValueError(f"default_split={self.default_split!r} is not in splits {self.splits}")
-
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol")
 """Every protocol, in registration order (the built-ins below first)."""
@@ -87,50 +49,66 @@ def list_protocols() -> list[Protocol]:
     return PROTOCOLS.values()
 
 
-register_protocol(
-    Protocol(
-        "subject-specific",
-        "per-subject",
-        ("trial", "segment"),
-        "trial",
-        "one model per subject, folds within the subject (the paper's '64 separate models')",
+def protocol_for_test_dataset() -> Protocol:
+    """The protocol ``--test NAME`` implies: the first registered one that reads a test dataset."""
+    return next(p for p in list_protocols() if p.two_datasets)
+
+
+def experiment_kinds() -> tuple[str, ...]:
+    """The experiment kinds of protocols tracked apart from their dataset's runs (cross-dataset's)."""
+    return tuple(dict.fromkeys(p.experiment_kind for p in list_protocols() if p.experiment_kind))
+
+
+def make_folds(
+    protocol: str,
+    subject: np.ndarray,
+    trial: np.ndarray,
+    labels: np.ndarray,
+    *,
+    split: str | None = None,
+    n_folds: int = 5,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    select_on_test: bool = False,
+    domain: np.ndarray | None = None,
+) -> list[Fold]:
+    """Outer folds with inner validation parts for a registered protocol (its :meth:`Protocol.make_folds`).
+
+    Parameters
+    ----------
+    protocol : str
+        Registered protocol name.
+    subject, trial : arrays, shape (N,)
+        Group ids per sample (DEAP subject number, trial index within the subject).
+    labels : array, shape (N, 2)
+        Binary labels (valence, arousal); folds are stratified on the pair where the unit allows.
+    split : {"segment", "trial", "subject"}, optional
+        Split unit; default: the protocol's.
+    n_folds : int
+        Outer folds (per subject for per-subject protocols). For ``subject`` splits, ``n_folds`` equal
+        to the number of subjects is leave-one-subject-out.
+    val_fraction : float
+        Share of the training part held out for validation (rounded to ``1 / k`` of a k-fold split).
+    seed : int
+        Seeds every shuffle: the same inputs and seed give the same folds.
+    select_on_test : bool
+        Audit only: the validation part *is* the test part (the MT-CNN authors' code). Leaky.
+    domain : array, shape (N,), optional
+        Cross-dataset protocols only: 0 for samples of the training dataset, 1 for the test dataset. One
+        fold: train on all of domain 0 (less a validation part drawn by subject), test on all of domain 1.
+    """
+    return get_protocol(protocol).make_folds(
+        subject,
+        trial,
+        labels,
+        split=split,
+        n_folds=n_folds,
+        val_fraction=val_fraction,
+        seed=seed,
+        select_on_test=select_on_test,
+        domain=domain,
     )
-)
-register_protocol(
-    Protocol(
-        "whole-set",
-        "pooled",
-        ("trial", "segment"),
-        "trial",
-        "all subjects pooled, folds over the pool (the paper's '2 models')",
-    )
-)
-register_protocol(
-    Protocol(
-        "cross-subject",
-        "pooled",
-        ("subject",),
-        "subject",
-        "folds by subject: test subjects are never seen in training (--folds = #subjects: LOSO)",
-    )
-)
-register_protocol(
-    Protocol(
-        "whole-set-finetune",
-        "pooled",
-        ("trial", "segment"),
-        "trial",
-        "pretrain on the pooled training part, then fine-tune per subject (the MT-CNN authors' code)",
-        finetune=True,
-    )
-)
-register_protocol(
-    Protocol(
-        "cross-dataset",
-        "cross-dataset",
-        ("dataset",),
-        "dataset",
-        "train on all subjects of one dataset (--dataset/--train), test on all subjects of another (--test), "
-        "on the channels both share; validation by subject from the training dataset",
-    )
-)
+
+
+for _builtin in (SUBJECT_SPECIFIC, WHOLE_SET, CROSS_SUBJECT, WHOLE_SET_FINETUNE, CROSS_DATASET):
+    register_protocol(_builtin)

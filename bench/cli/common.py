@@ -15,6 +15,8 @@ from rich.console import Console
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
 from bench.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset
+from protocols import get_protocol, protocol_for_test_dataset
+from protocols.registry import PROTOCOLS
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -32,10 +34,6 @@ SCHEDULER_OPTION = typer.Option(
 """Where units run (`bench run`, `bench reproduce`, `bench ablate`; bench.runs.executors.make_executor)."""
 LOG_MODEL_HELP = "Save each unit's trained weights as an MLflow artifact (not part of the run key)"
 COMPILE_HELP = "torch.compile each model (CUDA graphs on a GPU, for small models; not part of the run key)"
-
-
-CROSS_DATASET = "cross-dataset"
-"""The protocol that trains on one dataset and tests on another (``--test NAME`` implies it)."""
 
 
 def _envs() -> str:
@@ -122,17 +120,18 @@ class DataChoice:
         return {"dataset": self.dataset, "test_dataset": self.test}
 
     def protocol(self, protocol: str | None, configured: str | None = None) -> str | None:
-        """The ``--protocol`` value once ``--test`` is taken into account: ``--test`` implies
-        cross-dataset where neither the option nor the config file (``configured``) names a protocol,
-        and is refused with any other protocol."""
+        """The ``--protocol`` value once ``--test`` is taken into account: ``--test`` implies the
+        protocol that reads a test dataset (cross-dataset) where neither the option nor the config file
+        (``configured``) names a protocol, and is refused with a protocol that reads one dataset."""
         if self.test is None:
             return protocol
         given = protocol if protocol is not None else configured
+        implied = protocol_for_test_dataset().name
         if given is None:
-            return CROSS_DATASET
-        if given != CROSS_DATASET:
+            return implied
+        if given not in PROTOCOLS or not get_protocol(given).two_datasets:
             raise ConfigError(
-                f"--test {self.test} names the test dataset of --protocol {CROSS_DATASET}, not of "
+                f"--test {self.test} names the test dataset of --protocol {implied}, not of "
                 f"protocol {given!r}"
             )
         return protocol
@@ -141,9 +140,8 @@ class DataChoice:
         """Checks that need the run config: a test folder needs a test dataset (from --test or the
         config file)."""
         if self.test_folder is not None and cfg.test_dataset is None:
-            raise ConfigError(
-                f"--test-data-dir needs a test dataset: --test NAME (--protocol {CROSS_DATASET})"
-            )
+            implied = protocol_for_test_dataset().name
+            raise ConfigError(f"--test-data-dir needs a test dataset: --test NAME (--protocol {implied})")
 
     def prepare_args(self) -> dict:
         """Keyword arguments of :func:`bench.runs.plan.prepare` / :func:`bench.runs.plan.load_data`."""

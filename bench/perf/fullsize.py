@@ -118,7 +118,7 @@ def full_size_estimates(perfs: Sequence[ModelPerf]) -> tuple[list[FullSizeEstima
 
         per, windows = {}, {}
         for proto in list_protocols():
-            if proto.population == "cross-dataset":  # sizes come from DEAP's folds; no second dataset here
+            if proto.two_datasets:  # sizes come from DEAP's folds; no second dataset here
                 continue
             cfg = check_config(RunConfig(model=mp.name, protocol=proto.name, n_folds=PROTOCOL_FOLDS))
             per[proto.name], windows[proto.name] = seconds(cfg)

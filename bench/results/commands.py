@@ -26,6 +26,8 @@ from typing import Any
 import pandas as pd
 
 from bench.results.where import lookup, pinned, variant_settings
+from protocols import experiment_kinds, get_protocol
+from protocols.registry import PROTOCOLS
 
 SCALE_FLAGS: tuple[tuple[str, str], ...] = (
     ("n_folds", "--folds"),
@@ -136,6 +138,12 @@ def shown_uri(uri: str | None) -> str | None:
     return None if not uri or uri == resolve_tracking_uri(None) else uri
 
 
+def _folds_from_subjects(protocol: str) -> bool:
+    """``protocol``'s folds are subjects, so another protocol's fold count does not carry over to it (an
+    unregistered protocol's runs are shown as they are: their fold count carries over)."""
+    return protocol in PROTOCOLS and get_protocol(protocol).folds_from_subjects
+
+
 def run_command(
     store,
     model: str,
@@ -158,7 +166,7 @@ def run_command(
         ref = store.parents.iloc[0]
     settings: dict[str, Any] = {}
     if ref is not None:
-        if ref["n_folds"] and (protocol != "cross-subject" or ref["protocol"] == protocol):
+        if ref["n_folds"] and (not _folds_from_subjects(protocol) or ref["protocol"] == protocol):
             settings["n_folds"] = ref["n_folds"]
         if ref["seed"]:
             settings["seed"] = ref["seed"]
@@ -214,7 +222,7 @@ def data_options(kind: str, ref: pd.Series | None = None) -> list[str]:
     name = kind.removesuffix("-synthetic")
     pair = str(ref["tags"].get("dataset", "")) if ref is not None else ""
     train, _, test = pair.partition(">")
-    if name == "cross-dataset":
+    if name in experiment_kinds():
         if not test:
             return ["--synthetic"] if synthetic else []
         out = ["--dataset", train, "--test", test]

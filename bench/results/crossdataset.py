@@ -21,7 +21,6 @@ import math
 import pandas as pd
 
 from bench.core.errors import ConfigError
-from bench.data.cross import CROSS_KIND
 from bench.data.datasets import dataset_names, get_dataset
 from bench.data.inputs import TASKS
 from bench.results.cells import cell, cell_fields, paired_test, subject_scores, subjects_test
@@ -41,8 +40,11 @@ from bench.results.table import (
     register_table,
     short,
 )
+from protocols.cross_dataset import CROSS_DATASET
 
-PROTOCOL = "cross-dataset"
+PROTOCOL = CROSS_DATASET
+"""The protocol whose runs this table shows (their name, split and experiment kind are its own)."""
+KIND = str(PROTOCOL.experiment_kind)
 BASELINE = "majority"
 ALPHA = 0.05
 ORACLE = "oracle const"
@@ -57,14 +59,14 @@ def _pair(parent: pd.Series) -> tuple[str, str] | None:
 def cross_store(store: Store) -> Store:
     """One store of every cross-dataset data set of ``store``'s kind, each run tagged with its pair; a
     pair run on several data sets (other twins or feature settings) keeps the newest runs' data set."""
-    if store.data_kind.removesuffix("-synthetic") != CROSS_KIND:
+    if store.data_kind.removesuffix("-synthetic") != KIND:
         raise ConfigError(
             f"the cross-dataset table reads cross-dataset runs, not {store.label}; pass --data "
-            f"{CROSS_KIND}-synthetic (twins) or --data {CROSS_KIND} (real data)"
+            f"{KIND}-synthetic (twins) or --data {KIND} (real data)"
         )
     stores = load_stores(store.tracking_uri, store.data_kind, store.where or None)
     parents = pd.concat([s.parents for s in stores], ignore_index=True)
-    parents = parents[parents["protocol"] == PROTOCOL].copy()
+    parents = parents[parents["protocol"] == PROTOCOL.name].copy()
     parents["pair"] = [_pair(p) for _, p in parents.iterrows()]
     parents = parents[parents["pair"].notna()]
     # the data set each pair is shown on: the one of its newest run
@@ -95,11 +97,11 @@ def cross_store(store: Store) -> Store:
 def default_kind(tracking_uri: str | None) -> str:
     """The cross-dataset kind a table shows without ``--data``: the synthetic twins' if they have runs
     (as every table's default prefers synthetic runs), else the real data's."""
-    synthetic = f"{CROSS_KIND}-synthetic"
+    synthetic = f"{KIND}-synthetic"
     try:
         list_datasets(tracking_uri, synthetic)
     except ConfigError:
-        return CROSS_KIND
+        return KIND
     return synthetic
 
 
@@ -202,7 +204,9 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
                     _command(st, m, (a, b))
                     for a in trains
                     for b in tests
-                    if a != b and shown(m, (a, b)) is None and st.asks(m, PROTOCOL, "dataset")
+                    if a != b
+                    and shown(m, (a, b)) is None
+                    and st.asks(m, PROTOCOL.name, PROTOCOL.default_split)
                 ],
             )
         )
@@ -235,7 +239,7 @@ def _command(st: Store, model: str, pair: tuple[str, str]) -> str:
     data = None
     if same.empty:
         data = ["--dataset", pair[0], "--test", pair[1]] + (["--synthetic"] if _synthetic(st) else [])
-    return run_command(st, model, PROTOCOL, "dataset", ref=ref, data=data)
+    return run_command(st, model, PROTOCOL.name, PROTOCOL.default_split, ref=ref, data=data)
 
 
 def _synthetic(store: Store) -> bool:

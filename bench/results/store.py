@@ -39,6 +39,7 @@ from bench.results.where import (
     shown_variant,
 )
 from bench.tracking.store import EXPERIMENTS, TAG
+from protocols import get_protocol
 
 _json = json_value
 
@@ -191,8 +192,6 @@ def _nested_params(params: dict[str, str]) -> dict:
 def _parent_row(run) -> dict:
     t, p = run.data.tags, run.data.params
     scale = _json(t.get(f"{TAG}scale"), {}) or {}
-    from protocols import get_protocol
-
     protocol = t.get(f"{TAG}protocol", "?")
     try:
         per_subject = get_protocol(protocol).over_subjects

@@ -28,6 +28,8 @@ from bench.results.cells import METRIC_LABELS, Cell
 from bench.results.commands import data_options, run_command  # noqa: F401  (re-exported: table modules)
 from bench.results.naming import arg
 from bench.results.store import Store
+from protocols import experiment_kinds, list_protocols
+from protocols.base import SPLIT_UNITS
 
 NOT_RUN = "not run"
 NOT_ASKED = "not asked"
@@ -188,7 +190,7 @@ def data_notes(store: Store) -> list[str]:
         notes.append("SYNTHETIC data: numbers test the harness, they say nothing about DEAP.")
     elif store.data_kind.endswith("-synthetic"):
         real = store.data_kind.removesuffix("-synthetic")
-        real = "the real datasets" if real == "cross-dataset" else kind_words(real)
+        real = "the real datasets" if real in experiment_kinds() else kind_words(real)
         notes.append(f"SYNTHETIC data: numbers test the harness, they say nothing about {real}.")
     if store.where:
         notes.append(where_note(store))
@@ -236,22 +238,16 @@ def missing(store: Store, model: str, protocol: str, split: str, audit: str = "n
 
 
 def protocol_names() -> list[str]:
-    from protocols import list_protocols
-
     return [p.name for p in list_protocols()]
 
 
 def protocols_with(*splits: str) -> list[str]:
     """Registered protocols offering every one of ``splits`` (registry order)."""
-    from protocols import list_protocols
-
     return [p.name for p in list_protocols() if all(s in p.splits for s in splits)]
 
 
 def groups(store: Store, leaky: bool | None) -> list[tuple[str, str]]:
     """(protocol, split) pairs with runs, in registry order."""
-    from protocols.registry import SPLIT_UNITS
-
     p = store.parents
     if p.empty:
         return []

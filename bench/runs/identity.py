@@ -29,8 +29,6 @@ import pandas as pd
 from bench.config.ablation import SCALE_KEYS, json_normal, variant_name
 from bench.config.run import RunConfig
 from bench.core import host
-from bench.core.checks import check_number, check_option
-from bench.core.errors import ConfigError
 from bench.data.features import FeatureConfig
 from bench.data.inputs import FEATURE_KINDS
 from bench.models.recipes import apply_recipe, with_model_defaults
@@ -46,13 +44,13 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
 
     Recipe: ``--recipe paper`` applied (:func:`bench.models.recipes.apply_recipe`); split: the protocol's
     default; features equal to the model's default input: ``None``; max epochs and Adam epsilon: the
-    model's defaults; precision ``auto``: fp32 or bf16 (:func:`resolve_precision`). Idempotent. An
+    model's defaults; precision ``auto``: fp32 or bf16 (:func:`resolve_precision`); the dataset fields as
+    the protocol checks them (:meth:`protocols.base.Protocol.resolve_data`). Idempotent. An
     unknown model or protocol, or a split the protocol does not offer, is a one-line :class:`ConfigError`.
     """
     info = get_model_info(cfg.model)
     proto = get_protocol(cfg.protocol)
-    split = cfg.split or proto.default_split
-    check_option(f"split (protocol {cfg.protocol})", split, proto.splits)
+    split = proto.resolve_split(cfg.split)
     features = cfg.features
     if features is not None:
         features = tuple(f for f in FEATURE_KINDS if f in features) + tuple(
@@ -63,34 +61,7 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
     cfg = apply_recipe(cfg, info)
     train = with_model_defaults(cfg.train, info)
     train = replace(train, precision=resolve_precision(train.precision, info, cfg.device))
-    return replace(cfg, split=split, features=features, train=train, **resolve_data(cfg, proto))
-
-
-def resolve_data(cfg: RunConfig, proto) -> dict:
-    """The dataset fields of a config, checked: the threshold (None: the dataset's own, within its scale)
-    and a test dataset exactly for the cross-dataset protocol (RunConfig checks the subjects)."""
-    from bench.data.datasets import get_dataset
-
-    ds = get_dataset(cfg.dataset)
-    if proto.population == "cross-dataset":
-        if cfg.test_dataset is None:
-            raise ConfigError(f"protocol {proto.name!r} needs a test dataset (--test NAME)")
-        if cfg.threshold is not None:
-            raise ConfigError(
-                f"threshold={cfg.threshold}: protocol {proto.name!r} binarises each dataset at its own "
-                "threshold (the scales differ); leave threshold unset"
-            )
-        if cfg.subjects is not None:
-            raise ConfigError(f"protocol {proto.name!r} trains and tests on every subject; drop --subjects")
-        return {"threshold": None}
-    if cfg.test_dataset is not None:
-        raise ConfigError(
-            f"test_dataset={cfg.test_dataset!r} applies to the cross-dataset protocol only, "
-            f"not {proto.name!r}"
-        )
-    threshold = ds.threshold if cfg.threshold is None else float(cfg.threshold)
-    check_number("threshold", threshold, low=ds.scale[0], high=ds.scale[1])
-    return {"threshold": threshold}
+    return replace(cfg, split=split, features=features, train=train, **proto.resolve_data(cfg))
 
 
 def resolve_precision(precision: str, info, device: str) -> str:

@@ -33,7 +33,7 @@ from bench.data.inputs import ModelInputs
 from bench.data.source import env_folder, resolve_source, twin_config
 from bench.models.registry import create_model, get_model_info, resolve_input_spec
 from bench.runs.identity import folds_fingerprint, resolve_config
-from protocols import get_protocol, make_folds
+from protocols import get_protocol
 
 
 @dataclass(frozen=True)
@@ -116,11 +116,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
                 f"train.stack={cfg.train.stack}: model {cfg.model!r} reads the EEG signal; stacking is for "
                 "brain-map models (drop --stack)"
             )
-        if get_protocol(cfg.protocol).finetune:
-            raise ConfigError(
-                f"train.stack={cfg.train.stack}: protocol {cfg.protocol!r} fine-tunes one pooled model per "
-                "fold; stacking applies to protocols with many units (subject-specific)"
-            )
+        get_protocol(cfg.protocol).check_stack(cfg.train.stack)
     hp = model_hparams(cfg)  # bad model options fail before any data is read
     try:  # build once (cheap): values the factory refuses fail here too, not in a tracked unit
         create_model(
@@ -132,9 +128,8 @@ def check_config(cfg: RunConfig) -> RunConfig:
         from bench.data.datasets import get_dataset
         from bench.data.peripheral import check_peripheral
 
-        for name in (cfg.dataset, cfg.test_dataset):
-            if name is not None:
-                check_peripheral(get_dataset(name))
+        for name in get_protocol(cfg.protocol).datasets(cfg):
+            check_peripheral(get_dataset(name))
     return cfg
 
 
@@ -166,7 +161,7 @@ def load_data(
     or True for each dataset's default twin) asks for twins."""
     feature_config = FeatureConfig.from_dict(cfg.feature_config)
     contents = data_contents(cfg)
-    if cfg.test_dataset is None:
+    if not get_protocol(cfg.protocol).two_datasets:
         twin = synthetic if synthetic is not True else twin_config(cfg.dataset)
         source = resolve_source(deap, subjects=cfg.subjects, synthetic=twin, echo=echo, dataset=cfg.dataset)
         return prepare_features(source, feature_config, contents=contents)
@@ -211,7 +206,7 @@ def prepare(
         features = load_data(cfg, deap=deap, synthetic=synthetic, test_data=test_data, echo=echo)
     elif cfg.subjects is not None and tuple(int(s) for s in features.subjects) != tuple(cfg.subjects):
         features = features.select(cfg.subjects)
-    if features.dataset != (cfg.dataset if cfg.test_dataset is None else f"{cfg.dataset}>{cfg.test_dataset}"):
+    if features.dataset != proto.data_name(cfg):
         raise ConfigError(f"features of dataset {features.dataset!r} given to a run on {cfg.dataset!r}")
     need = data_contents(cfg)
     if features.contents != need:
@@ -222,8 +217,7 @@ def prepare(
     spec = resolve_input_spec(cfg.model, features=cfg.features, channels=features.channels, **hp)
     inputs = features.inputs(spec, threshold=cfg.threshold, high_if=cfg.high_if)
     select_on_test = "select-on-test" in cfg.audit
-    folds = make_folds(
-        cfg.protocol,
+    folds = proto.make_folds(
         inputs.subject,
         inputs.trial,
         inputs.labels,
