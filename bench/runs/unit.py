@@ -28,6 +28,7 @@ from bench.training.policy import FitResult
 from bench.training.stacked import fit_stacked
 from bench.training.step import TASK_INDEX
 from bench.training.trainer import Rows, Standardiser, fit, predict_proba, trains_channels_last
+from protocols import get_protocol
 
 
 @dataclass
@@ -143,9 +144,10 @@ def fit_history(res: FitResult) -> list[dict]:
 
 
 def stacks(p: Prepared) -> bool:
-    """Whether the run trains its units stacked (``train.stack``; plan.check_config refuses it where it
-    cannot apply: untrained models, whole-set-finetune)."""
-    return bool(p.config.train.stack) and get_model_info(p.config.model).trainable and not p.finetune
+    """Whether the run trains its units stacked (``train.stack``; the protocol's ``check_stack`` refuses
+    it where it cannot apply: untrained models, a protocol that is not ``stackable``)."""
+    stackable = get_protocol(p.config.protocol).stackable
+    return bool(p.config.train.stack) and get_model_info(p.config.model).trainable and stackable
 
 
 def run_unit(

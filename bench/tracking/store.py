@@ -24,15 +24,16 @@ from bench.core.faults import unwritable
 from bench.data.datasets import dataset_names, get_dataset
 from bench.data.inputs import BASE_KINDS
 from bench.tracking.artifacts import local_artifact_dir
+from protocols import experiment_kinds
 
 TAG = "bench."
 
 
 def _kinds() -> list[str]:
     """Every data kind, synthetic first within a dataset: DEAP's two (named before other datasets were
-    registered), then ``<name>-synthetic`` and ``<name>`` for each other dataset and for cross-dataset
-    runs."""
-    names = [n for n in dataset_names() if n != "deap"] + ["cross-dataset"]
+    registered), then ``<name>-synthetic`` and ``<name>`` for each other dataset and for each protocol
+    tracked apart from its datasets' runs (cross-dataset)."""
+    names = [n for n in dataset_names() if n != "deap"] + list(experiment_kinds())
     return ["synthetic", "deap"] + [k for n in names for k in (f"{n}-synthetic", n)]
 
 

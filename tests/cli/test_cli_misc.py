@@ -68,13 +68,13 @@ def test_plot_format_from_suffix():
     assert [plot_format("--plot", f"x.{s}") for s in ("png", "PDF", "svg", "jpg", "jpeg")] == [
         "png", "pdf", "svg", "jpg", "jpeg",
     ]  # fmt: skip
-    for bad in ("maps.jpg2", "maps", "maps.html"):
+    for bad, hint in (("maps.jpg2", "; did you mean '.jpg'?"), ("maps", ""), ("maps.html", "")):
         with pytest.raises(ConfigError) as err:
             plot_format("--out", bad)
         suffix = bad.partition(".")[2]
         assert str(err.value) == (
             f"--out {bad}: file type='{'.' + suffix if suffix else ''}' is not allowed; "
-            "allowed: .png, .pdf, .svg, .jpg, .jpeg"
+            f"allowed: .png, .pdf, .svg, .jpg, .jpeg{hint}"
         )
 
 
@@ -85,7 +85,7 @@ def test_data_show_refuses_a_wrong_suffix_before_any_work(tmp_path, capsys, monk
     assert main(["data", "show", "-o", str(tmp_path / "maps.jpg2")]) == 2
     assert capsys.readouterr().err == (
         f"error: --out {tmp_path}/maps.jpg2: file type='.jpg2' is not allowed; "
-        "allowed: .png, .pdf, .svg, .jpg, .jpeg\n"
+        "allowed: .png, .pdf, .svg, .jpg, .jpeg; did you mean '.jpg'?\n"
     )
     assert not list(tmp_path.iterdir())
 

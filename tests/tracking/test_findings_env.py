@@ -419,11 +419,17 @@ def test_ui_real_start_is_one_quiet_worker(store):
                     break
             except OSError:
                 time.sleep(0.5)
-        body = json.dumps({"experiment_ids": [experiment_id(client(uri), "synthetic")]}).encode()
+        cl = client(uri)
+        exp_id = experiment_id(cl, "synthetic")
+        # the store's runs, as the client reads them: the fixture's parent and its two units, and the
+        # runs other tests of this module added to the shared store when they ran first
+        held = {r.info.run_id for r in cl.search_runs([exp_id], max_results=1000)}
+        assert len(held) >= 3
+        body = json.dumps({"experiment_ids": [exp_id], "max_results": 1000}).encode()
         req = urllib.request.Request(f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search", data=body,
                                      headers={"Content-Type": "application/json"})  # fmt: skip
         with urllib.request.urlopen(req, timeout=30) as r:
-            assert len(json.load(r)["runs"]) == 3  # the parent and its two units
+            assert {run["info"]["run_id"] for run in json.load(r)["runs"]} == held
         tree = subprocess.run(["ps", "-eo", "ppid,pid,args"], capture_output=True, text=True).stdout
         kids = {proc.pid}
         for _ in range(3):
