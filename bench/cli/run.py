@@ -146,7 +146,7 @@ TABLE_PRIORITIES = {"time s": 0, "epochs": 1, "AUC": 2, "bal acc": 3}
 def results_table(res) -> FitTable:
     """Per-unit and mean +- std TEST metrics; headers start with the task initial (caption spells it out)."""
     cfg = res.config
-    from bench.results.store import DataSet
+    from bench.results.datasets import DataSet
 
     data = DataSet(res.data_kind, res.data_fingerprint, *res.data_size, n_runs=0, newest=0).label
     from bench.config.ablation import variant_name

@@ -1,9 +1,8 @@
-"""Reading finished runs from MLflow into DataFrames, and choosing one data set and one run per cell.
+"""One data set's finished runs as DataFrames, one run per cell: the :class:`Store` the tables read.
 
-What counts: FINISHED parent runs (tag ``bench.role = parent``) and their FINISHED unit runs, of one
-**data set**: a data kind (synthetic and DEAP live in different experiments) and a data fingerprint
-(the feature config and the content of every subject file used, so ``--subjects 1-2`` is another data
-set). Which data set a table shows is :func:`choose_dataset`'s rule. A cell is
+What counts: FINISHED parent runs (tag ``bench.role = parent``) and their FINISHED unit runs
+(:mod:`bench.results.runs` reads them into rows), of one **data set** (:mod:`bench.results.datasets`: a
+data kind and a data fingerprint; :func:`~bench.results.datasets.choose_dataset` picks it). A cell is
 ``(model, protocol, split, audit, variant)``, all read from the tags the runner wrote when the run
 started (:mod:`bench.runs.identity`); nothing is re-derived here. When several finished runs compete for a
 cell (same recipe, other scale: epochs, folds, seed, subjects, precision) the newest is shown and the
@@ -13,9 +12,7 @@ run is shown in is named without the settings the conditions fix (:mod:`bench.re
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,60 +21,21 @@ import pandas as pd
 
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
-from bench.core.metrics import TEST_METRICS
-from bench.data.inputs import TASKS
 from bench.data.source import kind_words
-from bench.results.naming import arg, arg_value, is_cli
+from bench.results.datasets import DataSet, choose_dataset, datasets
+from bench.results.naming import arg
+from bench.results.runs import UNIT_COLS, finished_parents, finished_units, unit_rows
 from bench.results.where import (
     cell_allowed,
     describe,
     filter_runs,
-    json_value,
-    lookup,  # noqa: F401  (part of this module's interface before where.py existed)
     parse_where,
     pinned,
     shown_variant,
 )
-from bench.tracking.store import EXPERIMENTS, TAG
-from protocols import get_protocol
-
-_json = json_value
+from bench.tracking.store import EXPERIMENTS, TAG, check_store_uri, client, resolve_tracking_uri
 
 CELL_KEY: tuple[str, ...] = ("model", "protocol", "split", "audit", "variant")
-
-
-def _count(n: int, noun: str) -> str:
-    """``1 subject``, ``4 subjects``, ``? subjects`` (0: not known)."""
-    return f"{n or '?'} {noun}{'' if n == 1 else 's'}"
-
-
-@dataclass(frozen=True)
-class DataSet:
-    """One data set of the store: its kind, fingerprint, size (from the parents' ``bench.n_subjects``
-    and ``bench.n_trials`` tags; 0 = not tagged, runs made before the tag) and finished parent runs."""
-
-    kind: str
-    fingerprint: str
-    n_subjects: int
-    n_trials: int
-    n_runs: int
-    newest: int
-    """Start time (ms since the epoch) of its newest finished parent run."""
-
-    @property
-    def size(self) -> str:
-        """``4 subjects x 40 trials`` (``?`` for a count no run tagged)."""
-        return f"{_count(self.n_subjects, 'subject')} x {_count(self.n_trials, 'trial')}"
-
-    @property
-    def label(self) -> str:
-        """``synthetic, 4 subjects x 40 trials, d19101f0``: how titles name the data set."""
-        return f"{kind_words(self.kind)}, {self.size}, {self.fingerprint[:8]}"
-
-    def describe(self) -> str:
-        """``synthetic 2 subjects x 40 trials (3 runs, 1a2b3c4d)``: how notes and errors list it."""
-        runs = _count(self.n_runs, "run")
-        return f"{kind_words(self.kind)} {self.size} ({runs}, {self.fingerprint[:8]})"
 
 
 @dataclass
@@ -164,242 +122,18 @@ class Store:
         return r[same & (r["run_id"] != parent["run_id"]) & (r["scale_sig"] != parent["scale_sig"])]
 
 
-def _search_all(cl, exp_id: str, filter_string: str) -> list:
-    out, token = [], None
-    while True:
-        page = cl.search_runs([exp_id], filter_string=filter_string, max_results=5000, page_token=token)
-        out.extend(page)
-        token = page.token
-        if not token:
-            return out
-
-
-def _nested_params(params: dict[str, str]) -> dict:
-    """Flat MLflow params (``train.lr``) -> a nested dict of JSON values, for ``--where`` look-ups."""
-    out: dict = {}
-    for key, raw in params.items():
-        node = out
-        *path, last = key.split(".")
-        for part in path:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                break
-        else:
-            node[last] = _json(raw)
-    return out
-
-
-def _parent_row(run) -> dict:
-    t, p = run.data.tags, run.data.params
-    scale = _json(t.get(f"{TAG}scale"), {}) or {}
-    protocol = t.get(f"{TAG}protocol", "?")
-    try:
-        per_subject = get_protocol(protocol).over_subjects
-    except ConfigError:
-        per_subject = False
-    settings = _json(t.get(f"{TAG}settings"), {}) or {}
-    return {
-        "run_id": run.info.run_id,
-        "model": t.get(f"{TAG}model", "?"),
-        "protocol": protocol,
-        "split": t.get(f"{TAG}split", "?"),
-        "audit": t.get(f"{TAG}audit", "none") or "none",
-        "variant": t.get(f"{TAG}variant"),
-        "run_variant": t.get(f"{TAG}variant"),
-        "source": _source(run),
-        "leaky": t.get(f"{TAG}leaky", "false") == "true",
-        "fingerprint": t.get(f"{TAG}data_fingerprint", "?"),
-        "data_kind": t.get(f"{TAG}data_kind", "?"),
-        "code_version": t.get(f"{TAG}code_version", "?"),
-        "folds_fp": t.get(f"{TAG}folds_fingerprint", ""),
-        "settings": settings,
-        "scale": scale,
-        "scale_sig": json.dumps({k: v for k, v in settings.items() if k in scale}, sort_keys=True),
-        "tuned": t.get(f"{TAG}tuned_from", ""),
-        "n_subjects": int(t.get(f"{TAG}n_subjects", "0") or 0),
-        "n_trials": int(t.get(f"{TAG}n_trials", "0") or 0),
-        "n_folds": int(scale.get("n_folds") or 0),
-        "seed": int(scale.get("seed") or 0),
-        "subjects": scale.get("subjects"),
-        "epochs": scale.get("train.max_epochs"),
-        "start_time": int(run.info.start_time or 0),
-        "end_time": int(run.info.end_time or 0),
-        "per_subject": per_subject,
-        "config": _nested_params(p),
-        "tags": {k.removeprefix(TAG): v for k, v in t.items() if k.startswith(TAG)},
-    }
-
-
-def _source(run) -> str:
-    """The folder the run read its data from (its MLflow dataset input; ``a -> b`` for a cross-dataset
-    pair), or "" where it was not recorded (a run on the feature cache alone)."""
-    for item in getattr(getattr(run, "inputs", None), "dataset_inputs", None) or ():
-        uri = json_value(getattr(item.dataset, "source", None), {})
-        if isinstance(uri, dict) and uri.get("uri") and uri["uri"] != "feature cache":
-            return str(uri["uri"])
-    return ""
-
-
-def _unit_rows(run) -> list[dict]:
-    """One row per (unit, task) with its test metrics; a cross-dataset unit (which logs every metric per
-    test subject, ``..._sNN``) gives one row per (unit, task, test subject) instead."""
-    t, m = run.data.tags, run.data.metrics
-    key = t.get(f"{TAG}unit", run.info.run_name or "")
-    subj = t.get(f"{TAG}subject", "")
-    tasks = [x for x in t.get(f"{TAG}tasks", ",".join(TASKS)).split(",") if x]
-    end, start = run.info.end_time, run.info.start_time
-    wall = (end - start) / 1000 if end and start else math.nan
-    per_subject = sorted(k.removeprefix("n_test_trials_") for k in m if k.startswith("n_test_trials_s"))
-    rows = []
-    for task in tasks:
-        if f"test_acc_{task}" not in m:
-            continue
-        base = key.removesuffix("-valence").removesuffix("-arousal")
-        row = {
-            "parent_id": t.get("mlflow.parentRunId"),
-            "unit": key,
-            "base": base,
-            "fold": int(t.get(f"{TAG}fold", "0") or 0),
-            "subject": int(subj) if subj.strip().isdigit() else None,
-            "task": task,
-        }
-        if per_subject:
-            for tag in per_subject:
-                sub = {**row, "base": f"{base}-{tag}", "subject": int(tag[1:])}
-                sub.update({k: float(m.get(f"test_{k}_{task}_{tag}", math.nan)) for k in TEST_METRICS})
-                sub["n_test"], sub["n_test_trials"] = m.get(f"n_test_{tag}"), m.get(f"n_test_trials_{tag}")
-                sub.update(n_test_subjects=1.0, n_train=float(m.get("n_train", math.nan)))
-                sub.update(fit_seconds=float(m.get("fit_seconds", math.nan)), wall_seconds=wall)
-                rows.append(sub)
-            continue
-        row.update({k: float(m.get(f"test_{k}_{task}", math.nan)) for k in TEST_METRICS})
-        for k in ("n_train", "n_test", "n_test_trials", "n_test_subjects", "fit_seconds"):
-            row[k] = float(m.get(k, math.nan))
-        row["wall_seconds"] = wall
-        rows.append(row)
-    return rows
-
-
-_FINISHED_PARENTS = f"tags.`{TAG}role` = 'parent' and attributes.status = 'FINISHED'"
-
-
-def _finished_parents(cl) -> dict[str, tuple[str, list[dict]]]:
-    """Per data kind with finished parent runs: its experiment id and those runs (one row each)."""
-    out = {}
-    for kind, name in EXPERIMENTS.items():
-        exp = cl.get_experiment_by_name(name)
-        if exp is not None and (runs := _search_all(cl, exp.experiment_id, _FINISHED_PARENTS)):
-            out[kind] = (exp.experiment_id, [_parent_row(r) for r in runs])
-    return out
-
-
-def datasets(rows: Sequence[dict]) -> list[DataSet]:
-    """The data sets of some parent runs (rows as the store reads them): kind order, then newest first."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["data_kind"], r["fingerprint"]), []).append(r)
-    out = []
-    for (kind, fp), g in groups.items():
-        n_subjects, n_trials = (max(r[k] for r in g) for k in ("n_subjects", "n_trials"))
-        out.append(DataSet(kind, fp, n_subjects, n_trials, len(g), max(r["start_time"] for r in g)))
-    order = {k: i for i, k in enumerate(EXPERIMENTS)}
-    return sorted(out, key=lambda d: (order.get(d.kind, 99), -d.newest, d.fingerprint))
-
-
-def default_data() -> list[tuple[str, str]]:
-    """``[(kind, fingerprint)]`` of the data ``bench run`` uses without --deap/--synthetic (``$DEAP_DIR``,
-    else the embedded synthetic default) under the default features; empty when its files are not there
-    (the embedded default is never generated, nor a broken ``$DEAP_DIR`` reported, just to pick a table)."""
-    from bench.core.errors import BenchError
-    from bench.data.fingerprints import source_fingerprint
-    from bench.data.source import default_source
-
-    try:
-        source = default_source()
-        return [] if source is None else [(source.kind, source_fingerprint(source))]
-    except BenchError:
-        return []
-
-
-def choose_dataset(
-    sets: Sequence[DataSet],
-    *,
-    data: str | None = None,
-    fingerprint: str | None = None,
-    default: Callable[[], list[tuple[str, str]]] = default_data,
-) -> tuple[DataSet, str]:
-    """The data set a table shows, and why (words for the notes). The rule:
-
-    1. ``fingerprint`` (a prefix of one; with ``data``, of that kind): that data set; none or several
-       match: a one-line :class:`ConfigError` listing them.
-    2. Otherwise the data ``bench run`` uses without data options (:func:`default_data`: ``$DEAP_DIR``,
-       else the embedded synthetic default, 4 subjects x 40 trials), if it has finished runs (and is of
-       kind ``data`` when given).
-    3. Otherwise, within kind ``data`` (default: synthetic if it has runs, else deap), the data set with
-       the most finished runs; ties: the one with the newest run.
-
-    So a small side run (``--subjects 1-2``, another folder) never hides the main results: it is listed
-    in the notes, and ``--fingerprint`` shows it.
-    """
-    pool = [d for d in sets if data is None or d.kind == data]
-    of_kind = f"{data} " if data else ""
-    if fingerprint is not None:
-        prefix = fingerprint.strip()
-        hits = [d for d in pool if prefix and d.fingerprint.startswith(prefix)]
-        if len(hits) == 1:
-            return hits[0], "the one picked with --fingerprint"
-        listing = "; ".join(d.describe() for d in (hits or pool))
-        given = f"{arg('fingerprint')}{' ' if is_cli() else '='}{prefix!r}"
-        if not hits:
-            raise ConfigError(f"{given}: no {of_kind}data set with finished runs; available: {listing}")
-        kinds = "|".join(k for k in EXPERIMENTS if any(d.kind == k for d in hits))
-        raise ConfigError(
-            f"{given} matches {len(hits)} data sets: {listing}; give more characters"
-            + ("" if data else f" or {arg_value('data', kinds)}")
-        )
-    if len(pool) > 1:
-        for kind, fp in default():
-            hit = next((d for d in pool if d.kind == kind and d.fingerprint == fp), None)
-            if hit is not None:
-                what = "$DEAP_DIR" if kind == "deap" else "the embedded synthetic DEAP"
-                return hit, f"the data `bench run` uses by default ({what})"
-    kind = data or next(k for k in EXPERIMENTS if any(d.kind == k for d in pool))
-    pool = [d for d in pool if d.kind == kind]
-    best = max(pool, key=lambda d: (d.n_runs, d.newest))
-    return best, f"the only {kind} data set" if len(pool) == 1 else f"the {kind} data set with the most runs"
-
-
-_UNIT_COLS = [
-    "parent_id",
-    "unit",
-    "base",
-    "fold",
-    "subject",
-    "task",
-    *TEST_METRICS,
-    "n_train",
-    "n_test",
-    "n_test_trials",
-    "n_test_subjects",
-    "fit_seconds",
-    "wall_seconds",
-]
-
-
 def _open(tracking_uri: str | None, data: str | None, first: str) -> tuple[Any, dict, list[DataSet]]:
     """The client, the finished parents per kind (:func:`_finished_parents`) and the data sets of a store;
     one-line errors for a missing or empty store and an unknown or empty data kind. Reading writes
     nothing, so a store this user cannot write (a read-only mount, another user's files) is read as it
     is (:func:`bench.tracking.store.client` with ``write=False``)."""
-    from bench.tracking.store import check_store_uri, client, resolve_tracking_uri
-
     if data is not None:
         check_option(arg("data"), data, EXPERIMENTS)
     uri = check_store_uri(resolve_tracking_uri(tracking_uri))
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         raise ConfigError(f"no MLflow store at {uri}; run `{first}` first (or pass {arg('tracking_uri')})")
     cl = client(uri, write=False)
-    found = _finished_parents(cl)
+    found = finished_parents(cl)
     if not found:
         raise ConfigError(f"no finished runs in {uri}; run `{first}` first")
     if data is not None and data not in found:
@@ -440,7 +174,7 @@ def load_store(
     cl, found, sets = _open(tracking_uri, data, first)
     pool, note = _matching_sets(found, sets, conditions, data, fingerprint)
     ds, chosen = choose_dataset(pool, data=data, fingerprint=fingerprint)
-    units = _finished_units(cl, found[ds.kind][0])
+    units = finished_units(cl, found[ds.kind][0])
     return _store(found, sets, ds, chosen + note, tracking_uri, where, conditions, units)
 
 
@@ -473,16 +207,9 @@ def load_stores(
         if not keep:
             raise ConfigError(f"{describe(conditions, list(where or ()))}: no finished {data} run matches")
         sets = [d for d in sets if d.fingerprint in keep]
-    units = _finished_units(cl, found[data][0])
+    units = finished_units(cl, found[data][0])
     chosen = f"every {data} data set"
     return [_store(found, sets, d, chosen, tracking_uri, where, conditions, units) for d in sets]
-
-
-def _finished_units(cl, exp_id: str) -> list:
-    """The finished unit runs of an experiment, newest first."""
-    units = _search_all(cl, exp_id, f"tags.`{TAG}role` = 'unit' and attributes.status = 'FINISHED'")
-    units.sort(key=lambda r: (-(r.info.start_time or 0), r.info.run_id))
-    return units
 
 
 def _store(found: dict, sets: list[DataSet], ds: DataSet, chosen: str, tracking_uri: str | None,
@@ -512,8 +239,8 @@ def _store(found: dict, sets: list[DataSet], ds: DataSet, chosen: str, tracking_
         ukey = (pid, run.data.tags.get(f"{TAG}unit"))
         if pid in ids and ukey not in seen:
             seen.add(ukey)
-            urows += _unit_rows(run)
-    udf = pd.DataFrame(urows, columns=_UNIT_COLS).sort_values(["parent_id", "task", "unit"], kind="stable")
+            urows += unit_rows(run)
+    udf = pd.DataFrame(urows, columns=UNIT_COLS).sort_values(["parent_id", "task", "unit"], kind="stable")
     return Store(
         data_kind=ds.kind,
         fingerprint=ds.fingerprint,

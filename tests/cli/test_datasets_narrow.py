@@ -24,7 +24,7 @@ from bench.data.cache import prepare_features
 from bench.data.fingerprints import source_fingerprint
 from bench.data.source import open_deap, synthetic_source
 from bench.data.synthetic import SyntheticConfig
-from bench.results.store import DataSet, choose_dataset
+from bench.results.datasets import DataSet, choose_dataset
 from bench.tracking.store import TAG, client, experiment_id
 
 SMALL = SyntheticConfig(n_subjects=2, n_trials=6, seed=0)
