@@ -125,8 +125,8 @@ def main() -> None:
         print(json.dumps(one_run(data, args.workdir / f"cache-{args.one}", args.one)))
         return
 
+    from bench.core.host import hardware
     from bench.data.synthetic import SyntheticConfig, write_synthetic_deap
-    from bench.tracking.store import hardware
 
     if not (data / "SYNTHETIC.json").is_file():
         t0 = time.perf_counter()

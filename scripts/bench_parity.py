@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a chec
 
 import torch  # noqa: E402
 
+from bench.core.host import cpu_name
 from bench.perf.parity import parity, parity_note, parity_text  # noqa: E402
-from bench.tracking.store import cpu_name  # noqa: E402
 
 
 def main() -> None:

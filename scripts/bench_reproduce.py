@@ -29,7 +29,7 @@ def ceiling() -> dict:
     """This machine's CPU and its matmul throughput (GFLOP/s), fp32 and bf16, 2048 x 2048, torch threads."""
     import torch
 
-    from bench.tracking.store import hardware
+    from bench.core.host import hardware
 
     out = {"hardware": hardware(), "threads": torch.get_num_threads()}
     n = 2048

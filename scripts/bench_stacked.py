@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from bench.tracking.store import cpu_name
+from bench.core.host import cpu_name
 
 
 def units_of(model: str, epochs: int):

@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the bench pac
 
 from report_screenshot import screenshot  # noqa: E402 (same folder)
 
-from bench.tracking.store import EXPERIMENTS, TAG, client, experiment_url, resolve_tracking_uri  # noqa: E402
+from bench.tracking.store import EXPERIMENTS, TAG, client, experiment_url
+from bench.tracking.uris import resolve_tracking_uri
 
 
 def free_port() -> int:

@@ -35,7 +35,7 @@ def report(
     from bench.results import load_store
     from bench.results.cells import check_metric
     from bench.results.report import build_report
-    from bench.tracking.store import check_tracking_uri
+    from bench.tracking.uris import check_tracking_uri
 
     check_metric(metric)
     grid_data = (deap, dataset, data_dir) != (None, None, None) or synthetic

@@ -175,7 +175,7 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     )
     from bench.runs.finished import finished_in_store
     from bench.runs.reproduce import prepare_runs, run_grid
-    from bench.tracking.store import sqlite_path
+    from bench.tracking.uris import sqlite_path
 
     dev = resolve_device(device or "auto")  # --device cuda without CUDA: refused before any data
     if hasattr(ex, "connect"):
@@ -323,7 +323,7 @@ def register(root: typer.Typer) -> None:
         from bench.core.checks import check_option
         from bench.runs.executors import make_executor
         from bench.runs.grid import DEFAULT_PRESET, preset_text
-        from bench.tracking.store import check_tracking_uri
+        from bench.tracking.uris import check_tracking_uri
 
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         level = verbosity(quiet, verbose)

@@ -282,7 +282,7 @@ def register(app: typer.Typer) -> None:
         from bench.config.run import RunConfig
         from bench.core.host import resolve_device
         from bench.runs.runner import prepare, run_experiment
-        from bench.tracking.store import check_tracking_uri
+        from bench.tracking.uris import check_tracking_uri
 
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic, test=test,
                            test_data_dir=test_data_dir)  # fmt: skip
@@ -391,7 +391,8 @@ def register(app: typer.Typer) -> None:
         """Open the MLflow UI on the harness's tracking store (127.0.0.1 only), on the runs of the
         experiment run last: one quiet worker process, the store only read."""
         from bench.tracking import ui as mui
-        from bench.tracking.store import check_tracking_uri, client
+        from bench.tracking.store import client
+        from bench.tracking.uris import check_tracking_uri
 
         uri = check_tracking_uri(tracking_uri)
         mui.check_port(port)

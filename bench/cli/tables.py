@@ -28,7 +28,7 @@ from bench.cli.common import (
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
 from bench.core.plots import plot_format
-from bench.tracking.store import check_tracking_uri
+from bench.tracking.uris import check_tracking_uri
 
 STDOUT = "-"
 """``--output -``: the formatted table goes to stdout, as without --output (the usual Unix meaning)."""

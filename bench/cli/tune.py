@@ -139,7 +139,7 @@ def register(app: typer.Typer) -> None:
         from bench.runs.tuning import _validate, check_tunable, default_study_name, run_study
         from bench.runs.tuning_space import canonical_objective
         from bench.runs.tuning_study import redact, resolve_storage
-        from bench.tracking.store import check_tracking_uri, resolve_tracking_uri
+        from bench.tracking.uris import check_tracking_uri, resolve_tracking_uri
 
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         objective = canonical_objective(objective)

@@ -6,8 +6,11 @@ Machine capability is asked here, never in the trainer or a model, so the run id
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import platform
+import subprocess
 from pathlib import Path
 
 import torch
@@ -52,3 +55,28 @@ def usable_cores() -> int:
     few cores does not start one worker per core of the machine.
     """
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``'s ``model name``, else ``lscpu``), else ``platform``'s."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.partition(":")[2].strip()
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=5).stdout
+        for line in out.splitlines():
+            if line.strip().lower().startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def hardware() -> str:
+    """This machine in one line (CPU model and count, GPU if any, torch): the ``bench.hardware`` tag, so a
+    wall time in a report can be read against the machine that produced it."""
+    parts = [f"{cpu_name()} x {os.cpu_count()} CPUs"]
+    if torch.cuda.is_available():
+        parts.append(f"{torch.cuda.get_device_name(0)} x {torch.cuda.device_count()}")
+    parts.append(f"torch {torch.__version__}")
+    return ", ".join(parts)

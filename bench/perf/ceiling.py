@@ -11,8 +11,8 @@ import statistics
 import torch
 
 from bench.core import host
+from bench.core.host import cpu_name
 from bench.runs.estimate import timed
-from bench.tracking.store import cpu_name
 
 
 def machine(device: torch.device) -> dict[str, object]:

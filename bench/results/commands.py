@@ -133,7 +133,7 @@ def where_settings(conditions: Sequence[tuple[str, Any]], ref: pd.Series | None)
 def shown_uri(uri: str | None) -> str | None:
     """The tracking URI a command should name: as given, and none for the default store (what a caller
     that resolved the default to ``sqlite:////abs/path/mlflow.db`` passes on)."""
-    from bench.tracking.store import resolve_tracking_uri
+    from bench.tracking.uris import resolve_tracking_uri
 
     return None if not uri or uri == resolve_tracking_uri(None) else uri
 

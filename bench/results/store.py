@@ -33,7 +33,8 @@ from bench.results.where import (
     pinned,
     shown_variant,
 )
-from bench.tracking.store import EXPERIMENTS, TAG, check_store_uri, client, resolve_tracking_uri
+from bench.tracking.store import EXPERIMENTS, TAG, client
+from bench.tracking.uris import check_store_uri, resolve_tracking_uri
 
 CELL_KEY: tuple[str, ...] = ("model", "protocol", "split", "audit", "variant")
 

@@ -14,15 +14,8 @@ from typing import TYPE_CHECKING
 
 from bench.runs.unit import UnitResult
 from bench.runs.unit_tracking import reuse
-from bench.tracking.store import (
-    EXPERIMENTS,
-    TAG,
-    child_runs,
-    client,
-    newest_run,
-    resolve_tracking_uri,
-    sqlite_path,
-)
+from bench.tracking.store import EXPERIMENTS, TAG, child_runs, client, newest_run
+from bench.tracking.uris import resolve_tracking_uri, sqlite_path
 
 if TYPE_CHECKING:
     from bench.runs.plan import Prepared

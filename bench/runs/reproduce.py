@@ -24,7 +24,8 @@ from bench.runs.jobs import Job, error_line
 from bench.runs.plan import Prepared, check_config, data_contents, prepare
 from bench.runs.progress import GridReporter, Pulse, Reporter
 from bench.runs.runner import OpenRun, close_run, open_run, run_label, unit_cost
-from bench.tracking.store import client, resolve_tracking_uri
+from bench.tracking.store import client
+from bench.tracking.uris import resolve_tracking_uri
 
 
 @dataclass(frozen=True)

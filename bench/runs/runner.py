@@ -36,7 +36,7 @@ import torch
 
 from bench import __version__
 from bench.config.run import RunConfig
-from bench.core.host import resolve_device
+from bench.core.host import hardware, resolve_device
 from bench.core.metrics import TEST_METRICS
 from bench.data.datasets import left_out_tags
 from bench.data.source import kind_words
@@ -64,12 +64,11 @@ from bench.tracking.store import (
     client,
     code_version,
     experiment_id,
-    hardware,
     log_dataset,
     log_params,
-    resolve_tracking_uri,
     store_lock,
 )
+from bench.tracking.uris import resolve_tracking_uri
 from protocols import fold_assignment, get_protocol
 
 __all__ = [

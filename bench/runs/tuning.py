@@ -41,7 +41,8 @@ from bench.runs.tuning_study import (
     study_parent,
 )
 from bench.runs.tuning_trials import Objective, Settings, TuneReporter, run_processes
-from bench.tracking.store import client, experiment_id, resolve_tracking_uri
+from bench.tracking.store import client, experiment_id
+from bench.tracking.uris import resolve_tracking_uri
 
 
 @dataclass

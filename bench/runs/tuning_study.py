@@ -41,7 +41,8 @@ from bench.runs.tuning_space import (
     weights_from_params,
 )
 from bench.tracking.claims import find_or_create_run
-from bench.tracking.store import TAG, code_version, init_once, sqlite_path, store_lock
+from bench.tracking.store import TAG, code_version, init_once, store_lock
+from bench.tracking.uris import sqlite_path
 
 COMMAND_ATTR = "bench_command"
 """The user attribute naming the ``bench tune`` command that ran a trial (:func:`own_trials`)."""

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bench.core.host import hardware
 from bench.core.metrics import confusion
 from bench.runs.plan import Prepared, Unit
 from bench.runs.progress import Reporter
@@ -29,7 +30,7 @@ from bench.runs.unit import UnitResult, run_units
 from bench.runs.unit_model import log_unit_model
 from bench.tracking.artifacts import log_artifacts
 from bench.tracking.claims import claim_unit, heartbeat
-from bench.tracking.store import TAG, flatten, hardware, log_dataset, log_params
+from bench.tracking.store import TAG, flatten, log_dataset, log_params
 
 
 def log_unit_artifacts(cl, run_id: str, res: UnitResult) -> None:

@@ -17,10 +17,11 @@ import pytest
 from bench import results as R
 from bench.cli import main
 from bench.core.errors import ConfigError
+from bench.core.host import hardware
 from bench.data.cache import prepare_features
 from bench.data.source import open_deap
 from bench.results.report import NOT_RECORDED, build_report
-from bench.tracking.store import client, hardware
+from bench.tracking.store import client
 from tests.results.test_tables import _run
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -328,7 +328,7 @@ def test_answering_tracking_server_passes_the_check():
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from bench.tracking.store import check_tracking_uri
+    from bench.tracking.uris import check_tracking_uri
 
     class Health(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
