@@ -7,15 +7,16 @@ import sys
 import click
 import typer
 
+from bench import __version__
+from bench.cli import data, models, perf, report, reproduce, run, tables, tune
 from bench.cli.common import err_console
 from bench.core.errors import BenchError
 from bench.core.faults import fault_line
+from bench.tracking.store import code_version
 
 
 def build_app() -> typer.Typer:
     """The command tree; built per call, so tables and models registered at run time appear in it."""
-    from bench.cli import data, models, perf, report, reproduce, run, tables, tune
-
     root = typer.Typer(
         name="bench",
         help="deap-bench: benchmark EEG emotion-recognition models on DEAP (or its synthetic stand-in).",
@@ -39,9 +40,6 @@ def build_app() -> typer.Typer:
 def version_line() -> str:
     """``deap-bench VERSION (commit SHA)``: the package version and, in a git checkout, the commit of the
     code (``-dirty`` with local changes), as every tracked run records them (bench.tracking.store)."""
-    from bench import __version__
-    from bench.tracking.store import code_version
-
     code = code_version()
     commit = "commit unknown: not a git checkout" if code == f"v{__version__}" else f"commit {code}"
     return f"deap-bench {__version__} ({commit})"

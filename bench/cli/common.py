@@ -12,9 +12,13 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
+from bench.config.run import QUICK_EPOCHS
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
 from bench.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset
+from bench.data.source import env_folder, resolve_source, twin_config
+from bench.models.registry import list_models
+from bench.models.view import max_epochs_label
 from protocols import get_protocol, protocol_for_test_dataset
 from protocols.registry import PROTOCOLS
 
@@ -105,8 +109,6 @@ class DataChoice:
 
     def from_twin(self, dataset: str, *, test: bool = False) -> bool:
         """``dataset`` (the training one, or the test one) is read from its embedded synthetic twin."""
-        from bench.data.source import env_folder
-
         folder = self.test_folder if test else self.folder
         return self.synthetic or (folder is None and env_folder(dataset) is None)
 
@@ -150,15 +152,11 @@ class DataChoice:
 
     def twin(self, dataset: str):
         """The SyntheticConfig of ``dataset``'s embedded twin with ``--synthetic``, else None."""
-        from bench.data.source import twin_config
-
         return twin_config(dataset) if self.synthetic else None
 
     def source(self, dataset: str, subjects: list[int] | None, echo=None):
         """The :class:`~bench.data.source.DataSource` of commands that read one dataset without a run
         config (``bench data prepare``, ``bench data show``)."""
-        from bench.data.source import resolve_source
-
         twin = self.twin(dataset)
         return resolve_source(self.folder, subjects=subjects, synthetic=twin, echo=echo, dataset=dataset)
 
@@ -320,10 +318,6 @@ JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a numb
 def epochs_help(lead: str = "Max epochs (early stopping may end sooner)") -> str:
     """``--epochs`` help that says what happens without it, from the code's own numbers: each trainable
     model's default epoch cap (registry) and the cap of the embedded synthetic default (``QUICK_EPOCHS``)."""
-    from bench.config.run import QUICK_EPOCHS
-    from bench.models.registry import list_models
-    from bench.models.view import max_epochs_label
-
     caps: dict[str, list[str]] = {}
     for info in list_models():
         if info.trainable:

@@ -20,9 +20,18 @@ from bench.cli.common import (
     parse_subjects,
     read_config_file,
 )
-from bench.core.checks import check_option
+from bench.core.checks import check_number, check_option
+from bench.core.errors import DataError
+from bench.core.plots import plot_format
 from bench.core.terminal import NAME, TEXT, Col, FitTable
-from bench.data.datasets import DEFAULT_DATASET
+from bench.data.cache import entry_source, list_cached, prepare_features
+from bench.data.contents import Contents
+from bench.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset, left_out, list_datasets
+from bench.data.features import FeatureConfig
+from bench.data.paths import cache_root
+from bench.data.source import data_kind, generated_twin, kind_words
+from bench.data.synthetic import FAST_SIZE, SyntheticConfig, write_synthetic
+from bench.data.topomaps import plot_average_maps
 
 app = typer.Typer(
     help="The registered datasets, their synthetic twins, the feature cache and brain-map pictures.",
@@ -32,8 +41,6 @@ app = typer.Typer(
 
 def feature_config_from(config_file: Path | None, overrides: list[str] | None):
     """FeatureConfig from a config file's [features] table and ``-F key=value`` overrides."""
-    from bench.data.features import FeatureConfig
-
     cfg = read_config_file(config_file)
     feats = dict(cfg.get("features", {})) if isinstance(cfg.get("features", {}), dict) else {}
     feats.update(parse_overrides(overrides, "-F/--feature"))
@@ -50,8 +57,6 @@ def load_features(
 ):
     """Resolve the data source and return its (cached) FeatureSet, with a progress line per subject."""
     from rich.progress import Progress
-
-    from bench.data.cache import prepare_features
 
     name = data.name()
     sub = parse_subjects(subjects, name)
@@ -89,10 +94,6 @@ def synth(
     fast: bool = typer.Option(False, "--fast", help="Small preset for tests (overrides --subjects/--trials)"),
 ) -> None:
     """Write a synthetic twin of a dataset (its exact file format, documented planted effects)."""
-    from bench.core.checks import check_number
-    from bench.data.datasets import dataset_names, get_dataset
-    from bench.data.synthetic import FAST_SIZE, SyntheticConfig, write_synthetic
-
     ds = get_dataset(check_option("--dataset", dataset, dataset_names()))
     for flag, value, most in (("--subjects", subjects, ds.n_subjects), ("--trials", trials, ds.n_trials)):
         if value is not None:  # the bounds are the dataset's: checked here, not by typer
@@ -126,8 +127,6 @@ def prepare(
     force: bool = typer.Option(False, "--force", help="Recompute even if cached"),
 ) -> None:
     """Compute brain-map features once and cache them (keyed by file contents and config)."""
-    from bench.data.source import kind_words
-
     data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
     t0 = time.perf_counter()
     fs, source = load_features(data, subjects, feature_config_from(config, feature), force=force)
@@ -142,10 +141,6 @@ def datasets_table() -> FitTable:
     and where a command finds each (its environment variable; its embedded twin, generated in the cache
     or not yet). Folded, never cut, at any terminal width."""
     import os
-
-    from bench.data.datasets import list_datasets
-    from bench.data.features import FeatureConfig
-    from bench.data.source import generated_twin
 
     seconds = FeatureConfig().baseline_s
     columns = [
@@ -176,10 +171,6 @@ def left_out_table() -> FitTable | None:
     something out (MAHNOB-HCI's sessions); None where there is nothing to show."""
     import os
 
-    from bench.core.errors import DataError
-    from bench.data.datasets import left_out, list_datasets
-    from bench.data.source import generated_twin
-
     rows = []
     for ds in list_datasets():
         if ds.left_out is None:
@@ -208,10 +199,6 @@ def left_out_table() -> FitTable | None:
 def info() -> None:
     """List the registered datasets, then what the feature cache holds: per dataset, data folder and
     feature config, whose features they are."""
-    from bench.data.cache import entry_source, list_cached
-    from bench.data.paths import cache_root
-    from bench.data.source import data_kind, kind_words
-
     console.print(datasets_table())
     skipped = left_out_table()
     if skipped is not None:
@@ -250,8 +237,6 @@ def info() -> None:
 
 def _holds(contents: dict | None) -> str:
     """What an entry holds, in words (its meta.json ``contents``; absent: DE and PSD maps)."""
-    from bench.data.contents import Contents
-
     c = Contents(**(contents or {}))
     words = [", ".join(k.upper() if k in ("de", "psd", "dasm", "rasm") else k for k in c.kinds)]
     if c.peripheral:
@@ -288,13 +273,9 @@ def show(
 ) -> None:
     """Draw the average brain maps (DE and PSD per band, high vs low valence and arousal, and their
     high-minus-low differences) as scalp maps."""
-    from bench.core.plots import plot_format
-    from bench.data.topomaps import plot_average_maps
-
     data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
     plot_format("--out", out)  # a wrong suffix is refused before any data is read
     fs, _ = load_features(data, subjects, feature_config_from(config, feature))
-    from bench.data.datasets import get_dataset
 
     path = plot_average_maps(fs, out, threshold=get_dataset(fs.dataset).threshold)  # its own "high"
     console.print(f"wrote {path}")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import typer
 
 from bench.cli.common import console
+from bench.models.view import model_details, models_table
 
 
 def register(app: typer.Typer) -> None:
     @app.command("models")
     def models(name: str | None = typer.Argument(None, help="A registered model name")) -> None:
         """List the registered models, or show one model's details and layer summary."""
-        from bench.models.view import model_details, models_table
-
         console.print(models_table() if name is None else model_details(name))

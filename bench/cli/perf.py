@@ -8,6 +8,13 @@ from pathlib import Path
 import typer
 
 from bench.cli.common import console, err_console
+from bench.config.run import DEVICES
+from bench.core.checks import check_number, check_option
+from bench.core.errors import ConfigError
+from bench.core.files import atomic_write
+from bench.models.registry import list_models
+from bench.perf.measure import measure
+from bench.perf.report import markdown, rich_tables
 
 FORMATS = ("table", "md")
 
@@ -29,13 +36,6 @@ def register(app: typer.Typer) -> None:
         """Measure the fp32 and bf16 matmul ceiling, each model's FLOPs per training sample and samples/s
         (fp32 / bf16, contiguous / channels-last) with its fraction of the ceiling, and the full-size
         wall time per protocol and for the default grid. One run: the numbers compare with each other."""
-        from bench.config.run import DEVICES
-        from bench.core.checks import check_number, check_option
-        from bench.core.errors import ConfigError
-        from bench.models.registry import list_models
-        from bench.perf.measure import measure
-        from bench.perf.report import markdown, rich_tables
-
         check_option("--format", fmt, FORMATS)
         check_option("--device", device, DEVICES)
         check_number("--batch", batch, integer=True, low=1)
@@ -50,8 +50,6 @@ def register(app: typer.Typer) -> None:
             echo=lambda m: err_console.print(m, markup=False, highlight=False),
         )  # fmt: skip
         if json_path is not None:
-            from bench.core.files import atomic_write
-
             try:  # whole or not at all: a reader never sees half a report
                 atomic_write(json_path, json.dumps(report.to_json(), indent=2) + "\n")
             except OSError as exc:

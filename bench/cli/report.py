@@ -8,8 +8,23 @@ from typing import Any
 
 import typer
 
-from bench.cli.common import DATA_DIR_OPTION, DATASET_OPTION, DEAP_OPTION, SYNTHETIC_OPTION, console
+from bench.cli.common import (
+    DATA_DIR_OPTION,
+    DATASET_OPTION,
+    DEAP_OPTION,
+    SYNTHETIC_OPTION,
+    console,
+    data_choice,
+    err_console,
+)
+from bench.cli.reproduce import data_grid, grid_command, grid_features, write_grid_report
 from bench.cli.tables import store_options
+from bench.core.errors import ConfigError
+from bench.results import load_store
+from bench.results.cells import check_metric
+from bench.results.naming import cli_names
+from bench.results.report import build_report
+from bench.tracking.uris import check_tracking_uri
 
 
 def report(
@@ -32,18 +47,9 @@ def report(
     (report.html, self-contained; report.md; tables/*.csv|.tex; plots/*.png). With --preset/--grid
     (and --scale and the data options --dataset, --data-dir, --deap, --synthetic, as given to `bench
     reproduce`): the report `bench reproduce` wrote for that grid, rebuilt from the store."""
-    from bench.results import load_store
-    from bench.results.cells import check_metric
-    from bench.results.report import build_report
-    from bench.tracking.uris import check_tracking_uri
-
     check_metric(metric)
     grid_data = (deap, dataset, data_dir) != (None, None, None) or synthetic
     if preset is not None or grid_file is not None or scale is not None or grid_data:
-        from bench.cli.common import data_choice, err_console
-        from bench.cli.reproduce import data_grid, grid_command, grid_features, write_grid_report
-        from bench.core.errors import ConfigError
-
         choice = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         if data is not None or fingerprint is not None or where or metric != "acc":
             raise ConfigError("--preset/--grid/--scale/--deap pick the grid's runs: drop --data, "
@@ -82,8 +88,6 @@ def register(root: typer.Typer) -> None:
     params += [inspect.Parameter(n, kw, default=d, annotation=a) for n, a, d in grid]
 
     def command(**kwargs: Any) -> None:
-        from bench.results.naming import cli_names
-
         with cli_names():  # errors name the flags (--where), not the Python arguments (where=)
             report(**kwargs)
 

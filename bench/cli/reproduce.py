@@ -31,8 +31,29 @@ from bench.cli.common import (
 )
 from bench.cli.run_progress import format_duration as _fmt
 from bench.cli.run_progress import stamp, verbosity
+from bench.config.run import DEVICES
+from bench.core.checks import check_option
 from bench.core.errors import ConfigError
+from bench.core.host import resolve_device
+from bench.data.source import env_folder
+from bench.results import load_store
+from bench.results.report import build_report
+from bench.runs.estimate import (
+    assumptions,
+    command_seconds,
+    estimate_run,
+    plan_table,
+    plan_text,
+    probe_prepared,
+    unit_seconds,
+)
+from bench.runs.executors import make_executor
+from bench.runs.finished import finished_in_store
+from bench.runs.grid import DEFAULT_PRESET, load_grid, preset_text
+from bench.runs.overhead import pace
 from bench.runs.progress import GridReporter, Pulse, epoch_line
+from bench.runs.reproduce import prepare_runs, run_grid
+from bench.tracking.uris import check_tracking_uri, sqlite_path
 
 
 def queue_line(reporter: GridReporter, runs, jobs, slots: int) -> str:
@@ -164,19 +185,6 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
     then, unless ``plan_only``, run the grid on executor ``ex`` with a progress view. Returns the plans
     and the :class:`~bench.runs.reproduce.GridResult` (None with ``plan_only``). ``level="quiet"`` prints only
     skipped runs, failures and the summary (the plan too with ``plan_only``: it is what was asked for)."""
-    from bench.core.host import resolve_device
-    from bench.runs.estimate import (
-        assumptions,
-        command_seconds,
-        estimate_run,
-        plan_table,
-        plan_text,
-        unit_seconds,
-    )
-    from bench.runs.finished import finished_in_store
-    from bench.runs.reproduce import prepare_runs, run_grid
-    from bench.tracking.uris import sqlite_path
-
     dev = resolve_device(device or "auto")  # --device cuda without CUDA: refused before any data
     if hasattr(ex, "connect"):
         ex.connect()  # an unreachable Dask scheduler: refused before any data
@@ -259,9 +267,6 @@ def _probe_all(plans, device, threads: int | None, step=None) -> tuple[dict, flo
     of one sample before each probe); ``step(i, n)`` before the ``i``-th run's probe (a progress line)."""
     import torch
 
-    from bench.runs.estimate import probe_prepared
-    from bench.runs.overhead import pace
-
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(int(threads))
@@ -319,12 +324,6 @@ def register(root: typer.Typer) -> None:
     ) -> None:
         """Run a whole grid (models x protocols x splits x variants x audits) on one executor queue, then
         write the report (tables, plots, provenance). Re-running the same command resumes."""
-        from bench.config.run import DEVICES
-        from bench.core.checks import check_option
-        from bench.runs.executors import make_executor
-        from bench.runs.grid import DEFAULT_PRESET, preset_text
-        from bench.tracking.uris import check_tracking_uri
-
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         level = verbosity(quiet, verbose)
         name = grid_file if grid_file is not None else preset or DEFAULT_PRESET
@@ -368,9 +367,6 @@ def grid_command(g, grid_file: Path | None, data: DataChoice | None = None) -> s
 def write_grid_report(g, features, uri: str, out: Path, command: str) -> None:
     """The report of grid ``g``: its data (``features``) and its scale only, with the grid, scale and
     command as context; ``bench reproduce`` ends with it and ``bench report --preset/--grid`` rebuilds it."""
-    from bench.results import load_store
-    from bench.results.report import build_report
-
     store = load_store(uri, data=features.kind, fingerprint=features.fingerprint, where=_where(g))
     sc = g.scale
     context = {
@@ -387,16 +383,12 @@ def scale_data(g):
     """The synthetic twin a grid's scale brings along (smoke: its own small one) when no folder of its
     dataset is given (``--deap``/``--data-dir``, the grid's ``[data]`` or the dataset's environment
     variable); None: the usual data source."""
-    from bench.data.source import env_folder
-
     return g.scale.synthetic(g.dataset) if g.deap is None and env_folder(g.dataset) is None else None
 
 
 def data_grid(data: DataChoice, **kwargs):
     """:func:`bench.runs.grid.load_grid` with the data options: ``--dataset`` and a folder replace the grid's
     ``[data]``; ``--synthetic`` with a grid file that names a folder is refused (one of the two)."""
-    from bench.runs.grid import load_grid
-
     g = load_grid(deap=data.folder, dataset=data.dataset, **kwargs)
     if data.synthetic and g.deap is not None:
         raise ConfigError(
@@ -415,7 +407,5 @@ def grid_synthetic(g, data: DataChoice | None):
 
 def grid_features(g, echo=None, data: DataChoice | None = None):
     """The features a grid's runs use (from the feature cache once prepared), without planning it."""
-    from bench.runs.reproduce import prepare_runs
-
     synthetic = grid_synthetic(g, data)
     return prepare_runs([g.entries[0].config], deap=g.deap, synthetic=synthetic, echo=echo)[0].features

@@ -30,11 +30,24 @@ from bench.cli.common import (
     parse_subjects,
     read_config_file,
 )
-from bench.config.run import QUICK_EPOCHS
+from bench.cli.run_progress import format_duration, make_reporter, verbosity
+from bench.config.ablation import variant_name
+from bench.config.run import QUICK_EPOCHS, RunConfig
 from bench.core.checks import check_option, check_type
 from bench.core.errors import ConfigError
+from bench.core.host import resolve_device
 from bench.core.terminal import NAME, Col, FitTable
+from bench.data.datasets import get_dataset
 from bench.data.inputs import FEATURE_KINDS
+from bench.results.datasets import DataSet
+from bench.runs.executors import check_stack_executor, make_executor
+from bench.runs.identity import deviations
+from bench.runs.runner import prepare, run_experiment
+from bench.runs.tuning_study import best_weights
+from bench.tracking import ui as mui
+from bench.tracking.store import EXPERIMENTS, client
+from bench.tracking.uris import check_tracking_uri
+from protocols import LEAKAGE_NOTE
 
 STACK_HELP = (
     "Train up to N units at once as a stacked ensemble in this process (0: one at a time, the default). "
@@ -55,7 +68,6 @@ def quick_epochs_line(more: str = "") -> str:
 def data_line(features) -> str:
     """``Data: synthetic DREAMER, 2 subjects, from DIR``: what a run reads, said before it starts (a
     cross-dataset run: both datasets and the channels they share)."""
-    from bench.data.datasets import get_dataset
 
     def one(fs) -> str:
         what = ("synthetic " if fs.synthetic else "") + get_dataset(fs.dataset).title
@@ -87,7 +99,6 @@ def _tuned(text: str | None, storage: str | None):
         if storage is not None:
             raise ConfigError("--storage only applies with --loss-weights tuned:STUDY")
         return None
-    from bench.runs.tuning_study import best_weights
 
     return best_weights(text.strip()[len("tuned:") :].strip(), storage)
 
@@ -146,16 +157,11 @@ TABLE_PRIORITIES = {"time s": 0, "epochs": 1, "AUC": 2, "bal acc": 3}
 def results_table(res) -> FitTable:
     """Per-unit and mean +- std TEST metrics; headers start with the task initial (caption spells it out)."""
     cfg = res.config
-    from bench.results.datasets import DataSet
 
     data = DataSet(res.data_kind, res.data_fingerprint, *res.data_size, n_runs=0, newest=0).label
-    from bench.config.ablation import variant_name
-    from bench.runs.identity import deviations
 
     variant = variant_name(deviations(cfg), cfg.recipe)
     if cfg.test_dataset is not None:  # the kind says cross-dataset: name the two datasets
-        from bench.data.datasets import get_dataset
-
         data += f" ({get_dataset(cfg.dataset).title} -> {get_dataset(cfg.test_dataset).title})"
     title = f"{cfg.model} | {cfg.protocol} | split {res.split} | variant {variant} | {data}"
     title += " | LEAKY" if res.leaky else ""
@@ -279,15 +285,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Train and test a model under a protocol; tracked in MLflow, resumable."""
-        from bench.config.run import RunConfig
-        from bench.core.host import resolve_device
-        from bench.runs.runner import prepare, run_experiment
-        from bench.tracking.uris import check_tracking_uri
-
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic, test=test,
                            test_data_dir=test_data_dir)  # fmt: skip
-        from bench.cli.run_progress import format_duration, make_reporter, verbosity
-        from bench.runs.executors import check_stack_executor, make_executor
 
         level = verbosity(quiet, verbose)
         t_start = time.monotonic()
@@ -345,8 +344,6 @@ def register(app: typer.Typer) -> None:
         if prepared.config.recipe != cfg.recipe:
             say(f"The paper recipe of {cfg.model} is the harness recipe: same run as without --recipe paper.")
         if prepared.leaky:
-            from protocols import LEAKAGE_NOTE
-
             why = LEAKAGE_NOTE if prepared.split == "segment" else ""
             if "select-on-test" in cfg.audit:
                 why += " select-on-test: the test fold drives early stopping and LR decay (audit only)."
@@ -371,7 +368,6 @@ def register(app: typer.Typer) -> None:
                 exit_interrupted(reporter.interrupted())
         console.print(results_table(res))
         took = format_duration(time.monotonic() - t_start)
-        from bench.tracking.store import EXPERIMENTS
 
         console.print(
             f"Finished in {took}. MLflow parent run {res.parent_run_id} in experiment "
@@ -390,10 +386,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Open the MLflow UI on the harness's tracking store (127.0.0.1 only), on the runs of the
         experiment run last: one quiet worker process, the store only read."""
-        from bench.tracking import ui as mui
-        from bench.tracking.store import client
-        from bench.tracking.uris import check_tracking_uri
-
         uri = check_tracking_uri(tracking_uri)
         mui.check_port(port)
         base = f"http://{mui.HOST}:{port}"

@@ -23,6 +23,8 @@ from rich.progress import (
 )
 
 from bench.core.checks import check_option
+from bench.core.errors import ConfigError
+from bench.runs.estimate import format_seconds
 from bench.runs.progress import Reporter, epoch_line
 
 VERBOSITIES = ("quiet", "normal", "verbose")
@@ -31,8 +33,6 @@ VERBOSITIES = ("quiet", "normal", "verbose")
 def verbosity(quiet: bool, verbose: bool) -> str:
     """``--quiet`` / ``--verbose`` as one value (both at once is refused)."""
     if quiet and verbose:
-        from bench.core.errors import ConfigError
-
         raise ConfigError("--quiet and --verbose exclude each other")
     return "quiet" if quiet else "verbose" if verbose else "normal"
 
@@ -46,8 +46,6 @@ def format_duration(seconds: float) -> str:
     """``45 s``, ``3 min 20 s`` (:func:`bench.runs.estimate.format_seconds`, imported only when a line
     needs it:
     the estimate module loads torch)."""
-    from bench.runs.estimate import format_seconds
-
     return format_seconds(seconds)
 
 

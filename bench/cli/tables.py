@@ -11,6 +11,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from bench import results as R
 from bench.cli.common import (
     DATA_DIR_OPTION,
     DATASET_OPTION,
@@ -25,9 +26,25 @@ from bench.cli.common import (
     err_console,
     parse_subjects,
 )
+from bench.cli.reproduce import run_grid_command
+from bench.cli.run import quick_epochs_line
+from bench.config.ablation import VARIANTS
+from bench.config.run import QUICK_EPOCHS
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
 from bench.core.plots import plot_format
+from bench.core.terminal import NAME, TEXT, Col, FitTable
+from bench.data.source import kind_words
+from bench.models.recipes import DEFAULT_MAX_EPOCHS
+from bench.models.registry import get_model_info
+from bench.results import list_tables, load_store
+from bench.results.cells import check_metric
+from bench.results.crossdataset import default_kind
+from bench.results.naming import cli_names
+from bench.results.plots import plot as draw
+from bench.results.store import describe_scale, list_datasets, other_settings
+from bench.runs.executors import make_executor
+from bench.runs.grid import expand
 from bench.tracking.uris import check_tracking_uri
 
 STDOUT = "-"
@@ -128,8 +145,6 @@ def _command(spec) -> Any:
         )
 
     def command(**kwargs: Any) -> None:
-        from bench.results.naming import cli_names
-
         with cli_names():  # errors name the flags (--where), not the Python arguments (where=)
             emit(spec.name, **kwargs)
 
@@ -142,8 +157,6 @@ def _command(spec) -> Any:
 
 def table_app() -> typer.Typer:
     """The ``bench table`` group, built from the table registry at call time."""
-    from bench.results import list_tables
-
     app = typer.Typer(
         cls=_TableGroup,
         help="Result tables from the MLflow store: "
@@ -182,10 +195,6 @@ def emit(
     **options: Any,
 ) -> None:
     """Build a table from the store, then print it, write it, or print it in a format to stdout."""
-    from bench import results as R
-    from bench.results.cells import check_metric
-    from bench.results.plots import plot as draw
-
     spec = R.get_table(name)
     check_metric(metric)
     if fmt is not None:
@@ -200,8 +209,6 @@ def emit(
     to_stdout = output is not None and str(output) == STDOUT
     check_tracking_uri(tracking_uri)  # the store is read as given: fill-in commands carry it so
     if spec.across_pairs and data is None:  # a table of dataset pairs reads the cross-dataset runs
-        from bench.results.crossdataset import default_kind
-
         data = default_kind(tracking_uri)
     store = R.load_store(tracking_uri, data=data, fingerprint=fingerprint, where=where)
     built = R.build(name, store, metric=metric, **options)
@@ -217,9 +224,6 @@ def emit(
 
 def runs_table(store) -> Any:
     """The finished parents of the store's data set: run id, cell, scale, other settings that set it apart."""
-    from bench.core.terminal import NAME, TEXT, Col, FitTable
-    from bench.results.store import describe_scale, other_settings
-
     shown = set(store.parents["run_id"])
     n_subjects = store.dataset.n_subjects if store.dataset else None
     rows, example = [], None
@@ -253,9 +257,6 @@ def _where_value(value: Any) -> str:
 def datasets_table(sets, default, chosen: str) -> Any:
     """One row per data set of the store: kind, size, finished runs, newest run, fingerprint."""
     import time
-
-    from bench.core.terminal import NAME, Col, FitTable
-    from bench.data.source import kind_words
 
     def when(ms: int) -> str:
         return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000)) if ms else "?"
@@ -299,10 +300,6 @@ def register(root: typer.Typer) -> None:
     ) -> None:
         """List the finished runs the tables choose from (of one data set), with the settings that set
         them apart; --datasets lists the data sets of the store."""
-        from bench.results import load_store
-        from bench.results.naming import cli_names
-        from bench.results.store import list_datasets
-
         uri = check_tracking_uri(tracking_uri)
         if list_sets:
             if fingerprint is not None or where or model:
@@ -352,16 +349,6 @@ def register(root: typer.Typer) -> None:
         A one-block grid run like `bench reproduce` (one executor queue; finished runs and units are
         reused); the ablation table of exactly that scale follows.
         """
-        from bench import results as R
-        from bench.cli.reproduce import run_grid_command
-        from bench.cli.run import quick_epochs_line
-        from bench.config.ablation import VARIANTS
-        from bench.config.run import QUICK_EPOCHS
-        from bench.models.recipes import DEFAULT_MAX_EPOCHS
-        from bench.models.registry import get_model_info
-        from bench.runs.executors import make_executor
-        from bench.runs.grid import expand
-
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         name = data.name()
         sub = parse_subjects(subjects, name)
@@ -398,7 +385,6 @@ def register(root: typer.Typer) -> None:
             f"train.max_epochs={p.config.train.max_epochs}",
             "subjects=" + json.dumps(list(p.config.subjects) if p.config.subjects else None),
         ]
-        from bench.results.naming import cli_names
 
         with cli_names():
             store = R.load_store(

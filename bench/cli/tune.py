@@ -29,7 +29,15 @@ from bench.cli.common import (
     parse_subjects,
     read_config_file,
 )
+from bench.cli.run import build_config, quick_epochs_line
 from bench.cli.run_progress import stamp
+from bench.config.run import QUICK_EPOCHS, RunConfig
+from bench.core.checks import check_name
+from bench.core.host import resolve_device
+from bench.runs.tuning import _validate, check_tunable, default_study_name, run_study
+from bench.runs.tuning_space import canonical_objective
+from bench.runs.tuning_study import redact, resolve_storage
+from bench.tracking.uris import check_tracking_uri, resolve_tracking_uri
 
 
 class RichTuneReporter:
@@ -131,15 +139,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Tune the multi-task loss weights w_v/w_a (sum fixed at 2) with Optuna on validation folds."""
         import optuna
-
-        from bench.cli.run import build_config, quick_epochs_line
-        from bench.config.run import QUICK_EPOCHS, RunConfig
-        from bench.core.checks import check_name
-        from bench.core.host import resolve_device
-        from bench.runs.tuning import _validate, check_tunable, default_study_name, run_study
-        from bench.runs.tuning_space import canonical_objective
-        from bench.runs.tuning_study import redact, resolve_storage
-        from bench.tracking.uris import check_tracking_uri, resolve_tracking_uri
 
         data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
         objective = canonical_objective(objective)

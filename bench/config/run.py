@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from bench.core.checks import check_number, check_option, check_type
 from bench.core.errors import ConfigError
 from bench.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset
+from bench.data.inputs import FEATURE_KINDS
 
 PRECISIONS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -165,7 +166,6 @@ class RunConfig:
         for t in tasks:
             check_option("tasks", t, ("valence", "arousal"))
         object.__setattr__(self, "tasks", tuple(t for t in ("valence", "arousal") if t in tasks))
-        from bench.data.inputs import FEATURE_KINDS
 
         what = f"a list of {', '.join(FEATURE_KINDS)}"
         if check_type("features", self.features, (list, tuple, None), what) is not None:

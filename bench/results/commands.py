@@ -25,7 +25,11 @@ from typing import Any
 
 import pandas as pd
 
+from bench.data.datasets import get_dataset
+from bench.data.source import env_folder, generated_twin
+from bench.results.store import other_settings
 from bench.results.where import lookup, pinned, variant_settings
+from bench.tracking.uris import resolve_tracking_uri
 from protocols import experiment_kinds, get_protocol
 from protocols.registry import PROTOCOLS
 
@@ -114,8 +118,6 @@ def setting_flags(settings: Mapping[str, Any]) -> list[str]:
 def where_settings(conditions: Sequence[tuple[str, Any]], ref: pd.Series | None) -> dict[str, Any]:
     """The settings the ``where`` conditions fix, as a shown run ``ref`` has them (it met them): the
     values of the setting keys, and for ``variant=NAME`` every setting of ``ref``'s variant."""
-    from bench.results.store import other_settings
-
     keys, whole = pinned(conditions)
     out: dict[str, Any] = {}
     if whole and ref is not None:
@@ -133,8 +135,6 @@ def where_settings(conditions: Sequence[tuple[str, Any]], ref: pd.Series | None)
 def shown_uri(uri: str | None) -> str | None:
     """The tracking URI a command should name: as given, and none for the default store (what a caller
     that resolved the default to ``sqlite:////abs/path/mlflow.db`` passes on)."""
-    from bench.tracking.uris import resolve_tracking_uri
-
     return None if not uri or uri == resolve_tracking_uri(None) else uri
 
 
@@ -196,9 +196,6 @@ def _inside(path: str | Path, folder: str | Path | None) -> bool:
 def _folder(dataset: str, source: str) -> str | None:
     """How a command names the folder a run read ``dataset`` from: None for its embedded synthetic twin,
     ``"$DEAP_DIR"`` (the dataset's variable) where that names it, else the folder itself."""
-    from bench.data.datasets import get_dataset
-    from bench.data.source import env_folder, generated_twin
-
     if _inside(source, generated_twin(dataset)):
         return None
     if _inside(source, env_folder(dataset)):
@@ -212,8 +209,6 @@ def data_options(kind: str, ref: pd.Series | None = None) -> list[str]:
     the run did not record its folder, DEAP's options as before other datasets were registered
     (``--synthetic`` / ``--deap "$DEAP_DIR"``) or the dataset's variable; ``--test`` for a cross-dataset
     pair (``ref``'s)."""
-    from bench.data.datasets import get_dataset
-
     synthetic = kind == "synthetic" or kind.endswith("-synthetic")
     source = str(ref["source"]) if ref is not None and "source" in ref and ref["source"] else ""
     if kind in ("synthetic", "deap"):

@@ -12,6 +12,7 @@ import pandas as pd
 
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
+from bench.core.terminal import NAME, NUMBER, TEXT, Col, FitTable
 from bench.results.table import DASH, NOT_RUN, Table
 
 FORMATS: tuple[str, ...] = ("md", "latex", "csv", "html")
@@ -31,8 +32,6 @@ def to_rich(tables: Sequence[Table]) -> list:
     columns of
     its lowest :attr:`~Table.priorities` are left out, and named, when even wrapping cannot make room."""
     from rich.text import Text
-
-    from bench.core.terminal import NAME, NUMBER, TEXT, Col, FitTable
 
     out = []
     for t in tables:

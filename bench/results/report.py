@@ -25,9 +25,11 @@ from bench.core.errors import ConfigError
 from bench.core.files import atomic_write
 from bench.core.stats import MIN_CI_N
 from bench.results import Store, Table, build, list_tables, render
-from bench.results.plots import CHANCE_LABEL
+from bench.results.cells import check_metric
+from bench.results.plots import CHANCE_LABEL, plot
 from bench.results.render import html_fragment
 from bench.results.store import describe_scale, other_settings
+from bench.results.table import model_names
 
 NOT_RECORDED = "not recorded"
 PLOT_DPI = 150
@@ -135,8 +137,6 @@ class _Section:
 # --------------------------------------------------------------------------------------- content
 def _build_sections(store: Store, metric: str, scratch: Path) -> list[_Section]:
     """Every registered table, in registry order, with a PNG of those that have a plot."""
-    from bench.results.plots import plot
-
     sections = []
     for spec in list_tables():
         try:
@@ -181,8 +181,6 @@ def _hardware(tags: Mapping[str, str]) -> str:
 
 def _ordered_parents(store: Store) -> pd.DataFrame:
     """The shown runs in reading order: model registry order, then protocol, split, audit, variant."""
-    from bench.results.table import model_names
-
     order = {m: i for i, m in enumerate(model_names())}
     p = store.parents.copy()
     p["_order"] = p["model"].map(lambda m: order.get(m, len(order)))
@@ -373,8 +371,6 @@ def build_report(
     it (:func:`grid_cells`): a grid of two models does not list nine others as not run. Raises
     :class:`ConfigError` for a store without finished runs and for an ``out_dir`` that cannot be
     written."""
-    from bench.results.cells import check_metric
-
     check_metric(metric)
     if grid is not None:
         store = store.asking(grid_cells(grid))

@@ -24,6 +24,7 @@ import pandas as pd
 from bench.core.errors import ConfigError
 from bench.core.registry import Registry
 from bench.data.source import kind_words
+from bench.models.registry import get_model_info, list_models
 from bench.results.cells import METRIC_LABELS, Cell
 from bench.results.commands import data_options, run_command  # noqa: F401  (re-exported: table modules)
 from bench.results.naming import arg
@@ -216,8 +217,6 @@ def where_note(store: Store) -> str:
 
 
 def model_names() -> list[str]:
-    from bench.models.registry import list_models
-
     return [m.name for m in list_models()]
 
 
@@ -262,8 +261,6 @@ def groups(store: Store, leaky: bool | None) -> list[tuple[str, str]]:
 
 
 def reported(model: str) -> dict:
-    from bench.models.registry import get_model_info
-
     try:
         return get_model_info(model).reported
     except ConfigError:

@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
+from bench.config.ablation import ABLATION_CHANGES, SCALE_KEYS, variant_name
+from bench.config.run import RunConfig, TrainConfig
 from bench.core.errors import ConfigError
 from bench.results.naming import arg, arg_value, is_cli
 
@@ -103,8 +105,6 @@ def filter_runs(rows: list[dict], conditions: Sequence[tuple[str, Any]]) -> list
 
 def is_setting(key: str) -> bool:
     """``key`` is a setting of a run's config that ``bench run`` can set (not a tag, not a cell key)."""
-    from bench.config.run import RunConfig, TrainConfig
-
     top = {f.name for f in fields(RunConfig)} - set(RunConfig.NON_KEY) - {"train", *PREFIXES}
     train = {f"train.{f.name}" for f in fields(TrainConfig)}
     return key not in CELL_KEYS and (key in top or key in train or key.startswith(PREFIXES))
@@ -124,7 +124,6 @@ def shown_variant(row: Mapping, keys: frozenset[str], whole: bool) -> str:
     """
     if whole:
         return "full"
-    from bench.config.ablation import SCALE_KEYS, variant_name
 
     dev: dict = row["settings"]
     recipe = str(row["config"].get("recipe", "harness") or "harness")
@@ -138,8 +137,6 @@ def shown_variant(row: Mapping, keys: frozenset[str], whole: bool) -> str:
 def variant_settings(variant: str) -> dict[str, Any]:
     """The settings a variant's name stands for (``no-dropout+paper-recipe`` -> dropout 0, recipe paper);
     a ``cfg-`` hash names none that can be read back (the ``where`` settings carry them)."""
-    from bench.config.ablation import ABLATION_CHANGES
-
     out: dict[str, Any] = {}
     for part in variant.split("+"):
         if part in ABLATION_CHANGES:

@@ -60,6 +60,9 @@ from bench.config.ablation import NAMED_VARIANTS, VARIANTS, ablation_configs
 from bench.config.run import AUDITS, RunConfig, TrainConfig
 from bench.core.checks import check_name, check_number, check_option, check_type
 from bench.core.errors import ConfigError
+from bench.data.datasets import dataset_names, get_dataset
+from bench.data.source import twin_config
+from bench.data.synthetic import SyntheticConfig
 from bench.models.registry import get_model_info, list_models
 from bench.runs.plan import check_config
 from protocols import get_protocol, list_protocols
@@ -98,8 +101,6 @@ class Scale:
         twin)."""
         if self.synthetic_trials is None:
             return None
-        from bench.data.datasets import get_dataset
-        from bench.data.synthetic import SyntheticConfig
 
         n_trials = min(self.synthetic_trials, get_dataset(dataset).n_trials)
         n_subjects = max(self.subjects or (4,))
@@ -334,8 +335,6 @@ def _n_subjects(scale: Scale, deap: str | None, dataset: str = "deap") -> int | 
     if scale.subjects is not None:
         return len(scale.subjects)
     if deap is None:
-        from bench.data.source import twin_config
-
         return twin_config(dataset).n_subjects
     return None
 
@@ -396,8 +395,6 @@ def expand(
         sc = replace(sc, seeds=_in(source, _seeds, "seeds", seeds))
     dataset, deap = _in(source, _data, doc.get("data", {}), dataset, deap, base_dir)
     if sc.subjects is not None:
-        from bench.data.datasets import get_dataset
-
         ds = get_dataset(dataset)
         for s in sc.subjects:
             key = f"scale.subjects ({ds.title})"
@@ -450,8 +447,6 @@ def _data(
     """The grid's dataset and folder: the CLI's (``dataset``, ``folder``) over the file's ``[data]``
     (``dataset``, ``dir``, or ``deap`` for DEAP's folder); a folder in the file belongs to the file's
     dataset, so another dataset from the CLI leaves it out."""
-    from bench.data.datasets import dataset_names
-
     data = _keys("[data]", table, DATA_KEYS)
     if "deap" in data and "dir" in data:
         raise ConfigError("data.deap and data.dir exclude each other (deap = DIR is DEAP's folder)")

@@ -27,9 +27,11 @@ from bench.core.errors import ConfigError
 from bench.data.cache import prepare_features
 from bench.data.contents import Contents
 from bench.data.cross import CrossFeatures, check_same_kind, cross_feature_config
+from bench.data.datasets import get_dataset
 from bench.data.features import FeatureConfig
 from bench.data.featureset import FeatureSet
 from bench.data.inputs import ModelInputs
+from bench.data.peripheral import check_peripheral
 from bench.data.source import env_folder, resolve_source, twin_config
 from bench.models.registry import create_model, get_model_info, resolve_input_spec
 from bench.runs.identity import folds_fingerprint, resolve_config
@@ -125,9 +127,6 @@ def check_config(cfg: RunConfig) -> RunConfig:
     except (TypeError, ValueError, RuntimeError) as exc:
         raise ConfigError(f"model {cfg.model!r} options {hp}: {exc}") from None
     if resolve_input_spec(cfg.model, features=cfg.features, **hp).peripheral:
-        from bench.data.datasets import get_dataset
-        from bench.data.peripheral import check_peripheral
-
         for name in get_protocol(cfg.protocol).datasets(cfg):
             check_peripheral(get_dataset(name))
     return cfg

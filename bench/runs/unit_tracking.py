@@ -24,6 +24,7 @@ import torch
 
 from bench.core.host import hardware
 from bench.core.metrics import confusion
+from bench.core.plots import plot_confusions, plot_learning_curve
 from bench.runs.plan import Prepared, Unit
 from bench.runs.progress import Reporter
 from bench.runs.unit import UnitResult, run_units
@@ -36,8 +37,6 @@ from bench.tracking.store import TAG, flatten, log_dataset, log_params
 def log_unit_artifacts(cl, run_id: str, res: UnitResult) -> None:
     """Predictions, history, learning curve and confusion matrices as the child run's artifacts, each
     file whole or absent (:func:`bench.tracking.artifacts.log_artifacts`: a full disk leaves no half file)."""
-    from bench.core.plots import plot_confusions, plot_learning_curve
-
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         res.predictions.to_csv(d / "predictions.csv", index=False)

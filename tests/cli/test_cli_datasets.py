@@ -381,7 +381,7 @@ def _capture_grid(monkeypatch) -> dict:
         seen.update(grid=g, synthetic=kw.get("synthetic"))
         raise _Stop
 
-    monkeypatch.setattr("bench.cli.reproduce.run_grid_command", fake)
+    monkeypatch.setattr("bench.cli.tables.run_grid_command", fake)
     return seen
 
 

@@ -27,7 +27,7 @@ def test_version_prints_package_version_and_commit(capsys):
 
 
 def test_version_outside_a_git_checkout(capsys, monkeypatch):
-    monkeypatch.setattr("bench.tracking.store.code_version", lambda: f"v{__version__}")
+    monkeypatch.setattr("bench.cli.code_version", lambda: f"v{__version__}")
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"deap-bench {__version__} (commit unknown: not a git checkout)\n"
 

@@ -354,9 +354,7 @@ def test_no_silent_gap_while_preparing_probing_and_opening_runs(tiny_grid, uri, 
     monkeypatch.setattr(bench.runs.reproduce, "prepare", slow(bench.runs.reproduce.prepare))
     monkeypatch.setattr(bench.runs.reproduce, "client", slow(bench.runs.reproduce.client))
     monkeypatch.setattr(bench.runs.reproduce, "open_run", slow(bench.runs.reproduce.open_run))
-    monkeypatch.setattr(
-        bench.runs.estimate, "probe_prepared", slow(lambda p, device: Throughput(math.inf, 1e5))
-    )
+    monkeypatch.setattr(cli, "probe_prepared", slow(lambda p, device: Throughput(math.inf, 1e5)))
     g = load_grid(path=tiny_grid)
     _, res = cli.run_grid_command(g, LocalExecutor(), device=None, threads=None, uri=uri)
     assert res.summary().startswith("2 of 2 runs finished")

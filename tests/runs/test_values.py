@@ -265,9 +265,7 @@ def test_bad_values_fail_in_one_line_and_track_nothing(args, config, message, de
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_cuda_is_refused_before_data(tmp_path, capsys, monkeypatch):
-    import bench.runs.runner
-
-    monkeypatch.setattr(bench.runs.runner, "prepare", lambda *a, **k: pytest.fail("prepared data"))
+    monkeypatch.setattr("bench.cli.run.prepare", lambda *a, **k: pytest.fail("prepared data"))
     uri = f"sqlite:///{tmp_path}/m.db"
     assert main(["run", "--device", "cuda", "--tracking-uri", uri]) == 2
     err = capsys.readouterr().err.splitlines()
