@@ -44,6 +44,9 @@ def _start_worker(ignore: bool, initializer: Callable | None, initargs: tuple) -
     """The initialiser every pool worker runs: the interrupt policy first, then the caller's own."""
     if ignore:
         ignore_interrupt()
+    else:  # Python's KeyboardInterrupt even where the parent started with SIGINT ignored (a background job
+        # of a non-interactive shell passes that on): the interrupt the parent forwards must reach the task
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if initializer is not None:
         initializer(*initargs)
 

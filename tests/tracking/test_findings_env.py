@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -409,8 +410,11 @@ def test_ui_real_start_is_one_quiet_worker(store):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
+    # Ctrl-C as a terminal delivers it: a pytest started in the background by a non-interactive shell
+    # ignores SIGINT, and a child inherits that (then `bench ui` rightly ignores it too and never stops)
     proc = subprocess.Popen([sys.executable, "-m", "bench", "ui", "--tracking-uri", uri, "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     try:
         end = time.monotonic() + 180
         while time.monotonic() < end:
@@ -437,8 +441,13 @@ def test_ui_real_start_is_one_quiet_worker(store):
         args = [ln for ln in tree.splitlines()[1:] if int(ln.split()[1]) in kids - {proc.pid}]
         assert sum("-m uvicorn" in a for a in args) == 1 and not any("job" in a for a in args), args
     finally:
-        proc.send_signal(2)
-        out, err = proc.communicate(timeout=60)
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.terminate()  # `bench ui` stops its server on SIGTERM too: no server outlives the test
+            proc.communicate(timeout=60)
+            raise
     assert proc.returncode == 0
     assert err.splitlines()[-1] == "MLflow UI stopped"
     assert not [ln for ln in err.splitlines() if ln and not ln.startswith(("MLflow UI", "  deap-", "Open"))]
