@@ -48,6 +48,7 @@ from bench.core.host import usable_cores
 from bench.core.pool import stop_pool
 from bench.data.compute import compute_arrays, dataset_args
 from bench.data.contents import Contents
+from bench.data.datasets import DEFAULT_DATASET
 from bench.data.entries import (
     EntryId,
     Loaded,
@@ -205,7 +206,7 @@ def _install_staged(tmp: Path, expect: EntryId, entry: Path, warn: Callable[[str
 
 def _recompute(path: Path, subject: int, config: FeatureConfig, digest: str, entry: Path, synthetic: bool,
                warn: Callable[[str], None] | None,
-               computed: tuple[dict[str, np.ndarray], float] | None = None, dataset: str = "deap",
+               computed: tuple[dict[str, np.ndarray], float] | None = None, dataset: str = DEFAULT_DATASET,
                files: tuple[Path, ...] | None = None,
                contents: Contents | None = None) -> Loaded:  # fmt: skip
     """Write an entry (replacing what is there) and hand back the verified result; computed here unless
@@ -229,7 +230,7 @@ def load_cached(
     synthetic: bool,
     cache_dir: str | Path | None = None,
     warn: Callable[[str], None] | None = None,
-    dataset: str = "deap",
+    dataset: str = DEFAULT_DATASET,
     contents: Contents | None = None,
 ) -> FeatureSet:
     """Features already in the cache, found by each input file's content hash.

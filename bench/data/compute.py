@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.contents import Contents
-from bench.data.datasets import get_dataset
+from bench.data.datasets import DEFAULT_DATASET, get_dataset
 from bench.data.features import FeatureConfig, extract_features
 from bench.data.inputs import BASE_KINDS
 from bench.data.peripheral import peripheral_features
@@ -25,7 +25,7 @@ def compute_arrays(
     path: Path,
     subject: int,
     config: FeatureConfig,
-    dataset: str = "deap",
+    dataset: str = DEFAULT_DATASET,
     files: tuple[Path, ...] | None = None,
     contents: Contents | None = None,
 ) -> tuple[dict[str, np.ndarray], float]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from bench.core.errors import DataError
 from bench.data.contents import Contents
-from bench.data.datasets import get_dataset
+from bench.data.datasets import DEFAULT_DATASET, get_dataset
 from bench.data.features import FeatureConfig
 from bench.data.fingerprints import data_fingerprint
 from bench.data.inputs import BASE_KINDS, InputSpec, ModelInputs, build_inputs
@@ -51,7 +51,7 @@ class FeatureSet:
     source: str = ""
     """The folder the subject files were read from ("" when loaded from the cache alone, as workers do):
     shown as the data set's source in MLflow."""
-    dataset: str = "deap"
+    dataset: str = DEFAULT_DATASET
     channels: tuple[str, ...] = ()
     """The EEG channels on the last axis (default: the dataset's, or ``config.channels``)."""
     n_trials: np.ndarray | None = None
@@ -154,7 +154,7 @@ class FeatureSet:
 
 
 def assemble(feats: list, ratings: list, digests: dict[int, str], config: FeatureConfig, synthetic: bool,
-              where: object, source: str = "", dataset: str = "deap", extras: list | None = None,
+              where: object, source: str = "", dataset: str = DEFAULT_DATASET, extras: list | None = None,
               contents: Contents | None = None) -> FeatureSet:  # fmt: skip
     """Stack per-subject entries (in ``digests`` order) into one FeatureSet read from ``source``.
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.core.errors import ConfigError, DataError
-from bench.data.datasets import Dataset, SubjectRecording, get_dataset
+from bench.data.datasets import DEFAULT_DATASET, Dataset, SubjectRecording, get_dataset
 from bench.data.features import FeatureConfig
 
 
-def read_subject(files: tuple[Path, ...], subject: int, dataset: str = "deap") -> SubjectRecording:
+def read_subject(files: tuple[Path, ...], subject: int, dataset: str = DEFAULT_DATASET) -> SubjectRecording:
     """One subject's recording, through its dataset's reader."""
     rec = get_dataset(dataset).read(tuple(files), subject)
     if rec.subject != subject:
