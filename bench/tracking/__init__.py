@@ -1,2 +1,2 @@
-"""MLflow conventions: where runs go, how they are tagged and found again, artifacts written whole, claims
-between processes, the UI."""
+"""MLflow conventions: where runs go (``uris``), how they are tagged and found again (``store``),
+artifacts written whole, claims between processes, the UI."""
