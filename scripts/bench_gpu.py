@@ -44,9 +44,9 @@ def whole_set_sizes(model_name: str) -> tuple[int, int]:
     """Training and validation windows of fold 1 of a full-size whole-set run of ``model_name`` (the
     protocol's own folds on 32 x 40 trials, as ``bench perf`` sizes its estimates)."""
     from bench.perf.fullsize import FullSizeFolds
-    from bench.runs.plan import check_config
+    from bench.runs.resolved import resolve_run
 
-    _unit, fold = FullSizeFolds().units(check_config(RunConfig(model=model_name, protocol="whole-set")))[0]
+    _unit, fold = FullSizeFolds().units(resolve_run(RunConfig(model=model_name, protocol="whole-set")))[0]
     return len(fold.train), len(fold.val)
 
 

@@ -408,4 +408,4 @@ def grid_synthetic(g, data: DataChoice | None):
 def grid_features(g, echo=None, data: DataChoice | None = None):
     """The features a grid's runs use (from the feature cache once prepared), without planning it."""
     synthetic = grid_synthetic(g, data)
-    return prepare_runs([g.entries[0].config], deap=g.deap, synthetic=synthetic, echo=echo)[0].features
+    return prepare_runs([g.entries[0].run], deap=g.deap, synthetic=synthetic, echo=echo)[0].features

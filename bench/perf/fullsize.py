@@ -15,11 +15,11 @@ import numpy as np
 from bench.config.run import RunConfig
 from bench.data.inputs import SIGNAL_SFREQ, InputSpec
 from bench.data.signal import n_windows
-from bench.models.registry import resolve_input_spec
 from bench.perf.throughput import ModelPerf
 from bench.runs.estimate import Throughput, estimate_run
 from bench.runs.grid import DEFAULT_PRESET, load_grid
-from bench.runs.plan import check_config, make_units, model_hparams
+from bench.runs.plan import make_units
+from bench.runs.resolved import ResolvedRun, resolve_run
 from protocols import list_protocols, make_folds
 
 FULL_SIZE = (32, 40, 120)
@@ -66,12 +66,11 @@ class FullSizeFolds:
         self.labels = np.broadcast_to(np.stack([cls % 2, cls // 2], axis=-1), (s, t, 2))
         self._folds: dict[tuple, list] = {}
 
-    def units(self, cfg) -> list:
-        """The units of the resolved RunConfig ``cfg`` at full size (:func:`bench.runs.plan.make_units`)."""
+    def units(self, run: ResolvedRun) -> list:
+        """The units of the resolved ``run`` at full size (:func:`bench.runs.plan.make_units`)."""
         n_s, n_t, n_w = FULL_SIZE
-        n_seg = samples_per_trial(
-            resolve_input_spec(cfg.model, features=cfg.features, **model_hparams(cfg)), n_w
-        )
+        cfg = run.config
+        n_seg = samples_per_trial(run.input_spec, n_w)
         select = "select-on-test" in cfg.audit
         key = (cfg.protocol, cfg.split, cfg.n_folds, cfg.val_fraction, cfg.seed, select, n_seg)
         if key not in self._folds:
@@ -83,7 +82,7 @@ class FullSizeFolds:
                 cfg.protocol, subject, trial, labels, split=cfg.split, n_folds=cfg.n_folds,
                 val_fraction=cfg.val_fraction, seed=cfg.seed, select_on_test=select,
             )  # fmt: skip
-        return make_units(cfg, self._folds[key])
+        return make_units(run, self._folds[key])
 
 
 @dataclass
@@ -112,17 +111,17 @@ def full_size_estimates(perfs: Sequence[ModelPerf]) -> tuple[list[FullSizeEstima
         sps = mp.trained_rate()
         tp = Throughput(sps, mp.predict_samples_per_s)
 
-        def seconds(cfg, tp=tp) -> tuple[float, float]:
-            est = estimate_run(SizedRun(folds.units(cfg), int(cfg.train.max_epochs)), tp)
+        def seconds(run: ResolvedRun, tp=tp) -> tuple[float, float]:
+            est = estimate_run(SizedRun(folds.units(run), int(run.config.train.max_epochs)), tp)
             return est.seconds_typical, est.train_windows_mean
 
         per, windows = {}, {}
         for proto in list_protocols():
             if proto.two_datasets:  # sizes come from DEAP's folds; no second dataset here
                 continue
-            cfg = check_config(RunConfig(model=mp.name, protocol=proto.name, n_folds=PROTOCOL_FOLDS))
-            per[proto.name], windows[proto.name] = seconds(cfg)
+            run = resolve_run(RunConfig(model=mp.name, protocol=proto.name, n_folds=PROTOCOL_FOLDS))
+            per[proto.name], windows[proto.name] = seconds(run)
         entries = [e for e in grid.entries if e.model == mp.name]
-        total = sum(seconds(e.config)[0] for e in entries)
+        total = sum(seconds(e.run)[0] for e in entries)
         out.append(FullSizeEstimate(mp.name, mp.auto_precision, sps, per, len(entries), total, windows))
     return out, grid.name

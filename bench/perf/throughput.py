@@ -18,10 +18,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench.config.run import RunConfig
 from bench.data.inputs import TASKS
-from bench.models.registry import count_parameters, create_model, get_model_info, resolve_input_spec
+from bench.models.registry import count_parameters, create_model, get_model_info
 from bench.runs.estimate import prediction_step, timed, training_step
 from bench.runs.identity import resolve_precision
-from bench.runs.plan import check_config, model_hparams
+from bench.runs.resolved import resolve_run
 from bench.training.trainer import channels_last_applies, trains_channels_last
 
 VARIANTS: tuple[tuple[str, str, bool], ...] = (
@@ -78,11 +78,9 @@ class ModelPerf:
 def _model_setup(name: str) -> tuple[dict, tuple[str, ...], tuple[int, ...]]:
     """Hyper-parameters (the run's defaults), tasks (both heads for multi-task models, one otherwise, as
     a unit trains them) and the per-sample input shape of a default run of ``name``."""
-    info = get_model_info(name)
-    cfg = check_config(RunConfig(model=name))
-    hp = model_hparams(cfg)
-    tasks = TASKS if info.multitask else TASKS[:1]
-    return hp, tasks, resolve_input_spec(name, **hp).sample_shape()
+    run = resolve_run(RunConfig(model=name))
+    tasks = TASKS if run.info.multitask else TASKS[:1]
+    return run.hparams, tasks, run.input_spec.sample_shape()
 
 
 def measure_model(

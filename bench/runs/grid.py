@@ -36,7 +36,7 @@ What the expansion decides, so that a grid never trains the same thing twice or 
   already) is listed in :attr:`Grid.skipped` with the label it equals; the same run asked for twice under
   the same label (the ablation's ``full`` and the comparison's run) is dropped silently.
 * **variants a model cannot express** are skipped with the reason: whatever
-  :func:`bench.runs.plan.check_config` refuses (no dropout to switch off, single-task already), the feature
+  :func:`bench.runs.resolved.resolve_run` refuses (no dropout to switch off, single-task already), the feature
   ablations of a model whose input is not DE+PSD (they would swap its input, not remove a part of it),
   and every variant but ``full`` of a trivial baseline (it looks at the training labels only).
 * **cross-subject folds** (:func:`subject_folds`): where the number of subjects is known without reading
@@ -64,7 +64,7 @@ from bench.data.datasets import dataset_names, get_dataset
 from bench.data.source import twin_config
 from bench.data.synthetic import SyntheticConfig
 from bench.models.registry import get_model_info, list_models
-from bench.runs.plan import check_config
+from bench.runs.resolved import ResolvedRun, resolve_run
 from protocols import get_protocol, list_protocols
 
 GRID_SCALES: tuple[str, ...] = ("smoke", "small", "full")
@@ -173,7 +173,7 @@ variants = ["full", "peripheral", "plus-dasm", "plus-hjorth"]
 
 @dataclass(frozen=True)
 class GridEntry:
-    """One run of a grid: its cell and its config, resolved by :func:`bench.runs.plan.check_config` (what
+    """One run of a grid: its cell and its config, resolved by :func:`bench.runs.resolved.resolve_run` (what
     ``bench run`` with the same flags runs: same run key, so the two resume each other)."""
 
     model: str
@@ -182,8 +182,13 @@ class GridEntry:
     variant: str
     audit: str
     seed: int
-    config: RunConfig
+    run: ResolvedRun
     label: str
+
+    @property
+    def config(self) -> RunConfig:
+        """The resolved config of ``run`` (resolved once, here; :func:`bench.runs.plan.prepare` takes it)."""
+        return self.run.config
 
 
 @dataclass(frozen=True)
@@ -423,14 +428,14 @@ def expand(
                                 reason = _skip_reason(model, variant)
                                 if reason is None:
                                     try:
-                                        cfg = check_config(cfg)
+                                        run = resolve_run(cfg)
                                     except ConfigError as exc:
                                         reason = str(exc)
                                 if reason is None:
-                                    fp = cfg.fingerprint()
+                                    fp = run.config.fingerprint()
                                     if fp not in entries:
                                         entries[fp] = GridEntry(
-                                            model, protocol, split, variant, audit, seed, cfg, label
+                                            model, protocol, split, variant, audit, seed, run, label
                                         )
                                         continue
                                     if entries[fp].label == label:

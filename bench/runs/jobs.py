@@ -3,8 +3,8 @@
 
 The runner keeps the parent run, resume and the summary in the main process and hands the units that are
 not finished yet to an executor (:mod:`bench.runs.executors`, :mod:`bench.runs.dask_executor`) as jobs.
-A remote worker gets a :class:`UnitTask` (plain values: the config and where the features lie in the
-feature cache, :func:`data_reference`) and rebuilds the prepared run from it
+A remote worker gets a :class:`UnitTask` (the resolved run and where the features lie in the feature
+cache, :func:`data_reference`) and rebuilds the prepared run from it without resolving the config again
 (:mod:`bench.runs.unit_worker`). This module also names failures: one line per failed unit
 (:func:`error_line`), one error for a run's failed units (:func:`failure_error`), and the child runs a
 dead worker left RUNNING (:func:`fail_orphans`).
@@ -27,8 +27,10 @@ from bench.core.errors import BenchError, ConfigError, DataError
 from bench.data.cache import entry_path, load_cached
 from bench.data.contents import Contents
 from bench.data.cross import CrossFeatures
+from bench.data.datasets import DEFAULT_DATASET
 from bench.data.features import FeatureConfig
 from bench.data.paths import cache_root
+from bench.runs.resolved import ResolvedRun
 from bench.runs.unit import stacks
 from bench.runs.unit_tracking import track_unit, track_units
 from bench.tracking.claims import is_live
@@ -42,13 +44,15 @@ class UnitsFailed(BenchError):
 # ----------------------------------------------------------------------------------- what travels
 @dataclass(frozen=True)
 class UnitTask:
-    """Everything a worker needs to run one unit: plain values only (pickles in a few kB).
+    """Everything a worker needs to run one unit (pickles in a few kB).
 
-    ``data`` locates the features in the feature cache by content (see :func:`data_reference`), so a
-    worker needs the cache but not the DEAP folder.
+    ``run`` is the run resolved once in the main process (:class:`bench.runs.resolved.ResolvedRun`, which
+    pickles), so a worker plans with it as it is instead of resolving the config again. ``data``
+    locates the features in the feature cache by content (see :func:`data_reference`), so a worker needs
+    the cache but not the DEAP folder.
     """
 
-    config: dict
+    run: ResolvedRun
     data: dict
     unit_key: str
     run_key: str
@@ -101,7 +105,7 @@ def load_features(data: dict):
         {int(s): data["file_digests"][str(s)] for s in data["subjects"]},
         synthetic=bool(data["synthetic"]),
         cache_dir=data["cache_dir"],
-        dataset=data.get("dataset", "deap"),
+        dataset=data.get("dataset", DEFAULT_DATASET),
         contents=Contents(**data.get("contents", {})),
     )
     if fs.fingerprint != data["fingerprint"]:
@@ -150,7 +154,7 @@ class UnitContext:
         if self._data is None:
             self._data = data_reference(self.prepared.features, self.cache_dir)
         return UnitTask(
-            config=self.prepared.config.to_dict(), data=self._data, unit_key=unit.key,
+            run=self.prepared.run, data=self._data, unit_key=unit.key,
             run_key=self.prepared.run_key, tracking_uri=self.tracking_uri, experiment_id=self.experiment_id,
             parent_run_id=self.parent_run_id, tags=dict(self.tags), num_threads=num_threads,
         )  # fmt: skip

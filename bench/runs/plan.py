@@ -2,17 +2,18 @@
 
 This is the first of three layers, and data flows one way through them:
 
-- :mod:`bench.runs.plan` (this module) resolves a :class:`~bench.config.run.RunConfig` into a
-:class:`Prepared`
-  run: the features, the model's input, the folds and the independent :class:`Unit` s of work, and the
-  run key (config hash + data fingerprint) that resume and concurrent commands find the run by.
+- :mod:`bench.runs.plan` (this module) turns a :class:`~bench.config.run.RunConfig`, resolved once
+  (:func:`bench.runs.resolved.resolve_run`), into a :class:`Prepared` run: the features, the model's
+  input, the folds and the independent :class:`Unit` s of work, and the run key (config hash + data
+  fingerprint) that resume and concurrent commands find the run by.
 - :mod:`bench.runs.unit` fits, predicts and tracks one unit; executors need only that layer and this one.
 - the runner (``bench/runner.py``) runs a whole experiment: the parent run, resume, the executor and
   the summary. It imports this module and :mod:`bench.runs.unit`; neither imports it.
 
 A run is one (model, protocol, split, config) on one data set. It is cut into independent, serialisable
 units (one per fold, per subject-fold for subject-specific, per task for single-task models), so a pool
-or Dask worker can rebuild the same plan from the feature cache and run any unit of it.
+or Dask worker can rebuild the same plan from the feature cache and the resolved run, and run any unit of
+it.
 """
 
 from __future__ import annotations
@@ -27,15 +28,12 @@ from bench.core.errors import ConfigError
 from bench.data.cache import prepare_features
 from bench.data.contents import Contents
 from bench.data.cross import CrossFeatures, check_same_kind, cross_feature_config
-from bench.data.datasets import get_dataset
 from bench.data.features import FeatureConfig
 from bench.data.featureset import FeatureSet
 from bench.data.inputs import ModelInputs
-from bench.data.peripheral import check_peripheral
 from bench.data.source import env_folder, resolve_source, twin_config
-from bench.models.registry import create_model, get_model_info, resolve_input_spec
-from bench.runs.identity import folds_fingerprint, resolve_config
-from protocols import get_protocol
+from bench.runs.identity import folds_fingerprint
+from bench.runs.resolved import ResolvedRun, as_resolved
 
 
 @dataclass(frozen=True)
@@ -54,21 +52,30 @@ class Unit:
 
 @dataclass
 class Prepared:
-    """Everything resolved before training: data, inputs, folds, units."""
+    """Everything resolved before training: the resolved run, data, inputs, folds, units."""
 
-    config: RunConfig
+    run: ResolvedRun
     split: str
     features: FeatureSet
     inputs: ModelInputs
     folds: list
     units: list[tuple[Unit, object]]
-    hparams: dict
     max_epochs: int
     finetune: bool
     leaky: bool
     folds_fingerprint: str
     """Hash of the test folds (:func:`bench.runs.identity.folds_fingerprint`): paired tests need equal
     ones."""
+
+    @property
+    def config(self) -> RunConfig:
+        """The resolved config (``run.config``)."""
+        return self.run.config
+
+    @property
+    def hparams(self) -> dict:
+        """The model's keyword arguments (``run.hparams``)."""
+        return self.run.hparams
 
     @property
     def run_key(self) -> str:
@@ -79,64 +86,11 @@ class Prepared:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def model_hparams(cfg: RunConfig) -> dict:
-    """Model keyword arguments: model defaults < config model_options < dropout / batch-norm switches."""
-    info = get_model_info(cfg.model)
-    allowed = set(info.model_params)
-    hp = {k: v for k, v in info.defaults.items() if k in allowed}
-    hp.update(cfg.model_options)
-    if cfg.train.dropout is not None:
-        if "dropout" not in allowed:
-            raise ConfigError(f"model {cfg.model!r} has no dropout to set")
-        hp["dropout"] = cfg.train.dropout
-    if not cfg.train.batch_norm:
-        if "batch_norm" not in allowed:
-            raise ConfigError(f"model {cfg.model!r} has no batch norm to switch off")
-        hp["batch_norm"] = False
-    return hp
-
-
-def check_config(cfg: RunConfig) -> RunConfig:
-    """The resolved config, after every check that needs no data; a refused value is a ConfigError.
-
-    :func:`prepare` calls this first; a grid (bench.runs.grid) calls it alone to find, without reading any
-    data, the variants a model cannot express.
-    """
-    # The run key, params and resume all see the resolved values: `--split trial` and the default
-    # split are the same run; `--recipe paper` is the model's own training set-up.
-    cfg = resolve_config(cfg)
-    info = get_model_info(cfg.model)
-    if cfg.single_task and not info.multitask:
-        raise ConfigError(f"model {cfg.model!r} is single-task already; --single-task changes nothing")
-    if cfg.train.stack:  # stacking trains many models of one recipe together: refuse where none are
-        if not info.trainable:
-            raise ConfigError(
-                f"train.stack={cfg.train.stack}: model {cfg.model!r} is not trained; nothing to stack"
-            )
-        if info.input_spec.layout == "signal":
-            raise ConfigError(
-                f"train.stack={cfg.train.stack}: model {cfg.model!r} reads the EEG signal; stacking is for "
-                "brain-map models (drop --stack)"
-            )
-        get_protocol(cfg.protocol).check_stack(cfg.train.stack)
-    hp = model_hparams(cfg)  # bad model options fail before any data is read
-    try:  # build once (cheap): values the factory refuses fail here too, not in a tracked unit
-        create_model(
-            cfg.model, tasks=cfg.tasks if info.multitask else cfg.tasks[:1], features=cfg.features, **hp
-        )
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise ConfigError(f"model {cfg.model!r} options {hp}: {exc}") from None
-    if resolve_input_spec(cfg.model, features=cfg.features, **hp).peripheral:
-        for name in get_protocol(cfg.protocol).datasets(cfg):
-            check_peripheral(get_dataset(name))
-    return cfg
-
-
-def make_units(cfg: RunConfig, folds: list) -> list[tuple[Unit, object]]:
-    """The units of a resolved config's folds: one per fold for a multi-task model trained on both tasks,
+def make_units(run: ResolvedRun, folds: list) -> list[tuple[Unit, object]]:
+    """The units of a resolved run's folds: one per fold for a multi-task model trained on both tasks,
     one per fold and task otherwise (single-task models, ``--single-task``). ``bench perf`` sizes a
     full-size run from these without any data."""
-    info = get_model_info(cfg.model)
+    cfg, info = run.config, run.info
     groups = [cfg.tasks] if info.multitask and not cfg.single_task else [(t,) for t in cfg.tasks]
     units = []
     for fold in folds:
@@ -147,20 +101,21 @@ def make_units(cfg: RunConfig, folds: list) -> list[tuple[Unit, object]]:
 
 
 def load_data(
-    cfg: RunConfig,
+    run: ResolvedRun,
     *,
     deap: str | Path | None = None,
     synthetic=None,
     test_data: str | Path | None = None,
     echo: Callable[[str], None] | None = None,
 ) -> FeatureSet | CrossFeatures:
-    """The features a resolved config runs on: its dataset's (``deap``: a folder of it, else its
+    """The features a resolved run reads: its dataset's (``deap``: a folder of it, else its
     environment variable, else its synthetic twin), or for the cross-dataset protocol both datasets'
     (``test_data``: the test dataset's folder) on the channels they share. ``synthetic`` (a SyntheticConfig,
     or True for each dataset's default twin) asks for twins."""
+    cfg = run.config
     feature_config = FeatureConfig.from_dict(cfg.feature_config)
-    contents = data_contents(cfg)
-    if not get_protocol(cfg.protocol).two_datasets:
+    contents = data_contents(run)
+    if not run.protocol.two_datasets:
         twin = synthetic if synthetic is not True else twin_config(cfg.dataset)
         source = resolve_source(deap, subjects=cfg.subjects, synthetic=twin, echo=echo, dataset=cfg.dataset)
         return prepare_features(source, feature_config, contents=contents)
@@ -182,13 +137,13 @@ def load_data(
     return CrossFeatures(*(prepare_features(s, fc, contents=contents) for s in sources))
 
 
-def data_contents(cfg: RunConfig) -> Contents:
+def data_contents(run: ResolvedRun) -> Contents:
     """What the cache entries of a run must hold beyond DE/PSD maps: what its model's input reads."""
-    return Contents.for_spec(resolve_input_spec(cfg.model, features=cfg.features, **model_hparams(cfg)))
+    return Contents.for_spec(run.input_spec)
 
 
 def prepare(
-    cfg: RunConfig,
+    cfg: RunConfig | ResolvedRun,
     *,
     deap: str | Path | None = None,
     synthetic=None,
@@ -196,24 +151,28 @@ def prepare(
     echo: Callable[[str], None] | None = None,
     test_data: str | Path | None = None,
 ) -> Prepared:
-    """Resolve data, model input, folds and units (no training, no tracking)."""
-    cfg = check_config(cfg)
-    proto = get_protocol(cfg.protocol)
+    """Resolve data, model input, folds and units (no training, no tracking).
+
+    ``cfg`` is resolved here (:func:`bench.runs.resolved.resolve_run`) unless it is a
+    :class:`~bench.runs.resolved.ResolvedRun` already (a worker's task, a tuning worker's payload, a
+    grid's run): that is taken as it is.
+    """
+    run = as_resolved(cfg)
+    cfg, proto = run.config, run.protocol
     split = cfg.split
-    hp = model_hparams(cfg)
     if features is None:
-        features = load_data(cfg, deap=deap, synthetic=synthetic, test_data=test_data, echo=echo)
+        features = load_data(run, deap=deap, synthetic=synthetic, test_data=test_data, echo=echo)
     elif cfg.subjects is not None and tuple(int(s) for s in features.subjects) != tuple(cfg.subjects):
         features = features.select(cfg.subjects)
     if features.dataset != proto.data_name(cfg):
         raise ConfigError(f"features of dataset {features.dataset!r} given to a run on {cfg.dataset!r}")
-    need = data_contents(cfg)
+    need = data_contents(run)
     if features.contents != need:
         raise ConfigError(
             f"features holding {features.contents.to_dict()} given to a run of {cfg.model!r}, which reads "
             f"{need.to_dict()}; prepare them with bench.runs.plan.load_data"
         )
-    spec = resolve_input_spec(cfg.model, features=cfg.features, channels=features.channels, **hp)
+    spec = run.input_spec_for(features.channels)
     inputs = features.inputs(spec, threshold=cfg.threshold, high_if=cfg.high_if)
     select_on_test = "select-on-test" in cfg.audit
     folds = proto.make_folds(
@@ -227,8 +186,8 @@ def prepare(
         select_on_test=select_on_test,
         domain=inputs.domain,
     )
-    units = make_units(cfg, folds)
+    units = make_units(run, folds)
     leaky = split == "segment" or select_on_test
     fp = folds_fingerprint(folds, inputs.subject, inputs.trial, inputs.segment, inputs.labels, split)
     epochs = int(cfg.train.max_epochs)
-    return Prepared(cfg, split, features, inputs, folds, units, hp, epochs, proto.finetune, leaky, fp)
+    return Prepared(run, split, features, inputs, folds, units, epochs, proto.finetune, leaky, fp)

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import torch
 
+from bench.config.run import RunConfig
 from bench.core.host import resolve_device
 from bench.runs.executors import LocalExecutor
 from bench.runs.finished import collect_finished
 from bench.runs.jobs import Job, error_line
-from bench.runs.plan import Prepared, check_config, data_contents, prepare
+from bench.runs.plan import Prepared, data_contents, prepare
 from bench.runs.progress import GridReporter, Pulse, Reporter
+from bench.runs.resolved import ResolvedRun, as_resolved
 from bench.runs.runner import OpenRun, close_run, open_run, run_label, unit_cost
 from bench.tracking.store import client
 from bench.tracking.uris import resolve_tracking_uri
@@ -84,15 +86,16 @@ class _RunView(Reporter):
 
 
 def prepare_runs(
-    configs: Sequence[object],
+    configs: Sequence[RunConfig | ResolvedRun],
     *,
     deap: str | Path | None = None,
     synthetic=None,
     echo: Callable[[str], None] | None = None,
     step: Callable[[int, int], None] | None = None,
 ) -> list[Prepared]:
-    """Prepare every RunConfig of a grid: the features are computed once and shared (the runs of a grid
-    all use one data set), and each distinct model input is built once (:meth:`FeatureSet.inputs`).
+    """Prepare every run of a grid (a RunConfig, resolved once here, or a ResolvedRun taken as it is): the
+    features are computed once and shared (the runs of a grid all use one data set), and each distinct
+    model input is built once (:meth:`FeatureSet.inputs`).
 
     ``step(i, n)`` is called before the ``i``-th of ``n`` runs is prepared (a progress line, see
     :class:`bench.runs.progress.Pulse`)."""
@@ -101,9 +104,10 @@ def prepare_runs(
     for i, cfg in enumerate(configs, start=1):
         if step is not None:
             step(i, len(configs))
-        contents = data_contents(check_config(cfg))
+        run = as_resolved(cfg)  # once: the plan takes it as it is
+        contents = data_contents(run)
         say = echo if not features else None  # where the data comes from: said once
-        p = prepare(cfg, deap=deap, synthetic=synthetic, features=features.get(contents), echo=say)
+        p = prepare(run, deap=deap, synthetic=synthetic, features=features.get(contents), echo=say)
         features.setdefault(contents, p.features)
         plans.append(p)
     return plans

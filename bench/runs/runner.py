@@ -44,7 +44,7 @@ from bench.runs.executors import LocalExecutor, check_stack_executor
 from bench.runs.finished import collect_finished
 from bench.runs.identity import identity_tags
 from bench.runs.jobs import Job, Outcome, UnitContext, failure_error
-from bench.runs.plan import Prepared, Unit, model_hparams, prepare
+from bench.runs.plan import Prepared, Unit, prepare
 from bench.runs.progress import Reporter
 from bench.runs.unit import UnitResult, fit_predict, labels_tensor, run_unit
 from bench.runs.unit_tracking import (
@@ -69,7 +69,7 @@ from bench.tracking.store import (
     store_lock,
 )
 from bench.tracking.uris import resolve_tracking_uri
-from protocols import fold_assignment, get_protocol
+from protocols import fold_assignment
 
 __all__ = [
     "METRICS",
@@ -84,7 +84,6 @@ __all__ = [
     "log_history",
     "log_metrics",
     "log_unit_artifacts",
-    "model_hparams",
     "open_run",
     "close_run",
     "prepare",
@@ -329,7 +328,7 @@ def run_description(p: Prepared, summary: dict[str, float], wall_s: float, fit_s
     which data, the test accuracy (mean ± sd over units, or over subjects for per-subject protocols) and
     how long it took."""
     cfg = p.config
-    per_subject = get_protocol(cfg.protocol).over_subjects
+    per_subject = p.run.protocol.over_subjects
     variant = identity_tags(cfg, p.folds_fingerprint, prefix="")["variant"]
     fs = p.features
     n = int(summary.get(f"n_{cfg.tasks[0]}", 0))
@@ -365,7 +364,7 @@ def close_run(run: OpenRun, status: str) -> ExperimentResult | None:
             if missing:  # an executor that lost a unit must not let the parent finish
                 raise RuntimeError(f"executor returned no result for unit(s) {', '.join(missing)}")
             results = [run.results[u.key] for u, _ in p.units]
-            per_subject = get_protocol(p.config.protocol).over_subjects
+            per_subject = p.run.protocol.over_subjects
             summary = summarise(results, p.config.tasks, per_subject)
             fit_s = sum(r.metrics.get("fit_seconds", 0.0) for r in results)
             if not run.finished_before:  # a no-op rerun writes nothing: the summary is already there

@@ -159,7 +159,7 @@ def run_study(
         else:
             reload = features is None and prepared is None and (deap is not None or synthetic is not None)
             payload = {
-                "config": cfg.to_dict(), "deap": str(deap) if deap is not None else None,
+                "run": p.run, "deap": str(deap) if deap is not None else None,
                 "synthetic": synthetic,
                 # workers reload the feature cache from DEAP_DIR/synthetic, else get the features pickled
                 "features": None if reload else p.features,

@@ -22,11 +22,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from bench.config.run import RunConfig
 from bench.core.host import resolve_device, usable_cores
 from bench.core.pool import interrupt_workers, is_broken, process_pool, stop_pool
 from bench.runs.jobs import error_line
-from bench.runs.plan import Prepared, model_hparams, prepare
+from bench.runs.plan import Prepared, prepare
 from bench.runs.runner import run_tags
 from bench.runs.tuning_space import score_fold, suggest, tune_folds_of
 from bench.runs.tuning_study import COMMAND_ATTR, best_value, open_storage, own_trials, sampler
@@ -72,7 +71,10 @@ class Objective:
         s, p = self.s, self.p
         trial.set_user_attr(COMMAND_ATTR, s.command)  # first: a trial that fails at once is counted too
         cfg_t, params = suggest(trial, s.space, p.config)
-        pt = replace(p, config=cfg_t, hparams=model_hparams(cfg_t))
+        # the trial's run is the resolved one with the trial's values: a sampled dropout changes the
+        # model's arguments too; the rest are training settings the resolved run does not derive from
+        run_t = p.run.with_dropout(params["dropout"]) if "dropout" in params else p.run
+        pt = replace(p, run=replace(run_t, config=cfg_t))
         tags = {
             **run_tags(pt),
             f"{TAG}role": "trial",
@@ -147,15 +149,16 @@ def trial_worker(payload: dict) -> None:
 
     optuna.logging.set_verbosity(payload.get("verbosity", optuna.logging.WARNING))
     torch.set_num_threads(payload["threads"])
-    cfg = RunConfig.from_dict(payload["config"])
-    p = prepare(cfg, deap=payload["deap"], synthetic=payload["synthetic"], features=payload["features"])
+    p = prepare(  # the run resolved once by the command: taken as it is
+        payload["run"], deap=payload["deap"], synthetic=payload["synthetic"], features=payload["features"]
+    )
     s: Settings = payload["settings"]
     study = optuna.load_study(
         study_name=s.study, storage=open_storage(s.storage),
-        sampler=sampler(cfg.seed, payload["n_existing"], payload["index"], payload["session"]),
+        sampler=sampler(p.config.seed, payload["n_existing"], payload["index"], payload["session"]),
         pruner=payload["pruner"],
     )  # fmt: skip
-    objective = Objective(p, s, resolve_device(cfg.device))
+    objective = Objective(p, s, resolve_device(p.config.device))
     # Ctrl-C: the trial in flight is marked FAIL by Optuna; finished ones stay
     with contextlib.suppress(KeyboardInterrupt):
         study.optimize(objective, n_trials=payload["n_trials"], timeout=payload["timeout"])

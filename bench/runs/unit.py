@@ -21,14 +21,13 @@ import torch
 
 from bench.core.metrics import classification_metrics, predicted_class, trial_metrics
 from bench.data.inputs import ModelInputs
-from bench.models.registry import create_model, get_model_info
+from bench.models.registry import create_model
 from bench.runs.plan import Prepared, Unit
 from bench.runs.progress import Reporter
 from bench.training.policy import FitResult
 from bench.training.stacked import fit_stacked
 from bench.training.step import TASK_INDEX
 from bench.training.trainer import Rows, Standardiser, fit, predict_proba, trains_channels_last
-from protocols import get_protocol
 
 
 @dataclass
@@ -111,8 +110,7 @@ def fit_predict(
     ``standardiser`` is :func:`train_standardiser` of ``train`` (the caller keeps it: a logged model and
     the tuner's validation scoring need the same one).
     """
-    cfg = p.config
-    info = get_model_info(cfg.model)
+    cfg, info = p.config, p.run.info
     torch.manual_seed(seed)  # also for a given model: an untrained baseline may draw at prediction
     if model is None:
         model = build_model(p, unit, seed)
@@ -146,8 +144,7 @@ def fit_history(res: FitResult) -> list[dict]:
 def stacks(p: Prepared) -> bool:
     """Whether the run trains its units stacked (``train.stack``; the protocol's ``check_stack`` refuses
     it where it cannot apply: untrained models, a protocol that is not ``stackable``)."""
-    stackable = get_protocol(p.config.protocol).stackable
-    return bool(p.config.train.stack) and get_model_info(p.config.model).trainable and stackable
+    return bool(p.config.train.stack) and p.run.info.trainable and p.run.protocol.stackable
 
 
 def run_unit(

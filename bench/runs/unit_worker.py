@@ -1,18 +1,17 @@
 """The worker side of the pool and Dask executors: run one :class:`~bench.runs.jobs.UnitTask`.
 
 A worker rebuilds the prepared run from the task (features read from the feature cache, computed once
-in the main process before any worker starts), runs the unit inside its own child run
-(:func:`bench.runs.unit_tracking.track_unit`, the same code the local executor uses) and returns the
-unit's result. A worker keeps the feature sets and runs it has rebuilt (a grid sends units of many runs
-to one worker) and one tracking client per URI. This module imports the plan, unit and job layers only,
-so a forkserver preloads it without the runner.
+in the main process before any worker starts; the run resolved once in the main process, not again),
+runs the unit inside its own child run (:func:`bench.runs.unit_tracking.track_unit`, the same code the
+local executor uses) and returns the unit's result. A worker keeps the feature sets and runs it has
+rebuilt (a grid sends units of many runs to one worker) and one tracking client per URI. This module
+imports the plan, unit and job layers only, so a forkserver preloads it without the runner.
 """
 
 from __future__ import annotations
 
 import torch
 
-from bench.config.run import RunConfig
 from bench.core.host import resolve_device
 from bench.runs.jobs import UnitTask, load_features
 from bench.runs.plan import prepare
@@ -51,7 +50,7 @@ def _worker_prepared(task: UnitTask):
     features = _WORKER["features"].get(fp)
     if features is None:
         features = _remember(_WORKER["features"], fp, load_features(task.data), _KEEP_FEATURES)
-    p = prepare(RunConfig.from_dict(task.config), features=features)
+    p = prepare(task.run, features=features)
     if p.run_key != task.run_key:
         raise RuntimeError(f"worker rebuilt run {p.run_key}, expected {task.run_key}")
     return _remember(prepared, task.run_key, p, _KEEP_PREPARED)

@@ -155,6 +155,7 @@ def test_a_signal_model_runs_whole_set_on_rows_of_the_input(
     from bench.config.run import RunConfig, TrainConfig
     from bench.runs import unit as unit_mod
     from bench.runs.plan import load_data, prepare
+    from bench.runs.resolved import resolve_run
     from bench.runs.runner import run_experiment
 
     cfg = RunConfig(model=logpower, protocol="whole-set", n_folds=2, train=TrainConfig(max_epochs=2))
@@ -173,7 +174,8 @@ def test_a_signal_model_runs_whole_set_on_rows_of_the_input(
     assert len(parts) == 2 and all(isinstance(parts[0][i], Rows) for i in (0, 2, 4))  # no copies
     assert parts[0][0].base.data_ptr() == torch.from_numpy(p.inputs.x).data_ptr()
     assert 0 < res.summary["acc_arousal_mean"] < 1
-    assert load_data(cfg, deap=deap_dir).contents == SIGNAL  # the plan asks the cache for the signal
+    # the plan asks the cache for the signal
+    assert load_data(resolve_run(cfg), deap=deap_dir).contents == SIGNAL
     with pytest.raises(Exception, match="reads the EEG signal; stacking is for brain-map models"):
         prepare(
             RunConfig(model=logpower, protocol="subject-specific", train=TrainConfig(stack=4)), features=fs

@@ -409,17 +409,17 @@ def test_perf_model_setup_and_full_size_samples(monkeypatch):
     windows: 4 s windows of 60 s trials are 15 samples per trial, not the 120 brain-map windows."""
     from bench.config.run import RunConfig
     from bench.perf import fullsize, throughput
-    from bench.runs.plan import check_config
+    from bench.runs.resolved import resolve_run
 
     hp, tasks, shape = throughput._model_setup("eegnet")
     assert shape == (32, 512) and tasks == ("valence",) and hp["dropout"] == 0.5
     monkeypatch.setattr(fullsize, "FULL_SIZE", (6, 40, 120))
     units = fullsize.FullSizeFolds().units(
-        check_config(RunConfig(model="tsception", protocol="whole-set", n_folds=5))
+        resolve_run(RunConfig(model="tsception", protocol="whole-set", n_folds=5))
     )
     assert len(units) == 5 * 2  # single-task: one unit per fold and task
     assert sum(len(f.test) for _, f in units[::2]) == 6 * 40 * 15
-    two_s = check_config(
+    two_s = resolve_run(
         RunConfig(model="eegnet", protocol="whole-set", n_folds=5, model_options={"window_s": 2})
     )
     assert sum(len(f.test) for _, f in fullsize.FullSizeFolds().units(two_s)[::2]) == 6 * 40 * 30

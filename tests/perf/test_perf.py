@@ -81,18 +81,18 @@ def test_full_size_units_follow_the_protocols(monkeypatch):
     """Units at full size come from the protocols' own folds: per subject x 5 folds for subject-specific,
     one per fold and task for a single-task model; all windows of a fold add up to the data set."""
     from bench.config.run import RunConfig
-    from bench.runs.plan import check_config
+    from bench.runs.resolved import resolve_run
 
     monkeypatch.setattr(fullsize, "FULL_SIZE", (6, 40, 12))  # small: the splitter is slow at 153,600 windows
     folds = fullsize.FullSizeFolds()
-    ss = folds.units(check_config(RunConfig(model="mtcnn", protocol="subject-specific", n_folds=5)))
+    ss = folds.units(resolve_run(RunConfig(model="mtcnn", protocol="subject-specific", n_folds=5)))
     assert len(ss) == 6 * 5
     fold = ss[0][1]
     assert len(fold.train) + len(fold.val) + len(fold.test) == 40 * 12  # one subject's windows
-    ws = folds.units(check_config(RunConfig(model="mccnn", protocol="whole-set", n_folds=5)))
+    ws = folds.units(resolve_run(RunConfig(model="mccnn", protocol="whole-set", n_folds=5)))
     assert len(ws) == 5 * 2  # single-task: one unit per fold and task
     assert sum(len(f.test) for _, f in ws[::2]) == 6 * 40 * 12
-    crnn = folds.units(check_config(RunConfig(model="4dcrnn", protocol="whole-set", n_folds=5)))
+    crnn = folds.units(resolve_run(RunConfig(model="4dcrnn", protocol="whole-set", n_folds=5)))
     assert sum(len(f.test) for _, f in crnn[::2]) == 6 * 40 * (12 // 6)  # 6 windows per sample
 
 

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from bench.config.run import RunConfig, TrainConfig
-from bench.models.registry import resolve_input_spec
 from bench.runs.estimate import (
     RUN_OVERHEAD_S,
     TYPICAL_EPOCHS,
@@ -24,8 +23,7 @@ from bench.runs.estimate import (
     probe,
     probe_prepared,
 )
-from bench.runs.identity import resolve_config
-from bench.runs.plan import model_hparams
+from bench.runs.resolved import resolve_run
 
 
 def fake_prepared(max_epochs: int):
@@ -84,10 +82,9 @@ def test_format_and_tables():
 
 
 def _probe(model: str, **kw):
-    cfg = resolve_config(RunConfig(model=model, **kw))
-    hp = model_hparams(cfg)
-    shape = resolve_input_spec(cfg.model, features=cfg.features, **hp).sample_shape()
-    return probe(cfg, tuple(shape), tasks=cfg.tasks, hparams=hp, device="cpu")
+    run = resolve_run(RunConfig(model=model, **kw))
+    shape = run.input_spec.sample_shape()
+    return probe(run.config, tuple(shape), tasks=run.config.tasks, hparams=run.hparams, device="cpu")
 
 
 def test_probe_is_finite_for_mtcnn_inf_for_majority_and_cached():

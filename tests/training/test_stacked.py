@@ -199,13 +199,13 @@ def test_bad_stack_values_are_one_line_errors(make, message):
 
 def test_stack_refused_where_it_cannot_apply(features):
     from bench.runs.executors import PoolExecutor, check_stack_executor
-    from bench.runs.plan import check_config
+    from bench.runs.resolved import resolve_run
 
     msg = r"^train.stack=4: model 'majority' is not trained; nothing to stack$"
     with pytest.raises(ConfigError, match=msg):
-        check_config(RunConfig(model="majority", train=TrainConfig(stack=4)))
+        resolve_run(RunConfig(model="majority", train=TrainConfig(stack=4)))
     with pytest.raises(ConfigError, match=r"^train.stack=4: protocol 'whole-set-finetune' fine-tunes one"):
-        check_config(RunConfig(protocol="whole-set-finetune", train=TrainConfig(stack=4)))
+        resolve_run(RunConfig(protocol="whole-set-finetune", train=TrainConfig(stack=4)))
     msg = "--stack 4 trains units together in this process: it needs the local executor, not pool"
     with pytest.raises(ConfigError) as err:
         check_stack_executor(4, PoolExecutor(2))
