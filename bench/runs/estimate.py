@@ -97,6 +97,7 @@ def probe(
     batch_size: int | None = None,
     steps: int = 6,
     warmup: int = 2,
+    channels: tuple[str, ...] | None = None,
 ) -> Throughput:
     """Measured throughput of ``cfg.model`` (resolved config) on random inputs of ``sample_shape``.
 
@@ -106,7 +107,9 @@ def probe(
     ``max(batch_size, 256)`` in eval mode. Up to ``steps`` timed steps follow ``warmup`` untimed ones,
     and timing stops after :data:`PROBE_BUDGET_S` but not before :data:`MIN_TIMED_STEPS` calls; the
     fastest step counts. Prediction gets one untimed batch first (eval mode and its batch size are new to
-    the kernels). Results are cached per model, hyper-parameters, tasks, input shape, device, precision,
+    the kernels). ``channels``: the data's electrodes, for a model whose shape depends on them (SAE-LSTM,
+    the time-domain models: DREAMER and AMIGOS have 14); None builds the model's default (DEAP's 32).
+    Results are cached per model, hyper-parameters, tasks, input shape, electrodes, device, precision,
     batch size and torch thread count within the process. Measured on this 2-vCPU machine (shared, load
     ~3), fp32, batch 64, 2 threads, before the three-call minimum: mtcnn 1.3 s (440 train / 1,200 predict
     samples/s), 4dcrnn 2.5 s (95 / 240: one step is ~0.7 s, a prediction batch ~1.1 s, so with three
@@ -124,6 +127,7 @@ def probe(
         tuple(cfg.features or ()),
         tuple(tasks),
         tuple(sample_shape),
+        channels,
         str(device),
         precision,
         bs,
@@ -132,7 +136,9 @@ def probe(
     if key in _CACHE:
         return _CACHE[key]
     gen = torch.Generator().manual_seed(0)
-    model = create_model(cfg.model, tasks=tasks, features=cfg.features, **hparams).to(device)
+    # the model the run builds: on a dataset's own electrodes where its shape depends on them
+    on_channels = {} if channels is None else {"n_channels": len(channels), "channels": channels}
+    model = create_model(cfg.model, tasks=tasks, features=cfg.features, **on_channels, **hparams).to(device)
     pb = max(bs, 256)
     x = torch.randn(pb, *sample_shape, generator=gen).to(device)
     y = torch.randint(0, 2, (bs, 2), generator=gen).to(device)
@@ -250,10 +256,13 @@ def command_seconds(units: int, *, new_store: bool, pace_s: float = REFERENCE_WO
 
 
 def probe_prepared(p, *, device: torch.device | str = "cpu") -> Throughput:
-    """:func:`probe` for a :class:`bench.runs.plan.Prepared` run (its input shape, tasks,
+    """:func:`probe` for a :class:`bench.runs.plan.Prepared` run (its input shape, electrodes, tasks,
     hyper-parameters)."""
     unit = p.units[0][0]
-    return probe(p.config, tuple(p.inputs.x.shape[1:]), tasks=unit.tasks, hparams=p.hparams, device=device)
+    spec = p.inputs.spec
+    channels = tuple(spec.channels) if spec.channels else None
+    return probe(p.config, tuple(p.inputs.x.shape[1:]), tasks=unit.tasks, hparams=p.hparams, device=device,
+                 channels=channels)  # fmt: skip
 
 
 def unit_seconds(

@@ -381,7 +381,8 @@ def _capture_grid(monkeypatch) -> dict:
         seen.update(grid=g, synthetic=kw.get("synthetic"))
         raise _Stop
 
-    monkeypatch.setattr("bench.cli.tables.run_grid_command", fake)
+    monkeypatch.setattr("bench.cli.tables.run_grid_command", fake)  # bench ablate
+    monkeypatch.setattr("bench.cli.reproduce.run_grid_command", fake)  # bench reproduce
     return seen
 
 
@@ -418,3 +419,16 @@ def test_ablate_and_reproduce_pass_the_data_options_to_the_grid(twins, tmp_path,
     assert capsys.readouterr().err == (
         f"error: --synthetic and the grid's folder {tmp_path / 'am'} ([data] of {grid}) exclude each other\n"
     )
+
+
+def test_the_probe_builds_the_model_on_the_datasets_electrodes(twins):
+    """DREAMER has 14 electrodes: the time probe of ``bench reproduce`` (and ``--plan``) built SAE-LSTM
+    for DEAP's 32 and stopped with a traceback (found when a test's stub no longer caught the grid)."""
+    from bench.config.run import RunConfig
+    from bench.runs.estimate import probe_prepared
+    from bench.runs.plan import prepare
+
+    p = prepare(RunConfig(model="saelstm", dataset="dreamer", n_folds=2), deap=twins["dreamer"])
+    assert p.inputs.spec.n_channels == 14
+    tp = probe_prepared(p, device="cpu")
+    assert 0 < tp.train_samples_per_s < float("inf") and 0 < tp.predict_samples_per_s < float("inf")
