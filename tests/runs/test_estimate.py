@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from types import SimpleNamespace
 
@@ -118,5 +119,10 @@ def test_estimate_is_close_to_a_real_unit(deap_dir, tmp_path):
     wall = time.perf_counter() - t0
     fit = sum(u.metrics["fit_seconds"] for u in res.units)
     compute = est.seconds_cap - est.overhead_s
-    print(f"estimate {compute:.2f} s + overhead {est.overhead_s:.1f} s; fit {fit:.2f} s, wall {wall:.2f} s")
-    assert compute / 4 <= fit <= compute * 4
+    # The estimate is for a machine to itself (the probe keeps its fastest call); a fit on a shared, loaded
+    # box runs slower by about the load per core, so the 4x band widens by that much (a run of the slow
+    # suite beside two other test jobs: estimate 2.5 s, fit 10.5 s at load ~2.5 per core)
+    slack = 4 * max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+    print(f"estimate {compute:.2f} s + overhead {est.overhead_s:.1f} s; fit {fit:.2f} s, wall {wall:.2f} s; "
+          f"band x{slack:.1f}")  # fmt: skip
+    assert compute / slack <= fit <= compute * slack
