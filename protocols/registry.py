@@ -29,9 +29,7 @@ PROTOCOLS: Registry[Protocol] = Registry("protocol")
 
 
 def register_protocol(protocol: Protocol) -> Protocol:
-    """Add a protocol; a duplicate name is a programmer error."""
-    if protocol.name in PROTOCOLS:
-        raise ValueError(f"protocol {protocol.name!r} is already registered")
+    """Add a protocol; a name taken by another protocol is a programmer error (the registry's check)."""
     return PROTOCOLS.register(protocol.name, protocol)
 
 

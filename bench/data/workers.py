@@ -14,12 +14,13 @@ import multiprocessing
 import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
 
 from bench.core.errors import DataError
-from bench.core.pool import is_broken, process_pool
+from bench.core.pool import process_pool
 from bench.data.compute import compute_arrays, dataset_args
 from bench.data.contents import Contents
 from bench.data.features import FeatureConfig
@@ -63,9 +64,7 @@ def submit(pool: ProcessPoolExecutor, source: DataSource, subject: int, config: 
     extra = dataset_args(source.dataset, source.subject_files(subject), contents)
     try:
         return pool.submit(compute_arrays, source.files[subject], subject, config, **extra)
-    except Exception as exc:
-        if not is_broken(exc):
-            raise
+    except BrokenProcessPool as exc:
         failed: Future = Future()
         failed.set_exception(exc)
         return failed
@@ -77,7 +76,5 @@ def worker_result(future: Future | None, path: Path) -> tuple[dict[str, np.ndarr
         return None
     try:
         return future.result()
-    except Exception as exc:
-        if not is_broken(exc):
-            raise
+    except BrokenProcessPool:
         raise DataError(f"{path}: a feature process died before finishing it (out of memory?)") from None
