@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -13,7 +14,9 @@ from bench.core.checks import check_number, check_option
 from bench.core.errors import ConfigError
 from bench.core.files import atomic_write
 from bench.models.registry import list_models
+from bench.perf import profile_report
 from bench.perf.measure import measure
+from bench.perf.profile import profile_models
 from bench.perf.report import markdown, rich_tables
 
 FORMATS = ("table", "md")
@@ -32,6 +35,12 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
         fmt: str = typer.Option("table", "--format", "-f", help="table (terminal) | md (for the README)"),
         json_path: Path | None = typer.Option(None, "--json", help="Write every raw number to this file"),
+        profile: str | None = typer.Option(
+            None,
+            "--profile",
+            help="Comma-separated trainable models: instead of the throughput tables, a roofline per layer "
+            "(each layer alone beside its op limit, and where the step's time goes), fp32 and native bf16",
+        ),
     ) -> None:
         """Measure the fp32 and bf16 matmul ceiling, each model's FLOPs per training sample and samples/s
         (fp32 / bf16, contiguous / channels-last) with its fraction of the ceiling, and the full-size
@@ -41,21 +50,49 @@ def register(app: typer.Typer) -> None:
         check_number("--batch", batch, integer=True, low=1)
         if json_path is not None and not json_path.parent.is_dir():
             raise ConfigError(f"--json {json_path}: no folder {json_path.parent}")
+        trainable = [m.name for m in list_models() if m.trainable]
         names = None
         if models is not None:
-            trainable = [m.name for m in list_models() if m.trainable]
             names = [check_option("--models", m.strip(), trainable) for m in models.split(",") if m.strip()]
-        report = measure(
-            names, batch=batch, device=device, quick=quick,
-            echo=lambda m: err_console.print(m, markup=False, highlight=False),
-        )  # fmt: skip
-        if json_path is not None:
-            try:  # whole or not at all: a reader never sees half a report
-                atomic_write(json_path, json.dumps(report.to_json(), indent=2) + "\n")
-            except OSError as exc:
-                raise ConfigError(f"--json {json_path}: cannot write ({exc.strerror or exc})") from None
+        echo = lambda m: err_console.print(m, markup=False, highlight=False)  # noqa: E731
+        if profile is not None:
+            picked = [
+                check_option("--profile", m.strip(), trainable) for m in profile.split(",") if m.strip()
+            ]
+            if not picked:
+                raise ConfigError("--profile: name at least one trainable model")
+            _profile(picked, batch=batch, device=device, quick=quick, fmt=fmt, json_path=json_path, echo=echo)
+            return
+        report = measure(names, batch=batch, device=device, quick=quick, echo=echo)
+        _write_json(json_path, report.to_json())
         if fmt == "md":
             typer.echo(markdown(report))
         else:
             for part in rich_tables(report):
                 console.print(part)
+
+
+def _write_json(path: Path | None, data: dict) -> None:
+    """``--json``: whole or not at all, so a reader never sees half a report."""
+    if path is None:
+        return
+    try:
+        atomic_write(path, json.dumps(data, indent=2) + "\n")
+    except OSError as exc:
+        raise ConfigError(f"--json {path}: cannot write ({exc.strerror or exc})") from None
+
+
+def _profile(names: list[str], *, batch: int, device: str, quick: bool, fmt: str, json_path, echo) -> None:
+    """``bench perf --profile``: the machine, the ceiling and a roofline per layer of each model."""
+    mach, ceilings, profiles = profile_models(names, batch=batch, device=device, quick=quick, echo=echo)
+    _write_json(json_path, {"machine": mach, "ceiling": ceilings, "profiles": [asdict(p) for p in profiles]})
+    head = (
+        f"Machine: {mach['cpu']}; device {mach['device']}; torch {mach['torch']}, {mach['threads']} threads. "
+        f"Matmul ceiling: fp32 {ceilings['fp32']:,.0f} GFLOP/s, bf16 {ceilings['bf16']:,.0f} GFLOP/s."
+    )
+    if fmt == "md":
+        typer.echo(head + "\n\n" + profile_report.markdown(profiles, ceilings))
+        return
+    console.print(head)
+    for part in profile_report.rich_tables(profiles, ceilings):
+        console.print(part)

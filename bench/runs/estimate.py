@@ -31,7 +31,7 @@ from bench.runs.overhead import (
     TRAINED_UNIT,
     UNTRAINED_UNIT,
 )
-from bench.training.step import TASK_INDEX, autocast, class_weights, train_step
+from bench.training.step import TASK_INDEX, autocast, class_weights, make_optimizer, train_step
 from bench.training.trainer import trains_channels_last, use_channels_last
 
 TYPICAL_EPOCHS = 30
@@ -178,7 +178,7 @@ def training_step(
     ``precision``, class-weighted cross-entropy per task, weight 1 each, + the model's auxiliary loss,
     backward and an Adam step). The probe here and ``bench perf`` (:mod:`bench.perf.throughput`) time this one
     step, so their numbers measure the work a run does."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = make_optimizer(model.parameters(), lr=lr)
     cw = {t: class_weights(y[:, TASK_INDEX[t]]) for t in tasks}
     weights = dict.fromkeys(tasks, 1.0)
 

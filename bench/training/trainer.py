@@ -25,6 +25,7 @@ from bench.training.step import (
     batch_hits,
     class_weights,
     high_probability,
+    make_optimizer,
     multitask_loss,
     task_weights,
     train_step,
@@ -189,7 +190,7 @@ def fit(
     model.to(device)
     weights = task_weights(config)
     cw = {t: class_weights(y_train[:, TASK_INDEX[t]]).to(device) if config.balance else None for t in tasks}
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, eps=config.adam_eps or 1e-8)
+    opt = make_optimizer(model.parameters(), lr=config.lr, eps=config.adam_eps or 1e-8)
     result = FitResult()
     policy = EpochPolicy(config, result, opt)
     best = BestState(config.restore_best)
