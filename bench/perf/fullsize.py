@@ -7,7 +7,7 @@ No data is read: :class:`FullSizeFolds` makes the protocols' own folds on subjec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy as np
 from bench.config.run import RunConfig
 from bench.data.inputs import SIGNAL_SFREQ, InputSpec
 from bench.data.signal import n_windows
+from bench.perf.parallel import PoolRates
 from bench.perf.throughput import ModelPerf
 from bench.runs.estimate import Throughput, estimate_run
 from bench.runs.grid import DEFAULT_PRESET, load_grid
@@ -98,12 +99,20 @@ class FullSizeEstimate:
     grid_seconds: float
     train_windows: dict[str, float] = field(default_factory=dict)
     """Mean training windows per unit, per protocol."""
+    pool_workers: int = 0
+    """Workers of the pool estimate (0: none, one core or a GPU)."""
+    pool_grid_seconds: float | None = None
+    """The grid's wall time on a pool of ``pool_workers`` single-thread workers (``bench reproduce
+    --executor pool``): its units' seconds at the per-worker rate measured with all workers running at once,
+    over the workers."""
 
 
-def full_size_estimates(perfs: Sequence[ModelPerf]) -> tuple[list[FullSizeEstimate], str]:
+def full_size_estimates(
+    perfs: Sequence[ModelPerf], pools: Mapping[str, PoolRates] | None = None
+) -> tuple[list[FullSizeEstimate], str]:
     """Each model's full-size wall time at its measured rate in ``--precision auto``'s precision and the
-    trainer's memory format (:meth:`ModelPerf.trained_rate`), via :func:`bench.runs.estimate.estimate_run`;
-    and the grid's name."""
+    trainer's memory format (:meth:`ModelPerf.trained_rate`), via :func:`bench.runs.estimate.estimate_run`,
+    and, where ``pools`` has the model, its grid on that pool; and the grid's name."""
     grid = load_grid(preset=DEFAULT_PRESET, scale="full", deap=FULL_SIZE_DEAP)
     folds = FullSizeFolds()
     out = []
@@ -123,5 +132,11 @@ def full_size_estimates(perfs: Sequence[ModelPerf]) -> tuple[list[FullSizeEstima
             per[proto.name], windows[proto.name] = seconds(run)
         entries = [e for e in grid.entries if e.model == mp.name]
         total = sum(seconds(e.run)[0] for e in entries)
-        out.append(FullSizeEstimate(mp.name, mp.auto_precision, sps, per, len(entries), total, windows))
+        est = FullSizeEstimate(mp.name, mp.auto_precision, sps, per, len(entries), total, windows)
+        pool = (pools or {}).get(mp.name)
+        if pool is not None:
+            per_worker = Throughput(pool.train_samples_per_s, pool.predict_samples_per_s)
+            units = sum(seconds(e.run, tp=per_worker)[0] for e in entries)
+            est.pool_workers, est.pool_grid_seconds = pool.workers, units / pool.workers
+        out.append(est)
     return out, grid.name

@@ -10,14 +10,15 @@ time per protocol and for the default ``bench reproduce`` grid (:mod:`bench.perf
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
-from bench.core.host import resolve_device
+from bench.core.host import resolve_device, usable_cores
 from bench.models.registry import list_models
 from bench.perf.ceiling import CEILING_SIZE, fraction_of_ceiling, machine, matmul_gflops
 from bench.perf.fullsize import FullSizeEstimate, full_size_estimates
+from bench.perf.parallel import PoolRates, pool_rates
 from bench.perf.throughput import ModelPerf, measure_model
 
 
@@ -32,6 +33,8 @@ class PerfReport:
     models: list[ModelPerf]
     estimates: list[FullSizeEstimate]
     grid: str
+    pools: dict[str, PoolRates] = field(default_factory=dict)
+    """Per model: the rates of a pool of single-thread workers running at once (more than one core)."""
 
     def ceiling(self, precision: str) -> float:
         """GFLOP/s: the mean of the ceiling measured before and after the models (load drifts)."""
@@ -81,6 +84,18 @@ def measure(
     before = ceiling()
     perfs = [measure_model(m, batch=batch, device=dev, warmup=warmup, reps=reps, echo=echo) for m in names]
     after = ceiling()
+    pools: dict[str, PoolRates] = {}
+    workers = usable_cores()
+    if dev.type == "cpu" and workers > 1:  # bench reproduce --executor pool: one single-thread unit per core
+        for mp in perfs:
+            echo(f"{mp.name}: {workers} single-thread workers at once ({mp.auto_precision})")
+            pools[mp.name] = pool_rates(
+                mp.name,
+                precision=mp.auto_precision,
+                workers=workers,
+                batch=batch,
+                seconds=0.5 if quick else 3.0,
+            )
     echo("full-size estimates")
-    estimates, grid = full_size_estimates(perfs)
-    return PerfReport(machine(dev), settings, before, after, perfs, estimates, grid)
+    estimates, grid = full_size_estimates(perfs, pools)
+    return PerfReport(machine(dev), settings, before, after, perfs, estimates, grid, pools)

@@ -30,15 +30,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from bench.config.run import RunConfig
 from bench.core import host
 from bench.core.host import resolve_device
-from bench.data.inputs import TASKS
 from bench.models.registry import create_model
 from bench.perf.ceiling import CEILING_SIZE, machine, matmul_gflops
-from bench.perf.throughput import count_flops
+from bench.perf.throughput import count_flops, model_setup
 from bench.runs.estimate import timed, training_step
-from bench.runs.resolved import resolve_run
 from bench.training.step import autocast, make_optimizer
 from bench.training.trainer import channels_last_applies, trains_channels_last
 
@@ -260,14 +257,12 @@ def profile_model(
     (:func:`fastest_times`)."""
     echo = echo or (lambda _m: None)
     dev = resolve_device(device) if isinstance(device, str) else device
-    run = resolve_run(RunConfig(model=name))
-    tasks = TASKS if run.info.multitask else TASKS[:1]
-    shape = run.input_spec.sample_shape()
+    hp, tasks, shape = model_setup(name)
     gen = torch.Generator().manual_seed(0)
     pool = torch.randn(batch * 4, *shape, generator=gen).to(dev)
     y = torch.randint(0, 2, (batch, 2), generator=gen).to(dev)
     torch.manual_seed(0)
-    model = create_model(name, tasks=tasks, **run.hparams).to(dev).train()
+    model = create_model(name, tasks=tasks, **hp).to(dev).train()
     cl = trains_channels_last(precision) and channels_last_applies(model, pool.dim())
     if cl:
         model = model.to(memory_format=torch.channels_last)

@@ -30,6 +30,10 @@ def _num(v: float | None) -> str:
     return "n/a" if v is None else f"{v:,.0f}"
 
 
+def _seconds(s: float | None) -> str:
+    return "n/a" if s is None else format_seconds(s)
+
+
 def _mflop(f: float) -> str:
     return f"{f / 1e6:,.1f}" if f < 10e6 else f"{f / 1e6:,.0f}"
 
@@ -53,9 +57,15 @@ def model_rows(r: PerfReport) -> list[tuple[str, ...]]:
     return rows
 
 
+def pool_workers(r: PerfReport) -> int:
+    """Workers of the pool estimate (0 where ``bench perf`` measured none)."""
+    return max((e.pool_workers for e in r.estimates), default=0)
+
+
 def estimate_headers(r: PerfReport) -> tuple[str, ...]:
     protos = tuple(r.estimates[0].protocols) if r.estimates else ()
-    return ("model", "precision (auto)", "samples/s", *protos, f"grid {r.grid} (runs)")
+    pool = (f"grid on {pool_workers(r)} pool workers",) if pool_workers(r) else ()
+    return ("model", "precision (auto)", "samples/s", *protos, f"grid {r.grid} (runs)", *pool)
 
 
 def estimate_rows(r: PerfReport) -> list[tuple[str, ...]]:
@@ -70,6 +80,7 @@ def estimate_rows(r: PerfReport) -> list[tuple[str, ...]]:
                 _num(e.train_samples_per_s),
                 *per,
                 f"{format_seconds(e.grid_seconds)} ({e.grid_runs})",
+                *([_seconds(e.pool_grid_seconds)] if pool_workers(r) else []),
             )
         )
     if len(r.estimates) > 1:
@@ -77,7 +88,8 @@ def estimate_rows(r: PerfReport) -> list[tuple[str, ...]]:
         tot = [format_seconds(sum(e.protocols[p] for e in r.estimates)) for p in protos]
         runs = sum(e.grid_runs for e in r.estimates)
         grid = format_seconds(sum(e.grid_seconds for e in r.estimates))
-        rows.append(("total", "", "", *tot, f"{grid} ({runs})"))
+        pool = [_seconds(sum(e.pool_grid_seconds or 0.0 for e in r.estimates))] if pool_workers(r) else []
+        rows.append(("total", "", "", *tot, f"{grid} ({runs})", *pool))
     return rows
 
 
@@ -119,6 +131,12 @@ def estimate_note(r: PerfReport) -> str:
         "trainer runs it). whole-set-finetune: "
         f"the fine-tuning stage is not counted. Grid: the {r.grid} preset at the full scale, its runs of "
         "these models (variants at the full model's rate)."
+    ) + (
+        f" Pool workers: `bench reproduce --executor pool` on {pool_workers(r)} worker processes of one "
+        "torch "
+        "thread each, at the per-worker rates measured with all of them training at once."
+        if pool_workers(r)
+        else ""
     )
 
 

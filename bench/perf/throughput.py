@@ -75,7 +75,7 @@ class ModelPerf:
         return None if cl is None else cl / self.samples_per_s[precision] - 1
 
 
-def _model_setup(name: str) -> tuple[dict, tuple[str, ...], tuple[int, ...]]:
+def model_setup(name: str) -> tuple[dict, tuple[str, ...], tuple[int, ...]]:
     """Hyper-parameters (the run's defaults), tasks (both heads for multi-task models, one otherwise, as
     a unit trains them) and the per-sample input shape of a default run of ``name``."""
     run = resolve_run(RunConfig(model=name))
@@ -89,7 +89,7 @@ def measure_model(
     """FLOPs per training sample, training samples/s of every variant (timed round-robin: one step of each
     variant in turn, ``reps`` rounds after ``warmup`` untimed steps each; the median counts), and the
     prediction rate at the precision ``--precision auto`` picks."""
-    hp, tasks, shape = _model_setup(name)
+    hp, tasks, shape = model_setup(name)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch, *shape, generator=gen).to(device)
     y = torch.randint(0, 2, (batch, 2), generator=gen).to(device)

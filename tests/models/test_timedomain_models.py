@@ -411,7 +411,7 @@ def test_perf_model_setup_and_full_size_samples(monkeypatch):
     from bench.perf import fullsize, throughput
     from bench.runs.resolved import resolve_run
 
-    hp, tasks, shape = throughput._model_setup("eegnet")
+    hp, tasks, shape = throughput.model_setup("eegnet")
     assert shape == (32, 512) and tasks == ("valence",) and hp["dropout"] == 0.5
     monkeypatch.setattr(fullsize, "FULL_SIZE", (6, 40, 120))
     units = fullsize.FullSizeFolds().units(

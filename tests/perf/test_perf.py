@@ -98,6 +98,9 @@ def test_full_size_units_follow_the_protocols(monkeypatch):
 
 def test_cli_quick_markdown_and_json(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(fullsize, "FULL_SIZE", (6, 40, 12))
+    monkeypatch.setattr(
+        measure, "usable_cores", lambda: 1
+    )  # one core: no pool estimate (tests/perf/test_parallel.py)
     out_json = tmp_path / "perf.json"
     rc = main(["perf", "--quick", "--models", "saelstm", "--format", "md", "--json", str(out_json)])
     out = capsys.readouterr().out
