@@ -34,11 +34,14 @@ Forward = Callable[[torch.Tensor], dict[str, torch.Tensor]]
 
 
 def make_optimizer(params: Iterable[torch.Tensor], *, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
-    """The trainer's Adam (torch's defaults otherwise), with ``foreach=True``: one multi-tensor kernel per
-    update instead of a Python loop over the parameters, bit-identical to the loop on the CPU (checked by
-    ``tests/training``; torch picks the loop there by default). The trainer, the throughput probe and
-    ``bench perf`` all build it here, so what they time is what a run does."""
-    return torch.optim.Adam(params, lr=lr, eps=eps, foreach=True)
+    """The trainer's Adam (torch's defaults otherwise) with ``fused=True``: one kernel updates every
+    parameter, where the default on the CPU loops over them in Python. Measured on MT-CNN's 1.2 M
+    parameters (Intel Xeon with AMX, 2 threads, quiet): 0.65 ms a step fused, 2.73 ms ``foreach``, 3.84 ms
+    the loop, 13 % of its bf16 training step. The fused kernel computes the same update in another order
+    (after 20 steps the weights differ from the loop's by at most 7.5e-9): a rounding difference, like
+    another thread count. The trainer, the throughput probe and ``bench perf`` all build it here, so what
+    they time is what a run does."""
+    return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
 
 
 def autocast(device: torch.device, precision: str):

@@ -21,6 +21,9 @@ from bench.training.trainer import fit, predict_proba, to_device, use_channels_l
 REPO = Path(__file__).resolve().parents[2]
 CODE = {"bench", "mtcnn", "baselines", "protocols"}
 """The project's own packages (torch's optimiser reads its CPU step counter; that is no device sync)."""
+CPU_ONLY = {"uniform_int32_like"}
+"""Functions that run on the CPU only, whatever the device: FastDropout's mask draws its seed from torch's
+CPU generator (bench.models.layers); on a GPU the module is torch's own dropout and never calls it."""
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 CONFIG = TrainConfig(batch_size=32, early_stopping=0, lr_decay=False)
 
@@ -46,7 +49,10 @@ def test_step_loop_never_reads_a_tensor_value(info, monkeypatch):
         original = getattr(torch.Tensor, name)
 
         def read(self, *args, **kwargs):
-            caller = Path(inspect.stack()[1].filename)
+            frame = inspect.stack()[1]
+            caller = Path(frame.filename)
+            if frame.function in CPU_ONLY:
+                return original(self, *args, **kwargs)
             if inside["loop"] and caller.is_relative_to(REPO) and caller.relative_to(REPO).parts[0] in CODE:
                 reads.append(f"{name} from {caller.relative_to(REPO)}")
             return original(self, *args, **kwargs)
