@@ -37,7 +37,7 @@ from bench.perf.ceiling import CEILING_SIZE, machine, matmul_gflops
 from bench.perf.throughput import count_flops, model_setup
 from bench.runs.estimate import timed, training_step
 from bench.training.step import autocast, make_optimizer
-from bench.training.trainer import channels_last_applies, trains_channels_last
+from bench.training.trainer import channels_last_applies, trains_channels_last, use_channels_last
 
 COMPUTE_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Linear, nn.LSTM, nn.GRU)
 """Layers with matrix products; every other leaf is memory-bound (its time is its own limit)."""
@@ -265,8 +265,7 @@ def profile_model(
     model = create_model(name, tasks=tasks, **hp).to(dev).train()
     cl = trains_channels_last(precision) and channels_last_applies(model, pool.dim())
     if cl:
-        model = model.to(memory_format=torch.channels_last)
-        pool = pool.contiguous(memory_format=torch.channels_last)
+        pool = use_channels_last(model, pool)
     idx = torch.randperm(pool.shape[0], generator=gen)[:batch].to(dev)
     x = pool[idx]
     echo(f"{name} ({precision}{', channels-last' if cl else ''}): the step, the optimizer, each layer")

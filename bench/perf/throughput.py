@@ -22,7 +22,7 @@ from bench.models.registry import count_parameters, create_model, get_model_info
 from bench.runs.estimate import prediction_step, timed, training_step
 from bench.runs.identity import resolve_precision
 from bench.runs.resolved import resolve_run
-from bench.training.trainer import channels_last_applies, trains_channels_last
+from bench.training.trainer import channels_last_applies, channels_last_input, trains_channels_last
 
 VARIANTS: tuple[tuple[str, str, bool], ...] = (
     ("fp32", "fp32", False),
@@ -106,7 +106,7 @@ def measure_model(
     for key, precision, cl in VARIANTS:
         if cl and not cl_ok:
             continue
-        xv = x.contiguous(memory_format=torch.channels_last) if cl else x
+        xv = channels_last_input(x) if cl else x
         steps[key] = training_step(build(cl), xv, y, tasks=tasks, device=device, precision=precision)
     echo(f"{name}: {flops / batch / 1e6:,.1f} MFLOP per training sample; timing {', '.join(steps)}")
     for step in steps.values():

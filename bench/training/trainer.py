@@ -49,22 +49,31 @@ def to_device(t: torch.Tensor | Rows, device: torch.device) -> torch.Tensor | Ro
 
 
 def channels_last_applies(model: torch.nn.Module, input_dim: int) -> bool:
-    """Channels-last means something only for a 4-D (N, C, H, W) input into 2-D convolutions."""
-    return input_dim == 4 and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    """Channels-last means something only for 2-D convolutions on a 4-D (N, C, H, W) input, or on the 4-D
+    slices of a 5-D (N, T, C, H, W) input that the model folds into its batch (4D-CRNN)."""
+    return input_dim in (4, 5) and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+
+
+def channels_last_input(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in NHWC where it is 4-D; a 5-D input stays as it is (its slices, folded into the batch inside
+    the model, meet channels-last weights, and oneDNN then computes in NHWC)."""
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
 def trains_channels_last(precision: str) -> bool:
     """The memory-format rule: bf16 runs train channels-last where it applies, fp32 runs stay NCHW.
 
     Measured with ``bench perf`` (AMD EPYC, AVX-512 BF16, 2 threads, one run): channels-last over NCHW
-    was +4 % (MT-CNN), +6 % (FBCCNN) and +15 % (MC-CNN) in bf16, and +4 %, +6 % and +16 % in fp32.
-    fp32 keeps NCHW so that fp32 numbers stay those of every earlier fp32 run (and NHWC in fp32 on a
-    GPU without TF32 is not measured here)."""
+    was +4 % (MT-CNN), +6 % (FBCCNN) and +15 % (MC-CNN) in bf16, and +4 %, +6 % and +16 % in fp32; 4D-CRNN
+    with channels-last weights (its 5-D input cannot be NHWC) +43 % in bf16 and +14 % in fp32 (Intel Xeon
+    with AMX, 2 threads, round-robin in one process). fp32 keeps NCHW so that fp32 numbers stay those of
+    every earlier fp32 run (and NHWC in fp32 on a GPU without TF32 is not measured here)."""
     return precision == "bf16"
 
 
 def use_channels_last(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Channels-last (NHWC) weights and input where :func:`channels_last_applies`; else ``x`` unchanged.
+    """Channels-last (NHWC) weights, and input where it is 4-D (:func:`channels_last_input`), where
+    :func:`channels_last_applies`; else ``x`` unchanged.
 
     oneDNN's convolutions (and cuDNN's tensor-core ones) run natively in NHWC, so training skips a
     layout conversion per convolution; index slices of an NHWC tensor stay NHWC.
@@ -72,7 +81,7 @@ def use_channels_last(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     if not channels_last_applies(model, x.dim()):
         return x
     model.to(memory_format=torch.channels_last)
-    return x.contiguous(memory_format=torch.channels_last)
+    return channels_last_input(x)
 
 
 def compile_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:

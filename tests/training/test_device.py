@@ -102,6 +102,23 @@ def test_channels_last_leaves_other_ranks_alone():
     assert use_channels_last(model, x) is x
 
 
+def test_a_5d_input_gets_channels_last_weights_and_the_same_function():
+    """4D-CRNN folds its (N, T, C, H, W) input into the batch: its convolutions take channels-last weights
+    (the input stays as it is: a 5-D tensor has no NHWC) and compute the same outputs."""
+    torch.manual_seed(0)
+    model = create_model("4dcrnn", tasks=TASKS).eval()
+    x = torch.randn(8, 6, 4, 8, 9)
+    with torch.no_grad():
+        nchw = model(x)
+        assert use_channels_last(model, x) is x
+        conv = model.cnn.conv2.weight
+        assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+        nhwc = model(x)
+    for t in TASKS:
+        # fp32 sums of up to 128 x 16 products in another order: well within 1e-5 of logits of size ~1
+        torch.testing.assert_close(nhwc[t], nchw[t], atol=1e-5, rtol=1e-5)
+
+
 def test_bf16_unit_trains_channels_last(features):
     """A bf16 run trains its 4-D-input models in NHWC (the fast bf16 layout); fp32 runs stay NCHW."""
     from bench.config.run import RunConfig
