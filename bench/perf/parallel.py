@@ -64,7 +64,7 @@ def _worker(name: str, precision: str, batch: int, threads: int, seconds: float,
         pb = max(batch, 256)
         x = torch.randn(pb, *shape, generator=gen)
         y = torch.randint(0, 2, (batch, 2), generator=gen)
-        if trains_channels_last(precision):
+        if trains_channels_last(precision, "cpu"):  # pool workers run on the CPU
             x = use_channels_last(model, x)
         step = training_step(
             model.train(), x[:batch], y, tasks=tasks, device=torch.device("cpu"), precision=precision

@@ -263,7 +263,7 @@ def profile_model(
     y = torch.randint(0, 2, (batch, 2), generator=gen).to(dev)
     torch.manual_seed(0)
     model = create_model(name, tasks=tasks, **hp).to(dev).train()
-    cl = trains_channels_last(precision) and channels_last_applies(model, pool.dim())
+    cl = trains_channels_last(precision, dev.type) and channels_last_applies(model, pool.dim())
     if cl:
         pool = use_channels_last(model, pool)
     idx = torch.randperm(pool.shape[0], generator=gen)[:batch].to(dev)

@@ -56,6 +56,8 @@ class ModelPerf:
     (bench.runs.identity.resolve_precision)."""
     predict_samples_per_s: float
     """Prediction (eval, batch max(batch, 256)) at ``auto_precision``, NCHW: for the estimates."""
+    device_type: str = "cpu"
+    """Where it was measured (the memory-format rule depends on it)."""
 
     def best(self, precision: str) -> float:
         """Training samples/s at ``precision`` in the faster memory format."""
@@ -65,7 +67,7 @@ class ModelPerf:
         """Training samples/s of what a run trains here: ``auto_precision`` in the trainer's memory format
         (:func:`bench.training.trainer.trains_channels_last`, where it applies)."""
         cl = self.samples_per_s.get(f"{self.auto_precision}-cl")
-        if cl is not None and trains_channels_last(self.auto_precision):
+        if cl is not None and trains_channels_last(self.auto_precision, self.device_type):
             return cl
         return self.samples_per_s[self.auto_precision]
 
@@ -132,4 +134,5 @@ def measure_model(
         samples_per_s=sps,
         auto_precision=auto,
         predict_samples_per_s=pb / statistics.median(p_times),
+        device_type=device.type,
     )

@@ -143,7 +143,7 @@ def probe(
     x = torch.randn(pb, *sample_shape, generator=gen).to(device)
     y = torch.randint(0, 2, (bs, 2), generator=gen).to(device)
     train_sps = math.inf
-    if trains_channels_last(precision):  # as the trainer runs it (where it applies)
+    if trains_channels_last(precision, device.type):  # as the trainer runs it (where it applies)
         x = use_channels_last(model, x)
     if info.trainable:
         model.train()

@@ -116,7 +116,7 @@ def fit_predict(
         model = build_model(p, unit, seed)
     history: list[dict] = []
     xt, yt, xv, yv, xs = unit_parts(x, y, train, val, test, standardiser, p.inputs.spec.layout == "signal")
-    nhwc = trains_channels_last(cfg.train.precision)
+    nhwc = trains_channels_last(cfg.train.precision, device.type)
     if info.trainable:
         tcfg = cfg.train if lr is None else replace(cfg.train, lr=lr)
         res = fit(

@@ -60,15 +60,18 @@ def channels_last_input(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
-def trains_channels_last(precision: str) -> bool:
-    """The memory-format rule: bf16 runs train channels-last where it applies, fp32 runs stay NCHW.
+def trains_channels_last(precision: str, device_type: str) -> bool:
+    """The memory-format rule: channels-last where it applies, on the CPU in both precisions and on a GPU
+    in bf16 (NHWC in fp32 on a GPU without TF32 is not measured here, so GPU fp32 runs stay NCHW).
 
-    Measured with ``bench perf`` (AMD EPYC, AVX-512 BF16, 2 threads, one run): channels-last over NCHW
-    was +4 % (MT-CNN), +6 % (FBCCNN) and +15 % (MC-CNN) in bf16, and +4 %, +6 % and +16 % in fp32; 4D-CRNN
-    with channels-last weights (its 5-D input cannot be NHWC) +43 % in bf16 and +14 % in fp32 (Intel Xeon
-    with AMX, 2 threads, round-robin in one process). fp32 keeps NCHW so that fp32 numbers stay those of
-    every earlier fp32 run (and NHWC in fp32 on a GPU without TF32 is not measured here)."""
-    return precision == "bf16"
+    Measured with ``bench perf`` (2 threads, one run each): channels-last over NCHW was, on an AMD EPYC
+    with AVX-512 BF16, +4 % (MT-CNN), +6 % (FBCCNN) and +15 % (MC-CNN) in bf16 and +4 %, +6 % and +16 % in
+    fp32; on an Intel Xeon with AMX +14 %, +15 % and +30 % in bf16 and +11 %, +10 % and +16 % in fp32; 4D-CRNN
+    with channels-last weights (its 5-D input cannot be NHWC) +43 % in bf16 and +14 % in fp32 there. fp32
+    runs on the CPU used to stay NCHW so that their numbers stayed bit for bit those of earlier runs; the
+    fused Adam (:func:`bench.training.step.make_optimizer`) changes them at the rounding level anyway, so
+    fp32 takes the faster format too."""
+    return precision == "bf16" or device_type == "cpu"
 
 
 def use_channels_last(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -55,14 +55,13 @@ def test_report_rows_from_given_numbers():
     mp = r.models[0]
     assert mp.best("fp32") == 464.0 and mp.best("bf16") == 780.0
     assert mp.channels_last_gain("bf16") == pytest.approx(780 / 735 - 1)
-    # the estimates use what the trainer runs: bf16 channels-last; fp32 NCHW even where NHWC is faster
+    # the estimates use what the trainer runs: channels-last on the CPU in both precisions; on a GPU
+    # channels-last in bf16 only
     assert mp.trained_rate() == 780.0
-    assert (
-        replace(
-            mp, auto_precision="fp32", samples_per_s={**mp.samples_per_s, "fp32-cl": 500.0}
-        ).trained_rate()
-        == 464.0
-    )
+    fp32 = replace(mp, auto_precision="fp32", samples_per_s={**mp.samples_per_s, "fp32-cl": 500.0})
+    assert fp32.trained_rate() == 500.0
+    assert replace(fp32, device_type="cuda").trained_rate() == 464.0
+    assert replace(mp, device_type="cuda").trained_rate() == 780.0
     # % of ceiling, faster memory format: 297e6 * 464 / 1e9 / 184 = 74.9 %; 297e6 * 780 / 416e9 = 55.7 %
     assert report.model_rows(r) == [
         ("mtcnn", "8x8x9", "1,213,956", "297", "464", "440", "735", "780", "75 %", "56 %")

@@ -16,7 +16,7 @@ import torch
 from bench.config.run import TrainConfig
 from bench.data.inputs import TASKS
 from bench.models.registry import create_model, list_models
-from bench.training.trainer import fit, predict_proba, to_device, use_channels_last
+from bench.training.trainer import fit, predict_proba, to_device, trains_channels_last, use_channels_last
 
 REPO = Path(__file__).resolve().parents[2]
 CODE = {"bench", "mtcnn", "baselines", "protocols"}
@@ -119,8 +119,9 @@ def test_a_5d_input_gets_channels_last_weights_and_the_same_function():
         torch.testing.assert_close(nhwc[t], nchw[t], atol=1e-5, rtol=1e-5)
 
 
-def test_bf16_unit_trains_channels_last(features):
-    """A bf16 run trains its 4-D-input models in NHWC (the fast bf16 layout); fp32 runs stay NCHW."""
+def test_a_unit_on_the_cpu_trains_channels_last(features):
+    """A run on the CPU trains its convolutional models in NHWC in both precisions (the faster layout on
+    the CPU: bench.training.trainer.trains_channels_last); on a GPU only bf16 does."""
     from bench.config.run import RunConfig
     from bench.runs.plan import prepare
     from bench.runs.progress import Reporter
@@ -135,7 +136,8 @@ def test_bf16_unit_trains_channels_last(features):
 
     import bench.training.trainer
 
-    for precision, expected in (("fp32", False), ("bf16", True)):
+    assert not trains_channels_last("fp32", "cuda") and trains_channels_last("bf16", "cuda")
+    for precision, expected in (("fp32", True), ("bf16", True)):
         seen.clear()
         cfg = RunConfig(model="mccnn", protocol="whole-set", n_folds=2, subjects=(1, 2)).with_train(
             max_epochs=1, precision=precision
