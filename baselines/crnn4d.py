@@ -55,10 +55,12 @@ _NOTES = (
     "--recipe paper the validation part only feeds the logged validation-loss curve (nothing is selected "
     "on it), but it is still held out of the training part.",
     bf16_parity="Embedded synthetic default (4 subjects x 40 trials), whole-set, 5 folds by trial, 1 epoch, "
-    "seed 0, the same folds, on an AMD EPYC with AVX-512 BF16 (2026-11-29, scripts/bench_parity.py): window "
-    "test accuracy, mean ± std over folds, fp32 valence 78.6 ± 6.2, arousal 82.7 ± 8.1; bf16 autocast "
-    "78.5 ± 6.6, 83.0 ± 7.5. Mean differences -0.1 and +0.3 points, within the fold-to-fold std; per-fold "
-    "differences up to 2.0 points.",
+    "seed 0, "
+    "the same folds, on an Intel Xeon with AMX (native bf16), 2 threads, scripts/bench_parity.py, after "
+    "FastDropout, the fused Adam and channels-last (2026-12-06): window test accuracy, mean ± std over "
+    "folds, fp32 valence 78.5 ± 6.2, arousal 82.7 ± 7.5; bf16 autocast valence 79.0 ± 6.9, arousal 83.0 ±"
+    " 5.1. Mean differences +0.5 and +0.2 points, within the fold-to-fold std; per-fold differences up to"
+    " 5.3 points.",
 )
 class CRNN4D(nn.Module):
     """4D-CRNN: per-slice CNN (no BN, no dropout) -> 512-d vectors -> LSTM(128) -> dense 2 per task.

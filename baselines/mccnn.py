@@ -81,11 +81,12 @@ class _Column(nn.Module):
     paper_recipe={},
     paper_recipe_note=PAPER_RECIPE_NOT_STATED,
     bf16_parity="Embedded synthetic default (4 subjects x 40 trials), whole-set, 5 folds by trial, 1 epoch, "
-    "seed 0, the same folds, on an AMD EPYC with AVX-512 BF16, 2 threads (2026-11-29, "
-    "scripts/bench_parity.py): window test accuracy, mean ± std over folds, fp32 valence 73.2 ± 3.9, "
-    "arousal 81.8 ± 3.1; bf16 autocast (channels-last, as bf16 runs train it) valence 73.2 ± 4.0, "
-    "arousal 81.6 ± 3.7. Mean differences 0.0 and -0.3 points, within the fold-to-fold std; per-fold "
-    "differences up to 1.4 points.",
+    "seed 0, "
+    "the same folds, on an Intel Xeon with AMX (native bf16), 2 threads, scripts/bench_parity.py, after "
+    "FastDropout, the fused Adam and channels-last (2026-12-06): window test accuracy, mean ± std over "
+    "folds, fp32 valence 72.7 ± 3.5, arousal 81.5 ± 3.9; bf16 autocast valence 72.8 ± 4.6, arousal 80.7 ±"
+    " 3.4. Mean differences +0.2 and -0.8 points, within the fold-to-fold std; per-fold differences up to"
+    " 2.4 points.",
 )
 class MultiColumnCNN(nn.Module):
     """Multi-column CNN: CNN columns with different kernel sizes, decisions fused by learned weights.

@@ -55,10 +55,12 @@ _NOTES = (
     paper_recipe={},
     paper_recipe_note=PAPER_RECIPE_NOT_STATED,
     bf16_parity="Embedded synthetic default (4 subjects x 40 trials), whole-set, 5 folds by trial, 1 epoch, "
-    "seed 0, the same folds, on an AMD EPYC with AVX-512 BF16 (2026-11-29, scripts/bench_parity.py): window "
-    "test accuracy, mean ± std over folds, fp32 valence 72.3 ± 3.6, arousal 78.0 ± 9.8; bf16 autocast "
-    "72.3 ± 3.6, 78.0 ± 9.8. Mean differences 0.0 and 0.0 points, within the fold-to-fold std; per-fold "
-    "differences up to 0.2 points.",
+    "seed 0, "
+    "the same folds, on an Intel Xeon with AMX (native bf16), 2 threads, scripts/bench_parity.py, after "
+    "FastDropout, the fused Adam and channels-last (2026-12-06): window test accuracy, mean ± std over "
+    "folds, fp32 valence 72.5 ± 3.9, arousal 78.0 ± 9.9; bf16 autocast valence 72.6 ± 4.0, arousal 78.0 ±"
+    " 9.9. Mean differences +0.1 and 0.0 points, within the fold-to-fold std; per-fold differences up to "
+    "0.2 points.",
 )
 class SAELSTM(nn.Module):
     """SAE unmixing of each window's channel vector per band, then an LSTM over the window sequence.

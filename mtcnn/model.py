@@ -89,11 +89,12 @@ _MTCNN_NOTES = (
     "(single-task). One difference: the authors validated on the test fold, a leak the harness offers "
     "only as --audit select-on-test. So the paper recipe has no overrides.",
     bf16_parity="Embedded synthetic default (4 subjects x 40 trials), whole-set, 5 folds by trial, 1 epoch, "
-    "seed 0, the same folds, on an AMD EPYC with AVX-512 BF16, 2 threads (2026-11-29, "
-    "scripts/bench_parity.py): window test accuracy, mean ± std over folds, fp32 valence 68.6 ± 6.2, "
-    "arousal 80.3 ± 3.2; bf16 autocast (channels-last, as bf16 runs train it) valence 70.2 ± 7.0, "
-    "arousal 80.6 ± 3.7. Mean differences +1.7 and +0.3 points, within the fold-to-fold std; per-fold "
-    "differences up to 5.6 points.",
+    "seed 0, "
+    "the same folds, on an Intel Xeon with AMX (native bf16), 2 threads, scripts/bench_parity.py, after "
+    "FastDropout, the fused Adam and channels-last (2026-12-06): window test accuracy, mean ± std over "
+    "folds, fp32 valence 71.1 ± 8.4, arousal 79.9 ± 3.6; bf16 autocast valence 70.5 ± 4.8, arousal 78.5 ±"
+    " 3.3. Mean differences -0.6 and -1.4 points, within the fold-to-fold std; per-fold differences up to"
+    " 7.0 points.",
 )
 class MTCNN(nn.Module):
     """MT-CNN: shared conv trunk on 8x9 brain maps, one 2-way head per task.
