@@ -13,8 +13,10 @@ from bench.core.checks import check_number, check_option
 from bench.core.errors import ConfigError
 from bench.core.files import atomic_write
 from bench.models.registry import list_models
-from bench.perf.measure import measure
-from bench.perf.report import markdown, rich_tables
+from bench.perf.measure import PerfReport, measure
+from bench.perf.memory import UnitMemory, memory_of_models
+from bench.perf.piece import Piece, measure_piece
+from bench.perf.report import extras_json, extras_markdown, extras_tables, markdown, rich_tables
 
 FORMATS = ("table", "md")
 
@@ -32,6 +34,12 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
         fmt: str = typer.Option("table", "--format", "-f", help="table (terminal) | md (for the README)"),
         json_path: Path | None = typer.Option(None, "--json", help="Write every raw number to this file"),
+        memory: bool = typer.Option(
+            False, "--memory", help="Peak memory of each model's whole-set unit at DEAP size (a child each)"
+        ),
+        piece: str | None = typer.Option(
+            None, "--piece", help="Time one full-size whole-set epoch of this model beside its estimate"
+        ),
     ) -> None:
         """Measure the fp32 and bf16 matmul ceiling, each model's FLOPs per training sample and samples/s
         (fp32 / bf16, contiguous / channels-last) with its fraction of the ceiling, and the full-size
@@ -45,17 +53,39 @@ def register(app: typer.Typer) -> None:
         if models is not None:
             trainable = [m.name for m in list_models() if m.trainable]
             names = [check_option("--models", m.strip(), trainable) for m in models.split(",") if m.strip()]
+        if piece is not None:
+            check_option("--piece", piece, [m.name for m in list_models() if m.trainable])
         report = measure(
             names, batch=batch, device=device, quick=quick,
             echo=lambda m: err_console.print(m, markup=False, highlight=False),
         )  # fmt: skip
+        mem, cut = extras(report, memory=memory, piece=piece, device=device)
         if json_path is not None:
             try:  # whole or not at all: a reader never sees half a report
-                atomic_write(json_path, json.dumps(report.to_json(), indent=2) + "\n")
+                atomic_write(json_path, json.dumps(extras_json(report.to_json(), mem, cut), indent=2) + "\n")
             except OSError as exc:
                 raise ConfigError(f"--json {json_path}: cannot write ({exc.strerror or exc})") from None
         if fmt == "md":
-            typer.echo(markdown(report))
+            typer.echo(markdown(report) + extras_markdown(mem, cut))
         else:
-            for part in rich_tables(report):
+            for part in rich_tables(report) + extras_tables(mem, cut):
                 console.print(part)
+
+
+def extras(
+    report: PerfReport, *, memory: bool, piece: str | None, device: str
+) -> tuple[list[UnitMemory] | None, Piece | None]:
+    """``--memory`` (a child per measured model) and ``--piece`` (one model's full-size epoch, at the
+    rates just measured), after the throughput timings so that neither disturbs them."""
+    s = report.settings
+    names = [mp.name for mp in report.models]
+    mem = memory_of_models(names, batch=s["batch"], device=device, echo=_echo) if memory else None
+    cut = None
+    if piece is not None:
+        cut = measure_piece(piece, report.models, batch=s["batch"], device=device, warmup=s["warmup"],
+                            reps=s["reps"], echo=_echo)  # fmt: skip
+    return mem, cut
+
+
+def _echo(message: str) -> None:
+    err_console.print(message, markup=False, highlight=False)
