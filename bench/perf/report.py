@@ -263,7 +263,7 @@ def extras_markdown(memory: Sequence[UnitMemory] | None, piece: Piece | None) ->
         lines += ["", *_md_table(MEMORY_HEADERS, memory_rows(memory)), "", memory_note(memory)]
     if piece is not None:
         lines += ["", *_md_table(PIECE_HEADERS, piece_rows(piece)), "", piece_note(piece)]
-    return "\n".join(lines)
+    return "\n" + "\n".join(lines) if lines else ""  # a blank line after markdown()'s last paragraph
 
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
