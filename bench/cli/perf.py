@@ -15,9 +15,11 @@ from bench.core.errors import ConfigError
 from bench.core.files import atomic_write
 from bench.models.registry import list_models
 from bench.perf import profile_report
-from bench.perf.measure import measure
+from bench.perf.measure import PerfReport, measure
+from bench.perf.memory import UnitMemory, memory_of_models
+from bench.perf.piece import Piece, measure_piece
 from bench.perf.profile import profile_models
-from bench.perf.report import markdown, rich_tables
+from bench.perf.report import extras_json, extras_markdown, extras_tables, markdown, rich_tables
 
 FORMATS = ("table", "md")
 
@@ -41,6 +43,12 @@ def register(app: typer.Typer) -> None:
             help="Comma-separated trainable models: instead of the throughput tables, a roofline per layer "
             "(each layer alone beside its op limit, and where the step's time goes), fp32 and native bf16",
         ),
+        memory: bool = typer.Option(
+            False, "--memory", help="Peak memory of each model's whole-set unit at DEAP size (a child each)"
+        ),
+        piece: str | None = typer.Option(
+            None, "--piece", help="Time one full-size whole-set epoch of this model beside its estimate"
+        ),
     ) -> None:
         """Measure the fp32 and bf16 matmul ceiling, each model's FLOPs per training sample and samples/s
         (fp32 / bf16, contiguous / channels-last) with its fraction of the ceiling, and the full-size
@@ -54,7 +62,7 @@ def register(app: typer.Typer) -> None:
         names = None
         if models is not None:
             names = [check_option("--models", m.strip(), trainable) for m in models.split(",") if m.strip()]
-        echo = lambda m: err_console.print(m, markup=False, highlight=False)  # noqa: E731
+        echo = _echo
         if profile is not None:
             picked = [
                 check_option("--profile", m.strip(), trainable) for m in profile.split(",") if m.strip()
@@ -63,12 +71,15 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError("--profile: name at least one trainable model")
             _profile(picked, batch=batch, device=device, quick=quick, fmt=fmt, json_path=json_path, echo=echo)
             return
+        if piece is not None:
+            check_option("--piece", piece, trainable)
         report = measure(names, batch=batch, device=device, quick=quick, echo=echo)
-        _write_json(json_path, report.to_json())
+        mem, cut = extras(report, memory=memory, piece=piece, device=device)
+        _write_json(json_path, extras_json(report.to_json(), mem, cut))
         if fmt == "md":
-            typer.echo(markdown(report))
+            typer.echo(markdown(report) + extras_markdown(mem, cut))
         else:
-            for part in rich_tables(report):
+            for part in rich_tables(report) + extras_tables(mem, cut):
                 console.print(part)
 
 
@@ -96,3 +107,22 @@ def _profile(names: list[str], *, batch: int, device: str, quick: bool, fmt: str
     console.print(head)
     for part in profile_report.rich_tables(profiles, ceilings):
         console.print(part)
+
+
+def extras(
+    report: PerfReport, *, memory: bool, piece: str | None, device: str
+) -> tuple[list[UnitMemory] | None, Piece | None]:
+    """``--memory`` (a child per measured model) and ``--piece`` (one model's full-size epoch, at the
+    rates just measured), after the throughput timings so that neither disturbs them."""
+    s = report.settings
+    names = [mp.name for mp in report.models]
+    mem = memory_of_models(names, batch=s["batch"], device=device, echo=_echo) if memory else None
+    cut = None
+    if piece is not None:
+        cut = measure_piece(piece, report.models, batch=s["batch"], device=device, warmup=s["warmup"],
+                            reps=s["reps"], echo=_echo)  # fmt: skip
+    return mem, cut
+
+
+def _echo(message: str) -> None:
+    err_console.print(message, markup=False, highlight=False)

@@ -4,11 +4,15 @@ markdown (what the README's Performance section takes verbatim) or rich tables f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 
 from bench.core.terminal import NAME, NUMBER, Col, FitTable
 from bench.perf import fullsize
 from bench.perf.ceiling import fraction_of_ceiling
 from bench.perf.measure import PerfReport
+from bench.perf.memory import MEMORY_LIMIT_BYTES, TRAINING_STEPS, UnitMemory
+from bench.perf.piece import TOLERANCE as PIECE_TOLERANCE
+from bench.perf.piece import Piece
 from bench.perf.throughput import VARIANTS
 from bench.runs.estimate import TYPICAL_EPOCHS, UNIT_OVERHEAD_S, format_seconds
 
@@ -165,3 +169,147 @@ def rich_tables(r: PerfReport) -> list:
         styles = ["bold" if row[0] == "total" else None for row in rows]
         out.append(FitTable(columns, rows, title=title, caption=note, styles=styles, fold=1))
     return out
+
+
+# ------------------------------------------------------------------ --memory and --piece (optional tables)
+MEMORY_HEADERS = (
+    "model",
+    "precision",
+    "windows train / val / test",
+    "input MB",
+    "baseline MB",
+    "peak MB",
+    "unit MB",
+    f"under {MEMORY_LIMIT_BYTES / 1e9:g} GB",
+)
+PIECE_HEADERS = (
+    "part",
+    "windows",
+    "measured",
+    "estimated",
+    "fit samples/s",
+    "rate used",
+    "estimate / measured",
+)
+
+
+def _mb(b: float | None) -> str:
+    return "n/a" if b is None else f"{b / 1e6:,.0f}"
+
+
+def memory_rows(memory: Sequence[UnitMemory]) -> list[tuple[str, ...]]:
+    """One row per model: resident MB after the child's imports, at its peak and their difference (what
+    the unit itself needs); a child that raised or died says so in place of its numbers."""
+    rows = []
+    for m in memory:
+        w = m.windows
+        head = (m.model, m.precision + (", channels-last" if m.channels_last else ""),
+                f"{w['train']:,} / {w['val']:,} / {w['test']:,}", _mb(m.input_bytes))  # fmt: skip
+        if m.error is not None or m.peak_bytes is None or m.baseline_bytes is None:
+            rows.append((*head, "n/a", m.error or "n/a", "n/a", "n/a"))
+            continue
+        unit = m.peak_bytes - m.baseline_bytes
+        verdict = "NO: over the limit" if m.over_limit else "yes"
+        rows.append((*head, _mb(m.baseline_bytes), _mb(m.peak_bytes), _mb(unit), verdict))
+    return rows
+
+
+def memory_note(memory: Sequence[UnitMemory]) -> str:
+    s, t, w = fullsize.FULL_SIZE  # read when called: a test shrinks it
+    over = [m.model for m in memory if m.over_limit]
+    failed = [m.model for m in memory if m.error is not None]
+    verdict = (
+        f"Over {MEMORY_LIMIT_BYTES / 1e9:g} GB: {', '.join(over)}."
+        if over
+        else f"Every measured unit stays under {MEMORY_LIMIT_BYTES / 1e9:g} GB."
+    )
+    if failed:
+        verdict += f" No measurement: {', '.join(failed)}."
+    return (
+        f"Peak resident memory (MB = 10^6 bytes) of fold 1 of a whole-set run at full size ({s} subjects x "
+        f"{t} trials x {w} windows; a time-domain model on its own windows), one fresh spawned child per "
+        "model: the input and the unit's training, validation and test parts as a run holds them (random "
+        f"float32), the model as a run builds it, {TRAINING_STEPS} training steps of the trainer's fit and "
+        "one prediction pass over the validation part, at the run's precision and memory format. Baseline: "
+        "the child after importing torch and the project; unit: peak - baseline. Peak: the child's own "
+        "high-water mark (VmHWM; a spawned child's ru_maxrss starts at its parent's peak). " + verdict
+    )
+
+
+def _secs(s: float) -> str:
+    return f"{s:,.1f} s" if s >= 1 else f"{s:.3f} s"  # a small test piece takes milliseconds
+
+
+def _ratio(est: float, measured: float) -> str:
+    return f"{est / measured:.2f}" if measured > 0 else "n/a"
+
+
+def piece_rows(p: Piece) -> list[tuple[str, ...]]:
+    """The piece's training and validation terms and the epoch: measured and estimated seconds, the rate
+    the fit ran at beside the rate the estimate used, and their ratio; the term that is off shows."""
+    rows = []
+    for part, n, measured, est, used in (
+        ("training", p.windows["train"], p.measured_train_s, p.estimated_train_s, p.train_samples_per_s),
+        ("validation", p.windows["val"], p.measured_val_s, p.estimated_val_s, p.predict_samples_per_s),
+    ):
+        rate = n / measured if measured > 0 else None
+        rows.append((part, f"{n:,}", _secs(measured), _secs(est), _num(rate), _num(used),
+                     _ratio(est, measured)))  # fmt: skip
+    n = p.windows["train"] + p.windows["val"]
+    rows.append(("epoch", f"{n:,}", _secs(p.measured_s), _secs(p.estimated_s), "", "",
+                 _ratio(p.estimated_s, p.measured_s)))  # fmt: skip
+    return rows
+
+
+def piece_note(p: Piece) -> str:
+    layout = ", channels-last" if p.channels_last else ""
+    verdict = "within" if p.within else "OUTSIDE"
+    return (
+        f"One epoch of {p.model}'s whole-set fold 1 at full size, timed: the trainer's fit, max_epochs 1, "
+        f"batch {p.batch}, {p.precision}{layout}, on random data (training: from calling fit to its last "
+        "batch, set-up included; validation: the rest). Estimated: bench.runs.estimate.estimate_run's "
+        "epoch at the rates measured above (training windows / training rate + validation windows / "
+        f"prediction rate). Median batch of the fit: {_num(p.fit_train_samples_per_s)} samples/s. "
+        f"Estimate / measured {p.ratio:.2f}: {verdict} +-{100 * PIECE_TOLERANCE:.0f} %."
+    )
+
+
+def extras_markdown(memory: Sequence[UnitMemory] | None, piece: Piece | None) -> str:
+    """The ``--memory`` and ``--piece`` tables as markdown ("" without either), after :func:`markdown`."""
+    lines: list[str] = []
+    if memory:
+        lines += ["", *_md_table(MEMORY_HEADERS, memory_rows(memory)), "", memory_note(memory)]
+    if piece is not None:
+        lines += ["", *_md_table(PIECE_HEADERS, piece_rows(piece)), "", piece_note(piece)]
+    return "\n" + "\n".join(lines) if lines else ""  # a blank line after markdown()'s last paragraph
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    right = "|".join("---" if i == 0 else "---:" for i in range(len(headers)))
+    return [f"| {' | '.join(headers)} |", f"|{right}|", *(f"| {' | '.join(row)} |" for row in rows)]
+
+
+def extras_tables(memory: Sequence[UnitMemory] | None, piece: Piece | None) -> list:
+    """The ``--memory`` and ``--piece`` tables as rich renderables, after :func:`rich_tables`."""
+    parts = []
+    if memory:
+        parts.append(("Peak memory of a whole-set unit", MEMORY_HEADERS, memory_rows(memory),
+                      memory_note(memory)))  # fmt: skip
+    if piece is not None:
+        parts.append((f"Full-size piece: {piece.model}", PIECE_HEADERS, piece_rows(piece), piece_note(piece)))
+    out = []
+    for title, headers, rows, note in parts:
+        columns = [Col(h, NAME if i == 0 else NUMBER) for i, h in enumerate(headers)]
+        out.append(FitTable(columns, rows, title=title, caption=note, fold=1))
+    return out
+
+
+def extras_json(d: dict, memory: Sequence[UnitMemory] | None, piece: Piece | None) -> dict:
+    """``d`` (:meth:`PerfReport.to_json`) with ``memory`` (per model, bytes, and ``over_limit``) and
+    ``piece`` (seconds, ratio, verdict) where they were measured; ``d`` unchanged without them."""
+    if memory:
+        d["memory_limit_bytes"] = MEMORY_LIMIT_BYTES
+        d["memory"] = [{**asdict(m), "over_limit": m.over_limit} for m in memory]
+    if piece is not None:
+        d["piece"] = piece.to_json()
+    return d
