@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from baselines.timedomain import SIGNAL_SPEC, check_samples, out_len, signal_dims
+from baselines.timedomain import SIGNAL_SPEC, check_samples, out_len, signal_dims, temporal_spatial_conv
 from bench.data.inputs import TASKS, InputSpec
 from bench.models.layers import check_input, check_tasks, dropout_layer, make_batch_norm
 from bench.models.registry import register_model
@@ -144,5 +144,7 @@ class DeepConvNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         check_input(x, self._sample_shape, "deepconvnet")
-        z = self.body(x.unsqueeze(1))
+        z = temporal_spatial_conv(x, self.body.temporal, self.body.spatial)
+        for layer in self.body[2:]:
+            z = layer(z)
         return {t: head(z) for t, head in self.heads.items()}

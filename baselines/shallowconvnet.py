@@ -8,7 +8,14 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from baselines.timedomain import SIGNAL_SPEC, check_samples, out_len, scaled, signal_dims
+from baselines.timedomain import (
+    SIGNAL_SPEC,
+    check_samples,
+    out_len,
+    scaled,
+    signal_dims,
+    temporal_spatial_conv,
+)
 from bench.data.inputs import TASKS, InputSpec
 from bench.models.layers import check_input, check_tasks, dropout_layer, make_batch_norm
 from bench.models.registry import register_model
@@ -129,7 +136,7 @@ class ShallowConvNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         check_input(x, self._sample_shape, "shallowconvnet")
-        z = self.bn(self.spatial(self.temporal(x.unsqueeze(1))))
+        z = self.bn(temporal_spatial_conv(x, self.temporal, self.spatial))
         z = torch.log(torch.clamp(self.pool(z * z), min=1e-6))
         z = self.classifier_input(z)
         return {t: head(z) for t, head in self.heads.items()}
