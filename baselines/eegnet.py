@@ -44,6 +44,12 @@ _NOTES = (
     "model summary (EEGNet with 22 channels, 4 classes, 512 samples: 2,484 parameters); see the docstring.",
     "The paper has no DEAP results; the default 4 s window is TSception's DEAP segment, where EEGNet was a "
     "baseline.",
+    "The forward runs block 1's temporal conv -> BN -> depthwise spatial conv spatial-first (the spatial "
+    "weighted sum of the channels, then a depthwise temporal conv as block-Toeplitz matmuls, the BN's batch "
+    "statistics and running-statistics update from the input's window moments): the paper's layer order "
+    "within float tolerance (tests/models/test_timedomain_fast.py), same parameters; 3-6x faster training "
+    "steps on a 2-core Xeon (baselines/eegnet.py spatial_first_block). The layer table lists layers from "
+    "bn2 on (the block's modules are not called one by one).",
 )
 
 
