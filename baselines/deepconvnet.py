@@ -40,8 +40,8 @@ _NOTES = (
     "was a baseline.",
     "Block 1's temporal and spatial convolutions run as one composed convolution (a Conv1d over the C "
     "channels, its kernel computed from both layers' parameters on every forward pass), equal to the "
-    "paper's layer order within float tolerance (tests/models/test_timedomain_fast.py); 3-4x faster "
-    "training steps on a 2-core Xeon.",
+    "paper's layer order within float tolerance (tests/models/test_timedomain_fast.py); training steps "
+    "7.5x (fp32) and 6.6x (bf16) faster on a 2-core Xeon with AMX.",
 )
 
 

@@ -45,7 +45,8 @@ _NOTES = (
     "PyTorch's default initialisation and BN, as the authors' PyTorch code.",
     "Each temporal branch runs as a Conv1d of the EEG rows (channels in the batch), activation and pool on "
     "that layout, then transposed: the same arithmetic as the authors' Conv2d (1, k), equal within float "
-    "tolerance (tests/models/test_timedomain_fast.py); about 1.5x faster training steps on a 2-core Xeon.",
+    "tolerance (tests/models/test_timedomain_fast.py); training steps only 1.05x faster on a quiet 2-core "
+    "Xeon (1.4-2.4x on a loaded one): the branches' activations and pools, not the convolutions, dominate.",
 )
 
 
@@ -91,8 +92,9 @@ def rows_temporal_branch(x: torch.Tensor, branch: nn.Sequential) -> torch.Tensor
     activation and the pool over time on that layout, and the small pooled result transposed to
     (N, F, C, T'). Why: oneDNN's ``Conv2d`` of a (N, 1, C, S) input with a (1, k) kernel computes its
     weight gradient with one input channel and was the largest part of TSception's step; the ``Conv1d``
-    of the rows is the same arithmetic (every row with every filter) in a better-shaped kernel (measured:
-    about 3 times faster in fp32, forward + backward, for the three branches), and the activation and
+    of the rows is the same arithmetic (every row with every filter) in a better-shaped kernel (measured on
+    a loaded machine: about 3 times faster in fp32, forward + backward, for the three branches; the
+    whole step 1.05x on a quiet one), and the activation and
     pool act along time alone, so the layout does not change their result."""
     n, c, s = x.shape
     conv = branch.conv
