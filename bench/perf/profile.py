@@ -218,14 +218,26 @@ def fastest_times(
 
 
 def layer_calls(
-    name: str, layer: nn.Module, inp: torch.Tensor, device: torch.device, precision: str
+    name: str,
+    layer: nn.Module,
+    inp: torch.Tensor,
+    device: torch.device,
+    precision: str,
+    *,
+    other_format: bool = True,
 ) -> tuple[int, dict[str, Callable[[], None]]]:
     """The FLOPs of ``layer``'s forward + backward on ``inp`` and the callables to time: ``as run``, the
-    ``other format`` (a 2-D convolution on a 4-D input) and the ``GEMM`` (convolutions, linear layers)."""
+    ``other format`` (a 2-D convolution on a 4-D input, where ``other_format``: the model is one the
+    trainer may run channels-last) and the ``GEMM`` (convolutions, linear layers).
+
+    Why ``other_format`` is the model's, not the layer's: a time-domain model's inner Conv2d layers
+    see 4-D activations, but the trainer never runs such a model channels-last (its input is 3-D), and
+    oneDNN has no fast kernel for their grouped (1, k) convolutions channels-last in bf16 (one forward of
+    EEGNet's separable depthwise convolution ran for minutes on the Xeon with AMX)."""
     run = _fwd_bwd(layer, inp, device, precision)
     flops = count_flops(run)
     calls = {"as run": run}
-    if inp.dim() == 4 and isinstance(layer, nn.Conv2d):
+    if other_format and inp.dim() == 4 and isinstance(layer, nn.Conv2d):
         cl = inp.is_contiguous(memory_format=torch.channels_last)
         fmt = torch.contiguous_format if cl else torch.channels_last
         twin = copy.deepcopy(layer).to(memory_format=fmt)
@@ -263,7 +275,8 @@ def profile_model(
     y = torch.randint(0, 2, (batch, 2), generator=gen).to(dev)
     torch.manual_seed(0)
     model = create_model(name, tasks=tasks, **hp).to(dev).train()
-    cl = trains_channels_last(precision, dev.type) and channels_last_applies(model, pool.dim())
+    either_format = channels_last_applies(model, pool.dim())
+    cl = trains_channels_last(precision, dev.type) and either_format
     if cl:
         pool = use_channels_last(model, pool)
     idx = torch.randperm(pool.shape[0], generator=gen)[:batch].to(dev)
@@ -278,7 +291,7 @@ def profile_model(
     fns: dict[str, Callable[[], None]] = {"step": step, "optimizer": opt.step, "gather": lambda: pool[idx]}
     layers = []
     for i, (lname, layer, inp) in enumerate(capture_layer_inputs(model, x, dev, precision)):
-        lflops, calls = layer_calls(lname, layer, inp, dev, precision)
+        lflops, calls = layer_calls(lname, layer, inp, dev, precision, other_format=either_format)
         layers.append((lname, layer, inp, lflops))
         fns.update({(i, how): fn for how, fn in calls.items()})
     best = fastest_times(fns, dev, warmup=warmup, rounds=rounds)

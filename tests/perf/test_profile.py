@@ -50,6 +50,8 @@ def test_a_layers_gemms_do_the_flops_of_its_forward_and_backward(input_grad):
     assert flops == (3 if input_grad else 2) * 2 * m * k * n
     assert count_flops(calls["GEMM"]) == flops
     assert set(calls) == {"as run", "other format", "GEMM"}
+    _, calls = profile.layer_calls("c", conv, x, CPU, "fp32", other_format=False)  # a time-domain model's
+    assert set(calls) == {"as run", "GEMM"}
 
 
 def test_fastest_times_takes_each_functions_fastest_round(monkeypatch):
