@@ -2,7 +2,7 @@
 sklearn's splitters. Which samples form a scope (a subject, the pool, two datasets) is the protocol's
 own decision (:meth:`protocols.base.Protocol.folds`).
 
-Rules (README, Protocols and splits): the outer split keeps its unit together (a trial's windows,
+Rules (user guide, Protocols and splits): the outer split keeps its unit together (a trial's windows,
 or a subject's data, never straddle train and test unless the unit is ``segment``); the validation part
 that drives early stopping and LR decay is carved out of the training part with the *same* unit; the
 test part is never used for validation, except under the explicit ``select_on_test`` audit.

@@ -1,5 +1,5 @@
 """``bench perf``'s report: the machine and ceiling in words, the throughput and full-size tables, as
-markdown (what the README's Performance section takes verbatim) or rich tables for the terminal."""
+markdown (what the docs' performance page takes verbatim) or rich tables for the terminal."""
 
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ def estimate_note(r: PerfReport) -> str:
 
 
 def markdown(r: PerfReport) -> str:
-    """The whole report as markdown (what the README's Performance section takes verbatim)."""
+    """The whole report as markdown (what the docs' performance page takes verbatim)."""
 
     def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
         right = "|".join("---" if i == 0 else "---:" for i in range(len(headers)))

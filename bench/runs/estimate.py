@@ -36,7 +36,7 @@ from bench.training.trainer import trains_channels_last, use_channels_last
 
 TYPICAL_EPOCHS = 30
 """Assumption: epochs a unit runs before early stopping (patience 16 on validation loss) ends it. The
-README's extrapolation for a full-size run uses the same ~30; runs at a lower cap run the cap."""
+user guide's extrapolation for a full-size run uses the same ~30; runs at a lower cap run the cap."""
 
 UNIT_OVERHEAD_S = TRAINED_UNIT.seconds()
 """Seconds of a trained unit besides its probed steps on the calibration machine (:mod:`bench.runs.overhead`);
@@ -324,7 +324,7 @@ def estimate_run(
 
 
 def assumptions(threads: int, pace_s: float = REFERENCE_WORK_S) -> str:
-    """What a plan's estimate assumes, in one line (``--plan`` prints it; the README says the same)."""
+    """What a plan's estimate assumes, in one line (``--plan`` prints it; the user guide says the same)."""
     unit_s, untrained_s, run_s = overheads(pace_s)
     return (
         "Assumes: this machine to itself (other jobs on it make every part proportionally longer; the ETA "

@@ -9,7 +9,7 @@ the machine's speed as the probed compute does; the counts hold wherever the har
 
 Calibration (AMD EPYC, 2 vCPUs, SQLite store on ext4; five other jobs sharing the machine, load 8-10, so
 every cost was measured against the yardstick timed just before and after it, in the same window:
-``python /tmp/ratio.py`` in the README's words, "Plan before spending hours"): tracking a trained unit
+``python /tmp/ratio.py``, as the user guide's "Plan before spending hours" says): tracking a trained unit
 took a median of 58 yardsticks of wall time (22 units of MT-CNN, MC-CNN and SAE-LSTM at smoke scale;
 0.6-1.7 s), an untrained one 30 (6 units of the majority baseline), opening and closing a run 21; a unit's
 work outside the probed steps (building the model, standardising, the trainer's bookkeeping, test
