@@ -7,18 +7,15 @@ from pathlib import Path
 
 import typer
 
+from bench.api.choices import DataChoice, data_choice
+from bench.api.settings import parse_overrides, parse_subjects, read_config_file
 from bench.cli.common import (
     DATA_DIR_OPTION,
     DATASET_OPTION,
     DEAP_OPTION,
     SYNTHETIC_OPTION,
-    DataChoice,
     console,
-    data_choice,
     err_console,
-    parse_overrides,
-    parse_subjects,
-    read_config_file,
 )
 from bench.core.checks import check_number, check_option
 from bench.core.errors import DataError

@@ -8,13 +8,13 @@ from typing import Any
 
 import typer
 
+from bench.api.choices import data_choice
 from bench.cli.common import (
     DATA_DIR_OPTION,
     DATASET_OPTION,
     DEAP_OPTION,
     SYNTHETIC_OPTION,
     console,
-    data_choice,
     err_console,
 )
 from bench.cli.reproduce import data_grid, grid_command, grid_features, write_grid_report

@@ -13,6 +13,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
+from bench.api.choices import DataChoice, data_choice
 from bench.cli.common import (
     COMPILE_HELP,
     DATA_DIR_OPTION,
@@ -23,9 +24,7 @@ from bench.cli.common import (
     SCHEDULER_OPTION,
     SYNTHETIC_OPTION,
     WORKERS_OPTION,
-    DataChoice,
     console,
-    data_choice,
     err_console,
     exit_interrupted,
 )

@@ -12,6 +12,9 @@ import typer
 from typer.core import TyperGroup
 
 from bench import results as R
+from bench.api.choices import data_choice
+from bench.api.experiment import quick_epochs_line
+from bench.api.settings import parse_subjects
 from bench.cli.common import (
     DATA_DIR_OPTION,
     DATASET_OPTION,
@@ -21,13 +24,10 @@ from bench.cli.common import (
     SYNTHETIC_OPTION,
     WORKERS_OPTION,
     console,
-    data_choice,
     epochs_help,
     err_console,
-    parse_subjects,
 )
 from bench.cli.reproduce import run_grid_command
-from bench.cli.run import quick_epochs_line
 from bench.config.ablation import VARIANTS
 from bench.config.run import QUICK_EPOCHS
 from bench.core.checks import check_option
