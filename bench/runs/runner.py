@@ -147,7 +147,7 @@ def unit_rows(results: list[UnitResult], tasks: tuple[str, ...]) -> list[dict]:
                 subject = int(tag[1:]) if tag else r.unit.subject
                 end = f"_{tag}" if tag else ""
                 values = {m: r.metrics.get(f"test_{m}_{t}{end}", np.nan) for m in METRICS}
-                rows.append({"unit": r.unit.key, "subject": subject, "fold": r.unit.fold, "task": t, **values})
+                rows.append({"unit": r.unit.key, "subject": subject, "fold": r.unit.fold, "task": t} | values)
     return rows
 
 
