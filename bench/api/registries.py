@@ -27,7 +27,7 @@ def list_models() -> pd.DataFrame:
     pandas.DataFrame
         ``name``, ``paper`` (citation), ``input`` (in words), ``tasks`` (in words), ``parameters``
         (as printed: ``x 2`` where the paper trains one model per task), ``max_epochs`` (the epoch cap
-        of a run without ``epochs``; None for untrained baselines), ``valence`` and ``arousal`` (the
+        of a run without ``epochs``; ``<NA>`` for untrained baselines), ``valence`` and ``arousal`` (the
         paper-reported DEAP accuracies in %, as reported, never ours; None where none), ``fidelity``,
         and ``full_name``, ``trainable``, ``multitask``, ``n_parameters`` (of one model, int).
     """
@@ -51,7 +51,9 @@ def list_models() -> pd.DataFrame:
                 "n_parameters": count_parameters(create_model(info.name, tasks=tasks)),
             }
         )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame["max_epochs"] = frame["max_epochs"].astype("Int64")  # <NA> for untrained baselines, not NaN
+    return frame
 
 
 def model_info(name: str) -> dict[str, Any]:
@@ -115,8 +117,8 @@ def list_datasets() -> pd.DataFrame:
         ``name``, ``title``, ``n_subjects``, ``n_trials``, ``n_channels``, ``sfreq`` (Hz),
         ``baseline_s`` and ``trial_s`` (seconds of a recording), ``baseline_subtracted`` (the segment the
         features subtract, in words), ``scale_low``, ``scale_high`` and ``threshold`` (ratings above it
-        are "high"), ``env`` (the environment variable naming its folder), ``env_value`` (its value or
-        None), ``env_is_folder``, ``twin_generated`` (the embedded synthetic twin is in the cache).
+        are "high"), ``env`` (the environment variable naming its folder), ``env_value`` (its value; missing
+        where unset), ``env_is_folder``, ``twin_generated`` (the embedded synthetic twin is in the cache).
     """
     seconds = FeatureConfig().baseline_s
     rows = []

@@ -146,7 +146,7 @@ def datasets_table() -> FitTable:
     ]  # fmt: skip
     rows = []
     for _, ds in registered_datasets().iterrows():
-        if not ds["env_value"]:
+        if not isinstance(ds["env_value"], str):  # unset: None, or NaN in a column of a few values
             env = f"${ds['env']} not set"
         else:
             env = f"${ds['env']}={ds['env_value']}" + ("" if ds["env_is_folder"] else " (not a folder)")
