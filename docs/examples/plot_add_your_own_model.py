@@ -10,6 +10,7 @@ feature maps, one head per task. Synthetic data: its numbers test the harness on
 """
 
 # %%
+import os
 import tempfile
 from pathlib import Path
 
@@ -44,7 +45,9 @@ class TinyMLP(nn.Module):
 print(bench.list_models().query("name == 'tiny-mlp'")[["name", "input", "tasks", "parameters"]])
 
 # %%
-store = f"sqlite:///{Path(tempfile.mkdtemp()) / 'mlflow.db'}"
+workdir = Path(tempfile.mkdtemp())
+os.chdir(workdir)  # MLflow keeps a run's artifacts in ./mlruns of the working folder: a temporary one
+store = f"sqlite:///{workdir / 'mlflow.db'}"
 result = bench.run(
     "tiny-mlp", folds=2, epochs=2, subjects="1-2", model_options={"hidden": 16}, tracking_uri=store
 )

@@ -9,6 +9,7 @@ reference of the trivial baselines. Synthetic data here: the numbers test the ha
 """
 
 # %%
+import os
 import tempfile
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import matplotlib.pyplot as plt
 
 import bench
 
-store = f"sqlite:///{Path(tempfile.mkdtemp()) / 'mlflow.db'}"
+workdir = Path(tempfile.mkdtemp())
+os.chdir(workdir)  # MLflow keeps a run's artifacts in ./mlruns of the working folder: a temporary one
+store = f"sqlite:///{workdir / 'mlflow.db'}"
 quiet = {"echo": lambda line: None}
 for model in ("mtcnn", "majority", "prior"):
     bench.run(model, folds=3, epochs=1, subjects="1-2", tracking_uri=store, **quiet)

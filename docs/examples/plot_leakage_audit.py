@@ -9,6 +9,7 @@ so and kept off leaderboards. Synthetic data: the sizes of the gaps say nothing 
 """
 
 # %%
+import os
 import tempfile
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import matplotlib.pyplot as plt
 
 import bench
 
-store = f"sqlite:///{Path(tempfile.mkdtemp()) / 'mlflow.db'}"
+workdir = Path(tempfile.mkdtemp())
+os.chdir(workdir)  # MLflow keeps a run's artifacts in ./mlruns of the working folder: a temporary one
+store = f"sqlite:///{workdir / 'mlflow.db'}"
 quiet = {"echo": lambda line: None, "warn": lambda line: None}
 for options in ({}, {"split": "segment"}, {"split": "segment", "audit": "select-on-test"}):
     bench.run("mtcnn", folds=2, epochs=1, subjects="1-2", tracking_uri=store, **options, **quiet)

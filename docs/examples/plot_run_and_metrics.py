@@ -9,6 +9,7 @@ The MLflow store goes to a temporary folder here.
 """
 
 # %%
+import os
 import tempfile
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import matplotlib.pyplot as plt
 
 import bench
 
-store = f"sqlite:///{Path(tempfile.mkdtemp()) / 'mlflow.db'}"
+workdir = Path(tempfile.mkdtemp())
+os.chdir(workdir)  # MLflow keeps a run's artifacts in ./mlruns of the working folder: a temporary one
+store = f"sqlite:///{workdir / 'mlflow.db'}"
 result = bench.run("mtcnn", folds=2, epochs=1, subjects="1-2", tracking_uri=store)
 print(result.parent_run_id, result.run_key)
 
