@@ -193,6 +193,7 @@ def test_registries_list_every_entry():
         bench.model_info("nope")
 
 
+@pytest.mark.slow  # prepares every run of the smoke grid (~30 s)
 def test_reproduce_plan_only(tmp_path):
     out = bench.reproduce(scale="smoke", plan_only=True, tracking_uri=f"sqlite:///{tmp_path}/m.db")
     assert out.result is None and out.report is None
