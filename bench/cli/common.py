@@ -11,7 +11,6 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-from bench.api.choices import DataChoice, data_choice  # noqa: F401  (their old home: callers import them)
 from bench.config.run import QUICK_EPOCHS
 from bench.data.datasets import dataset_names, get_dataset
 from bench.models.registry import list_models

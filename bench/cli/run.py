@@ -9,7 +9,6 @@ from pathlib import Path
 import typer
 
 from bench.api.experiment import plan_run
-from bench.api.settings import build_config  # noqa: F401  (its old home: callers import it from here)
 from bench.cli.common import (
     COMPILE_HELP,
     DATA_DIR_OPTION,
@@ -34,7 +33,6 @@ from bench.data.datasets import get_dataset
 from bench.data.inputs import FEATURE_KINDS
 from bench.results.datasets import DataSet
 from bench.runs.identity import deviations
-from bench.runs.runner import prepare  # noqa: F401  (tests check that refused values never reach it)
 from bench.tracking import ui as mui
 from bench.tracking.store import EXPERIMENTS, client
 from bench.tracking.uris import check_tracking_uri
