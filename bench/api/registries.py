@@ -16,7 +16,7 @@ from bench.data.source import generated_twin
 from bench.models.recipes import describe_train, recipe_train
 from bench.models.registry import count_parameters, create_model, get_model_info
 from bench.models.registry import list_models as registered_models
-from bench.models.view import _param_label, _tasks_label, layer_summary, max_epochs_label
+from bench.models.view import layer_summary, max_epochs_label, param_label, tasks_label
 
 
 def list_models() -> pd.DataFrame:
@@ -39,8 +39,8 @@ def list_models() -> pd.DataFrame:
                 "name": info.name,
                 "paper": info.citation,
                 "input": info.input_spec.describe(),
-                "tasks": _tasks_label(info),
-                "parameters": _param_label(info),
+                "tasks": tasks_label(info),
+                "parameters": param_label(info),
                 "max_epochs": int(max_epochs_label(info)) if info.trainable else None,
                 "valence": info.reported.get("valence"),
                 "arousal": info.reported.get("arousal"),
@@ -92,7 +92,7 @@ def model_info(name: str) -> dict[str, Any]:
         "doi": info.doi,
         "input": info.input_spec.describe(),
         "sample_shape": info.input_spec.sample_shape(),
-        "tasks": _tasks_label(info),
+        "tasks": tasks_label(info),
         "n_parameters": count_parameters(model),
         "reported": dict(info.reported),
         "fidelity": info.fidelity,
