@@ -7,18 +7,16 @@ from pathlib import Path
 
 import typer
 
+from bench.api.choices import DataChoice, data_choice
+from bench.api.registries import list_datasets as registered_datasets
+from bench.api.settings import parse_overrides, parse_subjects, read_config_file
 from bench.cli.common import (
     DATA_DIR_OPTION,
     DATASET_OPTION,
     DEAP_OPTION,
     SYNTHETIC_OPTION,
-    DataChoice,
     console,
-    data_choice,
     err_console,
-    parse_overrides,
-    parse_subjects,
-    read_config_file,
 )
 from bench.core.checks import check_number, check_option
 from bench.core.errors import DataError
@@ -140,8 +138,6 @@ def datasets_table() -> FitTable:
     """The registered datasets: size, channels, rates, the baseline the features subtract, rating scale,
     and where a command finds each (its environment variable; its embedded twin, generated in the cache
     or not yet). Folded, never cut, at any terminal width."""
-    import os
-
     seconds = FeatureConfig().baseline_s
     columns = [
         Col("dataset", NAME), Col("title", NAME), Col("subjects x trials"), Col("channels"), Col("Hz"),
@@ -149,17 +145,16 @@ def datasets_table() -> FitTable:
         Col("ratings", TEXT), Col("environment variable", TEXT), Col("embedded twin", TEXT),
     ]  # fmt: skip
     rows = []
-    for ds in list_datasets():
-        value = os.environ.get(ds.env)
-        if not value:
-            env = f"${ds.env} not set"
+    for _, ds in registered_datasets().iterrows():
+        if not isinstance(ds["env_value"], str):  # unset: None, or NaN in a column of a few values
+            env = f"${ds['env']} not set"
         else:
-            env = f"${ds.env}={value}" + ("" if Path(value).expanduser().is_dir() else " (not a folder)")
+            env = f"${ds['env']}={ds['env_value']}" + ("" if ds["env_is_folder"] else " (not a folder)")
         rows.append([
-            ds.name, ds.title, f"{ds.n_subjects} x {ds.n_trials}", str(len(ds.channels)), f"{ds.sfreq:g}",
-            f"{ds.baseline_s:g} + {ds.trial_s:g}", ds.baseline_segment(seconds),
-            f"{ds.scale[0]:g}-{ds.scale[1]:g}, high if > {ds.threshold:g}", env,
-            "generated" if generated_twin(ds.name) is not None else "not generated yet",
+            ds["name"], ds["title"], f"{ds['n_subjects']} x {ds['n_trials']}", str(ds["n_channels"]),
+            f"{ds['sfreq']:g}", f"{ds['baseline_s']:g} + {ds['trial_s']:g}", ds["baseline_subtracted"],
+            f"{ds['scale_low']:g}-{ds['scale_high']:g}, high if > {ds['threshold']:g}", env,
+            "generated" if ds["twin_generated"] else "not generated yet",
         ])  # fmt: skip
     title = "Datasets (--dataset NAME; --data-dir DIR, else $VARIABLE, else the embedded twin)"
     return FitTable(columns, rows, title=title, fold=1)

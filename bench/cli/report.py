@@ -8,23 +8,17 @@ from typing import Any
 
 import typer
 
+from bench.api.grids import write_report
 from bench.cli.common import (
     DATA_DIR_OPTION,
     DATASET_OPTION,
     DEAP_OPTION,
     SYNTHETIC_OPTION,
     console,
-    data_choice,
     err_console,
 )
-from bench.cli.reproduce import data_grid, grid_command, grid_features, write_grid_report
 from bench.cli.tables import store_options
-from bench.core.errors import ConfigError
-from bench.results import load_store
-from bench.results.cells import check_metric
 from bench.results.naming import cli_names
-from bench.results.report import build_report
-from bench.tracking.uris import check_tracking_uri
 
 
 def report(
@@ -47,28 +41,13 @@ def report(
     (report.html, self-contained; report.md; tables/*.csv|.tex; plots/*.png). With --preset/--grid
     (and --scale and the data options --dataset, --data-dir, --deap, --synthetic, as given to `bench
     reproduce`): the report `bench reproduce` wrote for that grid, rebuilt from the store."""
-    check_metric(metric)
-    grid_data = (deap, dataset, data_dir) != (None, None, None) or synthetic
-    if preset is not None or grid_file is not None or scale is not None or grid_data:
-        choice = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
-        if data is not None or fingerprint is not None or where or metric != "acc":
-            raise ConfigError("--preset/--grid/--scale/--deap pick the grid's runs: drop --data, "
-                              "--fingerprint, --where and --metric")  # fmt: skip
-        uri = check_tracking_uri(tracking_uri)
-        g = data_grid(choice, preset=preset, path=grid_file, scale=scale)
-        echo = lambda m: err_console.print(m, markup=False, soft_wrap=True)  # noqa: E731
-        features = grid_features(g, echo=echo, data=choice)
-        write_grid_report(g, features, uri, out, grid_command(g, grid_file, choice))
-        return
-    check_tracking_uri(tracking_uri)  # read as given: the fill-in commands carry it so
-    store = load_store(
-        tracking_uri,
-        data=data,
-        fingerprint=fingerprint,
-        where=where,
-        first="bench reproduce",
-    )
-    console.print(build_report(store, out, metric=metric).summary(), markup=False, soft_wrap=True)
+    echo = lambda m: err_console.print(m, markup=False, soft_wrap=True)  # noqa: E731
+    files = write_report(
+        out, tracking_uri=tracking_uri, data=data, fingerprint=fingerprint, where=where, metric=metric,
+        preset=preset, grid=grid_file, scale=scale, dataset=dataset, data_dir=data_dir, deap=deap,
+        synthetic=synthetic, echo=echo,
+    )  # fmt: skip
+    console.print(files.summary(), markup=False, soft_wrap=True)
 
 
 def register(root: typer.Typer) -> None:

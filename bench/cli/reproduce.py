@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -13,6 +11,15 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
+from bench.api.choices import data_choice
+from bench.api.grids import (
+    data_grid,
+    grid_command,
+    grid_configs,
+    grid_synthetic,
+    scale_data,
+    write_grid_report,
+)
 from bench.cli.common import (
     COMPILE_HELP,
     DATA_DIR_OPTION,
@@ -23,9 +30,7 @@ from bench.cli.common import (
     SCHEDULER_OPTION,
     SYNTHETIC_OPTION,
     WORKERS_OPTION,
-    DataChoice,
     console,
-    data_choice,
     err_console,
     exit_interrupted,
 )
@@ -35,9 +40,6 @@ from bench.config.run import DEVICES
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
 from bench.core.host import resolve_device
-from bench.data.source import env_folder
-from bench.results import load_store
-from bench.results.report import build_report
 from bench.runs.estimate import (
     assumptions,
     command_seconds,
@@ -49,7 +51,7 @@ from bench.runs.estimate import (
 )
 from bench.runs.executors import make_executor
 from bench.runs.finished import finished_in_store
-from bench.runs.grid import DEFAULT_PRESET, load_grid, preset_text
+from bench.runs.grid import DEFAULT_PRESET, preset_text
 from bench.runs.overhead import pace
 from bench.runs.progress import GridReporter, Pulse, epoch_line
 from bench.runs.reproduce import prepare_runs, run_grid
@@ -156,19 +158,6 @@ class LiveReporter(GridReporter):
         self.live.stop()
 
 
-def _where(g) -> list[str]:
-    """``--where`` filters that select the grid's scale in the tables (folds are left out: cross-subject
-    runs may have fewer, one per subject; with several seeds every seed's run competes for its cell)."""
-    import json
-
-    sc = g.scale
-    where = [
-        f"train.max_epochs={sc.max_epochs}",
-        "subjects=" + json.dumps(list(sc.subjects) if sc.subjects else None),
-    ]
-    return where + ([f"seed={sc.seeds[0]}"] if len(sc.seeds) == 1 else [])
-
-
 def make_grid_reporter(level: str) -> GridReporter:
     """The progress view of a grid at ``level`` (:func:`bench.cli.run_progress.verbosity`): none when
     quiet, a live view on a terminal, timestamped lines elsewhere; verbose adds a line per epoch."""
@@ -197,8 +186,7 @@ def run_grid_command(g, ex, *, device: str | None, threads: int | None, uri: str
         raise ConfigError(f"grid {g.name!r} has no run to do (every entry was skipped)")
     pulse.say(f"Grid {g.name!r}, scale {g.scale_name}: {len(g.entries)} runs; preparing the data and each "
               "run's folds ...")  # fmt: skip
-    configs = [replace(e.config, device=device or "auto", num_threads=threads, log_model=log_model,
-                       compile=compile) for e in g.entries]  # fmt: skip
+    configs = grid_configs(g, device=device, threads=threads, log_model=log_model, compile=compile)
     synthetic = synthetic or scale_data(g)
     labels = [e.label for e in g.entries]
     preparing = lambda i, n: pulse.step(f"preparing run {i} of {n}: {labels[i - 1]}")  # noqa: E731
@@ -347,65 +335,7 @@ def register(root: typer.Typer) -> None:
         pulse = Pulse(lambda m: level == "quiet" or err_console.print(m, markup=False, highlight=False))
         pulse.say(f"Writing the report to {out} ...")
         with pulse.during("... still writing the report"):
-            write_grid_report(g, plans[0].features, uri, out, grid_command(g, grid_file, data))
+            files = write_grid_report(g, plans[0].features, uri, out, grid_command(g, grid_file, data))
+            console.print(files.summary(), markup=False, soft_wrap=True)
         if res.failed:
             raise typer.Exit(1)
-
-
-def grid_command(g, grid_file: Path | None, data: DataChoice | None = None) -> str:
-    """The ``bench reproduce`` command of grid ``g`` (recorded in its report): DEAP's folder as
-    ``--deap DIR``, another dataset's as ``--dataset NAME --data-dir DIR``."""
-    source = f"--grid {shlex.quote(str(grid_file))}" if grid_file is not None else f"--preset {g.name}"
-    if g.dataset == "deap":
-        where = f" --deap {shlex.quote(str(g.deap))}" if g.deap else ""
-    else:
-        where = f" --dataset {g.dataset}" + (f" --data-dir {shlex.quote(str(g.deap))}" if g.deap else "")
-    where += " --synthetic" if data is not None and data.synthetic else ""
-    return f"bench reproduce {source} --scale {g.scale_name}{where}".replace(" --scale custom", "")
-
-
-def write_grid_report(g, features, uri: str, out: Path, command: str) -> None:
-    """The report of grid ``g``: its data (``features``) and its scale only, with the grid, scale and
-    command as context; ``bench reproduce`` ends with it and ``bench report --preset/--grid`` rebuilds it."""
-    store = load_store(uri, data=features.kind, fingerprint=features.fingerprint, where=_where(g))
-    sc = g.scale
-    context = {
-        "grid": g.name,
-        "scale": f"{g.scale_name} (subjects {'all' if sc.subjects is None else len(sc.subjects)}, "
-        f"{sc.n_folds} folds, up to {sc.max_epochs} epochs, seeds {list(sc.seeds)})",
-        "command": command,
-    }
-    files = build_report(store, out, context=context, grid=g)
-    console.print(files.summary(), markup=False, soft_wrap=True)
-
-
-def scale_data(g):
-    """The synthetic twin a grid's scale brings along (smoke: its own small one) when no folder of its
-    dataset is given (``--deap``/``--data-dir``, the grid's ``[data]`` or the dataset's environment
-    variable); None: the usual data source."""
-    return g.scale.synthetic(g.dataset) if g.deap is None and env_folder(g.dataset) is None else None
-
-
-def data_grid(data: DataChoice, **kwargs):
-    """:func:`bench.runs.grid.load_grid` with the data options: ``--dataset`` and a folder replace the grid's
-    ``[data]``; ``--synthetic`` with a grid file that names a folder is refused (one of the two)."""
-    g = load_grid(deap=data.folder, dataset=data.dataset, **kwargs)
-    if data.synthetic and g.deap is not None:
-        raise ConfigError(
-            f"--synthetic and the grid's folder {g.deap} ([data] of {kwargs.get('path')}) exclude each other"
-        )
-    return g
-
-
-def grid_synthetic(g, data: DataChoice | None):
-    """The synthetic twin a grid runs on: with ``--synthetic`` the scale's own (smoke) or the dataset's
-    embedded one, even where its environment variable is set; else :func:`scale_data`'s."""
-    if data is not None and data.synthetic:
-        return g.scale.synthetic(g.dataset) or data.twin(g.dataset)
-    return scale_data(g)
-
-
-def grid_features(g, echo=None, data: DataChoice | None = None):
-    """The features a grid's runs use (from the feature cache once prepared), without planning it."""
-    synthetic = grid_synthetic(g, data)
-    return prepare_runs([g.entries[0].run], deap=g.deap, synthetic=synthetic, echo=echo)[0].features

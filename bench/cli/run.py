@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from bench.api.experiment import plan_run
 from bench.cli.common import (
     COMPILE_HELP,
     DATA_DIR_OPTION,
@@ -21,33 +22,20 @@ from bench.cli.common import (
     TEST_OPTION,
     WORKERS_OPTION,
     console,
-    data_choice,
     epochs_help,
     err_console,
     exit_interrupted,
-    full_size_hint,
-    parse_overrides,
-    parse_subjects,
-    read_config_file,
 )
 from bench.cli.run_progress import format_duration, make_reporter, verbosity
 from bench.config.ablation import variant_name
-from bench.config.run import QUICK_EPOCHS, RunConfig
-from bench.core.checks import check_option, check_type
-from bench.core.errors import ConfigError
-from bench.core.host import resolve_device
 from bench.core.terminal import NAME, Col, FitTable
 from bench.data.datasets import get_dataset
 from bench.data.inputs import FEATURE_KINDS
 from bench.results.datasets import DataSet
-from bench.runs.executors import check_stack_executor, make_executor
 from bench.runs.identity import deviations
-from bench.runs.runner import prepare, run_experiment
-from bench.runs.tuning_study import best_weights
 from bench.tracking import ui as mui
 from bench.tracking.store import EXPERIMENTS, client
 from bench.tracking.uris import check_tracking_uri
-from protocols import LEAKAGE_NOTE
 
 STACK_HELP = (
     "Train up to N units at once as a stacked ensemble in this process (0: one at a time, the default). "
@@ -57,95 +45,6 @@ STACK_HELP = (
     "a run key of its own. Trained models only; not with whole-set-finetune or --executor pool/dask"
 )
 """``bench run --stack``: what it does, where it pays (README "Performance"), what it changes."""
-
-
-def quick_epochs_line(more: str = "") -> str:
-    """What the embedded default's epoch cap is and how to lift it (said when a command applies it)."""
-    n = f"{QUICK_EPOCHS} epoch{'s' if QUICK_EPOCHS != 1 else ''}"
-    return f"Embedded synthetic default: at most {n} (--epochs N for more{more})."
-
-
-def data_line(features) -> str:
-    """``Data: synthetic DREAMER, 2 subjects, from DIR``: what a run reads, said before it starts (a
-    cross-dataset run: both datasets and the channels they share)."""
-
-    def one(fs) -> str:
-        what = ("synthetic " if fs.synthetic else "") + get_dataset(fs.dataset).title
-        return f"{what}, {len(fs.subjects)} subjects, from {fs.source or 'the feature cache'}"
-
-    if hasattr(features, "train"):  # CrossFeatures
-        return (
-            f"Data: train on {one(features.train)}; test on {one(features.test)}; "
-            f"{len(features.channels)} shared channels"
-        )
-    return f"Data: {one(features)}"
-
-
-def _csv(text: str | None, what: str, allowed: tuple[str, ...]) -> tuple[str, ...] | None:
-    """Comma-separated values, each one of ``allowed``."""
-    if text is None:
-        return None
-    items = tuple(t.strip().lower() for t in text.split(",") if t.strip())
-    if not items:
-        check_option(what, text, allowed)
-    for item in items:
-        check_option(what, item, allowed)
-    return items
-
-
-def _tuned(text: str | None, storage: str | None):
-    """``tuned:STUDY`` -> the study's best trial (bench.runs.tuning_study.TunedWeights); else None."""
-    if text is None or not text.strip().lower().startswith("tuned:"):
-        if storage is not None:
-            raise ConfigError("--storage only applies with --loss-weights tuned:STUDY")
-        return None
-
-    return best_weights(text.strip()[len("tuned:") :].strip(), storage)
-
-
-def _weights(text: str | None, storage: str | None = None) -> tuple[float, float] | None:
-    if text is None:
-        return None
-    tuned = _tuned(text, storage)
-    if tuned is not None:
-        return tuned.weights
-    try:
-        w = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        w = ()
-    if len(w) != 2 or any(not math.isfinite(v) or v < 0 for v in w) or sum(w) <= 0:
-        raise ConfigError(f"--loss-weights {text!r}: expected two non-negative numbers 'w_valence,w_arousal'")
-    return w
-
-
-def build_config(file_cfg: dict, **cli) -> dict:
-    """Merge a config file (TOML/JSON: top-level run keys, [train], [features], [model]) with CLI values.
-
-    ``model = "mtcnn"`` at top level is the model name, like every other top-level run key; a
-    ``[model]`` table holds the model's options (``-M``). CLI values override the file.
-    """
-    file_cfg = dict(file_cfg)
-    model = file_cfg.pop("model", None)
-    if isinstance(model, dict):
-        file_cfg["model_options"] = model
-    elif model is not None:
-        file_cfg["model"] = check_type("model", model, str, "a model name or a [model] table of options")
-    for key, what in (("train", "[train]"), ("features", "[features]"), ("model_options", "[model]")):
-        check_type(key, file_cfg.get(key, {}), dict, f"a {what} table")
-    d = {k: v for k, v in file_cfg.items() if k not in ("train", "features", "model_options")}
-    train = dict(file_cfg.get("train", {}))
-    d["feature_config"] = dict(file_cfg.get("features", {}))
-    d["model_options"] = dict(file_cfg.get("model_options", {}))
-    for k, v in cli.pop("train").items():
-        if v is not None:
-            train[k] = v
-    d["feature_config"].update(cli.pop("feature_config"))
-    d["model_options"].update(cli.pop("model_options"))
-    for k, v in cli.items():
-        if v is not None:
-            d[k] = v
-    d["train"] = train
-    return d
 
 
 TABLE_METRICS = (("acc", "acc"), ("trial_acc", "trial acc"), ("balanced_acc", "bal acc"), ("auc", "AUC"))
@@ -285,9 +184,6 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Train and test a model under a protocol; tracked in MLflow, resumable."""
-        data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic, test=test,
-                           test_data_dir=test_data_dir)  # fmt: skip
-
         level = verbosity(quiet, verbose)
         t_start = time.monotonic()
 
@@ -295,77 +191,34 @@ def register(app: typer.Typer) -> None:
             if level != "quiet":
                 err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # paths unbroken
 
-        runner_executor = make_executor(executor, workers=workers, scheduler=scheduler)
-        check_stack_executor(stack, runner_executor)
-        file_cfg = read_config_file(config)
-        tuned = _tuned(loss_weights, storage)
-        if tuned is not None:
-            say(
-                f"Loss weights from study {tuned.study!r} (trial {tuned.trial}): {tuned.weights[0]:g},"
-                f"{tuned.weights[1]:g}"
-            )
-        train = {
-            "max_epochs": epochs, "precision": precision, "lr": lr, "batch_size": batch_size,
-            "loss_weights": tuned.weights if tuned is not None else _weights(loss_weights),
-            "dropout": 0.0 if no_dropout else None, "batch_norm": False if no_batch_norm else None,
-            "lr_decay": False if no_lr_decay else None, "balance": False if no_balance else None,
-            "stack": stack,
-        }  # fmt: skip
-        sub = parse_subjects(subjects, data.name(file_cfg.get("dataset")))
-        d = build_config(
-            file_cfg, train=train, feature_config=parse_overrides(feature, "-F/--feature"),
-            model_options=parse_overrides(model_opt, "-M/--model-option"), **data.config_values(),
-            model=model, protocol=data.protocol(protocol, file_cfg.get("protocol")), split=split,
-            n_folds=folds, seed=seed, device=device,
-            subjects=tuple(sub) if sub else None, tasks=_csv(tasks, "--tasks", ("valence", "arousal")),
-            features=_csv(features, "--features", FEATURE_KINDS), single_task=single_task or None,
-            audit=_csv(audit, "--audit", ("select-on-test",)), num_threads=threads, recipe=recipe,
-            log_model=log_model or None, compile=compile_ or None,
+        plan = plan_run(
+            model, protocol, dataset, split=split, folds=folds, subjects=subjects, epochs=epochs,
+            data_dir=data_dir, deap=deap, synthetic=synthetic, test=test, test_data_dir=test_data_dir,
+            config=config, seed=seed, device=device, precision=precision, tasks=tasks, features=features,
+            single_task=single_task, no_dropout=no_dropout, no_batch_norm=no_batch_norm,
+            no_lr_decay=no_lr_decay, no_balance=no_balance, loss_weights=loss_weights, storage=storage,
+            lr=lr, batch_size=batch_size, audit=audit, recipe=recipe, tracking_uri=tracking_uri,
+            threads=threads, model_options=model_opt or None, feature_options=feature or None,
+            force=force, log_model=log_model, compile=compile_, stack=stack, executor=executor,
+            workers=workers, scheduler=scheduler, echo=say,
         )  # fmt: skip
-        # Every value is checked before any output or work: types, the device, the tracking store.
-        cfg = RunConfig.from_dict(d)
-        data.check_run(cfg)
-        resolve_device(cfg.device)  # --device cuda without CUDA: refused here
-        uri = check_tracking_uri(tracking_uri, write=True)  # a bad or read-only store: refused up front
-        quick = data.embedded(cfg.dataset, cfg.test_dataset) and d["train"].get("max_epochs") is None
-        if quick:
-            d["train"]["max_epochs"] = QUICK_EPOCHS
-            cfg = RunConfig.from_dict(d)
         try:
-            prepared = prepare(cfg, echo=say, **data.prepare_args())
+            prepared = plan.prepare(echo=say, warn=lambda m: err_console.print(m, markup=False))
         except KeyboardInterrupt:
             exit_interrupted(
                 "interrupted while preparing data: nothing was tracked in MLflow (finished feature cache "
                 "entries are kept); run the same command again to go on"
             )
-        if quick:  # said after prepare(), so a value it refuses stays the only line printed
-            say(quick_epochs_line(full_size_hint(cfg.dataset, cfg.test_dataset)))
-        say(data_line(prepared.features))
-        if prepared.config.recipe != cfg.recipe:
-            say(f"The paper recipe of {cfg.model} is the harness recipe: same run as without --recipe paper.")
-        if prepared.leaky:
-            why = LEAKAGE_NOTE if prepared.split == "segment" else ""
-            if "select-on-test" in cfg.audit:
-                why += " select-on-test: the test fold drives early stopping and LR decay (audit only)."
-            err_console.print(f"LEAKY run (tagged leaky, kept off leaderboards): {why.strip()}", markup=False)
-        say(f"Tracking to {uri}")
         bars, reporter = make_reporter(
             err_console.is_terminal, level, lambda m: err_console.print(m, markup=False, highlight=False,
                                                                         soft_wrap=True), err_console,
         )  # fmt: skip
         with bars:
             try:
-                res = run_experiment(
-                    cfg,
-                    tracking_uri=uri,
-                    force=force,
-                    reporter=reporter,
-                    prepared=prepared,
-                    extra_tags=tuned.tags() if tuned is not None else None,
-                    executor=runner_executor,
-                )
+                result = plan.execute(prepared, reporter=reporter)
             except KeyboardInterrupt:
                 exit_interrupted(reporter.interrupted())
+        res = result.experiment
         console.print(results_table(res))
         took = format_duration(time.monotonic() - t_start)
 

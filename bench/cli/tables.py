@@ -12,6 +12,10 @@ import typer
 from typer.core import TyperGroup
 
 from bench import results as R
+from bench.api.choices import data_choice
+from bench.api.experiment import quick_epochs_line
+from bench.api.settings import parse_subjects
+from bench.api.tables import built_tables, check_table, print_renderables, runs_frame, runs_store
 from bench.cli.common import (
     DATA_DIR_OPTION,
     DATASET_OPTION,
@@ -21,28 +25,22 @@ from bench.cli.common import (
     SYNTHETIC_OPTION,
     WORKERS_OPTION,
     console,
-    data_choice,
     epochs_help,
     err_console,
-    parse_subjects,
 )
 from bench.cli.reproduce import run_grid_command
-from bench.cli.run import quick_epochs_line
 from bench.config.ablation import VARIANTS
 from bench.config.run import QUICK_EPOCHS
-from bench.core.checks import check_option
 from bench.core.errors import ConfigError
 from bench.core.plots import plot_format
 from bench.core.terminal import NAME, TEXT, Col, FitTable
 from bench.data.source import kind_words
 from bench.models.recipes import DEFAULT_MAX_EPOCHS
 from bench.models.registry import get_model_info
-from bench.results import list_tables, load_store
-from bench.results.cells import check_metric
-from bench.results.crossdataset import default_kind
+from bench.results import list_tables
 from bench.results.naming import cli_names
 from bench.results.plots import plot as draw
-from bench.results.store import describe_scale, list_datasets, other_settings
+from bench.results.store import list_datasets
 from bench.runs.executors import make_executor
 from bench.runs.grid import expand
 from bench.tracking.uris import check_tracking_uri
@@ -173,12 +171,8 @@ def table_app() -> typer.Typer:
 
 
 def show(renderables: list) -> None:
-    """Print tables and notes at the terminal's width; a fill-in command (a no-wrap Text) is not wrapped,
-    so it stays one copyable line."""
-    from rich.text import Text
-
-    for r in renderables:
-        console.print(r, soft_wrap=isinstance(r, Text) and bool(r.no_wrap))
+    """Print tables and notes at the terminal's width (:func:`bench.api.tables.print_renderables`)."""
+    print_renderables(console, renderables)
 
 
 def emit(
@@ -194,11 +188,9 @@ def emit(
     plot: Path | None,
     **options: Any,
 ) -> None:
-    """Build a table from the store, then print it, write it, or print it in a format to stdout."""
-    spec = R.get_table(name)
-    check_metric(metric)
-    if fmt is not None:
-        check_option("--format", fmt, R.FORMATS)
+    """Build a table from the store (:func:`bench.api.tables.built_tables`), then print it, write it, or
+    print it in a format to stdout."""
+    spec = check_table(name, metric, fmt)
     if output is not None and fmt is None:
         raise ConfigError("--output needs --format (e.g. --format md --output table.md)")
     if plot is not None and not spec.plot:
@@ -207,11 +199,10 @@ def emit(
     if plot is not None:
         plot_format("--plot", plot)
     to_stdout = output is not None and str(output) == STDOUT
-    check_tracking_uri(tracking_uri)  # the store is read as given: fill-in commands carry it so
-    if spec.across_pairs and data is None:  # a table of dataset pairs reads the cross-dataset runs
-        data = default_kind(tracking_uri)
-    store = R.load_store(tracking_uri, data=data, fingerprint=fingerprint, where=where)
-    built = R.build(name, store, metric=metric, **options)
+    built = built_tables(
+        name, data=data, tracking_uri=tracking_uri, fingerprint=fingerprint, where=where, metric=metric,
+        **options,
+    )  # fmt: skip
     if fmt is not None and (output is None or to_stdout):
         sys.stdout.write(R.render(built, fmt))
     else:
@@ -223,22 +214,17 @@ def emit(
 
 
 def runs_table(store) -> Any:
-    """The finished parents of the store's data set: run id, cell, scale, other settings that set it apart."""
-    shown = set(store.parents["run_id"])
-    n_subjects = store.dataset.n_subjects if store.dataset else None
+    """The finished parents of the store's data set (:func:`bench.api.tables.runs_frame`): run id, cell,
+    scale, other settings that set it apart."""
+    frame = runs_frame(store)
     rows, example = [], None
-    for _, r in store.runs.iterrows():
-        cell = f"{r['protocol']}/{r['split']}" + ("" if r["audit"] == "none" else f" {r['audit']}")
-        own = r["run_variant"]
-        cell += f" {own}" + ("" if own == r["variant"] else f" (shown as {r['variant']})")
-        cell += " (tuned)" if r["tuned"] else ""
-        others = other_settings(r)
-        rest = ", ".join(f"{k}={json.dumps(v)}" for k, v in others.items())
-        if example is None and others and r["variant"] != "full":
+    for _, r in frame.iterrows():
+        others = r["other_settings"]
+        if example is None and others and r["shown_as"] != "full":
             key, value = next(iter(others.items()))
             example = f"--where {key}={_where_value(value)}"
-        mark = " *" if r["run_id"] in shown else ""
-        rows.append([r["run_id"][:8] + mark, r["model"], cell, describe_scale(r, n_subjects), rest])
+        mark = " *" if r["shown"] else ""
+        rows.append([r["run_id"][:8] + mark, r["model"], r["cell"], r["scale"], r["other"]])
     columns = [Col("run", NAME), Col("model", NAME), Col("cell", NAME), Col("scale", TEXT)]
     caption = "*: the run the tables show for its cell (the newest). The tables show other runs with --where "
     caption += "KEY=VALUE of any setting" + (f" (e.g. {example})" if example else "")
@@ -308,12 +294,7 @@ def register(root: typer.Typer) -> None:
                 console.print(datasets_table(*list_datasets(uri, data)))
             return
         with cli_names():
-            store = load_store(
-                uri,
-                data=data,
-                fingerprint=fingerprint,
-                where=[*(where or []), *([f"model={model}"] if model else [])],
-            )
+            store = runs_store(uri, data=data, fingerprint=fingerprint, where=where, model=model)
         console.print(runs_table(store))
         for n in [*([store.others_note] if store.others_note else []), *store.notes]:
             err_console.print(n, markup=False)

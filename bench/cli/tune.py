@@ -16,20 +16,18 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.api.choices import data_choice
+from bench.api.experiment import quick_epochs_line
+from bench.api.settings import build_config, parse_overrides, parse_subjects, read_config_file
 from bench.cli.common import (
     DATA_DIR_OPTION,
     DATASET_OPTION,
     DEAP_OPTION,
     SYNTHETIC_OPTION,
     console,
-    data_choice,
     epochs_help,
     err_console,
-    parse_overrides,
-    parse_subjects,
-    read_config_file,
 )
-from bench.cli.run import build_config, quick_epochs_line
 from bench.cli.run_progress import stamp
 from bench.config.run import QUICK_EPOCHS, RunConfig
 from bench.core.checks import check_name

@@ -25,13 +25,13 @@ def _fmt_acc(value: Any) -> str:
     return "-" if value is None else f"{float(value):.2f}"
 
 
-def _tasks_label(info: ModelInfo) -> str:
+def tasks_label(info: ModelInfo) -> str:
     if not info.trainable:
         return "per task (no training)"
     return "multi-task heads" if info.multitask else "single-task"
 
 
-def _param_label(info: ModelInfo) -> str:
+def param_label(info: ModelInfo) -> str:
     """Parameters of the model as the paper trains it (both heads, or one model per task)."""
     tasks = TASKS if info.multitask else TASKS[:1]
     n = count_parameters(create_model(info.name, tasks=tasks))
@@ -66,8 +66,8 @@ def models_table() -> FitTable:
             info.name,
             info.citation,
             info.input_spec.describe(),
-            _tasks_label(info),
-            _param_label(info),
+            tasks_label(info),
+            param_label(info),
             max_epochs_label(info),
             _fmt_acc(info.reported.get("valence")),
             _fmt_acc(info.reported.get("arousal")),
@@ -160,7 +160,7 @@ def model_details(name: str) -> Group:
     meta.add_row("model", info.full_name)
     meta.add_row("paper", info.citation + (f"  doi:{info.doi}" if info.doi else ""))
     meta.add_row("input", f"{info.input_spec.describe()}  sample shape {info.input_spec.sample_shape()}")
-    meta.add_row("tasks", _tasks_label(info))
+    meta.add_row("tasks", tasks_label(info))
     meta.add_row("parameters", f"{count_parameters(model):,} (built with tasks {', '.join(tasks)})")
     rep = ", ".join(f"{t} {_fmt_acc(info.reported.get(t))}" for t in TASKS)
     if info.reported.get("note"):

@@ -96,6 +96,7 @@ __all__ = [
     "run_unit",
     "summarise",
     "track_unit",
+    "unit_rows",
     "unit_tags",
 ]
 
@@ -118,16 +119,26 @@ class ExperimentResult:
 
 
 # -------------------------------------------------------------------------------------- summaries
-def summarise(results: list[UnitResult], tasks: tuple[str, ...], per_subject: bool) -> dict[str, float]:
-    """Mean and std of test metrics; per-subject and cross-dataset protocols average per subject first.
+def unit_rows(results: list[UnitResult], tasks: tuple[str, ...]) -> list[dict]:
+    """The test metrics of each unit and task, one row each: what :func:`summarise` averages and what
+    :attr:`bench.api.RunResult.metrics` shows.
 
-    A metric missing from a unit counts as NaN: MLflow keeps no non-finite values, so a reused unit's
-    undefined AUC (one class in its test fold) comes back missing rather than NaN, and a unit reused from
-    a run older than the trial-level metrics has no ``test_trial_*``; means and stds skip them.
+    Parameters
+    ----------
+    results : list of UnitResult
+        The run's units (trained here or reused from MLflow).
+    tasks : tuple of str
+        The run's tasks; a unit without ``test_acc_{task}`` has no row for it.
+
+    Returns
+    -------
+    list of dict
+        ``unit`` (its key), ``subject`` (the unit's; for a cross-dataset unit, which logs every metric
+        per test subject as ``..._sNN``, one row per test subject), ``fold``, ``task`` and each metric of
+        :data:`METRICS` (NaN where the unit logged none: MLflow keeps no non-finite values).
     """
     rows = []
     for r in results:
-        # a cross-dataset unit logs every metric per test subject (``..._sNN``): one row each
         subs = sorted(k.removeprefix("n_test_trials_") for k in r.metrics if k.startswith("n_test_trials_s"))
         for t in tasks:
             if f"test_acc_{t}" not in r.metrics:
@@ -136,7 +147,18 @@ def summarise(results: list[UnitResult], tasks: tuple[str, ...], per_subject: bo
                 subject = int(tag[1:]) if tag else r.unit.subject
                 end = f"_{tag}" if tag else ""
                 values = {m: r.metrics.get(f"test_{m}_{t}{end}", np.nan) for m in METRICS}
-                rows.append({"subject": subject, "fold": r.unit.fold, "task": t, **values})
+                rows.append({"unit": r.unit.key, "subject": subject, "fold": r.unit.fold, "task": t} | values)
+    return rows
+
+
+def summarise(results: list[UnitResult], tasks: tuple[str, ...], per_subject: bool) -> dict[str, float]:
+    """Mean and std of test metrics; per-subject and cross-dataset protocols average per subject first.
+
+    A metric missing from a unit counts as NaN: MLflow keeps no non-finite values, so a reused unit's
+    undefined AUC (one class in its test fold) comes back missing rather than NaN, and a unit reused from
+    a run older than the trial-level metrics has no ``test_trial_*``; means and stds skip them.
+    """
+    rows = unit_rows(results, tasks)
     out: dict[str, float] = {}
     if not rows:
         return out

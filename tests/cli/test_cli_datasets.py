@@ -305,7 +305,7 @@ def test_data_prepare_reads_the_dataset(twins, capsys):
 
 
 def test_a_grid_takes_the_dataset(tmp_path):
-    from bench.cli.common import data_choice
+    from bench.api.choices import data_choice
     from bench.cli.reproduce import grid_command, grid_synthetic
     from bench.core.errors import ConfigError
     from bench.runs.grid import load_grid
@@ -341,7 +341,7 @@ def test_a_grid_takes_the_dataset(tmp_path):
 
 def test_data_options_echoed_back():
     """The data options of a command a command prints (bench tune's "Evaluate once" line)."""
-    from bench.cli.common import data_choice
+    from bench.api.choices import data_choice
 
     def argv(name="deap", test=None, **options):
         kw = {"dataset": None, "data_dir": None, "deap": None, "synthetic": False, **options}

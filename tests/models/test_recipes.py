@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 import bench.runs.runner as runner
+from bench.api.settings import build_config
 from bench.cli import main
 from bench.cli.common import console
-from bench.cli.run import build_config
 from bench.config.run import RunConfig, TrainConfig
 from bench.core.errors import ConfigError
 from bench.data.cache import prepare_features

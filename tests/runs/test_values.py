@@ -265,7 +265,7 @@ def test_bad_values_fail_in_one_line_and_track_nothing(args, config, message, de
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_cuda_is_refused_before_data(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("bench.cli.run.prepare", lambda *a, **k: pytest.fail("prepared data"))
+    monkeypatch.setattr("bench.api.experiment.prepare", lambda *a, **k: pytest.fail("prepared data"))
     uri = f"sqlite:///{tmp_path}/m.db"
     assert main(["run", "--device", "cuda", "--tracking-uri", uri]) == 2
     err = capsys.readouterr().err.splitlines()
@@ -292,7 +292,7 @@ def test_top_level_model_key_is_the_model_name(deap_dir, tmp_path, capsys):
     runs = _runs(uri)
     assert runs and {r.data.params.get("model") for r in runs if "model" in r.data.params} == {"majority"}
     cfg.write_text('model = "mtcnn"\n[model]\ndropout = 0.1\n')  # a [model] table stays options
-    from bench.cli.run import build_config
+    from bench.api.settings import build_config
 
     d = build_config({"model": "mtcnn", "x": 1}, train={}, feature_config={}, model_options={})
     assert d["model"] == "mtcnn" and d["model_options"] == {}

@@ -168,7 +168,7 @@ def test_unwritable_artifact_folder_is_refused_before_a_run(store, tmp_path, mon
 @pytest.mark.parametrize("command", [["run"], ["runs"]])
 def test_file_store_uri_is_one_line(command, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
-    monkeypatch.setattr("bench.cli.run.prepare", lambda *a, **k: pytest.fail("prepared data"))
+    monkeypatch.setattr("bench.api.experiment.prepare", lambda *a, **k: pytest.fail("prepared data"))
     uri = (tmp_path / "mlruns").as_uri()
     assert main([*command, "--tracking-uri", uri]) == 2
     assert _one_line(capsys.readouterr().err) == (
@@ -180,7 +180,7 @@ def test_file_store_uri_is_one_line(command, tmp_path, capsys, monkeypatch):
 
 
 def test_sqlite_uri_naming_a_folder_is_one_line(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("bench.cli.run.prepare", lambda *a, **k: pytest.fail("prepared data"))
+    monkeypatch.setattr("bench.api.experiment.prepare", lambda *a, **k: pytest.fail("prepared data"))
     uri = f"sqlite:///{tmp_path}"
     assert main(["run", "--tracking-uri", uri]) == 2
     assert _one_line(capsys.readouterr().err) == (
@@ -193,7 +193,7 @@ def test_sqlite_uri_naming_a_folder_is_one_line(tmp_path, capsys, monkeypatch):
 
 
 def test_config_file_not_utf8_or_not_a_table(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("bench.cli.run.prepare", lambda *a, **k: pytest.fail("prepared data"))
+    monkeypatch.setattr("bench.api.experiment.prepare", lambda *a, **k: pytest.fail("prepared data"))
     bad = tmp_path / "run.toml"
     bad.write_bytes('model = "majorit\xe9"\n'.encode("cp1252"))  # an editor's Windows encoding
     assert main(["run", "--config", str(bad)]) == 2
