@@ -68,6 +68,9 @@ def tidy(tables: Iterable[Table]) -> pd.DataFrame:
     for t in tables:
         d = t.data.loc[:, [c for c in t.data.columns if not str(c).startswith("_")]].copy()
         d.insert(0, "table", t.name)
+        # the papers' numbers stay as reported, in percent, while mean/std/CI are fractions: the name
+        # says so, so no one reads 96.28 beside 0.72 as the same scale
+        d = d.rename(columns={"reported": "reported_percent"})
         p = next((c for c in P_COLUMNS if c in d.columns), None)
         d["p"] = d[p].astype(float) if p is not None else float("nan")
         d["missing"] = d["status"].ne("ok") if "status" in d.columns else False
@@ -105,7 +108,8 @@ def table(name: str, **options: Any) -> pd.DataFrame:
         the keys of the cell (``model``, ``protocol``, ``split``, ``task``, ``variant``, ``audit`` where
         the table has them), ``metric``, ``status`` (``ok``, ``not run``, ``not asked``), ``mean``,
         ``std``, ``ci_low``, ``ci_high`` (fractions 0-1; the CI where n allows one), ``n``, the table's
-        own columns (differences, paper-reported numbers as reported, never as ours ...), and the
+        own columns (differences; ``reported_percent``: the paper's number as reported, in percent,
+        never ours ...), and the
         flags: ``p`` (the p value the table prints: Holm-corrected vs MT-CNN, vs the full model, vs the
         reference; NaN where none), ``missing`` (no run fills the cell), ``chance`` (a trivial baseline)
         and, in the comparison, ``not_above_chance``.

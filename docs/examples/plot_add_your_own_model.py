@@ -10,6 +10,7 @@ feature maps, one head per task. Synthetic data: its numbers test the harness on
 """
 
 # %%
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -32,9 +33,21 @@ from bench.models.registry import register_model, unregister_model
     fidelity="approximate",
 )
 class TinyMLP(nn.Module):
-    def __init__(self, tasks=("valence", "arousal"), hidden: int = 32, dropout: float = 0.2) -> None:
+    """``create_model`` passes the tasks and the run's input description (``input_spec``: features,
+    bands, grid), from which the model reads its sample shape; ``-M`` options arrive as keywords."""
+
+    def __init__(
+        self,
+        tasks=("valence", "arousal"),
+        input_spec: InputSpec | None = None,
+        *,
+        hidden: int = 32,
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(8 * 8 * 9, hidden), nn.ReLU(), nn.Dropout(dropout))
+        spec = input_spec or InputSpec(layout="grid", features=("de", "psd"), grid="8x9")
+        n_inputs = math.prod(spec.sample_shape())  # 8 x 8 x 9 for DE + PSD of 4 bands on the 8x9 grid
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(n_inputs, hidden), nn.ReLU(), nn.Dropout(dropout))
         self.heads = nn.ModuleDict({t: nn.Linear(hidden, 2) for t in tasks})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

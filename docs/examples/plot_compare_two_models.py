@@ -29,7 +29,7 @@ for model in ("mtcnn", "majority", "prior"):
 # ``chance`` marks the trivial baseline, ``reported`` is the paper's number as reported, never ours.
 table = bench.table("comparison", tracking_uri=store)
 ran = table[table["status"] == "ok"]
-print(ran[["model", "task", "mean", "std", "n", "p", "test", "chance", "reported"]])
+print(ran[["model", "task", "mean", "std", "n", "p", "test", "chance", "reported_percent"]])
 
 # %%
 # The text ``bench table comparison`` prints, notes included:

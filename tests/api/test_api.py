@@ -147,7 +147,7 @@ def test_comparison_frame_matches_the_text(store, monkeypatch):
     assert prior["p"].isna().all()  # no MT-CNN run: no paired test against it
     missing = df[df["missing"]]
     assert not missing.empty and (missing["status"] != "ok").all() and missing["mean"].isna().all()
-    assert {"table", "protocol", "split", "task", "ci_low", "ci_high", "reported"} <= set(df.columns)
+    assert {"table", "protocol", "split", "task", "ci_low", "ci_high", "reported_percent"} <= set(df.columns)
 
 
 def test_every_table_has_a_frame(store):
