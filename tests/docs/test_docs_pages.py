@@ -59,6 +59,8 @@ def test_a_model_page_shows_the_reported_numbers_as_reported_with_their_note(pag
     assert text(info.reported["note"]) in reported
     assert "| max epochs | 200 | 200 |" in page  # the recipes table: harness vs paper
     assert f"| sample shape | `{tuple(info.input_spec.sample_shape())}` |" in page
+    assert get_model_info("majority").reported == {"valence": None, "arousal": None}
+    assert "No accuracy on DEAP is reported" in (pages / "models" / "majority.md").read_text()
 
 
 def test_a_model_registered_at_run_time_gets_its_page(tmp_path):

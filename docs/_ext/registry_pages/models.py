@@ -67,6 +67,8 @@ def _accuracy(value: object) -> str:
 
 
 def _reported(info: ModelInfo) -> str:
+    if all(info.reported.get(task) is None for task in TASKS) and not info.reported.get("note"):
+        return "No accuracy on DEAP is reported for this model.\n"
     lines = [f"- {task}: {_accuracy(info.reported.get(task))}" for task in TASKS]
     if info.reported.get("note"):
         lines.append(f"- protocol note (as reported): {text(info.reported['note'])}")

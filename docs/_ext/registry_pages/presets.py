@@ -7,6 +7,7 @@ it skips with their reasons; the scales come from :data:`bench.runs.grid.SCALES`
 
 from __future__ import annotations
 
+from bench.data.datasets import get_dataset
 from bench.runs.grid import DEFAULT_PRESET, DEFAULT_SCALE, PRESETS, SCALES, Grid, load_grid, preset_text
 from registry_pages.markup import code, code_block, generated_note, heading, page, table, text
 
@@ -48,7 +49,8 @@ def preset_section(name: str) -> str:
         heading("Runs", 3),
         text(
             f"{len(grid.entries)} runs at the {grid.scale_name} scale on the embedded synthetic "
-            f"{grid.dataset} twin (folds of subject splits follow the data's subjects):"
+            f"{get_dataset(grid.dataset).title} twin (the folds of a split by subject follow the data's "
+            "subjects):"
         ),
         _runs(grid),
     ]
