@@ -110,13 +110,9 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",  # every plot_*.py runs at build time
     "ignore_pattern": r"__init__\.py",
     "abort_on_example_error": True,
-    "only_warn_on_example_error": False,
     "download_all_examples": False,
-    "plot_gallery": "True",
-    "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
     "within_subsection_order": "FileNameSortKey",
     "remove_config_comments": True,
-    "show_memory": False,
     "min_reported_time": 1,
 }

@@ -13,6 +13,10 @@ deleting its entry:
 from __future__ import annotations
 
 import types
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
 
 VERBATIM: dict[str, str] = {
     "bench.data.synthetic": "an indented table of the gains inside a bullet list (docutils: unexpected "
@@ -23,7 +27,7 @@ VERBATIM: dict[str, str] = {
 """Objects (dotted names) whose docstring is shown verbatim, and why its markup does not parse."""
 
 
-def _verbatim(app, what: str, name: str, obj: object, options: dict, lines: list[str]) -> None:
+def _verbatim(app: Sphinx, what: str, name: str, obj: object, options: dict, lines: list[str]) -> None:
     """``autodoc-process-docstring``: the docstring of a :data:`VERBATIM` object as a literal block."""
     if name in VERBATIM and lines:
         lines[:] = ["::", "", *(f"    {line}" if line else "" for line in lines), ""]
@@ -34,12 +38,15 @@ def is_type_alias(obj: object) -> bool:
     return isinstance(obj, types.GenericAlias)
 
 
-def _skip_type_aliases(app, what: str, name: str, obj: object, skip: bool, options: dict) -> bool | None:
+def _skip_type_aliases(
+    app: Sphinx, what: str, name: str, obj: object, skip: bool, options: dict
+) -> bool | None:
     """``autodoc-skip-member``: leave type aliases out; otherwise autodoc's own decision."""
     return True if is_type_alias(obj) else None
 
 
-def setup(app) -> dict:
+def setup(app: Sphinx) -> dict:
+    """Connect the two autodoc hooks."""
     app.connect("autodoc-process-docstring", _verbatim)
     app.connect("autodoc-skip-member", _skip_type_aliases)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -12,9 +12,13 @@ drift from the code. A page is rewritten only when its text changes, so unchange
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from registry_pages import datasets, models, presets, protocols, python_api, tables
 from registry_pages.markup import write_if_changed
+
+if TYPE_CHECKING:  # Sphinx is the docs extra's: the page writer itself (and its tests) runs without it
+    from sphinx.application import Sphinx
 
 OUTPUT = "generated"
 """The folder, relative to the docs source, that holds every generated page (ignored by git)."""
@@ -38,11 +42,11 @@ def write_pages(folder: Path, api_stubs: str = API_STUBS) -> list[Path]:
     ]
 
 
-def _on_builder_inited(app) -> None:
+def _on_builder_inited(app: Sphinx) -> None:
     write_pages(Path(app.srcdir) / OUTPUT)
 
 
-def setup(app) -> dict:
+def setup(app: Sphinx) -> dict:
     """Register the page writer; it runs before autosummary reads the API pages (priority 400 < 500)."""
     app.connect("builder-inited", _on_builder_inited, priority=400)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -15,6 +15,7 @@ import inspect
 from pathlib import Path
 from types import ModuleType
 
+import bench
 from registry_pages.markup import write_if_changed
 
 MODULE = "bench.api"
@@ -26,7 +27,7 @@ PAGE = "python_api.rst"
 def load_api() -> ModuleType | None:
     """``bench.api``, or None where this checkout has no such package (any other import error raises)."""
     try:
-        return importlib.import_module(MODULE)
+        return importlib.import_module(MODULE)  # by name, at build time: a checkout may predate it
     except ModuleNotFoundError as err:
         if err.name not in (MODULE, "bench"):
             raise
@@ -47,8 +48,7 @@ def section(module: ModuleType | None, toctree: str) -> str:
             f"Python API\n==========\n\nThis checkout has no ``{MODULE}`` package: no Python API to list.\n"
         )
     names = list(getattr(module, "__all__", ()))
-    top = importlib.import_module("bench")
-    exported = [n for n in names if n in getattr(top, "__all__", ())]
+    exported = [n for n in names if n in getattr(bench, "__all__", ())]
     summary = (inspect.getdoc(module) or "").split("\n\n")[0]
     lines = [
         "Python API",
