@@ -13,7 +13,7 @@ from pathlib import Path
 from bench.data.inputs import TASKS
 from bench.models.recipes import describe_train, recipe_train
 from bench.models.registry import ENTRY_POINT_GROUP, ModelInfo, count_parameters, create_model, list_models
-from bench.models.view import layer_summary, models_table
+from bench.models.view import layer_summary, models_table, tasks_label
 from registry_pages.markup import (
     code,
     code_block,
@@ -76,9 +76,8 @@ def _reported(info: ModelInfo) -> str:
 
 
 def _tasks(info: ModelInfo) -> str:
-    if not info.trainable:
-        return "per task (no training)"
-    return "multi-task heads" if info.multitask else "single-task (the paper trains one model per task)"
+    label = tasks_label(info)  # the words of `bench models`, with the reason of a single-task one
+    return label + (" (the paper trains one model per task)" if label == "single-task" else "")
 
 
 def _facts(info: ModelInfo, n_params: int, tasks: tuple[str, ...]) -> str:
