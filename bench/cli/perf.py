@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
             False, "--quick", help="Few repetitions: a smoke check, not a measurement"
         ),
         device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
-        fmt: str = typer.Option("table", "--format", "-f", help="table (terminal) | md (for the README)"),
+        fmt: str = typer.Option("table", "--format", "-f", help="table (terminal) | md (for the docs)"),
         json_path: Path | None = typer.Option(None, "--json", help="Write every raw number to this file"),
         profile: str | None = typer.Option(
             None,

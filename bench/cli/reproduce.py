@@ -282,7 +282,9 @@ def register(root: typer.Typer) -> None:
         preset: str | None = typer.Option(
             None, "--preset", help="Built-in grid (default rudakov2021: every table of the paper)"
         ),
-        grid_file: Path | None = typer.Option(None, "--grid", help="Grid spec, a TOML file (see README)"),
+        grid_file: Path | None = typer.Option(
+            None, "--grid", help="Grid spec, a TOML file (user guide: Grids)"
+        ),
         scale: str | None = typer.Option(
             None,
             "--scale",

@@ -40,11 +40,11 @@ from bench.tracking.uris import check_tracking_uri
 STACK_HELP = (
     "Train up to N units at once as a stacked ensemble in this process (0: one at a time, the default). "
     "For runs of many small units (subject-specific: 160) on a GPU, where one small model leaves it idle; "
-    "on a CPU at batch 64 these models are compute-bound and it measured no faster (README). Equal to one "
+    "on a CPU at batch 64 these models are compute-bound and it measured no faster (docs). Equal to one "
     "at a time within float tolerance without dropout (-M dropout=0), statistically equivalent with it; "
     "a run key of its own. Trained models only; not with whole-set-finetune or --executor pool/dask"
 )
-"""``bench run --stack``: what it does, where it pays (README "Performance"), what it changes."""
+"""``bench run --stack``: what it does, where it pays (the docs' Performance page), what it changes."""
 
 
 TABLE_METRICS = (("acc", "acc"), ("trial_acc", "trial acc"), ("balanced_acc", "bal acc"), ("auc", "AUC"))

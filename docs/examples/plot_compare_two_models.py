@@ -21,7 +21,7 @@ workdir = Path(tempfile.mkdtemp())
 os.chdir(workdir)  # MLflow keeps a run's artifacts in ./mlruns of the working folder: a temporary one
 store = f"sqlite:///{workdir / 'mlflow.db'}"
 quiet = {"echo": lambda line: None}
-for model in ("mtcnn", "majority", "prior"):
+for model in ("mtcnn", "majority"):
     bench.run(model, folds=3, epochs=1, subjects="1-2", tracking_uri=store, **quiet)
 
 # %%
