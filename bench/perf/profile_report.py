@@ -58,17 +58,28 @@ def summary_lines(p: ModelProfile, ceiling_gflops: float) -> list[str]:
         return f"{s * 1e3:.2f} ms ({100 * s / step:.0f} %)"
 
     lost = p.compute_seconds() - p.compute_best_seconds()
+    outside = p.outside_layers_flops() / p.flops_per_step if p.flops_per_step else 0.0
+    outside_line = (
+        [
+            f"{p.outside_layers_flops() / 1e6:,.0f} MFLOP of the step ({100 * outside:.0f} %) run outside "
+            "any leaf layer (functional code such as a composed first block): their time is in "
+            "'between ops', and the roofline covers the layers' FLOPs only."
+        ]
+        if outside > 0.01
+        else []
+    )
     return [
         f"Step {step * 1e3:.2f} ms: {p.samples_per_s():,.0f} samples/s, {p.achieved_gflops():,.0f} GFLOP/s = "
         f"{100 * p.achieved_gflops() / ceiling_gflops:.0f} % of the {p.precision} matmul ceiling "
         f"({ceiling_gflops:,.0f} GFLOP/s).",
-        "Roofline (the model's FLOPs over its compute layers' best times): "
+        "Roofline (the layers' FLOPs over their best times alone): "
         f"{p.roofline_gflops():,.0f} GFLOP/s = {100 * p.roofline_gflops() / ceiling_gflops:.0f} % of the "
         f"matmul ceiling; the step reaches {100 * p.fraction_of_roofline():.0f} % of it.",
         f"Where the step goes: compute layers alone {share(p.compute_seconds())}, of which below their op "
         f"limit {share(lost)}; memory-bound layers {share(p.memory_bound_seconds())}; optimizer "
         f"{share(p.optimizer_seconds)}; batch gather {share(p.gather_seconds)}; between ops (casts, "
-        f"reorders, loss, Python) {share(p.between_ops_seconds())}.",
+        f"reorders, loss, functional code, Python) {share(p.between_ops_seconds())}.",
+        *outside_line,
     ]
 
 

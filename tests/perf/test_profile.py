@@ -93,6 +93,19 @@ def test_the_time_attribution_adds_up_to_the_step():
     assert p.samples_per_s() == pytest.approx(2560.0)
 
 
+def test_flops_outside_the_layers_are_named_and_left_out_of_the_roofline():
+    """A composed first block (functional code, no leaf module) does FLOPs no layer timing covers: the
+    roofline stays the layers' own rate, and the report says how much of the step it leaves out."""
+    p = _fake_profile()
+    p.flops_per_step = 10_000_000_000  # 2 GFLOP outside the layers
+    assert p.layer_flops() == 8_000_000_000 and p.outside_layers_flops() == 2_000_000_000
+    assert p.roofline_gflops() == pytest.approx(800.0)
+    assert p.achieved_gflops() == pytest.approx(400.0)  # the step's FLOPs over the step
+    text = profile_report.markdown([p], {"fp32": 400.0, "bf16": 2000.0})
+    assert "2,000 MFLOP of the step (20 %) run outside any leaf layer" in text
+    assert "outside any leaf layer" not in profile_report.markdown([_fake_profile()], {"bf16": 2000.0})
+
+
 def test_the_report_states_the_attribution():
     text = profile_report.markdown([_fake_profile()], {"fp32": 400.0, "bf16": 2000.0})
     assert "Step 25.00 ms: 2,560 samples/s, 320 GFLOP/s = 16 % of the bf16 matmul ceiling" in text
