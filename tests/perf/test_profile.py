@@ -103,7 +103,12 @@ def test_flops_outside_the_layers_are_named_and_left_out_of_the_roofline():
     assert p.achieved_gflops() == pytest.approx(400.0)  # the step's FLOPs over the step
     text = profile_report.markdown([p], {"fp32": 400.0, "bf16": 2000.0})
     assert "2,000 MFLOP of the step (20 %) run outside any leaf layer" in text
+    assert "the step reaches 50 % of it" in text  # 400 of 800 GFLOP/s: most FLOPs are in the layers
     assert "outside any leaf layer" not in profile_report.markdown([_fake_profile()], {"bf16": 2000.0})
+    p.flops_per_step = 20_000_000_000  # 60 % outside: the layers' roofline is not the step's limit
+    text = profile_report.markdown([p], {"fp32": 400.0, "bf16": 2000.0})
+    assert "not the step's limit: most of its FLOPs run outside the layers" in text
+    assert "the step reaches" not in text
 
 
 def test_the_report_states_the_attribution():
