@@ -106,9 +106,10 @@ class MultiColumnCNN(nn.Module):
     fusion : {"learned", "mean"}
         Learned softmax weights over columns, or a plain average of the column decisions.
 
-    Returns (forward)
-    -----------------
-    dict of task -> (N, 2) log fused probabilities (valid logits for ``cross_entropy``).
+    Notes
+    -----
+    ``forward`` returns a dict of task -> (N, 2) log fused probabilities (valid logits for
+    ``cross_entropy``).
     """
 
     def __init__(
