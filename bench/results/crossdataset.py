@@ -127,6 +127,12 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
                 f"{arg_value('model', model)}: no cross-dataset runs; runs exist for {', '.join(models)}"
             )
         models = [model]
+    if not models:  # a table of no model would print nothing at all
+        raise ConfigError(
+            f"only the {BASELINE} baseline has cross-dataset runs in {store.tracking_uri}: the table sets a "
+            f"model against it; run one on a pair (bench run --model NAME --protocol {PROTOCOL.name} ...), "
+            f"or pass --model {BASELINE} for the baseline alone"
+        )
     order = {n: i for i, n in enumerate(dataset_names())}
     trains = sorted({a for a, _ in p["pair"]}, key=order.get)
     tests = sorted({b for _, b in p["pair"]}, key=order.get)

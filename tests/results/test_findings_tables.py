@@ -367,3 +367,22 @@ def test_where_values_of_json_types(env):
     assert len(R.load_store(env["uri"], where="threshold=7").runs) == 1  # one condition as a string
     lrs = [r["train"]["lr"] for r in R.load_store(env["uri"], where=["train.lr=1e-4"]).runs["config"]]
     assert len(lrs) == 2 and all(math.isclose(x, LR) for x in lrs)
+
+
+def test_cross_dataset_table_of_the_baseline_alone_says_so(monkeypatch):
+    """A store with only the majority baseline's cross-dataset runs: one line saying why nothing is shown
+    and how to fill it, instead of an empty output with exit 0; --model majority still shows it."""
+    from bench.core.errors import ConfigError
+    from bench.results import crossdataset as X
+    from bench.results.store import Store
+
+    parents = pd.DataFrame([_parent("maj", "majority", ("deap", "dreamer"))])
+    units = pd.DataFrame(_units("maj", [0.4, 0.5, 0.6, 0.5, 0.4, 0.6], [0.3] * 6))
+    store = Store("cross-dataset-synthetic", "*", None, parents, parents, units)
+    monkeypatch.setattr(X, "cross_store", lambda s: store)
+    with pytest.raises(
+        ConfigError, match=r"^only the majority baseline has cross-dataset runs in .*--model majority"
+    ):
+        R.build("cross-dataset", store)
+    [tab] = R.build("cross-dataset", store, model="majority")
+    assert tab.data["mean"].notna().any()
