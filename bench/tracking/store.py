@@ -1,7 +1,9 @@
 """MLflow tracking: where runs go, how they are found again (resume), and what they are tagged with.
 
 The default store is the one MLflow 3 recommends for local use: a SQLite database, here
-``./mlflow.db`` in the working directory, with artifacts under ``./mlruns``. ``--tracking-uri`` or
+``./mlflow.db`` in the working directory, with artifacts under ``mlruns`` beside it (every experiment
+this project creates in a SQLite store keeps its artifacts next to the database, not in the working
+directory of whichever command created it: :func:`artifact_location`). ``--tracking-uri`` or
 ``$MLFLOW_TRACKING_URI`` point at a shared server instead. The client API is used directly (no global
 active run), so the same code logs from a process pool or a cluster worker.
 """
@@ -194,14 +196,27 @@ def experiment_id(cl, kind: str) -> str:
             exp = cl.get_experiment_by_name(name)
             if exp is None:
                 tags = {f"{TAG}data_kind": kind, EXPERIMENT_KIND[0]: EXPERIMENT_KIND[1]}
+                where = artifact_location(cl.tracking_uri)
                 try:
-                    exp = cl.get_experiment(cl.create_experiment(name, tags=tags))
+                    exp = cl.get_experiment(cl.create_experiment(name, artifact_location=where, tags=tags))
                 except MlflowException:  # created concurrently on a remote server
                     exp = cl.get_experiment_by_name(name)
     if EXPERIMENT_KIND[0] not in exp.tags:
         cl.set_experiment_tag(exp.experiment_id, *EXPERIMENT_KIND)
     check_artifact_root(name, exp.artifact_location)
     return exp.experiment_id
+
+
+def artifact_location(uri: str) -> str | None:
+    """Where a new experiment of a SQLite store keeps its artifacts: ``mlruns`` beside the database
+    file, as an absolute ``file:`` URI; None (the server's or MLflow's default) for any other store.
+
+    Why: MLflow's default for a SQLite store is ``./mlruns`` of the *working directory* at creation, so
+    a store used from a notebook in another folder, or a second command started elsewhere, would leave
+    its artifacts wherever it happened to run. For the default store (``./mlflow.db``) this is the same
+    folder as before. An experiment created earlier keeps the location it was created with."""
+    path = sqlite_path(uri)
+    return None if path is None else (path.resolve().parent / "mlruns").as_uri()
 
 
 def check_artifact_root(experiment: str, location: str | None) -> None:

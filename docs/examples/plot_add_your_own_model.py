@@ -11,7 +11,6 @@ feature maps, one head per task. Synthetic data: its numbers test the harness on
 
 # %%
 import math
-import os
 import tempfile
 from pathlib import Path
 
@@ -59,7 +58,6 @@ print(bench.list_models().query("name == 'tiny-mlp'")[["name", "input", "tasks",
 
 # %%
 workdir = Path(tempfile.mkdtemp())
-os.chdir(workdir)  # MLflow keeps a run's artifacts in ./mlruns of the working folder: a temporary one
 store = f"sqlite:///{workdir / 'mlflow.db'}"
 result = bench.run(
     "tiny-mlp", folds=2, epochs=2, subjects="1-2", model_options={"hidden": 16}, tracking_uri=store

@@ -9,7 +9,6 @@ reference of the trivial baselines. Synthetic data here: the numbers test the ha
 """
 
 # %%
-import os
 import tempfile
 from pathlib import Path
 
@@ -18,7 +17,6 @@ import matplotlib.pyplot as plt
 import bench
 
 workdir = Path(tempfile.mkdtemp())
-os.chdir(workdir)  # MLflow keeps a run's artifacts in ./mlruns of the working folder: a temporary one
 store = f"sqlite:///{workdir / 'mlflow.db'}"
 quiet = {"echo": lambda line: None}
 for model in ("mtcnn", "majority"):

@@ -9,7 +9,6 @@ harness, they say nothing about DEAP or DREAMER.
 """
 
 # %%
-import os
 import tempfile
 from pathlib import Path
 
@@ -18,7 +17,6 @@ import matplotlib.pyplot as plt
 import bench
 
 workdir = Path(tempfile.mkdtemp())
-os.chdir(workdir)  # MLflow keeps a run's artifacts in ./mlruns of the working folder: a temporary one
 store = f"sqlite:///{workdir / 'mlflow.db'}"
 result = bench.run("majority", dataset="deap", test="dreamer", synthetic=True, tracking_uri=store)
 print(result.config.protocol, result.config.dataset, "->", result.config.test_dataset)

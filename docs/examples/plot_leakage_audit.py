@@ -9,7 +9,6 @@ so and kept off leaderboards. Synthetic data: the sizes of the gaps say nothing 
 """
 
 # %%
-import os
 import tempfile
 from pathlib import Path
 
@@ -18,7 +17,6 @@ import matplotlib.pyplot as plt
 import bench
 
 workdir = Path(tempfile.mkdtemp())
-os.chdir(workdir)  # MLflow keeps a run's artifacts in ./mlruns of the working folder: a temporary one
 store = f"sqlite:///{workdir / 'mlflow.db'}"
 quiet = {"echo": lambda line: None, "warn": lambda line: None}
 # MC-CNN (small and fast) for 3 epochs, so that choosing the epoch on the test fold has epochs to choose

@@ -9,7 +9,6 @@ The MLflow store goes to a temporary folder here.
 """
 
 # %%
-import os
 import tempfile
 from pathlib import Path
 
@@ -18,8 +17,7 @@ import matplotlib.pyplot as plt
 import bench
 
 workdir = Path(tempfile.mkdtemp())
-os.chdir(workdir)  # MLflow keeps a run's artifacts in ./mlruns of the working folder: a temporary one
-store = f"sqlite:///{workdir / 'mlflow.db'}"
+store = f"sqlite:///{workdir / 'mlflow.db'}"  # its artifacts go beside it, in workdir/mlruns
 result = bench.run("mtcnn", folds=2, epochs=1, subjects="1-2", tracking_uri=store)
 print(result.parent_run_id, result.run_key)
 

@@ -461,3 +461,25 @@ def test_license_is_the_mit_text_pyproject_names():
     flat = " ".join(text.split())
     assert "Permission is hereby granted, free of charge, to any person obtaining a copy" in flat
     assert 'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND' in flat
+
+
+def test_a_sqlite_stores_artifacts_live_beside_it_not_in_the_working_directory(deap_dir, tmp_path):
+    """A store used from another folder (a notebook, a second command): its runs' artifacts go to
+    ``mlruns`` next to the database, and nothing is written into the working directory."""
+    store_dir, elsewhere = tmp_path / "store", tmp_path / "elsewhere"
+    store_dir.mkdir()
+    elsewhere.mkdir()
+    uri = f"sqlite:///{store_dir / 'mlflow.db'}"
+    cwd = Path.cwd()
+    os.chdir(elsewhere)
+    try:
+        cfg = RunConfig(model="majority", n_folds=2)
+        runner.run_experiment(cfg, tracking_uri=uri, prepared=runner.prepare(cfg, deap=deap_dir))
+    finally:
+        os.chdir(cwd)
+    assert list(elsewhere.iterdir()) == []
+    exp = client(uri).get_experiment_by_name(EXPERIMENTS["synthetic"])
+    assert exp.artifact_location == (store_dir / "mlruns").as_uri()
+    assert list((store_dir / "mlruns").rglob("*predictions.csv"))  # the units' artifacts are there
+    assert tracking.artifact_location("sqlite:///relative.db") == (cwd / "mlruns").as_uri()
+    assert tracking.artifact_location("http://127.0.0.1:5000") is None  # a server chooses its own
