@@ -181,11 +181,11 @@ def check_trial(value: object, where: object, key: str) -> np.ndarray:
         raise DataError(f"{where}: {key} has shape {value.shape}, expected ({len(CHANNELS)}, samples)")
     if value.shape[1] < MIN_SECONDS * SFREQ:
         raise DataError(f"{where}: {key} has {value.shape[1]} samples, shorter than {MIN_SECONDS:g} s")
-    out = value.astype(np.float32)  # checked after the cast: a float64 beyond float32's range is refused
-    bad = first_non_finite(out)
-    if bad is not None:
-        raise DataError(f"{where}: non-finite value in {key} at channel {CHANNELS[bad[0]]}, sample {bad[1]}")
-    return out
+    for what, values in (("non-finite value", value), ("value beyond float32's range", _float32(value))):
+        bad = first_non_finite(values)
+        if bad is not None:
+            raise DataError(f"{where}: {what} in {key} at channel {CHANNELS[bad[0]]}, sample {bad[1]}")
+    return _float32(value)
 
 
 def check_features(value: object, where: object, key: str) -> np.ndarray:
@@ -200,14 +200,24 @@ def check_features(value: object, where: object, key: str) -> np.ndarray:
         or not value.shape[1]
     ):
         raise DataError(f"{where}: {key} has shape {value.shape}, expected {want}")
-    out = np.ascontiguousarray(value.astype(np.float32).transpose(1, 0, 2))
-    bad = first_non_finite(out)
-    if bad is not None:
-        raise DataError(
-            f"{where}: non-finite value in {key} at window {bad[0]}, channel {CHANNELS[bad[1]]}, "
-            f"band {BANDS[bad[2]][0]}"
-        )
+    out = np.ascontiguousarray(_float32(value).transpose(1, 0, 2))
+    for what, values in (
+        ("non-finite value", value.transpose(1, 0, 2)),
+        ("value beyond float32's range", out),
+    ):
+        bad = first_non_finite(values)
+        if bad is not None:
+            raise DataError(
+                f"{where}: {what} in {key} at window {bad[0]}, channel {CHANNELS[bad[1]]}, "
+                f"band {BANDS[bad[2]][0]}"
+            )
     return out
+
+
+def _float32(value: np.ndarray) -> np.ndarray:
+    """``value`` as float32; a value beyond float32's range becomes inf (the callers refuse it)."""
+    with np.errstate(over="ignore"):
+        return value.astype(np.float32)
 
 
 @dataclass(frozen=True)
