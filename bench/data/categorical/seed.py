@@ -34,11 +34,13 @@ The synthetic twin
 prefixes of :data:`PREFIXES`, variables in MATLAB's name order, ``label.mat`` (the real :data:`LABELS`)
 in both folders, a ``readme.txt`` saying it is synthetic, and ``SYNTHETIC.json`` at the root. Trials are
 short (``seconds``, drawn once per clip position so every subject and session shares them, like the
-films). The signals and the planted class effect are :func:`~bench.data.categorical.seed_common.
-twin_signals`' (alpha power at the 14 frontal channels multiplied by ``exp(effect * class)``); the
-feature files are computed from them (:func:`~bench.data.categorical.seed_common.band_features`, then
-each smoothing; dasm/rasm/asm/dcau from the smoothed DE over :data:`DASM_PAIRS` and
-:data:`DCAU_PAIRS`, the twin's own choice of pairs: the real pair lists are not documented publicly).
+films). The signals and the planted class effect come from
+:func:`~bench.data.categorical.seed_common.twin_signals`: alpha power at the 14 frontal channels is
+multiplied by ``exp(effect * class index)``, so negative < neutral < positive. The feature files are
+computed from the twin's own signals (:func:`~bench.data.categorical.seed_common.band_features` over
+1-s windows, then each smoothing); dasm/rasm/asm/dcau are computed from the smoothed DE over
+:data:`DASM_PAIRS` and :data:`DCAU_PAIRS`, pairs the twin chose itself, as the real pair lists are not
+documented publicly.
 """
 
 from __future__ import annotations

@@ -29,7 +29,26 @@ Published features
 Per trial, variables ``{kind}_{smoothing}{N}`` of shape (62, W, 5): W windows (SEED: 1 s, SEED-IV: 4 s),
 the five :data:`BANDS`; ``kind`` is ``de`` (differential entropy) or ``psd``, ``smoothing`` is
 ``movingAve`` or ``LDS`` (a linear dynamical system smoother). The readers return them as (W, 62, 5)
-float32 arrays in a :class:`PublishedFeatures`.
+float32 arrays in a :class:`PublishedFeatures` (shared by both datasets' feature readers).
+
+Checks
+------
+An EEG variable must be a real float array (the files hold float64) of 62 rows and at least
+:data:`MIN_SECONDS` of samples, every value finite and within float32's range (the readers return
+float32); a feature variable a (62, W >= 1, 5) float array, likewise finite. Each failure is one
+:class:`~bench.core.errors.DataError` naming the file, the variable and the first bad value's place.
+
+Synthetic twins
+---------------
+Both twins draw their signals from :func:`twin_signals` (1/f Gaussian noise with an alpha peak, ~15 uV
+RMS, random per-session and per-trial log-amplitude gains per channel and band, sd 0.2 each) and plant
+one class effect: a trial of class index ``c`` has the alpha (8-14 Hz) amplitude of the 14 frontal
+channels :data:`EFFECT_CHANNELS` multiplied by ``exp(EFFECT_LOG_AMPLITUDE * effect * c)``, i.e. its
+alpha power by ``exp(effect * c)``. Their feature files are computed from those signals by
+:func:`band_features` (DE of the FFT-band-passed trial per window, PSD the log mean periodogram per
+window), then :func:`moving_average` (centred, 5 windows) or :func:`lds_smooth` (random-walk Kalman +
+RTS smoother, Q/R = 0.1). Variables are written in MATLAB's name order, with the fixed header text of
+:func:`~bench.data.datasets.matfile.save_mat`, so the same arguments give the same bytes.
 """
 
 from __future__ import annotations
