@@ -66,15 +66,21 @@ def safe_load_pickle(path: Path) -> object:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return safe_loads(raw, path)
+
+
+def safe_loads(raw: bytes, where: object) -> object:
+    """:func:`safe_load_pickle` of pickled bytes held elsewhere (a member of an ``.npz`` file): the same
+    restricted unpickler, every failure one :class:`DataError` line naming ``where``."""
     try:
         return _RestrictedUnpickler(io.BytesIO(raw), encoding="latin1").load()
     except pickle.UnpicklingError as exc:
         msg = str(exc)
         if msg.startswith("refused"):
-            raise DataError(f"{path}: unsafe pickle, {msg}") from None
-        raise DataError(f"{path}: not a valid pickle ({msg})") from None
+            raise DataError(f"{where}: unsafe pickle, {msg}") from None
+        raise DataError(f"{where}: not a valid pickle ({msg})") from None
     except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError) as exc:
-        raise DataError(f"{path}: truncated or not a DEAP pickle ({type(exc).__name__}: {exc})") from None
+        raise DataError(f"{where}: truncated or not a data pickle ({type(exc).__name__}: {exc})") from None
 
 
 def load_mat(path: Path, variable_names: Sequence[str] | None = None, **options) -> dict:

@@ -63,17 +63,11 @@ from bench.core.errors import DataError
 from bench.core.files import atomic_write
 from bench.data.categorical.cnt import check_cnt_header, write_cnt
 from bench.data.categorical.recording import SessionRecording
-from bench.data.safeload import _RestrictedUnpickler
+from bench.data.categorical.seed_common import CHANNELS as EEG_CHANNELS
+from bench.data.safeload import safe_loads
 from bench.data.synthetic import MARKER
 
 NAME = "seed-v"
-EEG_CHANNELS: tuple[str, ...] = (
-    "FP1", "FPZ", "FP2", "AF3", "AF4", "F7", "F5", "F3", "F1", "FZ", "F2", "F4", "F6", "F8", "FT7", "FC5",
-    "FC3", "FC1", "FCZ", "FC2", "FC4", "FC6", "FT8", "T7", "C5", "C3", "C1", "CZ", "C2", "C4", "C6", "T8",
-    "TP7", "CP5", "CP3", "CP1", "CPZ", "CP2", "CP4", "CP6", "TP8", "P7", "P5", "P3", "P1", "PZ", "P2", "P4",
-    "P6", "P8", "PO7", "PO5", "PO3", "POZ", "PO4", "PO6", "PO8", "CB1", "O1", "OZ", "O2", "CB2",
-)  # fmt: skip
-"""The 62 EEG channels in the order the public readers return them (the SEED family's cap)."""
 OTHER_CHANNELS: tuple[str, ...] = ("M1", "M2", "VEO", "HEO")
 """The files' other channels (mastoids, EOG): dropped."""
 N_FILE_CHANNELS = len(EEG_CHANNELS) + len(OTHER_CHANNELS)
@@ -237,14 +231,7 @@ class DEFeatures:
 
 
 def _unpickle(raw: bytes, where: str) -> object:
-    try:
-        return _RestrictedUnpickler(io.BytesIO(raw), encoding="latin1").load()
-    except pickle.UnpicklingError as exc:
-        if str(exc).startswith("refused"):
-            raise DataError(f"{where}: unsafe pickle, {exc}") from None
-        raise DataError(f"{where}: not a valid pickle ({exc})") from None
-    except Exception as exc:  # a corrupt pickle raises many types
-        raise DataError(f"{where}: not a valid pickle ({_one_line(exc)})") from None
+    return safe_loads(raw, where)
 
 
 def _npz_member(path: Path, name: str) -> object:
