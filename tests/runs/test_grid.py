@@ -234,7 +234,7 @@ ablation (6 variants x 2 + single-task 4), cross-subject (3 x 3 + 4 x 2 x 3)."""
 
 def test_smoke_preset_plans_and_matches_bench_run_keys():
     """Every entry plans on the embedded default; a grid entry is the same run as its `bench run`."""
-    from bench.cli.run import build_config
+    from bench.api.settings import build_config
     from bench.config.run import RunConfig
     from bench.runs.plan import prepare
 
