@@ -109,14 +109,19 @@ def test_dataset_threshold_and_subjects_follow_the_dataset(tmp_path):
 
 
 def _run_pair(tmp_path, effect_in_test: float) -> dict:
-    """AMIGOS twin (6 subjects) -> DREAMER twin (8 subjects): MT-CNN and the majority baseline, then the
-    cross-dataset table's numbers for MT-CNN."""
+    """AMIGOS twin (6 subjects) -> DREAMER twin (12 subjects): MT-CNN and the majority baseline, then the
+    cross-dataset table's numbers for MT-CNN.
+
+    12 test subjects, not 8: with 8, one subject whose labels favour the majority answer decided the
+    Wilcoxon test (p = 14/256 = 0.055 for arousal after a change of dropout generator, with the mean 15
+    points above the baseline); with 12 the planted effect gives p = 0.002-0.006 and none gives 0.6-0.9
+    (measured), far from the 0.05 line on either side."""
     from bench.results import build, load_store
     from bench.runs.runner import run_experiment
 
     train = synthetic_source(SyntheticConfig(dataset="amigos", n_subjects=6, n_trials=16, seed=1))
     test = synthetic_source(
-        SyntheticConfig(dataset="dreamer", n_subjects=8, n_trials=18, seed=2, effect_size=effect_in_test)
+        SyntheticConfig(dataset="dreamer", n_subjects=12, n_trials=18, seed=2, effect_size=effect_in_test)
     )
     cf = _cross(train, test)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -133,10 +138,10 @@ def test_a_shared_planted_effect_carries_across_datasets(tmp_path):
     rows = _run_pair(tmp_path, effect_in_test=1.0)
     for task in ("valence", "arousal"):
         r = rows[task]
-        assert r.n == 8 and r.over == "subjects"
+        assert r.n == 12 and r.over == "subjects"
         assert r.mean > r.majority + 0.1, (task, r.mean, r.majority)
         assert r.mean > r.best_constant + 0.05, (task, r.mean, r.best_constant)
-        assert r.p_vs_majority < 0.05  # one-sided Wilcoxon over the 8 test subjects (smallest p 1/256)
+        assert r.p_vs_majority < 0.05  # one-sided Wilcoxon over the 12 test subjects (smallest p 1/4096)
 
 
 @pytest.mark.slow

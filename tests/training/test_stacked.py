@@ -222,6 +222,20 @@ def _subject_run(features, uri, stack: int):
     return runner.run_experiment(cfg, tracking_uri=uri, prepared=runner.prepare(cfg, features=features))
 
 
+RUN_ROUNDING = 1e-3
+"""How far a stacked run's test probabilities may lie from the one-at-a-time run's after its 2 epochs.
+
+The two paths do the same steps on the same batches, in different arithmetic: one at a time trains with
+the fused Adam (:func:`bench.training.step.make_optimizer`) and channels-last kernels on the CPU, the
+stack with its vmapped Adam and contiguous kernels, so each step's update differs by float rounding
+(relative ~1e-7), and at ``LINEAR_ADAM_EPS`` each later step passes a difference on scaled by at most
+``lr / eps = 0.1`` per unit of gradient. Measured after 2 epochs: 1.7e-4 at most (Intel Xeon, 2026-12-06;
+1e-7 before the fused Adam, when both paths ran the same Adam arithmetic). The bookkeeping itself
+(batches, steps, LR schedule, early stopping, restore) is compared exactly by
+:func:`test_fit_stacked_equals_fit_one_at_a_time`; this run-level bound checks the units, their logged
+metrics and the resume on top of it."""
+
+
 @pytest.mark.slow
 def test_stacked_run_equals_one_at_a_time_run(features, tmp_path):
     """Subject-specific mccnn (dropout 0, valence, Adam eps 1e-2), 2 subjects x 2 folds = 4 units:
@@ -234,12 +248,14 @@ def test_stacked_run_equals_one_at_a_time_run(features, tmp_path):
     by_key = {u.unit.key: u for u in plain.units}
     for u in stacked.units:
         ref = by_key[u.unit.key]
-        # probabilities within rounding (see LINEAR_ADAM_EPS); decisions and rankings, and so every test
-        # metric, are equal unless a probability lies within that rounding of 0.5 or of another one (AUC)
+        # probabilities within RUN_ROUNDING; decisions and rankings, and so every test metric, are equal
+        # unless a probability lies within that of 0.5 or of another one (AUC)
         p, p_ref = u.predictions["p_valence"].to_numpy(), ref.predictions["p_valence"].to_numpy()
-        np.testing.assert_allclose(p, p_ref, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(p, p_ref, atol=RUN_ROUNDING, rtol=0)
         gaps = np.diff(np.sort(p_ref))
-        borderline = bool(np.any(np.abs(p_ref - 0.5) <= 1e-4) or np.any((gaps > 0) & (gaps <= 2e-4)))
+        borderline = bool(
+            np.any(np.abs(p_ref - 0.5) <= RUN_ROUNDING) or np.any((gaps > 0) & (gaps <= 2 * RUN_ROUNDING))
+        )
         for k, v in u.metrics.items():
             if k in ("epochs_run", "best_epoch", "n_train") or (k.startswith("test_") and not borderline):
                 assert v == pytest.approx(ref.metrics[k], abs=1e-4, nan_ok=True), (u.unit.key, k)
