@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from bench.core.tasks import n_classes
 from bench.data.channels import grid_shape
 from bench.data.inputs import TASKS, InputSpec
 from bench.models.layers import SameConv2d, check_input, check_tasks, keras_init_
@@ -114,7 +115,7 @@ class CRNN4D(nn.Module):
             )
         )
         self.lstm = nn.LSTM(512, lstm_hidden, batch_first=True)
-        self.heads = nn.ModuleDict({t: nn.Linear(lstm_hidden, 2) for t in self.tasks})
+        self.heads = nn.ModuleDict({t: nn.Linear(lstm_hidden, n_classes(t)) for t in self.tasks})
         if faithful_keras:
             keras_init_(self)
 

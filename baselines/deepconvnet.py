@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from baselines.timedomain import SIGNAL_SPEC, check_samples, out_len, signal_dims, temporal_spatial_conv
+from bench.core.tasks import n_classes
 from bench.data.inputs import TASKS, InputSpec
 from bench.models.layers import check_input, check_tasks, dropout_layer, make_batch_norm
 from bench.models.registry import register_model
@@ -144,7 +145,9 @@ class DeepConvNet(nn.Module):
             ]
         layers.append(("flatten", nn.Flatten()))
         self.body = nn.Sequential(OrderedDict(layers))
-        self.heads = nn.ModuleDict({t: nn.Linear(FILTERS[-1] * time_left(s), 2) for t in self.tasks})
+        self.heads = nn.ModuleDict(
+            {t: nn.Linear(FILTERS[-1] * time_left(s), n_classes(t)) for t in self.tasks}
+        )
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         check_input(x, self._sample_shape, "deepconvnet")

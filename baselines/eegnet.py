@@ -21,6 +21,7 @@ from baselines.timedomain import (
     signal_dims,
     window_moments,
 )
+from bench.core.tasks import n_classes
 from bench.data.inputs import TASKS, InputSpec
 from bench.models.layers import check_input, check_tasks, dropout_layer, keras_init_, make_batch_norm
 from bench.models.registry import register_model
@@ -195,7 +196,9 @@ class EEGNet(nn.Module):
             )
         )
         n_flat = F2 * (s // POOLS[0] // POOLS[1])
-        self.heads = nn.ModuleDict({t: MaxNormLinear(n_flat, 2, max_norm=0.25) for t in self.tasks})
+        self.heads = nn.ModuleDict(
+            {t: MaxNormLinear(n_flat, n_classes(t), max_norm=0.25) for t in self.tasks}
+        )
         if faithful_keras:
             keras_init_(self)
 

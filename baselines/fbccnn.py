@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from bench.core.tasks import n_classes
 from bench.data.channels import grid_shape
 from bench.data.inputs import TASKS, InputSpec
 from bench.models.layers import check_input, check_tasks, make_batch_norm
@@ -91,7 +92,7 @@ class FBCCNN(nn.Module):
         layers["dense2"] = nn.Linear(512, 128)
         layers["relu_d2"] = nn.ReLU()
         self.body = nn.Sequential(layers)
-        self.heads = nn.ModuleDict({t: nn.Linear(128, 2) for t in self.tasks})
+        self.heads = nn.ModuleDict({t: nn.Linear(128, n_classes(t)) for t in self.tasks})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         check_input(x, self._sample_shape, "fbccnn")

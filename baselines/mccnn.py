@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from bench.core.tasks import n_classes
 from bench.data.channels import grid_shape
 from bench.data.inputs import TASKS, InputSpec
 from bench.models.layers import SameConv2d, check_input, check_tasks, dropout_layer, make_batch_norm
@@ -108,7 +109,7 @@ class MultiColumnCNN(nn.Module):
 
     Notes
     -----
-    ``forward`` returns a dict of task -> (N, 2) log fused probabilities (valid logits for
+    ``forward`` returns a dict of task -> (N, k) log fused probabilities (valid logits for
     ``cross_entropy``).
     """
 
@@ -140,7 +141,7 @@ class MultiColumnCNN(nn.Module):
             _Column(input_spec.n_maps(), hw, k, dropout, batch_norm) for k in kernel_sizes
         )
         self.heads = nn.ModuleDict(
-            {t: nn.ModuleList(nn.Linear(128, 2) for _ in kernel_sizes) for t in self.tasks}
+            {t: nn.ModuleList(nn.Linear(128, n_classes(t)) for _ in kernel_sizes) for t in self.tasks}
         )
         # zeros -> equal weights at start; frozen for fusion="mean"
         self.fusion_logits = nn.ParameterDict(

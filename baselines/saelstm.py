@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.core.tasks import n_classes
 from bench.data.inputs import TASKS, InputSpec
 from bench.models.layers import check_input, check_tasks, dropout_layer
 from bench.models.registry import PAPER_RECIPE_NOT_STATED, register_model
@@ -109,7 +110,7 @@ class SAELSTM(nn.Module):
         self.decoder = nn.Sequential(nn.Linear(n_sources, sae_hidden), nn.Tanh(), nn.Linear(sae_hidden, n_ch))
         self.lstm = nn.LSTM(n_sources * n_feat, lstm_hidden, batch_first=True)
         self.drop = dropout_layer(dropout)
-        self.heads = nn.ModuleDict({t: nn.Linear(lstm_hidden, 2) for t in self.tasks})
+        self.heads = nn.ModuleDict({t: nn.Linear(lstm_hidden, n_classes(t)) for t in self.tasks})
         self._recon_loss: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

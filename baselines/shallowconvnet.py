@@ -16,6 +16,7 @@ from baselines.timedomain import (
     signal_dims,
     temporal_spatial_conv,
 )
+from bench.core.tasks import n_classes
 from bench.data.inputs import TASKS, InputSpec
 from bench.models.layers import check_input, check_tasks, dropout_layer, make_batch_norm
 from bench.models.registry import register_model
@@ -136,7 +137,7 @@ class ShallowConvNet(nn.Module):
         self.bn = make_batch_norm("2d", n_filters, enabled=batch_norm, keras=False)
         self.pool = nn.AvgPool2d((1, p), stride=(1, stride))
         self.classifier_input = nn.Sequential(OrderedDict(drop=dropout_layer(dropout), flatten=nn.Flatten()))
-        self.heads = nn.ModuleDict({t: nn.Linear(n_filters * length(s), 2) for t in self.tasks})
+        self.heads = nn.ModuleDict({t: nn.Linear(n_filters * length(s), n_classes(t)) for t in self.tasks})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         check_input(x, self._sample_shape, "shallowconvnet")

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 import torch
 from torch import nn
 
+from bench.core.tasks import n_classes
 from bench.data.inputs import TASKS, InputSpec
 from bench.models.layers import check_tasks
 from bench.models.registry import register_model
@@ -23,13 +24,20 @@ _COMMON_NOTES = (
 
 
 class _LabelPrior(nn.Module):
-    """Shared part: per-task class prior from the training labels, stored as a buffer."""
+    """Shared part: per-task class prior from the training labels, stored as a buffer.
+
+    ``prior`` is (tasks, most classes of any task): row i holds task i's class frequencies in its first
+    ``n_classes`` entries (the rest stay 0; binary tasks only: (tasks, 2), as before k-class tasks)."""
 
     def __init__(self, tasks: Iterable[str] = TASKS, input_spec: InputSpec | None = None) -> None:
         super().__init__()
         self.tasks = check_tasks(tasks)
         self.input_spec = input_spec or InputSpec()
-        self.register_buffer("prior", torch.full((len(self.tasks), 2), 0.5))
+        self.n_classes = tuple(n_classes(t) for t in self.tasks)
+        prior = torch.zeros((len(self.tasks), max(self.n_classes)))
+        for i, k in enumerate(self.n_classes):
+            prior[i, :k] = 1.0 / k
+        self.register_buffer("prior", prior)
         # a buffer, so a saved and reloaded baseline stays fitted
         self.register_buffer("fitted", torch.tensor(False))
 
@@ -38,17 +46,17 @@ class _LabelPrior(nn.Module):
 
         Parameters
         ----------
-        labels : dict of task -> tensor of 0/1 ints
-            Training-fold labels for (at least) every task the model was built with.
+        labels : dict of task -> tensor of class indices
+            Training-fold labels (0 .. n_classes - 1) for (at least) every task the model was built with.
         """
-        for i, t in enumerate(self.tasks):
+        for i, (t, k) in enumerate(zip(self.tasks, self.n_classes, strict=True)):
             if t not in labels:
                 raise ValueError(f"fit_labels: no labels for task {t!r}")
             y = torch.as_tensor(labels[t]).reshape(-1).long()
-            if y.numel() == 0 or bool(((y != 0) & (y != 1)).any()):
-                raise ValueError(f"fit_labels: labels for {t!r} must be a non-empty set of 0/1 values")
-            counts = torch.bincount(y, minlength=2).to(self.prior)
-            self.prior[i] = counts / counts.sum()
+            if y.numel() == 0 or bool(((y < 0) | (y >= k)).any()):
+                raise ValueError(f"fit_labels: labels for {t!r} must be a non-empty set of values 0-{k - 1}")
+            counts = torch.bincount(y, minlength=k).to(self.prior)
+            self.prior[i, :k] = counts / counts.sum()
         self.fitted.fill_(True)
 
     def _check_fitted(self) -> None:
@@ -82,7 +90,10 @@ class MajorityClass(_LabelPrior):
         self._check_fitted()
         n = x.shape[0]
         logp = torch.log(self.prior.clamp_min(1e-12))
-        return {t: logp[i].expand(n, 2).to(x.device) for i, t in enumerate(self.tasks)}
+        return {
+            t: logp[i, :k].expand(n, k).to(x.device)
+            for i, (t, k) in enumerate(zip(self.tasks, self.n_classes, strict=True))
+        }
 
 
 @register_model(
@@ -96,9 +107,10 @@ class MajorityClass(_LabelPrior):
     fidelity="exact",
     notes=(
         *_COMMON_NOTES,
-        "Each prediction is drawn from Bernoulli(training share of class 1) with a torch.Generator seeded "
-        "by `seed` at fit_labels time: the same seed and call sequence gives the same predictions.",
-        "Logits are one-hot (1 for the drawn class, 0 for the other).",
+        "Each prediction is drawn from the training class shares (binary: Bernoulli(share of class 1)) with "
+        "a torch.Generator seeded by `seed` at fit_labels time: the same seed and call sequence gives the "
+        "same predictions.",
+        "Logits are one-hot (1 for the drawn class, 0 for the others).",
     ),
     defaults={"seed": 0},
     trainable=False,
@@ -127,8 +139,11 @@ class PriorSampler(_LabelPrior):
         self._check_fitted()
         n = x.shape[0]
         out = {}
-        for i, t in enumerate(self.tasks):
-            p_high = self.prior[i, 1].detach().cpu().float()
-            draw = (torch.rand(n, generator=self._generator) < p_high).long()
-            out[t] = nn.functional.one_hot(draw, 2).to(device=x.device, dtype=torch.float32)
+        for i, (t, k) in enumerate(zip(self.tasks, self.n_classes, strict=True)):
+            prior = self.prior[i, :k].detach().cpu().float()
+            if k == 2:  # the binary draw as it always was: the same predictions for the same seed
+                draw = (torch.rand(n, generator=self._generator) < prior[1]).long()
+            else:
+                draw = torch.multinomial(prior, n, replacement=True, generator=self._generator)
+            out[t] = nn.functional.one_hot(draw, k).to(device=x.device, dtype=torch.float32)
         return out

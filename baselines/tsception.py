@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.timedomain import SIGNAL_SPEC, check_samples, out_len, signal_dims
+from bench.core.tasks import n_classes
 from bench.data.channels import mirror_index
 from bench.data.datasets import list_datasets
 from bench.data.inputs import SIGNAL_SFREQ, TASKS, InputSpec
@@ -227,7 +228,7 @@ class TSception(nn.Module):
         self.hidden = nn.Sequential(
             OrderedDict(dense=nn.Linear(num_S, hidden), relu=nn.ReLU(), drop=dropout_layer(dropout))
         )
-        self.heads = nn.ModuleDict({t: nn.Linear(hidden, 2) for t in self.tasks})
+        self.heads = nn.ModuleDict({t: nn.Linear(hidden, n_classes(t)) for t in self.tasks})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         check_input(x, self._sample_shape, "tsception")

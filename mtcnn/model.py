@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from bench.core.checks import check_number
+from bench.core.tasks import n_classes
 from bench.data.channels import grid_shape
 from bench.data.inputs import TASKS, InputSpec
 from bench.data.peripheral import PERIPHERAL_FEATURES
@@ -204,7 +205,7 @@ class MTCNN(nn.Module):
                 )
             )
             width += PERIPHERAL_UNITS
-        self.heads = nn.ModuleDict({t: nn.Linear(width, 2) for t in self.tasks})
+        self.heads = nn.ModuleDict({t: nn.Linear(width, n_classes(t)) for t in self.tasks})
         if faithful_keras:
             keras_init_(self)
 

@@ -78,8 +78,9 @@ def make_folds(
         Registered protocol name.
     subject, trial : arrays, shape (N,)
         Group ids per sample (DEAP subject number, trial index within the subject).
-    labels : array, shape (N, 2)
-        Binary labels (valence, arousal); folds are stratified on the pair where the unit allows.
+    labels : array, shape (N, tasks)
+        Class labels per task (DEAP: binary valence, arousal); folds are stratified on the combination
+        of the tasks' classes where the unit allows (:func:`protocols.splits.strata_of`).
     split : {"segment", "trial", "subject"}, optional
         Split unit; default: the protocol's.
     n_folds : int

@@ -43,9 +43,18 @@ class Fold:
 
 
 def strata_of(labels: np.ndarray) -> np.ndarray:
-    """One stratum per (valence, arousal) class pair, so both tasks stay balanced across folds."""
+    """One stratum per combination of the tasks' classes (valence x arousal: 4; one k-class task: k), so
+    every task stays balanced across folds.
+
+    Strata are numbered in the lexicographic order of the class tuples: for two binary tasks that is
+    ``2 * valence + arousal``, the numbering folds were always stratified on (same folds, same run keys).
+    """
     labels = np.asarray(labels)
-    return labels[:, 0] * 2 + labels[:, 1] if labels.ndim == 2 and labels.shape[1] > 1 else labels.ravel()
+    if labels.ndim != 2 or labels.shape[1] == 1:
+        return labels.ravel()
+    if labels.shape[1] == 2 and labels.size and labels.min() >= 0 and labels.max() <= 1:
+        return labels[:, 0] * 2 + labels[:, 1]
+    return np.unique(labels, axis=0, return_inverse=True)[1].reshape(-1)
 
 
 def unit_groups(unit: str, subject: np.ndarray, trial: np.ndarray) -> np.ndarray | None:

@@ -312,13 +312,14 @@ def plan_run(
         "lr_decay": False if no_lr_decay else None, "balance": False if no_balance else None,
         "stack": stack,
     }  # fmt: skip
-    sub = parse_subjects(words(subjects), data.name(file_cfg.get("dataset")))
+    read_dataset = get_dataset(data.name(file_cfg.get("dataset")))
+    sub = parse_subjects(words(subjects), read_dataset.name)
     d = build_config(
         file_cfg, train=train, feature_config=overrides(feature_options, "-F/--feature"),
         model_options=overrides(model_options, "-M/--model-option"), **data.config_values(),
         model=model, protocol=data.protocol(protocol, file_cfg.get("protocol")), split=split,
         n_folds=folds, seed=seed, device=device,
-        subjects=tuple(sub) if sub else None, tasks=csv_choices(tasks, "--tasks", ("valence", "arousal")),
+        subjects=tuple(sub) if sub else None, tasks=csv_choices(tasks, "--tasks", read_dataset.tasks),
         features=csv_choices(features, "--features", FEATURE_KINDS), single_task=single_task or None,
         audit=csv_choices(audit, "--audit", ("select-on-test",)), num_threads=threads, recipe=recipe,
         log_model=log_model or None, compile=compile or None,

@@ -28,6 +28,7 @@ from bench.cli.common import (
 )
 from bench.cli.run_progress import format_duration, make_reporter, verbosity
 from bench.config.ablation import variant_name
+from bench.core.tasks import get_task, n_classes
 from bench.core.terminal import NAME, Col, FitTable
 from bench.data.datasets import get_dataset
 from bench.data.inputs import FEATURE_KINDS
@@ -64,23 +65,26 @@ def results_table(res) -> FitTable:
         data += f" ({get_dataset(cfg.dataset).title} -> {get_dataset(cfg.test_dataset).title})"
     title = f"{cfg.model} | {cfg.protocol} | split {res.split} | variant {variant} | {data}"
     title += " | LEAKY" if res.leaky else ""
+    short = {t: get_task(t).short for t in cfg.tasks}
+    binary = all(n_classes(t) == 2 for t in cfg.tasks)
     caption = (
         "In % on the test parts. "
-        + ", ".join(f"{t[0].upper()} = {t}" for t in cfg.tasks)
+        + ", ".join(f"{short[t]} = {t}" for t in cfg.tasks)
         + ". acc, bal acc, AUC: per window; trial acc: window probabilities averaged per trial "
-        "(high only if the mean > 0.5)."
+        + ("(high only if the mean > 0.5)." if binary else "(the most probable class of the mean).")
     )
     columns = [Col("unit", NAME)]
     columns += [
-        Col(f"{t[0].upper()} {h}", priority=TABLE_PRIORITIES.get(h))
-        for t in cfg.tasks
-        for _, h in TABLE_METRICS
+        Col(f"{short[t]} {h}", priority=TABLE_PRIORITIES.get(h)) for t in cfg.tasks for _, h in TABLE_METRICS
     ]
     columns += [Col(h, priority=TABLE_PRIORITIES[h]) for h in ("epochs", "time s")]
     by_key: dict[tuple, dict] = {}
     for u in res.units:
         key = (u.unit.subject or 0, u.unit.fold)
-        row = by_key.setdefault(key, {"name": u.unit.key.removesuffix("-valence").removesuffix("-arousal")})
+        name = u.unit.key
+        for t in cfg.tasks:  # a single-task unit's key ends with its task; the row holds every task's
+            name = name.removesuffix(f"-{t}")
+        row = by_key.setdefault(key, {"name": name})
         row.update(u.metrics)
         row["epochs"] = max(row.get("epochs", 0), u.metrics.get("epochs_run", 0))
         row["time"] = row.get("time", 0) + u.metrics.get("fit_seconds", 0)
@@ -139,7 +143,11 @@ def register(app: typer.Typer) -> None:
             help="auto (default: bf16 autocast where the hardware has it natively and the model's parity "
             "is shown, see `bench models NAME`; else fp32) | fp32 | bf16",
         ),  # fmt: skip
-        tasks: str | None = typer.Option(None, "--tasks", help="valence,arousal (default both)"),
+        tasks: str | None = typer.Option(
+            None,
+            "--tasks",
+            help="tasks of the dataset's labels, comma-separated (default: all; DEAP: valence,arousal)",
+        ),
         features: str | None = typer.Option(
             None,
             "--features",

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from bench.core.checks import check_number, check_option, check_type
 from bench.core.errors import ConfigError
+from bench.core.tasks import check_tasks
 from bench.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset
 from bench.data.inputs import FEATURE_KINDS
 
@@ -109,7 +110,9 @@ class RunConfig:
     val_fraction: float = 0.2
     seed: int = 0
     subjects: tuple[int, ...] | None = None
-    tasks: tuple[str, ...] = ("valence", "arousal")
+    tasks: tuple[str, ...] | None = None
+    """The tasks a run trains and tests (:mod:`bench.core.tasks`); None: every task of the dataset's labels
+    (DEAP and its kin: valence, arousal)."""
     features: tuple[str, ...] | None = None
     """Override the model's input features (:data:`bench.data.inputs.FEATURE_KINDS`; ablations: ("de",),
     ("psd",); more kinds: ("de", "psd", "dasm"))."""
@@ -160,12 +163,6 @@ class RunConfig:
         check_number("n_folds", self.n_folds, integer=True, low=2)
         check_number("val_fraction", self.val_fraction, low=0, high=1, low_open=True, high_open=True)
         check_number("seed", self.seed, integer=True, low=0)
-        tasks = check_type("tasks", self.tasks, (list, tuple), "a non-empty list of valence, arousal")
-        if not tasks:
-            raise ConfigError(f"tasks={self.tasks!r}: expected a non-empty list of valence, arousal")
-        for t in tasks:
-            check_option("tasks", t, ("valence", "arousal"))
-        object.__setattr__(self, "tasks", tuple(t for t in ("valence", "arousal") if t in tasks))
 
         what = f"a list of {', '.join(FEATURE_KINDS)}"
         if check_type("features", self.features, (list, tuple, None), what) is not None:
@@ -175,6 +172,7 @@ class RunConfig:
         check_option("dataset", self.dataset, dataset_names())
         check_option("test_dataset", self.test_dataset, (None, *dataset_names()))
         check_option("high_if", self.high_if, ("gt", "ge"))
+        self._check_tasks()
         for a in check_type("audit", self.audit, (list, tuple), f"a list of {', '.join(AUDITS)}"):
             check_option("audit", a, AUDITS)
         object.__setattr__(self, "audit", tuple(self.audit))
@@ -192,6 +190,19 @@ class RunConfig:
             for s in check_type("subjects", self.subjects, (list, tuple), what):
                 check_number("subjects", s, integer=True, low=1, high=n)
             object.__setattr__(self, "subjects", tuple(sorted(int(s) for s in self.subjects)))
+
+    def _check_tasks(self) -> None:
+        """``tasks``: None is the dataset's own tasks; a selection must be tasks the dataset's labels (and
+        a cross-dataset run's test dataset's) offer; stored in canonical order, so equal selections give
+        equal run keys."""
+        offered = get_dataset(self.dataset).tasks
+        if self.test_dataset is not None:
+            offered = tuple(t for t in offered if t in get_dataset(self.test_dataset).tasks)
+        if self.tasks is None:
+            object.__setattr__(self, "tasks", check_tasks(offered))
+            return
+        check_type("tasks", self.tasks, (list, tuple), f"a non-empty list of {', '.join(offered)}")
+        object.__setattr__(self, "tasks", check_tasks(self.tasks, offered))
 
     def to_dict(self) -> dict:
         d = asdict(self)

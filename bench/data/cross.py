@@ -149,6 +149,10 @@ def join_inputs(parts: list[ModelInputs]) -> ModelInputs:
     """Samples of several datasets one after the other; ``domain`` numbers the parts 0, 1, ..."""
     if len({p.x.shape[1:] for p in parts}) != 1:
         raise ConfigError(f"cross-dataset: sample shapes differ {[p.x.shape[1:] for p in parts]}")
+    if len({p.label_tasks for p in parts}) != 1:
+        raise ConfigError(
+            f"cross-dataset: the datasets' labels differ {[list(p.label_tasks) for p in parts]}"
+        )
     cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
     return ModelInputs(
         x=cat("x"),
@@ -159,4 +163,5 @@ def join_inputs(parts: list[ModelInputs]) -> ModelInputs:
         segment=cat("segment"),
         spec=parts[0].spec,
         domain=np.concatenate([np.full(len(p), i, dtype=np.int64) for i, p in enumerate(parts)]),
+        label_tasks=parts[0].label_tasks,
     )

@@ -54,6 +54,8 @@ SIGNAL_SFREQ = 128.0
 """Sampling rate of every dataset's recordings as read (each reader resamples to it), Hz."""
 
 TASKS: tuple[str, ...] = ("valence", "arousal")
+"""The tasks of the rating datasets (DEAP and its kin): binarised valence and arousal, the label columns
+of their :class:`ModelInputs` (:mod:`bench.core.tasks` holds every task)."""
 
 
 @dataclass(frozen=True)
@@ -156,9 +158,10 @@ class InputSpec:
 class ModelInputs:
     """Samples for one model: the input array plus the labels and groups protocols need.
 
-    All arrays share the first axis (N samples). ``labels`` holds binary classes (0 low, 1 high) per
-    task in the order of ``TASKS``; ``subject`` is the subject number (DEAP: 1-32), ``trial`` the trial
-    index within the subject (DEAP: 0-39), ``segment`` the sample index within the trial. ``domain`` says
+    All arrays share the first axis (N samples). ``labels`` holds one class index per task (column i for
+    ``label_tasks[i]``; rating datasets: 0 low, 1 high for valence, arousal); ``subject`` is the
+    subject number (DEAP: 1-32), ``trial`` the trial index within the subject (DEAP: 0-39), ``segment``
+    the sample index within the trial. ``domain`` says
     which dataset a sample comes from where inputs of two are joined (cross-dataset: 0 train, 1 test),
     else it is None.
     """
@@ -171,9 +174,19 @@ class ModelInputs:
     segment: np.ndarray
     spec: InputSpec
     domain: np.ndarray | None = None
+    label_tasks: tuple[str, ...] = TASKS
+    """The task of each column of ``labels`` (:mod:`bench.core.tasks` names)."""
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
+
+    def label_columns(self, tasks: tuple[str, ...]) -> list[int]:
+        """The columns of ``labels`` that hold ``tasks``, in that order (a task these labels lack is a
+        programmer error: the run's tasks were checked against the dataset's before)."""
+        missing = [t for t in tasks if t not in self.label_tasks]
+        if missing:
+            raise ValueError(f"tasks {missing} are not among these labels' {list(self.label_tasks)}")
+        return [self.label_tasks.index(t) for t in tasks]
 
 
 def build_inputs(
@@ -311,4 +324,5 @@ def take(inputs: ModelInputs, index: np.ndarray) -> ModelInputs:
         segment=inputs.segment[index],
         spec=inputs.spec,
         domain=None if inputs.domain is None else inputs.domain[index],
+        label_tasks=inputs.label_tasks,
     )

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.data.inputs import TASKS
+from bench.core.tasks import task_names
 
 KERAS_BN_EPS = 1e-3
 """Keras ``BatchNormalization`` default epsilon (PyTorch: 1e-5)."""
@@ -153,10 +153,12 @@ def keras_init_(module: nn.Module) -> nn.Module:
 
 
 def check_tasks(tasks: Iterable[str]) -> tuple[str, ...]:
-    """Validate the task tuple a model is built with."""
+    """Validate the task tuple a model is built with (registered tasks, :mod:`bench.core.tasks`, none
+    twice); returned in the given order, the order of the model's heads."""
     tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
-    if not tasks or any(t not in TASKS for t in tasks) or len(set(tasks)) != len(tasks):
-        raise ValueError(f"tasks={tasks!r} must be a non-empty subset of {TASKS}")
+    known = task_names()
+    if not tasks or any(t not in known for t in tasks) or len(set(tasks)) != len(tasks):
+        raise ValueError(f"tasks={tasks!r} must be a non-empty set of registered tasks ({', '.join(known)})")
     return tasks
 
 

@@ -26,6 +26,7 @@ from bench.config.run import TrainConfig
 from bench.core.checks import check_type
 from bench.core.errors import ConfigError
 from bench.core.registry import Registry
+from bench.core.tasks import task_names
 from bench.data.inputs import FEATURE_KINDS, TASKS, InputSpec
 
 FIDELITIES: tuple[str, ...] = ("exact", "approximate")
@@ -233,10 +234,11 @@ def _check_tasks(tasks: Iterable[str]) -> tuple[str, ...]:
     if isinstance(tasks, str):
         tasks = (tasks,)
     tasks = tuple(tasks)
-    bad = [t for t in tasks if t not in TASKS]
+    known = task_names()
+    bad = [t for t in tasks if t not in known]
     if not tasks or bad or len(set(tasks)) != len(tasks):
         raise ConfigError(
-            f"tasks={tasks!r} is not allowed; use a non-empty subset of {', '.join(TASKS)} without repeats"
+            f"tasks={tasks!r} is not allowed; use a non-empty set of {', '.join(known)} without repeats"
         )
     return tasks
 
@@ -323,8 +325,9 @@ def create_model(
     ----------
     name : str
         Registered model name.
-    tasks : sequence of {"valence", "arousal"}
-        One output head per task; a single task gives a single-task model.
+    tasks : sequence of str
+        Registered tasks (:mod:`bench.core.tasks`); one output head per task, as wide as the task has
+        classes. A single task gives a single-task model.
     features : sequence of :data:`~bench.data.inputs.FEATURE_KINDS`, optional
         Override the default input features (see :func:`resolve_input_spec`).
     n_channels : int, optional

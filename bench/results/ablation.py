@@ -8,7 +8,6 @@ import pandas as pd
 
 from bench.config.ablation import VARIANTS
 from bench.core import stats
-from bench.data.inputs import TASKS
 from bench.results.cells import METRIC_COLUMNS, cell, cell_fields, diff, paired_test
 from bench.results.store import Store, find_parent
 from bench.results.table import (
@@ -71,7 +70,7 @@ def ablation_table(
         absent = missing(store, model, protocol, split, variant=v)
         if par is None and store.asks(model, protocol, split, variant=v):
             commands.append(run_command(store, model, protocol, split, variant=v, ref=ref))
-        for task in TASKS:
+        for task in store.tasks:
             c, cf = cell(store, par, task, metric), cell(store, full, task, metric)
             test = (
                 paired_test(store, par, full, task, metric)

@@ -25,6 +25,7 @@ import pandas as pd
 
 from bench.core import stats
 from bench.core.checks import check_option
+from bench.core.tasks import get_task, task_names
 from bench.results.naming import arg
 from bench.results.store import Store
 
@@ -172,11 +173,18 @@ def subjects_test(a: pd.Series, b: pd.Series, alternative: str = "two-sided") ->
             "why": ""}  # fmt: skip
 
 
+def task_chance(task: str) -> float:
+    """A task's nominal chance level, ``1 / n_classes`` (0.5 for a binary task); NaN for a task no longer
+    registered (a plugin's, uninstalled since): its class count is unknown, so no chance level is shown."""
+    return get_task(task).chance if task in task_names() else math.nan
+
+
 def binomial_chance(c: Cell) -> float:
     """The adjusted chance level over the cell's independent test units (NaN where it does not apply)."""
+    p = task_chance(c.task)
     if c.metric not in CHANCE_METRICS or c.independent_unit == "windows" or c.n_independent <= 0:
         return math.nan
-    return stats.binomial_chance(c.n_independent)
+    return stats.binomial_chance(c.n_independent, p=p) if math.isfinite(p) else math.nan
 
 
 def _clip(x: float) -> float:

@@ -7,8 +7,8 @@ import math
 import pandas as pd
 
 from bench.core import stats
-from bench.data.inputs import TASKS
-from bench.results.cells import OTHER_FOLDS, binomial_chance, cell, cell_fields, paired_test
+from bench.core.tasks import get_task
+from bench.results.cells import OTHER_FOLDS, binomial_chance, cell, cell_fields, paired_test, task_chance
 from bench.results.store import Store, find_parent
 from bench.results.table import (
     BELOW_CHANCE,
@@ -116,7 +116,7 @@ def comparison_table(store: Store, metric: str = "acc") -> list[Table]:
             asked = store.asks(model, protocol, split)
             if par is None and asked:
                 commands.append(run_command(store, model, protocol, split, ref=col_ref))
-            for task in TASKS:
+            for task in store.tasks:
                 c = cell(store, par, task, metric)
                 row = {
                     "model": model,
@@ -160,7 +160,7 @@ def comparison_table(store: Store, metric: str = "acc") -> list[Table]:
         out = {"model": model}
         for protocol, split in pairs:
             par = find_parent(store, model, protocol, split)
-            for task in TASKS:
+            for task in store.tasks:
                 r = data[
                     (data["model"] == model)
                     & (data["protocol"] == protocol)
@@ -168,7 +168,7 @@ def comparison_table(store: Store, metric: str = "acc") -> list[Table]:
                     & (data["task"] == task)
                 ].iloc[0]
                 out[f"{protocol}/{split} {task}"] = _text(r, flags.mark(par))
-        for task in TASKS:
+        for task in store.tasks:
             rep = reported(model).get(task)
             out[f"reported {task}"] = DASH if rep is None else f"{rep:.2f}"
         frame_rows.append(out)
@@ -194,9 +194,9 @@ def comparison_table(store: Store, metric: str = "acc") -> list[Table]:
         if note:
             notes.append(f"reported {model}: {note}")
     # a narrow terminal drops the reported columns first, then the later protocols' columns
-    priorities = {f"reported {t}": 0 for t in TASKS}
+    priorities = {f"reported {t}": 0 for t in store.tasks}
     for i, (protocol, split) in enumerate(pairs[1:], start=1):
-        priorities.update({f"{protocol}/{split} {t}": len(pairs) - i for t in TASKS})
+        priorities.update({f"{protocol}/{split} {t}": len(pairs) - i for t in store.tasks})
     return [
         Table(
             "comparison",
@@ -208,6 +208,14 @@ def comparison_table(store: Store, metric: str = "acc") -> list[Table]:
             priorities=priorities,
         )
     ]
+
+
+def _level(r: pd.Series) -> str:
+    """The binomial adjusted chance level of a row, in words."""
+    return (
+        f"binomial adjusted level {pct(r['chance_binomial'])} % over n={int(r['chance_n'])} independent "
+        f"test {r['chance_unit']}."
+    )
 
 
 def _chance_notes(data: pd.DataFrame) -> list[str]:
@@ -224,9 +232,14 @@ def _chance_notes(data: pd.DataFrame) -> list[str]:
         notes.append(f"{UNTESTABLE}: this design cannot reach significance against chance: {why}.")
     binom = data[data["chance_model"].eq("") & data["chance_binomial"].notna() & data["status"].eq("ok")]
     for (pr, sp), g in binom.groupby(["protocol", "split"], sort=False):
-        r = g.iloc[0]
-        notes.append(
-            f"chance {pr}/{sp} (no trivial baseline on the same folds): binomial adjusted level "
-            f"{pct(r['chance_binomial'])} % over n={int(r['chance_n'])} independent test {r['chance_unit']}."
-        )
+        binary = g[g["task"].map(task_chance) == 0.5]
+        if not binary.empty:  # valence and arousal: one line, as it always read
+            notes.append(
+                f"chance {pr}/{sp} (no trivial baseline on the same folds): {_level(binary.iloc[0])}"
+            )
+        for task, gt in g[g["task"].map(task_chance) != 0.5].groupby("task", sort=False):
+            notes.append(
+                f"chance {pr}/{sp} {task} ({get_task(task).n_classes} classes: a random guess scores "
+                f"{pct(task_chance(task))} %; no trivial baseline on the same folds): {_level(gt.iloc[0])}"
+            )
     return notes

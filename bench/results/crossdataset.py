@@ -22,7 +22,6 @@ import pandas as pd
 
 from bench.core.errors import ConfigError
 from bench.data.datasets import dataset_names, get_dataset
-from bench.data.inputs import TASKS
 from bench.results.cells import cell, cell_fields, paired_test, subject_scores, subjects_test
 from bench.results.commands import run_command
 from bench.results.naming import arg_value
@@ -146,7 +145,7 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
     for m in models:
         frame, rows = [], []
         for a in trains:
-            for task in TASKS:
+            for task in store.tasks:
                 line = {"train": _title(a), "task": task}
                 for b in tests:
                     par, base = shown(m, (a, b)), shown(BASELINE, (a, b))

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 
 from bench.core.errors import ConfigError
-from bench.data.inputs import TASKS
 from bench.results.cells import cell
 from bench.results.store import Store
 from bench.results.table import (
@@ -56,7 +55,7 @@ def leaderboard_tables(store: Store, metric: str = "acc", include_tuned: bool = 
         flags = consistency(store, [r for _, r in sel.iterrows()])
         rows = []
         for _, par in sel.iterrows():
-            cs = {t: cell(store, par, t, metric) for t in TASKS}
+            cs = {t: cell(store, par, t, metric) for t in store.tasks}
             means = [c.mean for c in cs.values() if c is not None and math.isfinite(c.mean)]
             rows.append(
                 {
@@ -65,8 +64,8 @@ def leaderboard_tables(store: Store, metric: str = "acc", include_tuned: bool = 
                     "protocol": protocol,
                     "split": split,
                     "metric": metric,
-                    **{f"{t}_mean": cs[t].mean if cs[t] else math.nan for t in TASKS},
-                    **{f"{t}_std": cs[t].summary.std if cs[t] else math.nan for t in TASKS},
+                    **{f"{t}_mean": cs[t].mean if cs[t] else math.nan for t in store.tasks},
+                    **{f"{t}_std": cs[t].summary.std if cs[t] else math.nan for t in store.tasks},
                     "mean": float(np.mean(means)) if means else math.nan,
                     "n_folds": par["n_folds"],
                     "n_subjects": par["n_subjects"],
@@ -95,7 +94,7 @@ def leaderboard_tables(store: Store, metric: str = "acc", include_tuned: bool = 
                     "rank": str(rank),
                     "model": r["model"] + (f" {r['_mark']}" if r["_mark"] else ""),
                     "variant": r["variant"],
-                    **{t: short(r["_cells"][t]) for t in TASKS},
+                    **{t: short(r["_cells"][t]) for t in store.tasks},
                     "mean": pct(r["mean"]),
                     "folds": str(r["n_folds"]),
                     "subjects": str(r["n_subjects"]),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.core.errors import ConfigError
-from bench.data.inputs import TASKS
 from bench.results.cells import cell, cell_fields, diff
 from bench.results.store import Store, find_parent
 from bench.results.table import (
@@ -43,7 +42,7 @@ def leakage_table(store: Store, metric: str = "acc") -> list[Table]:
             for par, (sp, au) in zip(pars, SETTINGS, strict=True):
                 if par is None and store.asks(model, pr, sp, au):
                     commands.append(run_command(store, model, pr, sp, audit=au, ref=ref))
-            for task in TASKS:
+            for task in store.tasks:
                 ct, cs, ca = (cell(store, p, task, metric) for p in pars)
                 leaks = {
                     "segment_leak": diff(cs, ct),

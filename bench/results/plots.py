@@ -12,20 +12,30 @@ import numpy as np
 
 from bench.core.errors import ConfigError
 from bench.core.plots import SAVE_METADATA, plot_format
-from bench.data.inputs import TASKS
+from bench.core.tasks import n_classes, task_names
 from bench.results.table import Table
 
 CHANCE = 0.5
-"""The dotted reference line: the accuracy of a random guess between two classes."""
-CHANCE_LABEL = f"chance (random guess between 2 classes): {100 * CHANCE:.0f} %"
+"""The dotted reference line of binary tasks: the accuracy of a random guess between two classes."""
+
+
+def chance_label(k: int) -> str:
+    """The legend entry of the chance line of ``k``-class tasks."""
+    return f"chance (random guess between {k} classes): {100 / k:.{0 if k == 2 else 1}f} %"
+
+
+CHANCE_LABEL = chance_label(2)
 FONT = 11
 """Base font size (points); titles one or two points larger."""
 PANEL_SIZE = (6.4, 5.0)
 """Inches per panel (width, height): the labels stay readable in the report and on screen."""
 
 
-def _bars(ax, labels: list[str], series: dict[str, list[tuple[float, float, float]]]) -> None:
-    """One panel: a group of bars per label, one bar per series, with its 95% CI where it has one."""
+def _bars(
+    ax, labels: list[str], series: dict[str, list[tuple[float, float, float]]], classes: Sequence[int] = (2,)
+) -> None:
+    """One panel: a group of bars per label, one bar per series, with its 95% CI where it has one, and a
+    dotted chance line for each class count of the panel's tasks (``classes``)."""
     x = np.arange(len(labels))
     width = 0.8 / max(1, len(series))
     for i, (name, vals) in enumerate(series.items()):
@@ -46,9 +56,16 @@ def _bars(ax, labels: list[str], series: dict[str, list[tuple[float, float, floa
     ax.tick_params(axis="y", labelsize=FONT)
     ax.set_ylim(0, 100)
     ax.set_ylabel("accuracy %", fontsize=FONT)
-    ax.axhline(100 * CHANCE, color="black", lw=1.0, ls=":", label=CHANCE_LABEL)
+    for k in sorted(set(classes) - {0}):
+        ax.axhline(100 / k, color="black", lw=1.0, ls=":", label=chance_label(k))
     ax.grid(axis="y", color="0.9", lw=0.6)
     ax.set_axisbelow(True)
+
+
+def _n_classes(task: str) -> int:
+    """A task's class count for its chance line (0, no line, for a task no longer registered: a plugin's,
+    uninstalled since, whose class count is unknown)."""
+    return n_classes(task) if task in task_names() else 0
 
 
 def plot(tables: Sequence[Table], path: str | Path, *, dpi: int = 150) -> Path:
@@ -64,6 +81,7 @@ def plot(tables: Sequence[Table], path: str | Path, *, dpi: int = 150) -> Path:
     import matplotlib.pyplot as plt
 
     t = tables[0]
+    tasks = list(dict.fromkeys(t.data["task"])) if "task" in t.data else []  # the table's tasks, in order
     if t.name == "comparison":
         d = t.data[t.data["status"] == "ok"]
         groups = list(dict.fromkeys(zip(d["protocol"], d["split"], strict=True)))
@@ -78,13 +96,13 @@ def plot(tables: Sequence[Table], path: str | Path, *, dpi: int = 150) -> Path:
                     else (math.nan, math.nan, math.nan)
                     for m in models
                 ]
-                for task in TASKS
+                for task in tasks
             }
-            panels.append((f"{pr} / {sp}", models, series))
+            panels.append((f"{pr} / {sp}", models, series, [_n_classes(t) for t in tasks]))
     elif t.name == "protocols":
         d = t.data[t.data["status"] == "ok"]
         panels = []
-        for task in TASKS:
+        for task in tasks:
             g = d[d["task"] == task]
             models = list(dict.fromkeys(g["model"]))
             series = {}
@@ -98,7 +116,7 @@ def plot(tables: Sequence[Table], path: str | Path, *, dpi: int = 150) -> Path:
                         else (math.nan, math.nan, math.nan)
                     )
                 series[pr] = vals
-            panels.append((task, models, series))
+            panels.append((task, models, series, [_n_classes(task)]))
     else:
         raise ConfigError(f"--plot is available for the comparison and protocols tables, not {t.name!r}")
     if not panels:
@@ -106,16 +124,16 @@ def plot(tables: Sequence[Table], path: str | Path, *, dpi: int = 150) -> Path:
     plt.rcParams["svg.hashsalt"] = "deap-bench"
     w, h = PANEL_SIZE
     fig, axes = plt.subplots(1, len(panels), figsize=(w * len(panels), h), squeeze=False)
-    for ax, (title, labels, series) in zip(axes[0], panels, strict=True):
-        _bars(ax, labels, series)
+    for ax, (title, labels, series, classes) in zip(axes[0], panels, strict=True):
+        _bars(ax, labels, series, classes)
         ax.set_title(title, fontsize=FONT + 1)
     # one legend for the figure (every series of every panel, then the chance line), under the title
     handles: dict[str, Any] = {}
     for ax in axes[0]:
         for hd, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, hd)
-    chance = handles.pop(CHANCE_LABEL)
-    handles[CHANCE_LABEL] = chance
+    for label in [k for k in handles if k.startswith("chance (")]:
+        handles[label] = handles.pop(label)
     # a long title (protocols, a metric, the data fingerprint) wraps; each extra line moves the rest down
     title_lines = textwrap.wrap(t.title, width=int(9 * fig.get_figwidth()))
     shift = 0.25 * (len(title_lines) - 1) / h  # ~0.25 inch per line of the title

@@ -7,7 +7,6 @@ import math
 
 import pandas as pd
 
-from bench.data.inputs import TASKS
 from bench.results.cells import cell, cell_fields, diff, ratio
 from bench.results.store import Store, find_parent
 from bench.results.table import (
@@ -57,7 +56,7 @@ def _by_protocol(store: Store, split: str, metric: str) -> Table:
         for pr, par in pars.items():
             if par is None and store.asks(model, pr, split):
                 commands.append(run_command(store, model, pr, split))
-        for task in TASKS:
+        for task in store.tasks:
             cs = {pr: cell(store, par, task, metric) for pr, par in pars.items()}
             d = diff(cs.get("whole-set"), cs.get("subject-specific")) if has_delta else math.nan
             out = {"model": model, "task": task}
@@ -80,7 +79,7 @@ def _by_protocol(store: Store, split: str, metric: str) -> Table:
                 out[DELTA] = signed(d)
             frame.append(out)
     if has_delta:
-        for task in TASKS:
+        for task in store.tasks:
             a, b = (PAPER_PROTOCOLS[pr][task] for pr in PAPER_PAIR)
             frame.append(
                 {
@@ -128,7 +127,7 @@ def _by_split(store: Store, metric: str) -> Table:
             for par, sp in ((tr, "trial"), (sg, "segment")):
                 if par is None and store.asks(model, pr, sp):
                     commands.append(run_command(store, model, pr, sp, ref=tr if tr is not None else sg))
-            for task in TASKS:
+            for task in store.tasks:
                 ct, cs = cell(store, tr, task, metric), cell(store, sg, task, metric)
                 d, q = diff(cs, ct), ratio(cs, ct)
                 for c, sp in ((ct, "trial"), (cs, "segment")):

@@ -21,6 +21,8 @@ import pandas as pd
 
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
+from bench.core.tasks import task_names
+from bench.data.inputs import TASKS
 from bench.data.source import kind_words
 from bench.results.datasets import DataSet, choose_dataset, datasets
 from bench.results.naming import arg
@@ -85,6 +87,19 @@ class Store:
         """This store, with only ``cells`` (``(model, protocol, split, audit, variant)``) listed as not run
         when missing: a grid's report names what the grid asked for, not every registered model."""
         return replace(self, asked=frozenset(tuple(c) for c in cells))
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks the tables show a column or row for, in canonical order: valence and arousal (the
+        rating datasets' tasks, shown "not run" where missing) plus every other task the runs tested; a
+        data set whose runs tested other tasks only (a categorical dataset) shows those alone."""
+        tested = set(self.units["task"]) if "task" in self.units else set()
+        known = task_names()
+        # a task no longer registered (a plugin's, uninstalled since) is still shown, after the others
+        ordered = tuple(t for t in known if t in tested) + tuple(sorted(tested - set(known)))
+        if tested and not tested & set(TASKS):
+            return ordered
+        return TASKS + tuple(t for t in ordered if t not in TASKS)
 
     @property
     def notes(self) -> list[str]:

@@ -22,6 +22,7 @@ import torch
 from rich.table import Table
 
 from bench.config.run import RunConfig
+from bench.core.tasks import n_classes
 from bench.models.registry import create_model, get_model_info
 from bench.runs.overhead import (
     FIRST_UNIT,
@@ -31,7 +32,7 @@ from bench.runs.overhead import (
     TRAINED_UNIT,
     UNTRAINED_UNIT,
 )
-from bench.training.step import TASK_INDEX, autocast, class_weights, make_optimizer, train_step
+from bench.training.step import autocast, make_optimizer, task_class_weights, train_step
 from bench.training.trainer import trains_channels_last, use_channels_last
 
 TYPICAL_EPOCHS = 30
@@ -141,7 +142,7 @@ def probe(
     model = create_model(cfg.model, tasks=tasks, features=cfg.features, **on_channels, **hparams).to(device)
     pb = max(bs, 256)
     x = torch.randn(pb, *sample_shape, generator=gen).to(device)
-    y = torch.randint(0, 2, (bs, 2), generator=gen).to(device)
+    y = torch.stack([torch.randint(0, n_classes(t), (bs,), generator=gen) for t in tasks], dim=1).to(device)
     train_sps = math.inf
     if trains_channels_last(precision, device.type):  # as the trainer runs it (where it applies)
         x = use_channels_last(model, x)
@@ -152,7 +153,7 @@ def probe(
         )
         train_sps = bs / _fastest_time(step, steps, warmup, device, PROBE_BUDGET_S)
     else:
-        model.fit_labels({t: y[:, TASK_INDEX[t]] for t in tasks})
+        model.fit_labels({t: y[:, i] for i, t in enumerate(tasks)})
 
     predict = prediction_step(model, x, device=device, precision=precision)
     model.eval()
@@ -173,13 +174,14 @@ def training_step(
     precision: str,
     lr: float = 1e-3,
 ) -> Callable[[], None]:
-    """One training step of ``model`` on the batch ``x``, ``y`` (labels, shape (batch, 2)) as the trainer
-    (:func:`bench.training.trainer.fit`) takes it: :func:`bench.training.step.train_step` (autocast at
+    """One training step of ``model`` on the batch ``x``, ``y`` (labels, shape (batch, len(tasks))) as
+    the trainer (:func:`bench.training.trainer.fit`) takes it:
+    :func:`bench.training.step.train_step` (autocast at
     ``precision``, class-weighted cross-entropy per task, weight 1 each, + the model's auxiliary loss,
     backward and an Adam step). The probe here and ``bench perf`` (:mod:`bench.perf.throughput`) time this one
     step, so their numbers measure the work a run does."""
     opt = make_optimizer(model.parameters(), lr=lr)
-    cw = {t: class_weights(y[:, TASK_INDEX[t]]) for t in tasks}
+    cw = task_class_weights(y, tasks)
     weights = dict.fromkeys(tasks, 1.0)
 
     def step() -> None:

@@ -53,7 +53,7 @@ from bench.models.registry import create_model
 from bench.runs.plan import Prepared, Unit
 from bench.runs.progress import Reporter
 from bench.runs.unit import fit_predict, labels_tensor, train_standardiser
-from bench.training.step import TASK_INDEX, class_weights
+from bench.training.step import task_class_weights
 from bench.training.trainer import predict_proba
 
 SPACES = ("weights", "weights+lr+dropout")
@@ -81,15 +81,19 @@ def weights_from_params(params: dict) -> tuple[float, float]:
 
 
 def valid_scores(
-    y_val: np.ndarray, probs: dict[str, np.ndarray], cw: dict[str, np.ndarray | None]
+    y_val: dict[str, np.ndarray], probs: dict[str, np.ndarray], cw: dict[str, np.ndarray | None]
 ) -> dict[str, float]:
-    """Reference loss ``L_v + L_a`` (class-weighted CE) and balanced accuracies from class-1 probs."""
+    """Reference loss ``L_v + L_a`` (the sum of every task's class-weighted CE) and balanced accuracies
+    from the tasks' scores (class-1 probabilities of a binary task, class probabilities (N, k) else)."""
     out: dict[str, float] = {}
     loss, bacc = 0.0, []
     for t, p in probs.items():
-        y = y_val[:, TASK_INDEX[t]].astype(np.int64)
-        p1 = np.clip(p.astype(np.float64), 1e-12, 1 - 1e-12)
-        nll = -np.where(y == 1, np.log(p1), np.log1p(-p1))
+        y = np.asarray(y_val[t]).astype(np.int64)
+        if p.ndim == 1:
+            p1 = np.clip(p.astype(np.float64), 1e-12, 1 - 1e-12)
+            nll = -np.where(y == 1, np.log(p1), np.log1p(-p1))
+        else:
+            nll = -np.log(np.clip(p.astype(np.float64)[np.arange(len(y)), y], 1e-12, 1.0))
         w = np.ones_like(nll) if cw[t] is None else np.asarray(cw[t], dtype=np.float64)[y]
         lt = float((w * nll).sum() / max(w.sum(), 1e-12))
         b = balanced_accuracy(y, predicted_class(p))
@@ -138,12 +142,10 @@ def score_fold(p: Prepared, unit: Unit, fold, device: torch.device, objective: s
     cfg = p.config
     train, val = np.asarray(fold.train), np.asarray(fold.val)
     x = torch.from_numpy(np.ascontiguousarray(p.inputs.x))
-    y = labels_tensor(p.inputs)
-    y_val = np.asarray(p.inputs.labels)[val]
-    cw = {
-        t: (class_weights(y[torch.from_numpy(train), TASK_INDEX[t]]).numpy() if cfg.train.balance else None)
-        for t in unit.tasks
-    }
+    y = labels_tensor(p.inputs, unit.tasks)
+    y_val = {t: y[torch.from_numpy(val), i].numpy() for i, t in enumerate(unit.tasks)}
+    weights = task_class_weights(y[torch.from_numpy(train)], unit.tasks)
+    cw = {t: (w.numpy() if cfg.train.balance else None) for t, w in weights.items()}
     std = train_standardiser(p, x, train)
     xv = x[torch.from_numpy(val)] if std is None else std(x[torch.from_numpy(val)])
     seed = unit.seed(cfg.seed)

@@ -26,7 +26,6 @@ from bench.runs.plan import Prepared, Unit
 from bench.runs.progress import Reporter
 from bench.training.policy import FitResult
 from bench.training.stacked import fit_stacked
-from bench.training.step import TASK_INDEX
 from bench.training.trainer import Rows, Standardiser, fit, predict_proba, trains_channels_last
 
 
@@ -47,9 +46,12 @@ class UnitResult:
     """With ``log_model``: artifact folder -> (trained model, its input standardiser), until logged."""
 
 
-def labels_tensor(inputs: ModelInputs) -> torch.Tensor:
-    """The labels (samples x tasks) as a tensor that shares the array's memory where it can."""
-    return torch.from_numpy(np.ascontiguousarray(inputs.labels))
+def labels_tensor(inputs: ModelInputs, tasks: tuple[str, ...]) -> torch.Tensor:
+    """The labels of ``tasks`` (samples x tasks, column i for ``tasks[i]``, as the trainer takes them); a
+    tensor that shares the array's memory where the columns are all of them in order."""
+    cols = inputs.label_columns(tasks)
+    y = inputs.labels if cols == list(range(inputs.labels.shape[1])) else inputs.labels[:, cols]
+    return torch.from_numpy(np.ascontiguousarray(y))
 
 
 def train_standardiser(p: Prepared, x: torch.Tensor, train: np.ndarray) -> Standardiser | None:
@@ -128,7 +130,7 @@ def fit_predict(
         )  # fmt: skip
         history = fit_history(res)
     else:
-        model.fit_labels({t: yt[:, TASK_INDEX[t]] for t in unit.tasks})
+        model.fit_labels({t: yt[:, i] for i, t in enumerate(unit.tasks)})
     probs = predict_proba(
         model, xs, batch_size=cfg.train.batch_size, device=device, precision=cfg.train.precision,
         channels_last=nhwc,
@@ -160,7 +162,7 @@ def run_unit(
         return run_units(p, [(unit, fold)], device, reporter)[0]
     cfg = p.config
     x = torch.from_numpy(np.ascontiguousarray(p.inputs.x))
-    y = labels_tensor(p.inputs)
+    y = labels_tensor(p.inputs, unit.tasks)
     seed = unit.seed(cfg.seed)
     t0 = time.perf_counter()
     reporter.unit_start(unit, p.max_epochs)
@@ -209,10 +211,10 @@ def run_units(
 
     cfg = p.config
     x = torch.from_numpy(np.ascontiguousarray(p.inputs.x))
-    y = labels_tensor(p.inputs)
     out: dict[str, UnitResult] = {}
     for tasks in dict.fromkeys(u.tasks for u, _ in pairs):
         group = [(u, f) for u, f in pairs if u.tasks == tasks]
+        y = labels_tensor(p.inputs, tasks)
         t0 = time.perf_counter()
         seeds, stds, models, data, tests = [], [], [], [], []
         for unit, fold in group:
@@ -281,7 +283,7 @@ def score_unit(
     )
     metrics: dict[str, float] = {}
     for t in unit.tasks:
-        y_true = inp.labels[test, TASK_INDEX[t]]
+        y_true = inp.labels[test, inp.label_columns((t,))[0]]
         pred[f"y_{t}"] = y_true
         pred[f"p_{t}"] = probs[t]
         for k, v in classification_metrics(y_true, probs[t]).items():

@@ -56,17 +56,15 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from bench.config.run import TrainConfig
 from bench.core.errors import ConfigError
-from bench.core.metrics import predicted_class
+from bench.core.metrics import class_scores, predicted_class
 from bench.training.policy import EpochPolicy, FitResult, StackedBestState
 from bench.training.step import (
-    TASK_INDEX,
     autocast,
     batch_hits,
-    class_weights,
     forward_loss,
-    high_probability,
     multitask_loss,
     stacked_update,
+    task_class_weights,
     task_weights,
 )
 
@@ -178,11 +176,12 @@ def fit_stacked(
     policies = [EpochPolicy(config, r) for r in results]  # each its own scheduler, on a dummy optimiser
     lrs = [float(config.lr)] * K  # the history's values, as Python floats like opt.param_groups
 
-    weights = task_weights(config)
+    weights = task_weights(config, tasks)
     y_train = [d[1] for d in datasets]
     cw = {t: None for t in tasks}
     if config.balance:
-        cw = {t: torch.stack([class_weights(y[:, TASK_INDEX[t]]) for y in y_train]).to(device) for t in tasks}
+        per_model = [task_class_weights(y, tasks) for y in y_train]
+        cw = {t: torch.stack([w[t] for w in per_model]).to(device) for t in tasks}
     X, Y = _pad([d[0] for d in datasets], device), _pad(y_train, device)
     XV, YV = _pad([d[2] for d in datasets], device), _pad([d[3] for d in datasets], device)
     n_train = [int(d[0].shape[0]) for d in datasets]
@@ -201,12 +200,12 @@ def fit_stacked(
     def logits_one(p, b, xb):
         with autocast(device, config.precision):
             out = functional_call(base, (p, b), (xb,))
-        return torch.stack([out[t].float() for t in tasks])  # (tasks, n, 2)
+        return tuple(out[t].float() for t in tasks)  # one (n, k_t) per task: tasks may differ in width
 
     def loss_one(out, yb, w):
-        loss, _ = multitask_loss({t: out[i] for i, t in enumerate(tasks)}, yb, tasks, weights, w)
-        hits = torch.stack([(predicted_class(high_probability(out[i])) == yb[:, TASK_INDEX[t]]).float().mean()
-                            for i, t in enumerate(tasks)])  # fmt: skip
+        loss, _ = multitask_loss(dict(zip(tasks, out, strict=True)), yb, tasks, weights, w)
+        hits = torch.stack([(predicted_class(class_scores(out[i])) == yb[:, i]).float().mean()
+                            for i in range(len(tasks))])  # fmt: skip
         return loss, hits
 
     def pick(tree: dict, idx: list[int] | None) -> dict:
@@ -263,7 +262,7 @@ def fit_stacked(
                 outs = [vmap(logits_one, randomness=randomness)(pick(params, sel), pick(buffers, sel),
                                                                 XV[rows, s : min(s + chunk, nv)])
                         for s in range(0, nv, chunk)]  # fmt: skip
-                out = torch.cat(outs, dim=2)
+                out = tuple(torch.cat([o[i] for o in outs], dim=1) for i in range(len(tasks)))
                 losses, accs = vmap(loss_one)(out, YV[rows, :nv], pick(cw, sel))
                 for j, k in enumerate(idx):
                     val_loss[k] = float(losses[j])

@@ -21,10 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from bench.config.run import TrainConfig
-from bench.core.metrics import predicted_class
-
-TASK_INDEX = {"valence": 0, "arousal": 1}
-"""Column of each task in the (N, 2) label tensors."""
+from bench.core.metrics import class_scores, predicted_class
+from bench.core.tasks import n_classes
 
 BETAS = (0.9, 0.999)
 """torch.optim.Adam's default betas (the trainer uses the defaults)."""
@@ -51,25 +49,24 @@ def autocast(device: torch.device, precision: str):
     return nullcontext()
 
 
-def high_probability(logits: torch.Tensor) -> torch.Tensor:
-    """Class-1 ("high") probability from (N, 2) logits, in fp32 (the input of :func:`predicted_class`).
-
-    Validation and test both take this path, so the same logits give the same class in both (argmax
-    on the logits could say "high" where the rounded probability is exactly 0.5).
-    """
-    return torch.softmax(logits.float(), dim=1)[:, 1]
-
-
-def class_weights(y: torch.Tensor) -> torch.Tensor:
-    """sklearn's 'balanced' weights n / (2 * count) for a binary label vector."""
-    counts = torch.bincount(y, minlength=2).double()
-    w = y.numel() / (2.0 * counts.clamp(min=1))
+def class_weights(y: torch.Tensor, k: int = 2) -> torch.Tensor:
+    """sklearn's 'balanced' weights ``n / (k * count)`` for a label vector of ``k`` classes (a class absent
+    from ``y`` counts as 1, so its weight stays finite; it never enters the loss anyway)."""
+    counts = torch.bincount(y, minlength=k).double()
+    w = y.numel() / (float(k) * counts.clamp(min=1))
     return w.float()
 
 
-def task_weights(config: TrainConfig) -> dict[str, float]:
-    """The loss weight of each task, ``{"valence": w_v, "arousal": w_a}``, from ``config.loss_weights``."""
-    return {"valence": config.loss_weights[0], "arousal": config.loss_weights[1]}
+def task_class_weights(y: torch.Tensor, tasks: Sequence[str]) -> dict[str, torch.Tensor]:
+    """:func:`class_weights` of each task's column of ``y`` ((N, len(tasks)) labels), with its class count."""
+    return {t: class_weights(y[:, i], n_classes(t)) for i, t in enumerate(tasks)}
+
+
+def task_weights(config: TrainConfig, tasks: Sequence[str] = ("valence", "arousal")) -> dict[str, float]:
+    """The loss weight of each task: ``config.loss_weights`` = (w_v, w_a) for valence and arousal (the
+    paper's multi-task loss), 1 for every other task (a categorical task's loss is not weighted)."""
+    pair = {"valence": config.loss_weights[0], "arousal": config.loss_weights[1]}
+    return {t: pair.get(t, 1.0) for t in tasks}
 
 
 def multitask_loss(
@@ -81,11 +78,12 @@ def multitask_loss(
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """``sum(weights[t] * L_t)`` over ``tasks`` and the per-task losses ``L_t``.
 
-    ``L_t`` is the cross-entropy of the task's fp32 logits ``out[t]`` against its column of the (N, 2)
-    labels ``y``, with the class weights ``cw[t]`` (None: unweighted). Training, validation, tuning and
+    ``L_t`` is the cross-entropy of the task's fp32 logits ``out[t]`` (N, k_t) against its column of the
+    labels ``y`` (N, len(tasks): column i holds ``tasks[i]``), with the class weights ``cw[t]`` (None:
+    unweighted). Training, validation, tuning and
     the stacked ensemble all use this one loss, so their numbers compare.
     """
-    parts = {t: F.cross_entropy(out[t].float(), y[:, TASK_INDEX[t]], weight=cw[t]) for t in tasks}
+    parts = {t: F.cross_entropy(out[t].float(), y[:, i], weight=cw[t]) for i, t in enumerate(tasks)}
     return sum(weights[t] * parts[t] for t in tasks), parts
 
 
@@ -115,10 +113,10 @@ def forward_loss(
 
 
 def batch_hits(out: Mapping[str, torch.Tensor], y: torch.Tensor, tasks: Sequence[str]) -> torch.Tensor:
-    """Correct predictions per task in a batch, as a (len(tasks),) int64 tensor left on the device (the
-    step loop never waits for a host copy)."""
+    """Correct predictions per task in a batch (``y``: column i holds ``tasks[i]``), as a (len(tasks),)
+    int64 tensor left on the device (the step loop never waits for a host copy)."""
     return torch.stack(
-        [(predicted_class(high_probability(out[t].detach())) == y[:, TASK_INDEX[t]]).sum() for t in tasks]
+        [(predicted_class(class_scores(out[t].detach())) == y[:, i]).sum() for i, t in enumerate(tasks)]
     )
 
 
@@ -134,8 +132,8 @@ def train_step(
     device: torch.device,
     precision: str,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """One step of ``model`` on the batch ``x``, ``y`` ((N, 2) labels): :func:`forward_loss` (with the
-    model's ``auxiliary_loss`` where it has one), backward, ``optimizer.step()``.
+    """One step of ``model`` on the batch ``x``, ``y`` ((N, len(tasks)) labels): :func:`forward_loss`
+    (with the model's ``auxiliary_loss`` where it has one), backward, ``optimizer.step()``.
 
     Returns the detached loss and the logits (for the caller's running loss and :func:`batch_hits`);
     nothing here copies to the host, so a timed step is the training work alone."""

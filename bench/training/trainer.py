@@ -17,16 +17,14 @@ import numpy as np
 import torch
 
 from bench.config.run import TrainConfig
-from bench.core.metrics import predicted_class
+from bench.core.metrics import class_scores, predicted_class
 from bench.training.policy import BestState, EpochPolicy, FitResult
 from bench.training.step import (
-    TASK_INDEX,
     autocast,
     batch_hits,
-    class_weights,
-    high_probability,
     make_optimizer,
     multitask_loss,
+    task_class_weights,
     task_weights,
     train_step,
 )
@@ -187,8 +185,9 @@ def fit(
 ) -> FitResult:
     """Train ``model`` on (x_train, y_train); early stopping and LR decay on (x_val, y_val) only.
 
-    ``y`` are (N, 2) int64 labels (valence, arousal). Returns the history, one row per epoch with
-    ``train_loss``, ``valid_loss``, ``lr``, ``train_acc_<task>`` and ``valid_acc_<task>`` ("valid" is
+    ``y`` are (N, len(tasks)) int64 labels, column i for ``tasks[i]``. Returns the history, one row per
+    epoch with ``train_loss``, ``valid_loss``, ``lr``, ``train_acc_<task>`` and ``valid_acc_<task>``
+    ("valid" is
     the validation part, never valence); ``model`` ends with the weights of its best validation epoch,
     or of its last epoch with ``config.restore_best=False``. ``on_batch(done, total)`` follows the
     batches of an epoch; the running loss and accuracy stay on the device until the epoch ends, so
@@ -200,8 +199,8 @@ def fit(
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model.to(device)
-    weights = task_weights(config)
-    cw = {t: class_weights(y_train[:, TASK_INDEX[t]]).to(device) if config.balance else None for t in tasks}
+    weights = task_weights(config, tasks)
+    cw = {t: w.to(device) if config.balance else None for t, w in task_class_weights(y_train, tasks).items()}
     opt = make_optimizer(model.parameters(), lr=config.lr, eps=config.adam_eps or 1e-8)
     result = FitResult()
     policy = EpochPolicy(config, result, opt)
@@ -274,7 +273,9 @@ def predict_proba(
     precision: str = "fp32",
     channels_last: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Class-1 ("high") probabilities per task, in eval mode (``channels_last`` as the model was fitted).
+    """The scores of each task (:func:`bench.core.metrics.class_scores`: the class-1 ("high") probability
+    of a binary task, the class probabilities (N, k) else), in eval mode (``channels_last`` as the model
+    was fitted).
 
     ``x`` moves to the device once and the probabilities come back to the host once, at the end."""
     model.eval()
@@ -288,7 +289,7 @@ def predict_proba(
         with autocast(device, precision):
             out = model(x[start : start + step])
         for t, logits in out.items():
-            chunks.setdefault(t, []).append(high_probability(logits))
+            chunks.setdefault(t, []).append(class_scores(logits))
     return {t: torch.cat(v).cpu().numpy() for t, v in chunks.items()}
 
 
@@ -311,7 +312,7 @@ def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision) -> di
     out = {t: torch.cat(v) for t, v in chunks.items()}
     loss, _ = multitask_loss(out, y, tasks, weights, cw)
     accs = {
-        f"acc_{t}": float((predicted_class(high_probability(out[t])) == y[:, TASK_INDEX[t]]).float().mean())
-        for t in tasks
+        f"acc_{t}": float((predicted_class(class_scores(out[t])) == y[:, i]).float().mean())
+        for i, t in enumerate(tasks)
     }
     return {"loss": float(loss), **accs}

@@ -174,3 +174,16 @@ def test_the_site_builds_without_a_warning(tmp_path):
     assert build.returncode == 0, build.stderr[-4000:]
     assert (tmp_path / "generated" / "models" / "mtcnn.html").is_file()
     assert (tmp_path / "auto_examples" / "plot_scalp_maps.html").is_file()
+
+
+def test_every_registered_task_is_listed_with_its_classes_and_chance(pages):
+    from bench.core.tasks import TASKS
+
+    page = (pages / "tasks.md").read_text()
+    rows = [line for line in page.splitlines() if line.startswith("| `")]
+    assert [r.split("|")[1].strip() for r in rows] == [f"`{t}`" for t in TASKS.names()]
+    valence3 = next(r for r in rows if r.startswith("| `valence3`"))
+    assert (
+        "| 3 |" in valence3 and "| 33.3 % |" in valence3 and "0 negative, 1 neutral, 2 positive" in valence3
+    )
+    assert "| 50.0 % |" in next(r for r in rows if r.startswith("| `valence`"))

@@ -342,7 +342,7 @@ def test_prior_follows_prior_and_is_seeded():
 def test_trivial_requires_fit(name):
     with pytest.raises(RuntimeError, match="fit_labels"):
         create_model(name)(torch.zeros(2, 3))
-    with pytest.raises(ValueError, match="0/1"):
+    with pytest.raises(ValueError, match="values 0-1"):
         create_model(name).fit_labels({"valence": torch.tensor([2]), "arousal": torch.tensor([0])})
 
 

@@ -162,6 +162,7 @@ class _DieOnce:
         return run_task(task)
 
 
+@pytest.mark.slow  # 10-15 s: keeps the default test run near 10 min
 def test_pool_retries_the_units_of_a_dead_worker(features, cache_dir, majority_reference, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     killer = _DieOnce(tmp_path / "died")
@@ -177,6 +178,7 @@ def test_pool_retries_the_units_of_a_dead_worker(features, cache_dir, majority_r
     assert sorted(finished) == sorted(u.unit.key for u in res.units)
 
 
+@pytest.mark.slow  # 10-15 s: keeps the default test run near 10 min
 def test_pool_reports_a_dead_worker_then_resume_completes(features, cache_dir, majority_reference, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     killer = _DieOnce(tmp_path / "died")
@@ -207,6 +209,7 @@ def test_dask_local_cluster_matches_local(features, cache_dir, local_reference, 
     assert {c.info.status for c in children} == {"FINISHED"}
 
 
+@pytest.mark.slow  # 10-15 s: keeps the default test run near 10 min
 def test_dask_survives_a_killed_worker(features, cache_dir, majority_reference, cluster, tmp_path):
     import cloudpickle
 

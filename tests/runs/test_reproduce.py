@@ -108,6 +108,7 @@ def test_local_grid_matches_runs_one_by_one_and_runs_largest_first(features, one
     assert _numbers(uri).keys() == got.keys()
 
 
+@pytest.mark.slow  # 10-15 s: keeps the default test run near 10 min
 def test_pool_grid_matches_runs_one_by_one(features, cache_dir, one_by_one, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     rec = Recorder()
@@ -142,6 +143,7 @@ def test_dask_local_cluster_grid_matches_runs_one_by_one(features, cache_dir, on
         np.testing.assert_equal(got[k], one_by_one[k], err_msg=str(k))
 
 
+@pytest.mark.slow  # 10-15 s: keeps the default test run near 10 min
 def test_a_failed_unit_fails_its_run_only_then_the_same_call_completes(
     features, one_by_one, tmp_path, monkeypatch
 ):

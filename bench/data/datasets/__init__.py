@@ -169,6 +169,9 @@ class Dataset:
     """The baseline is the stimulus's own first ``baseline_s`` seconds, not a pre-stimulus recording
     (AMIGOS): baseline removal then also removes part of the response to the stimulus."""
     left_out: Callable[[Path, Iterable[int] | None], tuple[LeftOut, ...]] | None = None
+    tasks: tuple[str, ...] = ("valence", "arousal")
+    """The tasks its labels offer (:mod:`bench.core.tasks` names): the rating datasets' binarised valence
+    and arousal; a run asks for a subset of them."""
     """``left_out(root, subjects)``: what ``find`` leaves out of the copy at ``root`` (every kind the
     dataset may leave out, with no ids where none is); None: the dataset's ``find`` leaves nothing out."""
 

@@ -1,7 +1,7 @@
 """A Sphinx extension that writes the reference pages of the registries before each build.
 
 At ``builder-inited`` it writes, under ``docs/generated/``: ``models/`` (an index and a page per
-registered model), ``datasets/`` (likewise per dataset), ``protocols.md``, ``tables.md``,
+registered model), ``datasets/`` (likewise per dataset), ``protocols.md``, ``tables.md``, ``tasks.md``,
 ``presets.md`` and ``python_api.rst`` (the Python API page of the API reference). Every fact is
 read from the registries as the harness loads them (entry-point plugins included), so the pages cannot
 drift from the code. A page is rewritten only when its text changes, so unchanged pages are not rebuilt.
@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from registry_pages import datasets, models, presets, protocols, python_api, tables
+from registry_pages import datasets, models, presets, protocols, python_api, tables, tasks
 from registry_pages.markup import write_if_changed
 
 if TYPE_CHECKING:  # Sphinx is the docs extra's: the page writer itself (and its tests) runs without it
@@ -37,6 +37,7 @@ def write_pages(folder: Path, api_stubs: str = API_STUBS) -> list[Path]:
         *datasets.write(folder / "datasets"),
         write_if_changed(folder / "protocols.md", protocols.protocols_page()),
         write_if_changed(folder / "tables.md", tables.tables_page()),
+        write_if_changed(folder / "tasks.md", tasks.tasks_page()),
         write_if_changed(folder / "presets.md", presets.presets_page()),
         python_api.write(folder, api_stubs),
     ]
