@@ -106,6 +106,12 @@ class Protocol:
                 f"not {self.name!r}"
             )
         ds = get_dataset(cfg.dataset)
+        if ds.categorical:
+            if cfg.threshold is not None:
+                raise ConfigError(
+                    f"threshold={cfg.threshold}: {ds.title}'s labels are classes, not ratings; leave it unset"
+                )
+            return {"threshold": None}
         threshold = ds.threshold if cfg.threshold is None else float(cfg.threshold)
         check_number("threshold", threshold, low=ds.scale[0], high=ds.scale[1])
         return {"threshold": threshold}

@@ -117,7 +117,8 @@ def list_datasets() -> pd.DataFrame:
         ``name``, ``title``, ``n_subjects``, ``n_trials``, ``n_channels``, ``sfreq`` (Hz),
         ``baseline_s`` and ``trial_s`` (seconds of a recording), ``baseline_subtracted`` (the segment the
         features subtract, in words), ``scale_low``, ``scale_high`` and ``threshold`` (ratings above it
-        are "high"), ``env`` (the environment variable naming its folder), ``env_value`` (its value; missing
+        are "high"; None for a categorical dataset), ``tasks`` (comma-separated), ``labels`` (in words),
+        ``env`` (the environment variable naming its folder), ``env_value`` (its value; missing
         where unset), ``env_is_folder``, ``twin_generated`` (the embedded synthetic twin is in the cache).
     """
     seconds = FeatureConfig().baseline_s
@@ -134,10 +135,12 @@ def list_datasets() -> pd.DataFrame:
                 "sfreq": ds.sfreq,
                 "baseline_s": ds.baseline_s,
                 "trial_s": ds.trial_s,
-                "baseline_subtracted": ds.baseline_segment(seconds),
+                "baseline_subtracted": ds.baseline_words(seconds),
                 "scale_low": ds.scale[0],
                 "scale_high": ds.scale[1],
                 "threshold": ds.threshold,
+                "tasks": ",".join(ds.tasks),
+                "labels": ds.labels_words(),
                 "env": ds.env,
                 "env_value": value,
                 "env_is_folder": bool(value) and Path(value).expanduser().is_dir(),

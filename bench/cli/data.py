@@ -37,12 +37,13 @@ app = typer.Typer(
 )
 
 
-def feature_config_from(config_file: Path | None, overrides: list[str] | None):
-    """FeatureConfig from a config file's [features] table and ``-F key=value`` overrides."""
+def feature_config_from(config_file: Path | None, overrides: list[str] | None, dataset: str = "deap"):
+    """FeatureConfig from the dataset's feature defaults, a config file's [features] table and ``-F
+    key=value`` overrides (in that order)."""
     cfg = read_config_file(config_file)
     feats = dict(cfg.get("features", {})) if isinstance(cfg.get("features", {}), dict) else {}
     feats.update(parse_overrides(overrides, "-F/--feature"))
-    return FeatureConfig.from_dict(feats)
+    return FeatureConfig.from_dict({**get_dataset(dataset).feature_defaults, **feats})
 
 
 def load_features(
@@ -127,7 +128,7 @@ def prepare(
     """Compute brain-map features once and cache them (keyed by file contents and config)."""
     data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
     t0 = time.perf_counter()
-    fs, source = load_features(data, subjects, feature_config_from(config, feature), force=force)
+    fs, source = load_features(data, subjects, feature_config_from(config, feature, data.name()), force=force)
     console.print(
         f"{kind_words(fs.kind)} features for {len(fs.subjects)} subjects, shape {tuple(fs.features.shape)}, "
         f"fingerprint {fs.fingerprint}, in {time.perf_counter() - t0:.2f} s"
@@ -142,7 +143,7 @@ def datasets_table() -> FitTable:
     columns = [
         Col("dataset", NAME), Col("title", NAME), Col("subjects x trials"), Col("channels"), Col("Hz"),
         Col("baseline + trial s", TEXT), Col(f"baseline subtracted (-F baseline_s={seconds:g})", TEXT),
-        Col("ratings", TEXT), Col("environment variable", TEXT), Col("embedded twin", TEXT),
+        Col("labels", TEXT), Col("environment variable", TEXT), Col("embedded twin", TEXT),
     ]  # fmt: skip
     rows = []
     for _, ds in registered_datasets().iterrows():
@@ -153,7 +154,7 @@ def datasets_table() -> FitTable:
         rows.append([
             ds["name"], ds["title"], f"{ds['n_subjects']} x {ds['n_trials']}", str(ds["n_channels"]),
             f"{ds['sfreq']:g}", f"{ds['baseline_s']:g} + {ds['trial_s']:g}", ds["baseline_subtracted"],
-            f"{ds['scale_low']:g}-{ds['scale_high']:g}, high if > {ds['threshold']:g}", env,
+            ds["labels"], env,
             "generated" if ds["twin_generated"] else "not generated yet",
         ])  # fmt: skip
     title = "Datasets (--dataset NAME; --data-dir DIR, else $VARIABLE, else the embedded twin)"
@@ -270,7 +271,7 @@ def show(
     high-minus-low differences) as scalp maps."""
     data = data_choice(dataset=dataset, data_dir=data_dir, deap=deap, synthetic=synthetic)
     plot_format("--out", out)  # a wrong suffix is refused before any data is read
-    fs, _ = load_features(data, subjects, feature_config_from(config, feature))
+    fs, _ = load_features(data, subjects, feature_config_from(config, feature, data.name()))
 
     path = plot_average_maps(fs, out, threshold=get_dataset(fs.dataset).threshold)  # its own "high"
     console.print(f"wrote {path}")

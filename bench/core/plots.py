@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.core.checks import check_option
+from bench.core.tasks import get_task, task_names
 
 PLOT_FORMATS: tuple[str, ...] = ("png", "pdf", "svg", "jpg", "jpeg")
 """File types a plot option writes (those of them the installed matplotlib can write)."""
@@ -73,15 +74,19 @@ def plot_learning_curve(history: list[dict], out: Path, title: str = "") -> Path
 
 
 def plot_confusions(cms: dict[str, np.ndarray], out: Path, title: str = "") -> Path:
-    """One confusion matrix (rows true, columns predicted; low/high) per task."""
+    """One confusion matrix (rows true, columns predicted) per task, its ticks the task's class names
+    (binary rating tasks: low, high; a task no longer registered: class indices)."""
     plt = _plt()
-    fig, axes = plt.subplots(1, len(cms), figsize=(3.2 * len(cms), 3), squeeze=False)
+    size = max(3.0, 0.45 * max(cm.shape[0] for cm in cms.values()) + 1.6)  # 9 classes need room
+    fig, axes = plt.subplots(1, len(cms), figsize=((size + 0.2) * len(cms), size), squeeze=False)
     for ax, (task, cm) in zip(axes[0], cms.items(), strict=True):
         ax.imshow(cm, cmap="Blues")
         for (i, j), v in np.ndenumerate(cm):
             ax.text(j, i, str(v), ha="center", va="center")
-        ax.set_xticks([0, 1], ["low", "high"])
-        ax.set_yticks([0, 1], ["low", "high"])
+        k = cm.shape[0]
+        names = get_task(task).classes if task in task_names() else tuple(map(str, range(k)))
+        ax.set_xticks(range(k), names, rotation=0 if k <= 3 else 45, ha="center" if k <= 3 else "right")
+        ax.set_yticks(range(k), names)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(task)

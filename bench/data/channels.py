@@ -2,7 +2,8 @@
 
 Grids are written row by row (row 0 = front of the head, column 0 = the subject's left); every cell
 not named holds 0 in a brain map. The 8x9 grid is the 4D-CRNN / MT-CNN authors' layout, the 9x9 grid
-the one common in TorchEEG-style pipelines (FBCCNN). Both name the 32 channels of DEAP's 10-20 montage;
+the one common in TorchEEG-style pipelines (FBCCNN). Both name the 32 channels of DEAP's 10-20 montage
+in those papers' cells, and the 62 of the SEED family's cap around them (TorchEEG's SEED layout);
 a headset with a subset of them (DREAMER's and AMIGOS' 14 Emotiv channels) lands on the same cells, with
 zeros elsewhere. A channel a grid does not name is placed by its position in MNE's 10-20 template
 montage: the grid's named cells fix a linear map from montage coordinates to (row, column), and the
@@ -24,27 +25,32 @@ __all__ = ["ALL_CHANNELS", "EEG_CHANNELS", "GRIDS", "PERIPHERAL_CHANNELS", "SFRE
 
 _GRID_ROWS: dict[str, tuple[str, ...]] = {
     "8x9": (
-        "- - AF3 Fp1 - Fp2 AF4 - -",
-        "F7 - F3 - Fz - F4 - F8",
-        "- FC5 - FC1 - FC2 - FC6 -",
-        "T7 - C3 - Cz - C4 - T8",
-        "- CP5 - CP1 - CP2 - CP6 -",
-        "P7 - P3 - Pz - P4 - P8",
-        "- - - PO3 - PO4 - - -",
-        "- - - O1 Oz O2 - - -",
+        "- - AF3 Fp1 FPz Fp2 AF4 - -",
+        "F7 F5 F3 F1 Fz F2 F4 F6 F8",
+        "FT7 FC5 FC3 FC1 FCz FC2 FC4 FC6 FT8",
+        "T7 C5 C3 C1 Cz C2 C4 C6 T8",
+        "TP7 CP5 CP3 CP1 CPz CP2 CP4 CP6 TP8",
+        "P7 P5 P3 P1 Pz P2 P4 P6 P8",
+        "- PO7 PO5 PO3 POz PO4 PO6 PO8 -",
+        "- - CB1 O1 Oz O2 CB2 - -",
     ),
     "9x9": (
-        "- - - Fp1 - Fp2 - - -",
+        "- - - Fp1 FPz Fp2 - - -",
         "- - - AF3 - AF4 - - -",
-        "F7 - F3 - Fz - F4 - F8",
-        "- FC5 - FC1 - FC2 - FC6 -",
-        "T7 - C3 - Cz - C4 - T8",
-        "- CP5 - CP1 - CP2 - CP6 -",
-        "P7 - P3 - Pz - P4 - P8",
-        "- - - PO3 - PO4 - - -",
-        "- - - O1 Oz O2 - - -",
+        "F7 F5 F3 F1 Fz F2 F4 F6 F8",
+        "FT7 FC5 FC3 FC1 FCz FC2 FC4 FC6 FT8",
+        "T7 C5 C3 C1 Cz C2 C4 C6 T8",
+        "TP7 CP5 CP3 CP1 CPz CP2 CP4 CP6 TP8",
+        "P7 P5 P3 P1 Pz P2 P4 P6 P8",
+        "- PO7 PO5 PO3 POz PO4 PO6 PO8 -",
+        "- - CB1 O1 Oz O2 CB2 - -",
     ),
 }
+"""Each grid names DEAP's 32 electrodes in the cells of the MT-CNN/4D-CRNN authors' maps, and the other
+electrodes of the 62-channel cap of the SJTU SEED family in the cells between them: the 9x9 grid is
+TorchEEG's ``SEED_LOCATION_LIST`` (torcheeg@1deec28, torcheeg/datasets/constants/emotion_recognition/
+seed.py), the 8x9 grid the same without its AF row, AF3 and AF4 beside Fp1 and Fp2 as in DEAP's 8x9 map.
+A 62-channel recording fills either grid without any electrode placed by its montage position."""
 
 GRIDS: tuple[str, ...] = tuple(_GRID_ROWS)
 
@@ -87,9 +93,10 @@ def montage_xy(channels: Sequence[str]) -> np.ndarray:
 def grid_positions(grid: str, channels: Sequence[str] | None = None) -> dict[str, tuple[int, int]]:
     """Return ``{channel: (row, col)}`` for a grid name (``"8x9"`` or ``"9x9"``).
 
-    Without ``channels``: the channels the grid names (DEAP's 32). With ``channels``: a cell for each of
-    them, the named cell where the grid names the channel (any letter case), else the free cell nearest
-    to the channel's montage position mapped onto the grid (see the module docstring).
+    Without ``channels``: the channels the grid names (DEAP's 32 and the SEED family's 62). With
+    ``channels``: a cell for each of them, the named cell where the grid names the channel (any letter
+    case), else the free cell nearest to the channel's montage position mapped onto the grid (see the
+    module docstring).
     """
     named = _named_cells(grid)
     if channels is None:
@@ -106,7 +113,8 @@ def _placed(grid: str, channels: Sequence[str], taken: set[tuple[int, int]]) -> 
     """Cells for channels the grid does not name: least-squares affine map montage (x, y) -> (row, col)
     fitted on the named channels, then each channel (in order) takes the nearest free cell."""
     named = _named_cells(grid)
-    names = list(named)
+    table = _montage()
+    names = [n for n in named if n.upper() in table]  # CB1, CB2 (62-channel caps) are not in the template
     xy = np.column_stack([montage_xy(names), np.ones(len(names))])
     rc = np.array([named[n] for n in names], dtype=np.float64)
     coef, *_ = np.linalg.lstsq(xy, rc, rcond=None)

@@ -164,4 +164,5 @@ def join_inputs(parts: list[ModelInputs]) -> ModelInputs:
         spec=parts[0].spec,
         domain=np.concatenate([np.full(len(p), i, dtype=np.int64) for i, p in enumerate(parts)]),
         label_tasks=parts[0].label_tasks,
+        session=None if any(p.session is None for p in parts) else cat("session"),
     )

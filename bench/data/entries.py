@@ -190,11 +190,13 @@ def stage_entry(dest: Path, computed: tuple[dict[str, np.ndarray], float], expec
     contents = expect.contents
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_folder(dest.parent, prefix=f".{dest.name}.")
+    # trials of unequal length or several sessions: their windows and sessions (bench.data.compute)
+    names = contents.arrays() + (("trials.npy",) if "trials" in arrays else ())
     try:
-        for name in contents.arrays():
+        for name in names:
             np.save(tmp / name, arrays[name.removesuffix(".npy")])
         meta = {
-            "checksums": {name: checksum(tmp / name) for name in contents.arrays()},
+            "checksums": {name: checksum(tmp / name) for name in names},
             "subject": expect.subject,
             "source_file": str(files[0].resolve()),
             **(

@@ -59,6 +59,7 @@ from bench.core.checks import check_number, check_option, check_type
 from bench.core.errors import ConfigError
 from bench.data.channels import mirror_index
 from bench.data.inputs import BASE_KINDS, FEATURE_KINDS
+from bench.data.smoothing import SMOOTHERS, smooth
 
 FEATURE_CODE_VERSION = 1
 """Bump when the numbers a config produces change; it is part of every cache key."""
@@ -131,6 +132,16 @@ class FeatureConfig:
         Compute features on these EEG channels only, in this order (None: all of the dataset's). The
         cross-dataset protocol sets it to the channels two datasets share, so both are normalised over
         the same channels.
+    smoothing : {"none", "moving-average", "lds"}
+        Smooth each feature over the windows of its trial (:mod:`bench.data.smoothing`), after it is
+        computed and before baseline removal and normalisation: SEED's ``de_movingAve`` and ``de_LDS``.
+        The baseline windows are not smoothed.
+    smoothing_causal : bool
+        Use only the current and earlier windows (trailing average; the Kalman filter without the
+        backward pass). Either way a window's feature mixes its neighbours' signal: a run whose split
+        sends windows of one trial to different folds (``segment``) leaks through the smoothing too.
+    smoothing_length : int, optional
+        Windows of the moving average (default 5).
     """
 
     bands: tuple[tuple[str, float, float], ...] = AUTHORS_BANDS
@@ -146,6 +157,9 @@ class FeatureConfig:
     baseline_s: float = 3.0
     normalise: str = "window-zscore"
     channels: tuple[str, ...] | None = None
+    smoothing: str = "none"
+    smoothing_causal: bool = False
+    smoothing_length: int | None = None
     _validated: bool = field(default=True, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -177,6 +191,14 @@ class FeatureConfig:
         check_number("features.step_s", self.step_s, low=0, low_open=True, none_ok=True)
         check_number("features.baseline_s", self.baseline_s, low=0)
         check_option("features.de_ddof", self.de_ddof, (0, 1))
+        check_option("features.smoothing", self.smoothing, SMOOTHERS)
+        check_type("features.smoothing_causal", self.smoothing_causal, bool, "true or false")
+        check_number("features.smoothing_length", self.smoothing_length, integer=True, low=1, none_ok=True)
+        if self.smoothing_length is not None and self.smoothing != "moving-average":
+            raise ConfigError(
+                f"features.smoothing_length={self.smoothing_length}: only smoothing='moving-average' takes "
+                "a length"
+            )
         if self.channels is not None:
             what = "a list of distinct channel names"
             chans = check_type("features.channels", self.channels, (list, tuple), what)
@@ -207,6 +229,9 @@ class FeatureConfig:
             del d["channels"]
         else:
             d["channels"] = list(d["channels"])
+        for name, default in (("smoothing", "none"), ("smoothing_causal", False), ("smoothing_length", None)):
+            if d[name] == default:  # added later: absent at their defaults, so cache and run keys stay
+                del d[name]
         return d
 
     @classmethod
@@ -434,6 +459,8 @@ def _extract_block(
     if computed != kinds:  # derived kinds (from the raw DE) or another order: each kind then as DE
         trial = _with_kinds(trial, computed, kinds, mirror)
         base = None if base is None else _with_kinds(base, computed, kinds, mirror)
+    if cfg.smoothing != "none":  # over the trial's windows (axis 2), before baseline and normalisation
+        trial = smooth(trial, cfg.smoothing, causal=cfg.smoothing_causal, length=cfg.smoothing_length, axis=2)
     # (trials, channels, windows, kinds, bands) -> (trials, windows, kinds, bands, channels)
     trial = trial.transpose(0, 2, 3, 4, 1)
     if cfg.baseline == "subtract":

@@ -40,6 +40,9 @@ class FeatureSet:
         Trials each subject has, where subjects differ (AMIGOS, MAHNOB-HCI): the first ``n_trials[i]``
         rows of subject i are real, the rest padding (features 0, ratings NaN) that no input is built from.
         None: every subject has all T trials.
+    n_windows, sessions : array, shape (S, T), optional
+        Each trial's real windows and its session, for datasets whose trials differ in length or that
+        hold several sessions (see the attributes).
     """
 
     features: np.ndarray
@@ -63,6 +66,11 @@ class FeatureSet:
     """Per subject, (T_s, C, L) band-limited stimulus EEG (float32; the verified cache file's path, read
     where inputs are built), where a model asked for it."""
     signal_band: tuple[float, float] | None = None
+    n_windows: np.ndarray | None = None
+    """(S, T) real feature windows of each trial, where trials differ in length (the SEED family's films):
+    the windows beyond are padding that no input is built from. None: all W windows of every trial."""
+    sessions: np.ndarray | None = None
+    """(S, T) recording session of each trial, from 1, where the dataset has several; None: one."""
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     """Inputs already built, by (spec, threshold, high_if): the runs of a grid share them (read-only)."""
 
@@ -98,15 +106,20 @@ class FeatureSet:
         has_peripheral = self.peripheral is not None
         return Contents(kinds=self.kinds, peripheral=has_peripheral, signal_band=self.signal_band)
 
-    def inputs(self, spec: InputSpec, *, threshold: float = 5.0, high_if: str = "gt") -> ModelInputs:
+    def inputs(self, spec: InputSpec, *, threshold: float | None = 5.0, high_if: str = "gt") -> ModelInputs:
         """Model inputs per ``spec`` (see :func:`bench.data.inputs.build_inputs`), built once per set.
 
         The arrays are shared by every run that asks for the same input (a grid of runs on one data set
         holds each distinct input once); nothing downstream writes into them.
         """
-        key = (spec, float(threshold), high_if)
+        key = (spec, None if threshold is None else float(threshold), high_if)
         if key not in self._memo:
             if spec.layout == "signal":
+                if self.n_windows is not None or get_dataset(self.dataset).categorical:
+                    raise DataError(
+                        f"{get_dataset(self.dataset).title}: the time-domain models' signal input is built "
+                        "for the rating datasets only (trials of one length); use a brain-map model"
+                    )
                 if self.signal is None or self.signal_band != spec.band:
                     raise DataError(f"this data set holds no {spec.band} Hz signal (load it with that band)")
                 self._memo[key] = build_signal_inputs(
@@ -116,10 +129,13 @@ class FeatureSet:
             else:
                 if spec.peripheral and self.peripheral is None:
                     raise DataError("this data set holds no peripheral features (prepare it with them)")
+                ds = get_dataset(self.dataset)
+                labels = {"label_tasks": ds.tasks, "categorical": True} if ds.categorical else {}
                 self._memo[key] = build_inputs(
                     self.features, self.ratings, self.subjects, spec, threshold=threshold, high_if=high_if,
                     channels=self.channels, n_trials=self.n_trials, kinds=self.kinds,
-                    peripheral=self.peripheral if spec.peripheral else None,
+                    peripheral=self.peripheral if spec.peripheral else None, n_windows=self.n_windows,
+                    sessions=self.sessions, **labels,
                 )  # fmt: skip
         return self._memo[key]
 
@@ -150,6 +166,8 @@ class FeatureSet:
             peripheral=None if self.peripheral is None else self.peripheral[idx, :t],
             signal=None if self.signal is None else tuple(self.signal[i] for i in idx),
             signal_band=self.signal_band,
+            n_windows=None if self.n_windows is None else self.n_windows[idx, :t],
+            sessions=None if self.sessions is None else self.sessions[idx, :t],
         )
 
 
@@ -165,6 +183,12 @@ def assemble(feats: list, ratings: list, digests: dict[int, str], config: Featur
     contents = contents or Contents()
     extras = extras or [{} for _ in feats]
     ragged = get_dataset(dataset).missing_trials
+    tables = [e.get("trials") for e in extras]
+    if any(t is not None for t in tables):  # trials of unequal length: windows padded to the longest
+        if any(t is None for t in tables):
+            raise DataError(f"{where}: some subjects' entries lack their trials' windows; cannot pool them")
+        w = max(f.shape[1] for f in feats)
+        feats = [_pad_windows(np.asarray(f), w) for f in feats]
     shapes = {f.shape[1:] if ragged else f.shape for f in feats}
     if len(shapes) != 1:
         raise DataError(f"{where}: subjects differ in trials/windows {sorted(shapes)}; cannot pool them")
@@ -176,7 +200,12 @@ def assemble(feats: list, ratings: list, digests: dict[int, str], config: Featur
         feats = [_pad(np.asarray(f), t, 0.0) for f in feats]
         ratings = [_pad(np.asarray(r), t, np.nan) for r in ratings]
         periph = None if periph is None else [_pad(np.asarray(p), t, 0.0) for p in periph]
+        tables = [t_ if t_ is None else _pad(np.asarray(t_), t, 0.0) for t_ in tables]
         n_trials = counts
+    n_windows = sessions = None
+    if tables[0] is not None:
+        stacked = np.stack([np.asarray(t_) for t_ in tables]).astype(np.int64)  # (S, T, 2)
+        n_windows, sessions = stacked[..., 0], stacked[..., 1]
     return FeatureSet(
         features=np.stack(feats) if len(feats) > 1 else np.asarray(feats[0])[None],
         ratings=np.stack(ratings),
@@ -191,7 +220,18 @@ def assemble(feats: list, ratings: list, digests: dict[int, str], config: Featur
         peripheral=None if periph is None else np.stack(periph),
         signal=tuple(e["signal"] for e in extras) if contents.signal_band is not None else None,
         signal_band=contents.signal_band,
+        n_windows=n_windows,
+        sessions=sessions,
     )
+
+
+def _pad_windows(features: np.ndarray, n: int) -> np.ndarray:
+    """(T, W, ...) features with zero windows appended up to ``n`` windows per trial."""
+    if features.shape[1] == n:
+        return features
+    out = np.zeros((features.shape[0], n, *features.shape[2:]), dtype=features.dtype)
+    out[:, : features.shape[1]] = features
+    return out
 
 
 def _pad(a: np.ndarray, n: int, value: float) -> np.ndarray:

@@ -85,6 +85,9 @@ class InputSpec:
     channels: tuple[str, ...] = ()
     """``channels``/``signal``: the EEG channel names of a sample's channel axis, set from the data (a
     model that pairs electrodes by name reads them; empty: not known, e.g. a model built without data)."""
+    n_bands: int = 4
+    """Frequency bands per feature kind (set from the feature config: 4 for the MT-CNN authors' recipe, 5
+    for the SEED family's with delta)."""
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -102,6 +105,8 @@ class InputSpec:
             raise ValueError(f"time_slices={self.time_slices!r} must be >= 1")
         if int(self.n_channels) < 1:
             raise ValueError(f"n_channels={self.n_channels!r} must be >= 1")
+        if int(self.n_bands) < 1:
+            raise ValueError(f"n_bands={self.n_bands!r} must be >= 1")
         if not float(self.window_s) * SIGNAL_SFREQ >= 8:
             raise ValueError(f"window_s={self.window_s!r}: need at least 8 samples ({8 / SIGNAL_SFREQ:g} s)")
         if self.hop_s is not None and not float(self.hop_s) > 0:
@@ -127,11 +132,12 @@ class InputSpec:
         """``signal``: samples between window starts."""
         return self.window_samples if self.hop_s is None else max(1, round(float(self.hop_s) * SIGNAL_SFREQ))
 
-    def n_maps(self, n_bands: int = 4) -> int:
-        """Number of planes per window: K*B feature maps, plus one with ``peripheral``."""
-        return len(self.features) * n_bands + int(self.peripheral)
+    def n_maps(self, n_bands: int | None = None) -> int:
+        """Number of planes per window: K*B feature maps (B: ``n_bands``, default the spec's), plus one with
+        ``peripheral``."""
+        return len(self.features) * (self.n_bands if n_bands is None else n_bands) + int(self.peripheral)
 
-    def sample_shape(self, n_bands: int = 4, n_channels: int | None = None) -> tuple[int, ...]:
+    def sample_shape(self, n_bands: int | None = None, n_channels: int | None = None) -> tuple[int, ...]:
         """Shape of one sample (without the batch axis)."""
         if self.layout == "signal":
             return (self.n_channels if n_channels is None else n_channels, self.window_samples)
@@ -175,6 +181,8 @@ class ModelInputs:
     spec: InputSpec
     domain: np.ndarray | None = None
     label_tasks: tuple[str, ...] = TASKS
+    session: np.ndarray | None = None
+    """Each sample's recording session, from 1, for datasets with several (the SEED family); None: one."""
     """The task of each column of ``labels`` (:mod:`bench.core.tasks` names)."""
 
     def __len__(self) -> int:
@@ -201,6 +209,10 @@ def build_inputs(
     n_trials: np.ndarray | None = None,
     kinds: tuple[str, ...] = BASE_KINDS,
     peripheral: np.ndarray | None = None,
+    n_windows: np.ndarray | None = None,
+    sessions: np.ndarray | None = None,
+    label_tasks: tuple[str, ...] = TASKS,
+    categorical: bool = False,
 ) -> ModelInputs:
     """Build a model's input from per-channel features.
 
@@ -226,6 +238,17 @@ def build_inputs(
     peripheral : array, shape (S, T, W, P), optional
         Peripheral features per window, for ``spec.peripheral``: the sample's extra plane holds their mean
         over the sample's windows.
+    n_windows : array, shape (S, T), optional
+        Real windows of each trial where trials differ in length: a sample is built only from real
+        windows (the trial's first ``n_windows // time_slices`` samples).
+    sessions : array, shape (S, T), optional
+        Each trial's session, carried to :attr:`ModelInputs.session`.
+    label_tasks : tuple of str
+        The tasks of the labels: the columns of ``ratings`` taken as class indices when ``categorical``,
+        else the binarised valence and arousal.
+    categorical : bool
+        ``ratings`` hold class indices (the SEED family, FACED), taken as they are; otherwise the first
+        two columns are valence and arousal ratings, binarised at ``threshold``.
     """
     k = len(kinds)
     if features.ndim != 6 or features.shape[3] != k or features.shape[-1] != len(channels):
@@ -255,17 +278,25 @@ def build_inputs(
             x = x[:, 0]
     else:
         x = np.ascontiguousarray(x.transpose(0, 1, 3, 2), dtype=np.float32)  # (N, ts, C, KB)
-    out = with_samples(x, ratings, subjects, n_seg, spec, threshold=threshold, high_if=high_if)
-    keep = real_samples(n_trials, n_s, n_t, n_seg)
+    out = with_samples(x, ratings, subjects, n_seg, spec, threshold=threshold, high_if=high_if,
+                       sessions=sessions, label_tasks=label_tasks, categorical=categorical)  # fmt: skip
+    keep = real_samples(n_trials, n_s, n_t, n_seg, None if n_windows is None else np.asarray(n_windows) // ts)
     return out if keep is None else take(out, keep)
 
 
-def real_samples(n_trials: np.ndarray | None, n_s: int, n_t: int, n_seg: int) -> np.ndarray | None:
-    """Indices of the (S, T, n_seg) samples that come from real trials (None: all of them)."""
-    if n_trials is None:
+def real_samples(
+    n_trials: np.ndarray | None, n_s: int, n_t: int, n_seg: int, n_real_seg: np.ndarray | None = None
+) -> np.ndarray | None:
+    """Indices of the (S, T, n_seg) samples that come from real trials and, where trials differ in length
+    (``n_real_seg``, (S, T) samples each trial really has), from their real windows (None: all)."""
+    if n_trials is None and n_real_seg is None:
         return None
-    real = np.arange(n_t)[None, :] < np.asarray(n_trials)[:, None]  # (S, T)
-    return np.flatnonzero(np.broadcast_to(real[:, :, None], (n_s, n_t, n_seg)).reshape(-1))
+    real = np.ones((n_s, n_t, n_seg), dtype=bool)
+    if n_trials is not None:
+        real &= (np.arange(n_t)[None, :] < np.asarray(n_trials)[:, None])[:, :, None]
+    if n_real_seg is not None:
+        real &= np.arange(n_seg)[None, None, :] < np.asarray(n_real_seg)[:, :, None]
+    return np.flatnonzero(real.reshape(-1))
 
 
 def with_samples(
@@ -278,13 +309,23 @@ def with_samples(
     threshold: float,
     high_if: str,
     keep: np.ndarray | None = None,
+    sessions: np.ndarray | None = None,
+    label_tasks: tuple[str, ...] = TASKS,
+    categorical: bool = False,
 ) -> ModelInputs:
     """``x`` with the labels, ratings and groups of its samples: ``n_seg`` samples per trial, in (subject,
-    trial, segment) order, restricted to ``keep`` (indices into that order) when given."""
+    trial, segment) order, restricted to ``keep`` (indices into that order) when given.
+
+    Labels: the binarised valence and arousal ratings (the first two columns), or with ``categorical``
+    the class indices of ``label_tasks`` (the columns of ``ratings``) as they are."""
     n_s, n_t = ratings.shape[:2]
     shape = (n_s, n_t, n_seg)
-    r = np.broadcast_to(ratings[:, :, None, :2], (*shape, 2)).reshape(-1, 2).astype(np.float32)
-    labels = (r > threshold) if high_if == "gt" else (r >= threshold)
+    k = len(label_tasks) if categorical else 2
+    r = np.broadcast_to(ratings[:, :, None, :k], (*shape, k)).reshape(-1, k).astype(np.float32)
+    if categorical:
+        labels = np.nan_to_num(r, nan=-1.0)  # padding trials (NaN) are never kept
+    else:
+        labels = (r > threshold) if high_if == "gt" else (r >= threshold)
     subj = np.broadcast_to(np.asarray(subjects)[:, None, None], shape).reshape(-1)
     trial = np.broadcast_to(np.arange(n_t)[None, :, None], shape).reshape(-1)
     seg = np.broadcast_to(np.arange(n_seg)[None, None, :], shape).reshape(-1)
@@ -297,7 +338,14 @@ def with_samples(
         trial=trial[sel].astype(np.int64),
         segment=seg[sel].astype(np.int64),
         spec=spec,
+        label_tasks=label_tasks if categorical else TASKS,
+        session=None if sessions is None else _per_sample(np.asarray(sessions), shape)[sel].astype(np.int64),
     )
+
+
+def _per_sample(per_trial: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """An (S, T) per-trial array repeated for each of the trial's samples, flat in (S, T, n_seg) order."""
+    return np.broadcast_to(per_trial[:, :, None], shape).reshape(-1)
 
 
 def _with_peripheral_plane(x: np.ndarray, peripheral: np.ndarray, n_seg: int, ts: int) -> np.ndarray:
@@ -325,4 +373,5 @@ def take(inputs: ModelInputs, index: np.ndarray) -> ModelInputs:
         spec=inputs.spec,
         domain=None if inputs.domain is None else inputs.domain[index],
         label_tasks=inputs.label_tasks,
+        session=None if inputs.session is None else inputs.session[index],
     )

@@ -249,6 +249,7 @@ def resolve_input_spec(
     features: Iterable[str] | str | None = None,
     n_channels: int | None = None,
     channels: Iterable[str] | None = None,
+    n_bands: int | None = None,
     **hparams: Any,
 ) -> InputSpec:
     """The input spec a model consumes: its default with ``features`` overridden.
@@ -263,6 +264,8 @@ def resolve_input_spec(
         EEG channels of the data (a ``"channels"`` layout's sample depends on it; grids do not).
     channels : sequence of str, optional
         Their names (set where the data is known; grids place channels by name themselves).
+    n_bands : int, optional
+        Frequency bands of the feature config (default 4; the SEED family's recipe has 5).
     **hparams
         Model hyper-parameters; those listed in the model's ``spec_params`` (e.g. MT-CNN's
         ``n_inputs``) change the spec, the others are ignored here.
@@ -270,6 +273,8 @@ def resolve_input_spec(
     info = get_model_info(name)
     spec = info.input_spec
     changes: dict[str, Any] = {}
+    if n_bands is not None and spec.layout != "signal" and int(n_bands) != spec.n_bands:
+        changes["n_bands"] = int(n_bands)
     if channels is not None and spec.layout != "grid":
         changes["channels"] = tuple(channels)
         n_channels = len(changes["channels"]) if n_channels is None else n_channels
@@ -317,6 +322,7 @@ def create_model(
     features: Iterable[str] | str | None = None,
     n_channels: int | None = None,
     channels: Iterable[str] | None = None,
+    n_bands: int | None = None,
     **hparams: Any,
 ) -> nn.Module:
     """Build a registered model.
@@ -334,6 +340,8 @@ def create_model(
         EEG channels of the data, for models fed per-channel features (default: DEAP's 32).
     channels : sequence of str, optional
         Their names, for models that pair electrodes by name (TSception's hemispheres).
+    n_bands : int, optional
+        Frequency bands per feature kind of the data (default 4; 5 for the SEED family's recipe).
     **hparams
         Model keyword arguments (e.g. ``dropout``, ``batch_norm``); unknown names are a
         :class:`ConfigError` naming the allowed ones.
@@ -348,7 +356,9 @@ def create_model(
             f"allowed: {', '.join(allowed) or 'none'}"
         )
     _check_hparam_types(info.factory, hparams)
-    spec = resolve_input_spec(name, features=features, n_channels=n_channels, channels=channels, **hparams)
+    spec = resolve_input_spec(
+        name, features=features, n_channels=n_channels, channels=channels, n_bands=n_bands, **hparams
+    )
     try:
         return info.factory(tasks=tasks, input_spec=spec, **hparams)
     except ValueError as err:

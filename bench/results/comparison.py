@@ -23,6 +23,7 @@ from bench.results.table import (
     data_notes,
     groups,
     metric_note,
+    model_names,
     ordered_models,
     pct,
     pval,
@@ -155,6 +156,8 @@ def comparison_table(store: Store, metric: str = "acc") -> list[Table]:
         if r["status"] == "ok" and r["model"] not in TRIVIAL:
             data.at[i, "above_chance"] = _verdict(r)
     flags = consistency(store, shown)
+    # the papers' numbers are DEAP's valence and arousal: no column where no task of the store has one
+    show_reported = any(reported(m).get(t) is not None for m in model_names() for t in store.tasks)
     frame_rows = []
     for model in models:
         out = {"model": model}
@@ -168,7 +171,7 @@ def comparison_table(store: Store, metric: str = "acc") -> list[Table]:
                     & (data["task"] == task)
                 ].iloc[0]
                 out[f"{protocol}/{split} {task}"] = _text(r, flags.mark(par))
-        for task in store.tasks:
+        for task in store.tasks if show_reported else ():
             rep = reported(model).get(task)
             out[f"reported {task}"] = DASH if rep is None else f"{rep:.2f}"
         frame_rows.append(out)
@@ -184,17 +187,23 @@ def comparison_table(store: Store, metric: str = "acc") -> list[Table]:
         "baseline on the same folds, Holm; without one, the binomial adjusted chance level over the "
         "independent test units, Combrisson & Jerbi 2015); (chance): a trivial baseline.",
         *_chance_notes(data),
-        "reported: the paper's number (DEAP, its own protocol, usually leaky segment-level folds), "
-        "never ours.",
+        *(
+            [
+                "reported: the paper's number (DEAP, its own protocol, usually leaky segment-level folds), "
+                "never ours."
+            ]
+            if show_reported
+            else []
+        ),
         *flags.notes,
         *data_notes(store),
     ]
-    for model in models:
+    for model in models if show_reported else ():
         note = reported(model).get("note")
         if note:
             notes.append(f"reported {model}: {note}")
     # a narrow terminal drops the reported columns first, then the later protocols' columns
-    priorities = {f"reported {t}": 0 for t in store.tasks}
+    priorities = {f"reported {t}": 0 for t in store.tasks if show_reported}
     for i, (protocol, split) in enumerate(pairs[1:], start=1):
         priorities.update({f"{protocol}/{split} {t}": len(pairs) - i for t in store.tasks})
     return [

@@ -22,8 +22,10 @@ import pandas as pd
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
 from bench.core.tasks import task_names
+from bench.data.datasets import dataset_names, get_dataset
 from bench.data.inputs import TASKS
 from bench.data.source import kind_words
+from bench.models.registry import get_model_info
 from bench.results.datasets import DataSet, choose_dataset, datasets
 from bench.results.naming import arg
 from bench.results.runs import UNIT_COLS, finished_parents, finished_units, unit_rows
@@ -73,7 +75,9 @@ class Store:
         """Whether a missing cell is one to list as "not run", with a command to fill it: a run meeting
         the ``where`` conditions can fill it (:func:`~bench.results.where.cell_allowed`: ``model=mtcnn``
         asks for no other model) and, for a grid's report, the grid asked for it (:meth:`asking`)."""
-        if not cell_allowed(self.conditions, model, protocol, split, audit, variant):
+        if not cell_allowed(self.conditions, model, protocol, split, audit, variant) or not self.applies(
+            model
+        ):
             return False
         return self.asked is None or (model, protocol, split, audit, variant) in self.asked
 
@@ -81,7 +85,22 @@ class Store:
         """Whether a table listing every registered model lists ``model`` (see :meth:`asks`)."""
         if not cell_allowed([(k, v) for k, v in self.conditions if k == "model"], model, "", ""):
             return False
+        if not self.applies(model):
+            return False
         return self.asked is None or any(c[0] == model for c in self.asked)
+
+    def applies(self, model: str) -> bool:
+        """Whether ``model`` can run on this data set: the time-domain models read equal-length trials of a
+        rating dataset's signal, which a categorical dataset's clips are not (their runs are refused)."""
+        name = (
+            "deap" if self.data_kind in ("synthetic", "deap") else self.data_kind.removesuffix("-synthetic")
+        )
+        if name not in dataset_names() or not get_dataset(name).categorical:
+            return True
+        try:
+            return get_model_info(model).input_spec.layout != "signal"
+        except ConfigError:  # a model no longer registered: its runs are shown, nothing is asked of it
+            return False
 
     def asking(self, cells: Collection[tuple[str, ...]]) -> Store:
         """This store, with only ``cells`` (``(model, protocol, split, audit, variant)``) listed as not run

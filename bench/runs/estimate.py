@@ -32,6 +32,7 @@ from bench.runs.overhead import (
     TRAINED_UNIT,
     UNTRAINED_UNIT,
 )
+from bench.runs.resolved import feature_bands
 from bench.training.step import autocast, make_optimizer, task_class_weights, train_step
 from bench.training.trainer import trains_channels_last, use_channels_last
 
@@ -139,7 +140,9 @@ def probe(
     gen = torch.Generator().manual_seed(0)
     # the model the run builds: on a dataset's own electrodes where its shape depends on them
     on_channels = {} if channels is None else {"n_channels": len(channels), "channels": channels}
-    model = create_model(cfg.model, tasks=tasks, features=cfg.features, **on_channels, **hparams).to(device)
+    model = create_model(
+        cfg.model, tasks=tasks, features=cfg.features, n_bands=feature_bands(cfg), **on_channels, **hparams
+    ).to(device)
     pb = max(bs, 256)
     x = torch.randn(pb, *sample_shape, generator=gen).to(device)
     y = torch.stack([torch.randint(0, n_classes(t), (bs,), generator=gen) for t in tasks], dim=1).to(device)

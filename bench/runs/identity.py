@@ -29,6 +29,7 @@ import pandas as pd
 from bench.config.ablation import SCALE_KEYS, json_normal, variant_name
 from bench.config.run import RunConfig
 from bench.core import host
+from bench.data.datasets import get_dataset
 from bench.data.features import FeatureConfig
 from bench.data.inputs import FEATURE_KINDS
 from bench.models.recipes import apply_recipe, with_model_defaults
@@ -59,6 +60,9 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
         if features == tuple(info.input_spec.features):
             features = None
     cfg = apply_recipe(cfg, info)
+    # the dataset's own feature recipe (the SEED family's), under what the run sets; none for the rating
+    # datasets, whose run keys stay as they were
+    cfg = replace(cfg, feature_config={**get_dataset(cfg.dataset).feature_defaults, **cfg.feature_config})
     train = with_model_defaults(cfg.train, info)
     train = replace(train, precision=resolve_precision(train.precision, info, cfg.device))
     return replace(cfg, split=split, features=features, train=train, **proto.resolve_data(cfg))

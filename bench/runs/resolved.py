@@ -21,6 +21,7 @@ from typing import Any
 from bench.config.run import RunConfig
 from bench.core.errors import ConfigError
 from bench.data.datasets import Dataset, get_dataset
+from bench.data.features import FeatureConfig
 from bench.data.inputs import InputSpec
 from bench.data.peripheral import check_peripheral
 from bench.models.registry import ModelInfo, create_model, get_model_info, resolve_input_spec
@@ -60,12 +61,19 @@ class ResolvedRun:
         """The model's input on data with these EEG ``channels`` (a signal or channel-layout model's
         sample depends on them; a brain-map grid does not)."""
         cfg = self.config
-        return resolve_input_spec(cfg.model, features=cfg.features, channels=channels, **self.hparams)
+        return resolve_input_spec(
+            cfg.model, features=cfg.features, channels=channels, n_bands=feature_bands(cfg), **self.hparams
+        )
 
     def with_dropout(self, dropout: float) -> ResolvedRun:
         """This run with another dropout (a tuning trial's), its config and model arguments alike."""
         hparams = _set_dropout(dict(self.hparams), self.info, dropout)
         return replace(self, config=self.config.with_train(dropout=dropout), hparams=hparams)
+
+
+def feature_bands(cfg: RunConfig) -> int:
+    """The frequency bands per feature kind of the run's feature config (the model's input depth)."""
+    return len(FeatureConfig.from_dict(cfg.feature_config).bands)
 
 
 def _set_dropout(hp: dict[str, Any], info: ModelInfo, dropout: float) -> dict[str, Any]:
@@ -116,13 +124,20 @@ def resolve_run(cfg: RunConfig) -> ResolvedRun:
             )
         proto.check_stack(cfg.train.stack)
     hp = model_hparams(cfg, info)  # bad model options fail before any data is read
+    if info.input_spec.layout == "signal" and get_dataset(cfg.dataset).categorical:
+        raise ConfigError(
+            f"model {cfg.model!r} reads the EEG signal of equal-length trials, which "
+            f"{get_dataset(cfg.dataset).title} does not have; pick a brain-map model (bench models)"
+        )
+    n_bands = feature_bands(cfg)
     try:  # build once (cheap): values the factory refuses fail here too, not in a tracked unit
         create_model(
-            cfg.model, tasks=cfg.tasks if info.multitask else cfg.tasks[:1], features=cfg.features, **hp
-        )
+            cfg.model, tasks=cfg.tasks if info.multitask else cfg.tasks[:1], features=cfg.features,
+            n_bands=n_bands, **hp,
+        )  # fmt: skip
     except (TypeError, ValueError, RuntimeError) as exc:
         raise ConfigError(f"model {cfg.model!r} options {hp}: {exc}") from None
-    spec = resolve_input_spec(cfg.model, features=cfg.features, **hp)
+    spec = resolve_input_spec(cfg.model, features=cfg.features, n_bands=n_bands, **hp)
     if spec.peripheral:
         for name in proto.datasets(cfg):
             check_peripheral(get_dataset(name))

@@ -150,7 +150,9 @@ def score_fold(p: Prepared, unit: Unit, fold, device: torch.device, objective: s
     xv = x[torch.from_numpy(val)] if std is None else std(x[torch.from_numpy(val)])
     seed = unit.seed(cfg.seed)
     torch.manual_seed(seed)  # the same initial weights as `bench run` for this unit
-    model = create_model(cfg.model, tasks=unit.tasks, features=cfg.features, **p.hparams)
+    model = create_model(
+        cfg.model, tasks=unit.tasks, features=cfg.features, n_bands=p.inputs.spec.n_bands, **p.hparams
+    )
     history: list[dict] = []
 
     def hook(row: dict) -> None:

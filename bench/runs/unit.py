@@ -69,7 +69,7 @@ def build_model(p: Prepared, unit: Unit, seed: int) -> torch.nn.Module:
     torch.manual_seed(seed)
     return create_model(p.config.model, tasks=unit.tasks, features=p.config.features,
                         n_channels=p.inputs.spec.n_channels, channels=p.inputs.spec.channels or None,
-                        **p.hparams)  # fmt: skip
+                        n_bands=p.inputs.spec.n_bands, **p.hparams)  # fmt: skip
 
 
 def unit_parts(
@@ -241,6 +241,22 @@ def run_units(
     return [out[u.key] for u, _ in pairs]
 
 
+def prediction_columns(task: str, scores: np.ndarray) -> dict[str, np.ndarray]:
+    """A task's scores as columns of ``predictions.csv``: ``p_<task>`` (the class-1 probability) for a
+    binary task, as always; ``p_<task>_<c>`` per class c for a k-class task."""
+    if np.ndim(scores) == 1:
+        return {f"p_{task}": scores}
+    return {f"p_{task}_{c}": scores[:, c] for c in range(scores.shape[1])}
+
+
+def prediction_scores(predictions: pd.DataFrame, task: str) -> np.ndarray:
+    """A task's scores back from the columns :func:`prediction_columns` wrote."""
+    if f"p_{task}" in predictions:
+        return predictions[f"p_{task}"].to_numpy()
+    k = sum(1 for c in predictions.columns if c.startswith(f"p_{task}_"))
+    return predictions[[f"p_{task}_{c}" for c in range(k)]].to_numpy()
+
+
 def per_subject_metrics(
     subject: np.ndarray, trial: np.ndarray, y_true: np.ndarray, p_high: np.ndarray, task: str
 ) -> dict[str, float]:
@@ -285,7 +301,8 @@ def score_unit(
     for t in unit.tasks:
         y_true = inp.labels[test, inp.label_columns((t,))[0]]
         pred[f"y_{t}"] = y_true
-        pred[f"p_{t}"] = probs[t]
+        for column, values in prediction_columns(t, probs[t]).items():
+            pred[column] = values
         for k, v in classification_metrics(y_true, probs[t]).items():
             metrics[f"test_{k}_{t}"] = v
         # trials are the independent unit: soft vote over the trial's windows in THIS test part (with

@@ -27,7 +27,7 @@ from bench.core.metrics import confusion
 from bench.core.plots import plot_confusions, plot_learning_curve
 from bench.runs.plan import Prepared, Unit
 from bench.runs.progress import Reporter
-from bench.runs.unit import UnitResult, run_units
+from bench.runs.unit import UnitResult, prediction_scores, run_units
 from bench.runs.unit_model import log_unit_model
 from bench.tracking.artifacts import log_artifacts
 from bench.tracking.claims import claim_unit, heartbeat
@@ -43,7 +43,7 @@ def log_unit_artifacts(cl, run_id: str, res: UnitResult) -> None:
         if res.history:
             pd.DataFrame(res.history).to_csv(d / "history.csv", index=False)
             plot_learning_curve(res.history, d / "learning_curve.png", title=res.unit.key)
-        cms = {t: confusion(res.predictions[f"y_{t}"].to_numpy(), res.predictions[f"p_{t}"].to_numpy())
+        cms = {t: confusion(res.predictions[f"y_{t}"].to_numpy(), prediction_scores(res.predictions, t))
                for t in res.unit.tasks}  # fmt: skip
         plot_confusions(cms, d / "confusion.png", title=res.unit.key)
         log_artifacts(cl, run_id, d)

@@ -10,12 +10,13 @@ import shutil
 import pytest
 
 from bench.cli import main
+from bench.data.datasets import dataset_names
 from bench.data.paths import cache_root
 from bench.data.synthetic import SyntheticConfig, write_synthetic
 
 pytestmark = pytest.mark.usefixtures("wide_console")
 
-ALLOWED = "deap, dreamer, amigos, mahnob-hci"
+ALLOWED = ", ".join(dataset_names())
 
 
 @pytest.fixture(scope="module")
@@ -259,6 +260,8 @@ def test_data_info_lists_the_datasets_then_the_cache(twins, tmp_path, capsys, mo
         ["mahnob-hci", "MAHNOB-HCI", "30 x 20", "32", "128", "30 + 30",
          "the last 3 s before the stimulus onset trigger", "1-9, high if > 5",
          f"$MAHNOB_DIR={tmp_path / 'none'} (not a folder)", "not generated yet"],
+        ["seed", "SEED", "15 x 45", "62", "200", "0 + 265", "none (SEED holds no baseline)",
+         "valence3: 3 classes", "$SEED_DIR not set", "not generated yet"],
     ]  # fmt: skip
     assert [row[:6] for row in _table_rows(cache)] == [
         [
@@ -362,11 +365,12 @@ def test_help_lists_the_registered_datasets():
 
     run = typer.main.get_command(build_app()).commands["run"]
     helps = {p.opts[0]: p.help for p in run.params}
-    assert helps["--dataset"].startswith("Dataset: deap | dreamer | amigos | mahnob-hci (default deap;")
-    assert helps["--data-dir"] == (
+    assert helps["--dataset"].startswith(f"Dataset: {' | '.join(dataset_names())} (default deap;")
+    assert helps["--data-dir"].startswith(
         "The dataset's folder; default: its environment variable ($DEAP_DIR, $DREAMER_DIR, $AMIGOS_DIR, "
-        "$MAHNOB_DIR), else its embedded synthetic twin"
+        "$MAHNOB_DIR, $SEED_DIR"
     )
+    assert helps["--data-dir"].endswith("), else its embedded synthetic twin")
     assert "--train" in next(p.opts for p in run.params if "--dataset" in p.opts)
 
 

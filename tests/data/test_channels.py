@@ -8,21 +8,27 @@ import mne
 import numpy as np
 import pytest
 
+from bench.data.categorical.seed_common import CHANNELS as SEED_CHANNELS
 from bench.data.channels import EEG_CHANNELS, grid_positions, grid_shape, to_grid
 
 
 def _positions() -> dict[str, np.ndarray]:
     montage = mne.channels.make_standard_montage("colin27_1020")
-    pos = montage.get_positions()["ch_pos"]
-    return {ch: pos[ch] for ch in EEG_CHANNELS}
+    return {ch.upper(): xyz for ch, xyz in montage.get_positions()["ch_pos"].items()}
 
 
 @pytest.mark.parametrize("grid", ["8x9", "9x9"])
 def test_grid_matches_scalp_layout(grid):
-    pos, cells = _positions(), grid_positions(grid)
+    """Every named cell: DEAP's 32 electrodes and the SEED family's 62 (CB1 and CB2, below O1 and O2, are
+    not in MNE's 10-20 template: their cells are checked against O1 and O2 instead)."""
+    montage, cells = _positions(), grid_positions(grid)
     h, w = grid_shape(grid)
-    assert sorted(cells) == sorted(EEG_CHANNELS)
-    assert len(set(cells.values())) == 32
+    assert set(EEG_CHANNELS) <= set(cells)
+    assert sorted(c.upper() for c in cells) == sorted(c.upper() for c in SEED_CHANNELS)
+    assert len(set(cells.values())) == 62
+    assert cells["CB1"] == (h - 1, cells["O1"][1] - 1) and cells["CB2"] == (h - 1, cells["O2"][1] + 1)
+    pos = {ch: montage[ch.upper()] for ch in cells if ch.upper() in montage}
+    cells = {ch: cells[ch] for ch in pos}
     mid = w // 2
     for ch, (r, c) in cells.items():
         assert 0 <= r < h and 0 <= c < w

@@ -26,8 +26,8 @@ from bench.runs.identity import resolve_config
 EMOTIV = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4", "F8", "AF4")
 
 
-def test_the_registry_describes_four_datasets():
-    assert dataset_names() == ("deap", "dreamer", "amigos", "mahnob-hci")
+def test_the_registry_describes_the_rating_and_categorical_datasets():
+    assert dataset_names() == ("deap", "dreamer", "amigos", "mahnob-hci", "seed")
     facts = {d.name: (d.n_subjects, d.n_trials, len(d.channels), d.sfreq, d.scale, d.threshold, d.env)
              for d in list_datasets()}  # fmt: skip
     assert facts == {
@@ -35,15 +35,23 @@ def test_the_registry_describes_four_datasets():
         "dreamer": (23, 18, 14, 128.0, (1.0, 5.0), 3.0, "DREAMER_DIR"),
         "amigos": (40, 16, 14, 128.0, (1.0, 9.0), 5.0, "AMIGOS_DIR"),
         "mahnob-hci": (30, 20, 32, 128.0, (1.0, 9.0), 5.0, "MAHNOB_DIR"),
+        "seed": (15, 45, 62, 200.0, (0.0, 2.0), None, "SEED_DIR"),
     }
     assert get_dataset("deap").n_samples == 8064 and get_dataset("dreamer").channels == EMOTIV
-    assert all(d.rating_names[:2] == ("valence", "arousal") for d in list_datasets())
+    rating = [d for d in list_datasets() if not d.categorical]
+    assert [d.name for d in rating] == ["deap", "dreamer", "amigos", "mahnob-hci"]
+    assert all(
+        d.rating_names[:2] == ("valence", "arousal") and d.tasks == ("valence", "arousal") for d in rating
+    )
     with pytest.raises(ConfigError) as err:
-        get_dataset("seed")
-    assert str(err.value) == "unknown dataset 'seed'; known: amigos, deap, dreamer, mahnob-hci"
+        get_dataset("seeds")
+    assert (
+        str(err.value)
+        == "unknown dataset 'seeds'; known: amigos, deap, dreamer, mahnob-hci, seed; did you mean 'seed'?"
+    )
     with pytest.raises(ConfigError) as err:
         get_dataset("dreemer")
-    assert str(err.value).endswith("known: amigos, deap, dreamer, mahnob-hci; did you mean 'dreamer'?")
+    assert str(err.value).endswith("known: amigos, deap, dreamer, mahnob-hci, seed; did you mean 'dreamer'?")
     assert [data_kind("deap", True), data_kind("deap", False), data_kind("dreamer", True)] == [
         "synthetic", "deap", "dreamer-synthetic"]  # fmt: skip
     assert [kind_words(k) for k in ("synthetic", "deap", "amigos-synthetic", "mahnob-hci")] == [

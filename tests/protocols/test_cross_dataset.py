@@ -77,8 +77,8 @@ def test_cross_dataset_refuses_what_it_cannot_do(tmp_path, deap_dir):
         prepare(RunConfig(protocol="whole-set", test_dataset="dreamer"))
     with pytest.raises(ConfigError, match="trains and tests on every subject; drop --subjects"):
         prepare(RunConfig(protocol="cross-dataset", test_dataset="dreamer", subjects=(1,)))
-    with pytest.raises(ConfigError, match=r"^dataset='seed' is not allowed; allowed: deap, dreamer, amigos"):
-        RunConfig(dataset="seed")
+    with pytest.raises(ConfigError, match=r"^dataset='nope' is not allowed; allowed: deap, dreamer, amigos"):
+        RunConfig(dataset="nope")
     # real DEAP against a synthetic DREAMER twin: never mixed
     real = tmp_path / "real"
     real.mkdir()

@@ -271,11 +271,13 @@ def write_twin(
     seconds: tuple[float, float] = TWIN_SECONDS,
     seed: int = 0,
     effect: float = 1.0,
+    recorded: dict[str, object] | None = None,
 ) -> list[Path]:
     """Write a synthetic SEED into ``root`` (module docstring); returns the EEG files written.
 
     Deterministic: the same arguments give the same bytes. ``seconds`` bounds the clips' lengths;
-    ``effect`` scales the planted class effect (0: none)."""
+    ``effect`` scales the planted class effect (0: none); ``recorded`` is the harness's config of the twin,
+    recorded in ``SYNTHETIC.json`` (:func:`~bench.data.categorical.seed_common.finish_twin`)."""
     if not 1 <= int(n_subjects) <= N_SUBJECTS:
         raise DataError(f"n_subjects={n_subjects!r}: expected 1-{N_SUBJECTS}")
     root = open_twin_folder(Path(root), f"{EEG_FOLDER}/*.mat")
@@ -309,5 +311,5 @@ def write_twin(
         "seed": int(seed),
         "effect": float(effect),
     }
-    finish_twin(root, DATASET, "SEED", config, CLASSES)
+    finish_twin(root, DATASET, "SEED", config, CLASSES, recorded)
     return written

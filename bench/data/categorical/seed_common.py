@@ -407,12 +407,21 @@ def matlab_order(variables: dict[str, object]) -> dict[str, object]:
 
 
 def finish_twin(
-    root: Path, dataset: str, title: str, config: dict[str, object], classes: Sequence[str]
+    root: Path,
+    dataset: str,
+    title: str,
+    config: dict[str, object],
+    classes: Sequence[str],
+    recorded: dict[str, object] | None = None,
 ) -> None:
-    """Write the twin's ``SYNTHETIC.json`` (its arguments and planted effect) last: the twin is complete."""
+    """Write the twin's ``SYNTHETIC.json`` (its arguments and planted effect) last: the twin is complete.
+
+    ``recorded``: the config the harness generated the twin for (its ``SyntheticConfig``, which the cache
+    compares to know the twin is whole), recorded as ``config`` with the twin's own arguments beside it."""
     info = {
         "dataset": dataset,
-        "config": config,
+        "config": config if recorded is None else recorded,
+        **({} if recorded is None else {"twin_arguments": config}),
         "planted_effect": {
             "band": EFFECT_BAND,
             "band_hz": next([lo, hi] for name, lo, hi in BANDS if name == EFFECT_BAND),

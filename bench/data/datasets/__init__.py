@@ -10,7 +10,8 @@ module plus one entry point of group ``deap_bench.datasets`` naming it (the buil
 
 Every reader returns a :class:`SubjectRecording` in one shape: per trial, ``baseline_s`` seconds of
 baseline followed by ``trial_s`` seconds of the stimulus, all at ``sfreq`` Hz, channels in the dataset's
-order, ratings with valence and arousal first. The baseline is the last ``baseline_s`` seconds before
+order, ratings with valence and arousal first (a categorical dataset's: its class labels, see
+:attr:`Dataset.categorical`). The baseline is the last ``baseline_s`` seconds before
 the stimulus where a dataset recorded one, and the stimulus's own first seconds where it did not
 (AMIGOS): :meth:`Dataset.baseline_segment` says which, in words, for the seconds the features use.
 
@@ -27,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.core.errors import BenchError
+from bench.core.errors import BenchError, DataError
 from bench.core.registry import Registry
+from bench.core.tasks import n_classes
 from bench.data.datasets.deap_format import EEG_CHANNELS
 
 ENTRY_POINT_GROUP = "deap_bench.datasets"
@@ -39,6 +41,7 @@ BUILTIN_MODULES: dict[str, str] = {
     "dreamer": "bench.data.datasets.dreamer",
     "amigos": "bench.data.datasets.amigos",
     "mahnob-hci": "bench.data.datasets.mahnob",
+    "seed": "bench.data.datasets.seed",
 }
 """The built-in entries of :data:`ENTRY_POINT_GROUP` as ``pyproject.toml`` declares them (a test checks
 they agree): name -> the module that defines (and registers) it, imported on first use. Loaded from this
@@ -71,6 +74,13 @@ class SubjectRecording:
         datasets whose peripheral signals this harness does not read (:attr:`Dataset.peripheral`).
     peripheral_names : tuple of str
         The channels of ``peripheral``, in its order.
+    trial_samples : array of int, shape (n_trials,), optional
+        Datasets whose trials differ in length (the SEED family's films): each trial's real samples
+        (baseline included); ``eeg`` is zero-padded beyond them, and no feature window is built from the
+        padding. None: every trial has all ``n_samples``.
+    sessions : array of int, shape (n_trials,), optional
+        Each trial's recording session, from 1 (the SEED family: 3 sessions per subject, on different
+        days); None: one session.
     """
 
     subject: int
@@ -82,10 +92,22 @@ class SubjectRecording:
     trial_ids: tuple[int, ...] | None = None
     peripheral: np.ndarray | None = None
     peripheral_names: tuple[str, ...] = ()
+    trial_samples: np.ndarray | None = None
+    sessions: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not self.channel_names:  # the DEAP reader's default, kept for callers that build one by hand
             object.__setattr__(self, "channel_names", EEG_CHANNELS)
+        n = self.n_trials
+        for name in ("trial_samples", "sessions"):
+            value = getattr(self, name)
+            if value is not None and np.shape(value) != (n,):
+                raise DataError(f"{self.path}: {name} has shape {np.shape(value)}, expected ({n},)")
+        if self.trial_samples is not None and (
+            np.min(self.trial_samples, initial=1) < 1
+            or np.max(self.trial_samples, initial=0) > self.eeg.shape[-1]
+        ):
+            raise DataError(f"{self.path}: trial lengths outside 1-{self.eeg.shape[-1]} samples")
 
     @property
     def n_trials(self) -> int:
@@ -139,8 +161,9 @@ class Dataset:
     """Seconds of stimulus per trial in a recording (longer stimuli are cut by the reader: see its docs)."""
     rating_names: tuple[str, ...]
     scale: tuple[float, float]
-    threshold: float
-    """Default binarisation: a rating is high if it is above this (``high_if="gt"``)."""
+    threshold: float | None
+    """Default binarisation: a rating is high if it is above this (``high_if="gt"``); None for a
+    categorical dataset, whose labels are classes already."""
     n_subjects: int
     n_trials: int
     """Subjects in the full dataset, and trials per subject (the most; some subjects may have fewer)."""
@@ -172,6 +195,23 @@ class Dataset:
     tasks: tuple[str, ...] = ("valence", "arousal")
     """The tasks its labels offer (:mod:`bench.core.tasks` names): the rating datasets' binarised valence
     and arousal; a run asks for a subset of them."""
+    categorical: bool = False
+    """Its trials carry class labels, not ratings: the reader's ``ratings`` columns are the class indices
+    of :attr:`tasks` (``rating_names`` equals ``tasks``, ``scale`` spans the class indices), taken as
+    they are (no threshold)."""
+    feature_defaults: dict = field(default_factory=dict)
+    """Feature options (:class:`bench.data.features.FeatureConfig` fields) this dataset's runs use unless
+    a run sets them: the SEED family's own recipe (5 bands, 1 s windows, no baseline). Empty for the
+    rating datasets, whose default is the MT-CNN authors' recipe."""
+    n_sessions: int = 1
+    """Recording sessions per subject (the reader's ``sessions`` numbers them)."""
+    trial_split: tuple[int, int, int] | None = None
+    """The dataset's own split of each session's trials by their order, (train, validation, test) counts:
+    SEED (9, 0, 6), SEED-IV (16, 0, 8), SEED-V (5, 5, 5); the ``session-trials`` protocol reads it. None:
+    the dataset has none."""
+    subject_split: tuple[int, int, int] | None = None
+    """The dataset's own split of its subjects in number order, (train, validation, test) counts: FACED
+    (80, 20, 23), as CBraMod splits it; the ``subject-holdout`` protocol reads it. None: none."""
     """``left_out(root, subjects)``: what ``find`` leaves out of the copy at ``root`` (every kind the
     dataset may leave out, with no ids where none is); None: the dataset's ``find`` leaves nothing out."""
 
@@ -195,12 +235,28 @@ class Dataset:
         last = "the" if seconds == self.baseline_s else "the last"
         return f"{last} {seconds:g} s {self.baseline_where}"
 
+    def labels_words(self) -> str:
+        """What its trials are labelled with, briefly: ``1-9, high if > 5`` (ratings) or ``valence3: 3
+        classes`` (a categorical dataset)."""
+        if self.categorical:
+            return "; ".join(f"{t}: {n_classes(t)} classes" for t in self.tasks)
+        return f"{self.scale[0]:g}-{self.scale[1]:g}, high if > {self.threshold:g}"
+
+    def baseline_words(self, seconds: float) -> str:
+        """The baseline a feature config of ``seconds`` subtracts, in words; a dataset without a baseline
+        (its recipe subtracts none) says so."""
+        if self.baseline_s == 0:
+            return f"none ({self.title} holds no baseline)"
+        return self.baseline_segment(seconds)
+
     def describe(self) -> str:
-        return (
+        head = (
             f"{self.title}: {self.n_subjects} subjects x {self.n_trials} trials, {len(self.channels)} EEG "
-            f"channels at {self.sfreq:g} Hz, ratings {self.scale[0]:g}-{self.scale[1]:g} "
-            f"(high if > {self.threshold:g})"
+            f"channels at {self.sfreq:g} Hz, "
         )
+        if self.categorical:
+            return head + "labels " + ", ".join(f"{t} ({n_classes(t)} classes)" for t in self.tasks)
+        return head + f"ratings {self.scale[0]:g}-{self.scale[1]:g} (high if > {self.threshold:g})"
 
 
 DATASETS: Registry[Dataset] = Registry(
@@ -211,7 +267,10 @@ DATASETS: Registry[Dataset] = Registry(
 
 def register_dataset(dataset: Dataset) -> Dataset:
     """Add a dataset (its module calls this on import); a duplicate name is a programmer error."""
-    if dataset.rating_names[:2] != ("valence", "arousal"):
+    if dataset.categorical:
+        if dataset.rating_names != dataset.tasks:
+            raise ValueError(f"dataset {dataset.name!r}: a categorical dataset's label columns are its tasks")
+    elif dataset.rating_names[:2] != ("valence", "arousal"):
         raise ValueError(f"dataset {dataset.name!r}: ratings must start with valence, arousal")
     return DATASETS.register(dataset.name, dataset)
 

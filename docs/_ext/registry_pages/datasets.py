@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.core.tasks import get_task
 from bench.data.datasets import DATASETS, DEFAULT_DATASET, ENTRY_POINT_GROUP, Dataset, list_datasets
 from bench.data.features import FeatureConfig
 from bench.data.source import data_kind, kind_words, twin_config
@@ -34,6 +35,11 @@ def _module(ds: Dataset) -> str:
 
 
 def _ratings(ds: Dataset) -> str:
+    """The labels a dataset's trials carry: ratings and their binarisation, or the classes of its tasks."""
+    if ds.categorical:
+        return "; ".join(
+            f"{t}: " + ", ".join(f"{i} {c}" for i, c in enumerate(get_task(t).classes)) for t in ds.tasks
+        )
     return f"{', '.join(ds.rating_names)} on {ds.scale[0]:g}-{ds.scale[1]:g}; high if > {ds.threshold:g}"
 
 
@@ -59,7 +65,7 @@ def index_page() -> str:
         "EEG channels",
         "Hz",
         "baseline + trial s",
-        "ratings",
+        "labels",
         "environment variable",
     )
     return page(
@@ -88,16 +94,36 @@ def _facts(ds: Dataset) -> str:
         ("trials", text(trials)),
         ("EEG channels", f"{len(ds.channels)}: " + ", ".join(code(c) for c in ds.channels)),
         ("sampling rate", f"{ds.sfreq:g} Hz (as the reader returns it)"),
-        (
-            "trial",
-            text(
-                f"{ds.baseline_s:g} s of baseline then {ds.trial_s:g} s of stimulus ({ds.n_samples} samples)"
-            ),
-        ),
-        ("baseline subtracted", text(f"{ds.baseline_segment(seconds)} (features.baseline_s = {seconds:g})")),
-        ("ratings", text(_ratings(ds))),
+        ("trial", text(_trial(ds))),
+        ("baseline subtracted", text(_baseline(ds, seconds))),
+        ("ratings" if not ds.categorical else "labels", text(_ratings(ds))),
+        ("tasks", ", ".join(f"[{code(t)}](../tasks.md)" for t in ds.tasks)),
         ("peripheral channels", ", ".join(code(c) for c in ds.peripheral) or "none read"),
     ]
+    if ds.n_sessions > 1:
+        rows.append(("sessions", text(f"{ds.n_sessions} per subject, recorded on different days")))
+    if ds.trial_split is not None:
+        rows.append(
+            (
+                "its own split",
+                text(
+                    "per session, by trial order: {} train, {} validation, {} test "
+                    "(protocol session-trials)".format(*ds.trial_split)
+                ),
+            )
+        )
+    if ds.subject_split is not None:
+        rows.append(
+            (
+                "its own split",
+                text(
+                    "subjects in number order: {} train, {} validation, {} test "
+                    "(protocol subject-holdout)".format(*ds.subject_split)
+                ),
+            )
+        )
+    if ds.feature_defaults:
+        rows.append(("feature recipe", text(", ".join(f"{k} = {v}" for k, v in ds.feature_defaults.items()))))
     if ds.shared_file:
         rows.append(("files", "all subjects are read from one file"))
     if ds.left_out is not None:
@@ -111,6 +137,19 @@ def _facts(ds: Dataset) -> str:
             )
         )
     return fields(rows)
+
+
+def _trial(ds: Dataset) -> str:
+    if ds.categorical:
+        return f"whole clips of their own length (up to {ds.trial_s:g} s), no baseline"
+    return f"{ds.baseline_s:g} s of baseline then {ds.trial_s:g} s of stimulus ({ds.n_samples} samples)"
+
+
+def _baseline(ds: Dataset, seconds: float) -> str:
+    recipe = {**{"baseline": "subtract", "baseline_s": seconds}, **ds.feature_defaults}
+    if recipe["baseline"] == "none":
+        return "none (the dataset's feature recipe)"
+    return f"{ds.baseline_segment(recipe['baseline_s'])} (features.baseline_s = {recipe['baseline_s']:g})"
 
 
 def _files(ds: Dataset) -> str:

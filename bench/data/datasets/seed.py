@@ -1,0 +1,165 @@
+"""SEED registered: its three sessions per subject read as one recording of 45 film clips of their own
+lengths, labelled with the clip's intended valence (negative, neutral, positive).
+
+The files, their layout and every check are :mod:`bench.data.categorical.seed`'s; this module turns a
+subject's three session files into the harness's :class:`~bench.data.datasets.SubjectRecording`:
+
+* trials 0-14 are session 1's clips 1-15, trials 15-29 session 2's, 30-44 session 3's (the session of
+  each trial in ``sessions``, the sessions in recording-date order);
+* each clip keeps its own length (``trial_samples``; the EEG array is zero-padded to the longest, and
+  no feature window is built from the padding);
+* the label column is task ``valence3``: SEED's ``label.mat`` (1 positive, 0 neutral, -1 negative)
+  plus 1, so class 0 negative, 1 neutral, 2 positive;
+* there is no baseline: SEED's preprocessed clips start at the film.
+
+Features default to SEED's own recipe (:data:`SEED_FEATURES`): five bands (delta 1-4, theta 4-8, alpha
+8-14, beta 14-31, gamma 31-50 Hz), non-overlapping 1 s windows, no baseline removal, no per-window
+normalisation (the trainer standardises each input element with its training part's statistics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from bench.core.errors import DataError
+from bench.data.categorical import seed
+from bench.data.categorical.recording import SessionRecording
+from bench.data.categorical.seed_common import CHANNELS, SFREQ
+from bench.data.datasets import Dataset, SubjectRecording, register_dataset
+
+SEED_BANDS: tuple[tuple[str, float, float], ...] = (
+    ("delta", 1.0, 4.0),
+    ("theta", 4.0, 8.0),
+    ("alpha", 8.0, 14.0),
+    ("beta", 14.0, 31.0),
+    ("gamma", 31.0, 50.0),
+)
+"""The SEED family's five bands (Hz), as the SEED-IV and SEED-V pages give them."""
+
+SEED_FEATURES: dict = {
+    "bands": [list(b) for b in SEED_BANDS],
+    "window_s": 1.0,
+    "baseline": "none",
+    "baseline_s": 0.0,
+    "normalise": "none",
+}
+"""Feature options of the SEED family's runs unless a run sets them (``Dataset.feature_defaults``)."""
+
+TASK = "valence3"
+LONGEST_CLIP_S = (max(seed.REAL_SAMPLES) - 1) / SFREQ
+"""The longest clip of the real files, seconds (200 s + 1 samples each; ``Dataset.trial_s``: clips are not
+cut)."""
+
+
+def sessions_recording(
+    sessions: list[SessionRecording], path: Path, label_set: str, dataset_title: str
+) -> SubjectRecording:
+    """One subject's sessions as one :class:`SubjectRecording`: trials in session order, each its own
+    length (zero-padded to the longest), the label set ``label_set`` as the one label column."""
+    if not sessions:
+        raise DataError(f"{path}: no sessions")
+    channels = sessions[0].channels
+    for s in sessions:
+        if s.channels != channels or s.sfreq != sessions[0].sfreq:
+            raise DataError(f"{s.source}: channels or sampling rate differ from {sessions[0].source}")
+        if label_set not in s.labels:
+            raise DataError(f"{s.source}: no {label_set!r} labels ({dataset_title})")
+    trials = [x for s in sessions for x in s.eeg]
+    lengths = np.array([x.shape[1] for x in trials], dtype=np.int64)
+    eeg = np.zeros((len(trials), len(channels), int(lengths.max())), dtype=np.float32)
+    for i, x in enumerate(trials):
+        eeg[i, :, : x.shape[1]] = x
+    labels = np.concatenate([s.labels[label_set] for s in sessions]).astype(np.float64)
+    return SubjectRecording(
+        subject=sessions[0].subject,
+        eeg=eeg,
+        ratings=labels[:, None],
+        path=Path(path),
+        sfreq=float(sessions[0].sfreq),
+        channel_names=tuple(channels),
+        trial_samples=lengths,
+        sessions=np.concatenate([np.full(s.n_trials, s.session) for s in sessions]).astype(np.int64),
+    )
+
+
+def find(root: Path, subjects: Iterable[int] | None = None) -> dict[int, tuple[Path, ...]]:
+    """``{subject: (session 1, 2, 3 files, label.mat)}`` of a SEED copy (its top folder or
+    ``Preprocessed_EEG``); ``label.mat`` is among a subject's files so that its content is in the
+    subject's cache key."""
+    found: dict[int, list[Path]] = {}
+    for subject, _, path in seed.find_sessions(Path(root)):
+        found.setdefault(subject, []).append(path)
+    wanted = None if subjects is None else {int(s) for s in subjects}
+    if wanted is not None:
+        missing = sorted(wanted - set(found))
+        if missing:
+            raise DataError(f"{root}: no SEED files of subject(s) {', '.join(map(str, missing))}")
+    return {
+        s: (*files, files[0].parent / seed.LABEL_FILE)
+        for s, files in sorted(found.items())
+        if wanted is None or s in wanted
+    }
+
+
+def read(files: tuple[Path, ...], subject: int) -> SubjectRecording:
+    """A subject's three session files (and ``label.mat``) as one recording (module docstring)."""
+    sessions = [p for p in files if p.name != seed.LABEL_FILE]
+    if len(sessions) != seed.N_SESSIONS:
+        raise DataError(f"{files[0]}: subject {subject} has {len(sessions)} session files, expected 3")
+    recs = [seed.read_session(p, subject, k) for k, p in enumerate(sorted(sessions), start=1)]
+    return sessions_recording(recs, sessions[0], seed.LABEL_SET, "SEED")
+
+
+def write_synthetic(folder: Path, config) -> list[Path]:
+    """The twin (:func:`bench.data.categorical.seed.write_twin`): ``config.n_subjects`` subjects x 3
+    sessions x 15 clips of 20-40 s, the class effect scaled by ``config.effect_size``; returns each
+    subject's first session file."""
+    written = seed.write_twin(
+        Path(folder), n_subjects=config.n_subjects, seed=config.seed, effect=config.effect_size,
+        recorded=config.to_dict(),
+    )  # fmt: skip
+    return written[:: seed.N_SESSIONS]
+
+
+SEED = register_dataset(
+    Dataset(
+        name="seed",
+        title="SEED",
+        citation="Zheng & Lu, Investigating critical frequency bands and channels for EEG-based emotion "
+        "recognition with deep neural networks, IEEE Trans. Autonomous Mental Development 7(3), 2015; "
+        "Duan, Zhu & Lu, Differential entropy feature for EEG-based emotion classification, IEEE NER 2013",
+        channels=CHANNELS,
+        sfreq=SFREQ,
+        baseline_s=0.0,
+        trial_s=LONGEST_CLIP_S,
+        rating_names=(TASK,),
+        scale=(0.0, 2.0),
+        threshold=None,
+        n_subjects=seed.N_SUBJECTS,
+        n_trials=seed.N_SESSIONS * seed.N_TRIALS,
+        env="SEED_DIR",
+        layout="Preprocessed_EEG/{subject}_{yyyymmdd}.mat (MATLAB v5; 3 dates per subject = sessions 1-3), "
+        "each {initials}_eeg1..15: 62 x samples at 200 Hz; label.mat: label 1x15 (1 positive, 0 neutral, "
+        "-1 negative)",
+        find=find,
+        read=read,
+        write_synthetic=write_synthetic,
+        digest_salt="seed/reader-v1/3-sessions",
+        missing_trials=False,
+        notes=(
+            "Trials are whole film clips of unequal length (185-265 s in the real files); each keeps its "
+            "own windows.",
+            "The 45 trials of a subject are its 3 sessions x 15 clips, recorded on 3 days; the same 15 "
+            "films in the same order each session.",
+        ),
+        baseline_where="(SEED's clips hold no baseline)",
+        tasks=(TASK,),
+        categorical=True,
+        feature_defaults=SEED_FEATURES,
+        n_sessions=seed.N_SESSIONS,
+        trial_split=(9, 0, 6),
+    )
+)
