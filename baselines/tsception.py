@@ -54,7 +54,10 @@ _NOTES = (
 def headset_channels(n_channels: int) -> tuple[str, ...] | None:
     """The channel names of the registered datasets with ``n_channels`` EEG channels, where they all agree
     (32: DEAP and MAHNOB-HCI in DEAP's order; 14: DREAMER and AMIGOS in the Emotiv order), else None."""
-    orders = {tuple(d.channels) for d in list_datasets() if len(d.channels) == n_channels}
+    # the datasets a time-domain model runs on: a categorical dataset's clips are refused (unequal lengths)
+    orders = {
+        tuple(d.channels) for d in list_datasets() if len(d.channels) == n_channels and not d.categorical
+    }
     return orders.pop() if len(orders) == 1 else None
 
 

@@ -91,6 +91,11 @@ class Protocol:
 
     # ---- config checks ------------------------------------------------------------------------------
 
+    def refusal(self, ds) -> str | None:
+        """Why the protocol cannot run on the dataset ``ds``, completing "protocol NAME ..." (None: it can;
+        every protocol here runs on every dataset, the session protocols need what they split on)."""
+        return None
+
     def resolve_split(self, split: str | None) -> str:
         """The split unit a run uses: ``split``, else the default; one it does not offer is a ConfigError."""
         unit = split or self.default_split
@@ -148,6 +153,8 @@ class Protocol:
         seed: int = 0,
         select_on_test: bool = False,
         domain: np.ndarray | None = None,
+        session: np.ndarray | None = None,
+        dataset: str | None = None,
     ) -> list[Fold]:
         """Outer folds with inner validation parts (:func:`protocols.registry.make_folds` describes the
         arguments); the checks every protocol shares, then :meth:`folds`."""
@@ -167,6 +174,9 @@ class Protocol:
             seed=seed,
             select_on_test=select_on_test,
             domain=domain,
+            trial=trial,
+            session=None if session is None else np.asarray(session),
+            dataset=dataset,
         )
 
     def scopes(self, subject: np.ndarray) -> list[tuple[int | None, np.ndarray]]:
@@ -185,8 +195,12 @@ class Protocol:
         seed: int,
         select_on_test: bool,
         domain: np.ndarray | None,
+        trial: np.ndarray | None = None,
+        session: np.ndarray | None = None,
+        dataset: str | None = None,
     ) -> list[Fold]:
-        """The protocol's folds from checked arguments: ``n_folds`` within each of its :meth:`scopes`."""
+        """The protocol's folds from checked arguments: ``n_folds`` within each of its :meth:`scopes`
+        (``trial``, ``session`` and ``dataset`` are there for protocols that split by them)."""
         return scoped_folds(
             self.scopes(subject),
             unit,

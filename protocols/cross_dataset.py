@@ -64,6 +64,9 @@ class CrossDatasetProtocol(Protocol):
         seed: int,
         select_on_test: bool,
         domain: np.ndarray | None,
+        trial: np.ndarray | None = None,
+        session: np.ndarray | None = None,
+        dataset: str | None = None,
     ) -> list[Fold]:
         """One fold: train on all of domain 0 less a validation part drawn by subject, test on all of
         domain 1 (``n_folds`` does not apply)."""

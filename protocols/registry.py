@@ -13,6 +13,7 @@ from bench.core.registry import Registry
 from protocols.base import Protocol
 from protocols.cross_dataset import CROSS_DATASET
 from protocols.cross_subject import CROSS_SUBJECT
+from protocols.sessions import CROSS_SESSION, LOSO_SESSION, SESSION_TRIALS, SUBJECT_HOLDOUT
 from protocols.splits import Fold
 from protocols.subject_specific import SUBJECT_SPECIFIC
 from protocols.whole_set import WHOLE_SET
@@ -69,6 +70,8 @@ def make_folds(
     seed: int = 0,
     select_on_test: bool = False,
     domain: np.ndarray | None = None,
+    session: np.ndarray | None = None,
+    dataset: str | None = None,
 ) -> list[Fold]:
     """Outer folds with inner validation parts for a registered protocol (its :meth:`Protocol.make_folds`).
 
@@ -95,6 +98,10 @@ def make_folds(
     domain : array, shape (N,), optional
         Cross-dataset protocols only: 0 for samples of the training dataset, 1 for the test dataset. One
         fold: train on all of domain 0 (less a validation part drawn by subject), test on all of domain 1.
+    session : array, shape (N,), optional
+        Each sample's recording session (datasets with several): the session protocols split by it.
+    dataset : str, optional
+        The dataset the samples come from: the session protocols read its own split from it.
     """
     return get_protocol(protocol).make_folds(
         subject,
@@ -106,8 +113,13 @@ def make_folds(
         seed=seed,
         select_on_test=select_on_test,
         domain=domain,
+        session=session,
+        dataset=dataset,
     )
 
 
-for _builtin in (SUBJECT_SPECIFIC, WHOLE_SET, CROSS_SUBJECT, WHOLE_SET_FINETUNE, CROSS_DATASET):
+for _builtin in (
+    SUBJECT_SPECIFIC, WHOLE_SET, CROSS_SUBJECT, WHOLE_SET_FINETUNE, CROSS_DATASET,
+    SESSION_TRIALS, CROSS_SESSION, LOSO_SESSION, SUBJECT_HOLDOUT,
+):  # fmt: skip
     register_protocol(_builtin)

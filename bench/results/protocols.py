@@ -46,7 +46,7 @@ def _what_is_trained(pars: list[pd.Series | None]) -> str:
 
 
 def _by_protocol(store: Store, split: str, metric: str) -> Table:
-    protocols = protocols_with(split)
+    protocols = protocols_with(split, store=store)
     models = ordered_models(store, all_models=False)
     pairs = [(m, {pr: find_parent(store, m, pr, split) for pr in protocols}) for m in models]
     flags = consistency(store, [p for _, pars in pairs for p in pars.values()])

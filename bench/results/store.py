@@ -22,7 +22,7 @@ import pandas as pd
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
 from bench.core.tasks import task_names
-from bench.data.datasets import dataset_names, get_dataset
+from bench.data.datasets import Dataset, dataset_names, get_dataset
 from bench.data.inputs import TASKS
 from bench.data.source import kind_words
 from bench.models.registry import get_model_info
@@ -39,6 +39,7 @@ from bench.results.where import (
 )
 from bench.tracking.store import EXPERIMENTS, TAG, client
 from bench.tracking.uris import check_store_uri, resolve_tracking_uri
+from protocols import get_protocol
 
 CELL_KEY: tuple[str, ...] = ("model", "protocol", "split", "audit", "variant")
 
@@ -75,9 +76,9 @@ class Store:
         """Whether a missing cell is one to list as "not run", with a command to fill it: a run meeting
         the ``where`` conditions can fill it (:func:`~bench.results.where.cell_allowed`: ``model=mtcnn``
         asks for no other model) and, for a grid's report, the grid asked for it (:meth:`asking`)."""
-        if not cell_allowed(self.conditions, model, protocol, split, audit, variant) or not self.applies(
-            model
-        ):
+        if not cell_allowed(self.conditions, model, protocol, split, audit, variant):
+            return False
+        if not self.applies(model) or not self.applies_protocol(protocol):
             return False
         return self.asked is None or (model, protocol, split, audit, variant) in self.asked
 
@@ -89,13 +90,28 @@ class Store:
             return False
         return self.asked is None or any(c[0] == model for c in self.asked)
 
+    @property
+    def registered_dataset(self) -> Dataset | None:
+        """The registered dataset of this data set's runs (None: a cross-dataset pair, or a dataset no
+        longer registered)."""
+        kind = self.data_kind
+        name = "deap" if kind in ("synthetic", "deap") else kind.removesuffix("-synthetic")
+        return get_dataset(name) if name in dataset_names() else None
+
+    def applies_protocol(self, protocol: str) -> bool:
+        """Whether ``protocol`` can run on this data set (the session protocols need sessions, or the
+        dataset's own split): a table lists no column or command for one that cannot."""
+        ds = self.registered_dataset
+        try:
+            return ds is None or get_protocol(protocol).refusal(ds) is None
+        except ConfigError:  # a protocol no longer registered: its runs are shown, nothing is asked
+            return False
+
     def applies(self, model: str) -> bool:
         """Whether ``model`` can run on this data set: the time-domain models read equal-length trials of a
         rating dataset's signal, which a categorical dataset's clips are not (their runs are refused)."""
-        name = (
-            "deap" if self.data_kind in ("synthetic", "deap") else self.data_kind.removesuffix("-synthetic")
-        )
-        if name not in dataset_names() or not get_dataset(name).categorical:
+        ds = self.registered_dataset
+        if ds is None or not ds.categorical:
             return True
         try:
             return get_model_info(model).input_spec.layout != "signal"

@@ -240,9 +240,14 @@ def protocol_names() -> list[str]:
     return [p.name for p in list_protocols()]
 
 
-def protocols_with(*splits: str) -> list[str]:
-    """Registered protocols offering every one of ``splits`` (registry order)."""
-    return [p.name for p in list_protocols() if all(s in p.splits for s in splits)]
+def protocols_with(*splits: str, store: Store | None = None) -> list[str]:
+    """Registered protocols offering every one of ``splits`` (registry order); with ``store``, those that
+    can run on its data set (:meth:`Store.applies_protocol`) or have runs in it."""
+    names = [p.name for p in list_protocols() if all(s in p.splits for s in splits)]
+    if store is None:
+        return names
+    ran = set(store.parents["protocol"]) if not store.parents.empty else set()
+    return [n for n in names if n in ran or store.applies_protocol(n)]
 
 
 def groups(store: Store, leaky: bool | None) -> list[tuple[str, str]]:

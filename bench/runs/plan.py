@@ -185,6 +185,8 @@ def prepare(
         seed=cfg.seed,
         select_on_test=select_on_test,
         domain=inputs.domain,
+        session=inputs.session,
+        dataset=cfg.dataset,
     )
     units = make_units(run, folds)
     leaky = split == "segment" or select_on_test

@@ -126,8 +126,8 @@ def resolve_run(cfg: RunConfig) -> ResolvedRun:
     hp = model_hparams(cfg, info)  # bad model options fail before any data is read
     if info.input_spec.layout == "signal" and get_dataset(cfg.dataset).categorical:
         raise ConfigError(
-            f"model {cfg.model!r} reads the EEG signal of equal-length trials, which "
-            f"{get_dataset(cfg.dataset).title} does not have; pick a brain-map model (bench models)"
+            f"model {cfg.model!r} reads the EEG signal, which the harness builds for the rating datasets "
+            f"only, not {get_dataset(cfg.dataset).title}; pick a brain-map model (bench models)"
         )
     n_bands = feature_bands(cfg)
     try:  # build once (cheap): values the factory refuses fail here too, not in a tracked unit

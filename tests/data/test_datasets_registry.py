@@ -27,7 +27,8 @@ EMOTIV = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "
 
 
 def test_the_registry_describes_the_rating_and_categorical_datasets():
-    assert dataset_names() == ("deap", "dreamer", "amigos", "mahnob-hci", "seed")
+    assert dataset_names() == (
+        "deap", "dreamer", "amigos", "mahnob-hci", "seed", "seed-iv", "seed-v", "faced")  # fmt: skip
     facts = {d.name: (d.n_subjects, d.n_trials, len(d.channels), d.sfreq, d.scale, d.threshold, d.env)
              for d in list_datasets()}  # fmt: skip
     assert facts == {
@@ -36,6 +37,9 @@ def test_the_registry_describes_the_rating_and_categorical_datasets():
         "amigos": (40, 16, 14, 128.0, (1.0, 9.0), 5.0, "AMIGOS_DIR"),
         "mahnob-hci": (30, 20, 32, 128.0, (1.0, 9.0), 5.0, "MAHNOB_DIR"),
         "seed": (15, 45, 62, 200.0, (0.0, 2.0), None, "SEED_DIR"),
+        "seed-iv": (15, 72, 62, 200.0, (0.0, 3.0), None, "SEED_IV_DIR"),
+        "seed-v": (16, 45, 62, 200.0, (0.0, 4.0), None, "SEED_V_DIR"),
+        "faced": (123, 28, 32, 250.0, (0.0, 8.0), None, "FACED_DIR"),
     }
     assert get_dataset("deap").n_samples == 8064 and get_dataset("dreamer").channels == EMOTIV
     rating = [d for d in list_datasets() if not d.categorical]
@@ -47,11 +51,14 @@ def test_the_registry_describes_the_rating_and_categorical_datasets():
         get_dataset("seeds")
     assert (
         str(err.value)
-        == "unknown dataset 'seeds'; known: amigos, deap, dreamer, mahnob-hci, seed; did you mean 'seed'?"
+        == "unknown dataset 'seeds'; known: amigos, deap, dreamer, faced, mahnob-hci, seed, seed-iv, seed-v; "
+        "did you mean 'seed'?"
     )
     with pytest.raises(ConfigError) as err:
         get_dataset("dreemer")
-    assert str(err.value).endswith("known: amigos, deap, dreamer, mahnob-hci, seed; did you mean 'dreamer'?")
+    assert str(err.value).endswith(
+        "known: amigos, deap, dreamer, faced, mahnob-hci, seed, seed-iv, seed-v; did you mean 'dreamer'?"
+    )
     assert [data_kind("deap", True), data_kind("deap", False), data_kind("dreamer", True)] == [
         "synthetic", "deap", "dreamer-synthetic"]  # fmt: skip
     assert [kind_words(k) for k in ("synthetic", "deap", "amigos-synthetic", "mahnob-hci")] == [

@@ -25,9 +25,13 @@ from protocols.subject_specific import PerSubjectProtocol
 
 def test_each_builtin_answers_for_itself():
     by_name = {p.name: p for p in list_protocols()}
-    assert {n for n, p in by_name.items() if p.over_subjects} == {"subject-specific", "cross-dataset"}
+    assert {n for n, p in by_name.items() if p.over_subjects} == {
+        "subject-specific", "cross-dataset", "session-trials", "cross-session",
+    }  # fmt: skip
     assert {n for n, p in by_name.items() if not p.stackable} == {"whole-set-finetune"}
-    assert {n for n, p in by_name.items() if p.folds_from_subjects} == {"cross-subject"}
+    assert {n for n, p in by_name.items() if p.folds_from_subjects} == {
+        "cross-subject", "session-trials", "cross-session", "loso-session", "subject-holdout",
+    }  # fmt: skip
     assert protocol_for_test_dataset().name == "cross-dataset"
     assert experiment_kinds() == ("cross-dataset",)
     cfg = RunConfig(dataset="deap", test_dataset="dreamer", protocol="cross-dataset")

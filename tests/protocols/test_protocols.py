@@ -23,9 +23,12 @@ def _groups(subject, trial):
     return set(zip(subject.tolist(), trial.tolist(), strict=True))
 
 
-def test_registry_lists_the_five_protocols():
+def test_registry_lists_the_builtin_protocols():
     names = [p.name for p in list_protocols()]
-    assert names == ["subject-specific", "whole-set", "cross-subject", "whole-set-finetune", "cross-dataset"]
+    assert names == [
+        "subject-specific", "whole-set", "cross-subject", "whole-set-finetune", "cross-dataset",
+        "session-trials", "cross-session", "loso-session", "subject-holdout",
+    ]  # fmt: skip
     assert get_protocol("whole-set-finetune").finetune
     with pytest.raises(ConfigError, match="unknown protocol 'nope'"):
         get_protocol("nope")

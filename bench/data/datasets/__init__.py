@@ -42,6 +42,9 @@ BUILTIN_MODULES: dict[str, str] = {
     "amigos": "bench.data.datasets.amigos",
     "mahnob-hci": "bench.data.datasets.mahnob",
     "seed": "bench.data.datasets.seed",
+    "seed-iv": "bench.data.datasets.seed_iv",
+    "seed-v": "bench.data.datasets.seed_v",
+    "faced": "bench.data.datasets.faced",
 }
 """The built-in entries of :data:`ENTRY_POINT_GROUP` as ``pyproject.toml`` declares them (a test checks
 they agree): name -> the module that defines (and registers) it, imported on first use. Loaded from this
@@ -192,6 +195,8 @@ class Dataset:
     """The baseline is the stimulus's own first ``baseline_s`` seconds, not a pre-stimulus recording
     (AMIGOS): baseline removal then also removes part of the response to the stimulus."""
     left_out: Callable[[Path, Iterable[int] | None], tuple[LeftOut, ...]] | None = None
+    """``left_out(root, subjects)``: what ``find`` leaves out of the copy at ``root`` (every kind the
+    dataset may leave out, with no ids where none is); None: the dataset's ``find`` leaves nothing out."""
     tasks: tuple[str, ...] = ("valence", "arousal")
     """The tasks its labels offer (:mod:`bench.core.tasks` names): the rating datasets' binarised valence
     and arousal; a run asks for a subset of them."""
@@ -212,8 +217,6 @@ class Dataset:
     subject_split: tuple[int, int, int] | None = None
     """The dataset's own split of its subjects in number order, (train, validation, test) counts: FACED
     (80, 20, 23), as CBraMod splits it; the ``subject-holdout`` protocol reads it. None: none."""
-    """``left_out(root, subjects)``: what ``find`` leaves out of the copy at ``root`` (every kind the
-    dataset may leave out, with no ids where none is); None: the dataset's ``find`` leaves nothing out."""
 
     @property
     def n_baseline(self) -> int:

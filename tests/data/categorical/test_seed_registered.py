@@ -115,7 +115,10 @@ def test_runs_on_seed_take_its_task_recipe_and_refuse_what_does_not_apply():
         RunConfig(dataset="seed", tasks=("valence",))
     with pytest.raises(ConfigError, match="SEED's labels are classes, not ratings"):
         resolve_run(RunConfig(dataset="seed", threshold=1.0))
-    with pytest.raises(ConfigError, match="reads the EEG signal of equal-length trials"):
+    with pytest.raises(
+        ConfigError,
+        match="reads the EEG signal, which the harness builds for the rating datasets only, not SEED",
+    ):
         resolve_run(RunConfig(dataset="seed", model="eegnet"))
     # the rating datasets' runs are untouched: no feature defaults, their own threshold
     deap = resolve_run(RunConfig())

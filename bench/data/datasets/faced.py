@@ -1,0 +1,154 @@
+"""FACED registered: a subject's 28 film clips read as one recording, each labelled twice: with the
+clip's emotion (nine categories) and with its valence (negative, neutral, positive).
+
+The files, their layout and every check are :mod:`bench.data.categorical.faced`'s (see its docstring):
+``Processed_data/sub000.pkl ... sub122.pkl``, one pickled array (28 clips, 32 channels, 7500 samples:
+30 s at 250 Hz, microvolts) per subject; ``subNNN`` is subject ``NNN + 1``. The reader keeps all 32 rows
+(the 30 scalp channels, then the mastoids A2, A1, in :data:`~bench.data.categorical.faced.CHANNELS`
+order, a documented assumption as the files carry no names), and so does this dataset. This module turns
+a subject's file into the harness's :class:`~bench.data.datasets.SubjectRecording`:
+
+* trial order: clips 1-28 as the file holds them (FACED has one session: ``sessions`` all 1);
+* the clips are all 30 s (``trial_samples`` says so; a twin's are shorter, all of one length too);
+* two label columns, in this order: task ``emotion9``, the reader's ``emotion`` coding (class 0 anger,
+  1 disgust, 2 fear, 3 sadness, 4 neutral, 5 amusement, 6 inspiration, 7 joy, 8 tenderness), and task
+  ``valence3``, its ``valence`` coding (class 0 negative: clips 1-12, 1 neutral: 13-16, 2 positive:
+  17-28);
+* there is no baseline: the processed clips hold the film only.
+
+Features default to the SEED family's recipe (:data:`~bench.data.datasets.seed.SEED_FEATURES`): five
+bands (delta 1-4, theta 4-8, alpha 8-14, beta 14-31, gamma 31-50 Hz), non-overlapping 1 s windows, no
+baseline removal, no per-window normalisation. Why the same: FACED's published features
+(``EEG_Features/{DE,PSD}``, which the categorical reader reads) are five bands per 1 s window too, and
+the public FACED pipelines set no other band edges: LibEER (``data_utils/load_data.py``,
+``read_faced_feature``) trains on those published features as they are, and CBraMod
+(``preprocessing/preprocessing_faced.py``) feeds the resampled signal (200 Hz, 10 s samples) to its
+model without band features. The categorical twin's features use the same five bands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from bench.core.errors import DataError
+from bench.data.categorical import faced
+from bench.data.datasets import Dataset, SubjectRecording, register_dataset
+from bench.data.datasets.seed import SEED_FEATURES, sessions_recording
+from bench.data.synthetic import MARKER, PARTIAL_MARKER, open_twin_folder
+
+TASKS = ("emotion9", "valence3")
+LABEL_SETS = ("emotion", "valence")
+"""The reader's label set of each task, in the label columns' order."""
+CLIP_S = faced.CLIP_SAMPLES / faced.SFREQ
+"""Seconds per clip in the release (30 s; ``Dataset.trial_s``)."""
+TWIN_SAMPLES = 2500
+"""Samples per clip of the harness's twin: 10 s at 250 Hz, a third of the real clips', so that 4
+subjects' features compute in seconds (the categorical twin allows 1 s and more)."""
+
+
+def find(root: Path, subjects: Iterable[int] | None = None) -> dict[int, tuple[Path, ...]]:
+    """``{subject: (subNNN.pkl,)}`` of a FACED copy (its top folder or ``Processed_data``); the labels are
+    fixed per clip (no label file), so the one file is all a subject's data."""
+    found = faced.find_sessions(Path(root))
+    wanted = None if subjects is None else {int(s) for s in subjects}
+    if wanted is not None:
+        missing = sorted(wanted - set(found))
+        if missing:
+            raise DataError(f"{root}: no FACED files of subject(s) {', '.join(map(str, missing))}")
+    return {s: (path,) for s, path in found.items() if wanted is None or s in wanted}
+
+
+def read(files: tuple[Path, ...], subject: int) -> SubjectRecording:
+    """A subject's file as one recording with two label columns (module docstring)."""
+    if len(files) != 1:
+        raise DataError(f"{files[0]}: subject {subject} has {len(files)} files, expected one subNNN.pkl")
+    path = Path(files[0])
+    rec = faced.read_session(path)
+    if rec.subject != subject:
+        raise DataError(f"{path}: the file name says subject {rec.subject}, asked for subject {subject}")
+    out = sessions_recording([rec], path, LABEL_SETS[0], "FACED")
+    labels = np.column_stack([rec.labels[name] for name in LABEL_SETS]).astype(np.float64)
+    return dataclasses.replace(out, ratings=labels)
+
+
+def _record_config(folder: Path, config) -> None:
+    """Rewrite the categorical twin's ``SYNTHETIC.json`` as the harness's twins hold it: ``config`` (its
+    :class:`~bench.data.synthetic.SyntheticConfig`, which the cache compares) with the twin's own
+    arguments beside it and the planted effect; written atomically, the "being written" marker last."""
+    marker = folder / MARKER
+    arguments = {k: v for k, v in json.loads(marker.read_text()).items() if k != "dataset"}
+    info = {
+        "dataset": faced.NAME,
+        "config": config.to_dict(),
+        "twin_arguments": arguments,
+        "planted_effect": {
+            "band_hz": list(faced.PLANTED_BAND),
+            "channels": list(faced.PLANTED_CHANNELS),
+            "log_amplitude_per_class_index": faced.PLANTED_GAIN,
+            "reference_class_index": 4,
+            "classes": list(faced.EMOTION_NAMES),
+        },
+        "note": "Synthetic data from deap-bench; not FACED. Results computed from it are synthetic.",
+    }
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=1))
+    os.replace(tmp, marker)
+    (folder / PARTIAL_MARKER).unlink(missing_ok=True)
+
+
+def write_synthetic(folder: Path, config) -> list[Path]:
+    """The twin (:func:`bench.data.categorical.faced.write_twin`): ``config.n_subjects`` subjects x 28
+    clips of :data:`TWIN_SAMPLES`, the emotion effect scaled by ``config.effect_size`` (``config.n_trials``
+    is not used: every twin has all 28 clips); returns the subjects' files. A folder holding a real copy
+    is refused."""
+    folder = open_twin_folder(Path(folder), f"{faced.PROCESSED}/*.pkl")
+    written = faced.write_twin(folder, n_subjects=config.n_subjects, seed=config.seed,
+                               effect=config.effect_size, n_samples=TWIN_SAMPLES)  # fmt: skip
+    _record_config(folder, config)
+    return written
+
+
+FACED = register_dataset(
+    Dataset(
+        name="faced",
+        title="FACED",
+        citation="Chen, Wang, Huang, Hu, Shen & Zhang, A large finer-grained affective computing EEG "
+        "dataset, Scientific Data 10, 740, 2023",
+        channels=faced.CHANNELS,
+        sfreq=faced.SFREQ,
+        baseline_s=0.0,
+        trial_s=CLIP_S,
+        rating_names=TASKS,
+        scale=(0.0, float(len(faced.EMOTION_NAMES) - 1)),
+        threshold=None,
+        n_subjects=faced.N_SUBJECTS,
+        n_trials=faced.N_CLIPS,
+        env="FACED_DIR",
+        layout="Processed_data/sub000.pkl ... sub122.pkl (subNNN is subject NNN + 1): a pickled array of 28 "
+        "clips x 32 channels (30 scalp + A2, A1) x 7500 samples, 30 s at 250 Hz; labels fixed per clip "
+        "(9 emotions; valence: clips 1-12 negative, 13-16 neutral, 17-28 positive)",
+        find=find,
+        read=read,
+        write_synthetic=write_synthetic,
+        digest_salt="faced/reader-v1/32-channels",
+        missing_trials=False,
+        notes=(
+            "Every clip is 30 s; the 28 clips of a subject are one session, 3 per emotion (4 neutral).",
+            "Two label sets per clip: emotion9 (9 categories) and valence3 (negative, neutral, positive).",
+            "The last two channels are the mastoids (A2, A1), kept as the reader returns them; their order "
+            "is a documented assumption (the files carry no channel names).",
+        ),
+        baseline_where="(FACED's clips hold no baseline)",
+        tasks=TASKS,
+        categorical=True,
+        feature_defaults=SEED_FEATURES,
+        n_sessions=1,
+        subject_split=(80, 20, 23),
+    )
+)
