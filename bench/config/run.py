@@ -197,7 +197,13 @@ class RunConfig:
         equal run keys."""
         offered = get_dataset(self.dataset).tasks
         if self.test_dataset is not None:
-            offered = tuple(t for t in offered if t in get_dataset(self.test_dataset).tasks)
+            train, test = get_dataset(self.dataset), get_dataset(self.test_dataset)
+            offered = tuple(t for t in offered if t in test.tasks)
+            if not offered:  # label harmonisation across the families is not offered (yet): refused
+                raise ConfigError(
+                    f"test_dataset={test.name!r}: {train.title}'s labels ({', '.join(train.tasks)}) and "
+                    f"{test.title}'s ({', '.join(test.tasks)}) share no task; a cross-dataset run needs one"
+                )
         if self.tasks is None:
             object.__setattr__(self, "tasks", check_tasks(offered))
             return

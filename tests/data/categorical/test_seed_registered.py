@@ -120,6 +120,12 @@ def test_runs_on_seed_take_its_task_recipe_and_refuse_what_does_not_apply():
         match="reads the EEG signal, which the harness builds for the rating datasets only, not SEED",
     ):
         resolve_run(RunConfig(dataset="seed", model="eegnet"))
+    with pytest.raises(ConfigError) as err:
+        RunConfig(dataset="deap", protocol="cross-dataset", test_dataset="seed")
+    assert str(err.value) == (
+        "test_dataset='seed': DEAP's labels (valence, arousal) and SEED's (valence3) share no task; a "
+        "cross-dataset run needs one"
+    )
     # the rating datasets' runs are untouched: no feature defaults, their own threshold
     deap = resolve_run(RunConfig())
     assert deap.config.feature_config == {} and deap.config.threshold == 5.0 and deap.input_spec.n_bands == 4
