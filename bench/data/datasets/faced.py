@@ -29,8 +29,6 @@ model without band features. The categorical twin's features use the same five b
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -39,8 +37,8 @@ import numpy as np
 from bench.core.errors import DataError
 from bench.data.categorical import faced
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
-from bench.data.datasets.seed import SEED_FEATURES, sessions_recording
-from bench.data.synthetic import MARKER, PARTIAL_MARKER, open_twin_folder
+from bench.data.datasets.seed import SEED_FEATURES, record_twin_config, sessions_recording
+from bench.data.synthetic import open_twin_folder
 
 TASKS = ("emotion9", "valence3")
 LABEL_SETS = ("emotion", "valence")
@@ -78,28 +76,16 @@ def read(files: tuple[Path, ...], subject: int) -> SubjectRecording:
 
 
 def _record_config(folder: Path, config) -> None:
-    """Rewrite the categorical twin's ``SYNTHETIC.json`` as the harness's twins hold it: ``config`` (its
-    :class:`~bench.data.synthetic.SyntheticConfig`, which the cache compares) with the twin's own
-    arguments beside it and the planted effect; written atomically, the "being written" marker last."""
-    marker = folder / MARKER
-    arguments = {k: v for k, v in json.loads(marker.read_text()).items() if k != "dataset"}
-    info = {
-        "dataset": faced.NAME,
-        "config": config.to_dict(),
-        "twin_arguments": arguments,
-        "planted_effect": {
-            "band_hz": list(faced.PLANTED_BAND),
-            "channels": list(faced.PLANTED_CHANNELS),
-            "log_amplitude_per_class_index": faced.PLANTED_GAIN,
-            "reference_class_index": 4,
-            "classes": list(faced.EMOTION_NAMES),
-        },
-        "note": "Synthetic data from deap-bench; not FACED. Results computed from it are synthetic.",
+    """The twin's ``SYNTHETIC.json`` with the harness's config
+    (:func:`~bench.data.datasets.seed.record_twin_config`)."""
+    planted = {
+        "band_hz": list(faced.PLANTED_BAND),
+        "channels": list(faced.PLANTED_CHANNELS),
+        "log_amplitude_per_class_index": faced.PLANTED_GAIN,
+        "reference_class_index": 4,
+        "classes": list(faced.EMOTION_NAMES),
     }
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps(info, indent=1))
-    os.replace(tmp, marker)
-    (folder / PARTIAL_MARKER).unlink(missing_ok=True)
+    record_twin_config(folder, faced.NAME, "FACED", config, planted)
 
 
 def write_synthetic(folder: Path, config) -> list[Path]:

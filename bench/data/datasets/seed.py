@@ -19,6 +19,8 @@ normalisation (the trainer standardises each input element with its training par
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from bench.data.categorical import seed
 from bench.data.categorical.recording import SessionRecording
 from bench.data.categorical.seed_common import CHANNELS, SFREQ
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
+from bench.data.synthetic import MARKER, PARTIAL_MARKER
 
 SEED_BANDS: tuple[tuple[str, float, float], ...] = (
     ("delta", 1.0, 4.0),
@@ -83,6 +86,27 @@ def sessions_recording(
         trial_samples=lengths,
         sessions=np.concatenate([np.full(s.n_trials, s.session) for s in sessions]).astype(np.int64),
     )
+
+
+def record_twin_config(folder: Path, dataset: str, title: str, config, planted_effect: dict) -> None:
+    """Rewrite a categorical twin's ``SYNTHETIC.json`` (written by its own writer, which records its own
+    arguments) as the harness's twins hold it: ``config`` (the twin's
+    :class:`~bench.data.synthetic.SyntheticConfig`, which the cache compares to know the twin is whole), the
+    writer's arguments beside it, the planted effect; written atomically, the "being written" marker
+    removed last."""
+    marker = Path(folder) / MARKER
+    arguments = {k: v for k, v in json.loads(marker.read_text()).items() if k != "dataset"}
+    info = {
+        "dataset": dataset,
+        "config": config.to_dict(),
+        "twin_arguments": arguments,
+        "planted_effect": planted_effect,
+        "note": f"Synthetic data from deap-bench; not {title}. Results computed from it are synthetic.",
+    }
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=1))
+    os.replace(tmp, marker)
+    (Path(folder) / PARTIAL_MARKER).unlink(missing_ok=True)
 
 
 def find(root: Path, subjects: Iterable[int] | None = None) -> dict[int, tuple[Path, ...]]:

@@ -31,15 +31,14 @@ baseline removal, no per-window normalisation. ``trial_s`` is the longest clip o
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from bench.core.errors import DataError
 from bench.data.categorical import seed_v
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
-from bench.data.datasets.seed import SEED_FEATURES, sessions_recording
-from bench.data.synthetic import MARKER, PARTIAL_MARKER, open_twin_folder
+from bench.data.datasets.seed import SEED_FEATURES, record_twin_config, sessions_recording
+from bench.data.synthetic import MARKER, open_twin_folder
 
 TASK = "emotion5"
 LABEL_SET = "emotion"
@@ -98,27 +97,15 @@ def read(files: tuple[Path, ...], subject: int) -> SubjectRecording:
 
 
 def _record_config(folder: Path, config) -> None:
-    """Rewrite the categorical twin's ``SYNTHETIC.json`` as the harness's twins hold it: ``config`` (its
-    :class:`~bench.data.synthetic.SyntheticConfig`, which the cache compares) with the twin's own
-    arguments beside it and the planted effect; written atomically, the "being written" marker last."""
-    marker = folder / MARKER
-    arguments = {k: v for k, v in json.loads(marker.read_text()).items() if k != "dataset"}
-    info = {
-        "dataset": seed_v.NAME,
-        "config": config.to_dict(),
-        "twin_arguments": arguments,
-        "planted_effect": {
-            "band_hz": list(seed_v.PLANTED_BAND),
-            "channels": list(seed_v.PLANTED_CHANNELS),
-            "rms_uv_per_class_index": seed_v.PLANTED_RMS_UV,
-            "classes": list(seed_v.LABEL_NAMES),
-        },
-        "note": "Synthetic data from deap-bench; not SEED-V. Results computed from it are synthetic.",
+    """The twin's ``SYNTHETIC.json`` with the harness's config
+    (:func:`~bench.data.datasets.seed.record_twin_config`)."""
+    planted = {
+        "band_hz": list(seed_v.PLANTED_BAND),
+        "channels": list(seed_v.PLANTED_CHANNELS),
+        "rms_uv_per_class_index": seed_v.PLANTED_RMS_UV,
+        "classes": list(seed_v.LABEL_NAMES),
     }
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps(info, indent=1))
-    os.replace(tmp, marker)
-    (folder / PARTIAL_MARKER).unlink(missing_ok=True)
+    record_twin_config(folder, seed_v.NAME, "SEED-V", config, planted)
 
 
 def write_synthetic(folder: Path, config) -> list[Path]:
