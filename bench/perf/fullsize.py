@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bench.config.run import RunConfig
+from bench.data.datasets import DEFAULT_DATASET, get_dataset
 from bench.data.inputs import SIGNAL_SFREQ, InputSpec
 from bench.data.signal import n_windows
 from bench.perf.parallel import PoolRates
@@ -127,6 +128,8 @@ def full_size_estimates(
         per, windows = {}, {}
         for proto in list_protocols():
             if proto.two_datasets:  # sizes come from DEAP's folds; no second dataset here
+                continue
+            if proto.refusal(get_dataset(DEFAULT_DATASET)) is not None:  # the SEED family's own protocols
                 continue
             run = resolve_run(RunConfig(model=mp.name, protocol=proto.name, n_folds=PROTOCOL_FOLDS))
             per[proto.name], windows[proto.name] = seconds(run)
