@@ -11,9 +11,11 @@ naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import pickle
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +180,19 @@ def check_eeg(eeg: object, where: object, channels: Sequence[str], what: str = "
             )
         raise DataError(f"{where}: non-finite {what} value at index {bad}")
     return eeg
+
+
+@contextlib.contextmanager
+def quiet_mne() -> Iterator[None]:
+    """MNE logs and warns about everything it reads; a reader's only output is its result or its error."""
+    import mne  # heavy optional dependency: imported by the readers that need it only
+
+    with warnings.catch_warnings(), mne.utils.use_log_level("error"):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def exception_line(exc: BaseException) -> str:
+    """An exception a library raised while reading, as one line for a DataError: its type and message."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

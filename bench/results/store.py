@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,7 @@ class Store:
         when missing: a grid's report names what the grid asked for, not every registered model."""
         return replace(self, asked=frozenset(tuple(c) for c in cells))
 
-    @property
+    @cached_property  # every table asks per model and protocol; the units do not change
     def tasks(self) -> tuple[str, ...]:
         """The tasks the tables show a column or row for, in canonical order: valence and arousal (the
         rating datasets' tasks, shown "not run" where missing) plus every other task the runs tested; a

@@ -45,14 +45,12 @@ The synthetic twin (:func:`write_twin`) writes the same layout with a planted ef
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import pickle
 import re
-import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -64,7 +62,7 @@ from bench.core.files import atomic_write
 from bench.data.categorical.cnt import check_cnt_header, write_cnt
 from bench.data.categorical.recording import SessionRecording
 from bench.data.categorical.seed_common import CHANNELS as EEG_CHANNELS
-from bench.data.safeload import safe_loads
+from bench.data.safeload import exception_line, quiet_mne, safe_loads
 from bench.data.synthetic import MARKER
 
 NAME = "seed-v"
@@ -96,21 +94,6 @@ FEATURES = "EEG_DE_features"
 _CNT_RE = re.compile(r"^(\d+)_(\d+)_(\d{8})\.cnt$", re.IGNORECASE)
 _MARGIN_S = 1.0
 """Recording either side of a trial that the resampling filter sees, then cut off."""
-
-
-@contextlib.contextmanager
-def _quiet_mne() -> Iterator[None]:
-    """MNE logs and warns about what it reads; a reader's only output is its result or its error."""
-    import mne  # heavy optional dependency
-
-    with warnings.catch_warnings(), mne.utils.use_log_level("error"):
-        warnings.simplefilter("ignore")
-        yield
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def parse_name(path: Path) -> tuple[int, int, date]:
@@ -189,7 +172,7 @@ def read_session(
                         f"{table[-1][1]:g} s")  # fmt: skip
     picks = [index[c] for c in EEG_CHANNELS]
     eeg = []
-    with _quiet_mne():
+    with quiet_mne():
         try:
             raw = mne.io.read_raw_cnt(path, data_format=f"int{8 * header.n_bytes}", preload=False)
             for t, (a, b) in enumerate(table):
@@ -207,7 +190,7 @@ def read_session(
         except DataError:
             raise
         except Exception as exc:  # MNE raises many types for a corrupt file
-            raise DataError(f"{path}: not a readable NeuroScan CNT file ({_one_line(exc)})") from None
+            raise DataError(f"{path}: not a readable NeuroScan CNT file ({exception_line(exc)})") from None
     return SessionRecording(
         dataset=NAME, subject=subject, session=session, eeg=tuple(eeg),
         sfreq=float(sfreq if sfreq is not None else rate), channels=EEG_CHANNELS,
@@ -257,7 +240,7 @@ def _npz_member(path: Path, name: str) -> object:
     except DataError:
         raise
     except Exception as exc:  # numpy and zipfile raise many types for a corrupt file
-        raise DataError(f"{path}: not a readable npz file ({_one_line(exc)})") from None
+        raise DataError(f"{path}: not a readable npz file ({exception_line(exc)})") from None
     if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "SO":
         value = value.item()
     if isinstance(value, bytes):

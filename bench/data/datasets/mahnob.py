@@ -64,11 +64,9 @@ and the twin share are :mod:`bench.data.datasets.mahnob_layout`'s.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,22 +95,7 @@ from bench.data.datasets.mahnob_layout import (
 )
 from bench.data.datasets.mahnob_twin import write_twin
 from bench.data.preprocess import deap_like
-from bench.data.safeload import check_eeg, check_ratings, first_non_finite
-
-
-@contextlib.contextmanager
-def _quiet_mne() -> Iterator[None]:
-    """MNE logs and warns about everything it reads; a reader's only output is its result or error."""
-    import mne
-
-    with warnings.catch_warnings(), mne.utils.use_log_level("error"):
-        warnings.simplefilter("ignore")
-        yield
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+from bench.data.safeload import check_eeg, check_ratings, exception_line, first_non_finite, quiet_mne
 
 
 def _read_recording(bdf: Path) -> np.ndarray:
@@ -120,11 +103,11 @@ def _read_recording(bdf: Path) -> np.ndarray:
     import mne
 
     check_bdf_header(bdf)
-    with _quiet_mne():
+    with quiet_mne():
         try:
             raw = mne.io.read_raw_bdf(bdf, preload=True, stim_channel=STATUS, verbose="error")
         except Exception as exc:  # MNE raises many types for a corrupt file
-            raise DataError(f"{bdf}: not a readable BDF file ({_one_line(exc)})") from None
+            raise DataError(f"{bdf}: not a readable BDF file ({exception_line(exc)})") from None
         sfreq = float(raw.info["sfreq"])
         if sfreq < SFREQ:
             raise DataError(f"{bdf}: sampling rate {sfreq:g} Hz, expected at least {SFREQ:g} Hz")
@@ -142,7 +125,7 @@ def _read_recording(bdf: Path) -> np.ndarray:
         try:
             eeg = deap_like(raw.get_data() * 1e6, sfreq)  # volts -> microvolts
         except Exception as exc:
-            raise DataError(f"{bdf}: cannot preprocess the EEG ({_one_line(exc)})") from None
+            raise DataError(f"{bdf}: cannot preprocess the EEG ({exception_line(exc)})") from None
     n_base, n_trial = round(BASELINE_S * SFREQ), round(TRIAL_S * SFREQ)
     start, stop = round(onset * SFREQ / sfreq), round(offset * SFREQ / sfreq)
     if start < n_base or stop - start < n_trial or stop > eeg.shape[1]:  # guarded by _stimulus
@@ -197,7 +180,7 @@ def _parse_session(xml: Path) -> ET.Element:
     except OSError as exc:
         raise DataError(f"{xml}: cannot read ({exc.strerror or exc})") from None
     except ET.ParseError as exc:
-        raise DataError(f"{xml}: malformed XML ({_one_line(exc)})") from None
+        raise DataError(f"{xml}: malformed XML ({exception_line(exc)})") from None
     if root.tag != "session":
         raise DataError(f"{xml}: root element is <{root.tag}>, expected <session>")
     return root
