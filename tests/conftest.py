@@ -110,4 +110,6 @@ def wide_console(monkeypatch):
     """The CLI console 200 columns wide, so table cells do not wrap in assertions."""
     from bench.cli.common import console
 
-    monkeypatch.setattr(console, "width", 200)
+    # rich's width setter stores the value: patching the property would, on undo, pin the console to the
+    # width read at patch time (80 under capture) for every later test; the stored width is None unset
+    monkeypatch.setattr(console, "_width", 200)

@@ -230,7 +230,7 @@ def test_data_info_lists_the_datasets_then_the_cache(twins, tmp_path, capsys, mo
     from bench.cli.common import console
     from bench.data.source import synthetic_source, twin_config
 
-    monkeypatch.setattr(console, "width", 500)  # one line per row, whatever the tmp path
+    monkeypatch.setattr(console, "_width", 500)  # one line per row, whatever the tmp path (see wide_console)
     monkeypatch.setenv("AMIGOS_DIR", str(twins["amigos"]))
     monkeypatch.setenv("MAHNOB_DIR", str(tmp_path / "none"))
     twin = synthetic_source(twin_config("dreamer")).root  # the embedded DREAMER twin, generated

@@ -129,7 +129,7 @@ def _entry(root, name: str, meta: dict) -> None:
 def test_data_info_says_whose_each_entry_is(tmp_path, capsys, monkeypatch):
     from bench.cli.common import console
 
-    monkeypatch.setattr(console, "width", 300)  # long temporary paths stay on one line
+    monkeypatch.setattr(console, "_width", 300)  # long temporary paths stay on one line
     root = cache_root()
     deap = tmp_path / "deap"
     deap.mkdir()

@@ -128,7 +128,7 @@ def small_default(crafted, monkeypatch):
 def narrow_console(monkeypatch):
     from bench.cli.common import console
 
-    monkeypatch.setattr(console, "width", WIDTH)
+    monkeypatch.setattr(console, "_width", WIDTH)
 
 
 def _listing(main_fp: str) -> str:

@@ -117,7 +117,7 @@ def test_perf_tables_fold_at_80_columns():
 def narrow(monkeypatch):
     from bench.cli.common import console
 
-    monkeypatch.setattr(console, "width", WIDTH)
+    monkeypatch.setattr(console, "_width", WIDTH)
 
 
 def test_data_info_at_80_columns(tmp_path, monkeypatch, capsys, narrow):

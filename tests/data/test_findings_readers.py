@@ -135,7 +135,7 @@ def test_the_runs_tags_count_what_was_left_out(copy):
 def test_data_info_counts_what_the_reader_leaves_out(copy, monkeypatch, capsys):
     from bench.cli.common import console
 
-    monkeypatch.setattr(console, "width", 400)  # one line per row
+    monkeypatch.setattr(console, "_width", 400)  # one line per row
     monkeypatch.setenv("MAHNOB_DIR", str(copy))
     monkeypatch.setenv("MAHNOB_SKIP_UNRATED", "1")
     assert main(["data", "info"]) == 0

@@ -205,7 +205,7 @@ def test_restore_best_false_keeps_the_last_epoch():
 
 # ------------------------------------------------------------------------------------------- CLI
 def test_bench_models_shows_both_recipes(capsys, monkeypatch):
-    monkeypatch.setattr(console, "width", 200)  # rows must not wrap for the cell checks
+    monkeypatch.setattr(console, "_width", 200)  # rows must not wrap for the cell checks
     assert main(["models", "4dcrnn"]) == 0
     out = capsys.readouterr().out
     assert "harness (applied)" in out and "paper (--recipe paper)" in out

@@ -386,7 +386,7 @@ def test_bench_models_lists_and_details(capsys, monkeypatch):
     from bench.cli import main
     from bench.cli.common import console
 
-    monkeypatch.setattr(console, "width", 220)
+    monkeypatch.setattr(console, "_width", 220)
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 3}

@@ -338,7 +338,7 @@ def test_cli_runs_on_a_dask_cluster(deap_dir, cluster, tmp_path, capsys):
 def test_cli_runs_on_a_pool(deap_dir, tmp_path, capsys, monkeypatch):
     from bench.cli.common import console
 
-    monkeypatch.setattr(console, "width", 200)  # the table must not wrap unit names
+    monkeypatch.setattr(console, "_width", 200)  # the table must not wrap unit names
     uri = f"sqlite:///{tmp_path}/m.db"
     args = ["run", "--model", "majority", "--protocol", "subject-specific", "--folds", "2", "--deap",
             str(deap_dir), "--tracking-uri", uri, "--workers", "2"]  # fmt: skip
