@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from bench.core.checks import check_number, check_option, check_type
 from bench.core.errors import ConfigError
 from bench.core.tasks import check_tasks
-from bench.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset
+from bench.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset, pair_tasks
 from bench.data.inputs import FEATURE_KINDS
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -96,6 +96,11 @@ def _is_weight(v: object) -> bool:
     except ConfigError:
         return False
     return True
+
+
+def labels_offered(ds) -> str:
+    """The tasks a dataset offers, in words for an error: ``valence3, valence (derived)``."""
+    return ", ".join([*ds.tasks, *(f"{d.task} (derived)" for d in ds.derived_tasks)])
 
 
 @dataclass(frozen=True)
@@ -192,23 +197,38 @@ class RunConfig:
             object.__setattr__(self, "subjects", tuple(sorted(int(s) for s in self.subjects)))
 
     def _check_tasks(self) -> None:
-        """``tasks``: None is the dataset's own tasks; a selection must be tasks the dataset's labels (and
-        a cross-dataset run's test dataset's) offer; stored in canonical order, so equal selections give
-        equal run keys."""
-        offered = get_dataset(self.dataset).tasks
+        """``tasks``: None is the dataset's own tasks (a cross-dataset run's: those both datasets offer); a
+        selection must be tasks the dataset offers (and a cross-dataset run's test dataset); stored in
+        canonical order, so equal selections give equal run keys. A task a dataset derives by leaving
+        some of its trials out (SEED's binary valence: no neutral clips) is run alone."""
+        train = get_dataset(self.dataset)
+        offered = train.offered_tasks
+        default = train.tasks
+        datasets = (train,)
         if self.test_dataset is not None:
-            train, test = get_dataset(self.dataset), get_dataset(self.test_dataset)
-            offered = tuple(t for t in offered if t in test.tasks)
-            if not offered:  # label harmonisation across the families is not offered (yet): refused
+            test = get_dataset(self.test_dataset)
+            datasets = (train, test)
+            offered = pair_tasks(train.name, test.name)
+            if not offered:
                 raise ConfigError(
-                    f"test_dataset={test.name!r}: {train.title}'s labels ({', '.join(train.tasks)}) and "
-                    f"{test.title}'s ({', '.join(test.tasks)}) share no task; a cross-dataset run needs one"
+                    f"test_dataset={test.name!r}: {train.title}'s labels ({labels_offered(train)}) and "
+                    f"{test.title}'s ({labels_offered(test)}) share no task, and none is derived from the "
+                    "other's; a cross-dataset run needs one"
                 )
-        if self.tasks is None:
-            object.__setattr__(self, "tasks", check_tasks(offered))
-            return
-        check_type("tasks", self.tasks, (list, tuple), f"a non-empty list of {', '.join(offered)}")
-        object.__setattr__(self, "tasks", check_tasks(self.tasks, offered))
+            default = tuple(t for t in train.tasks if t in test.tasks) or offered  # own labels first
+        chosen = default if self.tasks is None else self.tasks
+        if self.tasks is not None:
+            check_type("tasks", self.tasks, (list, tuple), f"a non-empty list of {', '.join(offered)}")
+        chosen = check_tasks(chosen, offered)
+        for ds in datasets:
+            derived = [d for d in map(ds.derivation, chosen) if d is not None and d.dropped]
+            if derived and len(chosen) > 1:
+                d = derived[0]
+                raise ConfigError(
+                    f"tasks={list(chosen)!r}: {ds.title}'s {d.task} is read from {d.source} with its "
+                    f"{', '.join(d.dropped)} trials left out; run it alone (tasks=[{d.task!r}])"
+                )
+        object.__setattr__(self, "tasks", chosen)
 
     def to_dict(self) -> dict:
         d = asdict(self)

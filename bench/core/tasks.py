@@ -9,12 +9,20 @@ statistics and the tables read the class count and the chance level from here, s
 
 The registry order is the canonical task order (the order of a run's ``tasks`` and of the tables'
 columns): valence before arousal, as every run tracked before the registry existed.
+
+A dataset may also offer a task its labels do not hold, read from one that they do through a
+:class:`DerivedTask`: the label harmonisation between the families. SEED's and FACED's ``valence3``
+(negative / neutral / positive) give the binary ``valence`` of the rating datasets (negative = low,
+positive = high) with the neutral clips left out, so a model trained on DEAP's binarised valence ratings
+can be tested on SEED's clips and the other way round.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+import numpy as np
 
 from bench.core.checks import check_option
 from bench.core.errors import ConfigError
@@ -120,6 +128,56 @@ def check_tasks(tasks: str | Iterable[str], allowed: Iterable[str] | None = None
     return tuple(sorted(chosen, key=lambda t: order.index(t) if t in order else len(order)))
 
 
+@dataclass(frozen=True)
+class DerivedTask:
+    """A task a dataset offers by mapping the classes of one of its own tasks (a label harmonisation).
+
+    Attributes
+    ----------
+    task : str
+        The task offered (a registered task).
+    source : str
+        The dataset's own task its labels are read from.
+    classes : tuple of int or None
+        For each class of ``source``, in order, its class in ``task``; None leaves the trials of that
+        class out of every run that asks for ``task``.
+    """
+
+    task: str
+    source: str
+    classes: tuple[int | None, ...]
+
+    def __post_init__(self) -> None:
+        target, source = get_task(self.task), get_task(self.source)
+        if len(self.classes) != source.n_classes:
+            raise ValueError(f"{self}: one class of {self.task!r} (or None) per class of {self.source!r}")
+        kept = {c for c in self.classes if c is not None}
+        if kept != set(range(target.n_classes)):
+            raise ValueError(
+                f"{self}: every class of {self.task!r} must come from a class of {self.source!r}"
+            )
+
+    @property
+    def dropped(self) -> tuple[str, ...]:
+        """The classes of ``source`` whose trials are left out."""
+        return tuple(n for n, c in zip(get_task(self.source).classes, self.classes, strict=True) if c is None)
+
+    def describe(self) -> str:
+        """In words, e.g. ``valence from valence3: negative = low, positive = high (neutral left out)``."""
+        target, source = get_task(self.task), get_task(self.source)
+        pairs = [f"{n} = {target.classes[c]}" for n, c in zip(source.classes, self.classes, strict=True)
+                 if c is not None]  # fmt: skip
+        left = f" ({', '.join(self.dropped)} left out)" if self.dropped else ""
+        return f"{self.task} from {self.source}: {', '.join(pairs)}{left}"
+
+    def map(self, labels: np.ndarray) -> np.ndarray:
+        """``source`` class indices to ``task`` class indices, -1 where the class is left out (and where
+        the label is -1 already)."""
+        table = np.array([-1 if c is None else c for c in self.classes], dtype=np.int64)
+        labels = np.asarray(labels, dtype=np.int64)
+        return np.where(labels >= 0, table[np.clip(labels, 0, len(table) - 1)], -1)
+
+
 BINARY_CLASSES = ("low", "high")
 
 for _task in (
@@ -145,3 +203,8 @@ for _task in (
     ),
 ):
     register_task(_task)
+
+
+VALENCE_FROM_VALENCE3 = DerivedTask("valence", "valence3", (0, None, 1))
+"""SEED's and FACED's clip valence as the rating datasets' binary valence: negative clips = low, positive
+clips = high, neutral clips left out."""

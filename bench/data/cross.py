@@ -19,6 +19,7 @@ from bench.core.errors import ConfigError
 from bench.data.datasets import get_dataset
 from bench.data.features import FeatureConfig
 from bench.data.featureset import FeatureSet
+from bench.data.harmonise import restrict_tasks
 from bench.data.inputs import InputSpec, ModelInputs
 from bench.data.source import data_kind
 
@@ -130,17 +131,29 @@ class CrossFeatures:
     def file_digests(self) -> dict[int, str]:
         return self.test.file_digests
 
-    def inputs(self, spec: InputSpec, *, threshold: float | None = None, high_if: str = "gt") -> ModelInputs:
+    def inputs(
+        self,
+        spec: InputSpec,
+        *,
+        threshold: float | None = None,
+        high_if: str = "gt",
+        tasks: tuple[str, ...] | None = None,
+    ) -> ModelInputs:
         """Training-dataset samples (domain 0) then test-dataset samples (domain 1), each binarised at its
-        dataset's threshold (``threshold`` must be None: the scales differ)."""
+        dataset's threshold (``threshold`` must be None: the scales differ). With ``tasks`` (the run's),
+        each side's labels are those tasks, derived where a dataset derives them (SEED's valence from its
+        clip valence, :mod:`bench.data.harmonise`), and where the two sides' labels differ, each keeps the
+        columns of ``tasks`` only."""
         if threshold is not None:
             raise ConfigError("cross-dataset: each dataset is binarised at its own threshold")
-        key = (spec, high_if)
+        key = (spec, high_if, None if tasks is None else tuple(tasks))
         if key not in self._memo:
             parts = [
-                fs.inputs(spec, threshold=get_dataset(fs.dataset).threshold, high_if=high_if)
+                fs.inputs(spec, threshold=get_dataset(fs.dataset).threshold, high_if=high_if, tasks=tasks)
                 for fs in (self.train, self.test)
             ]
+            if tasks is not None and len({p.label_tasks for p in parts}) > 1:
+                parts = [restrict_tasks(p, tuple(tasks)) for p in parts]
             self._memo[key] = join_inputs(parts)
         return self._memo[key]
 

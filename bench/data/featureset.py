@@ -19,6 +19,7 @@ from bench.data.contents import Contents
 from bench.data.datasets import DEFAULT_DATASET, get_dataset
 from bench.data.features import FeatureConfig
 from bench.data.fingerprints import data_fingerprint
+from bench.data.harmonise import inputs_for_tasks
 from bench.data.inputs import BASE_KINDS, InputSpec, ModelInputs, build_inputs
 from bench.data.signal import build_signal_inputs
 from bench.data.source import data_kind
@@ -106,13 +107,27 @@ class FeatureSet:
         has_peripheral = self.peripheral is not None
         return Contents(kinds=self.kinds, peripheral=has_peripheral, signal_band=self.signal_band)
 
-    def inputs(self, spec: InputSpec, *, threshold: float | None = 5.0, high_if: str = "gt") -> ModelInputs:
+    def inputs(
+        self,
+        spec: InputSpec,
+        *,
+        threshold: float | None = 5.0,
+        high_if: str = "gt",
+        tasks: tuple[str, ...] | None = None,
+    ) -> ModelInputs:
         """Model inputs per ``spec`` (see :func:`bench.data.inputs.build_inputs`), built once per set.
 
         The arrays are shared by every run that asks for the same input (a grid of runs on one data set
-        holds each distinct input once); nothing downstream writes into them.
+        holds each distinct input once); nothing downstream writes into them. ``tasks`` (a run's) that the
+        labels do not hold are derived from them (:func:`bench.data.harmonise.inputs_for_tasks`).
         """
         key = (spec, None if threshold is None else float(threshold), high_if)
+        if tasks is not None:
+            derived = (*key, tuple(tasks))
+            if derived not in self._memo:
+                own = self.inputs(spec, threshold=threshold, high_if=high_if)
+                self._memo[derived] = inputs_for_tasks(own, tuple(tasks), self.dataset)
+            return self._memo[derived]
         if key not in self._memo:
             if spec.layout == "signal":
                 if self.n_windows is not None or get_dataset(self.dataset).categorical:

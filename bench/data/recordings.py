@@ -37,10 +37,17 @@ def recording_for(rec: SubjectRecording, ds: Dataset, config: FeatureConfig) -> 
                 f"({', '.join(rec.channel_names)})"
             )
         eeg = eeg[:, [index[c.upper()] for c in config.channels]]
+    check_baseline_seconds(config, ds)
     drop = round((ds.baseline_s - config.baseline_s) * rec.sfreq)
-    if drop < 0:
+    return eeg[..., drop:] if drop else eeg
+
+
+def check_baseline_seconds(config: FeatureConfig, ds: Dataset) -> None:
+    """A feature config may keep at most the baseline seconds the dataset's recordings hold (the SEED
+    family holds none): a one-line :class:`ConfigError` otherwise, raised before any data is read by
+    :func:`bench.runs.identity.resolve_config`."""
+    if config.baseline_s > ds.baseline_s:
         raise ConfigError(
             f"features.baseline_s={config.baseline_s:g}: {ds.title} recordings hold {ds.baseline_s:g} s of "
             "baseline before each stimulus"
         )
-    return eeg[..., drop:] if drop else eeg

@@ -21,7 +21,8 @@ import math
 import pandas as pd
 
 from bench.core.errors import ConfigError
-from bench.data.datasets import dataset_names, get_dataset
+from bench.core.tasks import n_classes, task_names
+from bench.data.datasets import dataset_names, get_dataset, pair_tasks
 from bench.results.cells import cell, cell_fields, paired_test, subject_scores, subjects_test
 from bench.results.commands import run_command
 from bench.results.naming import arg_value
@@ -145,9 +146,12 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
     for m in models:
         frame, rows = [], []
         for a in trains:
-            for task in store.tasks:
+            for task in row_tasks(st, a, tests):
                 line = {"train": _title(a), "task": task}
                 for b in tests:
+                    if a != b and task not in pair_tasks(a, b):
+                        line[_title(b)] = DASH  # the pair offers no such task
+                        continue
                     par, base = shown(m, (a, b)), shown(BASELINE, (a, b))
                     c, cb = cell(st, par, task, metric), cell(st, base, task, metric)
                     test = {"p": math.nan, "why": "no majority run"}
@@ -167,7 +171,8 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
                         DASH
                         if a == b
                         else short(c, mark)
-                        + (f" | maj {pct(cb.mean)}, {ORACLE} {pct(best)}" if c and cb else "")
+                        + (f" | maj {pct(cb.mean)}" if c and cb else "")
+                        + (f", {ORACLE} {pct(best)}" if c and cb and name != "majority" else "")
                     )
                     rows.append(
                         {
@@ -200,7 +205,10 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
                     f"stronger constant's per-subject scores, p < {ALPHA}); {UNTESTABLE} = too few test "
                     f"subjects for p < {ALPHA} (the smallest p with n subjects is 1/2^n)."
                     + " Each dataset is binarised at its own threshold (DEAP, AMIGOS, MAHNOB-HCI: > 5 of "
-                    "1-9; DREAMER: > 3 of 1-5).",
+                    "1-9; DREAMER: > 3 of 1-5)."
+                    + f" {DASH}: the row's dataset itself, or a pair that shares no such task."
+                    + _oracle_note(frame)
+                    + _harmonised_note(trains, tests),
                     *([st.chosen] if st.chosen else []),
                     *flags.notes,
                     *data_notes(st),
@@ -218,14 +226,25 @@ def cross_dataset_tables(store: Store, metric: str = "acc", model: str | None = 
     return out
 
 
+def row_tasks(store: Store, train: str, tests: list[str]) -> list[str]:
+    """The task rows of a training dataset: the store's tasks that a pair of it with one of the test
+    columns offers (DEAP's valence and arousal; SEED's valence3, and valence where a column takes it)."""
+    offered = {t for b in tests if b != train for t in pair_tasks(train, b)}
+    return [t for t in store.tasks if t in offered]
+
+
 def stronger_constant(store: Store, base: pd.Series, task: str, metric: str) -> tuple[str, pd.Series]:
     """The stronger constant answer on a pair, and its scores per test subject: ``majority`` (the
     baseline run ``base``, the training dataset's majority class) or ``oracle constant`` (the other class,
     better on the test labels). The other constant is right exactly where the baseline is wrong: its
     (trial, balanced) accuracy is 1 - the baseline's per subject; its macro-F1 is q / (1 + q) with q the
-    share of its class (1 - the baseline's window accuracy); any constant's AUC is the same."""
+    share of its class (1 - the baseline's window accuracy); any constant's AUC is the same.
+
+    That holds for two classes only: with k > 2 the best other constant needs each test subject's class
+    shares, which runs do not record, so the majority baseline is the reference (and no oracle is
+    shown)."""
     maj = subject_scores(store, base, task, metric)
-    if metric == "auc":
+    if metric == "auc" or n_classes(task) > 2:
         return "majority", maj
     if metric == "f1":
         q = 1.0 - subject_scores(store, base, task, "acc")
@@ -245,6 +264,26 @@ def _command(st: Store, model: str, pair: tuple[str, str]) -> str:
     if same.empty:
         data = ["--dataset", pair[0], "--test", pair[1]] + (["--synthetic"] if _synthetic(st) else [])
     return run_command(st, model, PROTOCOL.name, PROTOCOL.default_split, ref=ref, data=data)
+
+
+def _oracle_note(frame: list[dict]) -> str:
+    """Where a task of more than two classes is shown: its reference is the majority baseline alone."""
+    many = sorted({r["task"] for r in frame if r["task"] in task_names() and n_classes(r["task"]) > 2})
+    if not many:
+        return ""
+    return (
+        f" {', '.join(many)}: more than two classes, so the reference is the majority baseline (the best "
+        "other constant would need each test subject's class shares, which runs do not record)."
+    )
+
+
+def _harmonised_note(trains: list[str], tests: list[str]) -> str:
+    """How a task a dataset derives from its own labels is read, for each dataset of the table that
+    derives one (SEED's and FACED's binary valence)."""
+    said = []
+    for name in dict.fromkeys([*trains, *tests]):
+        said += [f"{_title(name)}: {d.describe()}" for d in get_dataset(name).derived_tasks]
+    return f" Harmonised labels: {'; '.join(said)}." if said else ""
 
 
 def _synthetic(store: Store) -> bool:

@@ -32,6 +32,7 @@ from bench.core import host
 from bench.data.datasets import get_dataset
 from bench.data.features import FeatureConfig
 from bench.data.inputs import FEATURE_KINDS
+from bench.data.recordings import check_baseline_seconds
 from bench.models.recipes import apply_recipe, with_model_defaults
 from bench.models.registry import get_model_info
 from protocols import get_protocol
@@ -60,12 +61,33 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
         if features == tuple(info.input_spec.features):
             features = None
     cfg = apply_recipe(cfg, info)
-    # the dataset's own feature recipe (the SEED family's), under what the run sets; none for the rating
-    # datasets, whose run keys stay as they were
-    cfg = replace(cfg, feature_config={**get_dataset(cfg.dataset).feature_defaults, **cfg.feature_config})
+    cfg = replace(cfg, feature_config=feature_options(cfg))
     train = with_model_defaults(cfg.train, info)
     train = replace(train, precision=resolve_precision(train.precision, info, cfg.device))
     return replace(cfg, split=split, features=features, train=train, **proto.resolve_data(cfg))
+
+
+def feature_options(cfg: RunConfig) -> dict:
+    """The run's feature options: the training dataset's own recipe (the SEED family's; none for the
+    rating datasets, whose run keys stay as they were) under what the run sets.
+
+    A cross-dataset run computes both datasets' features one way: where the test dataset's recordings
+    hold no pre-stimulus baseline (the SEED family, FACED), neither side subtracts one unless the run
+    says otherwise. Baseline seconds a dataset of the run does not hold are a :class:`ConfigError` here,
+    before any data is read.
+    """
+    options = {**get_dataset(cfg.dataset).feature_defaults, **cfg.feature_config}
+    datasets = [get_dataset(name) for name in (cfg.dataset, cfg.test_dataset) if name is not None]
+    if (
+        len(datasets) == 2
+        and datasets[1].baseline_s == 0
+        and not {"baseline", "baseline_s"} & set(cfg.feature_config)
+    ):
+        options.update(baseline="none", baseline_s=0.0)
+    config = FeatureConfig.from_dict(options)
+    for ds in datasets:
+        check_baseline_seconds(config, ds)
+    return options
 
 
 def resolve_precision(precision: str, info, device: str) -> str:

@@ -173,7 +173,7 @@ def prepare(
             f"{need.to_dict()}; prepare them with bench.runs.plan.load_data"
         )
     spec = run.input_spec_for(features.channels)
-    inputs = features.inputs(spec, threshold=cfg.threshold, high_if=cfg.high_if)
+    inputs = features.inputs(spec, threshold=cfg.threshold, high_if=cfg.high_if, tasks=cfg.tasks)
     select_on_test = "select-on-test" in cfg.audit
     folds = proto.make_folds(
         inputs.subject,

@@ -30,7 +30,7 @@ import numpy as np
 
 from bench.core.errors import BenchError, DataError
 from bench.core.registry import Registry
-from bench.core.tasks import n_classes
+from bench.core.tasks import DerivedTask, n_classes
 from bench.data.datasets.deap_format import EEG_CHANNELS
 
 ENTRY_POINT_GROUP = "deap_bench.datasets"
@@ -200,6 +200,9 @@ class Dataset:
     tasks: tuple[str, ...] = ("valence", "arousal")
     """The tasks its labels offer (:mod:`bench.core.tasks` names): the rating datasets' binarised valence
     and arousal; a run asks for a subset of them."""
+    derived_tasks: tuple[DerivedTask, ...] = ()
+    """Tasks it offers beyond :attr:`tasks`, read from its own labels (the label harmonisation across the
+    families: SEED's and FACED's ``valence3`` give the rating datasets' binary ``valence``)."""
     categorical: bool = False
     """Its trials carry class labels, not ratings: the reader's ``ratings`` columns are the class indices
     of :attr:`tasks` (``rating_names`` equals ``tasks``, ``scale`` spans the class indices), taken as
@@ -217,6 +220,15 @@ class Dataset:
     subject_split: tuple[int, int, int] | None = None
     """The dataset's own split of its subjects in number order, (train, validation, test) counts: FACED
     (80, 20, 23), as CBraMod splits it; the ``subject-holdout`` protocol reads it. None: none."""
+
+    @property
+    def offered_tasks(self) -> tuple[str, ...]:
+        """Every task a run on it may ask for: its labels' own, then the derived ones."""
+        return self.tasks + tuple(d.task for d in self.derived_tasks)
+
+    def derivation(self, task: str) -> DerivedTask | None:
+        """How ``task`` is read from its labels, or None where the labels hold it (or do not offer it)."""
+        return next((d for d in self.derived_tasks if d.task == task), None)
 
     @property
     def n_baseline(self) -> int:
@@ -242,7 +254,8 @@ class Dataset:
         """What its trials are labelled with, briefly: ``1-9, high if > 5`` (ratings) or ``valence3: 3
         classes`` (a categorical dataset)."""
         if self.categorical:
-            return "; ".join(f"{t}: {n_classes(t)} classes" for t in self.tasks)
+            own = [f"{t}: {n_classes(t)} classes" for t in self.tasks]
+            return "; ".join(own + [d.describe() for d in self.derived_tasks])
         return f"{self.scale[0]:g}-{self.scale[1]:g}, high if > {self.threshold:g}"
 
     def baseline_words(self, seconds: float) -> str:
@@ -286,6 +299,13 @@ def dataset_names() -> tuple[str, ...]:
 def get_dataset(name: str) -> Dataset:
     """A registered dataset by name; an unknown name is a one-line ConfigError listing the known ones."""
     return DATASETS.get(name)
+
+
+def pair_tasks(train: str, test: str) -> tuple[str, ...]:
+    """The tasks a cross-dataset run from ``train`` to ``test`` may ask for: those both offer, own or
+    derived (:attr:`Dataset.offered_tasks`), in the training dataset's order; empty: none."""
+    theirs = get_dataset(test).offered_tasks
+    return tuple(t for t in get_dataset(train).offered_tasks if t in theirs)
 
 
 def list_datasets() -> list[Dataset]:

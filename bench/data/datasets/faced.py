@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.core.errors import DataError
+from bench.core.tasks import VALENCE_FROM_VALENCE3
 from bench.data.categorical import faced
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
 from bench.data.datasets.seed import SEED_FEATURES, record_twin_config, sessions_recording
@@ -132,6 +133,7 @@ FACED = register_dataset(
         ),
         baseline_where="(FACED's clips hold no baseline)",
         tasks=TASKS,
+        derived_tasks=(VALENCE_FROM_VALENCE3,),
         categorical=True,
         feature_defaults=SEED_FEATURES,
         n_sessions=1,

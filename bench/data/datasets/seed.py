@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.core.errors import DataError
+from bench.core.tasks import VALENCE_FROM_VALENCE3
 from bench.data.categorical import seed
 from bench.data.categorical.recording import SessionRecording
 from bench.data.categorical.seed_common import CHANNELS, SFREQ
@@ -181,6 +182,7 @@ SEED = register_dataset(
         ),
         baseline_where="(SEED's clips hold no baseline)",
         tasks=(TASK,),
+        derived_tasks=(VALENCE_FROM_VALENCE3,),
         categorical=True,
         feature_defaults=SEED_FEATURES,
         n_sessions=seed.N_SESSIONS,

@@ -111,8 +111,8 @@ def test_runs_on_seed_take_its_task_recipe_and_refuse_what_does_not_apply():
     run = resolve_run(cfg)
     assert run.config.feature_config == SEED_FEATURES and run.config.threshold is None
     assert run.input_spec.n_bands == 5 and run.input_spec.sample_shape() == (10, 8, 9)
-    with pytest.raises(ConfigError, match=r"^tasks='valence' is not allowed; allowed: valence3"):
-        RunConfig(dataset="seed", tasks=("valence",))
+    with pytest.raises(ConfigError, match=r"^tasks='arousal' is not allowed; allowed: valence3, valence$"):
+        RunConfig(dataset="seed", tasks=("arousal",))
     with pytest.raises(ConfigError, match="SEED's labels are classes, not ratings"):
         resolve_run(RunConfig(dataset="seed", threshold=1.0))
     with pytest.raises(
@@ -121,10 +121,10 @@ def test_runs_on_seed_take_its_task_recipe_and_refuse_what_does_not_apply():
     ):
         resolve_run(RunConfig(dataset="seed", model="eegnet"))
     with pytest.raises(ConfigError) as err:
-        RunConfig(dataset="deap", protocol="cross-dataset", test_dataset="seed")
+        RunConfig(dataset="deap", protocol="cross-dataset", test_dataset="seed-iv")
     assert str(err.value) == (
-        "test_dataset='seed': DEAP's labels (valence, arousal) and SEED's (valence3) share no task; a "
-        "cross-dataset run needs one"
+        "test_dataset='seed-iv': DEAP's labels (valence, arousal) and SEED-IV's (emotion4) share no task, "
+        "and none is derived from the other's; a cross-dataset run needs one"
     )
     # the rating datasets' runs are untouched: no feature defaults, their own threshold
     deap = resolve_run(RunConfig())
