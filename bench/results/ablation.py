@@ -8,6 +8,7 @@ import pandas as pd
 
 from bench.config.ablation import VARIANTS
 from bench.core import stats
+from bench.core.errors import ConfigError
 from bench.results.cells import METRIC_COLUMNS, cell, cell_fields, diff, paired_test
 from bench.results.store import Store, find_parent
 from bench.results.table import (
@@ -64,6 +65,10 @@ def ablation_table(
     full = find_parent(store, model, protocol, split)
     ref = full if full is not None else find_parent(store, REFERENCE_MODEL, protocol, split)
     pars = {v: find_parent(store, model, protocol, split, variant=v) for v in variants}
+    if all(par is None for par in pars.values()) and not any(
+        store.asks(model, protocol, split, variant=v) for v in variants
+    ):  # a grid's report whose grid asks for no ablation (the SEED family's): nothing to show
+        raise ConfigError(f"no {model} runs under {protocol}/{split} here, and none asked for")
     flags = consistency(store, pars.values())
     rows, frame, commands = [], [], []
     for v, par in pars.items():
@@ -78,7 +83,7 @@ def ablation_table(
                 else {"p": math.nan, "test": "", "why": ""}
             )
             paper = PAPER_ABLATION.get(v, {}).get(task) if model == REFERENCE_MODEL else None
-            paper_full = PAPER_ABLATION["full"][task]
+            paper_full = PAPER_ABLATION["full"].get(task)  # None: a task the paper did not run
             rows.append(
                 {
                     "model": model,
@@ -94,7 +99,9 @@ def ablation_table(
                     "p_why": test["why"],
                     "p_vs_full_holm": math.nan,
                     "paper": paper,
-                    "paper_diff": None if paper is None else round(paper - paper_full, 2),
+                    "paper_diff": None
+                    if paper is None or paper_full is None
+                    else round(paper - paper_full, 2),
                 }
             )
             frame.append(
@@ -105,7 +112,9 @@ def ablation_table(
                     "Δ vs full": signed(diff(c, cf)) if v != "full" else "",
                     "p vs full": test["why"],
                     "paper": DASH if paper is None else f"{paper:.2f}",
-                    "paper Δ": "" if v == "full" or paper is None else signed((paper - paper_full) / 100, 2),
+                    "paper Δ": ""
+                    if v == "full" or paper is None or paper_full is None
+                    else signed((paper - paper_full) / 100, 2),
                 }
             )
     data = pd.DataFrame(rows)

@@ -118,7 +118,7 @@ def leaderboard_tables(store: Store, metric: str = "acc", include_tuned: bool = 
                 data,
                 [
                     metric_note(metric),
-                    "ranked by the mean of valence and arousal; leaky runs are never listed.",
+                    f"ranked by the mean of {_tasks_words(store.tasks)}; leaky runs are never listed.",
                     *hidden,
                     *flags.notes,
                     *data_notes(store),
@@ -131,3 +131,8 @@ def leaderboard_tables(store: Store, metric: str = "acc", include_tuned: bool = 
             f"only runs with tuned loss weights on {store.label}; add --include-tuned ({TUNED})"
         )
     return out
+
+
+def _tasks_words(tasks: tuple[str, ...]) -> str:
+    """The tasks a rank averages, in words: ``valence and arousal``, ``valence3``."""
+    return " and ".join([", ".join(tasks[:-1]), tasks[-1]]) if len(tasks) > 1 else tasks[0]

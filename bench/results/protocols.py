@@ -78,8 +78,11 @@ def _by_protocol(store: Store, split: str, metric: str) -> Table:
             if has_delta:
                 out[DELTA] = signed(d)
             frame.append(out)
-    if has_delta:
-        for task in store.tasks:
+    reported = (
+        [t for t in store.tasks if all(t in PAPER_PROTOCOLS[pr] for pr in PAPER_PAIR)] if has_delta else []
+    )
+    if reported:  # the paper's valence and arousal; a categorical dataset's tasks have no paper row
+        for task in reported:
             a, b = (PAPER_PROTOCOLS[pr][task] for pr in PAPER_PAIR)
             frame.append(
                 {
@@ -105,8 +108,14 @@ def _by_protocol(store: Store, split: str, metric: str) -> Table:
             metric_note(metric),
             "cells: mean ± std (n subjects for per-subject protocols, n folds for pooled ones); Δ in "
             "percentage points.",
-            f"paper row: the seed paper's 4D-CRNN reproduction (DEAP, {PAPER_MODELS}, segment-level "
-            "folds), not ours.",
+            *(
+                [
+                    f"paper row: the seed paper's 4D-CRNN reproduction (DEAP, {PAPER_MODELS}, segment-level "
+                    "folds), not ours."
+                ]
+                if reported
+                else []
+            ),
             *flags.notes,
             *data_notes(store),
         ],

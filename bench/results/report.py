@@ -24,9 +24,10 @@ import pandas as pd
 from bench.core.errors import ConfigError
 from bench.core.files import atomic_write
 from bench.core.stats import MIN_CI_N
+from bench.core.tasks import n_classes, task_names
 from bench.results import Store, Table, build, list_tables, render
 from bench.results.cells import check_metric
-from bench.results.plots import CHANCE_LABEL, plot
+from bench.results.plots import chance_label, plot
 from bench.results.render import html_fragment
 from bench.results.store import describe_scale, other_settings
 from bench.results.table import model_names
@@ -261,9 +262,21 @@ def provenance_tables(store: Store, context: Mapping[str, Any] | None = None) ->
     return out
 
 
+def _synthetic(store: Store) -> bool:
+    """The store's runs are on a synthetic twin (kind ``synthetic`` for DEAP, ``NAME-synthetic`` else)."""
+    return store.data_kind == "synthetic" or store.data_kind.endswith("-synthetic")
+
+
+def _stands_for(store: Store) -> str:
+    """The real data the store's runs are on or stand in for: ``DEAP``, ``SEED``, ``the real datasets``."""
+    ds = store.registered_dataset
+    return ds.title if ds is not None else "the real datasets"
+
+
 def _header_items(store: Store, metric: str) -> list[tuple[str, str]]:
+    what = _stands_for(store)
     items = [
-        ("data", "SYNTHETIC (generated stand-in for DEAP)" if store.data_kind == "synthetic" else "DEAP"),
+        ("data", f"SYNTHETIC (generated stand-in for {what})" if _synthetic(store) else what),
         ("data fingerprint", store.fingerprint),
         ("runs shown", f"{len(store.parents)} (of {len(store.runs)} finished)"),
         ("metric", metric),
@@ -279,18 +292,27 @@ def _header_items(store: Store, metric: str) -> list[tuple[str, str]]:
     return items
 
 
-_SYNTHETIC_WARNING = (
-    "SYNTHETIC DATA: these numbers test the harness on generated signals; they say nothing about DEAP "
-    "and must never be quoted as results."
-)
-_PLOT_CAPTION = f"Bars: mean; error bars: 95% CI (none where n < {MIN_CI_N}); dotted line: {CHANCE_LABEL}."
+def _synthetic_warning(store: Store) -> str:
+    return (
+        f"SYNTHETIC DATA: these numbers test the harness on generated signals; they say nothing about "
+        f"{_stands_for(store)} and must never be quoted as results."
+    )
+
+
+def _plot_caption(sec: _Section) -> str:
+    """The caption of a section's plot: one dotted chance line per class count of its tasks (the plot
+    draws the same lines: :func:`bench.results.plots.plot`)."""
+    tasks = {t for table in sec.tables if "task" in table.data for t in table.data["task"]}
+    counts = sorted({n_classes(t) for t in tasks if t in task_names()}) or [2]
+    lines = "; ".join(chance_label(k) for k in counts)
+    return f"Bars: mean; error bars: 95% CI (none where n < {MIN_CI_N}); dotted line: {lines}."
 
 
 # ------------------------------------------------------------------------------------- markdown
 def _markdown(store: Store, metric: str, sections: list[_Section], prov: list[Table]) -> str:
     lines = [f"# deap-bench report | {store.label}", ""]
-    if store.data_kind == "synthetic":
-        lines += [f"> **{_SYNTHETIC_WARNING}**", ""]
+    if _synthetic(store):
+        lines += [f"> **{_synthetic_warning(store)}**", ""]
     lines += [f"- {k}: {v}" for k, v in _header_items(store, metric)] + [""]
     for sec in sections:
         lines += [f"## {sec.name}", "", sec.help, ""]
@@ -299,7 +321,7 @@ def _markdown(store: Store, metric: str, sections: list[_Section], prov: list[Ta
             continue
         lines.append(render(sec.tables, "md"))
         if sec.plot:
-            lines += [f"![{sec.name}: {_PLOT_CAPTION}](plots/{sec.name}.png)", ""]
+            lines += [f"![{sec.name}: {_plot_caption(sec)}](plots/{sec.name}.png)", ""]
         elif sec.plot_note:
             lines += [sec.plot_note, ""]
     lines += ["## Statistics", "", *[f"- {s}" for s in STATISTICS], ""]
@@ -313,8 +335,8 @@ def _html(store: Store, metric: str, sections: list[_Section], prov: list[Table]
     esc = html.escape
     title = f"deap-bench report | {store.label}"
     body = [f"<h1>{esc(title)}</h1>"]
-    if store.data_kind == "synthetic":
-        body.append(f'<div class="synthetic">{esc(_SYNTHETIC_WARNING)}</div>')
+    if _synthetic(store):
+        body.append(f'<div class="synthetic">{esc(_synthetic_warning(store))}</div>')
     items = "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in _header_items(store, metric))
     body.append(f'<ul class="meta">{items}</ul>')
     links = [(s.name, s.name) for s in sections] + [
@@ -333,7 +355,7 @@ def _html(store: Store, metric: str, sections: list[_Section], prov: list[Table]
             data = base64.b64encode(sec.plot).decode("ascii")
             body.append(
                 f'<figure><img src="data:image/png;base64,{data}" alt="{esc(sec.name)} bar chart">'
-                f"<figcaption>{esc(sec.name)}: {esc(_PLOT_CAPTION)}</figcaption></figure>"
+                f"<figcaption>{esc(sec.name)}: {esc(_plot_caption(sec))}</figcaption></figure>"
             )
         elif sec.plot_note:
             body.append(f"<p>{esc(sec.plot_note)}</p>")

@@ -64,6 +64,7 @@ from bench.data.datasets import dataset_names, get_dataset
 from bench.data.source import twin_config
 from bench.data.synthetic import SyntheticConfig
 from bench.models.registry import get_model_info, list_models
+from bench.runs.presets import BUILT_IN_GRIDS
 from bench.runs.resolved import ResolvedRun, resolve_run
 from protocols import get_protocol, list_protocols
 
@@ -102,7 +103,9 @@ class Scale:
         if self.synthetic_trials is None:
             return None
 
-        n_trials = min(self.synthetic_trials, get_dataset(dataset).n_trials)
+        ds = get_dataset(dataset)
+        # a categorical twin holds every session's clips (its writer ignores n_trials): say so
+        n_trials = ds.n_trials if ds.categorical else min(self.synthetic_trials, ds.n_trials)
         n_subjects = max(self.subjects or (4,))
         return SyntheticConfig(n_subjects=n_subjects, n_trials=n_trials, seed=0, dataset=dataset)
 
@@ -117,58 +120,8 @@ SCALES: dict[str, Scale] = {
     "full": Scale(subjects=None, n_folds=5, max_epochs=200, seeds=(0,)),
 }
 
-PRESETS: dict[str, str] = {
-    "rudakov2021": """\
-# Everything the tables of Rudakov et al. 2021 (MT-CNN) need, and the paper's future work.
-name = "rudakov2021"
-
-# comparison table, protocols table (A): every brain-map model under both of the paper's protocols,
-# leak-free (the time-domain models and the fusion variant have a grid of their own: future-work)
-[[runs]]
-models = ["mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "majority", "prior"]
-protocols = ["subject-specific", "whole-set"]
-splits = ["trial"]
-
-# protocols table (B) and leakage table: the papers' segment split (leaky), and with the
-# authors' selection on the test fold (audit only)
-[[runs]]
-models = ["mtcnn", "4dcrnn"]
-protocols = ["subject-specific", "whole-set"]
-splits = ["segment"]
-audits = ["none", "select-on-test"]
-
-# ablation table: the paper's one-at-a-time switches of MT-CNN
-[[runs]]
-models = ["mtcnn"]
-protocols = ["whole-set"]
-splits = ["trial"]
-variants = "all"
-
-# the paper's future work: test subjects never seen in training
-[[runs]]
-models = ["mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "majority", "prior"]
-protocols = ["cross-subject"]
-""",
-    "future-work": """\
-# The paper's future work beyond its tables: time-domain models beside MT-CNN, DEAP's peripheral
-# signals fused into MT-CNN, and new brain-map feature kinds (asymmetry, Hjorth).
-name = "future-work"
-
-# comparison table: the time-domain models on the band-limited signal, MT-CNN on its brain maps
-[[runs]]
-models = ["mtcnn", "eegnet", "shallowconvnet", "deepconvnet", "tsception", "majority"]
-protocols = ["subject-specific", "whole-set"]
-splits = ["trial"]
-
-# ablation table: MT-CNN with its peripheral-signal fusion and with more brain-map kinds
-[[runs]]
-models = ["mtcnn"]
-protocols = ["whole-set"]
-splits = ["trial"]
-variants = ["full", "peripheral", "plus-dasm", "plus-hjorth"]
-""",
-}
-"""Built-in grids as TOML text: parsed like a file, so each is also an example of the format."""
+PRESETS = BUILT_IN_GRIDS
+"""Built-in grids as TOML text (:mod:`bench.runs.presets`)."""
 
 
 @dataclass(frozen=True)

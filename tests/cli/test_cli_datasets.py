@@ -261,13 +261,14 @@ def test_data_info_lists_the_datasets_then_the_cache(twins, tmp_path, capsys, mo
          "the last 3 s before the stimulus onset trigger", "1-9, high if > 5",
          f"$MAHNOB_DIR={tmp_path / 'none'} (not a folder)", "not generated yet"],
         ["seed", "SEED", "15 x 45", "62", "200", "0 + 265", "none (SEED holds no baseline)",
-         "valence3: 3 classes", "$SEED_DIR not set", "not generated yet"],
+         "valence3: 3 classes; valence (from valence3)", "$SEED_DIR not set", "not generated yet"],
         ["seed-iv", "SEED-IV", "15 x 72", "62", "200", "0 + 256", "none (SEED-IV holds no baseline)",
          "emotion4: 4 classes", "$SEED_IV_DIR not set", "not generated yet"],
         ["seed-v", "SEED-V", "16 x 45", "62", "200", "0 + 297", "none (SEED-V holds no baseline)",
          "emotion5: 5 classes", "$SEED_V_DIR not set", "not generated yet"],
         ["faced", "FACED", "123 x 28", "32", "250", "0 + 30", "none (FACED holds no baseline)",
-         "emotion9: 9 classes; valence3: 3 classes", "$FACED_DIR not set", "not generated yet"],
+         "emotion9: 9 classes; valence3: 3 classes; valence (from valence3)", "$FACED_DIR not set",
+         "not generated yet"],
     ]  # fmt: skip
     assert [row[:6] for row in _table_rows(cache)] == [
         [

@@ -111,7 +111,8 @@ def preset():
 
 
 def test_preset_expands_to_the_papers_runs(preset):
-    assert "[[runs]]" in preset_text("rudakov2021") and set(PRESETS) == {"rudakov2021", "future-work"}
+    assert "[[runs]]" in preset_text("rudakov2021")
+    assert set(PRESETS) == {"rudakov2021", "future-work", "seed", "seed-iv", "seed-v", "faced"}
     g = preset
     labels = [e.label for e in g.entries]
     assert len(labels) == len(set(labels)) == 36
@@ -277,3 +278,24 @@ def test_smoke_preset_plans_and_matches_bench_run_keys():
             **f,
         )
         assert prepare(RunConfig.from_dict(d), features=features).run_key == plans[label].run_key, label
+
+
+@pytest.mark.parametrize(
+    ("name", "protocols"),
+    [
+        ("seed", ("session-trials", "cross-session", "loso-session")),
+        ("seed-iv", ("session-trials", "cross-session", "loso-session")),
+        ("seed-v", ("session-trials", "cross-session", "loso-session")),
+        ("faced", ("subject-holdout", "cross-subject")),
+    ],
+)
+def test_each_categorical_dataset_has_a_grid_of_its_standard_comparison(name, protocols):
+    """Every brain-map model and both trivial baselines under the dataset's published protocols, on the
+    dataset itself (its twin without a folder); no time-domain model (refused on categorical data)."""
+    g = load_grid(preset=name)
+    assert g.dataset == name and g.skipped == ()
+    models = ("mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "majority", "prior")
+    assert {(e.config.model, e.config.protocol) for e in g.entries} == {
+        (m, p) for m in models for p in protocols
+    }
+    assert all(e.config.dataset == name for e in g.entries)

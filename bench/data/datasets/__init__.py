@@ -255,7 +255,7 @@ class Dataset:
         classes`` (a categorical dataset)."""
         if self.categorical:
             own = [f"{t}: {n_classes(t)} classes" for t in self.tasks]
-            return "; ".join(own + [d.describe() for d in self.derived_tasks])
+            return "; ".join(own + [f"{d.task} (from {d.source})" for d in self.derived_tasks])
         return f"{self.scale[0]:g}-{self.scale[1]:g}, high if > {self.threshold:g}"
 
     def baseline_words(self, seconds: float) -> str:

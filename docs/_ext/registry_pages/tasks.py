@@ -4,6 +4,7 @@ chance level, read from the task registry (:mod:`bench.core.tasks`)."""
 from __future__ import annotations
 
 from bench.core.tasks import SOURCES, TASKS
+from bench.data.datasets import list_datasets
 from registry_pages.markup import code, generated_note, heading, page, prose, table, text
 
 _SOURCE_WORDS = {
@@ -11,6 +12,15 @@ _SOURCE_WORDS = {
     "category": "a category per trial (the stimulus's intended emotion)",
 }
 assert set(_SOURCE_WORDS) == set(SOURCES)
+
+
+def _derived_rows() -> list[tuple[str, str, str]]:
+    """One row per dataset and task it derives (:attr:`bench.data.datasets.Dataset.derived_tasks`)."""
+    return [
+        (text(ds.title), code(d.task), text(d.describe()))
+        for ds in list_datasets()
+        for d in ds.derived_tasks
+    ]
 
 
 def tasks_page() -> str:
@@ -41,6 +51,14 @@ def tasks_page() -> str:
             "independent test units (Combrisson & Jerbi 2015) at that rate."
         ),
         table(("task", "column", "classes", "labels", "source", "chance", "what"), rows, escaped=True),
+        heading("Derived tasks: label harmonisation", level=2),
+        prose(
+            "A dataset may offer a task its labels do not hold, read from one that they do: the "
+            "harmonisation that lets a cross-dataset run pair the families. A derived task that leaves "
+            "trials out runs alone (``--tasks valence``), and its left-out trials are gone before any "
+            "fold is made."
+        ),
+        table(("dataset", "task", "read as"), _derived_rows(), escaped=True),
         prose(
             "Binary tasks are decided by one rule: class 1 when its probability is above 0.5, an exact "
             "tie being class 0. A k-class task predicts its most probable class, a tie going to the "

@@ -1,0 +1,110 @@
+"""The built-in grids of ``bench reproduce --preset NAME``, as TOML text.
+
+Each is parsed like a grid file (:mod:`bench.runs.grid`), so each is also an example of the format. The
+paper's grid (``rudakov2021``) and its future work (``future-work``) run on the rating datasets (DEAP by
+default, any of them with ``--dataset``); each categorical dataset has one of its own, the comparison its
+papers make under its published protocols beside the harness's honest ones.
+
+The categorical datasets' grids hold the brain-map models and the trivial baselines only: the
+time-domain models read the EEG signal, which the harness builds for the rating datasets (trials of one
+length) only, and :func:`bench.runs.resolved.resolve_run` refuses them there.
+"""
+
+BRAIN_MAP_MODELS = ["mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "majority", "prior"]
+"""The models of the categorical datasets' grids: every brain-map model, then the trivial baselines."""
+
+
+def _session_grid(name: str, dataset: str, title: str, split: str) -> str:
+    """The grid of a SEED-family dataset: its published per-session trial split, cross-session and
+    leave-one-subject-out within a session, each with every brain-map model and the baselines."""
+    models = ", ".join(f'"{m}"' for m in BRAIN_MAP_MODELS)
+    return f"""\
+# {title}'s standard comparison: every brain-map model and the trivial baselines under the protocols its
+# papers use. session-trials is its published split ({split}); cross-session trains on sessions 1-2 and
+# tests on 3; loso-session leaves one subject out within each session.
+name = "{name}"
+
+[data]
+dataset = "{dataset}"
+
+[[runs]]
+models = [{models}]
+protocols = ["session-trials", "cross-session", "loso-session"]
+"""
+
+
+BUILT_IN_GRIDS: dict[str, str] = {
+    "rudakov2021": """\
+# Everything the tables of Rudakov et al. 2021 (MT-CNN) need, and the paper's future work.
+name = "rudakov2021"
+
+# comparison table, protocols table (A): every brain-map model under both of the paper's protocols,
+# leak-free (the time-domain models and the fusion variant have a grid of their own: future-work)
+[[runs]]
+models = ["mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "majority", "prior"]
+protocols = ["subject-specific", "whole-set"]
+splits = ["trial"]
+
+# protocols table (B) and leakage table: the papers' segment split (leaky), and with the
+# authors' selection on the test fold (audit only)
+[[runs]]
+models = ["mtcnn", "4dcrnn"]
+protocols = ["subject-specific", "whole-set"]
+splits = ["segment"]
+audits = ["none", "select-on-test"]
+
+# ablation table: the paper's one-at-a-time switches of MT-CNN
+[[runs]]
+models = ["mtcnn"]
+protocols = ["whole-set"]
+splits = ["trial"]
+variants = "all"
+
+# the paper's future work: test subjects never seen in training
+[[runs]]
+models = ["mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "majority", "prior"]
+protocols = ["cross-subject"]
+""",
+    "future-work": """\
+# The paper's future work beyond its tables: time-domain models beside MT-CNN, DEAP's peripheral
+# signals fused into MT-CNN, and new brain-map feature kinds (asymmetry, Hjorth).
+name = "future-work"
+
+# comparison table: the time-domain models on the band-limited signal, MT-CNN on its brain maps
+[[runs]]
+models = ["mtcnn", "eegnet", "shallowconvnet", "deepconvnet", "tsception", "majority"]
+protocols = ["subject-specific", "whole-set"]
+splits = ["trial"]
+
+# ablation table: MT-CNN with its peripheral-signal fusion and with more brain-map kinds
+[[runs]]
+models = ["mtcnn"]
+protocols = ["whole-set"]
+splits = ["trial"]
+variants = ["full", "peripheral", "plus-dasm", "plus-hjorth"]
+""",
+}
+"""Built-in grids as TOML text: parsed like a file, so each is also an example of the format."""
+
+BUILT_IN_GRIDS["seed"] = _session_grid(
+    "seed", "seed", "SEED", "first 9 clips of each session train, last 6 test"
+)
+BUILT_IN_GRIDS["seed-iv"] = _session_grid(
+    "seed-iv", "seed-iv", "SEED-IV", "first 16 clips of each session train, last 8 test"
+)
+BUILT_IN_GRIDS["seed-v"] = _session_grid(
+    "seed-v", "seed-v", "SEED-V", "5 clips train, 5 validate, 5 test in each session"
+)
+BUILT_IN_GRIDS["faced"] = f"""\
+# FACED's standard comparison: every brain-map model and the trivial baselines on its nine emotion
+# categories and its clip valence, under its published subject split (80 / 20 / 23 of 123 subjects, in
+# number order) and leave-subjects-out folds.
+name = "faced"
+
+[data]
+dataset = "faced"
+
+[[runs]]
+models = [{", ".join(f'"{m}"' for m in BRAIN_MAP_MODELS)}]
+protocols = ["subject-holdout", "cross-subject"]
+"""
