@@ -17,9 +17,7 @@ assert set(_SOURCE_WORDS) == set(SOURCES)
 def _derived_rows() -> list[tuple[str, str, str]]:
     """One row per dataset and task it derives (:attr:`bench.data.datasets.Dataset.derived_tasks`)."""
     return [
-        (text(ds.title), code(d.task), text(d.describe()))
-        for ds in list_datasets()
-        for d in ds.derived_tasks
+        (text(ds.title), code(d.task), text(d.describe())) for ds in list_datasets() for d in ds.derived_tasks
     ]
 
 
