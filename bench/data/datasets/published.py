@@ -73,8 +73,6 @@ class PublishedSource:
     bands: tuple[tuple[str, float, float], ...]
     find: Callable[[Path, Iterable[int] | None], dict[int, tuple[Path, ...]]]
     read: Callable[[tuple[Path, ...], int], PublishedSubject]
-    smoothed: bool = True
-    """A smoother over the whole trial mixes its windows (the ``segment`` split then leaks)."""
 
     def describe(self) -> str:
         """One line: title, kinds, window, smoothing."""
