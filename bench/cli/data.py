@@ -27,6 +27,7 @@ from bench.data.contents import Contents
 from bench.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset, left_out, list_datasets
 from bench.data.features import FeatureConfig
 from bench.data.paths import cache_root
+from bench.data.published import feature_options
 from bench.data.source import data_kind, generated_twin, kind_words
 from bench.data.synthetic import FAST_SIZE, SyntheticConfig, write_synthetic
 from bench.data.topomaps import plot_average_maps
@@ -43,7 +44,7 @@ def feature_config_from(config_file: Path | None, overrides: list[str] | None, d
     cfg = read_config_file(config_file)
     feats = dict(cfg.get("features", {})) if isinstance(cfg.get("features", {}), dict) else {}
     feats.update(parse_overrides(overrides, "-F/--feature"))
-    return FeatureConfig.from_dict({**get_dataset(dataset).feature_defaults, **feats})
+    return FeatureConfig.from_dict(feature_options(dataset, feats))  # published: the source's fixed recipe
 
 
 def load_features(

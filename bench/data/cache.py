@@ -61,6 +61,7 @@ from bench.data.features import FeatureConfig
 from bench.data.featureset import FeatureSet, assemble
 from bench.data.fingerprints import subject_digest
 from bench.data.paths import CACHE_ENV, WRITE_ELSEWHERE, cache_root, warn_stderr
+from bench.data.published import published_source
 from bench.data.source import SYNTHETIC_MARKER, DataSource
 from bench.data.workers import feature_pool, submit, worker_result
 
@@ -102,6 +103,8 @@ def prepare_features(
     """
     config = config or FeatureConfig()
     contents = contents or Contents()
+    if config.published is not None:  # the dataset's published feature files are the subject files
+        source = published_source(source, config)
     check_number("workers", workers, integer=True, low=1, none_ok=True)
     warn = warn or warn_stderr
     root = cache_root(cache_dir)

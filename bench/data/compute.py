@@ -17,6 +17,7 @@ from bench.data.datasets import DEFAULT_DATASET, SubjectRecording, get_dataset
 from bench.data.features import FeatureConfig, extract_features
 from bench.data.inputs import BASE_KINDS
 from bench.data.peripheral import peripheral_features
+from bench.data.published import published_arrays
 from bench.data.recordings import read_subject, recording_for
 from bench.data.signal import band_limited
 
@@ -35,6 +36,8 @@ def compute_arrays(
     This is all a pool worker does; it writes nothing, so a worker that fails or is killed leaves no
     trace in the cache (the calling process writes every entry)."""
     contents = contents or Contents()
+    if config.published is not None:  # the dataset's own feature files, not computed
+        return published_arrays(files or (path,), subject, config, dataset, contents)
     rec = read_subject(files or (path,), subject, dataset)
     ds = get_dataset(dataset)
     t0 = time.perf_counter()

@@ -63,6 +63,8 @@ from bench.data.smoothing import SMOOTHERS, smooth
 
 FEATURE_CODE_VERSION = 1
 """Bump when the numbers a config produces change; it is part of every cache key."""
+PUBLISHED_READER_VERSION = 1
+"""Bump when the arrays read from published feature files change; part of those configs' keys only."""
 
 BLOCK_BYTES = 4 << 20
 """Trials are processed in blocks of about this much float64 EEG (DEAP: 2 trials of 32 x 8064)."""
@@ -142,6 +144,10 @@ class FeatureConfig:
         sends windows of one trial to different folds (``segment``) leaks through the smoothing too.
     smoothing_length : int, optional
         Windows of the moving average (default 5).
+    published : str, optional
+        Read the dataset's own published feature files of this name instead of computing features
+        (:mod:`bench.data.published`; ``Dataset.published_features`` says which each dataset offers).
+        The other options then only describe those files (the source's bands and windows).
     """
 
     bands: tuple[tuple[str, float, float], ...] = AUTHORS_BANDS
@@ -160,6 +166,7 @@ class FeatureConfig:
     smoothing: str = "none"
     smoothing_causal: bool = False
     smoothing_length: int | None = None
+    published: str | None = None
     _validated: bool = field(default=True, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -199,6 +206,7 @@ class FeatureConfig:
                 f"features.smoothing_length={self.smoothing_length}: only smoothing='moving-average' takes "
                 "a length"
             )
+        check_type("features.published", self.published, (str, None), "a published feature set's name")
         if self.channels is not None:
             what = "a list of distinct channel names"
             chans = check_type("features.channels", self.channels, (list, tuple), what)
@@ -229,7 +237,8 @@ class FeatureConfig:
             del d["channels"]
         else:
             d["channels"] = list(d["channels"])
-        for name, default in (("smoothing", "none"), ("smoothing_causal", False), ("smoothing_length", None)):
+        for name, default in (("smoothing", "none"), ("smoothing_causal", False), ("smoothing_length", None),
+                              ("published", None)):  # fmt: skip
             if d[name] == default:  # added later: absent at their defaults, so cache and run keys stay
                 del d[name]
         return d
@@ -249,7 +258,8 @@ class FeatureConfig:
 
     def fingerprint(self) -> str:
         """Content hash of the config and the feature code version."""
-        payload = json.dumps({"v": FEATURE_CODE_VERSION, **self.to_dict()}, sort_keys=True)
+        extra = {} if self.published is None else {"published_reader": PUBLISHED_READER_VERSION}
+        payload = json.dumps({"v": FEATURE_CODE_VERSION, **extra, **self.to_dict()}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
 

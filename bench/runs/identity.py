@@ -29,9 +29,12 @@ import pandas as pd
 from bench.config.ablation import SCALE_KEYS, json_normal, variant_name
 from bench.config.run import RunConfig
 from bench.core import host
+from bench.core.errors import ConfigError
 from bench.data.datasets import get_dataset
 from bench.data.features import FeatureConfig
 from bench.data.inputs import FEATURE_KINDS
+from bench.data.published import KEY as PUBLISHED
+from bench.data.published import feature_options as published_feature_options
 from bench.data.recordings import check_baseline_seconds
 from bench.models.recipes import apply_recipe, with_model_defaults
 from bench.models.registry import get_model_info
@@ -76,8 +79,14 @@ def feature_options(cfg: RunConfig) -> dict:
     says otherwise. Baseline seconds a dataset of the run does not hold are a :class:`ConfigError` here,
     before any data is read.
     """
-    options = {**get_dataset(cfg.dataset).feature_defaults, **cfg.feature_config}
     datasets = [get_dataset(name) for name in (cfg.dataset, cfg.test_dataset) if name is not None]
+    if len(datasets) == 2 and cfg.feature_config.get(PUBLISHED) is not None:
+        raise ConfigError(
+            f"features.published={cfg.feature_config[PUBLISHED]!r}: published features are one dataset's "
+            "own; a cross-dataset run computes both datasets' features alike (drop published)"
+        )
+    # with published: the source's fixed recipe, any other feature option refused (bench.data.published)
+    options = published_feature_options(cfg.dataset, cfg.feature_config)
     if (
         len(datasets) == 2
         and datasets[1].baseline_s == 0

@@ -24,6 +24,7 @@ from bench.data.datasets import Dataset, get_dataset
 from bench.data.features import FeatureConfig
 from bench.data.inputs import InputSpec
 from bench.data.peripheral import check_peripheral
+from bench.data.published import check_kinds
 from bench.models.registry import ModelInfo, create_model, get_model_info, resolve_input_spec
 from bench.runs.identity import resolve_config
 from protocols import get_protocol
@@ -138,6 +139,7 @@ def resolve_run(cfg: RunConfig) -> ResolvedRun:
     except (TypeError, ValueError, RuntimeError) as exc:
         raise ConfigError(f"model {cfg.model!r} options {hp}: {exc}") from None
     spec = resolve_input_spec(cfg.model, features=cfg.features, n_bands=n_bands, **hp)
+    check_kinds(cfg.dataset, FeatureConfig.from_dict(cfg.feature_config), spec.features)  # published ones
     if spec.peripheral:
         for name in proto.datasets(cfg):
             check_peripheral(get_dataset(name))

@@ -39,6 +39,7 @@ from bench.config.run import RunConfig
 from bench.core.host import hardware, resolve_device
 from bench.core.metrics import TEST_METRICS
 from bench.data.datasets import left_out_tags
+from bench.data.published import published_tags
 from bench.data.source import kind_words
 from bench.runs.executors import LocalExecutor, check_stack_executor
 from bench.runs.finished import collect_finished
@@ -200,6 +201,8 @@ def run_tags(p: Prepared) -> dict[str, str]:
         **identity_tags(cfg, p.folds_fingerprint, prefix=TAG),
         # what the reader left out of the copy (MAHNOB-HCI's sessions); none for the other datasets
         **left_out_tags(p.features, TAG),
+        # the dataset's published feature files, where the run read them instead of computing features
+        **published_tags(p.features, TAG),
     }
 
 

@@ -217,6 +217,10 @@ class Dataset:
     """The dataset's own split of each session's trials by their order, (train, validation, test) counts:
     SEED (9, 0, 6), SEED-IV (16, 0, 8), SEED-V (5, 5, 5); the ``session-trials`` protocol reads it. None:
     the dataset has none."""
+    published_features: dict = field(default_factory=dict)
+    """The feature sets its authors published beside the EEG, by the name ``-F published=NAME`` takes:
+    :class:`bench.data.datasets.published.PublishedSource` s (kinds, window, smoothing, how to read one
+    subject). Empty: none (the rating datasets)."""
     subject_split: tuple[int, int, int] | None = None
     """The dataset's own split of its subjects in number order, (train, validation, test) counts: FACED
     (80, 20, 23), as CBraMod splits it; the ``subject-holdout`` protocol reads it. None: none."""

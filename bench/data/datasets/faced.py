@@ -38,7 +38,8 @@ from bench.core.errors import DataError
 from bench.core.tasks import VALENCE_FROM_VALENCE3
 from bench.data.categorical import faced
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
-from bench.data.datasets.seed import SEED_FEATURES, record_twin_config, sessions_recording
+from bench.data.datasets.published import PublishedSource, PublishedSubject, check_labels, top_folder
+from bench.data.datasets.seed import SEED_BANDS, SEED_FEATURES, record_twin_config, sessions_recording
 from bench.data.synthetic import open_twin_folder
 
 TASKS = ("emotion9", "valence3")
@@ -74,6 +75,55 @@ def read(files: tuple[Path, ...], subject: int) -> SubjectRecording:
     out = sessions_recording([rec], path, LABEL_SETS[0], "FACED")
     labels = np.column_stack([rec.labels[name] for name in LABEL_SETS]).astype(np.float64)
     return dataclasses.replace(out, ratings=labels)
+
+
+def find_published(root: Path, subjects: Iterable[int] | None = None) -> dict[int, tuple[Path, ...]]:
+    """``{subject: (EEG_Features/DE/subNNN.pkl.pkl, EEG_Features/PSD/subNNN.pkl.pkl)}`` of a FACED copy
+    (its top folder or ``Processed_data``)."""
+    top = top_folder(root, faced.PROCESSED)
+    wanted = sorted(faced.find_sessions(top)) if subjects is None else [int(s) for s in subjects]
+    out = {s: tuple(faced.feature_path(top, kind, s) for kind in faced.FEATURE_KINDS) for s in wanted}
+    missing = [str(p) for files in out.values() for p in files if not p.is_file()]
+    if missing:
+        raise DataError(f"{missing[0]}: file not found ({len(missing)} published feature file(s) missing)")
+    return out
+
+
+def read_published(files: tuple[Path, ...], subject: int) -> PublishedSubject:
+    """A subject's DE and PSD files as (28 clips, windows, 2, 5 bands, 32 channels), the labels as
+    :func:`read` gives them (the files' labels must equal them)."""
+    got = [faced.read_features(p) for p in files]
+    if [f.kind for f in got] != list(faced.FEATURE_KINDS) or {f.subject for f in got} != {subject}:
+        raise DataError(f"{files[0]}: expected subject {subject}'s DE then PSD file")
+    if got[0].values.shape != got[1].values.shape:
+        raise DataError(f"{files[1]}: shape {got[1].values.shape}, its DE file's {got[0].values.shape}")
+    expected = {"emotion": faced.EMOTION, "valence": faced.VALENCE}
+    for f in got:
+        for name in LABEL_SETS:
+            check_labels(f.source, f.labels[name], np.array(expected[name]), name)
+    feats = np.stack([f.values.transpose(0, 2, 3, 1) for f in got], axis=2).astype(np.float32)
+    ratings = np.column_stack([got[0].labels[name] for name in LABEL_SETS]).astype(np.float64)
+    n = len(feats)
+    return PublishedSubject(
+        feats, ratings, np.full(n, feats.shape[1], dtype=np.int64), np.ones(n, dtype=np.int64)
+    )
+
+
+PUBLISHED = {
+    "de-psd": PublishedSource(
+        name="de-psd",
+        title="FACED EEG_Features DE/PSD",
+        kinds=("de", "psd"),
+        window_s=1.0,
+        smoothing="not documented in the sources the reader follows (TorchEEG, LibEER, CBraMod)",
+        layout="EEG_Features/{DE,PSD}/subNNN.pkl.pkl: pickled (28 clips, 32 channels, 30 windows of 1 s, "
+        "5 bands)",
+        bands=SEED_BANDS,
+        find=find_published,
+        read=read_published,
+    )
+}
+"""FACED's published features (LibEER trains on them as they are)."""
 
 
 def _record_config(folder: Path, config) -> None:
@@ -138,5 +188,6 @@ FACED = register_dataset(
         feature_defaults=SEED_FEATURES,
         n_sessions=1,
         subject_split=(80, 20, 23),
+        published_features=PUBLISHED,
     )
 )

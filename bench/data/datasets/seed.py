@@ -32,6 +32,7 @@ from bench.data.categorical import seed
 from bench.data.categorical.recording import SessionRecording
 from bench.data.categorical.seed_common import CHANNELS, SFREQ
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
+from bench.data.datasets.published import PublishedSource, PublishedSubject, seed_family_read, top_folder
 from bench.data.synthetic import MARKER, PARTIAL_MARKER
 
 SEED_BANDS: tuple[tuple[str, float, float], ...] = (
@@ -138,6 +139,62 @@ def read(files: tuple[Path, ...], subject: int) -> SubjectRecording:
     return sessions_recording(recs, sessions[0], seed.LABEL_SET, "SEED")
 
 
+def find_published(root: Path, subjects: Iterable[int] | None = None) -> dict[int, tuple[Path, ...]]:
+    """``{subject: (ExtractedFeatures session 1, 2, 3 files, ExtractedFeatures/label.mat,
+    Preprocessed_EEG/label.mat)}``: the feature files and both label files (the EEG's labels are the
+    run's, and the features' must equal them), so that all are in the subject's cache key."""
+    top = top_folder(root, seed.EEG_FOLDER)
+    found: dict[int, list[Path]] = {}
+    for subject, _, path in seed.find_feature_sessions(top):
+        found.setdefault(subject, []).append(path)
+    wanted = sorted(found) if subjects is None else [int(s) for s in subjects]
+    missing = [s for s in wanted if s not in found]
+    if missing:
+        raise DataError(
+            f"{top / seed.FEATURE_FOLDER}: no SEED feature files of subject(s) {', '.join(map(str, missing))}"
+        )
+    labels = (top / seed.FEATURE_FOLDER / seed.LABEL_FILE, top / seed.EEG_FOLDER / seed.LABEL_FILE)
+    return {s: (*found[s], *labels) for s in wanted}
+
+
+def _published_reader(smoothing: str):
+    def read_published(files: tuple[Path, ...], subject: int) -> PublishedSubject:
+        paths = [p for p in files if p.name != seed.LABEL_FILE]
+        eeg_labels = seed.read_labels(files[-1].parent)
+        if len(paths) != seed.N_SESSIONS:
+            raise DataError(f"{files[0]}: subject {subject} has {len(paths)} feature files, expected 3")
+        return seed_family_read(
+            seed.read_features, list(enumerate(sorted(paths), start=1)), subject, smoothing, ("de", "psd"),
+            seed.LABEL_SET, lambda _session: eeg_labels,
+        )  # fmt: skip
+
+    return read_published
+
+
+def published_sources(
+    title: str, folder: str, window_s: float, find_files, reader_of, layout: str
+) -> dict[str, PublishedSource]:
+    """The SEED family's two published sets of ``title`` (``lds`` and ``moving-average``, de and psd)."""
+    words = {
+        "LDS": "linear dynamical system smoother over each trial (de_LDS, psd_LDS; parameters not published)",
+        "movingAve": "moving average over each trial (de_movingAve, psd_movingAve; length not published)",
+    }
+    return {
+        name: PublishedSource(
+            name=name,
+            title=f"{title} {folder} de/psd {smoothing}",
+            kinds=("de", "psd"),
+            window_s=window_s,
+            smoothing=words[smoothing],
+            layout=layout,
+            bands=SEED_BANDS,
+            find=find_files,
+            read=reader_of(smoothing),
+        )  # fmt: skip
+        for name, smoothing in (("lds", "LDS"), ("moving-average", "movingAve"))
+    }
+
+
 def write_synthetic(folder: Path, config) -> list[Path]:
     """The twin (:func:`bench.data.categorical.seed.write_twin`): ``config.n_subjects`` subjects x 3
     sessions x 15 clips of 20-40 s, the class effect scaled by ``config.effect_size``; returns each
@@ -187,5 +244,14 @@ SEED = register_dataset(
         feature_defaults=SEED_FEATURES,
         n_sessions=seed.N_SESSIONS,
         trial_split=(9, 0, 6),
+        published_features=published_sources(
+            "SEED",
+            seed.FEATURE_FOLDER,
+            seed.WINDOW_S,
+            find_published,
+            _published_reader,
+            "ExtractedFeatures/{subject}_{yyyymmdd}.mat, per clip N de_LDS{N}, de_movingAve{N}, psd_LDS{N}, "
+            "psd_movingAve{N}: 62 channels x 1 s windows x 5 bands; ExtractedFeatures/label.mat",
+        ),  # fmt: skip
     )
 )

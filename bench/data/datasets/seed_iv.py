@@ -35,7 +35,8 @@ from bench.core.errors import DataError
 from bench.data.categorical import seed_iv
 from bench.data.categorical.seed_common import CHANNELS, SFREQ, finish_twin
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
-from bench.data.datasets.seed import SEED_FEATURES, sessions_recording
+from bench.data.datasets.published import PublishedSubject, seed_family_read, top_folder
+from bench.data.datasets.seed import SEED_FEATURES, published_sources, sessions_recording
 
 TASK = "emotion4"
 LONGEST_CLIP_S = 64 * seed_iv.WINDOW_S
@@ -72,6 +73,36 @@ def read(files: tuple[Path, ...], subject: int) -> SubjectRecording:
         )
     recs = [seed_iv.read_session(by_session[k], subject, int(k)) for k in expected]
     return sessions_recording(recs, by_session["1"], seed_iv.LABEL_SET, "SEED-IV")
+
+
+def find_published(root: Path, subjects: Iterable[int] | None = None) -> dict[int, tuple[Path, ...]]:
+    """``{subject: (eeg_feature_smooth/1, 2, 3 files)}`` of a SEED-IV copy (its top folder or
+    ``eeg_raw_data``); the labels are fixed per session, as for the EEG."""
+    top = top_folder(root, seed_iv.EEG_FOLDER)
+    found: dict[int, list[Path]] = {}
+    for subject, _, path in seed_iv.find_feature_sessions(top):
+        found.setdefault(subject, []).append(path)
+    wanted = sorted(found) if subjects is None else [int(s) for s in subjects]
+    missing = [s for s in wanted if s not in found]
+    if missing:
+        raise DataError(
+            f"{top / seed_iv.FEATURE_FOLDER}: no SEED-IV feature files of subject(s) "
+            f"{', '.join(map(str, missing))}"
+        )
+    return {s: tuple(found[s]) for s in wanted}
+
+
+def _published_reader(smoothing: str):
+    def read_published(files: tuple[Path, ...], subject: int) -> PublishedSubject:
+        sessions = [(int(Path(p).parent.name), Path(p)) for p in files]
+        if sorted(k for k, _ in sessions) != list(range(1, seed_iv.N_SESSIONS + 1)):
+            raise DataError(f"{files[0]}: subject {subject}: not one feature file per folder 1/, 2/, 3/")
+        return seed_family_read(
+            seed_iv.read_features, sorted(sessions), subject, smoothing, ("de", "psd"), seed_iv.LABEL_SET,
+            lambda session: seed_iv.SESSION_LABELS[session],
+        )  # fmt: skip
+
+    return read_published
 
 
 def write_synthetic(folder: Path, config) -> list[Path]:
@@ -132,5 +163,14 @@ SEED_IV = register_dataset(
         feature_defaults=SEED_FEATURES,
         n_sessions=seed_iv.N_SESSIONS,
         trial_split=(16, 0, 8),
+        published_features=published_sources(
+            "SEED-IV",
+            seed_iv.FEATURE_FOLDER,
+            seed_iv.WINDOW_S,
+            find_published,
+            _published_reader,
+            "eeg_feature_smooth/{1,2,3}/{subject}_{yyyymmdd}.mat, per clip N de_LDS{N}, de_movingAve{N}, "
+            "psd_LDS{N}, psd_movingAve{N}: 62 channels x 4 s windows x 5 bands",
+        ),  # fmt: skip
     )
 )

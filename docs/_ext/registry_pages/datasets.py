@@ -187,6 +187,24 @@ def _twin(ds: Dataset) -> str:
     )
 
 
+def _published(ds: Dataset) -> list[str]:
+    """Its published feature files, each a ``-F published=NAME`` source (none: no section)."""
+    if not ds.published_features:
+        return []
+    items = [
+        f"- {code(f'-F published={src.name}')}: {text(src.title)}; kinds "
+        f"{', '.join(code(k) for k in src.kinds)}, "
+        f"{src.window_s:g} s windows, bands {text(', '.join(b[0] for b in src.bands))}; smoothing: "
+        f"{text(src.smoothing)}; files: {text(src.layout)}"
+        for src in ds.published_features.values()
+    ]
+    intro = text(
+        "A run reads these instead of computing features (see Published feature files in the features "
+        "guide); no other feature option applies with them."
+    )
+    return [heading("Published feature files", 2), intro, "\n".join(items)]
+
+
 def dataset_page(ds: Dataset) -> str:
     """One dataset's page: its facts, where its files go, its synthetic twin and its notes."""
     blocks = [
@@ -195,6 +213,7 @@ def dataset_page(ds: Dataset) -> str:
         text(ds.describe() + "."),
         _facts(ds),
         _files(ds),
+        *_published(ds),
         _twin(ds),
     ]
     if ds.notes:
