@@ -124,9 +124,10 @@ def variant_name(dev: dict[str, Any], recipe: str = "harness") -> str:
     count); ``"full"`` for none under the harness recipe, ``"paper-recipe"`` under the paper's."""
     rest = {k: v for k, v in dev.items() if k not in SCALE_KEYS}
     parts = [] if recipe == "harness" else [f"{recipe}-recipe"]
-    published = rest.pop("feature_config.published", None)
-    if published is not None:  # the dataset's own feature files: the other feature options follow from them
-        parts.append(f"published={published}")
+    if rest.pop("feature_config.published", None) is not None:
+        # the dataset's own feature files: the other feature options follow from them, and the files are
+        # the data set itself (their digests are its fingerprint; tables name the source in its label),
+        # so the runs on them are the cells' default runs, not a variant of computed features
         rest = {k: v for k, v in rest.items() if not k.startswith("feature_config.")}
     for name in NAMED_VARIANTS:
         changes = {k: json_normal(v) for k, v in ABLATION_CHANGES[name].items()}

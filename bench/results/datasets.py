@@ -34,6 +34,9 @@ class DataSet:
     n_runs: int
     newest: int
     """Start time (ms since the epoch) of its newest finished parent run."""
+    features_source: str = ""
+    """Where its features come from when not computed by the harness (``published features: SEED
+    ExtractedFeatures de/psd LDS ...``, the runs' ``bench.features_source`` tag); "" for computed ones."""
 
     @property
     def size(self) -> str:
@@ -43,12 +46,18 @@ class DataSet:
     @property
     def label(self) -> str:
         """``synthetic, 4 subjects x 40 trials, d19101f0``: how titles name the data set."""
-        return f"{kind_words(self.kind)}, {self.size}, {self.fingerprint[:8]}"
+        return f"{kind_words(self.kind)}, {self.size}, {self.fingerprint[:8]}{self._source}"
 
     def describe(self) -> str:
         """``synthetic 2 subjects x 40 trials (3 runs, 1a2b3c4d)``: how notes and errors list it."""
         runs = _count(self.n_runs, "run")
-        return f"{kind_words(self.kind)} {self.size} ({runs}, {self.fingerprint[:8]})"
+        return f"{kind_words(self.kind)} {self.size} ({runs}, {self.fingerprint[:8]}{self._source})"
+
+    @property
+    def _source(self) -> str:
+        """``, published features: SEED ExtractedFeatures de/psd LDS`` where its features were not computed
+        (the tag's words up to their parenthesis: the runs' tags keep the windows and smoothing)."""
+        return f", {self.features_source.split(' (')[0]}" if self.features_source else ""
 
 
 def datasets(rows: Sequence[dict]) -> list[DataSet]:
@@ -59,7 +68,8 @@ def datasets(rows: Sequence[dict]) -> list[DataSet]:
     out = []
     for (kind, fp), g in groups.items():
         n_subjects, n_trials = (max(r[k] for r in g) for k in ("n_subjects", "n_trials"))
-        out.append(DataSet(kind, fp, n_subjects, n_trials, len(g), max(r["start_time"] for r in g)))
+        source = max((r.get("features_source", "") for r in g), default="")  # one per data set (its key)
+        out.append(DataSet(kind, fp, n_subjects, n_trials, len(g), max(r["start_time"] for r in g), source))
     order = {k: i for i, k in enumerate(EXPERIMENTS)}
     return sorted(out, key=lambda d: (order.get(d.kind, 99), -d.newest, d.fingerprint))
 

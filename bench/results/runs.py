@@ -73,6 +73,7 @@ def parent_row(run) -> dict:
         "tuned": t.get(f"{TAG}tuned_from", ""),
         "n_subjects": int(t.get(f"{TAG}n_subjects", "0") or 0),
         "n_trials": int(t.get(f"{TAG}n_trials", "0") or 0),
+        "features_source": t.get(f"{TAG}features_source", ""),
         "n_folds": int(scale.get("n_folds") or 0),
         "seed": int(scale.get("seed") or 0),
         "subjects": scale.get("subjects"),

@@ -170,10 +170,27 @@ def test_feature_labels_must_equal_the_eeg_labels(seed_twin, tmp_path):
 
 def test_a_run_on_published_features_names_them(seed_twin, tmp_path):
     uri = f"sqlite:///{tmp_path}/runs.db"
-    options = {"feature_options": {"published": "lds"}, "features": "de", "folds": 2, "epochs": 1}
-    result = bench.run("majority", dataset="seed", data_dir=str(seed_twin), tracking_uri=uri, **options)
+    options = {"feature_options": {"published": "lds"}, "folds": 2, "epochs": 1}
+    quiet = {"echo": lambda m: None}
+    result = bench.run(
+        "majority", dataset="seed", data_dir=str(seed_twin), tracking_uri=uri, **options, **quiet
+    )
+    computed = bench.run(
+        "majority", dataset="seed", data_dir=str(seed_twin), tracking_uri=uri, folds=2, **quiet
+    )
     import mlflow
 
     tags = mlflow.MlflowClient(uri).get_run(result.parent_run_id).data.tags
-    assert tags["bench.variant"].startswith("published=lds")
+    # the files are the data set (their own fingerprint), so the run is the cell's default run, and every
+    # table names the source in the data set's label
+    assert tags["bench.variant"] == "full"
     assert tags["bench.features_source"].startswith("published features: SEED ExtractedFeatures de/psd LDS")
+    assert (
+        tags["bench.data_fingerprint"]
+        != mlflow.MlflowClient(uri).get_run(computed.parent_run_id).data.tags["bench.data_fingerprint"]
+    )
+    fp = tags["bench.data_fingerprint"][:8]
+    text = bench.render_table("comparison", tracking_uri=uri, data="seed-synthetic", fingerprint=fp)
+    flat = " ".join(text.split())
+    assert "published features: SEED ExtractedFeatures de/psd LDS" in flat
+    assert "not run" not in text.split("majority", 1)[1].splitlines()[0]
