@@ -32,7 +32,13 @@ from bench.data.categorical import seed
 from bench.data.categorical.recording import SessionRecording
 from bench.data.categorical.seed_common import CHANNELS, SFREQ
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
-from bench.data.datasets.published import PublishedSource, PublishedSubject, seed_family_read, top_folder
+from bench.data.datasets.published import (
+    PublishedSource,
+    PublishedSubject,
+    files_by_subject,
+    seed_family_read,
+    top_folder,
+)
 from bench.data.synthetic import MARKER, PARTIAL_MARKER
 
 SEED_BANDS: tuple[tuple[str, float, float], ...] = (
@@ -144,17 +150,9 @@ def find_published(root: Path, subjects: Iterable[int] | None = None) -> dict[in
     Preprocessed_EEG/label.mat)}``: the feature files and both label files (the EEG's labels are the
     run's, and the features' must equal them), so that all are in the subject's cache key."""
     top = top_folder(root, seed.EEG_FOLDER)
-    found: dict[int, list[Path]] = {}
-    for subject, _, path in seed.find_feature_sessions(top):
-        found.setdefault(subject, []).append(path)
-    wanted = sorted(found) if subjects is None else [int(s) for s in subjects]
-    missing = [s for s in wanted if s not in found]
-    if missing:
-        raise DataError(
-            f"{top / seed.FEATURE_FOLDER}: no SEED feature files of subject(s) {', '.join(map(str, missing))}"
-        )
+    found = files_by_subject(seed.find_feature_sessions(top), subjects, top / seed.FEATURE_FOLDER, "SEED")
     labels = (top / seed.FEATURE_FOLDER / seed.LABEL_FILE, top / seed.EEG_FOLDER / seed.LABEL_FILE)
-    return {s: (*found[s], *labels) for s in wanted}
+    return {s: (*files, *labels) for s, files in found.items()}
 
 
 def _published_reader(smoothing: str):

@@ -35,7 +35,7 @@ from bench.core.errors import DataError
 from bench.data.categorical import seed_iv
 from bench.data.categorical.seed_common import CHANNELS, SFREQ, finish_twin
 from bench.data.datasets import Dataset, SubjectRecording, register_dataset
-from bench.data.datasets.published import PublishedSubject, seed_family_read, top_folder
+from bench.data.datasets.published import PublishedSubject, files_by_subject, seed_family_read, top_folder
 from bench.data.datasets.seed import SEED_FEATURES, published_sources, sessions_recording
 
 TASK = "emotion4"
@@ -79,17 +79,9 @@ def find_published(root: Path, subjects: Iterable[int] | None = None) -> dict[in
     """``{subject: (eeg_feature_smooth/1, 2, 3 files)}`` of a SEED-IV copy (its top folder or
     ``eeg_raw_data``); the labels are fixed per session, as for the EEG."""
     top = top_folder(root, seed_iv.EEG_FOLDER)
-    found: dict[int, list[Path]] = {}
-    for subject, _, path in seed_iv.find_feature_sessions(top):
-        found.setdefault(subject, []).append(path)
-    wanted = sorted(found) if subjects is None else [int(s) for s in subjects]
-    missing = [s for s in wanted if s not in found]
-    if missing:
-        raise DataError(
-            f"{top / seed_iv.FEATURE_FOLDER}: no SEED-IV feature files of subject(s) "
-            f"{', '.join(map(str, missing))}"
-        )
-    return {s: tuple(found[s]) for s in wanted}
+    return files_by_subject(
+        seed_iv.find_feature_sessions(top), subjects, top / seed_iv.FEATURE_FOLDER, "SEED-IV"
+    )
 
 
 def _published_reader(smoothing: str):
