@@ -54,7 +54,8 @@ _NOTES = (
 def headset_channels(n_channels: int) -> tuple[str, ...] | None:
     """The channel names of the registered datasets with ``n_channels`` EEG channels, where they all agree
     (32: DEAP and MAHNOB-HCI in DEAP's order; 14: DREAMER and AMIGOS in the Emotiv order), else None."""
-    # the datasets a time-domain model runs on: a categorical dataset's clips are refused (unequal lengths)
+    # the rating datasets' headsets: a run on a categorical dataset names its channels (the input spec's),
+    # and FACED's 32 are not in DEAP's order, which a model built without names assumes
     orders = {
         tuple(d.channels) for d in list_datasets() if len(d.channels) == n_channels and not d.categorical
     }

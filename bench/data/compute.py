@@ -19,7 +19,7 @@ from bench.data.inputs import BASE_KINDS
 from bench.data.peripheral import peripheral_features
 from bench.data.published import published_arrays
 from bench.data.recordings import read_subject, recording_for
-from bench.data.signal import band_limited
+from bench.data.signal import band_limited, clip_signal
 
 
 def compute_arrays(
@@ -61,7 +61,13 @@ def compute_arrays(
         arrays["peripheral"] = peripheral_features(rec, ds, config)
     if contents.signal_band is not None:
         n_base = round(config.baseline_s * rec.sfreq)
-        arrays["signal"] = band_limited(eeg[..., n_base:], rec.sfreq, contents.signal_band)
+        if rec.trial_samples is None:  # the rating datasets: trials of one length at 128 Hz
+            arrays["signal"] = band_limited(eeg[..., n_base:], rec.sfreq, contents.signal_band)
+        else:  # clips of their own lengths: each clip's real samples at 128 Hz, their count in the table
+            drop = rec.eeg.shape[-1] - eeg.shape[-1]
+            lengths = np.asarray(rec.trial_samples) - drop - n_base
+            arrays["signal"], real = clip_signal(eeg[..., n_base:], lengths, rec.sfreq, contents.signal_band)
+            arrays["trials"] = np.column_stack([arrays["trials"], real]).astype(np.float32)
     return arrays, time.perf_counter() - t0
 
 
@@ -76,7 +82,9 @@ def trial_windows(rec: SubjectRecording, config: FeatureConfig, drop: int = 0) -
 def trial_table(rec: SubjectRecording, config: FeatureConfig, drop: int = 0) -> np.ndarray:
     """The entry's ``trials`` array, float32 (n_trials, 2): each trial's feature windows and its session
     (1 where the dataset has one). Stored beside the features of datasets whose trials differ in length
-    or that hold several sessions; float32 like every extra array of an entry (exact for these counts)."""
+    or that hold several sessions; float32 like every extra array of an entry (exact for these counts).
+    A signal entry of such a dataset adds a third column: each trial's real samples of the 128 Hz signal
+    (:func:`bench.data.signal.clip_signal`)."""
     sessions = np.ones(rec.n_trials) if rec.sessions is None else np.asarray(rec.sessions)
     return np.column_stack([trial_windows(rec, config, drop), sessions]).astype(np.float32)
 

@@ -72,6 +72,9 @@ class FeatureSet:
     the windows beyond are padding that no input is built from. None: all W windows of every trial."""
     sessions: np.ndarray | None = None
     """(S, T) recording session of each trial, from 1, where the dataset has several; None: one."""
+    signal_samples: np.ndarray | None = None
+    """(S, T) real samples of each trial's 128 Hz ``signal``, where trials differ in length (the
+    categorical datasets' clips, zero-padded beyond): windows are cut from those alone. None: all."""
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     """Inputs already built, by (spec, threshold, high_if): the runs of a grid share them (read-only)."""
 
@@ -129,23 +132,20 @@ class FeatureSet:
                 self._memo[derived] = inputs_for_tasks(own, tuple(tasks), self.dataset)
             return self._memo[derived]
         if key not in self._memo:
+            ds = get_dataset(self.dataset)
+            labels = {"label_tasks": ds.tasks, "categorical": True} if ds.categorical else {}
             if spec.layout == "signal":
-                if self.n_windows is not None or get_dataset(self.dataset).categorical:
-                    raise DataError(
-                        f"{get_dataset(self.dataset).title}: the time-domain models' signal input is built "
-                        "for the rating datasets only (trials of one length); use a brain-map model"
-                    )
                 if self.signal is None or self.signal_band != spec.band:
                     raise DataError(f"this data set holds no {spec.band} Hz signal (load it with that band)")
+                if self.n_windows is not None and self.signal_samples is None:
+                    raise DataError(f"{ds.title}: this signal holds no clip lengths; clear its cache entries")
                 self._memo[key] = build_signal_inputs(
                     self.signal, self.ratings, self.subjects, spec, threshold=threshold, high_if=high_if,
-                    n_trials=self.n_trials,
+                    n_trials=self.n_trials, samples=self.signal_samples, sessions=self.sessions, **labels,
                 )  # fmt: skip
             else:
                 if spec.peripheral and self.peripheral is None:
                     raise DataError("this data set holds no peripheral features (prepare it with them)")
-                ds = get_dataset(self.dataset)
-                labels = {"label_tasks": ds.tasks, "categorical": True} if ds.categorical else {}
                 self._memo[key] = build_inputs(
                     self.features, self.ratings, self.subjects, spec, threshold=threshold, high_if=high_if,
                     channels=self.channels, n_trials=self.n_trials, kinds=self.kinds,
@@ -183,6 +183,7 @@ class FeatureSet:
             signal_band=self.signal_band,
             n_windows=None if self.n_windows is None else self.n_windows[idx, :t],
             sessions=None if self.sessions is None else self.sessions[idx, :t],
+            signal_samples=None if self.signal_samples is None else self.signal_samples[idx, :t],
         )
 
 
@@ -217,10 +218,12 @@ def assemble(feats: list, ratings: list, digests: dict[int, str], config: Featur
         periph = None if periph is None else [_pad(np.asarray(p), t, 0.0) for p in periph]
         tables = [t_ if t_ is None else _pad(np.asarray(t_), t, 0.0) for t_ in tables]
         n_trials = counts
-    n_windows = sessions = None
+    n_windows = sessions = signal_samples = None
     if tables[0] is not None:
-        stacked = np.stack([np.asarray(t_) for t_ in tables]).astype(np.int64)  # (S, T, 2)
+        stacked = np.stack([np.asarray(t_) for t_ in tables]).astype(np.int64)  # (S, T, 2 or 3)
         n_windows, sessions = stacked[..., 0], stacked[..., 1]
+        if contents.signal_band is not None and stacked.shape[-1] > 2:  # the signal's samples per clip
+            signal_samples = stacked[..., 2]
     return FeatureSet(
         features=np.stack(feats) if len(feats) > 1 else np.asarray(feats[0])[None],
         ratings=np.stack(ratings),
@@ -237,6 +240,7 @@ def assemble(feats: list, ratings: list, digests: dict[int, str], config: Featur
         signal_band=contents.signal_band,
         n_windows=n_windows,
         sessions=sessions,
+        signal_samples=signal_samples,
     )
 
 

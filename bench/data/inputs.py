@@ -17,8 +17,9 @@ Layouts
 ``signal``
     ``x``: (N, C, S): band-limited EEG (``band``, zero-phase) of the stimulus part, cut into windows of
     ``window_s`` seconds every ``hop_s`` seconds (S = ``window_s`` x 128 Hz); the time-domain models'
-    input. The windows are cut from the cached signal (:mod:`bench.data.signal`); windows that do not fit
-    at the end of a trial are dropped.
+    input. The windows are cut from the cached signal (:mod:`bench.data.signal`; the categorical
+    datasets' clips resampled to 128 Hz, each clip's windows from its real samples only); windows that do
+    not fit at the end of a trial are dropped.
 
 Feature kinds
 -------------
@@ -51,7 +52,8 @@ BASE_KINDS: tuple[str, ...] = ("de", "psd")
 LAYOUTS: tuple[str, ...] = ("grid", "channels", "signal")
 
 SIGNAL_SFREQ = 128.0
-"""Sampling rate of every dataset's recordings as read (each reader resamples to it), Hz."""
+"""Sampling rate of the time-domain models' signal, Hz: the rating datasets' readers return it, and the
+categorical datasets' clips (200 and 250 Hz) are resampled to it (:func:`bench.data.signal.clip_signal`)."""
 
 TASKS: tuple[str, ...] = ("valence", "arousal")
 """The tasks of the rating datasets (DEAP and its kin): binarised valence and arousal, the label columns

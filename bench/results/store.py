@@ -109,10 +109,9 @@ class Store:
             return False
 
     def applies(self, model: str) -> bool:
-        """Whether ``model`` can run on this data set: the time-domain models read equal-length trials of a
-        rating dataset's signal, which a categorical dataset's clips are not (their runs are refused)."""
-        ds = self.registered_dataset
-        if ds is None or not ds.categorical:
+        """Whether ``model`` can run on this data set: every model can, except that a time-domain model reads
+        the EEG signal, which a data set of published feature files does not hold (its runs are refused)."""
+        if self.dataset is None or not self.dataset.features_source:
             return True
         try:
             return get_model_info(model).input_spec.layout != "signal"

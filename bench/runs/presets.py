@@ -5,23 +5,33 @@ paper's grid (``rudakov2021``) and its future work (``future-work``) run on the 
 default, any of them with ``--dataset``); each categorical dataset has one of its own, the comparison its
 papers make under its published protocols beside the harness's honest ones.
 
-The categorical datasets' grids hold the brain-map models and the trivial baselines only: the
-time-domain models read the EEG signal, which the harness builds for the rating datasets (trials of one
-length) only, and :func:`bench.runs.resolved.resolve_run` refuses them there.
+The categorical datasets' grids hold every model: the brain-map models, the time-domain models (which
+read each clip's band-limited EEG resampled to 128 Hz, :mod:`bench.data.signal`) and the trivial
+baselines.
 """
 
 BRAIN_MAP_MODELS = ["mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "majority", "prior"]
-"""The models of the categorical datasets' grids: every brain-map model, then the trivial baselines."""
+"""The brain-map models, then the trivial baselines (the paper's grid's models)."""
+
+TIME_DOMAIN_MODELS = ["eegnet", "shallowconvnet", "deepconvnet", "tsception"]
+"""The time-domain models, which read the band-limited EEG signal."""
+
+CATEGORICAL_MODELS = BRAIN_MAP_MODELS[:5] + TIME_DOMAIN_MODELS + BRAIN_MAP_MODELS[5:]
+"""The models of the categorical datasets' grids: every brain-map model, every time-domain model, then the
+trivial baselines."""
 
 
 def _session_grid(name: str, dataset: str, title: str, split: str) -> str:
     """The grid of a SEED-family dataset: its published per-session trial split, cross-session and
-    leave-one-subject-out within a session, each with every brain-map model and the baselines."""
-    models = ", ".join(f'"{m}"' for m in BRAIN_MAP_MODELS)
+    leave-one-subject-out within a session, each with every brain-map and time-domain model and the
+    baselines."""
+    models = ", ".join(f'"{m}"' for m in CATEGORICAL_MODELS)
     return f"""\
-# {title}'s standard comparison: every brain-map model and the trivial baselines under the protocols its
-# papers use. session-trials is its published split ({split}); cross-session trains on sessions 1-2 and
-# tests on 3; loso-session leaves one subject out within each session.
+# {title}'s standard comparison: every brain-map model, every time-domain model and the trivial
+# baselines under the protocols its papers use.
+# session-trials is its published split ({split});
+# cross-session trains on sessions 1-2 and tests on 3; loso-session leaves one subject out within each
+# session.
 name = "{name}"
 
 [data]
@@ -96,15 +106,15 @@ BUILT_IN_GRIDS["seed-v"] = _session_grid(
     "seed-v", "seed-v", "SEED-V", "5 clips train, 5 validate, 5 test in each session"
 )
 BUILT_IN_GRIDS["faced"] = f"""\
-# FACED's standard comparison: every brain-map model and the trivial baselines on its nine emotion
-# categories and its clip valence, under its published subject split (80 / 20 / 23 of 123 subjects, in
-# number order) and leave-subjects-out folds.
+# FACED's standard comparison: every brain-map model, every time-domain model and the trivial baselines
+# on its nine emotion categories and its clip valence, under its published subject split (80 / 20 / 23 of
+# 123 subjects, in number order) and leave-subjects-out folds.
 name = "faced"
 
 [data]
 dataset = "faced"
 
 [[runs]]
-models = [{", ".join(f'"{m}"' for m in BRAIN_MAP_MODELS)}]
+models = [{", ".join(f'"{m}"' for m in CATEGORICAL_MODELS)}]
 protocols = ["subject-holdout", "cross-subject"]
 """

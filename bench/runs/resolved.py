@@ -125,11 +125,6 @@ def resolve_run(cfg: RunConfig) -> ResolvedRun:
             )
         proto.check_stack(cfg.train.stack)
     hp = model_hparams(cfg, info)  # bad model options fail before any data is read
-    if info.input_spec.layout == "signal" and get_dataset(cfg.dataset).categorical:
-        raise ConfigError(
-            f"model {cfg.model!r} reads the EEG signal, which the harness builds for the rating datasets "
-            f"only, not {get_dataset(cfg.dataset).title}; pick a brain-map model (bench models)"
-        )
     n_bands = feature_bands(cfg)
     try:  # build once (cheap): values the factory refuses fail here too, not in a tracked unit
         create_model(
@@ -139,7 +134,13 @@ def resolve_run(cfg: RunConfig) -> ResolvedRun:
     except (TypeError, ValueError, RuntimeError) as exc:
         raise ConfigError(f"model {cfg.model!r} options {hp}: {exc}") from None
     spec = resolve_input_spec(cfg.model, features=cfg.features, n_bands=n_bands, **hp)
-    check_kinds(cfg.dataset, FeatureConfig.from_dict(cfg.feature_config), spec.features)  # published ones
+    feature_config = FeatureConfig.from_dict(cfg.feature_config)
+    if spec.layout == "signal" and feature_config.published is not None:
+        raise ConfigError(
+            f"model {cfg.model!r} reads the EEG signal, which published feature files do not hold "
+            f"(features.published={feature_config.published!r}); drop it or pick a brain-map model"
+        )
+    check_kinds(cfg.dataset, feature_config, spec.features)  # published ones
     if spec.peripheral:
         for name in proto.datasets(cfg):
             check_peripheral(get_dataset(name))

@@ -274,7 +274,8 @@ def dataset(features):
     f, r = features.features, features.ratings
     n_subjects, n_trials, n_windows = (int(v) for v in f.shape[:3])
     if n_windows == 0:  # a time-domain model's set holds no maps: the windows its maps have
-        n_windows = map_windows(features)
+        per_trial = getattr(features, "n_windows", None)  # clips of unequal length: the longest's
+        n_windows = int(per_trial.max()) if per_trial is not None else map_windows(features)
     # the DE/PSD maps every cache entry holds: one entity per data set, whatever other kinds a run read
     shape = (n_subjects, n_trials, n_windows, len(BASE_KINDS), *(int(v) for v in f.shape[4:]))
     schema = TensorDatasetSchema(

@@ -290,11 +290,15 @@ def test_smoke_preset_plans_and_matches_bench_run_keys():
     ],
 )
 def test_each_categorical_dataset_has_a_grid_of_its_standard_comparison(name, protocols):
-    """Every brain-map model and both trivial baselines under the dataset's published protocols, on the
-    dataset itself (its twin without a folder); no time-domain model (refused on categorical data)."""
+    """Every brain-map model, every time-domain model (on each clip's 128 Hz signal) and both trivial
+    baselines under the dataset's published protocols, on the dataset itself (its twin without a
+    folder)."""
     g = load_grid(preset=name)
     assert g.dataset == name and g.skipped == ()
-    models = ("mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "majority", "prior")
+    brain_map = ("mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm")
+    time_domain = ("eegnet", "shallowconvnet", "deepconvnet", "tsception")
+    models = (*brain_map, *time_domain, "majority", "prior")
+    assert len(g.entries) == len(models) * len(protocols)
     assert {(e.config.model, e.config.protocol) for e in g.entries} == {
         (m, p) for m in models for p in protocols
     }

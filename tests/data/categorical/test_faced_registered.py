@@ -121,8 +121,8 @@ def test_runs_on_faced_take_its_tasks_recipe_and_refuse_what_does_not_apply():
         RunConfig(dataset="faced", tasks=("emotion5",))
     with pytest.raises(ConfigError, match="FACED's labels are classes, not ratings"):
         resolve_run(RunConfig(dataset="faced", threshold=1.0))
-    with pytest.raises(ConfigError, match="model 'eegnet' reads the EEG signal"):
-        resolve_run(RunConfig(dataset="faced", model="eegnet"))
+    # the time-domain models read its clips' 128 Hz signal (tests/data/categorical/test_signal_categorical.py)
+    assert resolve_run(RunConfig(dataset="faced", model="eegnet")).input_spec.layout == "signal"
 
 
 def test_a_subject_file_of_the_wrong_shape_is_one_line(twin, tmp_path):

@@ -130,11 +130,8 @@ def test_runs_on_seed_iv_take_its_task_recipe_and_refuse_what_does_not_apply():
         RunConfig(dataset="seed-iv", tasks=("valence3",))
     with pytest.raises(ConfigError, match="SEED-IV's labels are classes, not ratings"):
         resolve_run(RunConfig(dataset="seed-iv", threshold=1.0))
-    with pytest.raises(
-        ConfigError,
-        match="reads the EEG signal, which the harness builds for the rating datasets only, not SEED-IV",
-    ):
-        resolve_run(RunConfig(dataset="seed-iv", model="eegnet"))
+    # the time-domain models read its clips' 128 Hz signal (tests/data/categorical/test_signal_categorical.py)
+    assert resolve_run(RunConfig(dataset="seed-iv", model="eegnet")).input_spec.layout == "signal"
 
 
 def test_a_subject_without_its_three_sessions_is_one_line(twin, tmp_path):

@@ -125,11 +125,8 @@ def test_runs_on_seed_v_take_its_task_recipe_and_refuse_what_does_not_apply():
         RunConfig(dataset="seed-v", tasks=("emotion4",))
     with pytest.raises(ConfigError, match="SEED-V's labels are classes, not ratings"):
         resolve_run(RunConfig(dataset="seed-v", threshold=1.0))
-    with pytest.raises(
-        ConfigError,
-        match="reads the EEG signal, which the harness builds for the rating datasets only, not SEED-V",
-    ):
-        resolve_run(RunConfig(dataset="seed-v", model="eegnet"))
+    # the time-domain models read its clips' 128 Hz signal (tests/data/categorical/test_signal_categorical.py)
+    assert resolve_run(RunConfig(dataset="seed-v", model="eegnet")).input_spec.layout == "signal"
 
 
 def test_a_copy_without_the_twins_marker_is_cut_at_the_real_table_and_refused_in_one_line(twin, tmp_path):
