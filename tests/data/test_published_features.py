@@ -168,6 +168,7 @@ def test_feature_labels_must_equal_the_eeg_labels(seed_twin, tmp_path):
     assert "label of trial 5" in _one_line(exc) and "feature files and EEG disagree" in str(exc.value)
 
 
+@pytest.mark.slow  # an end-to-end run (about 20-45 s on 2 cores)
 def test_a_run_on_published_features_names_them(seed_twin, tmp_path):
     uri = f"sqlite:///{tmp_path}/runs.db"
     options = {"feature_options": {"published": "lds"}, "folds": 2, "epochs": 1}

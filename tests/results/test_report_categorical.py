@@ -4,6 +4,8 @@ no paper row)."""
 
 from __future__ import annotations
 
+import pytest
+
 import bench
 
 
@@ -11,6 +13,7 @@ def _quiet(message: str) -> None:
     """Progress lines go nowhere (the test reads the report)."""
 
 
+@pytest.mark.slow  # an end-to-end run (about 20-45 s on 2 cores)
 def test_a_seed_grid_report_speaks_of_seed_and_three_classes(tmp_path):
     grid = tmp_path / "seed.toml"
     grid.write_text(

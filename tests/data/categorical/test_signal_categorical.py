@@ -153,6 +153,7 @@ def test_the_time_domain_models_resolve_on_every_categorical_dataset_but_not_on_
         resolve_run(RunConfig(dataset="seed", model="eegnet", feature_config={"published": "lds"}))
 
 
+@pytest.mark.slow  # an end-to-end run (about 20-45 s on 2 cores)
 def test_eegnet_trains_and_tests_on_seed_session_trials(seed, monkeypatch, tmp_path):
     import bench
 
