@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.core.errors import DataError
 from bench.data.channels import EEG_CHANNELS, GRIDS, grid_shape, to_grid
 
 FEATURE_KINDS: tuple[str, ...] = ("de", "psd", "dasm", "rasm", "activity", "mobility", "complexity")
@@ -268,7 +269,10 @@ def build_inputs(
     ts = spec.time_slices
     n_seg = n_w // ts
     if n_seg == 0:
-        raise ValueError(f"time_slices={ts} is longer than the {n_w} windows of a trial")
+        raise DataError(  # data too short for the model's input (a twin's 3-s clips), not a bug: one line
+            f"the model's input spans {ts} windows, longer than this data's trials ({n_w} windows); use "
+            "longer clips or a model of fewer time slices"
+        )
     index = [kinds.index(f) for f in spec.features]
     x = features[:, :, : n_seg * ts][:, :, :, index]  # (S, T, W', K', B, C)
     x = x.reshape(n_s * n_t * n_seg, ts, len(index) * n_b, n_c)

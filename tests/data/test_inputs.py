@@ -67,3 +67,13 @@ def test_spec_validation():
         InputSpec(time_slices=0)
     assert InputSpec(time_slices=6).sample_shape() == (6, 8, 8, 9)
     assert InputSpec(layout="channels").sample_shape() == (1, 32, 8)
+
+
+def test_trials_shorter_than_the_input_are_one_line():
+    """A model spanning more windows than the data's trials hold (4D-CRNN's 6 on a twin's 3-s clips) is a
+    one-line DataError, not a traceback."""
+    from bench.core.errors import DataError
+
+    features = np.zeros((1, 2, 4, 2, 4, 32), dtype=np.float32)
+    with pytest.raises(DataError, match=r"^the model's input spans 6 windows, longer than"):
+        build_inputs(features, np.full((1, 2, 2), 5.0), np.array([1]), InputSpec(time_slices=6))
