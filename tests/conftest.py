@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.data.datasets import list_datasets
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own feature cache and MLflow store; nothing touches ~/.cache."""
     root = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("DEAP_BENCH_CACHE", str(root))
-    from bench.data.datasets import list_datasets
-
     for env in {"DEAP_DIR", *(ds.env for ds in list_datasets())}:  # a user's copies never leak in
         monkeypatch.delenv(env, raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

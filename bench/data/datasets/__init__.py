@@ -305,6 +305,23 @@ def get_dataset(name: str) -> Dataset:
     return DATASETS.get(name)
 
 
+def files_by_subject(
+    sessions: Iterable[tuple[int, int, Path]], subjects: Iterable[int] | None, where: object, what: str
+) -> dict[int, tuple[Path, ...]]:
+    """``{subject: its files in listing order}`` of a ``(subject, session, path)`` listing, in subject
+    order, for ``subjects`` (None: every subject found); a subject with none is one line naming
+    ``where`` (``{where}: no SEED files of subject(s) 3``). The readers' ``find`` share it."""
+    found: dict[int, list[Path]] = {}
+    for subject, _, path in sessions:
+        found.setdefault(subject, []).append(path)
+    wanted = None if subjects is None else {int(s) for s in subjects}
+    if wanted is not None:
+        missing = sorted(wanted - set(found))
+        if missing:
+            raise DataError(f"{where}: no {what} of subject(s) {', '.join(map(str, missing))}")
+    return {s: tuple(files) for s, files in sorted(found.items()) if wanted is None or s in wanted}
+
+
 def pair_tasks(train: str, test: str) -> tuple[str, ...]:
     """The tasks a cross-dataset run from ``train`` to ``test`` may ask for: those both offer, own or
     derived (:attr:`Dataset.offered_tasks`), in the training dataset's order; empty: none."""

@@ -37,7 +37,7 @@ import numpy as np
 from bench.core.errors import DataError
 from bench.core.tasks import VALENCE_FROM_VALENCE3
 from bench.data.categorical import faced
-from bench.data.datasets import Dataset, SubjectRecording, register_dataset
+from bench.data.datasets import Dataset, SubjectRecording, files_by_subject, register_dataset
 from bench.data.datasets.published import PublishedSource, PublishedSubject, check_labels, top_folder
 from bench.data.datasets.seed import SEED_BANDS, SEED_FEATURES, record_twin_config, sessions_recording
 from bench.data.synthetic import open_twin_folder
@@ -55,13 +55,8 @@ subjects' features compute in seconds (the categorical twin allows 1 s and more)
 def find(root: Path, subjects: Iterable[int] | None = None) -> dict[int, tuple[Path, ...]]:
     """``{subject: (subNNN.pkl,)}`` of a FACED copy (its top folder or ``Processed_data``); the labels are
     fixed per clip (no label file), so the one file is all a subject's data."""
-    found = faced.find_sessions(Path(root))
-    wanted = None if subjects is None else {int(s) for s in subjects}
-    if wanted is not None:
-        missing = sorted(wanted - set(found))
-        if missing:
-            raise DataError(f"{root}: no FACED files of subject(s) {', '.join(map(str, missing))}")
-    return {s: (path,) for s, path in found.items() if wanted is None or s in wanted}
+    listing = ((subject, 1, path) for subject, path in faced.find_sessions(Path(root)).items())
+    return files_by_subject(listing, subjects, root, "FACED files")
 
 
 def read(files: tuple[Path, ...], subject: int) -> SubjectRecording:

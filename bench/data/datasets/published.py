@@ -139,18 +139,3 @@ def top_folder(root: Path, eeg_folder: str) -> Path:
     """The copy's top folder: ``root``, or its parent where ``root`` is the EEG folder itself."""
     root = Path(root).expanduser()
     return root.parent if root.name == eeg_folder and not (root / eeg_folder).is_dir() else root
-
-
-def files_by_subject(
-    sessions: Iterable[tuple[int, int, Path]], subjects: Iterable[int] | None, where: Path, title: str
-) -> dict[int, tuple[Path, ...]]:
-    """``{subject: its session files in session order}`` of a feature folder's ``(subject, session,
-    path)`` listing, for ``subjects`` (None: every subject found); a subject with none is one line."""
-    found: dict[int, list[Path]] = {}
-    for subject, _, path in sessions:
-        found.setdefault(subject, []).append(path)
-    wanted = sorted(found) if subjects is None else [int(s) for s in subjects]
-    missing = [s for s in wanted if s not in found]
-    if missing:
-        raise DataError(f"{where}: no {title} feature files of subject(s) {', '.join(map(str, missing))}")
-    return {s: tuple(found[s]) for s in wanted}

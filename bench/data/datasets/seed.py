@@ -31,11 +31,10 @@ from bench.core.tasks import VALENCE_FROM_VALENCE3
 from bench.data.categorical import seed
 from bench.data.categorical.recording import SessionRecording
 from bench.data.categorical.seed_common import CHANNELS, SFREQ
-from bench.data.datasets import Dataset, SubjectRecording, register_dataset
+from bench.data.datasets import Dataset, SubjectRecording, files_by_subject, register_dataset
 from bench.data.datasets.published import (
     PublishedSource,
     PublishedSubject,
-    files_by_subject,
     seed_family_read,
     top_folder,
 )
@@ -121,19 +120,8 @@ def find(root: Path, subjects: Iterable[int] | None = None) -> dict[int, tuple[P
     """``{subject: (session 1, 2, 3 files, label.mat)}`` of a SEED copy (its top folder or
     ``Preprocessed_EEG``); ``label.mat`` is among a subject's files so that its content is in the
     subject's cache key."""
-    found: dict[int, list[Path]] = {}
-    for subject, _, path in seed.find_sessions(Path(root)):
-        found.setdefault(subject, []).append(path)
-    wanted = None if subjects is None else {int(s) for s in subjects}
-    if wanted is not None:
-        missing = sorted(wanted - set(found))
-        if missing:
-            raise DataError(f"{root}: no SEED files of subject(s) {', '.join(map(str, missing))}")
-    return {
-        s: (*files, files[0].parent / seed.LABEL_FILE)
-        for s, files in sorted(found.items())
-        if wanted is None or s in wanted
-    }
+    found = files_by_subject(seed.find_sessions(Path(root)), subjects, root, "SEED files")
+    return {s: (*files, files[0].parent / seed.LABEL_FILE) for s, files in found.items()}
 
 
 def read(files: tuple[Path, ...], subject: int) -> SubjectRecording:
@@ -150,7 +138,9 @@ def find_published(root: Path, subjects: Iterable[int] | None = None) -> dict[in
     Preprocessed_EEG/label.mat)}``: the feature files and both label files (the EEG's labels are the
     run's, and the features' must equal them), so that all are in the subject's cache key."""
     top = top_folder(root, seed.EEG_FOLDER)
-    found = files_by_subject(seed.find_feature_sessions(top), subjects, top / seed.FEATURE_FOLDER, "SEED")
+    found = files_by_subject(
+        seed.find_feature_sessions(top), subjects, top / seed.FEATURE_FOLDER, "SEED feature files"
+    )
     labels = (top / seed.FEATURE_FOLDER / seed.LABEL_FILE, top / seed.EEG_FOLDER / seed.LABEL_FILE)
     return {s: (*files, *labels) for s, files in found.items()}
 

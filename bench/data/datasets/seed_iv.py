@@ -34,8 +34,8 @@ from pathlib import Path
 from bench.core.errors import DataError
 from bench.data.categorical import seed_iv
 from bench.data.categorical.seed_common import CHANNELS, SFREQ, finish_twin
-from bench.data.datasets import Dataset, SubjectRecording, register_dataset
-from bench.data.datasets.published import PublishedSubject, files_by_subject, seed_family_read, top_folder
+from bench.data.datasets import Dataset, SubjectRecording, files_by_subject, register_dataset
+from bench.data.datasets.published import PublishedSubject, seed_family_read, top_folder
 from bench.data.datasets.seed import SEED_FEATURES, published_sources, sessions_recording
 
 TASK = "emotion4"
@@ -50,15 +50,7 @@ categorical twin allows 4 s and more, one window of its published features)."""
 def find(root: Path, subjects: Iterable[int] | None = None) -> dict[int, tuple[Path, ...]]:
     """``{subject: (session 1, 2, 3 files)}`` of a SEED-IV copy (its top folder or ``eeg_raw_data``).
     The labels are fixed per session (no label file), so the three EEG files are all a subject's data."""
-    found: dict[int, list[Path]] = {}
-    for subject, _, path in seed_iv.find_sessions(Path(root)):
-        found.setdefault(subject, []).append(path)
-    wanted = None if subjects is None else {int(s) for s in subjects}
-    if wanted is not None:
-        missing = sorted(wanted - set(found))
-        if missing:
-            raise DataError(f"{root}: no SEED-IV files of subject(s) {', '.join(map(str, missing))}")
-    return {s: tuple(files) for s, files in sorted(found.items()) if wanted is None or s in wanted}
+    return files_by_subject(seed_iv.find_sessions(Path(root)), subjects, root, "SEED-IV files")
 
 
 def read(files: tuple[Path, ...], subject: int) -> SubjectRecording:
@@ -80,7 +72,7 @@ def find_published(root: Path, subjects: Iterable[int] | None = None) -> dict[in
     ``eeg_raw_data``); the labels are fixed per session, as for the EEG."""
     top = top_folder(root, seed_iv.EEG_FOLDER)
     return files_by_subject(
-        seed_iv.find_feature_sessions(top), subjects, top / seed_iv.FEATURE_FOLDER, "SEED-IV"
+        seed_iv.find_feature_sessions(top), subjects, top / seed_iv.FEATURE_FOLDER, "SEED-IV feature files"
     )
 
 

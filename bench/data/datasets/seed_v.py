@@ -36,7 +36,7 @@ from pathlib import Path
 
 from bench.core.errors import DataError
 from bench.data.categorical import seed_v
-from bench.data.datasets import Dataset, SubjectRecording, register_dataset
+from bench.data.datasets import Dataset, SubjectRecording, files_by_subject, register_dataset
 from bench.data.datasets.seed import SEED_FEATURES, record_twin_config, sessions_recording
 from bench.data.synthetic import MARKER, open_twin_folder
 
@@ -51,15 +51,10 @@ def find(root: Path, subjects: Iterable[int] | None = None) -> dict[int, tuple[P
     """``{subject: (session 1, 2, 3 files)}`` of a SEED-V copy (its top folder or ``EEG_raw``). The labels
     and trial boundaries are fixed per session (no label file), so the three recordings are all a
     subject's data."""
-    found: dict[int, list[Path]] = {}
-    for (subject, _), path in seed_v.find_sessions(Path(root)).items():
-        found.setdefault(subject, []).append(path)
-    wanted = None if subjects is None else {int(s) for s in subjects}
-    if wanted is not None:
-        missing = sorted(wanted - set(found))
-        if missing:
-            raise DataError(f"{root}: no SEED-V files of subject(s) {', '.join(map(str, missing))}")
-    return {s: tuple(files) for s, files in sorted(found.items()) if wanted is None or s in wanted}
+    listing = (
+        (subject, session, path) for (subject, session), path in seed_v.find_sessions(Path(root)).items()
+    )
+    return files_by_subject(listing, subjects, root, "SEED-V files")
 
 
 def _twin_table(path: Path) -> seed_v.Table | None:
