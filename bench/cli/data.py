@@ -91,6 +91,13 @@ def synth(
     peripheral_effect: float = typer.Option(
         0.0, "--peripheral-effect", help="Scale of the planted arousal effect in GSR and heart rate (DEAP)"
     ),
+    subject_shift: float = typer.Option(
+        0.0,
+        "--subject-shift",
+        min=0.0,
+        help="Sd of a per-subject log-amplitude gain per channel and band in the stimulus part only, which "
+        "hides the planted effects from training across subjects (0: none; 1.5 hides them)",
+    ),  # fmt: skip
     fast: bool = typer.Option(False, "--fast", help="Small preset for tests (overrides --subjects/--trials)"),
 ) -> None:
     """Write a synthetic twin of a dataset (its exact file format, documented planted effects)."""
@@ -104,7 +111,7 @@ def synth(
         n_subjects, n_trials = subjects or ds.n_subjects, trials or ds.n_trials
     cfg = SyntheticConfig(
         n_subjects=n_subjects, n_trials=n_trials, seed=seed, effect_size=effect_size, dataset=ds.name,
-        peripheral_effect=peripheral_effect,
+        peripheral_effect=peripheral_effect, subject_shift=subject_shift,
     )  # fmt: skip
     t0 = time.perf_counter()
     files = write_synthetic(out, cfg)

@@ -22,10 +22,35 @@ Each EEG channel is Gaussian noise shaped by an amplitude spectrum ``bg(f) * G[b
   ``effect``       ``exp(effect_size * sum_k coef_k * z_k)`` with ``z = (rating - 5) / 4`` for valence
                    and arousal; the coefficients are :data:`PLANTED_EFFECTS`, each scaled per subject
                    by a log-normal factor (sd 0.3) so subjects differ in how strongly they show them.
+  ``shift``        per subject and (channel, band), in the stimulus part only, sd ``subject_shift``
+                   (default 0: none): a subject's response style, which hides the shared effect from a
+                   model trained across subjects (:func:`shift_stimulus`, below).
 
 Ratings are continuous on 1-9 (rounded to 0.01) with a per-subject bias, giving roughly 55-60% "high"
 trials per task as on DEAP. Subject ``s`` is generated from ``SeedSequence([seed, s])``: a subject's data
 does not depend on how many subjects are written.
+
+A planted per-subject shift (``subject_shift``)
+---------------------------------------------
+For subject-independent methods (domain adaptation, per-subject alignment) a twin needs subjects that
+differ by more than a model trained across them can ignore. ``subject_shift`` is the sd of one more
+log-normal amplitude gain per subject and (channel, band), shared by all of that subject's trials and
+applied to the *stimulus part only*: baseline removal, which subtracts the pre-stimulus baseline's
+features, does not cancel it (a subject's way of responding is not in their resting baseline), while
+centring each subject's features (or any alignment that estimates a per-subject offset) does. In log
+band power it moves a subject's features by ``2 * shift``, sd ``2 * subject_shift``.
+
+Recommended value to hide the effect: **1.5**. The planted valence coefficients are 0.30-0.35 per unit
+``z`` (``z`` in [-1, 1], sd about 0.5 on DEAP-like ratings), so one (channel, band) moves by at most
+0.7 log-amplitude between the lowest and highest rating, with an sd of about 0.17 over trials. A shift
+of sd 1.5 gives subjects offsets about 9 times that sd and twice the effect's whole range (1.0 is
+about 6 times its sd); the ``subject`` gain's 0.3 is of the effect's own order and hides nothing. The
+shift is drawn from its own random stream (:data:`SUBJECT_SHIFT_STREAM`), so every other draw of a
+subject is the same with and without it, and ``subject_shift=0`` writes exactly the files of before the
+option existed (the config, the folder key and the marker too: :meth:`SyntheticConfig.to_dict` leaves
+the field out). Every twin applies it with :func:`shift_stimulus`: the DEAP family (DEAP, DREAMER,
+AMIGOS, MAHNOB-HCI) to :func:`planted_signals`' stimulus part with :data:`BANDS`, the SEED family and
+FACED to their clips with their own feature bands.
 
 Peripheral channels (DEAP's 32-39)
 ----------------------------------
@@ -137,6 +162,9 @@ class SyntheticConfig:
     """The dataset whose file format, channels, rates and rating scale the twin has."""
     peripheral_effect: float = 0.0
     """Scale of :data:`PERIPHERAL_EFFECTS` (DEAP twins; 0: label-free peripheral signals)."""
+    subject_shift: float = 0.0
+    """Sd of the per-subject (channel, band) log-amplitude shift of the stimulus part (module doc; 0:
+    none, 1.5 recommended to hide the planted effects from plain training across subjects)."""
 
     def __post_init__(self) -> None:
         ds = get_dataset(self.dataset)
@@ -150,6 +178,7 @@ class SyntheticConfig:
         if not 0.05 <= self.high_fraction <= 0.95:
             raise ConfigError(f"high_fraction={self.high_fraction!r} must be in 0.05..0.95")
         check_number("peripheral_effect", self.peripheral_effect, low=0)
+        check_number("subject_shift", self.subject_shift, low=0)
         if self.peripheral_effect and not ds.peripheral:
             raise ConfigError(
                 f"peripheral_effect={self.peripheral_effect!r}: {ds.title} twins have no peripheral signals "
@@ -162,6 +191,8 @@ class SyntheticConfig:
             del d["dataset"]
         if not d["peripheral_effect"]:  # likewise: twins without it keep their keys and markers
             del d["peripheral_effect"]
+        if not d["subject_shift"]:  # likewise: twins without a shift keep their keys and markers
+            del d["subject_shift"]
         if self.dataset in TWIN_REVISIONS:
             d["twin_revision"] = TWIN_REVISIONS[self.dataset]
         return d
@@ -259,6 +290,50 @@ def rating_z(ratings: np.ndarray, threshold: float = 5.0, high: float = 9.0) -> 
     return (ratings - threshold) / (high - threshold)
 
 
+SUBJECT_SHIFT_STREAM = 0x53484654
+"""Last word of the key ``[seed, subject, SUBJECT_SHIFT_STREAM]`` of the shift's random stream ("SHFT" in
+ASCII): a stream of its own, so the shift takes no draws from the subject's other streams, and large, so
+it meets none of the twins' other keys (``[seed, subject]``, ``[seed, subject, session]``, ``[tag, seed,
+subject]``; a final 0 would not do: ``SeedSequence`` takes ``[a, b]`` and ``[a, b, 0]`` alike)."""
+
+
+def subject_shift_gains(sd: float, seed: int, subject: int, n_channels: int, n_bands: int) -> np.ndarray:
+    """The subject's shift: (channels, bands) log-amplitude gains, normal with sd ``sd``, from the
+    subject's own shift stream; every session and trial of the subject gets the same ones. The draws are
+    ``sd`` times the same standard normals for every ``sd``: a larger shift is the same one, scaled."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(subject), SUBJECT_SHIFT_STREAM]))
+    return rng.normal(0.0, float(sd), (int(n_channels), int(n_bands)))
+
+
+def shift_stimulus(
+    x: np.ndarray,
+    *,
+    sd: float,
+    seed: int,
+    subject: int,
+    sfreq: float,
+    bands: tuple[tuple[float, float], ...],
+) -> np.ndarray:
+    """``x`` (..., channels, samples) with each channel's amplitude in each band ``[lo, hi)`` Hz multiplied
+    by ``exp`` of the subject's shift (:func:`subject_shift_gains`; 1 outside every band); ``x`` itself
+    where ``sd`` is 0, so twins without a shift are the files they were.
+
+    The one place every twin applies ``SyntheticConfig.subject_shift``, to its stimulus part before
+    rounding. A gain per FFT bin of the whole segment: where ``x`` was drawn as noise shaped on the same
+    FFT grid (every twin's trials are), this is exactly the twin's own (channel, band) gain times the
+    shift, so a segment's band power moves by ``exp(2 * shift)``."""
+    if not sd:
+        return x
+    log_gain = subject_shift_gains(sd, seed, subject, x.shape[-2], len(bands))
+    n = x.shape[-1]
+    freqs = np.fft.rfftfreq(n, d=1.0 / float(sfreq))
+    band = np.full(freqs.shape, len(bands), dtype=np.int64)
+    for i, (lo, hi) in enumerate(bands):
+        band[(freqs >= lo) & (freqs < hi)] = i
+    gain = np.concatenate([np.exp(log_gain), np.ones((log_gain.shape[0], 1))], axis=1)[:, band]
+    return np.fft.irfft(np.fft.rfft(x, axis=-1) * gain, n=n, axis=-1)
+
+
 def planted_signals(
     rng: np.random.Generator,
     config: SyntheticConfig,
@@ -271,6 +346,7 @@ def planted_signals(
     scale: tuple[float, float] = (1.0, 9.0),
     threshold: float = 5.0,
     integer_ratings: bool = False,
+    subject: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The signal model every twin shares: (ratings, baseline, stimulus) of one subject's trials.
 
@@ -280,6 +356,9 @@ def planted_signals(
     with ``z = (rating - threshold) / (scale high - threshold)``: on DEAP's 1-9 with threshold 5 that is
     ``(rating - 5) / 4``, on DREAMER's 1-5 with threshold 3 ``(rating - 3) / 2``. With DEAP's values
     this draws exactly what DEAP's generator always drew.
+
+    ``subject`` (from 1) keys the stimulus part's shift (:func:`shift_stimulus`), required where
+    ``config.subject_shift`` is not 0; the shift draws nothing from ``rng``.
     """
     lo, hi = scale
     n_t, n_c, n_b = int(n_trials), len(channels), len(BANDS)
@@ -296,6 +375,13 @@ def planted_signals(
     fingerprint = rng.normal(0.0, config.fingerprint_sd, (n_t, n_c, n_b))
     base = _shaped_noise(rng, np.exp(subject_gain + state), n_baseline, sfreq)
     stim = _shaped_noise(rng, np.exp(subject_gain + state + fingerprint + effect), n_stimulus, sfreq)
+    if config.subject_shift:
+        if subject is None:
+            raise ValueError("planted_signals: subject_shift needs the subject (its shift's random stream)")
+        stim = shift_stimulus(
+            stim, sd=config.subject_shift, seed=config.seed, subject=subject, sfreq=sfreq,
+            bands=tuple((lo, hi) for _, lo, hi in BANDS),
+        )  # fmt: skip
     return labels, np.round(base, SIGNAL_DECIMALS), np.round(stim, SIGNAL_DECIMALS)
 
 
@@ -309,7 +395,7 @@ def generate_subject(config: SyntheticConfig, subject: int) -> dict[str, np.ndar
     rng = subject_rng(config, subject)
     labels, base, trial = planted_signals(
         rng, config, channels=EEG_CHANNELS, sfreq=SFREQ, n_trials=int(config.n_trials),
-        n_baseline=BASELINE_SAMPLES, n_stimulus=N_SAMPLES - BASELINE_SAMPLES,
+        n_baseline=BASELINE_SAMPLES, n_stimulus=N_SAMPLES - BASELINE_SAMPLES, subject=subject,
     )  # fmt: skip
     periph = _peripheral(rng, len(labels), rating_z(labels[:, 1]), float(config.peripheral_effect))
     data = np.concatenate([np.concatenate([base, trial], axis=-1), periph], axis=1)

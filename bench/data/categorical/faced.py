@@ -54,7 +54,7 @@ from bench.core.errors import DataError
 from bench.core.files import atomic_write
 from bench.data.categorical.recording import SessionRecording
 from bench.data.safeload import check_eeg, safe_load_pickle
-from bench.data.synthetic import MARKER
+from bench.data.synthetic import MARKER, shift_stimulus
 
 NAME = "faced"
 SCALP_CHANNELS: tuple[str, ...] = (
@@ -196,11 +196,14 @@ BANDS = ((1.0, 4.0), (4.0, 8.0), (8.0, 14.0), (14.0, 31.0), (31.0, 50.0))
 """The twin's feature bands (delta, theta, alpha, beta, gamma; Hz)."""
 
 
-def twin_signal(subject: int, *, seed: int = 0, effect: float = 1.0, n_samples: int = 1000) -> np.ndarray:
+def twin_signal(
+    subject: int, *, seed: int = 0, effect: float = 1.0, n_samples: int = 1000, subject_shift: float = 0.0
+) -> np.ndarray:
     """The twin's (28, 32, n_samples) microvolts for ``subject`` (from 1): EEG-like noise (1/f power with
     a 10 Hz peak; 10-20 uV RMS per channel, times a label-free log-normal gain per clip and channel, sd
-    0.2), the planted alpha gain, rounded to 1e-3 uV (so the bytes do not hang on the last bit of the
-    FFT)."""
+    0.2), the planted alpha gain, where ``subject_shift`` is not 0 the subject's shift of :data:`BANDS`
+    (:func:`bench.data.synthetic.shift_stimulus`: the same in every clip; it draws nothing from this
+    function's generator), rounded to 1e-3 uV (so the bytes do not hang on the last bit of the FFT)."""
     rng = np.random.default_rng([seed, subject])
     freqs = np.fft.rfftfreq(n_samples, 1 / SFREQ)
     amp = 1 / np.sqrt(np.maximum(freqs, 1.0)) + 0.6 * np.exp(-0.5 * ((freqs - 10) / 1.5) ** 2)
@@ -212,6 +215,7 @@ def twin_signal(subject: int, *, seed: int = 0, effect: float = 1.0, n_samples: 
     gain = np.exp(effect * PLANTED_GAIN * (np.array(EMOTION, dtype=np.float64) - 4.0))
     spec[np.ix_(range(N_CLIPS), rows, alpha)] *= gain[:, None, None]
     x = np.fft.irfft(spec, n=n_samples, axis=-1) / (2 * np.sqrt((amp**2).sum()) / n_samples)  # unit RMS
+    x = shift_stimulus(x, sd=subject_shift, seed=seed, subject=subject, sfreq=SFREQ, bands=BANDS)
     level = rng.uniform(10.0, 20.0, (1, len(CHANNELS), 1))  # per channel
     state = np.exp(rng.normal(0.0, 0.2, (N_CLIPS, len(CHANNELS), 1)))  # per clip, label-free
     x *= level * state
@@ -232,20 +236,24 @@ def twin_features(x: np.ndarray, kind: str) -> np.ndarray:
 
 def write_twin(
     root: str | Path, *, n_subjects: int = 3, seed: int = 0, effect: float = 1.0, n_samples: int = 1000,
-    features: bool = True,
+    features: bool = True, subject_shift: float = 0.0,
 ) -> list[Path]:  # fmt: skip
     """Write a FACED twin under ``root``: ``Processed_data/sub000.pkl ...`` (float64 arrays of the real
     (28, 32, samples) shape with ``n_samples`` per clip, default 4 s; the release's 7500 is allowed),
     with ``features`` ``EEG_Features/{DE,PSD}/subNNN.pkl.pkl`` of the twin's own signals
     (:func:`twin_features`, 1-s windows), and a ``SYNTHETIC.json`` marker. Returns the processed files
-    in subject order. Same arguments, same bytes (pickle protocol 4)."""
-    if not 1 <= n_subjects <= N_SUBJECTS or effect < 0 or n_samples < round(SFREQ):
-        raise ValueError(f"n_subjects 1-{N_SUBJECTS}, effect >= 0, n_samples >= 250 ({n_subjects}, {effect})")
+    in subject order. Same arguments, same bytes (pickle protocol 4). ``subject_shift``: :func:`twin_signal`'s
+    (0: none, and the files of before it existed)."""
+    if not 1 <= n_subjects <= N_SUBJECTS or effect < 0 or n_samples < round(SFREQ) or subject_shift < 0:
+        raise ValueError(
+            f"n_subjects 1-{N_SUBJECTS}, effect >= 0, n_samples >= 250, subject_shift >= 0 ({n_subjects}, "
+            f"{effect}, {n_samples}, {subject_shift})"
+        )
     root = Path(root)
     (root / PROCESSED).mkdir(parents=True, exist_ok=True)
     written = []
     for s in range(1, n_subjects + 1):
-        x = twin_signal(s, seed=seed, effect=effect, n_samples=n_samples)
+        x = twin_signal(s, seed=seed, effect=effect, n_samples=n_samples, subject_shift=subject_shift)
         path = root / PROCESSED / f"sub{s - 1:03d}.pkl"
         atomic_write(path, pickle.dumps(x, protocol=4))
         written.append(path)
@@ -260,6 +268,7 @@ def write_twin(
         "seed": seed,
         "effect": effect,
         "n_samples": n_samples,
+        **({"subject_shift": float(subject_shift)} if subject_shift else {}),  # 0: the marker of before
     }
     atomic_write(root / MARKER, json.dumps(marker, indent=1, sort_keys=True) + "\n")
     return written

@@ -271,13 +271,16 @@ def write_twin(
     seconds: tuple[float, float] = TWIN_SECONDS,
     seed: int = 0,
     effect: float = 1.0,
+    subject_shift: float = 0.0,
     recorded: dict[str, object] | None = None,
 ) -> list[Path]:
     """Write a synthetic SEED into ``root`` (module docstring); returns the EEG files written.
 
     Deterministic: the same arguments give the same bytes. ``seconds`` bounds the clips' lengths;
-    ``effect`` scales the planted class effect (0: none); ``recorded`` is the harness's config of the twin,
-    recorded in ``SYNTHETIC.json`` (:func:`~bench.data.categorical.seed_common.finish_twin`)."""
+    ``effect`` scales the planted class effect (0: none); ``subject_shift`` is the sd of each subject's
+    shift of its clips' band amplitudes (:func:`bench.data.synthetic.shift_stimulus`; 0: none, and the
+    files of before it existed); ``recorded`` is the harness's config of the twin, recorded in
+    ``SYNTHETIC.json`` (:func:`~bench.data.categorical.seed_common.finish_twin`)."""
     if not 1 <= int(n_subjects) <= N_SUBJECTS:
         raise DataError(f"n_subjects={n_subjects!r}: expected 1-{N_SUBJECTS}")
     root = open_twin_folder(Path(root), f"{EEG_FOLDER}/*.mat")
@@ -298,7 +301,9 @@ def write_twin(
     for subject in range(1, int(n_subjects) + 1):
         rng = twin_rng(_TWIN_TAG, seed, subject)
         for day in twin_dates(subject):
-            trials = twin_signals(rng, classes, lengths, effect)
+            trials = twin_signals(
+                rng, classes, lengths, effect, subject_shift=subject_shift, seed=seed, subject=subject
+            )
             name = f"{subject}_{day:%Y%m%d}.mat"
             prefix = PREFIXES[subject - 1]
             save_mat(eeg_dir / name, matlab_order({f"{prefix}_eeg{n}": x for n, x in enumerate(trials, 1)}),
@@ -310,6 +315,7 @@ def write_twin(
         "seconds": list(seconds),
         "seed": int(seed),
         "effect": float(effect),
+        **({"subject_shift": float(subject_shift)} if subject_shift else {}),  # 0: the marker of before
     }
     finish_twin(root, DATASET, "SEED", config, CLASSES, recorded)
     return written

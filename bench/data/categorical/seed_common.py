@@ -44,7 +44,9 @@ Both twins draw their signals from :func:`twin_signals` (1/f Gaussian noise with
 RMS, random per-session and per-trial log-amplitude gains per channel and band, sd 0.2 each) and plant
 one class effect: a trial of class index ``c`` has the alpha (8-14 Hz) amplitude of the 14 frontal
 channels :data:`EFFECT_CHANNELS` multiplied by ``exp(EFFECT_LOG_AMPLITUDE * effect * c)``, i.e. its
-alpha power by ``exp(effect * c)``. Their feature files are computed from those signals by
+alpha power by ``exp(effect * c)``; ``subject_shift`` (0 by default: none) adds the subject's own
+log-amplitude shift per channel and band to every trial (:func:`bench.data.synthetic.shift_stimulus`).
+Their feature files are computed from those signals by
 :func:`band_features` (DE of the FFT-band-passed trial per window, PSD the log mean periodogram per
 window), then :func:`moving_average` (centred, 5 windows) or :func:`lds_smooth` (random-walk Kalman +
 RTS smoother, Q/R = 0.1). Variables are written in MATLAB's name order, with the fixed header text of
@@ -64,7 +66,7 @@ import numpy as np
 
 from bench.core.errors import DataError
 from bench.data.safeload import describe_mat_value, first_non_finite
-from bench.data.synthetic import MARKER, PARTIAL_MARKER, SIGNAL_DECIMALS
+from bench.data.synthetic import MARKER, PARTIAL_MARKER, SIGNAL_DECIMALS, shift_stimulus
 
 CHANNELS: tuple[str, ...] = (
     "FP1", "FPZ", "FP2", "AF3", "AF4", "F7", "F5", "F3", "F1", "FZ", "F2", "F4", "F6", "F8", "FT7", "FC5",
@@ -311,6 +313,9 @@ def twin_lengths(rng: np.random.Generator, n_trials: int, seconds: tuple[float, 
     return tuple(int(n) for n in rng.integers(round(lo * SFREQ), round(hi * SFREQ) + 1, n_trials))
 
 
+_BAND_EDGES = tuple((lo, hi) for _, lo, hi in BANDS)
+
+
 def _band_of(freqs: np.ndarray) -> np.ndarray:
     """Band index of each frequency (0..4), 5 outside every band."""
     idx = np.full(freqs.shape, len(BANDS), dtype=np.int64)
@@ -320,13 +325,23 @@ def _band_of(freqs: np.ndarray) -> np.ndarray:
 
 
 def twin_signals(
-    rng: np.random.Generator, classes: Sequence[int], lengths: Sequence[int], effect: float
+    rng: np.random.Generator,
+    classes: Sequence[int],
+    lengths: Sequence[int],
+    effect: float,
+    *,
+    subject_shift: float = 0.0,
+    seed: int = 0,
+    subject: int = 0,
 ) -> list[np.ndarray]:
     """One session's trials, each (62, n) float64 microvolts rounded to SIGNAL_DECIMALS.
 
     Gaussian noise with a 1/f amplitude spectrum and an alpha peak, attenuated outside 1-50 Hz, ~15 uV
     RMS; each channel and band gets a log-amplitude gain: a subject-wide draw (sd 0.2, drawn per
-    session), a per-trial draw (sd 0.2) and the planted class effect (:data:`EFFECT_LOG_AMPLITUDE`)."""
+    session), a per-trial draw (sd 0.2) and the planted class effect (:data:`EFFECT_LOG_AMPLITUDE`).
+    Where ``subject_shift`` is not 0, every trial also gets the subject's shift of :data:`BANDS`
+    (:func:`bench.data.synthetic.shift_stimulus`, keyed by the twin's ``seed`` and ``subject``: the same
+    in all three sessions); it draws nothing from ``rng``."""
     base = rng.normal(0.0, 0.2, (len(CHANNELS), len(BANDS)))
     rows = [CHANNELS.index(c) for c in EFFECT_CHANNELS]
     band = [b[0] for b in BANDS].index(EFFECT_BAND)
@@ -341,6 +356,7 @@ def twin_signals(
         amp *= np.where((freqs >= 1.0) & (freqs <= 50.0), 1.0, 0.05)
         spec = np.fft.rfft(rng.standard_normal((len(CHANNELS), n)), axis=-1) * amp * gains[:, _band_of(freqs)]
         x = np.fft.irfft(spec, n=n, axis=-1) * (15.0 / np.sqrt(np.mean(amp**2) * 2.0))
+        x = shift_stimulus(x, sd=subject_shift, seed=seed, subject=subject, sfreq=SFREQ, bands=_BAND_EDGES)
         out.append(np.round(x, SIGNAL_DECIMALS))
     return out
 

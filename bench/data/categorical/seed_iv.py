@@ -219,11 +219,14 @@ def write_twin(
     seconds: tuple[float, float] = TWIN_SECONDS,
     seed: int = 0,
     effect: float = 1.0,
+    subject_shift: float = 0.0,
 ) -> list[Path]:
     """Write a synthetic SEED-IV into ``root`` (module docstring); returns the EEG files written.
 
     Deterministic: the same arguments give the same bytes. ``seconds`` bounds the clips' lengths
-    (at least 4 s, one feature window); ``effect`` scales the planted class effect (0: none)."""
+    (at least 4 s, one feature window); ``effect`` scales the planted class effect (0: none);
+    ``subject_shift`` is the sd of each subject's shift of its clips' band amplitudes
+    (:func:`bench.data.synthetic.shift_stimulus`; 0: none, and the files of before it existed)."""
     if not 1 <= int(n_subjects) <= N_SUBJECTS:
         raise DataError(f"n_subjects={n_subjects!r}: expected 1-{N_SUBJECTS}")
     if float(seconds[0]) < WINDOW_S:
@@ -235,7 +238,15 @@ def write_twin(
         rng = twin_rng(_TWIN_TAG, seed, subject)
         prefix = TWIN_PREFIXES[subject - 1]
         for session, classes in SESSION_LABELS.items():
-            trials = twin_signals(rng, classes, lengths[session], effect)
+            trials = twin_signals(
+                rng,
+                classes,
+                lengths[session],
+                effect,
+                subject_shift=subject_shift,
+                seed=seed,
+                subject=subject,
+            )
             name = f"{subject}_{twin_date(subject, session):%Y%m%d}.mat"
             eeg_path = root / EEG_FOLDER / str(session) / name
             feat_path = root / FEATURE_FOLDER / str(session) / name
@@ -251,6 +262,7 @@ def write_twin(
         "seconds": list(seconds),
         "seed": int(seed),
         "effect": float(effect),
+        **({"subject_shift": float(subject_shift)} if subject_shift else {}),  # 0: the marker of before
     }
     finish_twin(root, DATASET, "SEED-IV", config, CLASSES)
     return written

@@ -63,7 +63,7 @@ from bench.data.categorical.cnt import check_cnt_header, write_cnt
 from bench.data.categorical.recording import SessionRecording
 from bench.data.categorical.seed_common import CHANNELS as EEG_CHANNELS
 from bench.data.safeload import exception_line, quiet_mne, safe_loads
-from bench.data.synthetic import MARKER
+from bench.data.synthetic import MARKER, shift_stimulus
 
 NAME = "seed-v"
 OTHER_CHANNELS: tuple[str, ...] = ("M1", "M2", "VEO", "HEO")
@@ -321,10 +321,14 @@ def _noise(
 
 
 def twin_signal(subject: int, session: int, *, seed: int = 0, effect: float = 1.0,
-                trials: Table = TWIN_TRIALS, sfreq: float = FILE_SFREQ) -> np.ndarray:  # fmt: skip
+                trials: Table = TWIN_TRIALS, sfreq: float = FILE_SFREQ,
+                subject_shift: float = 0.0) -> np.ndarray:  # fmt: skip
     """The twin's session in microvolts, (66 channels in :data:`TWIN_FILE_CHANNELS` order, samples),
     before the file's quantisation: EEG-like noise (15-25 uV RMS per channel, DC offsets up to 100 uV;
-    the EOG channels 50 uV), plus the planted class effect within each trial."""
+    the EOG channels 50 uV), plus the planted class effect within each trial. Where ``subject_shift`` is
+    not 0, each trial (the stimulus, not the recording between clips) then gets the subject's shift of
+    :data:`DE_BANDS` on all 66 channels (:func:`bench.data.synthetic.shift_stimulus`: the same in every
+    trial and session; it draws nothing from this function's generator)."""
     rng = np.random.default_rng([seed, subject, session])
     table = trials[session]
     n = round((table[-1][1] + 1.0) * sfreq)
@@ -337,6 +341,12 @@ def twin_signal(subject: int, session: int, *, seed: int = 0, effect: float = 1.
         start, stop = round(a * sfreq), round(b * sfreq)
         band = _noise(rng, len(rows), stop - start, sfreq, PLANTED_BAND)
         x[rows, start:stop] += effect * PLANTED_RMS_UV * label * band
+    if subject_shift:
+        for a, b in table:
+            start, stop = round(a * sfreq), round(b * sfreq)
+            x[:, start:stop] = shift_stimulus(
+                x[:, start:stop], sd=subject_shift, seed=seed, subject=subject, sfreq=sfreq, bands=DE_BANDS
+            )
     return x
 
 
@@ -347,21 +357,25 @@ def twin_date(subject: int, session: int) -> date:
 
 def write_twin(root: str | Path, *, n_subjects: int = 3, seed: int = 0, effect: float = 1.0,
                trials: Table = TWIN_TRIALS, sfreq: int = int(FILE_SFREQ), data_format: str = "int32",
-               features: bool = True) -> list[Path]:  # fmt: skip
+               features: bool = True, subject_shift: float = 0.0) -> list[Path]:  # fmt: skip
     """Write a SEED-V twin under ``root``: ``EEG_raw/{s}_{k}_{date}.cnt`` for subjects 1..``n_subjects``
     and sessions 1-3 (:func:`twin_signal`, 66 channels, events at each trial's start (code 1) and end
     (code 2)), and with ``features`` ``EEG_DE_features/{s}_123.npz`` (:func:`twin_features`), plus a
     ``SYNTHETIC.json`` marker. Returns the ``.cnt`` files in (subject, session) order. Same arguments,
-    same bytes."""
-    if not 1 <= n_subjects <= N_SUBJECTS or effect < 0:
-        raise ValueError(f"n_subjects must be 1-{N_SUBJECTS} and effect >= 0 ({n_subjects}, {effect})")
+    same bytes. ``subject_shift``: :func:`twin_signal`'s (0: none, and the files of before it existed)."""
+    if not 1 <= n_subjects <= N_SUBJECTS or effect < 0 or subject_shift < 0:
+        raise ValueError(
+            f"n_subjects must be 1-{N_SUBJECTS}, effect and subject_shift >= 0 ({n_subjects}, {effect}, "
+            f"{subject_shift})"
+        )
     root = Path(root)
     (root / RAW).mkdir(parents=True, exist_ok=True)
     written = []
     for s in range(1, n_subjects + 1):
         trial_features: dict[int, np.ndarray] = {}
         for k in SESSIONS:
-            x = twin_signal(s, k, seed=seed, effect=effect, trials=trials, sfreq=sfreq)
+            x = twin_signal(s, k, seed=seed, effect=effect, trials=trials, sfreq=sfreq,
+                            subject_shift=subject_shift)  # fmt: skip
             day = twin_date(s, k)
             path = root / RAW / f"{s}_{k}_{day:%Y%m%d}.cnt"
             events = [
@@ -389,7 +403,8 @@ def write_twin(root: str | Path, *, n_subjects: int = 3, seed: int = 0, effect: 
             }
             atomic_write(root / FEATURES / f"{s}_123.npz", _npz_bytes(members))
     marker = {"dataset": NAME, "n_subjects": n_subjects, "seed": seed, "effect": effect, "sfreq": sfreq,
-              "data_format": data_format, "trials": {str(k): v for k, v in trials.items()}}  # fmt: skip
+              "data_format": data_format, "trials": {str(k): v for k, v in trials.items()},
+              **({"subject_shift": float(subject_shift)} if subject_shift else {})}  # fmt: skip
     atomic_write(root / MARKER, json.dumps(marker, indent=1, sort_keys=True) + "\n")
     return written
 

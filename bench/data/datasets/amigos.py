@@ -303,7 +303,7 @@ def twin_subject(config, subject: int) -> dict[str, np.ndarray]:
     rng = subject_rng(config, subject)
     shared, base, stim = planted_signals(
         rng, config, channels=EEG_CHANNELS, sfreq=SFREQ, n_trials=n_t, n_baseline=N_BASELINE,
-        n_stimulus=int(lengths.max()) - N_BASELINE, scale=SCALE, threshold=THRESHOLD,
+        n_stimulus=int(lengths.max()) - N_BASELINE, scale=SCALE, threshold=THRESHOLD, subject=subject,
     )  # fmt: skip
     familiarity = np.round(rng.uniform(1.0, 9.0, (n_t, 1)), 2)
     emotions = (rng.random((n_t, len(EMOTIONS))) < 0.25).astype(np.float64)

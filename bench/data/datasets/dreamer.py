@@ -341,7 +341,7 @@ def twin_subject(config: SyntheticConfig, subject: int) -> dict[str, object]:
     rng = subject_rng(config, subject)
     ratings, base, stim = planted_signals(
         rng, config, channels=EEG_CHANNELS, sfreq=SFREQ, n_trials=n, n_baseline=N_BASELINE,
-        n_stimulus=max(lengths), scale=SCALE, threshold=THRESHOLD, integer_ratings=True,
+        n_stimulus=max(lengths), scale=SCALE, threshold=THRESHOLD, integer_ratings=True, subject=subject,
     )  # fmt: skip
     # what a raw headset adds, label-free and drawn after the planted signals: a DC offset per channel
     # (Emotiv's ~4000-4400 uV), shifting a little between recordings

@@ -141,7 +141,8 @@ def write_synthetic(folder: Path, config) -> list[Path]:
     is refused."""
     folder = open_twin_folder(Path(folder), f"{faced.PROCESSED}/*.pkl")
     written = faced.write_twin(folder, n_subjects=config.n_subjects, seed=config.seed,
-                               effect=config.effect_size, n_samples=TWIN_SAMPLES)  # fmt: skip
+                               effect=config.effect_size, n_samples=TWIN_SAMPLES,
+                               subject_shift=config.subject_shift)  # fmt: skip
     _record_config(folder, config)
     return written
 

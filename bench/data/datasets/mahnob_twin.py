@@ -119,7 +119,7 @@ def write_twin(folder: str | Path, config) -> list[Path]:
         ratings, base, stim = planted_signals(
             rng, config, channels=EEG_CHANNELS, sfreq=FILE_SFREQ, n_trials=int(config.n_trials),
             n_baseline=n_base, n_stimulus=max(_TWIN_STIMULUS), scale=SCALE, threshold=THRESHOLD,
-            integer_ratings=True,
+            integer_ratings=True, subject=s,
         )  # fmt: skip
         offsets = rng.uniform(-30000.0, 30000.0, (len(ratings), len(EEG_CHANNELS), 1))  # uV
         emotions = rng.choice(_FELT_EMO, len(ratings))

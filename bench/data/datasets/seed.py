@@ -189,7 +189,7 @@ def write_synthetic(folder: Path, config) -> list[Path]:
     subject's first session file."""
     written = seed.write_twin(
         Path(folder), n_subjects=config.n_subjects, seed=config.seed, effect=config.effect_size,
-        recorded=config.to_dict(),
+        subject_shift=config.subject_shift, recorded=config.to_dict(),
     )  # fmt: skip
     return written[:: seed.N_SESSIONS]
 

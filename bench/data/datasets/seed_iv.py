@@ -98,7 +98,7 @@ def write_synthetic(folder: Path, config) -> list[Path]:
     folder = Path(folder)
     written = seed_iv.write_twin(
         folder, n_subjects=config.n_subjects, seconds=TWIN_SECONDS, seed=config.seed,
-        effect=config.effect_size,
+        effect=config.effect_size, subject_shift=config.subject_shift,
     )  # fmt: skip
     # seed_iv.write_twin records only its own arguments; record the harness's config as SEED's twin does
     arguments = {
@@ -106,6 +106,7 @@ def write_synthetic(folder: Path, config) -> list[Path]:
         "seconds": list(TWIN_SECONDS),
         "seed": int(config.seed),
         "effect": float(config.effect_size),
+        **({"subject_shift": float(config.subject_shift)} if config.subject_shift else {}),
     }
     finish_twin(folder, seed_iv.DATASET, "SEED-IV", arguments, seed_iv.CLASSES, config.to_dict())
     return written[:: seed_iv.N_SESSIONS]

@@ -110,7 +110,7 @@ def write_synthetic(folder: Path, config) -> list[Path]:
     clips); returns each subject's first session file. A folder holding a real copy is refused."""
     folder = open_twin_folder(Path(folder), f"{seed_v.RAW}/*.cnt")
     written = seed_v.write_twin(folder, n_subjects=config.n_subjects, seed=config.seed,
-                                effect=config.effect_size)  # fmt: skip
+                                effect=config.effect_size, subject_shift=config.subject_shift)  # fmt: skip
     _record_config(folder, config)
     return written[:: len(seed_v.SESSIONS)]
 
