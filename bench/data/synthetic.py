@@ -31,7 +31,7 @@ trials per task as on DEAP. Subject ``s`` is generated from ``SeedSequence([seed
 does not depend on how many subjects are written.
 
 A planted per-subject shift (``subject_shift``)
----------------------------------------------
+-----------------------------------------------
 For subject-independent methods (domain adaptation, per-subject alignment) a twin needs subjects that
 differ by more than a model trained across them can ignore. ``subject_shift`` is the sd of one more
 log-normal amplitude gain per subject and (channel, band), shared by all of that subject's trials and
@@ -44,13 +44,17 @@ Recommended value to hide the effect: **1.5**. The planted valence coefficients 
 ``z`` (``z`` in [-1, 1], sd about 0.5 on DEAP-like ratings), so one (channel, band) moves by at most
 0.7 log-amplitude between the lowest and highest rating, with an sd of about 0.17 over trials. A shift
 of sd 1.5 gives subjects offsets about 9 times that sd and twice the effect's whole range (1.0 is
-about 6 times its sd); the ``subject`` gain's 0.3 is of the effect's own order and hides nothing. The
+about 6 times its sd); the ``subject`` gain's 0.3 is of the effect's own order and hides nothing.
+Measured (16 subjects x 20 trials, seed 0; high/low valence from the 128 log Welch band powers of the
+stimulus part, logistic regression, 4 folds by subject; majority class 59.7%): 77.8% without a shift,
+65.3% at 1.0, 63.1% at 1.5, and 78.1% at 1.5 once each subject's features are centred. The
 shift is drawn from its own random stream (:data:`SUBJECT_SHIFT_STREAM`), so every other draw of a
 subject is the same with and without it, and ``subject_shift=0`` writes exactly the files of before the
 option existed (the config, the folder key and the marker too: :meth:`SyntheticConfig.to_dict` leaves
 the field out). Every twin applies it with :func:`shift_stimulus`: the DEAP family (DEAP, DREAMER,
-AMIGOS, MAHNOB-HCI) to :func:`planted_signals`' stimulus part with :data:`BANDS`, the SEED family and
-FACED to their clips with their own feature bands.
+AMIGOS, MAHNOB-HCI) to :func:`planted_signals`' stimulus part with :data:`BANDS`, SEED, SEED-IV and
+FACED to their clips (which have no baseline) and SEED-V to its trials (not the recording between them),
+each with its own feature bands.
 
 Peripheral channels (DEAP's 32-39)
 ----------------------------------
