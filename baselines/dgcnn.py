@@ -50,6 +50,44 @@ _NOTES = (
 )
 
 
+class ChebGraphConv(nn.Module):
+    """The learned adjacency and the K-order Chebyshev filter: ``relu(sum_k T_k(L~) X W_k)``, one module
+    so that ``bench models dgcnn`` lists its weights as one layer.
+
+    Parameters
+    ----------
+    n_nodes, n_feat, hidden, order : int
+        Nodes C, features per node B, filters per node, Chebyshev terms K.
+    """
+
+    def __init__(self, n_nodes: int, n_feat: int, hidden: int, order: int) -> None:
+        super().__init__()
+        self.order = int(order)
+        self.adjacency = nn.Parameter(torch.empty(n_nodes, n_nodes))
+        self.weight = nn.Parameter(torch.empty(self.order, n_feat, hidden))
+        with torch.no_grad():  # Xavier-normal, as TorchEEG's adjacency and GraphConvolution weights
+            nn.init.xavier_normal_(self.adjacency)
+            for k in range(self.order):
+                nn.init.xavier_normal_(self.weight[k])
+
+    def scaled_laplacian(self) -> torch.Tensor:
+        """``L~ = L - I = -D^-1/2 relu(W) D^-1/2``: the normalised Laplacian scaled for lambda_max = 2."""
+        return -sym_normalise(F.relu(self.adjacency), absolute=False)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """(N, C, B) node features -> (N, C, hidden), after the ReLU."""
+        lap = self.scaled_laplacian()
+        t_prev, t_cur = h, None  # T_0 x = x
+        out = t_prev @ self.weight[0]
+        for k in range(1, self.order):
+            t_next = lap @ t_prev if t_cur is None else 2 * (lap @ t_cur) - t_prev
+            if t_cur is not None:
+                t_prev = t_cur
+            t_cur = t_next
+            out = out + t_cur @ self.weight[k]
+        return F.relu(out)
+
+
 @register_model(
     "dgcnn",
     full_name="Dynamical Graph Convolutional Neural Network (DGCNN)",
@@ -116,10 +154,8 @@ class DGCNN(nn.Module):
         if order < 1 or hidden < 1 or dense < 1:
             raise ValueError(f"order={order}, hidden={hidden}, dense={dense}: each must be >= 1")
         self._sample_shape = self.input_spec.sample_shape()
-        self.order = int(order)
         self.bn = nn.BatchNorm1d(n_feat) if batch_norm else nn.Identity()
-        self.adjacency = nn.Parameter(torch.empty(n_nodes, n_nodes))
-        self.cheb = nn.Parameter(torch.empty(self.order, n_feat, hidden))
+        self.graph = ChebGraphConv(n_nodes, n_feat, hidden, order)
         self.fc = nn.Linear(n_nodes * hidden, dense)
         self.drop = dropout_layer(dropout)
         self.heads = nn.ModuleDict({t: nn.Linear(dense, n_classes(t)) for t in self.tasks})
@@ -127,32 +163,15 @@ class DGCNN(nn.Module):
 
     @torch.no_grad()
     def _init_weights(self) -> None:
-        """Xavier-normal adjacency, filters and dense weights, zero biases (TorchEEG's initialisation)."""
-        nn.init.xavier_normal_(self.adjacency)
-        for k in range(self.order):
-            nn.init.xavier_normal_(self.cheb[k])
+        """Xavier-normal dense weights, zero biases (TorchEEG's Linear)."""
         for lin in (self.fc, *self.heads.values()):
             nn.init.xavier_normal_(lin.weight)
             nn.init.zeros_(lin.bias)
 
-    def scaled_laplacian(self) -> torch.Tensor:
-        """``L~ = L - I = -D^-1/2 relu(W) D^-1/2``: the normalised Laplacian scaled for lambda_max = 2."""
-        return -sym_normalise(F.relu(self.adjacency), absolute=False)
-
     def node_features(self, x: torch.Tensor) -> torch.Tensor:
         """The graph-convolved node features (N, C, hidden), after the ReLU."""
         h = node_input(x, self._sample_shape, "dgcnn")
-        h = self.bn(h.transpose(1, 2)).transpose(1, 2)
-        lap = self.scaled_laplacian()
-        t_prev, t_cur = h, None  # T_0 x = x
-        out = t_prev @ self.cheb[0]
-        for k in range(1, self.order):
-            t_next = lap @ t_prev if t_cur is None else 2 * (lap @ t_cur) - t_prev
-            if t_cur is not None:
-                t_prev = t_cur
-            t_cur = t_next
-            out = out + t_cur @ self.cheb[k]
-        return F.relu(out)
+        return self.graph(self.bn(h.transpose(1, 2)).transpose(1, 2))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The features the heads read (N, dense)."""

@@ -96,6 +96,39 @@ def initial_adjacency(channels: Sequence[str], delta: float = DELTA_M2) -> np.nd
     return adj
 
 
+class SymmetricAdjacency(nn.Module):
+    """The learned symmetric adjacency: its lower triangle (with the diagonal) is the parameter, mirrored
+    on use; calling it gives the normalised ``D^-1/2 A D^-1/2`` (degrees from ``|A|``). One module so that
+    ``bench models rgnn`` lists its weights as one layer.
+
+    Parameters
+    ----------
+    init : array, shape (C, C)
+        The symmetric initial adjacency (:func:`initial_adjacency`).
+    learn : bool
+        False keeps it fixed.
+    """
+
+    def __init__(self, init: np.ndarray, learn: bool = True) -> None:
+        super().__init__()
+        n = int(init.shape[0])
+        rows, cols = torch.tril_indices(n, n)
+        self.register_buffer("_tril", torch.stack([rows, cols]), persistent=False)
+        values = torch.tensor(init, dtype=torch.float32)[rows, cols]
+        self.edge_weight = nn.Parameter(values, requires_grad=bool(learn))
+        self.n = n
+
+    def dense(self) -> torch.Tensor:
+        """The symmetric C x C adjacency: the lower triangle mirrored (the diagonal once)."""
+        w = self.edge_weight
+        low = torch.zeros(self.n, self.n, dtype=w.dtype, device=w.device)
+        low = low.index_put((self._tril[0], self._tril[1]), w)
+        return low + low.T - torch.diag(torch.diagonal(low))
+
+    def forward(self) -> torch.Tensor:
+        return sym_normalise(self.dense(), absolute=True)
+
+
 _NOTES = (
     "Model as the authors' model_simple.py (SymSimGCNNet): lower triangle (with the diagonal) of the "
     "adjacency learned and mirrored; SGConv with self-loops weighted by the diagonal and degrees from "
@@ -197,10 +230,7 @@ class RGNN(nn.Module):
         self._sample_shape = self.input_spec.sample_shape()
         self.hops, self.l1 = int(hops), float(l1)
         self.channels = channel_names(self.input_spec, "rgnn")
-        init = torch.tensor(initial_adjacency(self.channels), dtype=torch.float32)
-        rows, cols = torch.tril_indices(n_nodes, n_nodes)
-        self.register_buffer("_tril", torch.stack([rows, cols]), persistent=False)
-        self.edge_weight = nn.Parameter(init[rows, cols].clone(), requires_grad=bool(learn_adjacency))
+        self.graph = SymmetricAdjacency(initial_adjacency(self.channels), learn=learn_adjacency)
         self.sgc = nn.Linear(n_feat, hidden)
         self.drop = dropout_layer(dropout)
         self.heads = nn.ModuleDict({t: nn.Linear(hidden, n_classes(t)) for t in self.tasks})
@@ -209,16 +239,13 @@ class RGNN(nn.Module):
         )
 
     def adjacency(self) -> torch.Tensor:
-        """The symmetric C x C adjacency: the learned lower triangle mirrored (diagonal once)."""
-        n = int(self._sample_shape[1])
-        low = torch.zeros(n, n, dtype=self.edge_weight.dtype, device=self.edge_weight.device)
-        low = low.index_put((self._tril[0], self._tril[1]), self.edge_weight)
-        return low + low.T - torch.diag(torch.diagonal(low))
+        """The symmetric C x C adjacency (before normalisation)."""
+        return self.graph.dense()
 
     def node_features(self, x: torch.Tensor) -> torch.Tensor:
         """The graph-convolved node features (N, C, hidden), after the ReLU (NodeDAT's input)."""
         h = node_input(x, self._sample_shape, "rgnn")
-        a_hat = sym_normalise(self.adjacency(), absolute=True).to(h.dtype)
+        a_hat = self.graph().to(h.dtype)
         for _ in range(self.hops):
             h = a_hat @ h
         return F.relu(self.sgc(h))
@@ -234,4 +261,4 @@ class RGNN(nn.Module):
     def auxiliary_loss(self) -> torch.Tensor:
         """``l1`` x the L1 norm of the learned adjacency entries (the paper's sparsity regulariser); the
         trainer adds it to the classification loss after each forward pass."""
-        return self.l1 * self.edge_weight.abs().sum()
+        return self.l1 * self.graph.edge_weight.abs().sum()

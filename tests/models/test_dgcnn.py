@@ -63,13 +63,13 @@ def test_chebyshev_filter_matches_a_hand_computation():
     model = get_model_info("dgcnn").factory(tasks=("valence",), input_spec=spec, order=3, batch_norm=False)
     w = np.array([[0.5, 1.0, -2.0], [1.0, 0.0, 0.25], [3.0, 0.25, 1.0]])
     with torch.no_grad():
-        model.adjacency.copy_(torch.tensor(w))
+        model.graph.adjacency.copy_(torch.tensor(w))
     x = torch.randn(4, 1, 3, 2)
     a = np.maximum(w, 0)
     d = a.sum(1)
     lap = -(a / np.sqrt(np.outer(d, d)))
     ts = [np.eye(3), lap, 2 * lap @ lap - np.eye(3)]
-    theta = model.cheb.detach().double().numpy()
+    theta = model.graph.weight.detach().double().numpy()
     xs = x[:, 0].double().numpy()
     want = np.maximum(sum(ts[k] @ xs @ theta[k] for k in range(3)), 0)
     got = model.node_features(x).detach().double().numpy()

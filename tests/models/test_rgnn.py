@@ -121,7 +121,7 @@ def test_sgc_matches_a_hand_computation():
     a = np.array([[1.0, 0.5, -0.75], [0.5, 1.0, 0.25], [-0.75, 0.25, 1.0]])
     with torch.no_grad():
         rows, cols = np.tril_indices(3)
-        model.edge_weight.copy_(torch.tensor(a[rows, cols]))
+        model.graph.edge_weight.copy_(torch.tensor(a[rows, cols]))
     assert np.allclose(model.adjacency().detach().numpy(), a)
     d = np.abs(a).sum(1)
     a_hat = a / np.sqrt(np.outer(d, d))
@@ -134,11 +134,11 @@ def test_sgc_matches_a_hand_computation():
 
 def test_l1_auxiliary_loss_is_the_weighted_norm_of_the_learned_entries():
     model = seed_model(l1=0.01)
-    want = 0.01 * float(np.abs(model.edge_weight.detach().double().numpy()).sum())
+    want = 0.01 * float(np.abs(model.graph.edge_weight.detach().double().numpy()).sum())
     assert float(model.auxiliary_loss().detach()) == pytest.approx(want, rel=1e-6)
     model.auxiliary_loss().backward()
-    assert torch.equal(model.edge_weight.grad, 0.01 * torch.sign(model.edge_weight.detach()))
-    assert float(seed_model(l1=0.0).auxiliary_loss()) == 0.0
+    assert torch.equal(model.graph.edge_weight.grad, 0.01 * torch.sign(model.graph.edge_weight.detach()))
+    assert float(seed_model(l1=0.0).auxiliary_loss().detach()) == 0.0
 
 
 def test_learns_a_planted_effect_on_one_node():
