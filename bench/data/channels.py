@@ -21,7 +21,7 @@ import numpy as np
 from bench.data.datasets.deap_format import ALL_CHANNELS, EEG_CHANNELS, PERIPHERAL_CHANNELS, SFREQ
 
 __all__ = ["ALL_CHANNELS", "EEG_CHANNELS", "GRIDS", "PERIPHERAL_CHANNELS", "SFREQ", "grid_positions",
-           "grid_shape", "mirror_index", "montage_xy", "to_grid"]  # fmt: skip
+           "grid_shape", "mirror_index", "montage_xy", "montage_xyz", "to_grid"]  # fmt: skip
 
 _GRID_ROWS: dict[str, tuple[str, ...]] = {
     "8x9": (
@@ -87,6 +87,43 @@ def montage_xy(channels: Sequence[str]) -> np.ndarray:
     missing = [c for c in channels if c.upper() not in table]
     if missing:
         raise ValueError(f"channel(s) {', '.join(missing)} not in MNE's standard_1020 montage")
+    return np.stack([table[c.upper()] for c in channels])
+
+
+_XYZ_STAND_INS: dict[str, str] = {"CB1": "POO7", "CB2": "POO8"}
+"""3-D stand-ins for the Neuroscan cap's cerebellar CB1 and CB2 (SEED family): MNE's 10-05 template
+(``colin27_1005``) holds their positions under these names; MNE's ``standard_1005`` called the same two
+positions CB1 and CB2 before MNE 1.12 (TorchEEG's and LibEER's location tables copy them so)."""
+
+
+@lru_cache(maxsize=1)
+def _montage_xyz() -> dict[str, np.ndarray]:
+    """Channel name (upper case) -> (x, y, z) in metres: the 10-20 template, then the 10-05 template's
+    other names (the same head: the names both hold sit at the same place), then the stand-ins."""
+    import mne  # heavy optional dependency, read once
+
+    base = template_montage().get_positions()["ch_pos"]
+    pos = {n.upper(): np.asarray(v, dtype=np.float64) for n, v in base.items()}
+    name = "colin27_1005" if "colin27_1005" in mne.channels.get_builtin_montages() else "standard_1005"
+    extra = mne.channels.make_standard_montage(name).get_positions()["ch_pos"]
+    for n, v in extra.items():
+        pos.setdefault(n.upper(), np.asarray(v, dtype=np.float64))
+    for alias, where in _XYZ_STAND_INS.items():
+        if where in pos:
+            pos.setdefault(alias, pos[where])
+    return pos
+
+
+def montage_xyz(channels: Sequence[str]) -> np.ndarray:
+    """(n, 3) positions in metres of channels in MNE's template head (10-20, then 10-05 names; CB1 and CB2
+    of the SEED family's cap at :data:`_XYZ_STAND_INS`); an unknown name is a one-line ValueError.
+
+    The distance-based graphs (RGNN's adjacency) need depth: two electrodes that the 2-D projection puts
+    close together can lie far apart on the scalp's curve."""
+    table = _montage_xyz()
+    missing = [c for c in channels if c.upper() not in table]
+    if missing:
+        raise ValueError(f"channel(s) {', '.join(missing)} not in MNE's 10-05 template montage")
     return np.stack([table[c.upper()] for c in channels])
 
 

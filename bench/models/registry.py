@@ -46,6 +46,8 @@ BUILTIN_MODULES: dict[str, str] = {
     "shallowconvnet": "baselines.shallowconvnet",
     "deepconvnet": "baselines.deepconvnet",
     "tsception": "baselines.tsception",
+    "dgcnn": "baselines.dgcnn",
+    "rgnn": "baselines.rgnn",
     "trivial": "baselines.trivial",
 }
 """The built-in entries of :data:`ENTRY_POINT_GROUP`, as ``pyproject.toml`` declares them (a test checks

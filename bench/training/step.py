@@ -75,6 +75,7 @@ def multitask_loss(
     tasks: Sequence[str],
     weights: Mapping[str, float],
     cw: Mapping[str, torch.Tensor | None],
+    dists: Mapping[str, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """``sum(weights[t] * L_t)`` over ``tasks`` and the per-task losses ``L_t``.
 
@@ -82,9 +83,32 @@ def multitask_loss(
     labels ``y`` (N, len(tasks): column i holds ``tasks[i]``), with the class weights ``cw[t]`` (None:
     unweighted). Training, validation, tuning and
     the stacked ensemble all use this one loss, so their numbers compare.
+
+    ``dists`` (a model's ``label_distributions``, see :func:`label_distributions`): for a task it names, a
+    (k_t, k_t) tensor whose row c is the target distribution of true class c, and ``L_t`` is the
+    cross-entropy against ``dists[t][y]`` (probability targets, RGNN's EmotionDL). torch averages that
+    over the N samples, where hard labels with class weights divide by the summed weights of the samples'
+    classes (the same over a whole balanced training set). Tasks it does not name, and every task
+    without it, keep the hard-label loss unchanged.
     """
-    parts = {t: F.cross_entropy(out[t].float(), y[:, i], weight=cw[t]) for i, t in enumerate(tasks)}
+    dists = dists or {}
+    parts = {
+        t: F.cross_entropy(out[t].float(), _targets(y[:, i], dists.get(t), out[t]), weight=cw[t])
+        for i, t in enumerate(tasks)
+    }
     return sum(weights[t] * parts[t] for t in tasks), parts
+
+
+def _targets(y: torch.Tensor, dist: torch.Tensor | None, logits: torch.Tensor) -> torch.Tensor:
+    """The cross-entropy target of one task: the class indices ``y``, or the rows ``dist[y]``."""
+    return y if dist is None else dist.to(device=logits.device, dtype=torch.float32)[y]
+
+
+def label_distributions(model: object) -> Mapping[str, torch.Tensor] | None:
+    """A model's ``label_distributions`` attribute (``{task: (k, k) target distributions}``), or None.
+
+    The one place the loss learns a model trains on label distributions instead of hard labels."""
+    return getattr(model, "label_distributions", None)
 
 
 def forward_loss(
@@ -98,15 +122,17 @@ def forward_loss(
     device: torch.device,
     precision: str,
     aux: Callable[[], torch.Tensor] | None = None,
+    dists: Mapping[str, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The training loss of one batch and its logits: ``forward(x)`` under :func:`autocast`, then
-    :func:`multitask_loss` plus ``aux()`` (a model's ``auxiliary_loss``, read after its forward pass).
+    :func:`multitask_loss` (against the label distributions ``dists`` where given) plus ``aux()`` (a
+    model's ``auxiliary_loss``, read after its forward pass).
 
     Runs as it is inside ``torch.func.vmap`` (the stacked ensemble), so one model and K stacked models
     compute the same loss."""
     with autocast(device, precision):
         out = forward(x)
-    loss, _ = multitask_loss(out, y, tasks, weights, cw)
+    loss, _ = multitask_loss(out, y, tasks, weights, cw, dists)
     if aux is not None:
         loss = loss + aux()
     return loss, out
@@ -133,13 +159,14 @@ def train_step(
     precision: str,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One step of ``model`` on the batch ``x``, ``y`` ((N, len(tasks)) labels): :func:`forward_loss`
-    (with the model's ``auxiliary_loss`` where it has one), backward, ``optimizer.step()``.
+    (with the model's ``auxiliary_loss`` and ``label_distributions`` where it has them), backward,
+    ``optimizer.step()``.
 
     Returns the detached loss and the logits (for the caller's running loss and :func:`batch_hits`);
     nothing here copies to the host, so a timed step is the training work alone."""
     loss, out = forward_loss(
         model, x, y, tasks=tasks, weights=weights, cw=cw, device=device, precision=precision,
-        aux=getattr(model, "auxiliary_loss", None),
+        aux=getattr(model, "auxiliary_loss", None), dists=label_distributions(model),
     )  # fmt: skip
     optimizer.zero_grad(set_to_none=True)
     loss.backward()

@@ -22,6 +22,7 @@ from bench.training.policy import BestState, EpochPolicy, FitResult
 from bench.training.step import (
     autocast,
     batch_hits,
+    label_distributions,
     make_optimizer,
     multitask_loss,
     task_class_weights,
@@ -310,7 +311,7 @@ def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision) -> di
     if n == 0:
         return {"loss": float("nan"), **{f"acc_{t}": float("nan") for t in tasks}}
     out = {t: torch.cat(v) for t, v in chunks.items()}
-    loss, _ = multitask_loss(out, y, tasks, weights, cw)
+    loss, _ = multitask_loss(out, y, tasks, weights, cw, label_distributions(model))
     accs = {
         f"acc_{t}": float((predicted_class(class_scores(out[t])) == y[:, i]).float().mean())
         for i, t in enumerate(tasks)

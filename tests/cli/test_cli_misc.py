@@ -59,8 +59,9 @@ def test_epochs_help_says_the_default(command, lead):
     assert get_model_info("4dcrnn").defaults["max_epochs"] == 100
     assert _option_help(command, "--epochs") == (
         f"{lead}; default: the model's own cap (200 for mtcnn/shallowconvnet/deepconvnet, 100 for "
-        f"4dcrnn/fbccnn/mccnn/saelstm, 500 for eegnet/tsception), or at most {QUICK_EPOCHS} on the embedded "
-        "synthetic twins (--synthetic, or no folder and no $DEAP_DIR or the dataset's own variable)"
+        "4dcrnn/fbccnn/mccnn/saelstm/dgcnn/rgnn, 500 for eegnet/tsception), "
+        f"or at most {QUICK_EPOCHS} on the embedded synthetic twins (--synthetic, or no folder and no "
+        "$DEAP_DIR or the dataset's own variable)"
     )
 
 
