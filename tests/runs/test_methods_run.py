@@ -125,3 +125,27 @@ def test_input_method_is_computed_once_per_prepared_run(features):
     np.testing.assert_array_equal(x.numpy(), subject_norm(p.inputs.x, p.inputs.subject))
     plain = prepare(_cfg(), features=features)
     assert np.shares_memory(unit_input(plain).numpy(), plain.inputs.x)  # no method: no copy
+
+
+@pytest.mark.slow  # two tracked runs of 3 units (the pool: 2 processes)
+def test_pool_gives_the_inline_numbers_of_a_dann_run(features, cache_dir, tmp_path):
+    """The wrapper's target batches come from its own seeded generator: a pool worker trains the same
+    DANN unit as the inline executor, bit for bit (one torch thread in every process)."""
+    import bench.runs.runner as runner
+    from bench.runs.executors import PoolExecutor
+
+    cfg = replace(_cfg("dann", subjects=None), num_threads=1)
+
+    def numbers(res):
+        return {u.unit.key: {k: v for k, v in u.metrics.items() if k != "fit_seconds"} for u in res.units}
+
+    out = []
+    for name, executor in (("local", None), ("pool", PoolExecutor(2))):
+        p = runner.prepare(cfg, features=features)
+        kw = {} if executor is None else {"executor": executor}
+        res = runner.run_experiment(cfg, tracking_uri=f"sqlite:///{tmp_path / name}.db", prepared=p,
+                                    cache_dir=cache_dir, **kw)  # fmt: skip
+        out.append(numbers(res))
+    assert out[0].keys() == out[1].keys() and len(out[0]) == 3
+    for k in out[0]:
+        np.testing.assert_equal(out[0][k], out[1][k], err_msg=k)
