@@ -119,10 +119,14 @@ class CRNN4D(nn.Module):
         if faithful_keras:
             keras_init_(self)
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk's features (N, lstm_hidden): the LSTM's last hidden state, what the heads read."""
         check_input(x, self._sample_shape, "4dcrnn")
         n, t = x.shape[:2]
         z = self.cnn(x.reshape(n * t, *x.shape[2:])).view(n, t, -1)
         _, (h_last, _) = self.lstm(z)
-        z = h_last[-1]
+        return h_last[-1]
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.embed(x)
         return {task: head(z) for task, head in self.heads.items()}

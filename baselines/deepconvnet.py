@@ -149,9 +149,14 @@ class DeepConvNet(nn.Module):
             {t: nn.Linear(FILTERS[-1] * time_left(s), n_classes(t)) for t in self.tasks}
         )
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk's features (N, F): the last block's output, flattened, what the heads read."""
         check_input(x, self._sample_shape, "deepconvnet")
         z = temporal_spatial_conv(x, self.body.temporal, self.body.spatial)
         for layer in self.body[2:]:
             z = layer(z)
+        return z
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.embed(x)
         return {t: head(z) for t, head in self.heads.items()}

@@ -202,10 +202,15 @@ class EEGNet(nn.Module):
         if faithful_keras:
             keras_init_(self)
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk's features (N, F): block 2's output, flattened, what the heads read."""
         check_input(x, self._sample_shape, "eegnet")
         body = self.body
         z = spatial_first_block(x, body.temporal, body.bn1, body.spatial)
         for layer in body[3:]:
             z = layer(z)
+        return z
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.embed(x)
         return {t: head(z) for t, head in self.heads.items()}

@@ -94,7 +94,11 @@ class FBCCNN(nn.Module):
         self.body = nn.Sequential(layers)
         self.heads = nn.ModuleDict({t: nn.Linear(128, n_classes(t)) for t in self.tasks})
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk's features (N, 128), what the heads read."""
         check_input(x, self._sample_shape, "fbccnn")
-        z = self.body(x)
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.embed(x)
         return {t: head(z) for t, head in self.heads.items()}

@@ -114,6 +114,12 @@ class SAELSTM(nn.Module):
         self._recon_loss: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.embed(x)
+        return {task: head(z) for task, head in self.heads.items()}
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk's features (N, lstm_hidden) after dropout, what the heads read; keeps the batch's
+        reconstruction loss for :meth:`auxiliary_loss`."""
         check_input(x, self._sample_shape, "saelstm")
         n, t = x.shape[:2]
         per_band = x.transpose(2, 3)  # (N, T, K*B, 32): one channel vector per window and band
@@ -121,8 +127,7 @@ class SAELSTM(nn.Module):
         self._recon_loss = F.mse_loss(self.decoder(sources).float(), per_band.float())
         seq = sources.transpose(2, 3).reshape(n, t, -1)  # (N, T, S*K*B)
         _, (h_last, _) = self.lstm(seq)
-        z = self.drop(h_last[-1])
-        return {task: head(z) for task, head in self.heads.items()}
+        return self.drop(h_last[-1])
 
     def auxiliary_loss(self) -> torch.Tensor:
         """``recon_weight`` x reconstruction MSE of the last forward pass (the SAE's own objective).

@@ -139,9 +139,13 @@ class ShallowConvNet(nn.Module):
         self.classifier_input = nn.Sequential(OrderedDict(drop=dropout_layer(dropout), flatten=nn.Flatten()))
         self.heads = nn.ModuleDict({t: nn.Linear(n_filters * length(s), n_classes(t)) for t in self.tasks})
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk's features (N, F): the log band power, flattened, what the heads read."""
         check_input(x, self._sample_shape, "shallowconvnet")
         z = self.bn(temporal_spatial_conv(x, self.temporal, self.spatial))
         z = torch.log(torch.clamp(self.pool(z * z), min=1e-6))
-        z = self.classifier_input(z)
+        return self.classifier_input(z)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.embed(x)
         return {t: head(z) for t, head in self.heads.items()}

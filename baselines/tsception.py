@@ -235,11 +235,15 @@ class TSception(nn.Module):
         self.heads = nn.ModuleDict({t: nn.Linear(hidden, n_classes(t)) for t in self.tasks})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.embed(x)
+        return {t: head(z) for t, head in self.heads.items()}
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk's features (N, hidden): the hidden dense layer after dropout, what the heads read."""
         check_input(x, self._sample_shape, "tsception")
         x = x.index_select(1, self.channel_order)  # (N, C', S)
         z = self.bn_t(torch.cat([rows_temporal_branch(x, branch) for branch in self.tception], dim=-1))
         both = self.sception_global(z)
         z = torch.cat([both, self.sception_hemisphere(z[:, :, : 2 * self._half])], dim=2)  # both, left, right
         z = self.bn_fusion(self.fusion(self.bn_s(z)))
-        z = self.hidden(z.mean(dim=-1).flatten(1))
-        return {t: head(z) for t, head in self.heads.items()}
+        return self.hidden(z.mean(dim=-1).flatten(1))

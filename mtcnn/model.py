@@ -231,6 +231,10 @@ class MTCNN(nn.Module):
             z = z * keep.to(z.dtype) / (1.0 - self.modality_dropout)
         return torch.cat([z, extra], dim=1)
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk's features (N, F) the heads read: what a training method (``--method dann``) adapts."""
+        return self.features(x)
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        z = self.features(x)
+        z = self.embed(x)
         return {t: head(z) for t, head in self.heads.items()}

@@ -272,6 +272,7 @@ def plan_run(
     batch_size: int | None = None,
     audit: str | Iterable[str] | None = None,
     recipe: str | None = None,
+    method: str | None = None,
     tracking_uri: str | None = None,
     threads: int | None = None,
     model_options: Mapping | Iterable[str] | None = None,
@@ -322,7 +323,7 @@ def plan_run(
         subjects=tuple(sub) if sub else None, tasks=csv_choices(tasks, "--tasks", read_dataset.tasks),
         features=csv_choices(features, "--features", FEATURE_KINDS), single_task=single_task or None,
         audit=csv_choices(audit, "--audit", ("select-on-test",)), num_threads=threads, recipe=recipe,
-        log_model=log_model or None, compile=compile or None,
+        log_model=log_model or None, compile=compile or None, method=method,
     )  # fmt: skip
     # Every value is checked before any output or work: types, the device, the tracking store.
     cfg = RunConfig.from_dict(d)
@@ -396,6 +397,8 @@ def run(
         - training: ``lr`` (float), ``batch_size`` (int), ``loss_weights`` (``"1,1"``, a pair, or
           ``"tuned:STUDY"`` with ``storage``, the Optuna storage URL), ``recipe`` (``harness``/``paper``),
           ``audit`` (``"select-on-test"``: reproduce the authors' leak, audit only);
+        - ``method`` (str): a training method applied to the model (``"dann"``, ``"subject-norm"``,
+          ``"ea"``: :func:`bench.training.methods.list_methods`; default ``"none"``, plain training);
         - ``model_options`` (dict, ``-M``), ``feature_options`` (dict, ``-F``);
         - tracking and execution: ``tracking_uri`` (default ``sqlite:///./mlflow.db``), ``force``
           (start a new parent run), ``log_model``, ``compile``, ``stack`` (int), ``executor``

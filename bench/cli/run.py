@@ -37,6 +37,7 @@ from bench.runs.identity import deviations
 from bench.tracking import ui as mui
 from bench.tracking.store import EXPERIMENTS, client
 from bench.tracking.uris import check_tracking_uri
+from bench.training.methods import NONE, get_method_info
 
 STACK_HELP = (
     "Train up to N units at once as a stacked ensemble in this process (0: one at a time, the default). "
@@ -48,10 +49,26 @@ STACK_HELP = (
 """``bench run --stack``: what it does, where it pays (the docs' Performance page), what it changes."""
 
 
+METHOD_HELP = (
+    "Training method applied to the model: none (default) | dann | subject-norm | ea (bench methods; "
+    "dann, subject-norm and ea see the test subjects' unlabelled inputs: transductive)"
+)
+"""``bench run --method``: the built-in names (a test checks they are the registry's)."""
+
+
 TABLE_METRICS = (("acc", "acc"), ("trial_acc", "trial acc"), ("balanced_acc", "bal acc"), ("auc", "AUC"))
 """(metric, header) per task in ``bench run``'s table: window accuracy, trial vote, balanced accuracy, AUC."""
 TABLE_PRIORITIES = {"time s": 0, "epochs": 1, "AUC": 2, "bal acc": 3}
 """What a narrow terminal leaves out of ``bench run``'s table first (the columns are named below it)."""
+
+
+def model_label(cfg) -> str:
+    """The model as the run's table names it: ``fbccnn``, or with a method ``fbccnn + DANN`` (a dagger
+    where it is transductive)."""
+    if cfg.method == NONE:
+        return cfg.model
+    m = get_method_info(cfg.method)
+    return f"{cfg.model} + {m.label}" + (" \N{DAGGER}" if m.transductive else "")
 
 
 def results_table(res) -> FitTable:
@@ -63,7 +80,7 @@ def results_table(res) -> FitTable:
     variant = variant_name(deviations(cfg), cfg.recipe)
     if cfg.test_dataset is not None:  # the kind says cross-dataset: name the two datasets
         data += f" ({get_dataset(cfg.dataset).title} -> {get_dataset(cfg.test_dataset).title})"
-    title = f"{cfg.model} | {cfg.protocol} | split {res.split} | variant {variant} | {data}"
+    title = f"{model_label(cfg)} | {cfg.protocol} | split {res.split} | variant {variant} | {data}"
     title += " | LEAKY" if res.leaky else ""
     short = {t: get_task(t).short for t in cfg.tasks}
     binary = all(n_classes(t) == 2 for t in cfg.tasks)
@@ -171,6 +188,7 @@ def register(app: typer.Typer) -> None:
         recipe: str | None = typer.Option(
             None, "--recipe", help="harness (default: one recipe for all) | paper (bench models NAME)"
         ),
+        method: str | None = typer.Option(None, "--method", help=METHOD_HELP),
         tracking_uri: str | None = typer.Option(
             None, "--tracking-uri", help="MLflow store (default ./mlflow.db)"
         ),
@@ -205,8 +223,9 @@ def register(app: typer.Typer) -> None:
             config=config, seed=seed, device=device, precision=precision, tasks=tasks, features=features,
             single_task=single_task, no_dropout=no_dropout, no_batch_norm=no_batch_norm,
             no_lr_decay=no_lr_decay, no_balance=no_balance, loss_weights=loss_weights, storage=storage,
-            lr=lr, batch_size=batch_size, audit=audit, recipe=recipe, tracking_uri=tracking_uri,
-            threads=threads, model_options=model_opt or None, feature_options=feature or None,
+            lr=lr, batch_size=batch_size, audit=audit, recipe=recipe, method=method,
+            tracking_uri=tracking_uri, threads=threads, model_options=model_opt or None,
+            feature_options=feature or None,
             force=force, log_model=log_model, compile=compile_, stack=stack, executor=executor,
             workers=workers, scheduler=scheduler, echo=say,
         )  # fmt: skip

@@ -136,6 +136,10 @@ class RunConfig:
     recipe: str = "harness"
     """Training recipe (RECIPES): ``"paper"`` applies the model's paper recipe in bench.runs.plan.prepare,
     and resolves back to ``"harness"`` when that recipe has no overrides (then it is the same run)."""
+    method: str = "none"
+    """A training method applied to the model (``--method``: bench.training.methods; ``none``: plain
+    training). Its name is checked against the method registry in bench.runs.identity.resolve_config (the
+    registry lives above this layer); here only its type."""
     model_options: dict = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
     feature_config: dict = field(default_factory=dict)
@@ -157,12 +161,13 @@ class RunConfig:
         "train.stack": 0,
         "dataset": DEFAULT_DATASET,
         "test_dataset": None,
+        "method": "none",
     }
     """Fields added after runs were tracked: left out of the run key at their default value, so the
     run keys (and resume) of runs tracked before them stay the same."""
 
     def __post_init__(self) -> None:
-        for name in ("model", "protocol"):
+        for name in ("model", "protocol", "method"):
             check_type(name, getattr(self, name), str, "a name")
         check_type("split", self.split, (str, None), "a split name or none")
         check_number("n_folds", self.n_folds, integer=True, low=2)
@@ -231,8 +236,12 @@ class RunConfig:
         object.__setattr__(self, "tasks", chosen)
 
     def to_dict(self) -> dict:
+        """Every field; ``method`` only where one is set (the params of every plain run stay those of the
+        runs tracked before it existed)."""
         d = asdict(self)
         d["train"] = asdict(self.train)
+        if d["method"] == "none":
+            del d["method"]
         return d
 
     def key_dict(self) -> dict:

@@ -17,7 +17,9 @@ from bench.results.table import (
     consistency,
     data_notes,
     groups,
+    method_notes,
     metric_note,
+    model_label,
     model_names,
     pct,
     register_table,
@@ -60,6 +62,8 @@ def leaderboard_tables(store: Store, metric: str = "acc", include_tuned: bool = 
             rows.append(
                 {
                     "model": par["model"],
+                    "method": par["method"],
+                    "label": model_label(par),
                     "variant": par["variant"],
                     "protocol": protocol,
                     "split": split,
@@ -84,6 +88,8 @@ def leaderboard_tables(store: Store, metric: str = "acc", include_tuned: bool = 
                 order.get(r["model"], 99),
                 r["model"],
                 r["variant"],
+                r["method"] != "none",
+                r["method"],
             )
         )
         frame = []
@@ -92,7 +98,7 @@ def leaderboard_tables(store: Store, metric: str = "acc", include_tuned: bool = 
             frame.append(
                 {
                     "rank": str(rank),
-                    "model": r["model"] + (f" {r['_mark']}" if r["_mark"] else ""),
+                    "model": r["label"] + (f" {r['_mark']}" if r["_mark"] else ""),
                     "variant": r["variant"],
                     **{t: short(r["_cells"][t]) for t in store.tasks},
                     "mean": pct(r["mean"]),
@@ -121,6 +127,7 @@ def leaderboard_tables(store: Store, metric: str = "acc", include_tuned: bool = 
                     f"ranked by the mean of {_tasks_words(store.tasks)}; leaky runs are never listed.",
                     *hidden,
                     *flags.notes,
+                    *method_notes(r for _, r in sel.iterrows()),
                     *data_notes(store),
                 ],
                 priorities={"code": 0, "subjects": 1, "folds": 2},

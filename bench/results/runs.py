@@ -61,6 +61,10 @@ def parent_row(run) -> dict:
         "audit": t.get(f"{TAG}audit", "none") or "none",
         "variant": t.get(f"{TAG}variant"),
         "run_variant": t.get(f"{TAG}variant"),
+        # the training method (bench run --method): a cell key; absent on plain runs
+        "method": t.get(f"{TAG}method", "none") or "none",
+        "method_label": t.get(f"{TAG}method_label", ""),
+        "transductive": t.get(f"{TAG}transductive", "false") == "true",
         "source": _source(run),
         "leaky": t.get(f"{TAG}leaky", "false") == "true",
         "fingerprint": t.get(f"{TAG}data_fingerprint", "?"),

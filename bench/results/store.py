@@ -42,7 +42,9 @@ from bench.tracking.store import EXPERIMENTS, TAG, client
 from bench.tracking.uris import check_store_uri, resolve_tracking_uri
 from protocols import get_protocol
 
-CELL_KEY: tuple[str, ...] = ("model", "protocol", "split", "audit", "variant")
+CELL_KEY: tuple[str, ...] = ("model", "protocol", "split", "audit", "variant", "method")
+"""What names a cell; ``method`` (``bench run --method``, ``none`` for plain training) last, so a method
+run never shares a cell with plain training."""
 
 
 @dataclass
@@ -324,9 +326,17 @@ def other_settings(run: Any) -> dict:
 
 
 def find_parent(
-    store: Store, model: str, protocol: str, split: str, *, audit: str = "none", variant: str = "full"
+    store: Store,
+    model: str,
+    protocol: str,
+    split: str,
+    *,
+    audit: str = "none",
+    variant: str = "full",
+    method: str = "none",
 ) -> pd.Series | None:
-    """The run shown in one table cell, or None when it was not run."""
+    """The run shown in one table cell, or None when it was not run. ``method`` defaults to plain
+    training: a table that asks for a model's cell never gets a method run in its place."""
     p = store.parents
     if p.empty:
         return None
@@ -336,5 +346,6 @@ def find_parent(
         & (p["split"] == split)
         & (p["audit"] == audit)
         & (p["variant"] == variant)
+        & (p["method"] == method)
     ]
     return None if hit.empty else hit.iloc[0]

@@ -273,8 +273,30 @@ def reported(model: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------- consistency
+TRANSDUCTIVE_MARK = "\N{DAGGER}"
+TRANSDUCTIVE_NOTE = (
+    f"{TRANSDUCTIVE_MARK} transductive: sees the test subjects' unlabelled inputs (never their labels)."
+)
+
+
+def model_label(parent: pd.Series) -> str:
+    """A run's model as a table names it: the model, or with a training method ``fbccnn + DANN``, with a
+    dagger where the method is transductive (:data:`TRANSDUCTIVE_NOTE`). Plain runs: the model name as
+    before."""
+    method = parent.get("method", "none")
+    if not method or method == "none":
+        return str(parent["model"])
+    label = f"{parent['model']} + {parent.get('method_label') or method}"
+    return label + (f" {TRANSDUCTIVE_MARK}" if parent.get("transductive") else "")
+
+
+def method_notes(parents: Iterable[pd.Series]) -> list[str]:
+    """The transductive footnote where a table shows a transductive method's run, else nothing."""
+    return [TRANSDUCTIVE_NOTE] if any(bool(p.get("transductive")) for p in parents) else []
+
+
 def cell_label(parent: pd.Series) -> str:
-    label = f"{parent['model']} {parent['protocol']}/{parent['split']}"
+    label = f"{model_label(parent)} {parent['protocol']}/{parent['split']}"
     if parent["audit"] != "none":
         label += f" {parent['audit']}"
     return label + ("" if parent["variant"] == "full" else f" [{parent['variant']}]")

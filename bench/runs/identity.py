@@ -29,6 +29,7 @@ import pandas as pd
 from bench.config.ablation import SCALE_KEYS, json_normal, variant_name
 from bench.config.run import RunConfig
 from bench.core import host
+from bench.core.checks import check_option
 from bench.core.errors import ConfigError
 from bench.data.datasets import get_dataset
 from bench.data.features import FeatureConfig
@@ -37,11 +38,13 @@ from bench.data.published import KEY as PUBLISHED
 from bench.data.published import feature_options as published_feature_options
 from bench.data.recordings import check_baseline_seconds
 from bench.models.recipes import apply_recipe, with_model_defaults
-from bench.models.registry import get_model_info
+from bench.models.registry import ModelInfo, get_model_info
+from bench.training.methods import NONE, get_method_info, method_names
 from protocols import get_protocol
 
-CELL_KEYS: tuple[str, ...] = ("model", "protocol", "split", "audit")
-"""Settings that name a table cell themselves (with the variant)."""
+CELL_KEYS: tuple[str, ...] = ("model", "protocol", "split", "audit", "method")
+"""Settings that name a table cell themselves (with the variant). The method (``--method``) is one: a DANN
+run never shares a cell with plain training, and is no variant of it."""
 
 
 def resolve_config(cfg: RunConfig) -> RunConfig:
@@ -56,6 +59,7 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
     info = get_model_info(cfg.model)
     proto = get_protocol(cfg.protocol)
     split = proto.resolve_split(cfg.split)
+    check_method(cfg, info, proto)
     features = cfg.features
     if features is not None:
         features = tuple(f for f in FEATURE_KINDS if f in features) + tuple(
@@ -68,6 +72,48 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
     train = with_model_defaults(cfg.train, info)
     train = replace(train, precision=resolve_precision(train.precision, info, cfg.device))
     return replace(cfg, split=split, features=features, train=train, **proto.resolve_data(cfg))
+
+
+def check_method(cfg: RunConfig, info: ModelInfo, proto) -> None:
+    """Refuse a method that cannot apply, as one line before any run is created: an unknown name; a
+    training method on a model without a feature trunk (``embed``: MC-CNN's columns, the trivial
+    baselines), on a protocol that fine-tunes per subject, or with ``train.stack`` (the stacked trainer
+    has no auxiliary losses of a wrapper); a method on an input layout it does not apply to (``ea``: the
+    signal only)."""
+    check_option("method", cfg.method, method_names())
+    if cfg.method == NONE:
+        return
+    method = get_method_info(cfg.method)
+    layout = info.input_spec.layout
+    if layout not in method.layouts:
+        raise ConfigError(
+            f"method={cfg.method!r} applies to {' or '.join(method.layouts)} inputs; model {cfg.model!r} "
+            f"reads {layout} inputs"
+        )
+    if method.kind != "training":
+        return
+    if method.needs_trunk and not (info.trainable and hasattr(info.factory, "embed")):
+        raise ConfigError(
+            f"method={cfg.method!r} needs a model with one feature trunk (embed); {cfg.model!r} has none"
+        )
+    if proto.finetune:
+        raise ConfigError(f"method={cfg.method!r} does not apply to protocol {cfg.protocol!r} (fine-tuning)")
+    if cfg.train.stack:
+        raise ConfigError(f"method={cfg.method!r} cannot train stacked; drop train.stack")
+
+
+def method_tags(cfg: RunConfig, prefix: str = "bench.") -> dict[str, str]:
+    """The method's tags (none for plain training, so the tags of every plain run stay as they were):
+    ``method``, its table ``method_label`` and ``transductive`` ("true": it sees the test subjects'
+    unlabelled inputs)."""
+    if cfg.method == NONE:
+        return {}
+    m = get_method_info(cfg.method)
+    return {
+        f"{prefix}method": m.name,
+        f"{prefix}method_label": m.label,
+        f"{prefix}transductive": "true" if m.transductive else "false",
+    }
 
 
 def feature_options(cfg: RunConfig) -> dict:
@@ -201,4 +247,5 @@ def identity_tags(cfg: RunConfig, folds_fp: str, prefix: str = "bench.") -> dict
             separators=(",", ":"),
         ),
         f"{prefix}folds_fingerprint": folds_fp,
+        **method_tags(cfg, prefix),
     }

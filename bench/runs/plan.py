@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from bench.config.run import RunConfig
 from bench.core.errors import ConfigError
@@ -66,6 +68,9 @@ class Prepared:
     folds_fingerprint: str
     """Hash of the test folds (:func:`bench.runs.identity.folds_fingerprint`): paired tests need equal
     ones."""
+    method_x: np.ndarray | None = field(default=None, repr=False)
+    """The inputs as the run's input method transformed them (``--method subject-norm``, ``ea``),
+    computed once on first use by :func:`bench.runs.unit.unit_input` (the transform depends on no fold)."""
 
     @property
     def config(self) -> RunConfig:

@@ -12,6 +12,7 @@ validation part.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass, field, replace
 
@@ -24,6 +25,8 @@ from bench.data.inputs import ModelInputs
 from bench.models.registry import create_model
 from bench.runs.plan import Prepared, Unit
 from bench.runs.progress import Reporter
+from bench.training.methods import NONE, MethodInfo, get_method_info
+from bench.training.methods.inputs import subject_groups
 from bench.training.policy import FitResult
 from bench.training.stacked import fit_stacked
 from bench.training.trainer import Rows, Standardiser, fit, predict_proba, trains_channels_last
@@ -52,6 +55,29 @@ def labels_tensor(inputs: ModelInputs, tasks: tuple[str, ...]) -> torch.Tensor:
     cols = inputs.label_columns(tasks)
     y = inputs.labels if cols == list(range(inputs.labels.shape[1])) else inputs.labels[:, cols]
     return torch.from_numpy(np.ascontiguousarray(y))
+
+
+def run_method(p: Prepared) -> MethodInfo | None:
+    """The run's method (``--method``), or None for plain training."""
+    return None if p.config.method == NONE else get_method_info(p.config.method)
+
+
+def unit_input(p: Prepared) -> torch.Tensor:
+    """The input every unit of the run reads: ``p.inputs.x``, or with an input method (``subject-norm``,
+    ``ea``) its per-subject transform, computed once per prepared run and kept on it (it depends on no
+    fold: every subject is transformed by statistics of its own rows)."""
+    method = run_method(p)
+    if method is None or method.kind != "input":
+        return torch.from_numpy(np.ascontiguousarray(p.inputs.x))
+    if p.method_x is None:
+        p.method_x = method.apply(p.inputs)
+    return torch.from_numpy(p.method_x)
+
+
+def planned_steps(p: Prepared, n_train: int) -> int:
+    """The training steps a unit plans (epochs x batches): the horizon of a method's schedule (DANN's
+    lambda); early stopping may end the fit before it."""
+    return int(p.max_epochs) * max(math.ceil(n_train / int(p.config.train.batch_size)), 1)
 
 
 def train_standardiser(p: Prepared, x: torch.Tensor, train: np.ndarray) -> Standardiser | None:
@@ -110,14 +136,22 @@ def fit_predict(
     """Fit (or fine-tune ``model``) on train/val, then predict the test indices once.
 
     ``standardiser`` is :func:`train_standardiser` of ``train`` (the caller keeps it: a logged model and
-    the tuner's validation scoring need the same one).
+    the tuner's validation scoring need the same one). A training method (``--method dann``) wraps the
+    fresh model (:mod:`bench.training.methods`) with the test part's *inputs* as its target (``y`` of the
+    test rows is never read); the trainer fits the wrapper, and the model returned is the one that
+    predicts (``predictor``: the inner model for DANN).
     """
     cfg, info = p.config, p.run.info
     torch.manual_seed(seed)  # also for a given model: an untrained baseline may draw at prediction
+    xt, yt, xv, yv, xs = unit_parts(x, y, train, val, test, standardiser, p.inputs.spec.layout == "signal")
+    method = run_method(p)
     if model is None:
         model = build_model(p, unit, seed)
+        if method is not None and method.kind == "training":
+            groups = subject_groups(p.inputs.subject, p.inputs.domain)[train]
+            model = method.apply(model, target=xs, train_groups=groups, steps=planned_steps(p, len(train)),
+                                 seed=seed)  # fmt: skip
     history: list[dict] = []
-    xt, yt, xv, yv, xs = unit_parts(x, y, train, val, test, standardiser, p.inputs.spec.layout == "signal")
     nhwc = trains_channels_last(cfg.train.precision, device.type)
     if info.trainable:
         tcfg = cfg.train if lr is None else replace(cfg.train, lr=lr)
@@ -135,7 +169,7 @@ def fit_predict(
         model, xs, batch_size=cfg.train.batch_size, device=device, precision=cfg.train.precision,
         channels_last=nhwc,
     )  # fmt: skip
-    return model, probs, history
+    return getattr(model, "predictor", model), probs, history
 
 
 def fit_history(res: FitResult) -> list[dict]:
@@ -161,7 +195,7 @@ def run_unit(
     if stacks(p):
         return run_units(p, [(unit, fold)], device, reporter)[0]
     cfg = p.config
-    x = torch.from_numpy(np.ascontiguousarray(p.inputs.x))
+    x = unit_input(p)
     y = labels_tensor(p.inputs, unit.tasks)
     seed = unit.seed(cfg.seed)
     t0 = time.perf_counter()
@@ -210,7 +244,7 @@ def run_units(
         return [run_unit(p, unit, fold, device, reporter) for unit, fold in pairs]
 
     cfg = p.config
-    x = torch.from_numpy(np.ascontiguousarray(p.inputs.x))
+    x = unit_input(p)
     out: dict[str, UnitResult] = {}
     for tasks in dict.fromkeys(u.tasks for u, _ in pairs):
         group = [(u, f) for u, f in pairs if u.tasks == tasks]

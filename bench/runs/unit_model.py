@@ -43,6 +43,9 @@ def log_unit_model(cl, run_id: str, p: Prepared, unit: Unit, res: UnitResult) ->
             "input_dtype": str(p.inputs.x.dtype),
             "n_parameters": int(sum(t.numel() for t in model.parameters())),
             "standardise": cfg.train.standardise,
+            # the method it was trained with (bench run --method): DANN saves its inner model, which
+            # predicts alone; an input method's model expects inputs transformed by it
+            **({"method": cfg.method} if cfg.method != "none" else {}),
             "unit": unit.key,
             "run_key": p.run_key,
             "data_fingerprint": p.features.fingerprint,
