@@ -44,7 +44,7 @@ def test_unknown_method_is_one_line():
 def test_trunk_models_are_the_single_trunk_ones():
     trunk = [m.name for m in list_models() if hasattr(m.factory, "embed")]
     assert trunk == ["mtcnn", "4dcrnn", "fbccnn", "saelstm", "eegnet", "shallowconvnet", "deepconvnet",
-                     "tsception"]  # fmt: skip
+                     "tsception", "dgcnn", "rgnn"]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["fbccnn", "mtcnn"])
