@@ -229,6 +229,7 @@ class RGNN(nn.Module):
             raise ValueError(f"emotion_dl={emotion_dl!r} must be in [0, 1) (the true class keeps the most)")
         self._sample_shape = self.input_spec.sample_shape()
         self.hops, self.l1 = int(hops), float(l1)
+        self._l1_penalty: torch.Tensor | None = None
         self.channels = channel_names(self.input_spec, "rgnn")
         self.graph = SymmetricAdjacency(initial_adjacency(self.channels), learn=learn_adjacency)
         self.sgc = nn.Linear(n_feat, hidden)
@@ -243,8 +244,14 @@ class RGNN(nn.Module):
         return self.graph.dense()
 
     def node_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The graph-convolved node features (N, C, hidden), after the ReLU (NodeDAT's input)."""
+        """The graph-convolved node features (N, C, hidden), after the ReLU (NodeDAT's input).
+
+        Also computes the adjacency's L1 penalty for :meth:`auxiliary_loss` from the weights this pass
+        uses: under ``torch.func.functional_call`` (the stacked trainer) those are the stacked model's,
+        not the module's own, so reading ``self.graph`` later would regularise (and differentiate) the
+        wrong weights."""
         h = node_input(x, self._sample_shape, "rgnn")
+        self._l1_penalty = self.l1 * self.graph.edge_weight.abs().sum()
         a_hat = self.graph().to(h.dtype)
         for _ in range(self.hops):
             h = a_hat @ h
@@ -260,5 +267,8 @@ class RGNN(nn.Module):
 
     def auxiliary_loss(self) -> torch.Tensor:
         """``l1`` x the L1 norm of the learned adjacency entries (the paper's sparsity regulariser); the
-        trainer adds it to the classification loss after each forward pass."""
-        return self.l1 * self.graph.edge_weight.abs().sum()
+        trainer adds it to the classification loss after each forward pass (computed in that pass:
+        :meth:`node_features`)."""
+        if self._l1_penalty is None:  # no forward pass yet
+            return self.l1 * self.graph.edge_weight.abs().sum()
+        return self._l1_penalty

@@ -62,6 +62,7 @@ from bench.training.step import (
     autocast,
     batch_hits,
     forward_loss,
+    label_distributions,
     multitask_loss,
     stacked_update,
     task_class_weights,
@@ -133,6 +134,12 @@ def _groups(sizes: Sequence[int], active: Sequence[bool]) -> dict[int, list[int]
     return out
 
 
+def _dims(weights: dict) -> dict:
+    """``vmap``'s in_dims of the class weights: each task's stacked (K, k) weights along dim 0, or None
+    where the run trains without class weights (``train.balance`` false: no tensor to map over)."""
+    return {t: None if w is None else 0 for t, w in weights.items()}
+
+
 def fit_stacked(
     models: Sequence[nn.Module],
     datasets: Sequence[Dataset],
@@ -164,6 +171,7 @@ def fit_stacked(
         m.to(device)
     base = _stackable(models[0])
     aux = getattr(base, "auxiliary_loss", None)
+    dists = label_distributions(base)  # RGNN's EmotionDL targets: the same for every stacked model
     params, buffers = stack_module_state(list(models))
     params = {k: v.detach().to(device).requires_grad_(v.requires_grad) for k, v in params.items()}
     buffers = {k: v.to(device) for k, v in buffers.items()}
@@ -193,7 +201,7 @@ def fit_stacked(
         """One model's loss and hits on one batch (runs under vmap)."""
         loss, out = forward_loss(
             lambda x: functional_call(base, (p, b), (x,)), xb, yb, tasks=tasks, weights=weights, cw=w,
-            device=device, precision=config.precision, aux=aux,
+            device=device, precision=config.precision, aux=aux, dists=dists,
         )  # fmt: skip
         return loss, batch_hits(out, yb, tasks)
 
@@ -203,7 +211,7 @@ def fit_stacked(
         return tuple(out[t].float() for t in tasks)  # one (n, k_t) per task: tasks may differ in width
 
     def loss_one(out, yb, w):
-        loss, _ = multitask_loss(dict(zip(tasks, out, strict=True)), yb, tasks, weights, w)
+        loss, _ = multitask_loss(dict(zip(tasks, out, strict=True)), yb, tasks, weights, w, dists)
         hits = torch.stack([(predicted_class(class_scores(out[i])) == yb[:, i]).float().mean()
                             for i in range(len(tasks))])  # fmt: skip
         return loss, hits
@@ -237,7 +245,10 @@ def fit_stacked(
                 xb, yb = X[rows[:, None], bi], Y[rows[:, None], bi]
                 p_sel = pick(params, sel)
                 b_sel = pick(buffers, sel)  # a copy for a subset: written back after the step
-                loss, hits = vmap(train_one, randomness=randomness)(p_sel, b_sel, xb, yb, pick(cw, sel))
+                w = pick(cw, sel)
+                loss, hits = vmap(train_one, in_dims=(0, 0, 0, 0, _dims(w)), randomness=randomness)(
+                    p_sel, b_sel, xb, yb, w
+                )
                 mask = torch.zeros(K, dtype=torch.bool, device=device)
                 mask[rows] = True
                 stacked_update(loss, params, trained, adam, steps, lr, mask, eps=eps)
@@ -263,7 +274,8 @@ def fit_stacked(
                                                                 XV[rows, s : min(s + chunk, nv)])
                         for s in range(0, nv, chunk)]  # fmt: skip
                 out = tuple(torch.cat([o[i] for o in outs], dim=1) for i in range(len(tasks)))
-                losses, accs = vmap(loss_one)(out, YV[rows, :nv], pick(cw, sel))
+                w = pick(cw, sel)
+                losses, accs = vmap(loss_one, in_dims=(0, 0, _dims(w)))(out, YV[rows, :nv], w)
                 for j, k in enumerate(idx):
                     val_loss[k] = float(losses[j])
                     val_acc[k] = [float(a) for a in accs[j]]
@@ -287,8 +299,10 @@ def fit_stacked(
     final = {**params, **buffers}
     for k, m in enumerate(models):
         src = best.source(k, final)
+        kept = m.state_dict().keys()  # non-persistent buffers (RGNN's index of its adjacency) are no state
         with torch.no_grad():
-            m.load_state_dict({name: src[name][k].detach().clone() for name in final}, strict=True)
+            m.load_state_dict({name: src[name][k].detach().clone() for name in final if name in kept},
+                              strict=True)  # fmt: skip
     seconds = (time.perf_counter() - t0) / K
     for r in results:
         r.fit_seconds = seconds

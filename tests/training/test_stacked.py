@@ -269,3 +269,49 @@ def test_stacked_run_equals_one_at_a_time_run(features, tmp_path):
     # resume: the same command reuses every unit
     again = _subject_run(features, uri, 3)
     assert again.parent_run_id == stacked.parent_run_id and all(u.reused for u in again.units)
+
+
+@pytest.mark.parametrize("balance", [True, False])
+def test_fit_stacked_trains_on_label_distributions_as_fit_does(balance):
+    """RGNN with EmotionDL (``emotion_dl``: soft targets from ``label_distributions``) stacked equals RGNN
+    trained alone, and differs from hard labels: the stacked trainer reads the same hook as the single one.
+    Also covers an auxiliary loss computed from the weights (RGNN's L1 on its adjacency: it must come from
+    the stacked weights, not the module's own) and a run without class weights (``balance`` false: no
+    weights to map over). Tolerances as in :func:`test_fit_stacked_equals_fit_one_at_a_time` (Adam eps
+    1e-2, <= 4 x 3 steps)."""
+    from bench.data.categorical.seed_common import CHANNELS as SEED_CHANNELS
+
+    cfg = TrainConfig(batch_size=16, early_stopping=0, lr=1e-3, adam_eps=LINEAR_ADAM_EPS)
+
+    def problem(emotion_dl: float):
+        models, data, seeds = [], [], []
+        for k, (n, nv) in enumerate([(40, 12), (33, 12)]):
+            x = torch.randn(n + nv, 1, len(SEED_CHANNELS), 5, generator=torch.Generator().manual_seed(k))
+            y = torch.randint(0, 3, (n + nv, 1), generator=torch.Generator().manual_seed(10 + k))
+            data.append((x[:n], y[:n], x[n:], y[n:]))
+            seeds.append(100 + k)
+            torch.manual_seed(seeds[-1])
+            models.append(create_model("rgnn", tasks=("valence3",), channels=SEED_CHANNELS, n_bands=5,
+                                       dropout=0.0, emotion_dl=emotion_dl))  # fmt: skip
+        return models, data, seeds
+
+    models, data, seeds = problem(0.3)
+    alone = [copy.deepcopy(m) for m in models]
+    res = fit_stacked(models, data, tasks=("valence3",), config=cfg, max_epochs=4, seeds=seeds, device=CPU)
+    ref = [
+        fit(m, *d, tasks=("valence3",), config=cfg, max_epochs=4, seed=s, device=CPU)
+        for m, d, s in zip(alone, data, seeds, strict=True)
+    ]
+    hard_models, hard_data, _ = problem(0.0)
+    hard = fit_stacked(hard_models, hard_data, tasks=("valence3",), config=cfg, max_epochs=4, seeds=seeds,
+                       device=CPU)  # fmt: skip
+    for a, b, h in zip(res, ref, hard, strict=True):
+        losses = [r["train_loss"] for r in a.history]
+        np.testing.assert_allclose(losses, [r["train_loss"] for r in b.history], atol=1e-5, rtol=0)
+        # soft targets carry entropy the hard ones lack: the loss differs by far more than rounding
+        hard_losses = [r["train_loss"] for r in h.history]
+        assert min(abs(x - y) for x, y in zip(losses, hard_losses, strict=True)) > 1e-3
+    for m1, m2 in zip(models, alone, strict=True):
+        s1, s2 = m1.state_dict(), m2.state_dict()
+        for key in s2:
+            torch.testing.assert_close(s1[key], s2[key], atol=1e-4, rtol=1e-5)
