@@ -8,7 +8,7 @@ import click
 import typer
 
 from bench import __version__
-from bench.cli import data, models, perf, report, reproduce, run, tables, tune
+from bench.cli import data, methods, models, perf, report, reproduce, run, tables, tune
 from bench.cli.common import err_console
 from bench.core.errors import BenchError
 from bench.core.faults import fault_line
@@ -28,6 +28,7 @@ def build_app() -> typer.Typer:
     root.callback()(_root)
     root.add_typer(data.app, name="data")
     models.register(root)
+    methods.register(root)
     run.register(root)
     tune.register(root)
     tables.register(root)

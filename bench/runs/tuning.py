@@ -76,6 +76,8 @@ def check_tunable(cfg: RunConfig) -> None:
         )
     if "select-on-test" in cfg.audit:
         raise ConfigError("tuning refuses --audit select-on-test: its validation part is the test fold")
+    if cfg.method != "none":  # its folds train the bare model: a method would be silently dropped
+        raise ConfigError(f"tuning does not apply training methods yet; drop method={cfg.method!r}")
 
 
 def _validate(n_trials: int, space: str, objective: str, tune_folds: int, n_jobs: int, timeout) -> None:

@@ -255,3 +255,13 @@ def test_run_tuned_weights_errors(tmp_path, capsys):
     assert not Path(tmp_path / "none.db").exists()
     assert main(["run", "--loss-weights", "1,1", "--storage", missing]) == 2
     assert "--storage only applies" in capsys.readouterr().err
+
+
+def test_tuning_refuses_a_training_method(tmp_path, capsys):
+    """Tuning's folds train the bare model: a method given in a config file is refused, not dropped."""
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('method = "dann"\n')
+    assert main(["tune", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "tuning does not apply training methods yet; drop method='dann'" in err, err
+    assert len(err.splitlines()) == 1
