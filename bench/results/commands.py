@@ -3,8 +3,8 @@ cell, on that data set, in that MLflow store, and passes the table's ``where`` c
 
 What the command carries:
 
-* the cell: model, protocol, split, audit and the variant's own settings (``--no-dropout``,
-  ``--features de``, ``--recipe paper``);
+* the cell: model, protocol, split, audit, training method (``--method``) and the variant's own settings
+  (``--no-dropout``, ``--features de``, ``--recipe paper``);
 * the scale of a shown run (folds, seed, subjects, epoch cap), and the feature settings of its data set
   (``-F``: they make a data set of their own);
 * every setting the ``where`` conditions fix (all of a variant's for ``variant=NAME``): with a flag where
@@ -154,14 +154,18 @@ def run_command(
     audit: str = "none",
     ref: pd.Series | None = None,
     data: list[str] | None = None,
+    method: str = "none",
 ) -> str:
     """The ``bench run`` command that fills a missing cell, at the scale of ``ref`` (a shown run; default:
     the store's first), with the store's ``where`` settings, data (``data``: other data options than
-    ``ref``'s) and tracking URI."""
+    ``ref``'s) and tracking URI; ``method`` (a training method's cell, ``--method NAME``; ``none``: plain
+    training, no flag, so every plain cell's command reads as before)."""
     parts = ["bench run", f"--model {model}", f"--protocol {protocol}", f"--split {split}"]
     parts += setting_flags(variant_settings(variant))
     if audit != "none":
         parts.append(f"--audit {audit}")
+    if method != "none":
+        parts.append(f"--method {shlex.quote(method)}")
     if ref is None and not store.parents.empty:
         ref = store.parents.iloc[0]
     settings: dict[str, Any] = {}

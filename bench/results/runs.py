@@ -130,14 +130,28 @@ def unit_rows(run) -> list[dict]:
                 sub["n_test"], sub["n_test_trials"] = m.get(f"n_test_{tag}"), m.get(f"n_test_trials_{tag}")
                 sub.update(n_test_subjects=1.0, n_train=float(m.get("n_train", math.nan)))
                 sub.update(fit_seconds=float(m.get("fit_seconds", math.nan)), wall_seconds=wall)
+                sub["subject_acc"] = {}
                 rows.append(sub)
             continue
         row.update({k: float(m.get(f"test_{k}_{task}", math.nan)) for k in TEST_METRICS})
         for k in ("n_train", "n_test", "n_test_trials", "n_test_subjects", "fit_seconds"):
             row[k] = float(m.get(k, math.nan))
         row["wall_seconds"] = wall
+        row["subject_acc"] = subject_accuracies(m, task)
         rows.append(row)
     return rows
+
+
+def subject_accuracies(metrics: dict, task: str) -> dict[int, float]:
+    """A pooled unit's accuracy per test subject (``test_acc_<task>_sNN``, which the runner logs for
+    pooled protocols so that a split by subject can be summarised over subjects), ``{subject: acc}``;
+    empty where the unit logged none (a per-subject unit; a run older than those metrics)."""
+    prefix = f"test_acc_{task}_s"
+    return {
+        int(k.removeprefix(prefix)): float(v)
+        for k, v in metrics.items()
+        if k.startswith(prefix) and k.removeprefix(prefix).isdigit()
+    }
 
 
 FINISHED_PARENTS = f"tags.`{TAG}role` = 'parent' and attributes.status = 'FINISHED'"
@@ -174,4 +188,6 @@ UNIT_COLS = [
     "n_test_subjects",
     "fit_seconds",
     "wall_seconds",
+    "subject_acc",
 ]
+"""The unit frame's columns; ``subject_acc`` (last) is a pooled unit's ``{test subject: accuracy}``."""
