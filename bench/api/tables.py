@@ -24,9 +24,10 @@ from bench.results.store import Store, describe_scale, list_datasets, other_sett
 from bench.results.table import TRIVIAL, Table, TableSpec
 from bench.tracking.uris import check_tracking_uri
 
-P_COLUMNS: tuple[str, ...] = ("p_vs_mtcnn_holm", "p_vs_full_holm", "p_vs_reference")
+P_COLUMNS: tuple[str, ...] = ("p_vs_mtcnn_holm", "p_vs_full_holm", "p_vs_reference", "p_vs_plain_holm")
 """The p value a table prints beside a cell (Holm-corrected where the table corrects), by table: the
-comparison's (vs MT-CNN), the ablation's (vs the full model), the cross-dataset one's (vs its reference);
+comparison's (vs MT-CNN), the ablation's (vs the full model), the cross-dataset one's (vs its reference),
+the methods table's (a method vs the same model's plain run);
 :func:`table` copies the first one present into its ``p`` column."""
 
 

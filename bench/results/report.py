@@ -137,9 +137,10 @@ class _Section:
 
 # --------------------------------------------------------------------------------------- content
 def _build_sections(store: Store, metric: str, scratch: Path) -> list[_Section]:
-    """Every registered table, in registry order, with a PNG of those that have a plot."""
+    """Every registered table that applies to the store (:func:`list_tables`: the methods table only where
+    it holds a training method's runs), in registry order, with a PNG of those that have a plot."""
     sections = []
-    for spec in list_tables():
+    for spec in list_tables(store=store):
         try:
             tables = build(spec.name, store, metric=metric)
         except ConfigError as exc:  # a table that cannot be built from these runs says why, in place
@@ -374,8 +375,14 @@ def _html(store: Store, metric: str, sections: list[_Section], prov: list[Table]
 # ---------------------------------------------------------------------------------------- writing
 def grid_cells(grid: Any) -> list[tuple[str, ...]]:
     """The cells a grid (:class:`bench.runs.grid.Grid`) asks for: ``(model, protocol, split, audit, variant)``
-    of each of its runs."""
-    return [(e.model, e.protocol, e.split, e.audit, e.variant) for e in grid.entries]
+    of each of its runs, with the training method last where it has one (the methods table's cells: a
+    plain cell is never asked for by a method run)."""
+    cells: list[tuple[str, ...]] = []
+    for e in grid.entries:
+        cell = (e.model, e.protocol, e.split, e.audit, e.variant)
+        method = getattr(e, "method", "none")
+        cells.append(cell if method == "none" else (*cell, method))
+    return cells
 
 
 def build_report(

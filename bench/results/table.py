@@ -83,6 +83,9 @@ class TableSpec:
     across_pairs: bool = False
     """Reads every cross-dataset data set of a kind, not the one data set a store holds
     (``bench table cross-dataset``): not a section of one data set's report."""
+    in_report: Callable[[Store], bool] | None = None
+    """Where a report has a section for it: the stores this holds for (the methods table: a store with
+    runs of a training method); None: every store."""
 
 
 BUILTIN_TABLES: tuple[str, ...] = (
@@ -91,6 +94,7 @@ BUILTIN_TABLES: tuple[str, ...] = (
     "leakage",
     "ablation",
     "leaderboard",
+    "methods",
     "crossdataset",
 )
 """Modules of :mod:`bench.results` whose import registers the built-in tables (in this order)."""
@@ -106,13 +110,16 @@ def register_table(
     options: Iterable[TableOption] = (),
     plot: bool = False,
     across_pairs: bool = False,
+    in_report: Callable[[Store], bool] | None = None,
 ) -> Callable[[Callable[..., list[Table]]], Callable[..., list[Table]]]:
-    """Register ``build(store, metric, **options) -> list[Table]`` as table ``name``."""
+    """Register ``build(store, metric, **options) -> list[Table]`` as table ``name`` (``in_report``: the
+    stores a report shows it for, :attr:`TableSpec.in_report`)."""
 
     def decorator(build: Callable[..., list[Table]]) -> Callable[..., list[Table]]:
         if name in TABLES:
             raise ValueError(f"table {name!r} is already registered")
-        TABLES.register(name, TableSpec(name, build, help, tuple(options), plot, across_pairs))
+        spec = TableSpec(name, build, help, tuple(options), plot, across_pairs, in_report)
+        TABLES.register(name, spec)
         return build
 
     return decorator
@@ -123,10 +130,16 @@ def unregister_table(name: str) -> None:
     TABLES.unregister(name)
 
 
-def list_tables(*, across_pairs: bool = False) -> list[TableSpec]:
+def list_tables(*, across_pairs: bool = False, store: Store | None = None) -> list[TableSpec]:
     """The tables of one data set (a report's sections); with ``across_pairs`` also those that read
-    every cross-dataset pair (every ``bench table`` command)."""
-    return [t for t in TABLES.values() if across_pairs or not t.across_pairs]
+    every cross-dataset pair (every ``bench table`` command); with ``store`` only those a report of it
+    shows (:attr:`TableSpec.in_report`: the methods table where it holds a method's runs)."""
+    return [
+        t
+        for t in TABLES.values()
+        if (across_pairs or not t.across_pairs)
+        and (store is None or t.in_report is None or t.in_report(store))
+    ]
 
 
 def get_table(name: str) -> TableSpec:

@@ -14,7 +14,7 @@ from bench.cli import main
 from bench.core.errors import ConfigError
 from bench.data.datasets import dataset_names
 from bench.models.registry import list_models as registered_models
-from bench.results import list_tables
+from bench.results import list_tables, load_store
 
 QUIET = {"echo": lambda m: None, "warn": lambda m: None}
 
@@ -151,10 +151,15 @@ def test_comparison_frame_matches_the_text(store, monkeypatch):
 
 
 def test_every_table_has_a_frame(store):
-    for spec in list_tables():
+    shown = list_tables(store=load_store(store))
+    assert "methods" in [s.name for s in list_tables()] and "methods" not in [s.name for s in shown]
+    for spec in shown:
         df = bench.table(spec.name, tracking_uri=store)
         assert isinstance(df, pd.DataFrame) and not df.empty, spec.name
         assert {"table", "p", "missing"} <= set(df.columns)
+    # a store without a training method's runs has no methods table (and no report section for one)
+    with pytest.raises(ConfigError, match="no runs of a training method"):
+        bench.table("methods", tracking_uri=store)
 
 
 def test_bad_table_values(store):
