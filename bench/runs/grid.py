@@ -25,6 +25,8 @@ The format (every key optional except ``[[runs]]``; nothing else is allowed)::
     variants = ["full"]         # named variants (bench.config.ablation.NAMED_VARIANTS) or "all" (the paper's
                                 # ablation grid, bench.config.ablation.VARIANTS); default ["full"]
     audits = ["none"]           # "none" | "select-on-test"; default ["none"]
+    methods = ["none"]          # training methods (bench run --method; `bench methods` lists them), "none":
+                                # plain training; default ["none"]
 
 A single name may be given as a string instead of a one-item list. ``load_grid(scale=...)`` (the CLI's
 ``--scale``) replaces the file's scale, ``dataset=`` and ``deap=`` (a folder of the dataset) its ``[data]``.
@@ -39,6 +41,8 @@ What the expansion decides, so that a grid never trains the same thing twice or 
   :func:`bench.runs.resolved.resolve_run` refuses (no dropout to switch off, single-task already), the feature
   ablations of a model whose input is not DE+PSD (they would swap its input, not remove a part of it),
   and every variant but ``full`` of a trivial baseline (it looks at the training labels only).
+* **methods a model cannot take** are skipped likewise, with :func:`~bench.runs.resolved.resolve_run`'s
+  reason (``ea`` aligns the EEG signal: a brain-map model has none; ``dann`` needs one feature trunk).
 * **cross-subject folds** (:func:`subject_folds`): where the number of subjects is known without reading
   data (the scale's subjects, or the embedded synthetic default's 4), the folds of a protocol split by
   subject are at most one per subject, and leave-one-subject-out when fewer folds would leave a training
@@ -66,6 +70,7 @@ from bench.data.synthetic import SyntheticConfig
 from bench.models.registry import get_model_info, list_models
 from bench.runs.presets import BUILT_IN_GRIDS
 from bench.runs.resolved import ResolvedRun, resolve_run
+from bench.training.methods import NONE, method_names
 from protocols import get_protocol, list_protocols
 
 GRID_SCALES: tuple[str, ...] = ("smoke", "small", "full")
@@ -79,7 +84,7 @@ takes both."""
 TOP_KEYS = ("name", "scale", "data", "runs")
 SCALE_TABLE_KEYS = ("subjects", "n_folds", "max_epochs", "seeds")
 DATA_KEYS = ("dataset", "dir", "deap")
-RUN_KEYS = ("models", "protocols", "splits", "variants", "audits")
+RUN_KEYS = ("models", "protocols", "splits", "variants", "audits", "methods")
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,8 @@ class GridEntry:
     seed: int
     run: ResolvedRun
     label: str
+    method: str = NONE
+    """The training method (``RunConfig.method``; ``none``: plain training)."""
 
     @property
     def config(self) -> RunConfig:
@@ -167,11 +174,15 @@ def preset_text(name: str) -> str:
     return PRESETS[check_option("preset", name, tuple(PRESETS))]
 
 
-def entry_label(model: str, protocol: str, split: str, variant: str, audit: str, seed: int) -> str:
-    """``mtcnn|whole-set|trial|full``, with ``|select-on-test`` when audited and ``|seedN`` when N != 0."""
+def entry_label(model: str, protocol: str, split: str, variant: str, audit: str, seed: int,
+                method: str = NONE) -> str:  # fmt: skip
+    """``mtcnn|whole-set|trial|full``, with ``|select-on-test`` when audited, ``|dann`` with a training
+    method and ``|seedN`` when N != 0."""
     label = f"{model}|{protocol}|{split}|{variant}"
     if audit != "none":
         label += f"|{audit}"
+    if method != NONE:
+        label += f"|{method}"
     if seed != 0:
         label += f"|seed{seed}"
     return label
@@ -276,6 +287,7 @@ def _run_blocks(runs: Any) -> list[dict[str, tuple[str, ...]]]:
                 f"{at}.variants", block.get("variants", "full"), NAMED_VARIANTS, all_ok=VARIANTS
             ),
             "audits": _names(f"{at}.audits", block.get("audits", "none"), GRID_AUDITS),
+            "methods": _names(f"{at}.methods", block.get("methods", NONE), method_names()),
             "splits": None,
         }
         if "splits" in block:
@@ -370,33 +382,41 @@ def expand(
                     if split == "subject" and n_subjects is not None:
                         n_folds = subject_folds(n_folds, n_subjects)
                     for audit in b["audits"]:
-                        for seed in sc.seeds:
-                            base = RunConfig(
-                                model=model, protocol=protocol, split=split, n_folds=n_folds, seed=seed,
-                                subjects=sc.subjects, train=TrainConfig(max_epochs=sc.max_epochs),
-                                audit=() if audit == "none" else (audit,), dataset=dataset,
-                            )  # fmt: skip
-                            for variant, cfg in ablation_configs(base, b["variants"]):
-                                label = entry_label(model, protocol, split, variant, audit, seed)
-                                reason = _skip_reason(model, variant)
-                                if reason is None:
-                                    try:
-                                        run = resolve_run(cfg)
-                                    except ConfigError as exc:
-                                        reason = str(exc)
-                                if reason is None:
-                                    fp = run.config.fingerprint()
-                                    if fp not in entries:
-                                        entries[fp] = GridEntry(
-                                            model, protocol, split, variant, audit, seed, run, label
-                                        )
-                                        continue
-                                    if entries[fp].label == label:
-                                        continue
-                                    reason = f"same run as {entries[fp].label}"
-                                if (label, reason) not in skipped:
-                                    skipped.append((label, reason))
+                        for method in b["methods"]:
+                            for seed in sc.seeds:
+                                base = RunConfig(
+                                    model=model, protocol=protocol, split=split, n_folds=n_folds, seed=seed,
+                                    subjects=sc.subjects, train=TrainConfig(max_epochs=sc.max_epochs),
+                                    audit=() if audit == "none" else (audit,), dataset=dataset, method=method,
+                                )  # fmt: skip
+                                for variant, cfg in ablation_configs(base, b["variants"]):
+                                    label = entry_label(model, protocol, split, variant, audit, seed, method)
+                                    entry = _entry(cfg, label, (model, protocol, split, variant, audit, seed),
+                                                   method, entries)  # fmt: skip
+                                    if isinstance(entry, GridEntry):
+                                        entries[entry.run.config.fingerprint()] = entry
+                                    elif entry is not None and (label, entry) not in skipped:
+                                        skipped.append((label, entry))
     return Grid(name, scale_name, sc, deap, tuple(entries.values()), tuple(skipped), dataset)
+
+
+def _entry(cfg: RunConfig, label: str, cell: tuple, method: str,
+           entries: dict[str, GridEntry]) -> GridEntry | str | None:  # fmt: skip
+    """One expanded config: a new :class:`GridEntry`, the reason it is skipped (a variant or method the
+    model cannot take: :func:`_skip_reason`, :func:`resolve_run`'s refusal; the same run as an entry
+    of another label), or None for the same run asked for again under the same label."""
+    model, _, _, variant, _, _ = cell
+    reason = _skip_reason(model, variant)
+    if reason is not None:
+        return reason
+    try:
+        run = resolve_run(cfg)
+    except ConfigError as exc:
+        return str(exc)
+    fp = run.config.fingerprint()
+    if fp not in entries:
+        return GridEntry(*cell, run, label, method)
+    return None if entries[fp].label == label else f"same run as {entries[fp].label}"
 
 
 def _data(
