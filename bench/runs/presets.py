@@ -1,8 +1,9 @@
 """The built-in grids of ``bench reproduce --preset NAME``, as TOML text.
 
 Each is parsed like a grid file (:mod:`bench.runs.grid`), so each is also an example of the format. The
-paper's grid (``rudakov2021``) and its future work (``future-work``) run on the rating datasets (DEAP by
-default, any of them with ``--dataset``); each categorical dataset has one of its own, the comparison its
+paper's grid (``rudakov2021``), its future work (``future-work``) and the subject-independent training
+methods (``subject-independent``) run on the rating datasets (DEAP by default, any of them with
+``--dataset``); each categorical dataset has one of its own, the comparison its
 papers make under its published protocols beside the harness's honest ones.
 
 The categorical datasets' grids hold every model: the brain-map models, the time-domain models (which
@@ -92,6 +93,32 @@ models = ["mtcnn"]
 protocols = ["whole-set"]
 splits = ["trial"]
 variants = ["full", "peripheral", "plus-dasm", "plus-hjorth"]
+""",
+    "subject-independent": """\
+# Subject-independent training (issue 30): does a training method help a model on subjects it never
+# saw? Every model is run plain and with each method that fits it, under cross-subject folds (whole
+# subjects held out), so that `bench table methods` can set each method run against the same model's
+# plain run on the same folds (one-sided Wilcoxon over the test subjects, Holm).
+# - brain-map and graph models: subject-norm (per-subject standardisation of the inputs) and dann
+#   (a domain-adversarial subject discriminator on the model's feature trunk);
+# - time-domain models: ea (Euclidean alignment of each subject's EEG signal) and dann;
+# - the majority and prior baselines (plain only): the floor a method must clear.
+# Every method here is transductive: it sees the test subjects' unlabelled inputs, never their labels.
+name = "subject-independent"
+
+[[runs]]
+models = ["fbccnn", "mtcnn", "dgcnn", "rgnn"]
+protocols = ["cross-subject"]
+methods = ["none", "subject-norm", "dann"]
+
+[[runs]]
+models = ["eegnet", "shallowconvnet"]
+protocols = ["cross-subject"]
+methods = ["none", "ea", "dann"]
+
+[[runs]]
+models = ["majority", "prior"]
+protocols = ["cross-subject"]
 """,
 }
 """Built-in grids as TOML text: parsed like a file, so each is also an example of the format."""

@@ -112,7 +112,15 @@ def preset():
 
 def test_preset_expands_to_the_papers_runs(preset):
     assert "[[runs]]" in preset_text("rudakov2021")
-    assert set(PRESETS) == {"rudakov2021", "future-work", "seed", "seed-iv", "seed-v", "faced"}
+    assert set(PRESETS) == {
+        "rudakov2021",
+        "future-work",
+        "seed",
+        "seed-iv",
+        "seed-v",
+        "faced",
+        "subject-independent",
+    }
     g = preset
     labels = [e.label for e in g.entries]
     assert len(labels) == len(set(labels)) == 36
