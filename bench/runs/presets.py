@@ -11,13 +11,14 @@ read each clip's band-limited EEG resampled to 128 Hz, :mod:`bench.data.signal`)
 baselines.
 """
 
-BRAIN_MAP_MODELS = ["mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "majority", "prior"]
-"""The brain-map models, then the trivial baselines (the paper's grid's models)."""
+BRAIN_MAP_MODELS = ["mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "dgcnn", "rgnn", "majority", "prior"]
+"""The brain-map and per-channel feature models (the graph models DGCNN and RGNN read the same band
+features per electrode), then the trivial baselines (the paper's grid's models)."""
 
 TIME_DOMAIN_MODELS = ["eegnet", "shallowconvnet", "deepconvnet", "tsception"]
 """The time-domain models, which read the band-limited EEG signal."""
 
-CATEGORICAL_MODELS = BRAIN_MAP_MODELS[:5] + TIME_DOMAIN_MODELS + BRAIN_MAP_MODELS[5:]
+CATEGORICAL_MODELS = BRAIN_MAP_MODELS[:-2] + TIME_DOMAIN_MODELS + BRAIN_MAP_MODELS[-2:]
 """The models of the categorical datasets' grids: every brain-map model, every time-domain model, then the
 trivial baselines."""
 
@@ -52,7 +53,7 @@ name = "rudakov2021"
 # comparison table, protocols table (A): every brain-map model under both of the paper's protocols,
 # leak-free (the time-domain models and the fusion variant have a grid of their own: future-work)
 [[runs]]
-models = ["mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "majority", "prior"]
+models = ["mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "dgcnn", "rgnn", "majority", "prior"]
 protocols = ["subject-specific", "whole-set"]
 splits = ["trial"]
 
@@ -73,7 +74,7 @@ variants = "all"
 
 # the paper's future work: test subjects never seen in training
 [[runs]]
-models = ["mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "majority", "prior"]
+models = ["mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "dgcnn", "rgnn", "majority", "prior"]
 protocols = ["cross-subject"]
 """,
     "future-work": """\

@@ -123,8 +123,8 @@ def test_preset_expands_to_the_papers_runs(preset):
     }
     g = preset
     labels = [e.label for e in g.entries]
-    assert len(labels) == len(set(labels)) == 36
-    assert len({e.config.fingerprint() for e in g.entries}) == 36
+    assert len(labels) == len(set(labels)) == 42
+    assert len({e.config.fingerprint() for e in g.entries}) == 42
     assert g.scale_name == "small" and g.scale == SCALES["small"] and g.deap is None
     for label in (
         "mtcnn|whole-set|trial|full",
@@ -217,7 +217,7 @@ def test_dedup_and_skipped_variants(tmp_path, monkeypatch):
 def test_scales_apply_to_every_config(scale, preset):
     g = preset if scale == "small" else load_grid(preset="rudakov2021", scale=scale)
     sc = SCALES[scale]
-    assert g.scale == sc and len(g.entries) == 36
+    assert g.scale == sc and len(g.entries) == 42
     for e in g.entries:
         c = e.config
         assert (c.subjects, c.train.max_epochs, c.seed) == (sc.subjects, sc.max_epochs, 0)
@@ -235,10 +235,10 @@ def test_subject_folds_keep_a_validation_subject_in_every_training_part():
     assert subject_folds(5, 32) == 5 and subject_folds(5, 4) == 4 and subject_folds(5, 6) == 5
 
 
-UNITS_SMOKE = 88 + 48 + 16 + 33
-"""rudakov2021 at smoke scale, counted by hand: trial split (7 models x 2 protocols: 3 one-unit models x
-(6 + 2), 4 single-task models x 2 tasks x (6 + 2)), segment split and audit (mtcnn 2 x 8, 4dcrnn 2 x 16),
-ablation (6 variants x 2 + single-task 4), cross-subject (3 x 3 + 4 x 2 x 3)."""
+UNITS_SMOKE = 120 + 48 + 16 + 45
+"""rudakov2021 at smoke scale, counted by hand: trial split (9 models x 2 protocols: 3 one-unit models x
+(6 + 2), 6 single-task models x 2 tasks x (6 + 2)), segment split and audit (mtcnn 2 x 8, 4dcrnn 2 x 16),
+ablation (6 variants x 2 + single-task 4), cross-subject (3 x 3 + 6 x 2 x 3)."""
 
 
 def test_smoke_preset_plans_and_matches_bench_run_keys():
@@ -303,7 +303,7 @@ def test_each_categorical_dataset_has_a_grid_of_its_standard_comparison(name, pr
     folder)."""
     g = load_grid(preset=name)
     assert g.dataset == name and g.skipped == ()
-    brain_map = ("mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm")
+    brain_map = ("mtcnn", "4dcrnn", "fbccnn", "mccnn", "saelstm", "dgcnn", "rgnn")
     time_domain = ("eegnet", "shallowconvnet", "deepconvnet", "tsception")
     models = (*brain_map, *time_domain, "majority", "prior")
     assert len(g.entries) == len(models) * len(protocols)
