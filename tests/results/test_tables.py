@@ -440,6 +440,7 @@ def test_registered_table_and_protocol_appear(store_env, capsys, tmp_path):
         registry.unregister_protocol("toy-pooled")
 
 
+@pytest.mark.slow  # several processes: 6-10 s quiet, far more on a loaded box
 def test_cli_formats_deterministic(store_env, tmp_path, capsys):
     uri = store_env["uri"]
     for name in ("comparison", "protocols"):

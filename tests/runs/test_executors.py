@@ -100,6 +100,7 @@ def cluster():
 
 
 # --------------------------------------------------------------------------------------- pool
+@pytest.mark.slow  # several processes: 6-10 s quiet, far more on a loaded box
 def test_pool_matches_local_tracks_the_same_runs_and_resumes(features, cache_dir, local_reference, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     res = _run(_cfg(), features, uri, cache_dir, executor=PoolExecutor(2))
@@ -278,6 +279,7 @@ def mlflow_server(tmp_path):
         log.close()
 
 
+@pytest.mark.slow  # several processes: 6-10 s quiet, far more on a loaded box
 def test_mlflow_server_receives_a_dask_run(features, cache_dir, majority_reference, cluster, mlflow_server):
     from mlflow.tracking import MlflowClient
 
@@ -335,6 +337,7 @@ def test_cli_runs_on_a_dask_cluster(deap_dir, cluster, tmp_path, capsys):
     assert len(child_runs(cl, exp, parents[0].info.run_id)) == 4
 
 
+@pytest.mark.slow  # several processes: 6-10 s quiet, far more on a loaded box
 def test_cli_runs_on_a_pool(deap_dir, tmp_path, capsys, monkeypatch):
     from bench.cli.common import console
 

@@ -100,6 +100,7 @@ class _HoldFold2:
         return run_task(task)
 
 
+@pytest.mark.slow  # several processes: 6-10 s quiet, far more on a loaded box
 def test_ctrl_c_with_a_pool_counts_the_units_its_workers_kept(features, cache_dir, uri, tmp_path):
     from bench.cli.run_progress import RunReporter
     from bench.runs.executors import PoolExecutor

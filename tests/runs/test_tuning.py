@@ -217,6 +217,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(data, stores, monkeypatc
     assert best_weights("kb", storage).weights == (1.0, 1.0)
 
 
+@pytest.mark.slow  # several processes: 6-10 s quiet, far more on a loaded box
 def test_two_processes_share_one_sqlite_storage(data, stores):
     _, fs = data
     storage, uri = stores

@@ -126,6 +126,7 @@ OPEN_STORES = (
 )
 
 
+@pytest.mark.slow  # several processes: 6-10 s quiet, far more on a loaded box
 @pytest.mark.timeout(300)
 def test_three_processes_create_the_stores_at_once(tmp_path):
     """The store set-up alone (no torch import): MLflow tables and experiment, Optuna tables."""
