@@ -50,8 +50,8 @@ STACK_HELP = (
 
 
 METHOD_HELP = (
-    "Training method applied to the model: none (default) | dann | subject-norm | ea (bench methods; "
-    "dann, subject-norm and ea see the test subjects' unlabelled inputs: transductive)"
+    "Training method applied to the model: none (default) | dann | subject-norm | ea | ms-mda (bench "
+    "methods; all of them see the test subjects' unlabelled inputs: transductive)"
 )
 """``bench run --method``: the built-in names (a test checks they are the registry's)."""
 

@@ -79,7 +79,8 @@ def check_method(cfg: RunConfig, info: ModelInfo, proto) -> None:
     training method on a model without a feature trunk (``embed``: MC-CNN's columns, the trivial
     baselines), on a protocol that fine-tunes per subject, or with ``train.stack`` (the stacked trainer
     has no auxiliary losses of a wrapper); a method on an input layout it does not apply to (``ea``: the
-    signal only)."""
+    signal only); ``ms-mda`` with ``log_model`` (its predictor is the wrapper with one branch per training
+    subject, which a logged model, reloaded as the plain model, cannot rebuild)."""
     check_option("method", cfg.method, method_names())
     if cfg.method == NONE:
         return
@@ -100,6 +101,10 @@ def check_method(cfg: RunConfig, info: ModelInfo, proto) -> None:
         raise ConfigError(f"method={cfg.method!r} does not apply to protocol {cfg.protocol!r} (fine-tuning)")
     if cfg.train.stack:
         raise ConfigError(f"method={cfg.method!r} cannot train stacked; drop train.stack")
+    if cfg.log_model and cfg.method == "ms-mda":  # its predictor is the wrapper: no plain model to log
+        raise ConfigError(
+            f"method={cfg.method!r} cannot --log-model (prediction needs its per-source branches)"
+        )
 
 
 def method_tags(cfg: RunConfig, prefix: str = "bench.") -> dict[str, str]:

@@ -195,6 +195,11 @@ def fit(
     the step loop never waits for a host copy. The four tensors are moved to ``device`` once
     (:func:`to_device`) and stay there for the whole fit. ``channels_last`` trains a 4-D input in NHWC
     (:func:`use_channels_last`); ``compile`` runs :func:`compile_model` first.
+
+    A model with a ``see_batch`` method is told each training batch's rows before its step:
+    ``model.see_batch(idx)``, ``idx`` the positions in ``x_train`` (on ``device``), so a wrapper that
+    treats the training subjects apart (``--method ms-mda``) can map the rows to their subjects. Nothing
+    else in the loop depends on it; other models never see it.
     """
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
@@ -227,6 +232,8 @@ def fit(
                     on_batch(b, n_batches)
                 continue
             xb, yb = x_train[idx], y_train[idx]
+            if hasattr(model, "see_batch"):  # a multi-source method maps the rows to their sources
+                model.see_batch(idx)
             loss, out = train_step(
                 model, opt, xb, yb, tasks=tasks, weights=weights, cw=cw, device=device,
                 precision=config.precision,

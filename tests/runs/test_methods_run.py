@@ -38,12 +38,17 @@ def _cfg(method: str = "none", model: str = "fbccnn", **kw) -> RunConfig:
 @pytest.mark.parametrize(
     ("cfg", "message"),
     [
-        (dict(method="dan"), r"^method='dan' is not allowed; allowed: none, dann, subject-norm, ea; did you"),
+        (
+            dict(method="dan"),
+            r"^method='dan' is not allowed; allowed: none, dann, subject-norm, ea, ms-mda; did",
+        ),
         (dict(method="dann", model="mccnn"), "needs a model with one feature trunk"),
         (dict(method="dann", model="majority"), "needs a model with one feature trunk"),
         (dict(method="ea"), "applies to signal inputs; model 'fbccnn' reads grid inputs"),
         (dict(method="dann", train=TrainConfig(stack=2)), "cannot train stacked"),
         (dict(method="dann", protocol="whole-set-finetune"), "does not apply to protocol"),
+        (dict(method="ms-mda", model="mccnn"), "needs a model with one feature trunk"),
+        (dict(method="ms-mda", log_model=True), "^method='ms-mda' cannot --log-model"),
     ],
 )
 def test_a_method_that_cannot_apply_is_one_line(cfg, message):
@@ -90,7 +95,7 @@ def _fit(p, fold, labels=None):
 
 
 @pytest.mark.slow  # ~15 s on a loaded 2-core machine
-@pytest.mark.parametrize("method", ["dann", "subject-norm"])
+@pytest.mark.parametrize("method", ["dann", "subject-norm", "ms-mda"])
 def test_test_labels_are_never_read(features, method):
     """Noise in place of the test rows' labels: bit-identical trained weights and predictions."""
     p = prepare(_cfg(method), features=features)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_builtin_methods_are_the_declared_entry_points():
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
     assert list(declared[ENTRY_POINT_GROUP].items()) == list(BUILTIN_MODULES.items())
-    assert method_names() == ("none", "dann", "subject-norm", "ea")
+    assert method_names() == ("none", "dann", "subject-norm", "ea", "ms-mda")
 
 
 def test_cli_help_names_every_method():

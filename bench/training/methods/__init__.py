@@ -33,6 +33,7 @@ BUILTIN_MODULES: dict[str, str] = {
     "dann": "bench.training.methods.dann",
     "subject-norm": "bench.training.methods.subject_norm",
     "ea": "bench.training.methods.ea",
+    "ms-mda": "bench.training.methods.msmda",
 }
 """The built-in entries of :data:`ENTRY_POINT_GROUP`, as ``pyproject.toml`` declares them (a test checks
 they agree), in registry order."""
