@@ -397,8 +397,9 @@ def run(
         - training: ``lr`` (float), ``batch_size`` (int), ``loss_weights`` (``"1,1"``, a pair, or
           ``"tuned:STUDY"`` with ``storage``, the Optuna storage URL), ``recipe`` (``harness``/``paper``),
           ``audit`` (``"select-on-test"``: reproduce the authors' leak, audit only);
-        - ``method`` (str): a training method applied to the model (``"dann"``, ``"subject-norm"``,
-          ``"ea"``: :func:`bench.training.methods.list_methods`; default ``"none"``, plain training);
+        - ``method`` (str): a training method applied to the model (``"dann"``, ``"ms-mda"``,
+          ``"subject-norm"``, ``"ea"``: :func:`bench.training.methods.list_methods`; default
+          ``"none"``, plain training);
         - ``model_options`` (dict, ``-M``), ``feature_options`` (dict, ``-F``);
         - tracking and execution: ``tracking_uri`` (default ``sqlite:///./mlflow.db``), ``force``
           (start a new parent run), ``log_model``, ``compile``, ``stack`` (int), ``executor``

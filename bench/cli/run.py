@@ -33,6 +33,7 @@ from bench.core.terminal import NAME, Col, FitTable
 from bench.data.datasets import get_dataset
 from bench.data.inputs import FEATURE_KINDS
 from bench.results.datasets import DataSet
+from bench.results.table import TRANSDUCTIVE_MARK
 from bench.runs.identity import deviations
 from bench.tracking import ui as mui
 from bench.tracking.store import EXPERIMENTS, client
@@ -63,12 +64,12 @@ TABLE_PRIORITIES = {"time s": 0, "epochs": 1, "AUC": 2, "bal acc": 3}
 
 
 def model_label(cfg) -> str:
-    """The model as the run's table names it: ``fbccnn``, or with a method ``fbccnn + DANN`` (a dagger
-    where it is transductive)."""
+    """The model as the run's table names it: ``fbccnn``, or with a method ``fbccnn + DANN`` (with the
+    tables' transductive mark where it is transductive)."""
     if cfg.method == NONE:
         return cfg.model
     m = get_method_info(cfg.method)
-    return f"{cfg.model} + {m.label}" + (" \N{DAGGER}" if m.transductive else "")
+    return f"{cfg.model} + {m.label}" + (f" {TRANSDUCTIVE_MARK}" if m.transductive else "")
 
 
 def results_table(res) -> FitTable:

@@ -286,16 +286,16 @@ def reported(model: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------- consistency
-TRANSDUCTIVE_MARK = "\N{DAGGER}"
+TRANSDUCTIVE_MARK = "\N{PILCROW SIGN}"
 TRANSDUCTIVE_NOTE = (
     f"{TRANSDUCTIVE_MARK} transductive: sees the test subjects' unlabelled inputs (never their labels)."
 )
 
 
 def model_label(parent: pd.Series) -> str:
-    """A run's model as a table names it: the model, or with a training method ``fbccnn + DANN``, with a
-    dagger where the method is transductive (:data:`TRANSDUCTIVE_NOTE`). Plain runs: the model name as
-    before."""
+    """A run's model as a table names it: the model, or with a training method ``fbccnn + DANN``, with
+    :data:`TRANSDUCTIVE_MARK` (not the scale dagger, :data:`DIFFERS`) where the method is transductive
+    (:data:`TRANSDUCTIVE_NOTE`). Plain runs: the model name as before."""
     method = parent.get("method", "none")
     if not method or method == "none":
         return str(parent["model"])

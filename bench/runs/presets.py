@@ -100,8 +100,9 @@ variants = ["full", "peripheral", "plus-dasm", "plus-hjorth"]
 # saw? Every model is run plain and with each method that fits it, under cross-subject folds (whole
 # subjects held out), so that `bench table methods` can set each method run against the same model's
 # plain run on the same folds (one-sided Wilcoxon over the test subjects, Holm).
-# - brain-map and graph models: subject-norm (per-subject standardisation of the inputs) and dann
-#   (a domain-adversarial subject discriminator on the model's feature trunk);
+# - brain-map and graph models: subject-norm (per-subject standardisation of the inputs), dann
+#   (a domain-adversarial subject discriminator on the model's feature trunk) and ms-mda (one branch per
+#   training subject on the trunk, aligned to the test subject by MMD);
 # - time-domain models: ea (Euclidean alignment of each subject's EEG signal) and dann;
 # - the majority and prior baselines (plain only): the floor a method must clear.
 # Every method here is transductive: it sees the test subjects' unlabelled inputs, never their labels.
@@ -110,7 +111,7 @@ name = "subject-independent"
 [[runs]]
 models = ["fbccnn", "mtcnn", "dgcnn", "rgnn"]
 protocols = ["cross-subject"]
-methods = ["none", "subject-norm", "dann"]
+methods = ["none", "subject-norm", "dann", "ms-mda"]
 
 [[runs]]
 models = ["eegnet", "shallowconvnet"]

@@ -121,7 +121,7 @@ def test_cells_are_over_test_subjects(store):
     )
     assert frame.loc["fbccnn", "Δ valence"] == "—"
     diff = 100 * (np.mean(list(DANN_ACC.values())) - plain_mean / 100)
-    assert frame.loc["fbccnn + DANN \N{DAGGER}", "Δ valence"] == f"+{diff:.1f}"
+    assert frame.loc["fbccnn + DANN \N{PILCROW SIGN}", "Δ valence"] == f"+{diff:.1f}"
 
 
 def test_wilcoxon_and_holm_by_hand(store):
@@ -142,7 +142,7 @@ def test_wilcoxon_and_holm_by_hand(store):
     assert _row(t, "fbccnn", "subject-norm")["p_vs_plain_holm"] == pytest.approx(holm[3], rel=1e-12)
     assert holm[1] == pytest.approx(4 / 64)
     frame = t.frame.set_index("model")
-    assert frame.loc["fbccnn + DANN \N{DAGGER}", "p valence"] == f"p={4 / 64:.3f} (W)"
+    assert frame.loc["fbccnn + DANN \N{PILCROW SIGN}", "p valence"] == f"p={4 / 64:.3f} (W)"
     assert any("family of this table's 4 method-vs-plain comparisons" in n for n in t.notes)
 
 
@@ -151,14 +151,14 @@ def test_other_folds_get_no_test(store):
     r = _row(t, "mtcnn", "dann")
     assert math.isnan(r["p_vs_plain"]) and r["p_why"] == OTHER_FOLDS
     assert r["diff_vs_plain"] == pytest.approx(_row(t, "fbccnn", "dann")["diff_vs_plain"], abs=1e-12)
-    assert t.frame.set_index("model").loc["mtcnn + DANN \N{DAGGER}", "p valence"] == OTHER_FOLDS
+    assert t.frame.set_index("model").loc["mtcnn + DANN \N{PILCROW SIGN}", "p valence"] == OTHER_FOLDS
 
 
 def test_rows_order_references_dagger_and_title(store):
     (t,) = build("methods", store)
     assert list(t.frame["model"]) == [
-        "mtcnn", "mtcnn + DANN \N{DAGGER}",
-        "fbccnn", "fbccnn + DANN \N{DAGGER}", "fbccnn + SubjNorm \N{DAGGER}",
+        "mtcnn", "mtcnn + DANN \N{PILCROW SIGN}",
+        "fbccnn", "fbccnn + DANN \N{PILCROW SIGN}", "fbccnn + SubjNorm \N{PILCROW SIGN}",
         "majority (reference)", "prior (reference)", "chance (1/k)",
     ]  # fmt: skip
     assert list(t.frame.columns) == ["model", "valence", "Δ valence", "p valence", "arousal", "Δ arousal",
@@ -202,7 +202,7 @@ def test_missing_method_cell_gets_its_command(store):
     assert frame.loc["mtcnn + subject-norm", "valence"] == "not run"
     assert frame.loc["mtcnn + subject-norm", "p valence"] == "—"
     # a run the grid did not ask for is still shown; a missing one it did not ask for is not listed
-    assert "fbccnn + SubjNorm \N{DAGGER}" in frame.index
+    assert "fbccnn + SubjNorm \N{PILCROW SIGN}" in frame.index
 
 
 def test_untestable_with_few_subjects():
@@ -213,7 +213,9 @@ def test_untestable_with_few_subjects():
     r = _row(t, "fbccnn", "dann")
     assert r["n_pairs"] == 4 and r["min_p"] == pytest.approx(1 / 16)
     assert (
-        t.frame.set_index("model").loc["fbccnn + DANN \N{DAGGER}", "p valence"].endswith(f"(W) {UNTESTABLE}")
+        t.frame.set_index("model")
+        .loc["fbccnn + DANN \N{PILCROW SIGN}", "p valence"]
+        .endswith(f"(W) {UNTESTABLE}")
     )
     assert any(n.startswith(f"{UNTESTABLE}: with n=4 test subjects") for n in t.notes)
 

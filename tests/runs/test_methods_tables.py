@@ -33,14 +33,14 @@ def test_labels_and_footnote():
     plain, dann = pd.Series(_row()), pd.Series(_row("dann", "DANN", True))
     inductive = pd.Series(_row("other", "Other", False))
     assert model_label(plain) == "fbccnn"
-    assert model_label(dann) == "fbccnn + DANN \N{DAGGER}"
+    assert model_label(dann) == "fbccnn + DANN \N{PILCROW SIGN}"
     assert model_label(inductive) == "fbccnn + Other"
     assert cell_label(plain) == "fbccnn cross-subject/subject"
-    assert cell_label(dann) == "fbccnn + DANN \N{DAGGER} cross-subject/subject"
+    assert cell_label(dann) == "fbccnn + DANN \N{PILCROW SIGN} cross-subject/subject"
     assert method_notes([plain]) == [] and method_notes([plain, inductive]) == []
     assert method_notes([plain, dann]) == [TRANSDUCTIVE_NOTE]
     assert TRANSDUCTIVE_NOTE == (
-        "\N{DAGGER} transductive: sees the test subjects' unlabelled inputs (never their labels)."
+        "\N{PILCROW SIGN} transductive: sees the test subjects' unlabelled inputs (never their labels)."
     )
 
 
