@@ -132,7 +132,7 @@ def test_input_method_is_computed_once_per_prepared_run(features):
     assert np.shares_memory(unit_input(plain).numpy(), plain.inputs.x)  # no method: no copy
 
 
-@pytest.mark.slow  # two tracked runs of 3 units (the pool: 2 processes)
+@pytest.mark.slow  # two tracked runs of 6 units (the pool: 2 processes)
 def test_pool_gives_the_inline_numbers_of_a_dann_run(features, cache_dir, tmp_path):
     """The wrapper's target batches come from its own seeded generator: a pool worker trains the same
     DANN unit as the inline executor, bit for bit (one torch thread in every process)."""
@@ -151,6 +151,6 @@ def test_pool_gives_the_inline_numbers_of_a_dann_run(features, cache_dir, tmp_pa
         res = runner.run_experiment(cfg, tracking_uri=f"sqlite:///{tmp_path / name}.db", prepared=p,
                                     cache_dir=cache_dir, **kw)  # fmt: skip
         out.append(numbers(res))
-    assert out[0].keys() == out[1].keys() and len(out[0]) == 3
+    assert out[0].keys() == out[1].keys() and len(out[0]) == 6  # 3 folds x 2 single-task models
     for k in out[0]:
         np.testing.assert_equal(out[0][k], out[1][k], err_msg=k)
