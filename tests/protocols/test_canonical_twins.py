@@ -8,17 +8,17 @@ the effect; times are one case's pytest duration, the old case's in the same con
 =======  ===============  =================================  =========  ======  =========  =========
 dataset  model, epochs    gains with the effect               mean w/o   p w/o   time       old case
 =======  ===============  =================================  =========  ======  =========  =========
-SEED     DGCNN 5          +0.325 +0.378 +0.452 +0.293          -0.014    0.6875  351 s      > 900 s
+SEED     DGCNN 5          +0.325 +0.378 +0.452 +0.293          -0.014    0.6875  351 s      > 880 s
 SEED-IV  FBCCNN 15        (unchanged: the graph models fail the bound without the effect, see the test)
 SEED-V   MCCNN 30         (unchanged: DGCNN does not learn it, see the test)
 FACED    DGCNN 3          +0.243 +0.257 +0.246 +0.300 +0.289   -0.034    1.0000  319 s      see below
 =======  ===============  =================================  =========  ======  =========  =========
 
 The new SEED and FACED cases ran in one pytest call (2 passed in 672 s) while the old SEED case (FBCCNN
-15 epochs) ran beside it: the old one had not finished after 900 s, when the new pair was done. With
-``OMP_NUM_THREADS=1`` the new SEED case passed in 240 s (load average 3-8); the new FACED case gave the
-same per-subject accuracies with 1 and with 2 threads. On a quiet box the old cases took 143 s (SEED),
-115 s (SEED-IV), 44 s (SEED-V) and 91 s (FACED).
+15 epochs) ran beside it, started ~3 min earlier: the old one had not finished after 880 s (stopped
+there). With ``OMP_NUM_THREADS=1`` the new SEED case passed in 240 s (load average 3-8); the new FACED
+case gave the same per-subject accuracies with 1 and with 2 threads. On a quiet box the old cases took
+143 s (SEED), 115 s (SEED-IV), 44 s (SEED-V) and 91 s (FACED).
 """
 
 from __future__ import annotations
