@@ -58,6 +58,19 @@ def domain_classifier(n_features: int, hidden: int = DOMAIN_HIDDEN) -> nn.Sequen
     )
 
 
+@torch.no_grad()
+def feature_width(inner: nn.Module, target, *, nodes: bool = False) -> int:
+    """Width of ``inner``'s trunk features (``embed``; with ``nodes`` each node's, ``node_features``), from
+    one probe row of ``target`` in eval mode, which leaves BatchNorm's statistics untouched: what a
+    method's own layers on the trunk are sized by."""
+    was = inner.training
+    inner.eval()
+    x = target[torch.zeros(1, dtype=torch.long)]
+    z = inner.node_features(x) if nodes else inner.embed(x)
+    inner.train(was)
+    return int(z.shape[-1])
+
+
 def draw(target, n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
     """``n`` rows of ``target`` (a tensor or :class:`~bench.training.trainer.Rows`, standardised as the
     model's inputs are) drawn with replacement from the wrapper's own generator, on ``device``."""
@@ -91,20 +104,11 @@ class DomainAdversarial(nn.Module):
         self.step = 0
         self.gen = torch.Generator().manual_seed(int(seed))
         self.nodes = hasattr(inner, "node_features")
-        width = self._feature_width(target)
+        width = feature_width(inner, target, nodes=self.nodes)
         self.domain = domain_classifier(width, hidden)
         self._domain_loss: torch.Tensor | None = None
         self.lam_override: float | None = None
         """Tests: a fixed lambda instead of the schedule."""
-
-    @torch.no_grad()
-    def _feature_width(self, target) -> int:
-        was = self.inner.training
-        self.inner.eval()  # one probe row; eval mode leaves BatchNorm statistics untouched
-        x = target[torch.zeros(1, dtype=torch.long)]
-        z = self.inner.node_features(x) if self.nodes else self.inner.embed(x)
-        self.inner.train(was)
-        return int(z.shape[-1])
 
     @property
     def predictor(self) -> nn.Module:

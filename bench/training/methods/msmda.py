@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.training.methods import MethodInfo, register_method
-from bench.training.methods.dann import _format, draw, grl_lambda
+from bench.training.methods.dann import _format, draw, feature_width, grl_lambda
 
 DSFE_WIDTH = 32
 """Width of each domain-specific feature extractor (the authors' ``DSFE``: ``Linear(64, 32)``)."""
@@ -151,19 +151,11 @@ class MultiSourceMDA(nn.Module):
             persistent=False,
         )  # fmt: skip
         classes = {t: int(h.out_features) for t, h in inner.heads.items()}
-        self.branches = Branches(len(self.sources), self._feature_width(target), classes)
+        self.branches = Branches(len(self.sources), feature_width(inner, target), classes)
         self._batch_branch: torch.Tensor | None = None
         self._loss: torch.Tensor | None = None
         self.gamma_override: float | None = None
         """Tests: a fixed gamma instead of the schedule."""
-
-    @torch.no_grad()
-    def _feature_width(self, target) -> int:
-        was = self.inner.training
-        self.inner.eval()  # one probe row; eval mode leaves BatchNorm statistics untouched
-        width = int(self.inner.embed(target[torch.zeros(1, dtype=torch.long)]).shape[-1])
-        self.inner.train(was)
-        return width
 
     @property
     def predictor(self) -> nn.Module:
