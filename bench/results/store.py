@@ -46,6 +46,9 @@ CELL_KEY: tuple[str, ...] = ("model", "protocol", "split", "audit", "variant", "
 """What names a cell; ``method`` (``bench run --method``, ``none`` for plain training) last, so a method
 run never shares a cell with plain training."""
 
+METHOD_DEFAULTS: dict[str, Any] = {"method": "none", "method_label": "", "transductive": False}
+"""The method columns of a run row, as a plain run (no ``--method``) has them."""
+
 
 @dataclass
 class Store:
@@ -74,6 +77,15 @@ class Store:
     asked: frozenset[tuple[str, ...]] | None = None
     """The cells (:data:`CELL_KEY` tuples) a grid asked for: a missing cell outside them is not "not run"
     (None: every cell a table shows)."""
+
+    def __post_init__(self) -> None:
+        # Runs read from a store always carry the method columns (bench.results.runs); frames built by
+        # hand (a table's own sub-store, tests, plugins) may predate them: their runs are plain runs.
+        for name in ("runs", "parents"):
+            frame = getattr(self, name)
+            missing = {k: v for k, v in METHOD_DEFAULTS.items() if k not in frame.columns}
+            if missing:
+                setattr(self, name, frame.assign(**missing))
 
     def asks(self, model: str, protocol: str, split: str, audit: str = "none", variant: str = "full") -> bool:
         """Whether a missing cell is one to list as "not run", with a command to fill it: a run meeting
