@@ -1,9 +1,11 @@
-"""Shared fixtures: an isolated cache per test session, tiny DEAP-format folders, a wide console."""
+"""Shared fixtures: an isolated cache per test session, tiny DEAP-format folders, a wide console; and the
+suite's disk diet (temporary folders removed once their test or module is done)."""
 
 from __future__ import annotations
 
 import math
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,40 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
         monkeypatch.delenv(env, raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     yield root
+    # The suite writes gigabytes of twins, caches and stores; a CI machine may have little disk, so what a
+    # test wrote is removed once it is done (its module's folders: see pytest_runtest_teardown below)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+_KEEP_FOR_FAILED: set[Path] = set()
+"""Temporary folders of modules that had a failure: kept for a look (pytest keeps the last sessions')."""
+_FAILED_MODULES: set[str] = set()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        _FAILED_MODULES.add(item.module.__name__)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """When a module's last test is torn down (its module-scoped fixtures with it), remove the temporary
+    folders made during the module, unless one of its tests failed. No fixture here is session-scoped
+    with a folder of its own (tests/test_suite_hygiene.py checks it), so every folder left is the
+    finished module's."""
+    result = yield
+    if nextitem is None or nextitem.module is not item.module:
+        basetemp = item.config._tmp_path_factory.getbasetemp()
+        folders = {p for p in basetemp.iterdir() if p.is_dir()} - _KEEP_FOR_FAILED
+        if item.module.__name__ in _FAILED_MODULES:
+            _KEEP_FOR_FAILED.update(folders)
+        else:
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
+    return result
 
 
 def write_deap_file(path: Path, data: np.ndarray, labels: np.ndarray, protocol: int = 2) -> Path:
