@@ -6,6 +6,10 @@ unlabelled) removes the first two moments of that difference. Brain maps and per
 element (every grid cell / feature its own mean and sd); signals: per EEG channel over rows and time. The
 test subject is standardised with its own inputs' statistics, so the method is transductive (its labels
 are never read).
+
+It assumes each subject's rows are balanced between the classes: a subject whose trials lean one way is
+centred on its majority class's features, which moves its decision boundary (a synthetic subject with 23
+of 24 trials above the valence threshold lost accuracy to it).
 """
 
 from __future__ import annotations
