@@ -4,8 +4,10 @@ suite's disk diet (temporary folders removed once their test or module is done).
 from __future__ import annotations
 
 import math
+import os
 import pickle
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,17 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     # The suite writes gigabytes of twins, caches and stores; a CI machine may have little disk, so what a
     # test wrote is removed once it is done (its module's folders: see pytest_runtest_teardown below)
     shutil.rmtree(root, ignore_errors=True)
+
+
+SLOW_DEADLINE_ENV = "BENCH_SLOW_TESTS_UNTIL"
+"""Unix time after which a slow test is skipped (set by CI to keep within its time budget; unset: none)."""
+
+
+def pytest_runtest_setup(item):
+    """Skip a ``slow`` test that would start past CI's deadline, saying so (the summary lists each)."""
+    until = os.environ.get(SLOW_DEADLINE_ENV)
+    if until and item.get_closest_marker("slow") is not None and time.time() > float(until):
+        pytest.skip(f"CI's time budget for slow tests is spent (${SLOW_DEADLINE_ENV})")
 
 
 _KEEP_FOR_FAILED: set[Path] = set()

@@ -49,3 +49,28 @@ def test_the_finder_finds_one():
         "    return tmp_path_factory.mktemp('m')\n"
     )
     assert _long_lived_folder_fixtures(source) == ["store"]
+
+
+class _Item:
+    def __init__(self, slow: bool):
+        self.slow = slow
+
+    def get_closest_marker(self, name: str):
+        return object() if self.slow and name == "slow" else None
+
+
+def test_slow_tests_past_cis_deadline_are_skipped_saying_why(monkeypatch):
+    import time
+
+    import pytest
+
+    from tests.conftest import SLOW_DEADLINE_ENV, pytest_runtest_setup
+
+    monkeypatch.delenv(SLOW_DEADLINE_ENV, raising=False)
+    pytest_runtest_setup(_Item(slow=True))  # no deadline: runs
+    monkeypatch.setenv(SLOW_DEADLINE_ENV, str(time.time() + 3600))
+    pytest_runtest_setup(_Item(slow=True))  # before it: runs
+    monkeypatch.setenv(SLOW_DEADLINE_ENV, str(time.time() - 1))
+    pytest_runtest_setup(_Item(slow=False))  # past it, a fast test still runs
+    with pytest.raises(pytest.skip.Exception, match="time budget for slow tests is spent"):
+        pytest_runtest_setup(_Item(slow=True))

@@ -132,11 +132,14 @@ def test_input_method_is_computed_once_per_prepared_run(features):
     assert np.shares_memory(unit_input(plain).numpy(), plain.inputs.x)  # no method: no copy
 
 
-@pytest.mark.slow  # two tracked runs of 6 units (the pool: 2 processes)
-def test_pool_gives_the_inline_numbers_of_a_dann_run(features, cache_dir, tmp_path):
-    """The wrapper's target batches come from its own seeded generator: a pool worker trains the same
-    DANN unit as the inline executor, bit for bit (one torch thread in every process)."""
+@pytest.mark.slow  # three tracked runs of 6 units (the pool and a Dask cluster: 2 processes each)
+def test_pool_and_dask_give_the_inline_numbers_of_a_dann_run(features, cache_dir, tmp_path):
+    """The wrapper's target batches come from its own seeded generator: a pool worker and a Dask worker
+    train the same DANN unit as the inline executor, bit for bit (one torch thread in every process)."""
+    from distributed import Client, LocalCluster
+
     import bench.runs.runner as runner
+    from bench.runs.dask_executor import DaskExecutor
     from bench.runs.executors import PoolExecutor
 
     cfg = replace(_cfg("dann", subjects=None), num_threads=1)
@@ -144,13 +147,20 @@ def test_pool_gives_the_inline_numbers_of_a_dann_run(features, cache_dir, tmp_pa
     def numbers(res):
         return {u.unit.key: {k: v for k, v in u.metrics.items() if k != "fit_seconds"} for u in res.units}
 
-    out = []
-    for name, executor in (("local", None), ("pool", PoolExecutor(2))):
-        p = runner.prepare(cfg, features=features)
-        kw = {} if executor is None else {"executor": executor}
-        res = runner.run_experiment(cfg, tracking_uri=f"sqlite:///{tmp_path / name}.db", prepared=p,
-                                    cache_dir=cache_dir, **kw)  # fmt: skip
-        out.append(numbers(res))
-    assert out[0].keys() == out[1].keys() and len(out[0]) == 6  # 3 folds x 2 single-task models
-    for k in out[0]:
-        np.testing.assert_equal(out[0][k], out[1][k], err_msg=k)
+    out = {}
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                     dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        for name, executor in (("local", None), ("pool", PoolExecutor(2)), ("dask", DaskExecutor(client))):
+            p = runner.prepare(cfg, features=features)
+            kw = {} if executor is None else {"executor": executor}
+            res = runner.run_experiment(cfg, tracking_uri=f"sqlite:///{tmp_path / name}.db", prepared=p,
+                                        cache_dir=cache_dir, **kw)  # fmt: skip
+            out[name] = numbers(res)
+    assert len(out["local"]) == 6  # 3 folds x 2 single-task models
+    for name in ("pool", "dask"):
+        assert out[name].keys() == out["local"].keys(), name
+        for k in out["local"]:
+            np.testing.assert_equal(out[name][k], out["local"][k], err_msg=f"{name}: {k}")
