@@ -8,7 +8,7 @@ The twin: 8 subjects x 20 trials (seed 1), ``effect_size`` 2 (the valence coeffi
 band) log amplitudes moved by a draw of sd 2, three times the effect's whole range). Leave-one-subject-out
 (cross-subject, 8 folds), DGCNN for 6 epochs on one thread; a subject's accuracy is its fold's.
 
-Measured (AMD EPYC and Intel Xeon, 1 and 2 threads: the same numbers to the second decimal), valence
+Measured on an AMD EPYC (1 and 2 threads: the same numbers to the second decimal), valence
 accuracy against the majority baseline's on the same folds (its mean 0.569):
 
 * planted: plain +1.2 points (4 of 8 subjects above, one-sided Wilcoxon p 0.47); subject-norm +12.3
