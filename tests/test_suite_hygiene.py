@@ -5,7 +5,12 @@ a folder with ``tmp_path_factory`` would lose it when the module that first aske
 from __future__ import annotations
 
 import ast
+import time
 from pathlib import Path
+
+import pytest
+
+from tests.conftest import SLOW_DEADLINE_ENV, pytest_runtest_setup
 
 TESTS = Path(__file__).resolve().parent
 
@@ -60,12 +65,6 @@ class _Item:
 
 
 def test_slow_tests_past_cis_deadline_are_skipped_saying_why(monkeypatch):
-    import time
-
-    import pytest
-
-    from tests.conftest import SLOW_DEADLINE_ENV, pytest_runtest_setup
-
     monkeypatch.delenv(SLOW_DEADLINE_ENV, raising=False)
     pytest_runtest_setup(_Item(slow=True))  # no deadline: runs
     monkeypatch.setenv(SLOW_DEADLINE_ENV, str(time.time() + 3600))
