@@ -6,7 +6,8 @@ config it accepts, whether its units can be stacked, the experiment kind its run
 the unit of its statistics; it knows nothing about models, training or tracking. See
 :mod:`protocols.base` for the :class:`Protocol` class, one module per built-in protocol
 (:mod:`protocols.subject_specific`, :mod:`protocols.whole_set`, :mod:`protocols.cross_subject`,
-:mod:`protocols.whole_set_finetune`, :mod:`protocols.cross_dataset`), :mod:`protocols.registry` for
+:mod:`protocols.whole_set_finetune`, :mod:`protocols.cross_dataset`, the SEED family's
+:mod:`protocols.sessions`, the peer benchmarks' :mod:`protocols.peers`), :mod:`protocols.registry` for
 their registration and :mod:`protocols.splits` for the fold helpers they share.
 """
 

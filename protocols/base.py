@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from bench.config.run import RunConfig
+from bench.config.run import RunConfig, TrainConfig
 from bench.core.checks import check_number, check_option
 from bench.core.errors import ConfigError
 from bench.data.datasets import get_dataset
@@ -25,6 +25,17 @@ from protocols.splits import Fold, scoped_folds, strata_of, unit_groups
 POPULATIONS = ("per-subject", "pooled", "cross-dataset")
 SPLIT_UNITS = ("segment", "trial", "subject", "dataset")
 LEAKY_SPLITS = ("segment",)
+MECHANISMS: dict[str, str] = {
+    "segment-leak": "segment leak",
+    "selection-on-test": "selection on test",
+    "one-test-subject": "one test subject",
+    "window-validation": "window-level validation",
+}
+"""How a published protocol can make a score look better than it is (the audit table's mechanism
+column, :mod:`protocols.peers`), name -> words."""
+LEAKY_MECHANISMS = ("segment-leak", "selection-on-test")
+"""The mechanisms that let the test part's data or labels shape the model: a run under a protocol with
+one is leaky (tagged, kept off every table but the audit and leakage ones)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,12 @@ class Protocol:
     carry over to it (the command that fills a missing table cell leaves ``--folds`` out)."""
     two_datasets: ClassVar[bool] = False
     """It trains on one dataset and tests on another (``--test NAME``)."""
+    mechanisms: ClassVar[tuple[str, ...]] = ()
+    """What in the protocol itself can inflate or blur its score (keys of :data:`MECHANISMS`): none for
+    the harness's own protocols, whose leaks are a ``--split segment`` or an ``--audit`` away."""
+    audit_only: ClassVar[bool] = False
+    """Its runs appear in the protocol audit table only (``bench table protocols-audit``): the peer
+    benchmarks' protocols and the honest counterparts made for them (:mod:`protocols.peers`)."""
 
     def __post_init__(self) -> None:
         if self.population not in POPULATIONS:
@@ -77,6 +94,11 @@ class Protocol:
     def over_subjects(self) -> bool:
         """Statistics run over subjects, not over folds (pooled protocols: over folds)."""
         return False
+
+    @property
+    def leaky(self) -> bool:
+        """Every run under it is leaky, whatever its split (a mechanism of :data:`LEAKY_MECHANISMS`)."""
+        return any(m in LEAKY_MECHANISMS for m in self.mechanisms)
 
     @property
     def stackable(self) -> bool:
@@ -120,6 +142,11 @@ class Protocol:
         threshold = ds.threshold if cfg.threshold is None else float(cfg.threshold)
         check_number("threshold", threshold, low=ds.scale[0], high=ds.scale[1])
         return {"threshold": threshold}
+
+    def resolve_train(self, train: TrainConfig) -> TrainConfig:
+        """The training settings a run uses: ``train`` as it is (a protocol with its own model-selection
+        rule, a peer benchmark's, sets the fields that rule decides)."""
+        return train
 
     def check_stack(self, stack: int) -> None:
         """Refuse ``train.stack`` where the protocol is not :attr:`stackable` (one line)."""

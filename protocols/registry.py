@@ -13,6 +13,7 @@ from bench.core.registry import Registry
 from protocols.base import Protocol
 from protocols.cross_dataset import CROSS_DATASET
 from protocols.cross_subject import CROSS_SUBJECT
+from protocols.peers import PEER_PROTOCOLS
 from protocols.sessions import CROSS_SESSION, LOSO_SESSION, SESSION_TRIALS, SUBJECT_HOLDOUT
 from protocols.splits import Fold
 from protocols.subject_specific import SUBJECT_SPECIFIC
@@ -120,6 +121,6 @@ def make_folds(
 
 for _builtin in (
     SUBJECT_SPECIFIC, WHOLE_SET, CROSS_SUBJECT, WHOLE_SET_FINETUNE, CROSS_DATASET,
-    SESSION_TRIALS, CROSS_SESSION, LOSO_SESSION, SUBJECT_HOLDOUT,
+    SESSION_TRIALS, CROSS_SESSION, LOSO_SESSION, SUBJECT_HOLDOUT, *PEER_PROTOCOLS,
 ):  # fmt: skip
     register_protocol(_builtin)

@@ -43,6 +43,7 @@ from bench.runs.runner import METRICS, ExperimentResult, prepare, run_experiment
 from bench.runs.tuning_study import TunedWeights
 from bench.tracking.uris import check_tracking_uri
 from protocols import LEAKAGE_NOTE
+from protocols.base import MECHANISMS
 
 Echo = Callable[[str], None]
 """Where a step says what it does (one line per call)."""
@@ -210,6 +211,12 @@ class RunPlan:
             why = LEAKAGE_NOTE if prepared.split == "segment" else ""
             if "select-on-test" in cfg.audit:
                 why += " select-on-test: the test fold drives early stopping and LR decay (audit only)."
+            proto = prepared.run.protocol
+            if proto.leaky:
+                why += (
+                    f" protocol {proto.name!r} reproduces a peer benchmark's "
+                    f"{' and '.join(MECHANISMS[m] for m in proto.mechanisms)} (bench table protocols-audit)."
+                )
             warn(f"LEAKY run (tagged leaky, kept off leaderboards): {why.strip()}")
         echo(f"Tracking to {self.tracking_uri}")
         return prepared

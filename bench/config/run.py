@@ -15,6 +15,8 @@ from bench.data.inputs import FEATURE_KINDS
 PRECISIONS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
 STANDARDISE = ("train", "none")
+SELECT_BY = ("loss", "acc", "f1")
+"""``train.select_by``: the validation criterion that picks the best epoch."""
 AUDITS = ("select-on-test",)
 RECIPES = ("harness", "paper")
 """``harness``: one training recipe for every model (TrainConfig's defaults); ``paper``: the model's own
@@ -43,6 +45,11 @@ class TrainConfig:
     restore_best: bool = True
     """Restore the weights of the best validation epoch; False evaluates the last epoch, as the 4D-CRNN
     authors did (no selection on validation data at all when early stopping and LR decay are off too)."""
+    select_by: str = "loss"
+    """What makes a validation epoch the best (kept by ``restore_best``, counted by early stopping):
+    ``loss`` the lowest validation loss (the harness), ``acc`` the highest validation accuracy, ``f1``
+    the highest macro-F1 (mean over the tasks; the first epoch reaching the maximum is kept, as the
+    peer benchmarks' ``>`` comparisons do). The peer protocols set it to their own rule."""
     loss_weights: tuple[float, float] = (1.0, 1.0)
     """(w_valence, w_arousal): L = w_v * L_v + w_a * L_a."""
     balance: bool = True
@@ -87,7 +94,13 @@ class TrainConfig:
             "train.finetune_lr_divisor", self.finetune_lr_divisor, low=0, low_open=True, none_ok=True
         )
         check_option("train.precision", self.precision, PRECISIONS)
+        check_option("train.select_by", self.select_by, SELECT_BY)
         check_number("train.stack", self.stack, integer=True, low=0)
+        if self.stack and self.select_by != "loss":
+            raise ConfigError(
+                f"train.stack={self.stack}: stacked models select their epoch by validation loss only, "
+                f"not train.select_by={self.select_by!r} (drop --stack)"
+            )
 
 
 def _is_weight(v: object) -> bool:
@@ -158,6 +171,7 @@ class RunConfig:
     KEY_OMIT_IF_DEFAULT = {
         "recipe": "harness",
         "train.restore_best": True,
+        "train.select_by": "loss",
         "train.stack": 0,
         "dataset": DEFAULT_DATASET,
         "test_dataset": None,

@@ -71,6 +71,7 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
     cfg = replace(cfg, feature_config=feature_options(cfg))
     train = with_model_defaults(cfg.train, info)
     train = replace(train, precision=resolve_precision(train.precision, info, cfg.device))
+    train = proto.resolve_train(train)  # a peer protocol's own model-selection rule
     return replace(cfg, split=split, features=features, train=train, **proto.resolve_data(cfg))
 
 

@@ -194,7 +194,7 @@ def prepare(
         dataset=cfg.dataset,
     )
     units = make_units(run, folds)
-    leaky = split == "segment" or select_on_test
+    leaky = split == "segment" or select_on_test or proto.leaky
     fp = folds_fingerprint(folds, inputs.subject, inputs.trial, inputs.segment, inputs.labels, split)
     epochs = int(cfg.train.max_epochs)
     return Prepared(run, split, features, inputs, folds, units, epochs, proto.finetune, leaky, fp)

@@ -61,6 +61,7 @@ class EpochPolicy:
                 optimizer, factor=config.lr_factor, patience=config.lr_patience
             )
         self.best_loss = math.inf
+        self.best_score = -math.inf
         self.bad_epochs = 0
 
     @property
@@ -75,15 +76,28 @@ class EpochPolicy:
         """Early stopping has ended this model's training."""
         return self.result.stopped_early
 
-    def end_epoch(self, epoch: int, valid_loss: float) -> bool:
+    def end_epoch(self, epoch: int, valid_loss: float, valid_score: float | None = None) -> bool:
         """After epoch ``epoch`` (its history row is written): step the schedule, count the epoch as an
         improvement or not, stop after ``config.early_stopping`` epochs without one. Returns whether it
-        improved (the caller then keeps the weights as the best)."""
+        improved (the caller then keeps the weights as the best).
+
+        With ``config.select_by`` ``acc`` or ``f1``, ``valid_score`` (that validation score, higher is
+        better) decides: an epoch improves when it is strictly above the best so far, so the first epoch
+        reaching the maximum is kept (a NaN score, from an empty validation part, never improves)."""
         if self.scheduler is not None:
             self.scheduler.step(valid_loss)
-        improved = valid_loss < self.best_loss - MIN_IMPROVEMENT
+        if self.config.select_by == "loss":
+            improved = valid_loss < self.best_loss - MIN_IMPROVEMENT
+            value = valid_loss
+        else:
+            if valid_score is None:
+                raise ValueError(f"select_by={self.config.select_by!r} needs the epoch's validation score")
+            improved = valid_score > self.best_score
+            value = self.best_loss
+            if improved:
+                self.best_score = valid_score
         if improved:
-            self.best_loss, self.bad_epochs, self.result.best_epoch = valid_loss, 0, epoch
+            self.best_loss, self.bad_epochs, self.result.best_epoch = value, 0, epoch
         else:
             self.bad_epochs += 1
         self.result.epochs_run = epoch

@@ -255,7 +255,7 @@ def fit(
         result.history.append(row)
         if on_epoch is not None:
             on_epoch(row)
-        if policy.end_epoch(epoch, val["loss"]):
+        if policy.end_epoch(epoch, val["loss"], selection_score(val, tasks, config.select_by)):
             best.keep(model)
         if policy.stopped:
             break
@@ -316,11 +316,32 @@ def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision) -> di
         for t in tasks:
             chunks[t].append(out[t].float())
     if n == 0:
-        return {"loss": float("nan"), **{f"acc_{t}": float("nan") for t in tasks}}
+        return {"loss": float("nan"), **{f"{m}_{t}": float("nan") for t in tasks for m in ("acc", "f1")}}
     out = {t: torch.cat(v) for t, v in chunks.items()}
     loss, _ = multitask_loss(out, y, tasks, weights, cw, label_distributions(model))
-    accs = {
-        f"acc_{t}": float((predicted_class(class_scores(out[t])) == y[:, i]).float().mean())
-        for i, t in enumerate(tasks)
-    }
-    return {"loss": float(loss), **accs}
+    scores = {}
+    for i, t in enumerate(tasks):
+        pred = predicted_class(class_scores(out[t]))
+        scores[f"acc_{t}"] = float((pred == y[:, i]).float().mean())
+        scores[f"f1_{t}"] = macro_f1(y[:, i], pred, out[t].shape[1])
+    return {"loss": float(loss), **scores}
+
+
+def macro_f1(y: torch.Tensor, pred: torch.Tensor, n_classes: int) -> float:
+    """Macro-averaged F1 over the classes present in ``y`` or ``pred`` (sklearn's ``f1_score(...,
+    average="macro")``, a class without a true positive scoring 0), from one confusion count on the
+    device: the validation criterion of ``train.select_by="f1"``."""
+    k = max(int(n_classes), 1)
+    cm = torch.bincount(y.long() * k + pred.long(), minlength=k * k).reshape(k, k).double()
+    tp = cm.diagonal()
+    denom = cm.sum(0) + cm.sum(1)
+    present = denom > 0
+    return float((2 * tp[present] / denom[present]).mean()) if bool(present.any()) else float("nan")
+
+
+def selection_score(val: dict, tasks: tuple[str, ...], select_by: str) -> float | None:
+    """The validation score ``train.select_by`` ranks epochs by: the mean over the tasks of their
+    accuracy (``acc``) or macro-F1 (``f1``); None for ``loss``, which the policy reads itself."""
+    if select_by == "loss":
+        return None
+    return float(sum(val[f"{select_by}_{t}"] for t in tasks) / len(tasks))
