@@ -166,6 +166,8 @@ class LibEERFrontBack(PeerProtocol, PerSubjectProtocol):
     used_on = ("seed", "seed-iv")
     counterpart = "session-trials"
     FRONT: ClassVar[int] = 9
+    aligned_folds: ClassVar[bool] = True
+    """Its fold k is session k's, as the counterpart's: the audit pairs the folds both tested."""
     SESSIONS: ClassVar[tuple[int, ...]] = (1, 2)
 
     def folds(self, subject, unit, strata, groups, *, n_folds, val_fraction, seed, select_on_test, domain,
@@ -313,7 +315,10 @@ class TorchEEGKFold(PeerProtocol, Protocol):
     trial of every subject, so the rest of each tested trial trains.
 
     Shuffled with ``random_state=42`` on DEAP (the README's quick tour), unshuffled on SEED, DREAMER and
-    AMIGOS (their tutorials pass no ``shuffle``). The loader the tutorials call ``val_loader`` is the test
+    AMIGOS (their tutorials pass no ``shuffle``). On SEED a trial is a clip's ``.mat`` key
+    (``<initials>_eeg<N>``), which a subject's three session files share, so the group cut into folds is
+    the clip's windows of all three sessions, in session order (the record order is the file listing's;
+    ascending sessions here). The loader the tutorials call ``val_loader`` is the test
     fold, with validation switched off (``limit_val_batches=0.0``) and the last epoch tested: no
     selection. ``--folds`` sets k (the README uses 10, the other tutorials 5).
 
@@ -321,18 +326,21 @@ class TorchEEGKFold(PeerProtocol, Protocol):
     ``torcheeg/model_selection/k_fold_groupby_trial.py:77-111`` (the split; docstring ``:21``),
     ``README.md:152-218`` (the quick tour: ``n_splits=10, shuffle=True, random_state=42``,
     ``limit_val_batches=0.0``, ``trainer.test(val_loader)``), ``examples/examples_seed_ccnn.py:26-92``,
+    ``torcheeg/datasets/module/emotion_recognition/seed.py:208-230`` (SEED's trial ids),
     ``torcheeg/trainers/classifier.py:142-152`` (the in-memory last-epoch weights are tested).
     """
 
     mechanisms: ClassVar[tuple[str, ...]] = ("segment-leak",)
     source = PeerSource("TorchEEG", TORCHEEG, TORCHEEG_COMMIT, (
         "torcheeg/model_selection/k_fold_groupby_trial.py:21,77-111", "README.md:152-218",
-        "examples/examples_seed_ccnn.py:26-92", "torcheeg/trainers/classifier.py:142-152",
+        "examples/examples_seed_ccnn.py:26-92", "torcheeg/datasets/module/emotion_recognition/seed.py:208-230",
+        "torcheeg/trainers/classifier.py:142-152",
     ))  # fmt: skip
     used_on = ("deap", "seed", "dreamer", "amigos")
     counterpart = "whole-set"
     select_by = None
     SHUFFLED: ClassVar[tuple[str, ...]] = ("deap",)
+    SESSIONS_POOLED: ClassVar[tuple[str, ...]] = ("seed",)
     RANDOM_STATE: ClassVar[int] = 42
 
     def folds(self, subject, unit, strata, groups, *, n_folds, val_fraction, seed, select_on_test, domain,
@@ -340,10 +348,16 @@ class TorchEEGKFold(PeerProtocol, Protocol):
         shuffle = dataset in self.SHUFFLED
         splitter = KFold(n_folds, shuffle=shuffle, random_state=self.RANDOM_STATE if shuffle else None)
         tests: list[list[np.ndarray]] = [[] for _ in range(n_folds)]
+        pool = dataset in self.SESSIONS_POOLED and session is not None
         for s in np.unique(subject):
             in_subject = np.flatnonzero(subject == s)
-            for t in subject_trials(trial, in_subject):
-                windows = in_subject[trial[in_subject] == t]
+            # TorchEEG's trial id on SEED is the clip's .mat key, the same in a subject's three session
+            # files: clip N's group holds its windows of every session, in session order
+            key = trial_positions(trial[in_subject], session[in_subject]) if pool else trial[in_subject]
+            for t in np.unique(key):
+                windows = in_subject[key == t]
+                if pool:
+                    windows = windows[np.argsort(session[windows], kind="stable")]
                 need(self.name, len(windows), n_folds, f"windows per trial (subject {s}, trial {t})")
                 for k, (_, test) in enumerate(splitter.split(windows)):
                     tests[k].append(windows[test])
@@ -418,7 +432,8 @@ class AdaBrainTestSubjects:
     def folder_order(self, subjects: np.ndarray, dataset: str | None) -> list[int]:
         """The subjects in folder order."""
         ids = [int(s) for s in subjects]
-        return sorted(ids, key=str) if dataset in self.NAME_ORDER else sorted(ids)
+        # "10_20131130.mat" sorts before "1_20131027.mat": '0' < '_'
+        return sorted(ids, key=lambda s: f"{s}_") if dataset in self.NAME_ORDER else sorted(ids)
 
     def test_subjects(self, subjects: np.ndarray, dataset: str | None) -> tuple[list[int], list[int]]:
         """(training subjects, test subjects), each in folder order."""
@@ -455,9 +470,10 @@ class AdaBrainRandomValid(PeerProtocol, AdaBrainTestSubjects, CrossSubjectProtoc
     epoch of the best validation accuracy is tested (strict ``<`` update: the first maximum).
 
     Source (AdaBrain-Bench, Jamine-W @ c29be92, read 2026-12-07):
-    ``preprocessing/SEED/cross_json_process.py:30,55-66,115-116`` (the seed, the per-label 80/20 cut and
-    the subject cut; the newer copy zicren/AdaBrain-Bench @ 41a87a4 tests folders above 13, the one
-    followed here), ``preprocessing/SEED/data_process.py:23,50`` (folder numbers from sorted file names),
+    ``preprocessing/SEED/cross_json_process.py:30,55-66`` (the seed and the per-label 80/20 cut, the
+    training subjects in folder order on one stream) and ``:115-116`` (the subject cut: this copy tests
+    folders above 12, three subjects; the newer copy zicren/AdaBrain-Bench @ 41a87a4 tests folders above
+    13, two subjects, the cut followed here), ``preprocessing/SEED/data_process.py:23,50`` (folder numbers from sorted file names),
     ``run_finetuning.py:768-821`` (the best validation accuracy's test accuracy).
     """
 

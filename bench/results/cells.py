@@ -173,6 +173,36 @@ def subjects_test(a: pd.Series, b: pd.Series, alternative: str = "two-sided") ->
             "why": ""}  # fmt: skip
 
 
+def subject_values(store: Store, parent: pd.Series, task: str, metric: str) -> pd.Series:
+    """A run's metric per test subject (indexed by subject, folds that test a subject averaged), or an
+    empty series where its units logged none for ``metric`` (pooled protocols log accuracy only)."""
+    if parent["per_subject"]:
+        return subject_scores(store, parent, task, metric)
+    if metric != "acc" or "subject_acc" not in store.units:
+        return pd.Series(dtype=float)
+    u = store.units
+    u = u[(u["parent_id"] == parent["run_id"]) & (u["task"] == task)]
+    pairs = [(s, a) for d in u["subject_acc"] if isinstance(d, dict) for s, a in d.items()]
+    if not pairs:
+        return pd.Series(dtype=float)
+    subjects, values = zip(*pairs, strict=True)
+    return pd.Series(values, index=list(subjects), dtype=float).groupby(level=0).mean().sort_index()
+
+
+def method_cell(
+    store: Store, parent: pd.Series | None, task: str, metric: str
+) -> tuple[Cell | None, pd.Series]:
+    """The cell of one run and task over its test subjects, with the per-subject values behind it; over
+    folds (:func:`~bench.results.cells.cell`, empty values) where no unit logged the metric per subject."""
+    if parent is None:
+        return None, pd.Series(dtype=float)
+    scores = subject_values(store, parent, task, metric)
+    if scores.empty:
+        return cell(store, parent, task, metric), scores
+    summary = stats.describe(scores.to_numpy())
+    return Cell(parent["run_id"], task, metric, summary, "subjects", summary.n, "subjects"), scores
+
+
 def task_chance(task: str) -> float:
     """A task's nominal chance level, ``1 / n_classes`` (0.5 for a binary task); NaN for a task no longer
     registered (a plugin's, uninstalled since): its class count is unknown, so no chance level is shown."""

@@ -30,11 +30,9 @@ from bench.core.errors import ConfigError
 from bench.data.source import kind_words
 from bench.results.cells import (
     OTHER_FOLDS,
-    Cell,
-    cell,
     cell_fields,
+    method_cell,
     paired_test,
-    subject_scores,
     subjects_test,
     task_chance,
 )
@@ -58,6 +56,7 @@ from bench.results.table import (
     register_table,
     run_command,
     short,
+    shown_runs,
     signed,
     title,
 )
@@ -88,36 +87,6 @@ def method_key(method: str) -> tuple[int, str]:
     if method == PLAIN:
         return -1, ""
     return (METHOD_ORDER.index(method), "") if method in METHOD_ORDER else (len(METHOD_ORDER), method)
-
-
-def subject_values(store: Store, parent: pd.Series, task: str, metric: str) -> pd.Series:
-    """A run's metric per test subject (indexed by subject, folds that test a subject averaged), or an
-    empty series where its units logged none for ``metric`` (pooled protocols log accuracy only)."""
-    if parent["per_subject"]:
-        return subject_scores(store, parent, task, metric)
-    if metric != "acc" or "subject_acc" not in store.units:
-        return pd.Series(dtype=float)
-    u = store.units
-    u = u[(u["parent_id"] == parent["run_id"]) & (u["task"] == task)]
-    pairs = [(s, a) for d in u["subject_acc"] if isinstance(d, dict) for s, a in d.items()]
-    if not pairs:
-        return pd.Series(dtype=float)
-    subjects, values = zip(*pairs, strict=True)
-    return pd.Series(values, index=list(subjects), dtype=float).groupby(level=0).mean().sort_index()
-
-
-def method_cell(
-    store: Store, parent: pd.Series | None, task: str, metric: str
-) -> tuple[Cell | None, pd.Series]:
-    """The cell of one run and task over its test subjects, with the per-subject values behind it; over
-    folds (:func:`~bench.results.cells.cell`, empty values) where no unit logged the metric per subject."""
-    if parent is None:
-        return None, pd.Series(dtype=float)
-    scores = subject_values(store, parent, task, metric)
-    if scores.empty:
-        return cell(store, parent, task, metric), scores
-    summary = stats.describe(scores.to_numpy())
-    return Cell(parent["run_id"], task, metric, summary, "subjects", summary.n, "subjects"), scores
 
 
 def versus_plain(store: Store, run: pd.Series | None, plain: pd.Series | None, task: str, metric: str,
@@ -151,7 +120,7 @@ def _asks(store: Store, model: str, protocol: str, split: str, method: str) -> b
 
 def _unseen(store: Store) -> pd.DataFrame:
     """The leak-free, full-recipe, unaudited runs of a split that keeps test subjects out of training."""
-    p = store.parents
+    p = shown_runs(store.parents)
     if p.empty:
         return p
     return p[p["split"].isin(UNSEEN_SPLITS) & ~p["leaky"] & (p["audit"] == "none") & (p["variant"] == "full")]

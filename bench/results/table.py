@@ -92,6 +92,7 @@ BUILTIN_TABLES: tuple[str, ...] = (
     "comparison",
     "protocols",
     "leakage",
+    "protocols_audit",
     "ablation",
     "leaderboard",
     "methods",
@@ -253,10 +254,24 @@ def protocol_names() -> list[str]:
     return [p.name for p in list_protocols()]
 
 
+def audit_only_protocols() -> set[str]:
+    """The protocols whose runs only the protocol audit table shows (the peer benchmarks' protocols and
+    their counterparts, :attr:`protocols.base.Protocol.audit_only`)."""
+    return {p.name for p in list_protocols() if p.audit_only}
+
+
+def shown_runs(p: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a parents frame every table but the protocol audit may show: none of an
+    :func:`audit_only_protocols` protocol's runs."""
+    return p if p.empty else p[~p["protocol"].isin(audit_only_protocols())]
+
+
 def protocols_with(*splits: str, store: Store | None = None) -> list[str]:
-    """Registered protocols offering every one of ``splits`` (registry order); with ``store``, those that
-    can run on its data set (:meth:`Store.applies_protocol`) or have runs in it."""
-    names = [p.name for p in list_protocols() if all(s in p.splits for s in splits)]
+    """Registered protocols offering every one of ``splits`` (registry order), the audit-only ones aside;
+    with ``store``, those that can run on its data set (:meth:`Store.applies_protocol`) or have runs
+    in it."""
+    hidden = audit_only_protocols()
+    names = [p.name for p in list_protocols() if all(s in p.splits for s in splits) and p.name not in hidden]
     if store is None:
         return names
     ran = set(store.parents["protocol"]) if not store.parents.empty else set()
@@ -264,8 +279,8 @@ def protocols_with(*splits: str, store: Store | None = None) -> list[str]:
 
 
 def groups(store: Store, leaky: bool | None) -> list[tuple[str, str]]:
-    """(protocol, split) pairs with runs, in registry order."""
-    p = store.parents
+    """(protocol, split) pairs with runs, in registry order (the audit-only protocols' aside)."""
+    p = shown_runs(store.parents)
     if p.empty:
         return []
     if leaky is not None:

@@ -4,7 +4,8 @@ Each is parsed like a grid file (:mod:`bench.runs.grid`), so each is also an exa
 paper's grid (``rudakov2021``), its future work (``future-work``) and the subject-independent training
 methods (``subject-independent``) run on the rating datasets (DEAP by default, any of them with
 ``--dataset``); each categorical dataset has one of its own, the comparison its
-papers make under its published protocols beside the harness's honest ones.
+papers make under its published protocols beside the harness's honest ones; ``peer-protocols`` runs the
+peer benchmarks' protocols (:mod:`protocols.peers`) beside their honest counterparts, on any dataset.
 
 The categorical datasets' grids hold every model: the brain-map models, the time-domain models (which
 read each clip's band-limited EEG resampled to 128 Hz, :mod:`bench.data.signal`) and the trivial
@@ -121,6 +122,27 @@ methods = ["none", "ea", "dann"]
 [[runs]]
 models = ["majority", "prior"]
 protocols = ["cross-subject"]
+""",
+    "peer-protocols": """\
+# The peer benchmarks' protocols beside the harness's honest counterparts, for `bench table
+# protocols-audit` (each peer protocol follows one benchmark's public code: protocols.peers). On DEAP:
+# LibEER's 10-fold (selection on test) and 24/8/8 settings, TorchEEG's KFoldGroupbyTrial (segment leak),
+# EEGain's leave-one-trial-out; with --dataset seed: LibEER's front/back (selection on test),
+# TorchEEG's, EEG-FM-Bench's one test subject and AdaBrain-Bench's window-level validation. A protocol
+# the benchmark did not use on the dataset is skipped with the reason, and so is a counterpart that
+# cannot run on it.
+name = "peer-protocols"
+
+# the peers' protocols (their runs appear in the protocol audit table only)
+[[runs]]
+models = ["mtcnn", "dgcnn", "majority"]
+protocols = ["libeer-deap-kfold", "libeer-deap-random", "torcheeg-kfold", "eegain-loto",
+             "libeer-front-back", "eegfm-one-subject", "adabrain-random-valid", "adabrain-subject-valid"]
+
+# their honest counterparts: the harness's own protocols
+[[runs]]
+models = ["mtcnn", "dgcnn", "majority"]
+protocols = ["subject-specific", "whole-set", "session-trials", "cross-subject"]
 """,
 }
 """Built-in grids as TOML text: parsed like a file, so each is also an example of the format."""
