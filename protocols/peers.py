@@ -333,8 +333,8 @@ class TorchEEGKFold(PeerProtocol, Protocol):
     mechanisms: ClassVar[tuple[str, ...]] = ("segment-leak",)
     source = PeerSource("TorchEEG", TORCHEEG, TORCHEEG_COMMIT, (
         "torcheeg/model_selection/k_fold_groupby_trial.py:21,77-111", "README.md:152-218",
-        "examples/examples_seed_ccnn.py:26-92", "torcheeg/datasets/module/emotion_recognition/seed.py:208-230",
-        "torcheeg/trainers/classifier.py:142-152",
+        "examples/examples_seed_ccnn.py:26-92",
+        "torcheeg/datasets/module/emotion_recognition/seed.py:208-230", "torcheeg/trainers/classifier.py:142-152",
     ))  # fmt: skip
     used_on = ("deap", "seed", "dreamer", "amigos")
     counterpart = "whole-set"
@@ -473,7 +473,8 @@ class AdaBrainRandomValid(PeerProtocol, AdaBrainTestSubjects, CrossSubjectProtoc
     ``preprocessing/SEED/cross_json_process.py:30,55-66`` (the seed and the per-label 80/20 cut, the
     training subjects in folder order on one stream) and ``:115-116`` (the subject cut: this copy tests
     folders above 12, three subjects; the newer copy zicren/AdaBrain-Bench @ 41a87a4 tests folders above
-    13, two subjects, the cut followed here), ``preprocessing/SEED/data_process.py:23,50`` (folder numbers from sorted file names),
+    13, two subjects, the cut followed here), ``preprocessing/SEED/data_process.py:23,50`` (folder numbers
+    from sorted file names),
     ``run_finetuning.py:768-821`` (the best validation accuracy's test accuracy).
     """
 
