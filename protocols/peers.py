@@ -334,7 +334,8 @@ class TorchEEGKFold(PeerProtocol, Protocol):
     source = PeerSource("TorchEEG", TORCHEEG, TORCHEEG_COMMIT, (
         "torcheeg/model_selection/k_fold_groupby_trial.py:21,77-111", "README.md:152-218",
         "examples/examples_seed_ccnn.py:26-92",
-        "torcheeg/datasets/module/emotion_recognition/seed.py:208-230", "torcheeg/trainers/classifier.py:142-152",
+        "torcheeg/datasets/module/emotion_recognition/seed.py:208-230",
+        "torcheeg/trainers/classifier.py:142-152",
     ))  # fmt: skip
     used_on = ("deap", "seed", "dreamer", "amigos")
     counterpart = "whole-set"

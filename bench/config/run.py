@@ -171,7 +171,6 @@ class RunConfig:
     KEY_OMIT_IF_DEFAULT = {
         "recipe": "harness",
         "train.restore_best": True,
-        "train.select_by": "loss",
         "train.stack": 0,
         "dataset": DEFAULT_DATASET,
         "test_dataset": None,
@@ -250,12 +249,14 @@ class RunConfig:
         object.__setattr__(self, "tasks", chosen)
 
     def to_dict(self) -> dict:
-        """Every field; ``method`` only where one is set (the params of every plain run stay those of the
-        runs tracked before it existed)."""
+        """Every field; ``method`` only where one is set and ``train.select_by`` only where it is not the
+        harness's ``loss`` (the params of every plain run stay those of the runs tracked before them)."""
         d = asdict(self)
         d["train"] = asdict(self.train)
         if d["method"] == "none":
             del d["method"]
+        if d["train"]["select_by"] == "loss":
+            del d["train"]["select_by"]
         return d
 
     def key_dict(self) -> dict:

@@ -161,6 +161,8 @@ def protocols_audit_table(store: Store, metric: str = "acc") -> list[Table]:
             one_subject = "one-test-subject" in proto.mechanisms
             for task in store.tasks:
                 ca, cb, a, b = pair(store, proto, pars[0], pars[1], task, metric)
+                if ca is None:
+                    continue  # a task the peer's run did not test (a single-task run)
                 delta = (ca.summary.mean - cb.summary.mean) if ca is not None and cb is not None else math.nan
                 test = {"p": math.nan, "test": "", "n": 0, "min_p": math.nan, "why": ""}
                 if not one_subject and not a.empty and not b.empty:

@@ -11,6 +11,7 @@ and Wilcoxon p below is computed by hand (scipy for the p on the same numbers).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -198,3 +199,9 @@ def test_missing_counterpart_gets_its_command():
     row = _row(t, "libeer-deap-kfold")
     assert row["counterpart_status"] == "not run" and np.isnan(row["diff"])
     assert any("--protocol subject-specific" in c and "--model dgcnn" in c for c in t.commands)
+
+
+def test_a_task_the_peer_did_not_test_has_no_row(store):
+    valence_only = replace(store, units=store.units[store.units["task"] == "valence"])
+    [t] = build("protocols-audit", valence_only)
+    assert set(t.data["task"]) == {"valence"} and set(t.frame["task"]) == {"valence"}

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from bench.config.run import AUDITS
 from protocols import LEAKAGE_NOTE, Protocol, list_protocols
-from protocols.base import LEAKY_SPLITS
+from bench.data.datasets import get_dataset
+from protocols.base import LEAKY_SPLITS, MECHANISMS
 from registry_pages.markup import code, code_block, fields, generated_note, heading, page, table, text
 
 TRANSDUCTIVE_ATTRIBUTE = "transductive"
@@ -56,7 +57,33 @@ def protocol_section(p: Protocol) -> str:
             else "no: nothing of the test part (inputs or labels) is used to fit the model",
         ),
     ]
+    if p.audit_only:
+        rows[6] = ("leakage", _peer_leakage(p))
+        rows += _peer_rows(p)
     return page(heading(p.name, 2, target=f"protocol-{p.name}"), fields(rows))
+
+
+def _peer_leakage(p: Protocol) -> str:
+    """A peer protocol's mechanisms in words, and whether its runs are leaky."""
+    if not p.mechanisms:
+        return "none: a reference row of the protocol audit"
+    words = ", ".join(MECHANISMS[m] for m in p.mechanisms)
+    if p.leaky:
+        return f"**leaky** ({text(words)}): its runs are tagged leaky and shown in the protocol audit only"
+    return f"{text(words)}: not a leak of the test part; shown in the protocol audit only"
+
+
+def _peer_rows(p: Protocol) -> list[tuple[str, str]]:
+    """A peer protocol's source, datasets, selection rule and honest counterpart."""
+    src = p.source
+    rows = [
+        ("reproduces", f"{text(src.cite())}: " + ", ".join(code(line) for line in src.lines)),
+        ("runs on", text(", ".join(get_dataset(n).title for n in p.used_on))),
+        ("model selection", text(p.selection) + " (no early stopping, no plateau schedule)"),
+    ]
+    if p.counterpart:
+        rows.append(("honest counterpart", f"[{text(p.counterpart)}](#protocol-{p.counterpart})"))
+    return rows
 
 
 def protocols_page() -> str:
@@ -76,6 +103,12 @@ def protocols_page() -> str:
         table(("protocol", "population", "split units", "what"), summary, escaped=True),
         *(protocol_section(p) for p in list_protocols()),
         heading("Audits", 2, target="protocol-audits"),
+        text(
+            "The protocols marked *reproduces* follow a peer benchmark's public code (LibEER, TorchEEG, "
+            "EEG-FM-Bench, AdaBrain-Bench, EEGain): their runs appear in the protocol audit table only "
+            "(`bench table protocols-audit`), beside their honest counterpart (user guide, Protocols and "
+            "splits)."
+        ),
         text(
             "An audit reproduces a known flaw on purpose, to measure it: with select-on-test the validation "
             "part is the test part (model selection on the test fold, as the MT-CNN authors' code did). "
