@@ -121,7 +121,7 @@ def verdict(delta: float, test: dict, one_subject: bool) -> str:
         return "above" if delta > 0 else "below"
     if test.get("min_p", 0) >= ALPHA:
         return f"no test can reach p<{ALPHA} with n={test['n']}"
-    return "no significant difference"
+    return "not significant"
 
 
 def test_text(test: dict) -> str:
@@ -224,6 +224,7 @@ def protocols_audit_table(store: Store, metric: str = "acc") -> list[Table]:
                 *data_notes(store),
             ],
             commands,
-            priorities={"Δ": 0, "reading": 0, "test": 1},
+            text_columns=("mechanism", "counterpart", "reading"),
+            priorities={"counterpart": 0, "mechanism": 1, "test": 2},
         )
     ]

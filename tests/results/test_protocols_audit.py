@@ -136,7 +136,7 @@ def test_reference_row_is_not_significant(store):
     diffs = [MIXED[s] - HONEST[s] for s in SUBJECTS]
     assert row["diff"] == pytest.approx(np.mean(diffs), abs=1e-12)
     assert row["p"] == pytest.approx(st.wilcoxon(diffs).pvalue, rel=1e-9)
-    assert row["p"] > 0.5 and row["verdict"] == "no significant difference"
+    assert row["p"] > 0.5 and row["verdict"] == "not significant"
     assert row["reference"] and not row["leaky"]
     assert "(reference)" in t.frame.set_index("protocol").loc["eegain-loto", "mechanism"].iloc[0]
 
