@@ -125,14 +125,18 @@ class Protocol:
         return unit
 
     def resolve_data(self, cfg: RunConfig) -> dict:
-        """The dataset fields of ``cfg``, checked: no test dataset, and the threshold (None: the
-        dataset's own, within its scale). RunConfig has checked the subjects."""
+        """The dataset fields of ``cfg``, checked: no test dataset, a dataset the protocol can run on
+        (:meth:`refusal`), and the threshold (None: the dataset's own, within its scale). RunConfig has
+        checked the subjects."""
         if cfg.test_dataset is not None:
             raise ConfigError(
                 f"test_dataset={cfg.test_dataset!r} applies to the cross-dataset protocol only, "
                 f"not {self.name!r}"
             )
         ds = get_dataset(cfg.dataset)
+        why = self.refusal(ds)  # before any data is read
+        if why is not None:
+            raise ConfigError(f"protocol {self.name!r} {why}")
         if ds.categorical:
             if cfg.threshold is not None:
                 raise ConfigError(

@@ -25,7 +25,6 @@ from typing import ClassVar
 
 import numpy as np
 
-from bench.config.run import RunConfig
 from bench.core.errors import ConfigError
 from bench.data.datasets import Dataset, get_dataset
 from protocols.base import Protocol
@@ -66,12 +65,6 @@ class SessionProtocol:
         if ds.n_sessions < 2:
             return f"needs several sessions per subject; {ds.title} has one"
         return None
-
-    def resolve_data(self, cfg: RunConfig) -> dict:
-        why = self.refusal(get_dataset(cfg.dataset))  # before any data is read
-        if why is not None:
-            raise ConfigError(f"protocol {self.name!r} {why}")  # type: ignore[attr-defined]
-        return super().resolve_data(cfg)  # type: ignore[misc]
 
     def sessions(self, session: np.ndarray | None) -> np.ndarray:
         if session is None:

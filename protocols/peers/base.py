@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from bench.config.run import RunConfig, TrainConfig
+from bench.config.run import TrainConfig
 from bench.core.errors import ConfigError
 from bench.data.datasets import Dataset, get_dataset
 
@@ -63,12 +63,6 @@ class PeerProtocol:
             return f"reproduces {self.source.benchmark}'s protocol on {used}; not on {ds.title}"
         return None
 
-    def resolve_data(self, cfg: RunConfig) -> dict:
-        why = self.refusal(get_dataset(cfg.dataset))  # before any data is read
-        if why is not None:
-            raise ConfigError(f"protocol {self.name!r} {why}")  # type: ignore[attr-defined]
-        return super().resolve_data(cfg)  # type: ignore[misc]
-
     def resolve_train(self, train: TrainConfig) -> TrainConfig:
         """The benchmark's selection rule replaces the harness's: no early stopping and no learning-rate
         plateau schedule (the benchmarks train a fixed number of epochs); the weights of the epoch its
@@ -86,6 +80,16 @@ class PeerProtocol:
 def subject_trials(trial: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """The trials of one subject's samples ``idx``, in recording order (the peers' trial order)."""
     return np.unique(trial[idx])
+
+
+def subjects_with_trials(name: str, subject: np.ndarray, trial: np.ndarray, at_least: int):
+    """Per subject, in order: (subject, its sample indices, its trials in recording order), refusing a
+    subject with fewer than ``at_least`` trials (a one-line ConfigError naming protocol ``name``)."""
+    for s in np.unique(subject):
+        idx = np.flatnonzero(subject == s)
+        trials = subject_trials(trial, idx)
+        need(name, len(trials), at_least, f"trials per subject (subject {s})")
+        yield int(s), idx, trials
 
 
 def need(name: str, have: int, want: int, what: str) -> None:

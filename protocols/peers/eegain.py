@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from protocols.peers.base import PeerProtocol, PeerSource, need, subject_trials, window_validation
+from protocols.peers.base import PeerProtocol, PeerSource, subjects_with_trials, window_validation
 from protocols.splits import Fold
 from protocols.subject_specific import PerSubjectProtocol
 
@@ -40,18 +40,15 @@ class EEGainLOTO(PeerProtocol, PerSubjectProtocol):
               trial=None, session=None, dataset=None) -> list[Fold]:  # fmt: skip
         rng = np.random.RandomState(seed)
         out = []
-        for s in np.unique(subject):
-            idx = np.flatnonzero(subject == s)
-            trials = subject_trials(trial, idx)
-            need(self.name, len(trials), 2, f"trials per subject (subject {s})")
+        for s, idx, trials in subjects_with_trials(self.name, subject, trial, 2):
             for k, t in enumerate(trials, start=1):
                 test = idx[trial[idx] == t]
                 train = idx[trial[idx] != t]
                 if select_on_test:
-                    out.append(Fold(k, int(s), train, test.copy(), test))
+                    out.append(Fold(k, s, train, test.copy(), test))
                     continue
                 fit, val = window_validation(train, strata, rng.shuffle, 0.2, "sorted")
-                out.append(Fold(k, int(s), fit, val, test))
+                out.append(Fold(k, s, fit, val, test))
         return out
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.model_selection import KFold
 
 from bench.core.errors import ConfigError
-from protocols.peers.base import PeerProtocol, PeerSource, need, subject_trials
+from protocols.peers.base import PeerProtocol, PeerSource, subjects_with_trials
 from protocols.sessions import trial_positions
 from protocols.splits import Fold
 from protocols.subject_specific import PerSubjectProtocol
@@ -101,14 +101,11 @@ class LibEERDeapKFold(PeerProtocol, PerSubjectProtocol):
     def folds(self, subject, unit, strata, groups, *, n_folds, val_fraction, seed, select_on_test, domain,
               trial=None, session=None, dataset=None) -> list[Fold]:  # fmt: skip
         out = []
-        for s in np.unique(subject):
-            idx = np.flatnonzero(subject == s)
-            trials = subject_trials(trial, idx)
-            need(self.name, len(trials), self.N_FOLDS, f"trials per subject (subject {s})")
+        for s, idx, trials in subjects_with_trials(self.name, subject, trial, self.N_FOLDS):
             for k, (_, test_t) in enumerate(KFold(self.N_FOLDS, shuffle=False).split(trials), start=1):
                 test = idx[np.isin(trial[idx], trials[test_t])]
                 train = np.setdiff1d(idx, test, assume_unique=True)
-                out.append(Fold(k, int(s), train, test, test))
+                out.append(Fold(k, s, train, test, test))
         return out
 
 
@@ -172,14 +169,11 @@ class LibEERDeapRandom(PeerProtocol, PerSubjectProtocol):
     def folds(self, subject, unit, strata, groups, *, n_folds, val_fraction, seed, select_on_test, domain,
               trial=None, session=None, dataset=None) -> list[Fold]:  # fmt: skip
         out = []
-        for s in np.unique(subject):
-            idx = np.flatnonzero(subject == s)
-            trials = subject_trials(trial, idx)
-            need(self.name, len(trials), 5, f"trials per subject (subject {s})")
+        for s, idx, trials in subjects_with_trials(self.name, subject, trial, 5):
             first = [int(strata[idx[trial[idx] == t][0]]) for t in trials]
             parts = libeer_stratified_split(first, seed)
             train, val, test = (idx[np.isin(trial[idx], trials[p])] for p in parts)
-            out.append(Fold(1, int(s), train, test.copy() if select_on_test else val, test))
+            out.append(Fold(1, s, train, test.copy() if select_on_test else val, test))
         return out
 
 

@@ -27,10 +27,13 @@ def test_each_builtin_answers_for_itself():
     by_name = {p.name: p for p in list_protocols()}
     assert {n for n, p in by_name.items() if p.over_subjects} == {
         "subject-specific", "cross-dataset", "session-trials", "cross-session",
+        "libeer-front-back", "libeer-deap-kfold", "libeer-deap-random", "eegain-loto",
     }  # fmt: skip
     assert {n for n, p in by_name.items() if not p.stackable} == {"whole-set-finetune"}
     assert {n for n, p in by_name.items() if p.folds_from_subjects} == {
         "cross-subject", "session-trials", "cross-session", "loso-session", "subject-holdout",
+        "libeer-front-back", "libeer-deap-kfold", "libeer-deap-random", "eegfm-one-subject",
+        "adabrain-random-valid", "adabrain-subject-valid", "eegain-loto",
     }  # fmt: skip
     assert protocol_for_test_dataset().name == "cross-dataset"
     assert experiment_kinds() == ("cross-dataset",)

@@ -28,6 +28,8 @@ def test_registry_lists_the_builtin_protocols():
     assert names == [
         "subject-specific", "whole-set", "cross-subject", "whole-set-finetune", "cross-dataset",
         "session-trials", "cross-session", "loso-session", "subject-holdout",
+        "libeer-front-back", "libeer-deap-kfold", "libeer-deap-random", "torcheeg-kfold",
+        "eegfm-one-subject", "adabrain-random-valid", "adabrain-subject-valid", "eegain-loto",
     ]  # fmt: skip
     assert get_protocol("whole-set-finetune").finetune
     with pytest.raises(ConfigError, match="unknown protocol 'nope'"):

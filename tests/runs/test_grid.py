@@ -8,6 +8,7 @@ from bench.config.ablation import VARIANTS
 from bench.core.errors import ConfigError
 from bench.models.registry import list_models
 from bench.runs.grid import GRID_SCALES, PRESETS, SCALES, Scale, load_grid, preset_text, subject_folds
+from protocols import get_protocol
 
 MODELS = [m.name for m in list_models() if m.input_spec.layout != "signal"]
 """The models of the rudakov2021 preset: every brain-map model (the time-domain ones are not the paper's)."""
@@ -120,6 +121,7 @@ def test_preset_expands_to_the_papers_runs(preset):
         "seed-v",
         "faced",
         "subject-independent",
+        "peer-protocols",
     }
     g = preset
     labels = [e.label for e in g.entries]
@@ -311,3 +313,25 @@ def test_each_categorical_dataset_has_a_grid_of_its_standard_comparison(name, pr
         (m, p) for m in models for p in protocols
     }
     assert all(e.config.dataset == name for e in g.entries)
+
+
+def test_peer_protocols_preset_runs_each_peer_where_its_benchmark_did():
+    """On DEAP: LibEER's, TorchEEG's and EEGain's protocols beside their counterparts; with --dataset seed:
+    LibEER's front/back, TorchEEG's, EEG-FM-Bench's and AdaBrain-Bench's; the rest skipped with the reason."""
+    deap = load_grid(preset="peer-protocols")
+    assert {e.protocol for e in deap.entries} == {
+        "libeer-deap-kfold", "libeer-deap-random", "torcheeg-kfold", "eegain-loto",
+        "subject-specific", "whole-set", "cross-subject",
+    }  # fmt: skip
+    assert {e.model for e in deap.entries} == {"mtcnn", "dgcnn", "majority"}
+    reasons = dict(deap.skipped)
+    assert "LibEER's protocol on SEED, SEED-IV; not on DEAP" in reasons["dgcnn|libeer-front-back|trial|full"]
+    seed = load_grid(preset="peer-protocols", dataset="seed")
+    peers = {e.protocol for e in seed.entries if get_protocol(e.protocol).audit_only}
+    assert peers == {
+        "libeer-front-back", "torcheeg-kfold", "eegfm-one-subject", "adabrain-random-valid",
+        "adabrain-subject-valid",
+    }  # fmt: skip
+    for e in seed.entries:  # every peer's counterpart is in the grid
+        counterpart = getattr(get_protocol(e.protocol), "counterpart", None)
+        assert counterpart is None or counterpart in {x.protocol for x in seed.entries}

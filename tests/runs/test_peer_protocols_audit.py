@@ -33,6 +33,10 @@ RUNS = ("torcheeg-kfold", "whole-set", "libeer-deap-kfold", "subject-specific", 
 ALPHA = 0.05
 
 
+def _quiet(message: str) -> None:
+    pass
+
+
 @pytest.fixture(scope="module")
 def audit(tmp_path_factory):
     """The protocol audit table's rows of the five runs, one per peer protocol (valence)."""
@@ -43,8 +47,8 @@ def audit(tmp_path_factory):
         write_synthetic_deap(folder, SyntheticConfig(n_subjects=N_SUBJECTS, n_trials=N_TRIALS, seed=SEED))
         uri = f"sqlite:///{root / 'mlflow.db'}"
         for protocol in RUNS:
-            bench.run(model="dgcnn", protocol=protocol, data_dir=folder, epochs=EPOCHS, seed=SEED, threads=2,
-                      tasks="valence", tracking_uri=uri, echo=lambda m: None, warn=lambda m: None)  # fmt: skip
+            bench.run(model="dgcnn", protocol=protocol, data_dir=folder, epochs=EPOCHS, seed=SEED,
+                      threads=2, tasks="valence", tracking_uri=uri, echo=_quiet, warn=_quiet)  # fmt: skip
         [table] = build("protocols-audit", load_store(uri, where=["tasks=valence"]))
     return table.data.set_index("protocol")
 
