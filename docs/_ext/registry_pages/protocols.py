@@ -8,8 +8,8 @@ properties, the very ones the harness asks it) and from :data:`protocols.LEAKAGE
 from __future__ import annotations
 
 from bench.config.run import AUDITS
-from protocols import LEAKAGE_NOTE, Protocol, list_protocols
 from bench.data.datasets import get_dataset
+from protocols import LEAKAGE_NOTE, Protocol, list_protocols
 from protocols.base import LEAKY_SPLITS, MECHANISMS
 from registry_pages.markup import code, code_block, fields, generated_note, heading, page, table, text
 
