@@ -129,6 +129,8 @@ def full_size_estimates(
         for proto in list_protocols():
             if proto.two_datasets:  # sizes come from DEAP's folds; no second dataset here
                 continue
+            if proto.audit_only:  # the peer benchmarks' protocols: audited, not the harness's to time
+                continue
             if proto.refusal(get_dataset(DEFAULT_DATASET)) is not None:  # the SEED family's own protocols
                 continue
             run = resolve_run(RunConfig(model=mp.name, protocol=proto.name, n_folds=PROTOCOL_FOLDS))
