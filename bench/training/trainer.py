@@ -243,7 +243,8 @@ def fit(
             correct += batch_hits(out, yb, tasks)
             if on_batch is not None:
                 on_batch(b, n_batches)
-        val = _evaluate_loss(model, x_val, y_val, tasks, weights, cw, bs, device, config.precision)
+        val = _evaluate_loss(model, x_val, y_val, tasks, weights, cw, bs, device, config.precision,
+                             f1=config.select_by == "f1")  # fmt: skip
         row = {
             "epoch": epoch,
             "train_loss": float(total) / max(count, 1),
@@ -302,8 +303,9 @@ def predict_proba(
 
 
 @torch.no_grad()
-def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision) -> dict:
-    """Loss and accuracy over the whole set at once (class-weighted means are not batch-decomposable).
+def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision, f1: bool = False) -> dict:
+    """Loss and accuracy over the whole set at once (class-weighted means are not batch-decomposable),
+    and each task's macro-F1 with ``f1`` (where it picks the epoch: ``train.select_by="f1"``).
 
     ``x`` and ``y`` are already on ``device`` (:func:`fit` moved them once)."""
     model.eval()
@@ -323,7 +325,8 @@ def _evaluate_loss(model, x, y, tasks, weights, cw, bs, device, precision) -> di
     for i, t in enumerate(tasks):
         pred = predicted_class(class_scores(out[t]))
         scores[f"acc_{t}"] = float((pred == y[:, i]).float().mean())
-        scores[f"f1_{t}"] = macro_f1(y[:, i], pred, out[t].shape[1])
+        if f1:
+            scores[f"f1_{t}"] = macro_f1(y[:, i], pred, out[t].shape[1])
     return {"loss": float(loss), **scores}
 
 

@@ -94,7 +94,7 @@ class AdaBrainSubjectValid(PeerProtocol, AdaBrainTestSubjects, CrossSubjectProto
         train = np.flatnonzero(np.isin(subject, train_s))
         if select_on_test:
             return [Fold(1, None, train, test.copy(), test)]
-        train, val = inner_val(train, "subject", strata, subject.astype(np.int64), val_fraction, seed)
+        train, val = inner_val(train, "subject", strata, groups, val_fraction, seed)
         return [Fold(1, None, train, val, test)]
 
 

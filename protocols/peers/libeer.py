@@ -11,7 +11,7 @@ from sklearn.model_selection import KFold
 
 from bench.core.errors import ConfigError
 from protocols.peers.base import PeerProtocol, PeerSource, subjects_with_trials
-from protocols.sessions import trial_positions
+from protocols.sessions import SessionProtocol, trial_positions
 from protocols.splits import Fold
 from protocols.subject_specific import PerSubjectProtocol
 
@@ -19,7 +19,7 @@ LIBEER = "github.com/XJTU-EEG/LibEER"
 LIBEER_COMMIT = "dddff9776dbdae21195fe320dff0a5ba61628a18"
 
 
-class LibEERFrontBack(PeerProtocol, PerSubjectProtocol):
+class LibEERFrontBack(PeerProtocol, SessionProtocol, PerSubjectProtocol):
     """LibEER's ``seed_sub_dependent_front_back_setting``, as its SEED replication commands run it.
 
     Per subject and session 1 and 2 (``-sessions 1 2``): the first 9 trials train, the others test
@@ -49,8 +49,7 @@ class LibEERFrontBack(PeerProtocol, PerSubjectProtocol):
 
     def folds(self, subject, unit, strata, groups, *, n_folds, val_fraction, seed, select_on_test, domain,
               trial=None, session=None, dataset=None) -> list[Fold]:  # fmt: skip
-        if session is None:
-            raise ConfigError(f"protocol {self.name!r} needs the sessions of the trials")
+        session = self.sessions(session)
         out = []
         for s in np.unique(subject):
             idx = np.flatnonzero(subject == s)

@@ -41,6 +41,10 @@ def _splits(p: Protocol) -> str:
 def protocol_section(p: Protocol) -> str:
     """One protocol: population, split units, needs, statistics unit, leakage note, transductive or not."""
     leaky = [s for s in p.splits if s in LEAKY_SPLITS]
+    if p.audit_only:
+        leakage = _peer_leakage(p)
+    else:
+        leakage = text(LEAKAGE_NOTE) if leaky else "no leaky split unit offered"
     transductive = bool(getattr(p, TRANSDUCTIVE_ATTRIBUTE, False))
     rows = [
         ("name", f"{code(p.name)} ({code(f'--protocol {p.name}')})"),
@@ -49,7 +53,7 @@ def protocol_section(p: Protocol) -> str:
         ("split units", _splits(p)),
         ("needs", "; ".join(text(n) for n in _needs(p))),
         ("statistics over", "subjects" if p.over_subjects else "folds"),
-        ("leakage", text(LEAKAGE_NOTE) if leaky else "no leaky split unit offered"),
+        ("leakage", leakage),
         (
             "transductive",
             "**yes**: it uses the test part's inputs (not its labels) when fitting; named so in tables"
@@ -58,7 +62,6 @@ def protocol_section(p: Protocol) -> str:
         ),
     ]
     if p.audit_only:
-        rows[6] = ("leakage", _peer_leakage(p))
         rows += _peer_rows(p)
     return page(heading(p.name, 2, target=f"protocol-{p.name}"), fields(rows))
 
